@@ -17,6 +17,7 @@
  */
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "error.h"
@@ -104,7 +105,6 @@ struct kc_runtime_config {
 	bool enable_pprof;
 	bool enable_vcpus_pinning;
 	struct kc_strv experimental;
-	char *log_level; /* kata-c: error, warning, info, debug */
 };
 
 struct kc_factory_config {

@@ -13,7 +13,7 @@ int kc_json_parse(const char *buf, size_t len, const char *what, json_t **out, k
 	json_t *j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
 
 	if (j == NULL)
-		return kc_error_set(err, EINVAL, "%s:%d:%d: invalid JSON: %s", what, jerr.line,
+		return kc_error_set(err, 0, "%s:%d:%d: invalid JSON: %s", what, jerr.line,
 				    jerr.column, jerr.text);
 	*out = j;
 	return 0;

@@ -63,7 +63,7 @@ int kc_log_parse_level(const char *s, enum kc_log_level *out, kc_error_t *err)
 		*out = KC_LOG_WARNING;
 		return 0;
 	}
-	return kc_error_set(err, EINVAL,
+	return kc_error_set(err, 0,
 			    "unknown log level `%s` (expected error, warning, info or debug)", s);
 }
 

@@ -66,13 +66,13 @@ int kc_path_join_in_root(const char *root, const char *path, char **out, kc_erro
 	const char *p = path;
 
 	if (root == NULL || root[0] != '/')
-		return kc_error_set(err, EINVAL, "join `%s` under `%s`: root is not an absolute path",
+		return kc_error_set(err, 0, "join `%s` under `%s`: root is not an absolute path",
 				    path, root ? root : "(null)");
 	while (*p == '/')
 		p++;
 	rel = kc_path_clean(p);
 	if (strcmp(rel, "..") == 0 || strncmp(rel, "../", 3) == 0)
-		return kc_error_set(err, EPERM, "path `%s` escapes its root `%s`", path, root);
+		return kc_error_set(err, 0, "path `%s` escapes its root `%s`", path, root);
 	clean_root = kc_path_clean(root);
 	if (strcmp(rel, ".") == 0)
 		*out = kc_steal_ptr(&clean_root);

@@ -1,0 +1,30 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# Installs what building and testing kata-c need, from Debian's packages.
+# Safe to re-run.
+set -eu
+
+packages="
+  gcc meson ninja-build pkg-config git python3
+  libjansson-dev libcmocka-dev libprotobuf-c-dev protobuf-c-compiler
+  clang libclang-rt-14-dev
+  qemu-system-x86 qemu-system-common
+  kmod cpio lz4
+"
+
+if [ "$(id -u)" != 0 ]; then
+	echo "install-deps: run as root (apt-get needs it)" >&2
+	exit 1
+fi
+
+missing=""
+for p in $packages; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	echo "install-deps: installing:$missing"
+	apt-get update
+	# shellcheck disable=SC2086
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $missing
+fi
