@@ -929,7 +929,14 @@ static int parse_value(struct parser *p, struct kc_toml_value *v)
 	char nb[16];
 	if (c < 0 || c == '\n' || c == '\r' || c == '#')
 		return fail(p, "expected a value after `=`, found %s", char_name(c == '\r' ? '\n' : c, nb));
-	return fail(p, "expected a value, found %s (strings need quotes)", char_name(c, nb));
+	if (is_bare_key_char(c)) {
+		size_t n = 0;
+		while (n < 64 && is_bare_key_char(peek_at(p, n)))
+			n++;
+		return fail(p, "expected a value, found `%.*s` (strings need quotes)", (int)n,
+			    p->buf + p->pos);
+	}
+	return fail(p, "expected a value, found %s", char_name(c, nb));
 }
 
 /* ---- key/value pairs and tables ---- */
@@ -1101,12 +1108,13 @@ static int parse_header(struct parser *p)
 	unsigned line = p->line, col = p->col;
 	bool array = looking_at(p, "[[");
 	struct kc_toml_table *parent = NULL;
+	char *name = NULL;
 	struct key_path k;
 	int ret = -1;
 
 	advance_n(p, array ? 2 : 1);
 	if (parse_key(p, &k) < 0)
-		return -1;
+		goto out;
 	if (array ? !looking_at(p, "]]") : peek(p) != ']') {
 		char nb[16];
 		fail(p, "expected `%s` to close the table header, found %s", array ? "]]" : "]",
@@ -1119,7 +1127,7 @@ static int parse_header(struct parser *p)
 
 	const char *last = k.parts[k.n - 1];
 	struct kc_toml_value *e = table_find(parent, last);
-	cleanup_free char *name = key_path_text(&k, k.n);
+	name = key_path_text(&k, k.n);
 	if (parent->depth + 1 > MAX_DEPTH) {
 		fail_at(p, line, col, "tables nest deeper than %d levels", MAX_DEPTH);
 		goto out;
@@ -1164,6 +1172,7 @@ static int parse_header(struct parser *p)
 	}
 	fail_at(p, line, col, "table [%s] is defined twice (first at %u:%u)", name, e->line, e->col);
 out:
+	free(name);
 	key_path_free(&k);
 	return ret;
 }
