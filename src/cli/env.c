@@ -8,6 +8,7 @@
 #include "lib/json.h"
 #include "lib/util.h"
 #include "runtime/host.h"
+#include "runtime/kvm_probe.h"
 #include "kc-build-config.h"
 #include "kc-version.h"
 
@@ -134,6 +135,20 @@ static json_t *asset_json(const char *path)
 	return json_pack("{s:s}", "Path", path);
 }
 
+/* Host facts, with the KVM probe's verdict: what accelerator VMs get. */
+static json_t *host_json(void)
+{
+	struct kc_host_info info;
+	struct kc_kvm_probe probe;
+	json_t *host;
+
+	kc_host_info_read(&info);
+	host = kc_host_info_to_json(&info);
+	if (kc_kvm_probe("/dev/kvm", &probe, NULL) == 0)
+		json_object_set_new(host, "KVM", kc_kvm_probe_to_json(&probe));
+	return host;
+}
+
 static json_t *build_env(const struct kc_config *cfg, const struct kc_config_warnings *w)
 {
 	const struct kc_hypervisor_config *h = &cfg->hypervisor;
@@ -170,7 +185,7 @@ static json_t *build_env(const struct kc_config *cfg, const struct kc_config_war
 						    cfg->agent.enable_debug, "Trace",
 						    cfg->agent.enable_tracing, "DebugConsole",
 						    cfg->agent.debug_console_enabled));
-	json_object_set_new(env, "Host", kc_host_to_json(h->path, h->virtio_fs_daemon));
+	json_object_set_new(env, "Host", host_json());
 	/* Every key as resolved, defaults included: what the runtime will use. */
 	json_object_set_new(env, "Config", kc_config_to_json(cfg));
 	return env;

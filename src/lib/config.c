@@ -633,11 +633,9 @@ int kc_config_load(const char *explicit_path, struct kc_config *cfg,
 	return kc_config_load_file(path, cfg, warnings, err);
 }
 
-int kc_config_validate_host(const struct kc_config *cfg, kc_error_t *err)
+int kc_config_check_paths(const struct kc_config *cfg, kc_error_t *err)
 {
 	const struct kc_hypervisor_config *h = &cfg->hypervisor;
-	long ncpus = sysconf(_SC_NPROCESSORS_ONLN);
-	struct sysinfo si;
 
 	for (size_t i = 0; i < KC_ARRAY_SIZE(keys); i++) {
 		const struct key_desc *k = &keys[i];
@@ -655,6 +653,15 @@ int kc_config_validate_host(const struct kc_config *cfg, kc_error_t *err)
 					    k->section == SEC_HYPERVISOR ? h->name : "",
 					    k->section == SEC_HYPERVISOR ? "." : "", k->name, p);
 	}
+	return 0;
+}
+
+int kc_config_check_sizing(const struct kc_config *cfg, kc_error_t *err)
+{
+	const struct kc_hypervisor_config *h = &cfg->hypervisor;
+	long ncpus = sysconf(_SC_NPROCESSORS_ONLN);
+	struct sysinfo si;
+
 	if (ncpus > 0 && h->default_vcpus > ncpus)
 		return kc_error_set(err, 0,
 				    "%s: hypervisor.%s.default_vcpus: %" PRId64
@@ -669,6 +676,13 @@ int kc_config_validate_host(const struct kc_config *cfg, kc_error_t *err)
 					    cfg->path, h->name, h->default_memory, host_mib);
 	}
 	return 0;
+}
+
+int kc_config_validate_host(const struct kc_config *cfg, kc_error_t *err)
+{
+	if (kc_config_check_paths(cfg, err) < 0)
+		return -1;
+	return kc_config_check_sizing(cfg, err);
 }
 
 /* enable_annotations entries are regular expressions, as in Kata; unlike

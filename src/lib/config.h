@@ -146,6 +146,9 @@ int kc_config_load(const char *explicit_path, struct kc_config *cfg,
  * host CPUs, memory within host memory.  Separate from loading so that
  * `kata-runtime env` can show a configuration this host cannot run. */
 int kc_config_validate_host(const struct kc_config *cfg, kc_error_t *err);
+/* Its two halves: every configured path exists; vCPUs and memory fit. */
+int kc_config_check_paths(const struct kc_config *cfg, kc_error_t *err);
+int kc_config_check_sizing(const struct kc_config *cfg, kc_error_t *err);
 
 /*
  * Applies `io.katacontainers.config.*` annotations (keys and values as in

@@ -1,113 +1,302 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A strict TOML 1.0 parser: a small recursive-descent parser over a byte
+ * buffer that builds the tree of toml.h directly.
+ *
+ * The whole input is checked to be UTF-8 before parsing, so the parser
+ * proper only ever looks at ASCII delimiters and copies other bytes.  Every
+ * read goes through peek_at(), which is bounded by `len`: the input need not
+ * be NUL-terminated.  Every node is linked into the tree (or owned by the
+ * value being built) as soon as it exists, so an error anywhere frees
+ * everything with one kc_toml_free().
+ *
+ * TOML's rules on (re)defining tables follow Python's tomllib:
+ *   - a [header] defines its table once; tables it creates on the way
+ *     ([a] for [a.b]) are implicit and may be defined later;
+ *   - dotted keys (a.b = 1) define tables too, and only within the section
+ *     that wrote them: later sections can neither redefine them with a
+ *     header nor add to them with dotted keys (sub-tables are allowed);
+ *   - inline tables and arrays written with [ ] are complete once closed.
+ */
 #include "toml.h"
 #include "util.h"
 
-#include <ctype.h>
-#include <errno.h>
+#include <locale.h>
 #include <math.h>
-#include <stdlib.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/types.h>
 
-/*
- * A recursive-descent parser for TOML 1.0.  The whole input is checked for
- * valid UTF-8 first, so the rest can walk bytes.  Nesting (arrays, inline
- * tables, table depth) is bounded so hostile input cannot exhaust the stack
- * of the parser or of the recursive walks that free and print the tree.
- */
-
+/* Containers nest at most this deep (tables, arrays, dotted key parts):
+ * the parser and kc_toml_free() recurse, and hostile input must not
+ * exhaust the stack. */
 #define MAX_DEPTH 128
-/* Configuration files are small; a bound keeps hostile input cheap. */
-#define MAX_FILE_SIZE (4u << 20)
+#define MAX_FILE_SIZE (16u << 20)
 
-struct kc_toml_array {
-	struct kc_toml_value *items;
-	size_t n, cap;
-	bool of_tables; /* created by [[header]]: may be appended to */
-};
-
-enum table_origin {
-	TABLE_IMPLICIT, /* created as the parent of a [header] */
-	TABLE_HEADER,   /* defined by its own [header] */
-	TABLE_DOTTED,   /* created by a dotted key */
-	TABLE_INLINE,   /* { inline } tables are closed once written */
+struct entry {
+	char *key;
+	size_t keylen; /* quoted keys may contain NUL */
+	unsigned line, col; /* where the key was written (for "first defined at") */
+	struct kc_toml_value v;
 };
 
 struct kc_toml_table {
-	char **keys;
-	struct kc_toml_value *vals;
+	struct entry *e;
 	size_t n, cap;
-	unsigned line, col;
+	size_t *idx;    /* hash index once the table grows: entry number + 1, 0 = free */
+	size_t idx_cap; /* power of two, 0 while the table is small */
+	unsigned line, col, depth;
+	bool header;     /* defined by a [header] */
+	bool frozen;     /* an inline table (or inside one): complete once closed */
+	unsigned dotted; /* section whose dotted keys defined it, 0 if none */
+};
+
+struct kc_toml_array {
+	struct kc_toml_value *v;
+	size_t n, cap;
 	unsigned depth;
-	enum table_origin origin;
+	bool aot; /* built by [[headers]]; arrays written with [ ] are static */
 };
 
 struct parser {
 	const char *buf;
-	size_t len, pos;
-	unsigned line, col;
+	size_t len, off;
+	unsigned line, col; /* of buf[off], 1-based; columns count characters */
 	const char *name;
 	kc_error_t *err;
-	unsigned depth; /* of arrays and inline tables being parsed */
-	struct kc_toml_table *root;
-	struct kc_toml_table *cur;
+	struct kc_toml_table *root, *cur; /* cur: where key/value lines go */
+	unsigned section;  /* current section: each header and inline table opens one */
+	unsigned sections; /* section ids handed out so far */
 };
 
-static int __attribute__((format(printf, 4, 5)))
-fail_at(struct parser *p, unsigned line, unsigned col, const char *fmt, ...)
+struct buf {
+	char *p;
+	size_t len, cap;
+};
+
+struct key {
+	char *s;
+	size_t len;
+	unsigned line, col;
+};
+
+struct keypath {
+	struct key *k;
+	size_t n;
+};
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static int fail_at(struct parser *p, unsigned line, unsigned col, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int fail_at(struct parser *p, unsigned line, unsigned col, const char *fmt, ...)
 {
+	cleanup_free char *msg = NULL;
 	va_list ap;
-	char *msg;
 
 	va_start(ap, fmt);
 	msg = kc_xvasprintf(fmt, ap);
 	va_end(ap);
-	kc_error_set(p->err, 0, "%s:%u:%u: %s", p->name, line, col, msg);
-	free(msg);
-	return -1;
+	return kc_error_set(p->err, 0, "%s:%u:%u: %s", p->name, line, col, msg);
 }
 
-#define fail(p, ...) fail_at(p, (p)->line, (p)->col, __VA_ARGS__)
+#define fail(p, ...) fail_at((p), (p)->line, (p)->col, __VA_ARGS__)
 
-/* ---- the tree ---- */
-
-static struct kc_toml_table *table_new(unsigned line, unsigned col, unsigned depth,
-				       enum table_origin origin)
+static char *dup_bytes(const char *s, size_t n)
 {
-	struct kc_toml_table *t = kc_xzalloc(sizeof(*t));
-	t->line = line;
-	t->col = col;
-	t->depth = depth;
-	t->origin = origin;
-	return t;
+	char *d = kc_xmalloc(n + 1);
+
+	if (n)
+		memcpy(d, s, n);
+	d[n] = '\0';
+	return d;
 }
 
-static void value_clear(struct kc_toml_value *v);
-
-static void table_free(struct kc_toml_table *t)
+static void buf_put(struct buf *b, const char *s, size_t n)
 {
-	if (t == NULL)
-		return;
-	for (size_t i = 0; i < t->n; i++) {
-		free(t->keys[i]);
-		value_clear(&t->vals[i]);
+	if (b->len + n + 1 > b->cap) {
+		b->cap = b->cap * 2 > b->len + n + 1 ? b->cap * 2 : b->len + n + 16;
+		b->p = kc_xrealloc(b->p, b->cap);
 	}
-	free(t->keys);
-	free(t->vals);
-	free(t);
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
 }
 
-static void array_free(struct kc_toml_array *a)
+static int peek_at(const struct parser *p, size_t k)
 {
-	if (a == NULL)
-		return;
-	for (size_t i = 0; i < a->n; i++)
-		value_clear(&a->items[i]);
-	free(a->items);
-	free(a);
+	return k < p->len - p->off ? (unsigned char)p->buf[p->off + k] : -1;
 }
 
-static void value_clear(struct kc_toml_value *v)
+static int peek(const struct parser *p)
+{
+	return peek_at(p, 0);
+}
+
+static void advance(struct parser *p, size_t n)
+{
+	for (; n > 0 && p->off < p->len; n--) {
+		unsigned char c = (unsigned char)p->buf[p->off++];
+
+		if (c == '\n') {
+			p->line++;
+			p->col = 1;
+		} else if ((c & 0xC0) != 0x80) { /* not a UTF-8 continuation byte */
+			p->col++;
+		}
+	}
+}
+
+static bool is_digit(int c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static bool is_bare(int c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '_' ||
+	       c == '-';
+}
+
+/* c is one of the characters of set (never matching NUL or end of input) */
+static bool in_set(int c, const char *set)
+{
+	return c > 0 && strchr(set, c) != NULL;
+}
+
+static bool is_control(int c)
+{
+	return (c >= 0 && c < 0x20 && c != '\t') || c == 0x7f;
+}
+
+/* Length of the newline at the cursor: 1 for LF, 2 for CRLF, else 0. */
+static size_t newline_len(const struct parser *p)
+{
+	if (peek(p) == '\n')
+		return 1;
+	return peek(p) == '\r' && peek_at(p, 1) == '\n' ? 2 : 0;
+}
+
+static void skip_ws(struct parser *p)
+{
+	while (peek(p) == ' ' || peek(p) == '\t')
+		advance(p, 1);
+}
+
+/* Names what is at the cursor for messages: `x`, U+0007, end of line... */
+static const char *describe(const struct parser *p, char d[16])
+{
+	int c = peek(p);
+	size_t n = 1;
+
+	if (c < 0)
+		return "end of file";
+	if (newline_len(p))
+		return "end of line";
+	if (c == '\r')
+		return "a stray carriage return";
+	if (is_control(c)) {
+		snprintf(d, 16, "U+%04X", (unsigned)c);
+		return d;
+	}
+	if (c >= 0x80) /* a whole UTF-8 sequence, validated upfront */
+		while (n < 4 && (peek_at(p, n) & 0xC0) == 0x80)
+			n++;
+	d[0] = '`';
+	memcpy(d + 1, p->buf + p->off, n);
+	d[n + 1] = '`';
+	d[n + 2] = '\0';
+	return d;
+}
+
+/* Shows a token of the input in a message, shortened when long. */
+static char *show(const char *s, size_t n)
+{
+	if (n > 40)
+		return kc_xasprintf("%.32s...", s);
+	return dup_bytes(s, n);
+}
+
+/* Writes a key path as TOML would: bare parts as they are, others quoted.
+ * Messages stay short on hostile keys. */
+static char *key_name(const struct keypath *kp, size_t n)
+{
+	struct buf b = { 0 };
+
+	buf_put(&b, "", 0);
+	for (size_t i = 0; i < n && b.len < 120; i++) {
+		const struct key *k = &kp->k[i];
+		bool bare = k->len > 0;
+
+		for (size_t j = 0; j < k->len; j++)
+			bare = bare && is_bare((unsigned char)k->s[j]);
+		if (i > 0)
+			buf_put(&b, ".", 1);
+		if (bare) {
+			buf_put(&b, k->s, k->len < 120 ? k->len : 120);
+			continue;
+		}
+		buf_put(&b, "\"", 1);
+		for (size_t j = 0; j < k->len && b.len < 120; j++) {
+			unsigned char c = (unsigned char)k->s[j];
+			char esc[8];
+
+			if (c == '"' || c == '\\') {
+				snprintf(esc, sizeof(esc), "\\%c", c);
+				buf_put(&b, esc, 2);
+			} else if (is_control(c)) {
+				snprintf(esc, sizeof(esc), "\\u%04X", c);
+				buf_put(&b, esc, 6);
+			} else {
+				buf_put(&b, k->s + j, 1);
+			}
+		}
+		buf_put(&b, "\"", 1);
+	}
+	if (b.len >= 120) {
+		/* no half character: drop trailing continuation bytes and their lead */
+		while (b.len > 0 && (b.p[b.len - 1] & 0xC0) == 0x80)
+			b.len--;
+		if (b.len > 0 && (b.p[b.len - 1] & 0xC0) == 0xC0)
+			b.len--;
+		b.p[b.len] = '\0';
+		buf_put(&b, "...", 3);
+	}
+	return b.p;
+}
+
+static const char *a_type(const struct kc_toml_value *v)
+{
+	switch (v->type) {
+	case KC_TOML_STRING:
+		return "a string";
+	case KC_TOML_INTEGER:
+		return "an integer";
+	case KC_TOML_FLOAT:
+		return "a float";
+	case KC_TOML_BOOL:
+		return "a boolean";
+	case KC_TOML_DATETIME:
+		return "a date-time";
+	case KC_TOML_ARRAY:
+		return v->u.array->aot ? "an array of tables" : "an array";
+	case KC_TOML_TABLE:
+		return "a table";
+	}
+	return "a value";
+}
+
+/* ---- the tree --------------------------------------------------------- */
+
+static void table_free(struct kc_toml_table *t);
+
+static void array_free(struct kc_toml_array *a);
+
+static void value_free(struct kc_toml_value *v)
 {
 	switch (v->type) {
 	case KC_TOML_STRING:
@@ -123,1172 +312,1231 @@ static void value_clear(struct kc_toml_value *v)
 	default:
 		break;
 	}
-	memset(v, 0, sizeof(*v));
 }
 
-void kc_toml_free(struct kc_toml_table *root)
+static void array_free(struct kc_toml_array *a)
 {
-	table_free(root);
+	for (size_t i = 0; i < a->n; i++)
+		value_free(&a->v[i]);
+	free(a->v);
+	free(a);
 }
 
-void kc_toml_freep(struct kc_toml_table **root)
+static void table_free(struct kc_toml_table *t)
 {
-	table_free(*root);
-	*root = NULL;
+	for (size_t i = 0; i < t->n; i++) {
+		free(t->e[i].key);
+		value_free(&t->e[i].v);
+	}
+	free(t->e);
+	free(t->idx);
+	free(t);
 }
 
-static struct kc_toml_value *table_find(struct kc_toml_table *t, const char *key)
+static size_t hash_key(const char *k, size_t n)
 {
-	for (size_t i = 0; i < t->n; i++)
-		if (strcmp(t->keys[i], key) == 0)
-			return &t->vals[i];
-	return NULL;
+	uint64_t h = 14695981039346656037ULL; /* FNV-1a */
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)k[i];
+		h *= 1099511628211ULL;
+	}
+	return (size_t)h;
 }
 
-/* Adds a key; takes ownership of key and of the value's contents. */
-static struct kc_toml_value *table_add(struct kc_toml_table *t, char *key,
-				       const struct kc_toml_value *v)
+static ssize_t table_find(const struct kc_toml_table *t, const char *key, size_t len)
 {
+	if (t->idx_cap == 0) {
+		for (size_t i = 0; i < t->n; i++)
+			if (t->e[i].keylen == len && memcmp(t->e[i].key, key, len) == 0)
+				return (ssize_t)i;
+		return -1;
+	}
+	for (size_t h = hash_key(key, len) & (t->idx_cap - 1);; h = (h + 1) & (t->idx_cap - 1)) {
+		const struct entry *e;
+
+		if (t->idx[h] == 0)
+			return -1;
+		e = &t->e[t->idx[h] - 1];
+		if (e->keylen == len && memcmp(e->key, key, len) == 0)
+			return (ssize_t)(t->idx[h] - 1);
+	}
+}
+
+static void index_insert(struct kc_toml_table *t, size_t i)
+{
+	size_t h = hash_key(t->e[i].key, t->e[i].keylen) & (t->idx_cap - 1);
+
+	while (t->idx[h] != 0)
+		h = (h + 1) & (t->idx_cap - 1);
+	t->idx[h] = i + 1;
+}
+
+/* Appends a key (known to be absent) and returns its entry, whose value the
+ * caller fills in.  Lookups are linear in small tables; large ones get a
+ * hash index so that hostile input cannot make parsing quadratic. */
+static struct entry *table_add(struct kc_toml_table *t, const struct key *k,
+			       const struct kc_toml_value *v)
+{
+	struct entry *e;
+
 	if (t->n == t->cap) {
 		t->cap = t->cap ? t->cap * 2 : 8;
-		t->keys = kc_xrealloc(t->keys, t->cap * sizeof(*t->keys));
-		t->vals = kc_xrealloc(t->vals, t->cap * sizeof(*t->vals));
+		t->e = kc_xrealloc(t->e, t->cap * sizeof(*t->e));
 	}
-	t->keys[t->n] = key;
-	t->vals[t->n] = *v;
-	return &t->vals[t->n++];
+	e = &t->e[t->n++];
+	e->key = dup_bytes(k->s, k->len);
+	e->keylen = k->len;
+	e->line = k->line;
+	e->col = k->col;
+	e->v = *v;
+	if (t->n >= 16 && t->n * 2 > t->idx_cap) {
+		free(t->idx);
+		t->idx_cap = t->idx_cap ? t->idx_cap * 2 : 64;
+		t->idx = kc_xzalloc(t->idx_cap * sizeof(*t->idx));
+		for (size_t i = 0; i < t->n; i++)
+			index_insert(t, i);
+	} else if (t->idx_cap) {
+		index_insert(t, t->n - 1);
+	}
+	return e;
 }
 
-static void array_add(struct kc_toml_array *a, const struct kc_toml_value *v)
+static struct kc_toml_table *new_table(struct parser *p, unsigned depth, unsigned line,
+				       unsigned col)
+{
+	struct kc_toml_table *t;
+
+	if (depth > MAX_DEPTH) {
+		fail_at(p, line, col, "tables and arrays nest too deeply (more than %d levels)",
+			MAX_DEPTH);
+		return NULL;
+	}
+	t = kc_xzalloc(sizeof(*t));
+	t->depth = depth;
+	t->line = line;
+	t->col = col;
+	return t;
+}
+
+static struct kc_toml_array *new_array(struct parser *p, unsigned depth, unsigned line,
+				       unsigned col)
+{
+	struct kc_toml_array *a;
+
+	if (depth > MAX_DEPTH) {
+		fail_at(p, line, col, "tables and arrays nest too deeply (more than %d levels)",
+			MAX_DEPTH);
+		return NULL;
+	}
+	a = kc_xzalloc(sizeof(*a));
+	a->depth = depth;
+	return a;
+}
+
+static void array_push(struct kc_toml_array *a, const struct kc_toml_value *v)
 {
 	if (a->n == a->cap) {
 		a->cap = a->cap ? a->cap * 2 : 4;
-		a->items = kc_xrealloc(a->items, a->cap * sizeof(*a->items));
+		a->v = kc_xrealloc(a->v, a->cap * sizeof(*a->v));
 	}
-	a->items[a->n++] = *v;
+	a->v[a->n++] = *v;
 }
 
-/* ---- reading ---- */
-
-static bool at_end(const struct parser *p)
+static struct kc_toml_value table_value(struct kc_toml_table *t)
 {
-	return p->pos >= p->len;
+	struct kc_toml_value v = { .type = KC_TOML_TABLE, .line = t->line, .col = t->col };
+
+	v.u.table = t;
+	return v;
 }
 
-static int peek(const struct parser *p)
+/* Marks a closed inline table and the tables its dotted keys created. */
+static void freeze(struct kc_toml_table *t)
 {
-	return at_end(p) ? -1 : (unsigned char)p->buf[p->pos];
+	t->frozen = true;
+	for (size_t i = 0; i < t->n; i++)
+		if (t->e[i].v.type == KC_TOML_TABLE && !t->e[i].v.u.table->frozen)
+			freeze(t->e[i].v.u.table);
 }
 
-static int peek_at(const struct parser *p, size_t off)
+/* ---- lexical pieces --------------------------------------------------- */
+
+/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid:
+ * no overlong forms, no surrogates, nothing above U+10FFFF. */
+static size_t utf8_len(const unsigned char *s, size_t n)
 {
-	return p->pos + off >= p->len ? -1 : (unsigned char)p->buf[p->pos + off];
-}
-
-static bool looking_at(const struct parser *p, const char *s)
-{
-	size_t n = strlen(s);
-	return p->len - p->pos >= n && memcmp(p->buf + p->pos, s, n) == 0;
-}
-
-static void advance(struct parser *p)
-{
-	unsigned char c = (unsigned char)p->buf[p->pos++];
-
-	if (c == '\n') {
-		p->line++;
-		p->col = 1;
-	} else if ((c & 0xc0) != 0x80) {
-		/* Columns count characters, not the continuation bytes of UTF-8. */
-		p->col++;
-	}
-}
-
-static void advance_n(struct parser *p, size_t n)
-{
-	while (n-- > 0)
-		advance(p);
-}
-
-static void skip_ws(struct parser *p)
-{
-	while (peek(p) == ' ' || peek(p) == '\t')
-		advance(p);
-}
-
-static const char *char_name(int c, char buf[16])
-{
-	if (c < 0)
-		return "end of file";
-	if (c == '\n')
-		return "end of line";
-	if (c < 0x20 || c == 0x7f) {
-		snprintf(buf, 16, "U+%04X", (unsigned)c);
-		return buf;
-	}
-	if (c >= 0x80)
-		return "a non-ASCII character";
-	snprintf(buf, 16, "`%c`", c);
-	return buf;
-}
-
-/* Skips a comment, if any; control characters other than tab are not
- * allowed in comments. */
-static int skip_comment(struct parser *p)
-{
-	if (peek(p) != '#')
-		return 0;
-	while (!at_end(p) && peek(p) != '\n') {
-		int c = peek(p);
-		if (c == '\r' && peek_at(p, 1) == '\n')
-			break;
-		if ((c < 0x20 && c != '\t') || c == 0x7f) {
-			char b[16];
-			return fail(p, "control character %s is not allowed in a comment",
-				    char_name(c, b));
-		}
-		advance(p);
-	}
-	return 0;
-}
-
-/* Consumes a newline (LF or CRLF) if there is one. */
-static int eat_newline(struct parser *p, bool *ate)
-{
-	*ate = false;
-	if (peek(p) == '\n') {
-		advance(p);
-		*ate = true;
-	} else if (peek(p) == '\r') {
-		if (peek_at(p, 1) != '\n')
-			return fail(p, "a carriage return must be followed by a line feed");
-		advance_n(p, 2);
-		*ate = true;
-	}
-	return 0;
-}
-
-/* Whitespace, comments and newlines, as allowed inside arrays. */
-static int skip_ws_comments_newlines(struct parser *p)
-{
-	for (;;) {
-		bool ate;
-		skip_ws(p);
-		if (skip_comment(p) < 0 || eat_newline(p, &ate) < 0)
-			return -1;
-		if (!ate)
-			return 0;
-	}
-}
-
-/* ---- UTF-8 ---- */
-
-/* Returns the length of the valid UTF-8 sequence at s, or 0. */
-static size_t utf8_len(const unsigned char *s, size_t avail)
-{
-	uint32_t cp;
-	size_t n;
+	size_t len;
+	uint32_t cp, min;
 
 	if (s[0] < 0x80)
 		return 1;
-	if ((s[0] & 0xe0) == 0xc0) {
-		n = 2;
-		cp = s[0] & 0x1f;
-	} else if ((s[0] & 0xf0) == 0xe0) {
-		n = 3;
-		cp = s[0] & 0x0f;
-	} else if ((s[0] & 0xf8) == 0xf0) {
-		n = 4;
-		cp = s[0] & 0x07;
+	if (s[0] >= 0xC2 && s[0] <= 0xDF) {
+		len = 2, cp = s[0] & 0x1F, min = 0x80;
+	} else if ((s[0] & 0xF0) == 0xE0) {
+		len = 3, cp = s[0] & 0x0F, min = 0x800;
+	} else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
+		len = 4, cp = s[0] & 0x07, min = 0x10000;
 	} else {
 		return 0;
 	}
-	if (n > avail)
+	if (n < len)
 		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xC0) != 0x80)
 			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
+		cp = cp << 6 | (s[i] & 0x3F);
 	}
-	/* Overlong forms, surrogates and values past U+10FFFF are invalid. */
-	if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+	if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
 		return 0;
-	return n;
+	return len;
 }
 
 static int check_utf8(struct parser *p)
 {
-	unsigned line = 1, col = 1;
+	while (p->off < p->len) {
+		const unsigned char *s = (const unsigned char *)p->buf + p->off;
+		size_t n = utf8_len(s, p->len - p->off);
 
-	for (size_t i = 0; i < p->len;) {
-		size_t n = utf8_len((const unsigned char *)p->buf + i, p->len - i);
 		if (n == 0)
-			return fail_at(p, line, col, "invalid UTF-8 (TOML files must be UTF-8)");
-		if (p->buf[i] == '\n') {
-			line++;
-			col = 1;
-		} else {
-			col++;
-		}
-		i += n;
+			return fail(p, "invalid UTF-8 (byte 0x%02X): TOML files must be UTF-8 encoded",
+				    s[0]);
+		advance(p, n);
+	}
+	p->off = 0;
+	p->line = p->col = 1;
+	return 0;
+}
+
+/* The cursor is on a character TOML does not allow in `where`. */
+static int bad_control(struct parser *p, const char *where, const char *hint)
+{
+	int c = peek(p);
+
+	if (c == '\r')
+		return fail(p, "carriage return without a line feed in %s: lines end with LF or CRLF",
+			    where);
+	return fail(p, "control character U+%04X is not allowed in %s%s", (unsigned)c, where,
+		    hint);
+}
+
+/* From `#` to the end of the line (the newline itself is left). */
+static int skip_comment(struct parser *p)
+{
+	advance(p, 1);
+	while (peek(p) >= 0 && !newline_len(p)) {
+		if (is_control(peek(p)))
+			return bad_control(p, "a comment", "");
+		advance(p, 1);
 	}
 	return 0;
 }
 
-static void utf8_encode(uint32_t cp, char *out, size_t *n)
+/* Whitespace, comments and newlines, as allowed between array elements. */
+static int skip_ws_comments_newlines(struct parser *p)
 {
-	if (cp < 0x80) {
-		out[0] = (char)cp;
-		*n = 1;
-	} else if (cp < 0x800) {
-		out[0] = (char)(0xc0 | (cp >> 6));
-		out[1] = (char)(0x80 | (cp & 0x3f));
-		*n = 2;
-	} else if (cp < 0x10000) {
-		out[0] = (char)(0xe0 | (cp >> 12));
-		out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		out[2] = (char)(0x80 | (cp & 0x3f));
-		*n = 3;
-	} else {
-		out[0] = (char)(0xf0 | (cp >> 18));
-		out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-		out[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		out[3] = (char)(0x80 | (cp & 0x3f));
-		*n = 4;
-	}
-}
+	for (;;) {
+		size_t nl = newline_len(p);
 
-/* ---- strings ---- */
-
-struct strbuf {
-	char *s;
-	size_t len, cap;
-};
-
-static void sb_add(struct strbuf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		while (b->len + n + 1 > b->cap)
-			b->cap = b->cap ? b->cap * 2 : 32;
-		b->s = kc_xrealloc(b->s, b->cap);
-	}
-	memcpy(b->s + b->len, s, n);
-	b->len += n;
-	b->s[b->len] = '\0';
-}
-
-static int parse_escape(struct parser *p, struct strbuf *b)
-{
-	unsigned line = p->line, col = p->col;
-	int c = peek_at(p, 1);
-	char out[4];
-	size_t n = 1;
-
-	switch (c) {
-	case 'b':
-		out[0] = '\b';
-		break;
-	case 't':
-		out[0] = '\t';
-		break;
-	case 'n':
-		out[0] = '\n';
-		break;
-	case 'f':
-		out[0] = '\f';
-		break;
-	case 'r':
-		out[0] = '\r';
-		break;
-	case '"':
-		out[0] = '"';
-		break;
-	case '\\':
-		out[0] = '\\';
-		break;
-	case 'u':
-	case 'U': {
-		size_t digits = c == 'u' ? 4 : 8;
-		uint32_t cp = 0;
-		for (size_t i = 0; i < digits; i++) {
-			int h = peek_at(p, 2 + i);
-			int v = h >= '0' && h <= '9' ? h - '0' :
-				h >= 'a' && h <= 'f' ? h - 'a' + 10 :
-				h >= 'A' && h <= 'F' ? h - 'A' + 10 : -1;
-			if (v < 0)
-				return fail_at(p, line, col, "escape \\%c needs %zu hexadecimal digits",
-					       c, digits);
-			cp = cp << 4 | (uint32_t)v;
+		if (peek(p) == ' ' || peek(p) == '\t' || nl) {
+			advance(p, nl ? nl : 1);
+		} else if (peek(p) == '#') {
+			if (skip_comment(p) < 0)
+				return -1;
+		} else {
+			return 0;
 		}
-		if ((cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-			return fail_at(p, line, col,
-				       "escape \\%c%.*s is not a Unicode scalar value", c,
-				       (int)digits, p->buf + p->pos + 2);
-		utf8_encode(cp, out, &n);
-		advance_n(p, 2 + digits);
-		sb_add(b, out, n);
+	}
+}
+
+/* After a key/value pair or a header only a comment may follow. */
+static int expect_eol(struct parser *p, const char *after)
+{
+	char d[16];
+
+	skip_ws(p);
+	if (peek(p) == '#' && skip_comment(p) < 0)
+		return -1;
+	if (peek(p) < 0)
+		return 0;
+	if (newline_len(p)) {
+		advance(p, newline_len(p));
 		return 0;
 	}
-	default: {
-		char nb[16];
-		return fail_at(p, line, col,
-			       "invalid escape \\%s in a string: valid escapes are \\b \\t \\n \\f "
-			       "\\r \\\" \\\\ \\uXXXX \\UXXXXXXXX",
-			       c >= 0x21 && c < 0x7f ? (snprintf(nb, sizeof(nb), "%c", c), nb) :
-						       char_name(c, nb));
-	}
-	}
-	advance_n(p, 2);
-	sb_add(b, out, n);
-	return 0;
+	return fail(p, "unexpected %s after %s: expected the end of the line (one key = value or [table] per line)",
+		    describe(p, d), after);
 }
 
-static bool is_bad_control(int c, bool multiline)
+static int hex_value(int c)
 {
-	if (c == '\t' || (multiline && c == '\n'))
-		return false;
-	return (c >= 0 && c < 0x20) || c == 0x7f;
+	if (is_digit(c))
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
 }
 
-/* Parses any of the four string forms; p is at the opening quote. */
-static int parse_string(struct parser *p, bool allow_multiline, struct strbuf *b)
+static void put_utf8(struct buf *b, uint32_t cp)
 {
-	unsigned line = p->line, col = p->col;
-	bool literal = peek(p) == '\'';
-	const char *delim = literal ? "'" : "\"";
-	const char *delim3 = literal ? "'''" : "\"\"\"";
-	bool multiline = looking_at(p, delim3);
+	char s[4];
+	size_t n;
 
-	b->s = kc_xstrdup("");
-	b->len = 0;
-	b->cap = 1;
-	if (multiline && !allow_multiline)
-		return fail(p, "a key cannot be a multi-line string");
-	if (multiline) {
-		bool ate;
-		advance_n(p, 3);
-		/* A newline right after the opening delimiter is trimmed. */
-		if (eat_newline(p, &ate) < 0)
-			return -1;
+	if (cp < 0x80) {
+		s[0] = (char)cp, n = 1;
+	} else if (cp < 0x800) {
+		s[0] = (char)(0xC0 | cp >> 6), s[1] = (char)(0x80 | (cp & 0x3F)), n = 2;
+	} else if (cp < 0x10000) {
+		s[0] = (char)(0xE0 | cp >> 12), s[1] = (char)(0x80 | (cp >> 6 & 0x3F));
+		s[2] = (char)(0x80 | (cp & 0x3F)), n = 3;
 	} else {
-		advance(p);
+		s[0] = (char)(0xF0 | cp >> 18), s[1] = (char)(0x80 | (cp >> 12 & 0x3F));
+		s[2] = (char)(0x80 | (cp >> 6 & 0x3F)), s[3] = (char)(0x80 | (cp & 0x3F)), n = 4;
 	}
+	buf_put(b, s, n);
+}
+
+/* A backslash sequence in a basic string; the cursor is on the backslash. */
+static int parse_escape(struct parser *p, bool multiline, struct buf *out)
+{
+	static const char from[] = "btnfr\"\\", to[] = "\b\t\n\f\r\"\\";
+	int c = peek_at(p, 1);
+	const char *hit = c > 0 ? strchr(from, c) : NULL;
+	char d[16];
+
+	if (hit) {
+		buf_put(out, &to[hit - from], 1);
+		advance(p, 2);
+		return 0;
+	}
+	if (c == 'u' || c == 'U') {
+		size_t n = c == 'u' ? 4 : 8;
+		uint32_t cp = 0;
+
+		for (size_t i = 0; i < n; i++) {
+			int h = hex_value(peek_at(p, 2 + i));
+
+			if (h < 0)
+				return fail(p, "invalid escape `\\%c`: it needs exactly %zu hex digits (\\%c%s)",
+					    c, n, c, n == 4 ? "XXXX" : "XXXXXXXX");
+			cp = cp << 4 | (uint32_t)h;
+		}
+		if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+			return fail(p, "invalid escape `\\%c%.*s`: not a Unicode scalar value (surrogates and values above 10FFFF are not characters)",
+				    c, (int)n, p->buf + p->off + 2);
+		put_utf8(out, cp);
+		advance(p, 2 + n);
+		return 0;
+	}
+	if (multiline) {
+		/* A backslash ending a line trims the newline and all the
+		 * whitespace and newlines after it. */
+		size_t k = 1;
+
+		while (peek_at(p, k) == ' ' || peek_at(p, k) == '\t')
+			k++;
+		if (peek_at(p, k) == '\n' || (peek_at(p, k) == '\r' && peek_at(p, k + 1) == '\n')) {
+			advance(p, k);
+			while (peek(p) == ' ' || peek(p) == '\t' || newline_len(p))
+				advance(p, newline_len(p) ? newline_len(p) : 1);
+			return 0;
+		}
+	}
+	if (c > 0x20 && c < 0x7f)
+		return fail(p, "invalid escape `\\%c`: valid escapes are \\b \\t \\n \\f \\r \\\" \\\\ \\uXXXX and \\UXXXXXXXX (write \\\\ for a backslash, or use a 'literal string')",
+			    c);
+	advance(p, 1);
+	return fail(p, "invalid escape: a backslash followed by %s (write \\\\ for a backslash, or use a 'literal string')",
+		    describe(p, d));
+}
+
+/* Any of the four string forms; keys pass multiline_ok = false. */
+static int parse_string(struct parser *p, bool multiline_ok, struct buf *out)
+{
+	int q = peek(p);
+	bool ml = peek_at(p, 1) == q && peek_at(p, 2) == q;
+	unsigned line = p->line, col = p->col;
+	const char *kind = q == '"' ? (ml ? "multi-line string" : "string") :
+				      (ml ? "multi-line literal string" : "literal string");
+	const char *delim = q == '"' ? (ml ? "\"\"\"" : "\"") : (ml ? "'''" : "'");
+
+	buf_put(out, "", 0);
+	if (ml && !multiline_ok)
+		return fail(p, "a multi-line string cannot be a key: use \"key\" or 'key'");
+	advance(p, ml ? 3 : 1);
+	if (ml) /* a newline right after the opening delimiter is not part of the text */
+		advance(p, newline_len(p));
 	for (;;) {
 		int c = peek(p);
+		size_t nl = newline_len(p);
 
-		if (c < 0 || (!multiline && (c == '\n' || c == '\r')))
-			return fail_at(p, line, col,
-				       "unterminated string (opened at %u:%u): add a closing %s", line,
-				       col, multiline ? delim3 : delim);
-		if (multiline && looking_at(p, delim3)) {
+		if (c < 0 || (nl && !ml))
+			return fail_at(p, line, col, "unterminated %s (opened at %u:%u): add a closing %s%s",
+				       kind, line, col, delim, ml ? "" : " before the end of the line");
+		if (c == q && !ml) {
+			advance(p, 1);
+			return 0;
+		}
+		if (c == q) {
 			/* Up to two quotes may sit right before the closing three. */
-			size_t extra = 0;
-			while (extra < 2 && peek_at(p, 3 + extra) == delim[0])
-				extra++;
-			sb_add(b, p->buf + p->pos, extra);
-			advance_n(p, 3 + extra);
-			return 0;
-		}
-		if (!multiline && c == delim[0]) {
-			advance(p);
-			return 0;
-		}
-		if (c == '\r' && peek_at(p, 1) == '\n') {
-			sb_add(b, "\r\n", 2);
-			advance_n(p, 2);
-			continue;
-		}
-		if (is_bad_control(c, multiline)) {
-			char nb[16];
-			return fail(p, "control character %s must be escaped in a string",
-				    char_name(c, nb));
-		}
-		if (c == '\\' && !literal) {
-			if (multiline) {
-				/* A line-ending backslash trims the newline and the
-				 * whitespace that follows it. */
-				size_t i = 1;
-				while (peek_at(p, i) == ' ' || peek_at(p, i) == '\t')
-					i++;
-				if (peek_at(p, i) == '\n' ||
-				    (peek_at(p, i) == '\r' && peek_at(p, i + 1) == '\n')) {
-					advance_n(p, i);
-					while (peek(p) == ' ' || peek(p) == '\t' || peek(p) == '\n' ||
-					       (peek(p) == '\r' && peek_at(p, 1) == '\n'))
-						advance(p);
-					continue;
-				}
-			}
-			if (parse_escape(p, b) < 0)
+			size_t n = 0;
+
+			while (peek_at(p, n) == q)
+				n++;
+			if (n > 5)
+				return fail(p, "too many quotes in a row in a %s: write them with escapes",
+					    kind);
+			buf_put(out, p->buf + p->off, n >= 3 ? n - 3 : n);
+			advance(p, n);
+			if (n >= 3)
+				return 0;
+		} else if (nl) {
+			buf_put(out, "\n", 1); /* CRLF becomes LF */
+			advance(p, nl);
+		} else if (c == '\\' && q == '"') {
+			if (parse_escape(p, ml, out) < 0)
 				return -1;
-			continue;
-		}
-		sb_add(b, p->buf + p->pos, 1);
-		advance(p);
-	}
-}
-
-/* ---- keys ---- */
-
-static bool is_bare_key_char(int c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	       c == '_' || c == '-';
-}
-
-struct key_path {
-	char **parts;
-	unsigned *lines, *cols;
-	size_t n;
-};
-
-static void key_path_free(struct key_path *k)
-{
-	for (size_t i = 0; i < k->n; i++)
-		free(k->parts[i]);
-	free(k->parts);
-	free(k->lines);
-	free(k->cols);
-	memset(k, 0, sizeof(*k));
-}
-
-static char *key_path_text(const struct key_path *k, size_t upto)
-{
-	struct strbuf b = { 0 };
-	sb_add(&b, "", 0);
-	for (size_t i = 0; i < upto; i++) {
-		if (i)
-			sb_add(&b, ".", 1);
-		sb_add(&b, k->parts[i], strlen(k->parts[i]));
-	}
-	return b.s;
-}
-
-static int parse_key(struct parser *p, struct key_path *k)
-{
-	memset(k, 0, sizeof(*k));
-	for (;;) {
-		struct strbuf b = { 0 };
-		unsigned line, col;
-		int c;
-
-		skip_ws(p);
-		line = p->line;
-		col = p->col;
-		c = peek(p);
-		if (c == '"' || c == '\'') {
-			if (parse_string(p, false, &b) < 0) {
-				free(b.s);
-				return -1;
-			}
-			if (strlen(b.s) != b.len) {
-				free(b.s);
-				return fail_at(p, line, col, "a key cannot contain a NUL character");
-			}
-		} else if (is_bare_key_char(c)) {
-			size_t start = p->pos;
-			while (is_bare_key_char(peek(p)))
-				advance(p);
-			b.s = kc_xstrndup(p->buf + start, p->pos - start);
+		} else if (is_control(c)) {
+			return bad_control(p, q == '"' ? "a string" : "a literal string",
+					   ": write it as an escape such as \\t or \\u0001 in a \"basic string\"");
 		} else {
-			char nb[16];
-			return fail(p, "expected a key, found %s (bare keys use A-Z a-z 0-9 _ -; "
-				       "quote other keys)", char_name(c, nb));
+			buf_put(out, p->buf + p->off, 1);
+			advance(p, 1);
 		}
-		k->parts = kc_xrealloc(k->parts, (k->n + 1) * sizeof(*k->parts));
-		k->lines = kc_xrealloc(k->lines, (k->n + 1) * sizeof(*k->lines));
-		k->cols = kc_xrealloc(k->cols, (k->n + 1) * sizeof(*k->cols));
-		k->parts[k->n] = b.s;
-		k->lines[k->n] = line;
-		k->cols[k->n] = col;
-		k->n++;
+	}
+}
+
+/* ---- keys ------------------------------------------------------------- */
+
+static void keypath_free(struct keypath *kp)
+{
+	for (size_t i = 0; i < kp->n; i++)
+		free(kp->k[i].s);
+	free(kp->k);
+	kp->k = NULL;
+	kp->n = 0;
+}
+
+/* key = simple-key *( ws "." ws simple-key ); whitespace after it is eaten. */
+static int parse_key(struct parser *p, struct keypath *kp)
+{
+	for (;;) {
+		struct key k = { .line = p->line, .col = p->col };
+		int c = peek(p);
+		char d[16];
+
+		if (kp->n >= MAX_DEPTH)
+			return fail(p, "a key has too many dotted parts (at most %d)", MAX_DEPTH);
+		if (c == '"' || c == '\'') {
+			struct buf b = { 0 };
+
+			if (parse_string(p, false, &b) < 0) {
+				free(b.p);
+				return -1;
+			}
+			k.s = b.p;
+			k.len = b.len;
+		} else if (is_bare(c)) {
+			size_t n = 0;
+
+			while (is_bare(peek_at(p, n)))
+				n++;
+			k.s = dup_bytes(p->buf + p->off, n);
+			k.len = n;
+			advance(p, n);
+			c = peek(p);
+			if (c >= 0 && !newline_len(p) && !in_set(c, " \t.=]},#")) {
+				free(k.s);
+				return fail(p, "invalid character %s in a bare key: bare keys may contain only ASCII letters, digits, `_` and `-`; put other keys in quotes (\"key\")",
+					    describe(p, d));
+			}
+		} else if (c < 0 || newline_len(p) || in_set(c, "=#].,}")) {
+			return fail(p, "expected a key, found %s", describe(p, d));
+		} else if (is_control(c)) {
+			return bad_control(p, "a key", "");
+		} else {
+			return fail(p, "invalid character %s at the start of a key: bare keys may contain only ASCII letters, digits, `_` and `-`; put other keys in quotes (\"key\")",
+				    describe(p, d));
+		}
+		kp->k = kc_xrealloc(kp->k, (kp->n + 1) * sizeof(*kp->k));
+		kp->k[kp->n++] = k;
 		skip_ws(p);
 		if (peek(p) != '.')
 			return 0;
-		advance(p);
+		advance(p, 1);
+		skip_ws(p);
 	}
 }
 
-/* ---- values ---- */
+/* ---- values ----------------------------------------------------------- */
 
-static int parse_value(struct parser *p, struct kc_toml_value *v);
-static int parse_inline_table(struct parser *p, struct kc_toml_value *v);
+static int parse_value(struct parser *p, unsigned depth, struct kc_toml_value *v);
+static int parse_keyval(struct parser *p, struct kc_toml_table *t);
 
-static int parse_array(struct parser *p, struct kc_toml_value *v)
+/* DIGIT *( [ "_" ] DIGIT ) in the given base; returns the length, 0 if none. */
+static size_t scan_digits(const char *s, size_t n, int base)
 {
-	unsigned line = p->line, col = p->col;
+	size_t i = 0;
 
-	if (++p->depth > MAX_DEPTH)
-		return fail(p, "arrays and inline tables nest deeper than %d levels", MAX_DEPTH);
-	v->type = KC_TOML_ARRAY;
-	v->u.array = kc_xzalloc(sizeof(*v->u.array));
-	advance(p); /* [ */
-	for (;;) {
-		struct kc_toml_value item = { 0 };
+	while (i < n && hex_value((unsigned char)s[i]) >= 0 && hex_value((unsigned char)s[i]) < base)
+		if (++i < n && s[i] == '_' && i + 1 < n && hex_value((unsigned char)s[i + 1]) >= 0 &&
+		    hex_value((unsigned char)s[i + 1]) < base)
+			i++;
+	return i;
+}
 
-		if (skip_ws_comments_newlines(p) < 0)
-			return -1;
-		if (peek(p) == ']')
-			break;
-		if (at_end(p))
-			return fail_at(p, line, col, "unterminated array (opened at %u:%u): add a ]",
-				       line, col);
-		if (parse_value(p, &item) < 0) {
-			value_clear(&item);
-			return -1;
-		}
-		array_add(v->u.array, &item);
-		if (skip_ws_comments_newlines(p) < 0)
-			return -1;
-		if (peek(p) == ',') {
-			advance(p);
-			continue;
-		}
-		if (peek(p) == ']')
-			break;
-		if (at_end(p))
-			return fail_at(p, line, col, "unterminated array (opened at %u:%u): add a ]",
-				       line, col);
-		char nb[16];
-		return fail(p, "expected `,` or `]` in the array opened at %u:%u, found %s", line, col,
-			    char_name(peek(p), nb));
+static locale_t c_locale;
+static pthread_once_t c_locale_once = PTHREAD_ONCE_INIT;
+
+static void init_c_locale(void)
+{
+	c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+}
+
+/* Integers and floats.  The token is every character a number may hold;
+ * it is then checked against TOML's grammar, part by part. */
+static int parse_number(struct parser *p, struct kc_toml_value *v)
+{
+	const char *s = p->buf + p->off, *r;
+	size_t n = 0, rn, k, j;
+	bool neg = false, is_float = false;
+	cleanup_free char *tok = NULL;
+	uint64_t val = 0;
+
+	while (is_bare(peek_at(p, n)) || peek_at(p, n) == '.' || peek_at(p, n) == '+')
+		n++;
+	tok = show(s, n);
+	r = s, rn = n;
+	if (s[0] == '+' || s[0] == '-') {
+		neg = s[0] == '-';
+		r++, rn--;
 	}
-	advance(p); /* ] */
-	p->depth--;
+	if (rn == 3 && (memcmp(r, "inf", 3) == 0 || memcmp(r, "nan", 3) == 0)) {
+		v->type = KC_TOML_FLOAT;
+		v->u.f = r[0] == 'i' ? INFINITY : NAN;
+		v->u.f = neg ? -v->u.f : v->u.f;
+		advance(p, n);
+		return 0;
+	}
+	if (rn >= 2 && r[0] == '0' && in_set(r[1], "xob")) {
+		int base = r[1] == 'x' ? 16 : r[1] == 'o' ? 8 : 2;
+		const char *what = base == 16 ? "hexadecimal" : base == 8 ? "octal" : "binary";
+
+		if (r != s)
+			return fail(p, "invalid integer `%s`: %s integers cannot have a sign", tok, what);
+		k = scan_digits(r + 2, rn - 2, base);
+		if (k == 0 || k != rn - 2)
+			return fail(p, "invalid %s integer `%s`: expected %s digits after 0%c, with `_` only between digits",
+				    what, tok, what, r[1]);
+		for (j = 2; j < rn; j++) {
+			int d = hex_value((unsigned char)r[j]);
+
+			if (d < 0)
+				continue;
+			if (val > ((uint64_t)INT64_MAX - (uint64_t)d) / (uint64_t)base)
+				return fail(p, "integer `%s` is too large: integers must fit in 64 bits (at most 0x7FFFFFFFFFFFFFFF)",
+					    tok);
+			val = val * (uint64_t)base + (uint64_t)d;
+		}
+		v->type = KC_TOML_INTEGER;
+		v->u.i = (int64_t)val;
+		advance(p, n);
+		return 0;
+	}
+	k = scan_digits(r, rn, 10);
+	if (k == 0)
+		return fail(p, "invalid number `%s`: expected digits", tok);
+	if (r[0] == '0' && k > 1)
+		return fail(p, "invalid number `%s`: leading zeros are not allowed (write 0o%.*s for an octal integer)",
+			    tok, (int)(k - 1), r + 1);
+	j = k;
+	if (j < rn && r[j] == '.') {
+		size_t m = scan_digits(r + j + 1, rn - j - 1, 10);
+
+		if (m == 0)
+			return fail(p, "invalid float `%s`: a decimal point must have digits on both sides (1.0, not 1.)",
+				    tok);
+		j += 1 + m;
+		is_float = true;
+	}
+	if (j < rn && (r[j] == 'e' || r[j] == 'E')) {
+		size_t m;
+
+		j++;
+		if (j < rn && (r[j] == '+' || r[j] == '-'))
+			j++;
+		m = scan_digits(r + j, rn - j, 10);
+		if (m == 0)
+			return fail(p, "invalid float `%s`: expected digits in the exponent", tok);
+		j += m;
+		is_float = true;
+	}
+	if (j != rn)
+		return fail(p, "invalid number `%s`: %s", tok,
+			    r[j] == '_' ? "`_` may only appear between two digits" :
+					  "unexpected characters after the number");
+	if (is_float) {
+		struct buf b = { 0 };
+		char *end;
+
+		for (j = 0; j < n; j++)
+			if (s[j] != '_')
+				buf_put(&b, s + j, 1);
+		pthread_once(&c_locale_once, init_c_locale);
+		/* strtod() follows LC_NUMERIC; TOML's decimal point is always '.' */
+		v->u.f = c_locale ? strtod_l(b.p, &end, c_locale) : strtod(b.p, &end);
+		free(b.p);
+		if (isinf(v->u.f))
+			return fail(p, "float `%s` is out of range (too large for a 64-bit float)", tok);
+		v->type = KC_TOML_FLOAT;
+		advance(p, n);
+		return 0;
+	}
+	for (j = 0; j < rn; j++) {
+		uint64_t max = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+		uint64_t d = (uint64_t)(r[j] - '0');
+
+		if (r[j] == '_')
+			continue;
+		if (val > (max - d) / 10)
+			return fail(p, "integer `%s` is out of range: integers must fit in 64 bits (-9223372036854775808 to 9223372036854775807)",
+				    tok);
+		val = val * 10 + d;
+	}
+	v->type = KC_TOML_INTEGER;
+	v->u.i = neg ? (int64_t)(0 - val) : (int64_t)val;
+	if (neg && val == (uint64_t)INT64_MAX + 1)
+		v->u.i = INT64_MIN;
+	advance(p, n);
 	return 0;
 }
 
-static bool is_digit(int c)
+static bool digits_at(const struct parser *p, size_t i, size_t n)
 {
-	return c >= '0' && c <= '9';
-}
-
-static int digits_at(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!is_digit((unsigned char)s[i]))
-			return -1;
-	int v = 0;
-	for (size_t i = 0; i < n; i++)
-		v = v * 10 + (s[i] - '0');
-	return v;
-}
-
-/* Validates HH:MM:SS[.frac] at s; returns its length or 0. */
-static size_t time_len(const char *s, size_t avail)
-{
-	size_t n = 8;
-	if (avail < 8 || s[2] != ':' || s[5] != ':')
-		return 0;
-	int h = digits_at(s, 2), m = digits_at(s + 3, 2), sec = digits_at(s + 6, 2);
-	if (h < 0 || h > 23 || m < 0 || m > 59 || sec < 0 || sec > 60)
-		return 0;
-	if (n < avail && s[n] == '.') {
-		size_t d = 0;
-		while (n + 1 + d < avail && is_digit((unsigned char)s[n + 1 + d]))
-			d++;
-		if (d == 0)
-			return 0;
-		n += 1 + d;
-	}
-	return n;
-}
-
-static bool valid_date(int y, int m, int d)
-{
-	static const int days[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	if (y < 0 || m < 1 || m > 12 || d < 1 || d > days[m - 1])
-		return false;
-	if (m == 2 && d == 29)
-		return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	for (size_t j = i; j < i + n; j++)
+		if (!is_digit(peek_at(p, j)))
+			return false;
 	return true;
 }
 
-/* Offset date-time, local date-time, local date or local time. */
+static unsigned two_digits(const struct parser *p, size_t i)
+{
+	return (unsigned)(peek_at(p, i) - '0') * 10 + (unsigned)(peek_at(p, i + 1) - '0');
+}
+
+/* Checks HH:MM:SS[.frac] at offset i from the cursor; returns its length. */
+static size_t scan_time(struct parser *p, size_t i, const char **why)
+{
+	size_t k = i + 8;
+
+	if (!digits_at(p, i, 2) || peek_at(p, i + 2) != ':' || !digits_at(p, i + 3, 2) ||
+	    peek_at(p, i + 5) != ':' || !digits_at(p, i + 6, 2)) {
+		*why = "expected a time as HH:MM:SS (seconds are required)";
+		return 0;
+	}
+	if (two_digits(p, i) > 23 || two_digits(p, i + 3) > 59 || two_digits(p, i + 6) > 60) {
+		*why = "hour, minute or second out of range";
+		return 0;
+	}
+	if (peek_at(p, k) == '.') {
+		if (!is_digit(peek_at(p, ++k))) {
+			*why = "expected digits after the decimal point of the seconds";
+			return 0;
+		}
+		while (is_digit(peek_at(p, k)))
+			k++;
+	}
+	return k - i;
+}
+
+/* Offset/local date-time, local date or local time; validated, kept as
+ * written. */
 static int parse_datetime(struct parser *p, struct kc_toml_value *v)
 {
-	const char *s = p->buf + p->pos;
-	size_t avail = p->len - p->pos, n = 0;
+	static const unsigned mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	const char *why = NULL;
+	size_t i = 0, t;
+	cleanup_free char *tok = NULL;
 
-	if (avail >= 3 && s[2] == ':') {
-		n = time_len(s, avail);
-		if (n == 0)
-			return fail(p, "invalid local time (expected HH:MM:SS with valid values)");
-	} else {
-		if (avail < 10 || s[4] != '-' || s[7] != '-' ||
-		    !valid_date(digits_at(s, 4), digits_at(s + 5, 2), digits_at(s + 8, 2)))
-			return fail(p, "invalid date (expected YYYY-MM-DD with valid values)");
-		n = 10;
-		/* A space separates date and time only when a time follows. */
-		if (n < avail && (s[n] == 'T' || s[n] == 't' ||
-				  (s[n] == ' ' && n + 3 < avail && is_digit((unsigned char)s[n + 1]) &&
-				   is_digit((unsigned char)s[n + 2]) && s[n + 3] == ':'))) {
-			size_t t = time_len(s + n + 1, avail - n - 1);
-			if (t == 0)
-				return fail(p, "invalid time in date-time (expected HH:MM:SS)");
-			n += 1 + t;
-			if (n < avail && (s[n] == 'Z' || s[n] == 'z')) {
-				n++;
-			} else if (n < avail && (s[n] == '+' || s[n] == '-')) {
-				if (avail - n < 6 || s[n + 3] != ':' || digits_at(s + n + 1, 2) < 0 ||
-				    digits_at(s + n + 1, 2) > 23 || digits_at(s + n + 4, 2) < 0 ||
-				    digits_at(s + n + 4, 2) > 59)
-					return fail(p, "invalid time offset (expected Z or +HH:MM)");
-				n += 6;
-			}
+	if (peek_at(p, 2) == ':') { /* local time */
+		i = scan_time(p, 0, &why);
+		goto out;
+	}
+	if (!digits_at(p, 0, 4) || peek_at(p, 4) != '-' || !digits_at(p, 5, 2) ||
+	    peek_at(p, 7) != '-' || !digits_at(p, 8, 2)) {
+		why = "expected a date as YYYY-MM-DD";
+		goto out;
+	}
+	unsigned y = two_digits(p, 0) * 100 + two_digits(p, 2), m = two_digits(p, 5),
+		 d = two_digits(p, 8);
+	if (m < 1 || m > 12 || d < 1 || d > mdays[m - 1] ||
+	    (m == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))) {
+		why = "no such day";
+		goto out;
+	}
+	i = 10;
+	/* A space only separates date and time when a time follows; otherwise
+	 * the value is a local date and the space is just whitespace. */
+	if (!in_set(peek_at(p, i), "Tt") &&
+	    !(peek_at(p, i) == ' ' && digits_at(p, i + 1, 2) && peek_at(p, i + 3) == ':'))
+		goto out;
+	t = scan_time(p, i + 1, &why);
+	if (t == 0) {
+		i = 0;
+		goto out;
+	}
+	i += 1 + t;
+	if (peek_at(p, i) == 'Z' || peek_at(p, i) == 'z') {
+		i++;
+	} else if (peek_at(p, i) == '+' || peek_at(p, i) == '-') {
+		if (!digits_at(p, i + 1, 2) || peek_at(p, i + 3) != ':' || !digits_at(p, i + 4, 2) ||
+		    two_digits(p, i + 1) > 23 || two_digits(p, i + 4) > 59) {
+			why = "expected a UTC offset as +HH:MM or -HH:MM";
+			i = 0;
+			goto out;
 		}
+		i += 6;
+	}
+out:
+	if (why) {
+		size_t n = 0;
+
+		while (is_bare(peek_at(p, n)) || in_set(peek_at(p, n), ":.+"))
+			n++;
+		tok = show(p->buf + p->off, n);
+		return fail(p, "invalid date-time `%s`: %s", tok, why);
 	}
 	v->type = KC_TOML_DATETIME;
-	v->u.s.ptr = kc_xstrndup(s, n);
-	v->u.s.len = n;
-	advance_n(p, n);
+	v->u.s.ptr = dup_bytes(p->buf + p->off, i);
+	v->u.s.len = i;
+	advance(p, i);
 	return 0;
 }
 
-/* Copies digits of a number token without underscores, checking that each
- * underscore sits between two digits of the given base. */
-static int strip_underscores(struct parser *p, const char *s, size_t n, int base, char *out)
+static int parse_array(struct parser *p, unsigned depth, struct kc_toml_value *v)
 {
-	size_t o = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '_') {
-			bool ok = i > 0 && i + 1 < n;
-			if (ok) {
-				int a = (unsigned char)s[i - 1], b = (unsigned char)s[i + 1];
-				ok = base == 16 ? isxdigit(a) && isxdigit(b) : is_digit(a) && is_digit(b);
-			}
-			if (!ok)
-				return fail(p, "an underscore in a number must sit between two digits");
-			continue;
-		}
-		out[o++] = s[i];
-	}
-	out[o] = '\0';
-	return 0;
-}
+	struct kc_toml_array *a = new_array(p, depth, p->line, p->col);
+	unsigned line = p->line, col = p->col;
+	char d[16];
 
-static int parse_number(struct parser *p, struct kc_toml_value *v)
-{
-	const char *s = p->buf + p->pos;
-	size_t n = 0;
-	cleanup_free char *tok = NULL;
-	cleanup_free char *clean = NULL;
-
-	while (p->pos + n < p->len) {
-		int c = (unsigned char)s[n];
-		if (!(is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-		      c == '+' || c == '-' || c == '.'))
-			break;
-		/* A sign is part of a number only first or after an exponent. */
-		if ((c == '+' || c == '-') && n > 0 && s[n - 1] != 'e' && s[n - 1] != 'E')
-			break;
-		n++;
-	}
-	tok = kc_xstrndup(s, n);
-	clean = kc_xmalloc(n + 1);
-
-	const char *t = tok;
-	bool neg = false, sign = false;
-	if (*t == '+' || *t == '-') {
-		neg = *t == '-';
-		sign = true;
-		t++;
-	}
-	if (strcmp(t, "inf") == 0 || strcmp(t, "nan") == 0) {
-		v->type = KC_TOML_FLOAT;
-		v->u.f = t[0] == 'i' ? (neg ? -INFINITY : INFINITY) : (neg ? -NAN : NAN);
-		advance_n(p, n);
-		return 0;
-	}
-	if (t[0] == '0' && (t[1] == 'x' || t[1] == 'o' || t[1] == 'b')) {
-		int base = t[1] == 'x' ? 16 : t[1] == 'o' ? 8 : 2;
-		char *end;
-		if (sign)
-			return fail(p, "`%s`: hexadecimal, octal and binary integers take no sign", tok);
-		if (t[2] == '\0' || t[2] == '_')
-			return fail(p, "`%s`: digits expected after the 0%c prefix", tok, t[1]);
-		if (strip_underscores(p, t + 2, strlen(t + 2), base, clean) < 0)
-			return -1;
-		errno = 0;
-		unsigned long long u = strtoull(clean, &end, base);
-		if (*end != '\0' || clean[0] == '-' || clean[0] == '+')
-			return fail(p, "`%s` is not a valid base-%d integer", tok, base);
-		if (errno == ERANGE || u > INT64_MAX)
-			return fail(p, "integer `%s` does not fit in 64 bits", tok);
-		v->type = KC_TOML_INTEGER;
-		v->u.i = (int64_t)u;
-		advance_n(p, n);
-		return 0;
-	}
-	if (!is_digit((unsigned char)t[0]))
-		return fail(p, "expected a value, found `%s` (strings need quotes)", tok);
-	/* Integer part: no leading zeros. */
-	size_t i = 0;
-	while (is_digit((unsigned char)t[i]) || t[i] == '_')
-		i++;
-	if (t[0] == '0' && i > 1)
-		return fail(p, "`%s`: leading zeros are not allowed", tok);
-	bool is_float = false;
-	if (t[i] == '.') {
-		is_float = true;
-		i++;
-		if (!is_digit((unsigned char)t[i]))
-			return fail(p, "`%s`: a digit must follow the decimal point", tok);
-		while (is_digit((unsigned char)t[i]) || t[i] == '_')
-			i++;
-	}
-	if (t[i] == 'e' || t[i] == 'E') {
-		is_float = true;
-		i++;
-		if (t[i] == '+' || t[i] == '-')
-			i++;
-		if (!is_digit((unsigned char)t[i]))
-			return fail(p, "`%s`: digits must follow the exponent", tok);
-		while (is_digit((unsigned char)t[i]) || t[i] == '_')
-			i++;
-	}
-	if (t[i] != '\0')
-		return fail(p, "`%s` is not a valid number", tok);
-	if (strip_underscores(p, tok, n, 10, clean) < 0)
+	if (a == NULL)
 		return -1;
-	/* "1_.5" or "1._5" pass the digit check of the underscore's left side
-	 * only if both neighbours are digits, which strip_underscores checked. */
-	errno = 0;
-	char *end;
-	if (is_float) {
-		double d = strtod(clean, &end);
-		if (*end != '\0')
-			return fail(p, "`%s` is not a valid float", tok);
-		if (errno == ERANGE && isinf(d))
-			return fail(p, "float `%s` is out of range", tok);
-		v->type = KC_TOML_FLOAT;
-		v->u.f = d;
-	} else {
-		long long l = strtoll(clean, &end, 10);
-		if (*end != '\0')
-			return fail(p, "`%s` is not a valid integer", tok);
-		if (errno == ERANGE)
-			return fail(p, "integer `%s` does not fit in 64 bits", tok);
-		v->type = KC_TOML_INTEGER;
-		v->u.i = l;
+	advance(p, 1);
+	for (;;) {
+		struct kc_toml_value item;
+
+		if (skip_ws_comments_newlines(p) < 0)
+			goto fail;
+		if (peek(p) == ']')
+			break;
+		if (peek(p) < 0)
+			goto unterminated;
+		if (peek(p) == ',') {
+			fail(p, "expected a value before `,` in the array");
+			goto fail;
+		}
+		if (parse_value(p, depth + 1, &item) < 0)
+			goto fail;
+		array_push(a, &item);
+		if (skip_ws_comments_newlines(p) < 0)
+			goto fail;
+		if (peek(p) == ']')
+			break;
+		if (peek(p) < 0)
+			goto unterminated;
+		if (peek(p) != ',') {
+			fail(p, "expected `,` or `]` after an array element, found %s", describe(p, d));
+			goto fail;
+		}
+		advance(p, 1);
 	}
-	advance_n(p, n);
+	advance(p, 1);
+	v->type = KC_TOML_ARRAY;
+	v->u.array = a;
 	return 0;
+unterminated:
+	fail_at(p, line, col, "unterminated array (opened at %u:%u): add a closing ]", line, col);
+fail:
+	array_free(a);
+	return -1;
 }
 
-static bool looks_like_datetime(const struct parser *p)
+/* { key = value, ... } on one line, no trailing comma (TOML 1.0). */
+static int parse_inline_table(struct parser *p, unsigned depth, struct kc_toml_value *v)
 {
-	const char *s = p->buf + p->pos;
-	size_t avail = p->len - p->pos;
-	if (avail >= 5 && is_digit((unsigned char)s[0]) && is_digit((unsigned char)s[1]) &&
-	    is_digit((unsigned char)s[2]) && is_digit((unsigned char)s[3]) && s[4] == '-')
-		return true;
-	return avail >= 3 && is_digit((unsigned char)s[0]) && is_digit((unsigned char)s[1]) &&
-	       s[2] == ':';
+	struct kc_toml_table *t = new_table(p, depth, p->line, p->col);
+	unsigned line = p->line, col = p->col, outer = p->section;
+	char d[16];
+
+	if (t == NULL)
+		return -1;
+	advance(p, 1);
+	p->section = ++p->sections; /* dotted keys inside define tables of their own */
+	skip_ws(p);
+	if (peek(p) != '}') {
+		for (;;) {
+			skip_ws(p);
+			if (peek(p) < 0 || newline_len(p) || peek(p) == '#') {
+				fail(p, "unterminated inline table (opened at %u:%u): an inline table must close with } on the same line (use a [table] section for longer tables)",
+				     line, col);
+				goto fail;
+			}
+			if (peek(p) == '}') {
+				fail(p, "trailing comma in an inline table: remove the `,` before `}`");
+				goto fail;
+			}
+			if (parse_keyval(p, t) < 0)
+				goto fail;
+			skip_ws(p);
+			if (peek(p) == '}')
+				break;
+			if (peek(p) != ',') {
+				if (peek(p) < 0 || newline_len(p) || peek(p) == '#')
+					fail(p, "unterminated inline table (opened at %u:%u): an inline table must close with } on the same line (use a [table] section for longer tables)",
+					     line, col);
+				else
+					fail(p, "expected `,` or `}` after a key/value pair in an inline table, found %s",
+					     describe(p, d));
+				goto fail;
+			}
+			advance(p, 1);
+		}
+	}
+	advance(p, 1);
+	p->section = outer;
+	freeze(t);
+	*v = table_value(t);
+	return 0;
+fail:
+	p->section = outer;
+	table_free(t);
+	return -1;
 }
 
-static int parse_value(struct parser *p, struct kc_toml_value *v)
+static int parse_value(struct parser *p, unsigned depth, struct kc_toml_value *v)
 {
 	int c = peek(p);
+	size_t n = 0;
+	char d[16];
+	cleanup_free char *word = NULL;
 
 	memset(v, 0, sizeof(*v));
 	v->line = p->line;
 	v->col = p->col;
 	if (c == '"' || c == '\'') {
-		struct strbuf b = { 0 };
+		struct buf b = { 0 };
+
 		if (parse_string(p, true, &b) < 0) {
-			free(b.s);
+			free(b.p);
 			return -1;
 		}
 		v->type = KC_TOML_STRING;
-		v->u.s.ptr = b.s;
+		v->u.s.ptr = b.p;
 		v->u.s.len = b.len;
 		return 0;
 	}
 	if (c == '[')
-		return parse_array(p, v);
+		return parse_array(p, depth, v);
 	if (c == '{')
-		return parse_inline_table(p, v);
-	if (looking_at(p, "true") && !is_bare_key_char(peek_at(p, 4))) {
-		v->type = KC_TOML_BOOL;
-		v->u.b = true;
-		advance_n(p, 4);
-		return 0;
-	}
-	if (looking_at(p, "false") && !is_bare_key_char(peek_at(p, 5))) {
-		v->type = KC_TOML_BOOL;
-		v->u.b = false;
-		advance_n(p, 5);
-		return 0;
-	}
-	if (looks_like_datetime(p))
+		return parse_inline_table(p, depth, v);
+	if (is_digit(c) && ((digits_at(p, 0, 4) && peek_at(p, 4) == '-') ||
+			    (digits_at(p, 0, 2) && peek_at(p, 2) == ':')))
 		return parse_datetime(p, v);
-	if (c == '+' || c == '-' || is_digit(c) || looking_at(p, "inf") || looking_at(p, "nan"))
+	if (is_digit(c) || c == '+' || c == '-')
 		return parse_number(p, v);
-	char nb[16];
-	if (c < 0 || c == '\n' || c == '\r' || c == '#')
-		return fail(p, "expected a value after `=`, found %s", char_name(c == '\r' ? '\n' : c, nb));
-	if (is_bare_key_char(c)) {
-		size_t n = 0;
-		while (n < 64 && is_bare_key_char(peek_at(p, n)))
-			n++;
-		return fail(p, "expected a value, found `%.*s` (strings need quotes)", (int)n,
-			    p->buf + p->pos);
+	while (is_bare(peek_at(p, n)))
+		n++;
+	if ((n == 4 && memcmp(p->buf + p->off, "true", 4) == 0) ||
+	    (n == 5 && memcmp(p->buf + p->off, "false", 5) == 0)) {
+		v->type = KC_TOML_BOOL;
+		v->u.b = n == 4;
+		advance(p, n);
+		return 0;
 	}
-	return fail(p, "expected a value, found %s", char_name(c, nb));
+	if (n == 3 && (memcmp(p->buf + p->off, "inf", 3) == 0 || memcmp(p->buf + p->off, "nan", 3) == 0))
+		return parse_number(p, v);
+	if (n == 0)
+		return fail(p, "expected a value (a string, number, boolean, date-time, array or inline table), found %s",
+			    describe(p, d));
+	word = show(p->buf + p->off, n);
+	if (strcasecmp(word, "true") == 0 || strcasecmp(word, "false") == 0)
+		return fail(p, "invalid value `%s`: booleans are written in lower case: true or false",
+			    word);
+	return fail(p, "invalid value `%s`: text must be quoted (\"%s\")", word, word);
 }
 
-/* ---- key/value pairs and tables ---- */
+/* ---- key/value pairs and headers -------------------------------------- */
 
-/*
- * Stores `key = value` in table t, creating the tables of a dotted key.
- * Dotted keys may only extend tables that dotted keys created in this same
- * table: TOML forbids them to reopen a table defined by a [header] or an
- * inline table.
- */
-static int store_keyval(struct parser *p, struct kc_toml_table *t, struct key_path *k,
-			struct kc_toml_value *v, enum table_origin origin)
+/* Steps from t into the table named by the dotted key part kp->k[i],
+ * creating it if needed. */
+static struct kc_toml_table *dotted_step(struct parser *p, struct kc_toml_table *t,
+					 const struct keypath *kp, size_t i)
 {
-	for (size_t i = 0; i + 1 < k->n; i++) {
-		struct kc_toml_value *e = table_find(t, k->parts[i]);
-		if (e == NULL) {
-			if (t->depth + 1 > MAX_DEPTH)
-				return fail_at(p, k->lines[i], k->cols[i],
-					       "tables nest deeper than %d levels", MAX_DEPTH);
-			struct kc_toml_value nt = { .type = KC_TOML_TABLE,
-						    .line = k->lines[i],
-						    .col = k->cols[i] };
-			nt.u.table = table_new(k->lines[i], k->cols[i], t->depth + 1, origin);
-			e = table_add(t, kc_xstrdup(k->parts[i]), &nt);
-		} else if (e->type != KC_TOML_TABLE || e->u.table->origin != origin) {
-			cleanup_free char *name = key_path_text(k, i + 1);
-			return fail_at(p, k->lines[i], k->cols[i],
-				       "cannot add keys to `%s` with a dotted key: it was defined at "
-				       "%u:%u as %s",
-				       name, e->line, e->col,
-				       e->type != KC_TOML_TABLE ? "a value" :
-				       e->u.table->origin == TABLE_INLINE ? "an inline table" :
-									   "a [table]");
-		}
-		t = e->u.table;
+	const struct key *k = &kp->k[i];
+	ssize_t j = table_find(t, k->s, k->len);
+	cleanup_free char *name = NULL;
+	struct kc_toml_table *sub;
+
+	if (j < 0) {
+		struct kc_toml_value v;
+
+		sub = new_table(p, t->depth + 1, k->line, k->col);
+		if (sub == NULL)
+			return NULL;
+		sub->dotted = p->section;
+		v = table_value(sub);
+		table_add(t, k, &v);
+		return sub;
 	}
-	const char *last = k->parts[k->n - 1];
-	struct kc_toml_value *dup = table_find(t, last);
-	if (dup != NULL) {
-		cleanup_free char *name = key_path_text(k, k->n);
-		return fail_at(p, k->lines[k->n - 1], k->cols[k->n - 1],
-			       "duplicate key `%s` (first defined at %u:%u)", name, dup->line,
-			       dup->col);
+	name = key_name(kp, i + 1);
+	if (t->e[j].v.type != KC_TOML_TABLE) {
+		fail_at(p, k->line, k->col, "cannot use `%s` as a table: it is already %s (defined at %u:%u)",
+			name, a_type(&t->e[j].v), t->e[j].line, t->e[j].col);
+		return NULL;
 	}
-	if (v->type == KC_TOML_TABLE)
-		v->u.table->depth = t->depth + 1;
-	table_add(t, kc_xstrdup(last), v);
-	memset(v, 0, sizeof(*v));
-	return 0;
+	sub = t->e[j].v.u.table;
+	if (sub->frozen)
+		fail_at(p, k->line, k->col, "cannot add keys to inline table `%s` (defined at %u:%u): an inline table is complete once closed; put all its keys between { and }",
+			name, sub->line, sub->col);
+	else if (sub->header)
+		fail_at(p, k->line, k->col, "cannot add keys to table `%s` with dotted keys: it is defined by the header at %u:%u; put the keys under that header",
+			name, sub->line, sub->col);
+	else if (sub->dotted && sub->dotted != p->section)
+		fail_at(p, k->line, k->col, "cannot add keys to table `%s`: it was defined by dotted keys at %u:%u; keep its keys together",
+			name, sub->line, sub->col);
+	else {
+		sub->dotted = p->section;
+		return sub;
+	}
+	return NULL;
 }
 
-/* key = value, with p at the key; into table t. */
-static int parse_keyval(struct parser *p, struct kc_toml_table *t, enum table_origin origin)
+/* key = value into t (the current section or an inline table being built). */
+static int parse_keyval(struct parser *p, struct kc_toml_table *t)
 {
-	struct key_path k;
-	struct kc_toml_value v = { 0 };
+	struct keypath kp = { 0 };
+	unsigned line = p->line, col = p->col;
+	cleanup_free char *name = NULL;
+	struct kc_toml_value v;
+	struct key last;
+	char d[16];
+	ssize_t j;
 	int ret = -1;
 
-	if (parse_key(p, &k) < 0)
+	if (parse_key(p, &kp) < 0)
 		goto out;
-	skip_ws(p);
+	name = key_name(&kp, kp.n);
 	if (peek(p) != '=') {
-		cleanup_free char *name = key_path_text(&k, k.n);
-		char nb[16];
-		fail(p, "expected `=` after the key `%s`, found %s", name, char_name(peek(p), nb));
+		fail(p, "expected `=` after the key `%s`, found %s", name, describe(p, d));
 		goto out;
 	}
-	advance(p);
+	advance(p, 1);
 	skip_ws(p);
-	if (parse_value(p, &v) < 0)
+	if (peek(p) < 0 || newline_len(p) || peek(p) == '#') {
+		fail(p, "missing value for `%s`: write a value after `=`", name);
 		goto out;
-	ret = store_keyval(p, t, &k, &v, origin);
+	}
+	for (size_t i = 0; i + 1 < kp.n; i++)
+		if ((t = dotted_step(p, t, &kp, i)) == NULL)
+			goto out;
+	last = kp.k[kp.n - 1];
+	j = table_find(t, last.s, last.len);
+	if (j >= 0) {
+		fail_at(p, line, col, "duplicate key `%s` (first defined at %u:%u)", name, t->e[j].line,
+			t->e[j].col);
+		goto out;
+	}
+	if (parse_value(p, t->depth + 1, &v) < 0)
+		goto out;
+	last.line = line; /* "first defined at" points at the whole key */
+	last.col = col;
+	table_add(t, &last, &v);
+	ret = 0;
 out:
-	value_clear(&v);
-	key_path_free(&k);
+	keypath_free(&kp);
 	return ret;
 }
 
-static void freeze(struct kc_toml_table *t)
+/* Steps from t into kp->k[i] on the way to a header's table: implicit
+ * tables are created, arrays of tables lead to their last element. */
+static struct kc_toml_table *header_step(struct parser *p, struct kc_toml_table *t,
+					 const struct keypath *kp, size_t i)
 {
-	t->origin = TABLE_INLINE;
-	for (size_t i = 0; i < t->n; i++)
-		if (t->vals[i].type == KC_TOML_TABLE)
-			freeze(t->vals[i].u.table);
+	const struct key *k = &kp->k[i];
+	ssize_t j = table_find(t, k->s, k->len);
+	cleanup_free char *name = NULL;
+	const struct kc_toml_value *v;
+
+	if (j < 0) {
+		struct kc_toml_table *sub = new_table(p, t->depth + 1, k->line, k->col);
+		struct kc_toml_value nv;
+
+		if (sub == NULL)
+			return NULL;
+		nv = table_value(sub);
+		table_add(t, k, &nv);
+		return sub;
+	}
+	v = &t->e[j].v;
+	name = key_name(kp, i + 1);
+	if (v->type == KC_TOML_TABLE && !v->u.table->frozen)
+		return v->u.table;
+	if (v->type == KC_TOML_ARRAY && v->u.array->aot)
+		return v->u.array->v[v->u.array->n - 1].u.table;
+	if (v->type == KC_TOML_TABLE)
+		fail_at(p, k->line, k->col, "cannot extend inline table `%s` (defined at %u:%u) with a [table] header: an inline table is complete once closed",
+			name, v->line, v->col);
+	else if (v->type == KC_TOML_ARRAY)
+		fail_at(p, k->line, k->col, "cannot extend `%s` with a [table] header: it is an array written with [ ] (defined at %u:%u), which is complete once closed",
+			name, t->e[j].line, t->e[j].col);
+	else
+		fail_at(p, k->line, k->col, "cannot use `%s` as a table: it is already %s (defined at %u:%u)",
+			name, a_type(v), t->e[j].line, t->e[j].col);
+	return NULL;
 }
 
-static int parse_inline_table(struct parser *p, struct kc_toml_value *v)
+/* The table a [header] defines: t is its parent, k the last key part. */
+static struct kc_toml_table *define_table(struct parser *p, struct kc_toml_table *t,
+					  const struct key *k, const char *name, unsigned line,
+					  unsigned col)
 {
-	unsigned line = p->line, col = p->col;
+	ssize_t j = table_find(t, k->s, k->len);
+	struct kc_toml_table *sub;
+	struct kc_toml_value v;
 
-	if (++p->depth > MAX_DEPTH)
-		return fail(p, "arrays and inline tables nest deeper than %d levels", MAX_DEPTH);
-	v->type = KC_TOML_TABLE;
-	/* Built with dotted-key rules, then closed for good. */
-	v->u.table = table_new(line, col, 0, TABLE_DOTTED);
-	advance(p); /* { */
-	skip_ws(p);
-	if (peek(p) == '}') {
-		advance(p);
-		freeze(v->u.table);
-		p->depth--;
-		return 0;
+	if (j < 0) {
+		if ((sub = new_table(p, t->depth + 1, line, col)) == NULL)
+			return NULL;
+		sub->header = true;
+		v = table_value(sub);
+		table_add(t, k, &v);
+		return sub;
 	}
-	for (;;) {
-		skip_ws(p);
-		if (parse_keyval(p, v->u.table, TABLE_DOTTED) < 0)
-			return -1;
-		skip_ws(p);
-		if (peek(p) == ',') {
-			advance(p);
-			skip_ws(p);
-			if (peek(p) == '}')
-				return fail(p, "a trailing comma is not allowed in an inline table");
-			continue;
-		}
-		if (peek(p) == '}') {
-			advance(p);
-			break;
-		}
-		char nb[16];
-		return fail(p, "expected `,` or `}` in the inline table opened at %u:%u, found %s "
-			       "(inline tables must stay on one line)", line, col,
-			    char_name(peek(p), nb));
+	v = t->e[j].v;
+	sub = v.type == KC_TOML_TABLE ? v.u.table : NULL;
+	if (v.type == KC_TOML_ARRAY && v.u.array->aot)
+		fail_at(p, line, col, "[%s] conflicts with the array of tables [[%s]] defined at %u:%u",
+			name, name, t->e[j].line, t->e[j].col);
+	else if (sub == NULL)
+		fail_at(p, line, col, "cannot define table [%s]: `%s` is already %s (defined at %u:%u)",
+			name, name, a_type(&v), t->e[j].line, t->e[j].col);
+	else if (sub->header)
+		fail_at(p, line, col, "table [%s] is defined twice (first defined at %u:%u): merge the two sections",
+			name, sub->line, sub->col);
+	else if (sub->frozen)
+		fail_at(p, line, col, "cannot define table [%s]: it is already an inline table (defined at %u:%u)",
+			name, sub->line, sub->col);
+	else if (sub->dotted)
+		fail_at(p, line, col, "cannot define table [%s]: it was already defined by dotted keys at %u:%u; keep its keys together",
+			name, sub->line, sub->col);
+	else { /* implicit so far: this header defines it */
+		sub->header = true;
+		sub->line = t->e[j].v.line = line;
+		sub->col = t->e[j].v.col = col;
+		return sub;
 	}
-	freeze(v->u.table);
-	p->depth--;
-	return 0;
+	return NULL;
 }
 
-/* Walks (creating where needed) the tables of a header's key path except
- * the last part. */
-static int header_parent(struct parser *p, struct key_path *k, struct kc_toml_table **out)
+/* A new element of the array of tables a [[header]] names. */
+static struct kc_toml_table *append_table(struct parser *p, struct kc_toml_table *t,
+					  const struct key *k, const char *name, unsigned line,
+					  unsigned col)
 {
-	struct kc_toml_table *t = p->root;
+	ssize_t j = table_find(t, k->s, k->len);
+	struct kc_toml_array *a;
+	struct kc_toml_table *sub;
+	struct kc_toml_value v = { .type = KC_TOML_ARRAY, .line = line, .col = col };
 
-	for (size_t i = 0; i + 1 < k->n; i++) {
-		struct kc_toml_value *e = table_find(t, k->parts[i]);
-		if (e == NULL) {
-			if (t->depth + 1 > MAX_DEPTH)
-				return fail_at(p, k->lines[i], k->cols[i],
-					       "tables nest deeper than %d levels", MAX_DEPTH);
-			struct kc_toml_value nt = { .type = KC_TOML_TABLE,
-						    .line = k->lines[i],
-						    .col = k->cols[i] };
-			nt.u.table = table_new(k->lines[i], k->cols[i], t->depth + 1,
-					       TABLE_IMPLICIT);
-			e = table_add(t, kc_xstrdup(k->parts[i]), &nt);
-		}
-		if (e->type == KC_TOML_ARRAY && e->u.array->of_tables) {
-			/* [[a]] then [a.b]: b belongs to the last element of a. */
-			t = e->u.array->items[e->u.array->n - 1].u.table;
-			continue;
-		}
-		if (e->type != KC_TOML_TABLE || e->u.table->origin == TABLE_INLINE) {
-			cleanup_free char *name = key_path_text(k, i + 1);
-			return fail_at(p, k->lines[i], k->cols[i],
-				       "`%s` was defined at %u:%u as %s and cannot take sub-tables",
-				       name, e->line, e->col,
-				       e->type == KC_TOML_TABLE ? "an inline table" : "a value");
-		}
-		t = e->u.table;
+	if (j < 0) {
+		if ((a = new_array(p, t->depth + 1, line, col)) == NULL)
+			return NULL;
+		a->aot = true;
+		v.u.array = a;
+		table_add(t, k, &v);
+	} else if (t->e[j].v.type == KC_TOML_ARRAY && t->e[j].v.u.array->aot) {
+		a = t->e[j].v.u.array;
+	} else {
+		if (t->e[j].v.type == KC_TOML_ARRAY)
+			fail_at(p, line, col, "cannot append to `%s` with [[%s]]: it is an array written with [ ] (defined at %u:%u), which is complete once closed",
+				name, name, t->e[j].line, t->e[j].col);
+		else
+			fail_at(p, line, col, "[[%s]] conflicts with `%s`, already %s (defined at %u:%u)",
+				name, name, a_type(&t->e[j].v), t->e[j].line, t->e[j].col);
+		return NULL;
 	}
-	*out = t;
-	return 0;
+	if ((sub = new_table(p, a->depth + 1, line, col)) == NULL)
+		return NULL;
+	sub->header = true;
+	v = table_value(sub);
+	array_push(a, &v);
+	return sub;
 }
 
+/* [table] or [[array.of.tables]] */
 static int parse_header(struct parser *p)
 {
 	unsigned line = p->line, col = p->col;
-	bool array = looking_at(p, "[[");
-	struct kc_toml_table *parent = NULL;
-	char *name = NULL;
-	struct key_path k;
+	bool aot = peek_at(p, 1) == '[';
+	struct keypath kp = { 0 };
+	cleanup_free char *name = NULL;
+	struct kc_toml_table *t = p->root;
+	char d[16];
 	int ret = -1;
 
-	advance_n(p, array ? 2 : 1);
-	if (parse_key(p, &k) < 0)
+	advance(p, aot ? 2 : 1);
+	skip_ws(p);
+	if (parse_key(p, &kp) < 0)
 		goto out;
-	if (array ? !looking_at(p, "]]") : peek(p) != ']') {
-		char nb[16];
-		fail(p, "expected `%s` to close the table header, found %s", array ? "]]" : "]",
-		     char_name(peek(p), nb));
-		goto out;
-	}
-	advance_n(p, array ? 2 : 1);
-	if (header_parent(p, &k, &parent) < 0)
-		goto out;
-
-	const char *last = k.parts[k.n - 1];
-	struct kc_toml_value *e = table_find(parent, last);
-	name = key_path_text(&k, k.n);
-	if (parent->depth + 1 > MAX_DEPTH) {
-		fail_at(p, line, col, "tables nest deeper than %d levels", MAX_DEPTH);
+	name = key_name(&kp, kp.n);
+	if (peek(p) != ']' || (aot && peek_at(p, 1) != ']')) {
+		if (aot && peek(p) == ']')
+			advance(p, 1);
+		fail(p, "expected `%s` to close the header %s%s, found %s", aot ? "]]" : "]",
+		     aot ? "[[" : "[", name, describe(p, d));
 		goto out;
 	}
-	if (array) {
-		struct kc_toml_value nt = { .type = KC_TOML_TABLE, .line = line, .col = col };
-		if (e == NULL) {
-			struct kc_toml_value na = { .type = KC_TOML_ARRAY, .line = line, .col = col };
-			na.u.array = kc_xzalloc(sizeof(*na.u.array));
-			na.u.array->of_tables = true;
-			e = table_add(parent, kc_xstrdup(last), &na);
-		} else if (e->type != KC_TOML_ARRAY || !e->u.array->of_tables) {
-			fail_at(p, line, col, "cannot define [[%s]]: `%s` was defined at %u:%u as %s",
-				name, name, e->line, e->col,
-				e->type == KC_TOML_ARRAY ? "a static array" : "a table or value");
+	advance(p, aot ? 2 : 1);
+	for (size_t i = 0; i + 1 < kp.n; i++)
+		if ((t = header_step(p, t, &kp, i)) == NULL)
 			goto out;
-		}
-		nt.u.table = table_new(line, col, parent->depth + 1, TABLE_HEADER);
-		array_add(e->u.array, &nt);
-		p->cur = nt.u.table;
-		ret = 0;
+	if (aot)
+		t = append_table(p, t, &kp.k[kp.n - 1], name, line, col);
+	else
+		t = define_table(p, t, &kp.k[kp.n - 1], name, line, col);
+	if (t == NULL)
 		goto out;
-	}
-	if (e == NULL) {
-		struct kc_toml_value nt = { .type = KC_TOML_TABLE, .line = line, .col = col };
-		nt.u.table = table_new(line, col, parent->depth + 1, TABLE_HEADER);
-		table_add(parent, kc_xstrdup(last), &nt);
-		p->cur = nt.u.table;
-		ret = 0;
-		goto out;
-	}
-	if (e->type == KC_TOML_TABLE && e->u.table->origin == TABLE_IMPLICIT) {
-		/* Created as the parent of an earlier header: defined now. */
-		e->u.table->origin = TABLE_HEADER;
-		e->u.table->line = line;
-		e->u.table->col = col;
-		e->line = line;
-		e->col = col;
-		p->cur = e->u.table;
-		ret = 0;
-		goto out;
-	}
-	fail_at(p, line, col, "table [%s] is defined twice (first at %u:%u)", name, e->line, e->col);
+	p->cur = t;
+	p->section = ++p->sections;
+	ret = expect_eol(p, "a table header");
 out:
-	free(name);
-	key_path_free(&k);
+	keypath_free(&kp);
 	return ret;
 }
 
-/* After a key/value or a header: only whitespace and a comment may follow
- * on the line. */
-static int end_of_line(struct parser *p)
+static int parse_document(struct parser *p)
 {
-	bool ate;
-
-	skip_ws(p);
-	if (skip_comment(p) < 0)
-		return -1;
-	if (at_end(p))
-		return 0;
-	if (eat_newline(p, &ate) < 0)
-		return -1;
-	if (!ate) {
-		char nb[16];
-		return fail(p, "unexpected %s after the value: expected a newline or a # comment",
-			    char_name(peek(p), nb));
+	for (;;) {
+		skip_ws(p);
+		if (peek(p) < 0)
+			return 0;
+		if (newline_len(p)) {
+			advance(p, newline_len(p));
+		} else if (peek(p) == '#') {
+			if (skip_comment(p) < 0)
+				return -1;
+		} else if (peek(p) == '[') {
+			if (parse_header(p) < 0)
+				return -1;
+		} else if (parse_keyval(p, p->cur) < 0 || expect_eol(p, "a value") < 0) {
+			return -1;
+		}
 	}
-	return 0;
 }
+
+/* ---- public API ------------------------------------------------------- */
 
 int kc_toml_parse(const char *buf, size_t len, const char *name, struct kc_toml_table **out,
 		  kc_error_t *err)
 {
-	struct parser p = {
-		.buf = buf, .len = len, .line = 1, .col = 1, .name = name, .err = err,
-	};
+	struct parser p = { .buf = buf, .len = len, .line = 1, .col = 1, .err = err };
 
+	p.name = name ? name : "<toml>";
+	*out = NULL;
 	if (check_utf8(&p) < 0)
 		return -1;
-	p.root = table_new(0, 0, 0, TABLE_HEADER);
-	p.cur = p.root;
-	/* A byte order mark is allowed at the start. */
-	if (looking_at(&p, "\xef\xbb\xbf"))
-		advance_n(&p, 3);
-	while (!at_end(&p)) {
-		bool ate;
-		int ret;
-
-		skip_ws(&p);
-		if (skip_comment(&p) < 0 || eat_newline(&p, &ate) < 0)
-			goto fail;
-		if (ate || at_end(&p))
-			continue;
-		if (peek(&p) == '[')
-			ret = parse_header(&p);
-		else
-			ret = parse_keyval(&p, p.cur, TABLE_DOTTED);
-		if (ret < 0 || end_of_line(&p) < 0)
-			goto fail;
+	if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0)
+		p.off = 3; /* a byte order mark is not part of the document */
+	p.root = p.cur = kc_xzalloc(sizeof(*p.root));
+	if (parse_document(&p) < 0) {
+		table_free(p.root);
+		return -1;
 	}
 	*out = p.root;
 	return 0;
-fail:
-	table_free(p.root);
-	return kc_error_ret(err);
 }
 
 int kc_toml_parse_file(const char *path, struct kc_toml_table **out, kc_error_t *err)
 {
 	cleanup_free char *buf = NULL;
-	size_t len;
-	int ret = kc_read_file(path, MAX_FILE_SIZE, &buf, &len, err);
+	size_t len = 0;
+	int ret;
 
+	*out = NULL;
+	ret = kc_read_file(path, MAX_FILE_SIZE, &buf, &len, err);
 	if (ret < 0)
 		return ret;
 	return kc_toml_parse(buf, len, path, out, err);
 }
 
+void kc_toml_free(struct kc_toml_table *root)
+{
+	if (root)
+		table_free(root);
+}
+
+void kc_toml_freep(struct kc_toml_table **root)
+{
+	kc_toml_free(*root);
+	*root = NULL;
+}
+
 size_t kc_toml_table_len(const struct kc_toml_table *t)
 {
-	return t->n;
+	return t ? t->n : 0;
 }
 
 const char *kc_toml_table_key(const struct kc_toml_table *t, size_t i)
 {
-	return i < t->n ? t->keys[i] : NULL;
+	return t && i < t->n ? t->e[i].key : NULL;
 }
 
 const struct kc_toml_value *kc_toml_table_value(const struct kc_toml_table *t, size_t i)
 {
-	return i < t->n ? &t->vals[i] : NULL;
+	return t && i < t->n ? &t->e[i].v : NULL;
 }
 
 const struct kc_toml_value *kc_toml_table_get(const struct kc_toml_table *t, const char *key)
 {
-	return table_find((struct kc_toml_table *)t, key);
+	ssize_t j = t ? table_find(t, key, strlen(key)) : -1;
+
+	return j >= 0 ? &t->e[j].v : NULL;
 }
 
 void kc_toml_table_pos(const struct kc_toml_table *t, unsigned *line, unsigned *col)
 {
-	*line = t->line;
-	*col = t->col;
+	*line = t ? t->line : 0;
+	*col = t ? t->col : 0;
 }
 
 size_t kc_toml_array_len(const struct kc_toml_array *a)
 {
-	return a->n;
+	return a ? a->n : 0;
 }
 
 const struct kc_toml_value *kc_toml_array_get(const struct kc_toml_array *a, size_t i)
 {
-	return i < a->n ? &a->items[i] : NULL;
+	return a && i < a->n ? &a->v[i] : NULL;
 }
 
 const char *kc_toml_type_name(enum kc_toml_type type)
 {
-	static const char *const names[] = {
-		[KC_TOML_STRING] = "string",     [KC_TOML_INTEGER] = "integer",
-		[KC_TOML_FLOAT] = "float",       [KC_TOML_BOOL] = "boolean",
-		[KC_TOML_DATETIME] = "datetime", [KC_TOML_ARRAY] = "array",
-		[KC_TOML_TABLE] = "table",
-	};
-	return (unsigned)type < KC_ARRAY_SIZE(names) ? names[type] : "unknown";
+	switch (type) {
+	case KC_TOML_STRING:
+		return "string";
+	case KC_TOML_INTEGER:
+		return "integer";
+	case KC_TOML_FLOAT:
+		return "float";
+	case KC_TOML_BOOL:
+		return "boolean";
+	case KC_TOML_DATETIME:
+		return "datetime";
+	case KC_TOML_ARRAY:
+		return "array";
+	case KC_TOML_TABLE:
+		return "table";
+	}
+	return "unknown";
 }
