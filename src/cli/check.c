@@ -83,28 +83,28 @@ static void check_cpu(struct check_ctx *c, const struct kc_host_info *h, bool ne
 	       h->cpu.hypervisor ? " (this host is a VM without nested virtualisation)" : "");
 }
 
-/* Returns whether KVM can run guests at native speed. */
-static bool check_kvm(struct check_ctx *c, const struct kc_host_info *h, bool need_kvm)
+/* Fills *out with the KVM probe's findings; false if it could not run. */
+static bool check_kvm(struct check_ctx *c, const struct kc_host_info *h, bool need_kvm,
+		      struct kc_kvm_probe *out)
 {
 	enum status miss = need_kvm ? FAIL : WARN;
-	struct kc_kvm_probe p;
 	cleanup_error kc_error_t err = NULL;
 	json_t *d;
 
-	if (kc_kvm_probe("/dev/kvm", &p, &err) < 0) {
+	if (kc_kvm_probe("/dev/kvm", out, &err) < 0) {
 		report(c, miss, "kvm", NULL, "%s", err->msg);
 		return false;
 	}
-	d = kc_kvm_probe_to_json(&p);
+	d = kc_kvm_probe_to_json(out);
 	json_object_set_new(d, "modules", json_pack("{s:b, s:b, s:b, s:b}", "kvm", h->kvm_module,
 						    "kvm_intel", h->kvm_intel, "kvm_amd",
 						    h->kvm_amd, "kvm_pvm", h->kvm_pvm));
-	if (!p.opened) {
-		report(c, miss, "kvm", d, "%s", p.reason);
+	if (!out->opened) {
+		report(c, miss, "kvm", d, "%s", out->reason);
 		return false;
 	}
-	if (p.api_version != 12) {
-		report(c, miss, "kvm", d, "/dev/kvm answers API version %d, expected 12", p.api_version);
+	if (out->api_version != 12) {
+		report(c, miss, "kvm", d, "/dev/kvm answers API version %d, expected 12", out->api_version);
 		return false;
 	}
 	report(c, PASS, "kvm", json_incref(d), "/dev/kvm opened (API 12)");
@@ -114,7 +114,7 @@ static bool check_kvm(struct check_ctx *c, const struct kc_host_info *h, bool ne
 	cleanup_free char *missing = kc_xstrdup("");
 	for (size_t i = 0; i < KC_KVM_PROBE_NEXT; i++) {
 		for (size_t r = 0; required[r]; r++) {
-			if (strcmp(p.exts[i].name, required[r]) == 0 && p.exts[i].value == 0) {
+			if (strcmp(out->exts[i].name, required[r]) == 0 && out->exts[i].value == 0) {
 				char *n = kc_xasprintf("%s %s", missing, required[r]);
 				free(missing);
 				missing = n;
@@ -127,13 +127,13 @@ static bool check_kvm(struct check_ctx *c, const struct kc_host_info *h, bool ne
 	else
 		report(c, PASS, "kvm extensions", json_incref(json_object_get(d, "Extensions")),
 		       "user memory, irqchip, ioeventfd, irqfd");
-	if (!p.ran || !p.native) {
+	if (!out->ran || !out->native) {
 		report(c, miss, "kvm native speed", d,
-		       "KVM cannot run a normal guest at native speed: %s", p.reason);
+		       "KVM cannot run a normal guest at native speed: %s", out->reason);
 		return false;
 	}
 	report(c, PASS, "kvm native speed", d,
-	       "a 64-bit kernel-mode loop runs at %.1fx the host's speed", p.ratio);
+	       "a 64-bit kernel-mode loop runs at %.1fx the host's speed", out->ratio);
 	return true;
 }
 
@@ -236,7 +236,8 @@ int kc_cmd_check(int argc, char **argv, const char *config_path)
 	struct kc_config_warnings w = { 0 };
 	struct kc_config cfg;
 	struct kc_host_info h;
-	bool have_cfg, need_kvm = false, use_kvm = false;
+	bool have_cfg, need_kvm = false, probed = false;
+	struct kc_kvm_probe probe;
 	const char *accel = "auto";
 	int opt;
 
@@ -289,7 +290,7 @@ int kc_cmd_check(int argc, char **argv, const char *config_path)
 	if (strcmp(accel, "tcg") == 0)
 		report(&c, PASS, "kvm", NULL, "not used (accel = \"tcg\")");
 	else
-		use_kvm = check_kvm(&c, &h, need_kvm);
+		probed = check_kvm(&c, &h, need_kvm, &probe);
 	check_device(&c, "vhost-vsock", "/dev/vhost-vsock",
 		     "the agent channel will use virtio-serial instead of vsock");
 	check_device(&c, "vhost-net", "/dev/vhost-net",
@@ -315,10 +316,11 @@ int kc_cmd_check(int argc, char **argv, const char *config_path)
 		kc_config_free(&cfg);
 	}
 
-	const char *accel_used = use_kvm ? "kvm" : "tcg";
+	const char *accel_used = kc_accel_resolve(accel, probed ? &probe : NULL);
 	cleanup_free char *accel_line = NULL;
-	if (use_kvm)
-		accel_line = kc_xstrdup("kvm");
+	if (strcmp(accel_used, "kvm") == 0)
+		accel_line = kc_xstrdup(probed && probe.native ? "kvm" :
+				        "kvm, as configured (accel = \"kvm\"), although KVM is not native here");
 	else if (strcmp(accel, "tcg") == 0)
 		accel_line = kc_xstrdup("tcg (QEMU's software CPU), as configured (accel = \"tcg\")");
 	else

@@ -103,7 +103,7 @@ static void print_toml_scalar(FILE *out, const json_t *v)
 
 /* Prints a table's scalar keys, then each sub-table under its own header,
  * as TOML requires (keys after a header belong to that header). */
-static void print_toml_table(FILE *out, const json_t *obj, const char *prefix)
+static void print_toml_table(FILE *out, const json_t *obj, const char *prefix, bool *started)
 {
 	const char *k;
 	json_t *v;
@@ -111,6 +111,7 @@ static void print_toml_table(FILE *out, const json_t *obj, const char *prefix)
 	json_object_foreach ((json_t *)obj, k, v) {
 		if (json_is_object(v))
 			continue;
+		*started = true;
 		fputs("  ", out);
 		print_toml_key(out, k);
 		fputs(" = ", out);
@@ -125,8 +126,9 @@ static void print_toml_table(FILE *out, const json_t *obj, const char *prefix)
 			continue;
 		quoted = bare_key(k) ? kc_xstrdup(k) : kc_xasprintf("\"%s\"", k);
 		name = *prefix ? kc_xasprintf("%s.%s", prefix, quoted) : kc_steal_ptr(&quoted);
-		fprintf(out, "\n[%s]\n", name);
-		print_toml_table(out, v, name);
+		fprintf(out, "%s[%s]\n", *started ? "\n" : "", name);
+		*started = true;
+		print_toml_table(out, v, name, started);
 	}
 }
 
@@ -135,17 +137,16 @@ static json_t *asset_json(const char *path)
 	return json_pack("{s:s}", "Path", path);
 }
 
-/* Host facts, with the KVM probe's verdict: what accelerator VMs get. */
-static json_t *host_json(void)
+/* Host facts, with the KVM probe's findings (NULL: not probed). */
+static json_t *host_json(const struct kc_kvm_probe *probe)
 {
 	struct kc_host_info info;
-	struct kc_kvm_probe probe;
 	json_t *host;
 
 	kc_host_info_read(&info);
 	host = kc_host_info_to_json(&info);
-	if (kc_kvm_probe("/dev/kvm", &probe, NULL) == 0)
-		json_object_set_new(host, "KVM", kc_kvm_probe_to_json(&probe));
+	if (probe)
+		json_object_set_new(host, "KVM", kc_kvm_probe_to_json(probe));
 	return host;
 }
 
@@ -154,6 +155,12 @@ static json_t *build_env(const struct kc_config *cfg, const struct kc_config_war
 	const struct kc_hypervisor_config *h = &cfg->hypervisor;
 	json_t *env = json_object();
 	json_t *warnings = json_array();
+	struct kc_kvm_probe probe;
+	bool probed = false;
+
+	/* The probe takes a fraction of a second; skip it when KVM is off. */
+	if (strcmp(h->accel, "tcg") != 0)
+		probed = kc_kvm_probe("/dev/kvm", &probe, NULL) == 0;
 
 	for (size_t i = 0; i < w->n; i++)
 		json_array_append_new(warnings, json_string(w->lines[i]));
@@ -169,9 +176,11 @@ static json_t *build_env(const struct kc_config *cfg, const struct kc_config_war
 				      "DisableGuestSeccomp", cfg->runtime.disable_guest_seccomp,
 				      "DisableNewNetNs", cfg->runtime.disable_new_netns));
 	json_object_set_new(env, "Hypervisor",
-			    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:b}",
+			    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:b}",
 				      "Name", h->name, "Path", h->path, "MachineType",
-				      h->machine_type, "Accelerator", h->accel, "SharedFS",
+				      h->machine_type, "Accelerator",
+				      kc_accel_resolve(h->accel, probed ? &probe : NULL),
+				      "ConfiguredAccelerator", h->accel, "SharedFS",
 				      h->shared_fs, "VirtioFSDaemon", h->virtio_fs_daemon,
 				      "BlockDeviceDriver", h->block_device_driver,
 				      "DefaultVCPUs", (json_int_t)h->default_vcpus,
@@ -185,7 +194,7 @@ static json_t *build_env(const struct kc_config *cfg, const struct kc_config_war
 						    cfg->agent.enable_debug, "Trace",
 						    cfg->agent.enable_tracing, "DebugConsole",
 						    cfg->agent.debug_console_enabled));
-	json_object_set_new(env, "Host", host_json());
+	json_object_set_new(env, "Host", host_json(probed ? &probe : NULL));
 	/* Every key as resolved, defaults included: what the runtime will use. */
 	json_object_set_new(env, "Config", kc_config_to_json(cfg));
 	return env;
@@ -240,7 +249,8 @@ int kc_cmd_env(int argc, char **argv, const char *config_path)
 		cleanup_free char *s = kc_json_dump(env, 0);
 		puts(s);
 	} else {
-		print_toml_table(stdout, env, "");
+		bool started = false;
+		print_toml_table(stdout, env, "", &started);
 	}
 	kc_config_warnings_free(&w);
 	kc_config_free(&cfg);

@@ -363,6 +363,13 @@ int kc_kvm_probe(const char *dev_path, struct kc_kvm_probe *out, kc_error_t *err
 	return 0;
 }
 
+const char *kc_accel_resolve(const char *configured, const struct kc_kvm_probe *p)
+{
+	if (strcmp(configured, "kvm") == 0 || strcmp(configured, "tcg") == 0)
+		return configured;
+	return p && p->native ? "kvm" : "tcg";
+}
+
 json_t *kc_kvm_probe_to_json(const struct kc_kvm_probe *p)
 {
 	json_t *exts = json_object();

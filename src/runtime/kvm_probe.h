@@ -52,6 +52,14 @@ struct kc_kvm_probe {
  */
 int kc_kvm_probe(const char *dev_path, struct kc_kvm_probe *out, kc_error_t *err);
 
+/*
+ * The accelerator VMs get: `configured` is the hypervisor's accel key
+ * ("auto", "kvm" or "tcg").  "auto" is "kvm" only when the probe found KVM
+ * native; "kvm" stays "kvm" (starting a VM will then fail loudly rather than
+ * crawl).  p may be NULL when accel is "tcg".
+ */
+const char *kc_accel_resolve(const char *configured, const struct kc_kvm_probe *p);
+
 struct json_t *kc_kvm_probe_to_json(const struct kc_kvm_probe *p);
 
 #endif

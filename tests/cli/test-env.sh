@@ -23,7 +23,7 @@ import json,sys
 d=json.load(sys.stdin)
 assert d[\"Hypervisor\"][\"MachineType\"]==\"microvm\", d[\"Hypervisor\"]
 assert d[\"Config\"][\"hypervisor\"][\"default_memory\"]==2048
-assert d[\"Host\"][\"CPUs\"]>=1
+assert d[\"Host\"][\"CPU\"][\"CPUs\"]>=1
 "' _ "$out"
 python3 - "$tmp/env.toml" <<'PY' >/dev/null 2>&1
 import sys
