@@ -238,7 +238,7 @@ int kc_cmd_check(int argc, char **argv, const char *config_path)
 	struct kc_host_info h;
 	bool have_cfg, need_kvm = false, probed = false;
 	struct kc_kvm_probe probe;
-	const char *accel = "auto";
+	cleanup_free char *accel = kc_xstrdup("auto");
 	int opt;
 
 	opterr = 0;
@@ -279,7 +279,8 @@ int kc_cmd_check(int argc, char **argv, const char *config_path)
 		report(&c, PASS, "configuration", d, "%s%s", cfg.path,
 		       w.n ? " (with warnings: see --verbose)" : "");
 		kc_config_warnings_free(&w);
-		accel = cfg.hypervisor.accel;
+		free(accel);
+		accel = kc_xstrdup(cfg.hypervisor.accel);
 		need_kvm = strcmp(accel, "kvm") == 0;
 	} else {
 		report(&c, FAIL, "configuration", NULL, "%s", err->msg);
