@@ -269,7 +269,7 @@ int kc_cmd_check(int argc, char **argv, const char *config_path)
 		return 2;
 	}
 
-	have_cfg = kc_config_load(config_path, &cfg, &w, &err) == 0;
+	have_cfg = kc_cli_load_config(config_path, &cfg, &w, &err) == 0;
 	if (have_cfg) {
 		json_t *d = json_object();
 		json_t *warnings = json_array();

@@ -239,7 +239,7 @@ int kc_cmd_env(int argc, char **argv, const char *config_path)
 		fprintf(stderr, "kata-runtime env: unexpected argument `%s`\n", argv[optind]);
 		return 2;
 	}
-	if (kc_config_load(config_path, &cfg, &w, &err) < 0) {
+	if (kc_cli_load_config(config_path, &cfg, &w, &err) < 0) {
 		kc_error_report("kata-runtime env", &err);
 		return 1;
 	}

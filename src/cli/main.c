@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "lib/config.h"
 #include "lib/error.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -48,6 +49,22 @@ int kc_cmd_version(int argc, char **argv, const char *config_path)
 	       "   OCI specs: 1.1.0\n",
 	       KC_VERSION, KC_COMMIT);
 	return 0;
+}
+
+/* Whether the command line chose a log level, which then wins over the
+ * configuration's enable_debug. */
+static bool log_level_from_flag;
+
+int kc_cli_load_config(const char *config_path, struct kc_config *cfg,
+		       struct kc_config_warnings *warnings, kc_error_t *err)
+{
+	int ret = kc_config_load(config_path, cfg, warnings, err);
+
+	if (ret == 0 && cfg->runtime.enable_debug && !log_level_from_flag)
+		kc_log_set_level(KC_LOG_DEBUG);
+	if (ret == 0)
+		kc_debug("loaded configuration %s", cfg->path);
+	return ret;
 }
 
 struct command {
@@ -100,6 +117,7 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			kc_log_set_level(level);
+			log_level_from_flag = true;
 			break;
 		case 'L':
 			if (kc_log_open_file(optarg, &err) < 0) {
@@ -109,6 +127,7 @@ int main(int argc, char **argv)
 			break;
 		case 'd':
 			kc_log_set_level(KC_LOG_DEBUG);
+			log_level_from_flag = true;
 			break;
 		case 'h':
 			usage(stdout);

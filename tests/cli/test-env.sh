@@ -60,4 +60,13 @@ ok "no command exits 2" rc_is 2
 run_cmd "$KATA_RUNTIME" --log-level loud env
 ok "a bad log level is named" err_has 'unknown log level `loud`'
 
+printf '[hypervisor.qemu]\n[runtime]\nenable_debug = true\n' >"$tmp/debug.toml"
+run_cmd env KATA_CONF_FILE="$tmp/debug.toml" "$KATA_RUNTIME" env
+ok "[runtime] enable_debug turns on debug records in logfmt" \
+	err_has "level=debug msg=\"loaded configuration $tmp/debug.toml\" source=runtime name=kata-runtime pid="
+run_cmd env KATA_CONF_FILE="$tmp/debug.toml" "$KATA_RUNTIME" --log-level info env
+ok "--log-level wins over enable_debug" sh -c '! printf "%s" "$1" | grep -q "level=debug"' _ "$err"
+run_cmd env KATA_CONF_FILE="$conf" "$KATA_RUNTIME" --debug --log "$tmp/kc.log" env
+ok "--log sends records to a file" sh -c 'grep -q "^time=.* level=debug msg=\"loaded configuration" "$1" && [ -z "$2" ]' _ "$tmp/kc.log" "$err"
+
 done_testing
