@@ -198,7 +198,7 @@ static const char *describe(const struct parser *p, char d[16])
 	if (newline_len(p))
 		return "end of line";
 	if (c == '\r')
-		return "a stray carriage return";
+		return "a carriage return without a line feed";
 	if (is_control(c)) {
 		snprintf(d, 16, "U+%04X", (unsigned)c);
 		return d;
@@ -269,25 +269,22 @@ static char *key_name(const struct keypath *kp, size_t n)
 	return b.p;
 }
 
+/* "an integer", "an array of tables"... for messages */
 static const char *a_type(const struct kc_toml_value *v)
 {
-	switch (v->type) {
-	case KC_TOML_STRING:
-		return "a string";
-	case KC_TOML_INTEGER:
-		return "an integer";
-	case KC_TOML_FLOAT:
-		return "a float";
-	case KC_TOML_BOOL:
-		return "a boolean";
-	case KC_TOML_DATETIME:
-		return "a date-time";
-	case KC_TOML_ARRAY:
-		return v->u.array->aot ? "an array of tables" : "an array";
-	case KC_TOML_TABLE:
-		return "a table";
-	}
-	return "a value";
+	static const char *const words[] = {
+		[KC_TOML_STRING] = "a string",
+		[KC_TOML_INTEGER] = "an integer",
+		[KC_TOML_FLOAT] = "a float",
+		[KC_TOML_BOOL] = "a boolean",
+		[KC_TOML_DATETIME] = "a date-time",
+		[KC_TOML_ARRAY] = "an array",
+		[KC_TOML_TABLE] = "a table",
+	};
+
+	if (v->type == KC_TOML_ARRAY && v->u.array->aot)
+		return "an array of tables";
+	return words[v->type];
 }
 
 /* ---- the tree --------------------------------------------------------- */
@@ -372,11 +369,10 @@ static void index_insert(struct kc_toml_table *t, size_t i)
 	t->idx[h] = i + 1;
 }
 
-/* Appends a key (known to be absent) and returns its entry, whose value the
- * caller fills in.  Lookups are linear in small tables; large ones get a
- * hash index so that hostile input cannot make parsing quadratic. */
-static struct entry *table_add(struct kc_toml_table *t, const struct key *k,
-			       const struct kc_toml_value *v)
+/* Appends a key (known to be absent) with its value.  Lookups are linear
+ * in small tables; large ones get a hash index so that big inputs do not
+ * make parsing quadratic. */
+static void table_add(struct kc_toml_table *t, const struct key *k, const struct kc_toml_value *v)
 {
 	struct entry *e;
 
@@ -399,19 +395,24 @@ static struct entry *table_add(struct kc_toml_table *t, const struct key *k,
 	} else if (t->idx_cap) {
 		index_insert(t, t->n - 1);
 	}
-	return e;
 }
 
+static bool too_deep(struct parser *p, unsigned depth, unsigned line, unsigned col)
+{
+	if (depth <= MAX_DEPTH)
+		return false;
+	fail_at(p, line, col, "tables and arrays nest too deeply (more than %d levels)", MAX_DEPTH);
+	return true;
+}
+
+/* A table or array `depth` levels below the root, or NULL when too deep. */
 static struct kc_toml_table *new_table(struct parser *p, unsigned depth, unsigned line,
 				       unsigned col)
 {
 	struct kc_toml_table *t;
 
-	if (depth > MAX_DEPTH) {
-		fail_at(p, line, col, "tables and arrays nest too deeply (more than %d levels)",
-			MAX_DEPTH);
+	if (too_deep(p, depth, line, col))
 		return NULL;
-	}
 	t = kc_xzalloc(sizeof(*t));
 	t->depth = depth;
 	t->line = line;
@@ -424,11 +425,8 @@ static struct kc_toml_array *new_array(struct parser *p, unsigned depth, unsigne
 {
 	struct kc_toml_array *a;
 
-	if (depth > MAX_DEPTH) {
-		fail_at(p, line, col, "tables and arrays nest too deeply (more than %d levels)",
-			MAX_DEPTH);
+	if (too_deep(p, depth, line, col))
 		return NULL;
-	}
 	a = kc_xzalloc(sizeof(*a));
 	a->depth = depth;
 	return a;
@@ -563,8 +561,8 @@ static int expect_eol(struct parser *p, const char *after)
 		advance(p, newline_len(p));
 		return 0;
 	}
-	return fail(p, "unexpected %s after %s: expected the end of the line (one key = value or [table] per line)",
-		    describe(p, d), after);
+	return fail(p, "expected the end of the line after %s, found %s (write one key = value or [table] per line)",
+		    after, describe(p, d));
 }
 
 static int hex_value(int c)
@@ -685,8 +683,8 @@ static int parse_string(struct parser *p, bool multiline_ok, struct buf *out)
 			while (peek_at(p, n) == q)
 				n++;
 			if (n > 5)
-				return fail(p, "too many quotes in a row in a %s: write them with escapes",
-					    kind);
+				return fail(p, "too many quotes in a row: at most two may come right before the closing %s",
+					    delim);
 			buf_put(out, p->buf + p->off, n >= 3 ? n - 3 : n);
 			advance(p, n);
 			if (n >= 3)
@@ -746,6 +744,10 @@ static int parse_key(struct parser *p, struct keypath *kp)
 			k.len = n;
 			advance(p, n);
 			c = peek(p);
+			if (is_control(c) && !newline_len(p)) {
+				free(k.s);
+				return bad_control(p, "a key", "");
+			}
 			if (c >= 0 && !newline_len(p) && !in_set(c, " \t.=]},#")) {
 				free(k.s);
 				return fail(p, "invalid character %s in a bare key: bare keys may contain only ASCII letters, digits, `_` and `-`; put other keys in quotes (\"key\")",
@@ -774,15 +776,23 @@ static int parse_key(struct parser *p, struct keypath *kp)
 static int parse_value(struct parser *p, unsigned depth, struct kc_toml_value *v);
 static int parse_keyval(struct parser *p, struct kc_toml_table *t);
 
+static bool is_base_digit(char c, int base)
+{
+	int v = hex_value((unsigned char)c);
+
+	return v >= 0 && v < base;
+}
+
 /* DIGIT *( [ "_" ] DIGIT ) in the given base; returns the length, 0 if none. */
 static size_t scan_digits(const char *s, size_t n, int base)
 {
 	size_t i = 0;
 
-	while (i < n && hex_value((unsigned char)s[i]) >= 0 && hex_value((unsigned char)s[i]) < base)
-		if (++i < n && s[i] == '_' && i + 1 < n && hex_value((unsigned char)s[i + 1]) >= 0 &&
-		    hex_value((unsigned char)s[i + 1]) < base)
+	while (i < n && is_base_digit(s[i], base)) {
+		i++;
+		if (i + 1 < n && s[i] == '_' && is_base_digit(s[i + 1], base))
 			i++;
+	}
 	return i;
 }
 
@@ -848,8 +858,8 @@ static int parse_number(struct parser *p, struct kc_toml_value *v)
 	if (k == 0)
 		return fail(p, "invalid number `%s`: expected digits", tok);
 	if (r[0] == '0' && k > 1)
-		return fail(p, "invalid number `%s`: leading zeros are not allowed (write 0o%.*s for an octal integer)",
-			    tok, (int)(k - 1), r + 1);
+		return fail(p, "invalid number `%s`: leading zeros are not allowed%s", tok,
+			    k == rn && !memchr(r, '_', k) ? " (octal integers start with 0o)" : "");
 	j = k;
 	if (j < rn && r[j] == '.') {
 		size_t m = scan_digits(r + j + 1, rn - j - 1, 10);
@@ -878,14 +888,13 @@ static int parse_number(struct parser *p, struct kc_toml_value *v)
 					  "unexpected characters after the number");
 	if (is_float) {
 		struct buf b = { 0 };
-		char *end;
 
 		for (j = 0; j < n; j++)
 			if (s[j] != '_')
 				buf_put(&b, s + j, 1);
 		pthread_once(&c_locale_once, init_c_locale);
 		/* strtod() follows LC_NUMERIC; TOML's decimal point is always '.' */
-		v->u.f = c_locale ? strtod_l(b.p, &end, c_locale) : strtod(b.p, &end);
+		v->u.f = c_locale ? strtod_l(b.p, NULL, c_locale) : strtod(b.p, NULL);
 		free(b.p);
 		if (isinf(v->u.f))
 			return fail(p, "float `%s` is out of range (too large for a 64-bit float)", tok);
@@ -926,7 +935,7 @@ static unsigned two_digits(const struct parser *p, size_t i)
 }
 
 /* Checks HH:MM:SS[.frac] at offset i from the cursor; returns its length. */
-static size_t scan_time(struct parser *p, size_t i, const char **why)
+static size_t scan_time(const struct parser *p, size_t i, const char **why)
 {
 	size_t k = i + 8;
 
@@ -957,6 +966,7 @@ static int parse_datetime(struct parser *p, struct kc_toml_value *v)
 	static const unsigned mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
 	const char *why = NULL;
 	size_t i = 0, t;
+	unsigned y, m, d;
 	cleanup_free char *tok = NULL;
 
 	if (peek_at(p, 2) == ':') { /* local time */
@@ -968,8 +978,9 @@ static int parse_datetime(struct parser *p, struct kc_toml_value *v)
 		why = "expected a date as YYYY-MM-DD";
 		goto out;
 	}
-	unsigned y = two_digits(p, 0) * 100 + two_digits(p, 2), m = two_digits(p, 5),
-		 d = two_digits(p, 8);
+	y = two_digits(p, 0) * 100 + two_digits(p, 2);
+	m = two_digits(p, 5);
+	d = two_digits(p, 8);
 	if (m < 1 || m > 12 || d < 1 || d > mdays[m - 1] ||
 	    (m == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))) {
 		why = "no such day";
@@ -982,10 +993,8 @@ static int parse_datetime(struct parser *p, struct kc_toml_value *v)
 	    !(peek_at(p, i) == ' ' && digits_at(p, i + 1, 2) && peek_at(p, i + 3) == ':'))
 		goto out;
 	t = scan_time(p, i + 1, &why);
-	if (t == 0) {
-		i = 0;
+	if (t == 0)
 		goto out;
-	}
 	i += 1 + t;
 	if (peek_at(p, i) == 'Z' || peek_at(p, i) == 'z') {
 		i++;
@@ -993,7 +1002,6 @@ static int parse_datetime(struct parser *p, struct kc_toml_value *v)
 		if (!digits_at(p, i + 1, 2) || peek_at(p, i + 3) != ':' || !digits_at(p, i + 4, 2) ||
 		    two_digits(p, i + 1) > 23 || two_digits(p, i + 4) > 59) {
 			why = "expected a UTC offset as +HH:MM or -HH:MM";
-			i = 0;
 			goto out;
 		}
 		i += 6;
@@ -1156,6 +1164,8 @@ static int parse_value(struct parser *p, unsigned depth, struct kc_toml_value *v
 	}
 	if (n == 3 && (memcmp(p->buf + p->off, "inf", 3) == 0 || memcmp(p->buf + p->off, "nan", 3) == 0))
 		return parse_number(p, v);
+	if (c == '.' && is_digit(peek_at(p, 1)))
+		return fail(p, "invalid float: a decimal point must have digits on both sides (0.5, not .5)");
 	if (n == 0)
 		return fail(p, "expected a value (a string, number, boolean, date-time, array or inline table), found %s",
 			    describe(p, d));
@@ -1206,6 +1216,10 @@ static struct kc_toml_table *dotted_step(struct parser *p, struct kc_toml_table 
 		fail_at(p, k->line, k->col, "cannot add keys to table `%s`: it was defined by dotted keys at %u:%u; keep its keys together",
 			name, sub->line, sub->col);
 	else {
+		if (sub->dotted == 0) { /* an implicit table: these dotted keys define it */
+			sub->line = t->e[j].line = t->e[j].v.line = k->line;
+			sub->col = t->e[j].col = t->e[j].v.col = k->col;
+		}
 		sub->dotted = p->section;
 		return sub;
 	}
@@ -1296,11 +1310,12 @@ static struct kc_toml_table *header_step(struct parser *p, struct kc_toml_table 
 	return NULL;
 }
 
-/* The table a [header] defines: t is its parent, k the last key part. */
+/* The table a [header] defines: t is its parent, k the last key part
+ * (placed at the header). */
 static struct kc_toml_table *define_table(struct parser *p, struct kc_toml_table *t,
-					  const struct key *k, const char *name, unsigned line,
-					  unsigned col)
+					  const struct key *k, const char *name)
 {
+	unsigned line = k->line, col = k->col;
 	ssize_t j = table_find(t, k->s, k->len);
 	struct kc_toml_table *sub;
 	struct kc_toml_value v;
@@ -1332,18 +1347,18 @@ static struct kc_toml_table *define_table(struct parser *p, struct kc_toml_table
 			name, sub->line, sub->col);
 	else { /* implicit so far: this header defines it */
 		sub->header = true;
-		sub->line = t->e[j].v.line = line;
-		sub->col = t->e[j].v.col = col;
+		sub->line = t->e[j].line = t->e[j].v.line = line;
+		sub->col = t->e[j].col = t->e[j].v.col = col;
 		return sub;
 	}
 	return NULL;
 }
 
-/* A new element of the array of tables a [[header]] names. */
+/* A new element of the array of tables a [[header]] names (k as above). */
 static struct kc_toml_table *append_table(struct parser *p, struct kc_toml_table *t,
-					  const struct key *k, const char *name, unsigned line,
-					  unsigned col)
+					  const struct key *k, const char *name)
 {
+	unsigned line = k->line, col = k->col;
 	ssize_t j = table_find(t, k->s, k->len);
 	struct kc_toml_array *a;
 	struct kc_toml_table *sub;
@@ -1382,6 +1397,7 @@ static int parse_header(struct parser *p)
 	struct keypath kp = { 0 };
 	cleanup_free char *name = NULL;
 	struct kc_toml_table *t = p->root;
+	struct key last;
 	char d[16];
 	int ret = -1;
 
@@ -1393,7 +1409,7 @@ static int parse_header(struct parser *p)
 	if (peek(p) != ']' || (aot && peek_at(p, 1) != ']')) {
 		if (aot && peek(p) == ']')
 			advance(p, 1);
-		fail(p, "expected `%s` to close the header %s%s, found %s", aot ? "]]" : "]",
+		fail(p, "expected `%s` to close the header `%s%s`, found %s", aot ? "]]" : "]",
 		     aot ? "[[" : "[", name, describe(p, d));
 		goto out;
 	}
@@ -1401,10 +1417,13 @@ static int parse_header(struct parser *p)
 	for (size_t i = 0; i + 1 < kp.n; i++)
 		if ((t = header_step(p, t, &kp, i)) == NULL)
 			goto out;
+	last = kp.k[kp.n - 1];
+	last.line = line; /* "defined at" points at the header */
+	last.col = col;
 	if (aot)
-		t = append_table(p, t, &kp.k[kp.n - 1], name, line, col);
+		t = append_table(p, t, &last, name);
 	else
-		t = define_table(p, t, &kp.k[kp.n - 1], name, line, col);
+		t = define_table(p, t, &last, name);
 	if (t == NULL)
 		goto out;
 	p->cur = t;
@@ -1443,6 +1462,7 @@ int kc_toml_parse(const char *buf, size_t len, const char *name, struct kc_toml_
 	struct parser p = { .buf = buf, .len = len, .line = 1, .col = 1, .err = err };
 
 	p.name = name ? name : "<toml>";
+	p.section = p.sections = 1; /* the root section (0 means "none" in .dotted) */
 	*out = NULL;
 	if (check_utf8(&p) < 0)
 		return -1;
@@ -1522,21 +1542,15 @@ const struct kc_toml_value *kc_toml_array_get(const struct kc_toml_array *a, siz
 
 const char *kc_toml_type_name(enum kc_toml_type type)
 {
-	switch (type) {
-	case KC_TOML_STRING:
-		return "string";
-	case KC_TOML_INTEGER:
-		return "integer";
-	case KC_TOML_FLOAT:
-		return "float";
-	case KC_TOML_BOOL:
-		return "boolean";
-	case KC_TOML_DATETIME:
-		return "datetime";
-	case KC_TOML_ARRAY:
-		return "array";
-	case KC_TOML_TABLE:
-		return "table";
-	}
-	return "unknown";
+	static const char *const names[] = {
+		[KC_TOML_STRING] = "string",
+		[KC_TOML_INTEGER] = "integer",
+		[KC_TOML_FLOAT] = "float",
+		[KC_TOML_BOOL] = "boolean",
+		[KC_TOML_DATETIME] = "datetime",
+		[KC_TOML_ARRAY] = "array",
+		[KC_TOML_TABLE] = "table",
+	};
+
+	return (unsigned)type < KC_ARRAY_SIZE(names) ? names[type] : "unknown";
 }

@@ -1,64 +1,94 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * libFuzzer target for the TOML parser: parse, walk the whole tree through
+ * the public API (so that every node is read back), free.  Besides the
+ * sanitizers' findings it checks what toml.h promises: bounded nesting, a
+ * position for every value, NUL-terminated strings, and errors of the form
+ * "NAME:LINE:COL: message" that point into the input.  Built and run by
+ * tests/fuzz/run-fuzz.sh.
+ */
+#undef NDEBUG
+#include <assert.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lib/toml.h"
 
-/* Touches every value so that a tree the parser built wrongly (dangling
- * pointers, bad lengths) shows up under the sanitizers. */
-static size_t walk_value(const struct kc_toml_value *v);
+static const uint8_t *input;
+static size_t input_len;
 
-static size_t walk_table(const struct kc_toml_table *t)
-{
-	size_t sum = 0;
-	for (size_t i = 0; i < kc_toml_table_len(t); i++) {
-		sum += strlen(kc_toml_table_key(t, i));
-		sum += walk_value(kc_toml_table_value(t, i));
-		if (kc_toml_table_get(t, kc_toml_table_key(t, i)) == NULL)
-			__builtin_trap();
-	}
-	return sum;
-}
+static void walk_table(const struct kc_toml_table *t, unsigned depth);
 
-static size_t walk_value(const struct kc_toml_value *v)
+static void walk_value(const struct kc_toml_value *v, unsigned depth)
 {
-	size_t sum = v->line + v->col;
+	assert(depth < 128);
+	assert(v->line >= 1 && v->col >= 1);
+	assert(strcmp(kc_toml_type_name(v->type), "unknown") != 0);
 	switch (v->type) {
 	case KC_TOML_STRING:
 	case KC_TOML_DATETIME:
-		if (v->u.s.ptr[v->u.s.len] != '\0')
-			__builtin_trap();
-		sum += v->u.s.len;
+		assert(v->u.s.ptr != NULL && v->u.s.ptr[v->u.s.len] == '\0');
 		break;
 	case KC_TOML_ARRAY:
 		for (size_t i = 0; i < kc_toml_array_len(v->u.array); i++)
-			sum += walk_value(kc_toml_array_get(v->u.array, i));
+			walk_value(kc_toml_array_get(v->u.array, i), depth + 1);
+		assert(kc_toml_array_get(v->u.array, kc_toml_array_len(v->u.array)) == NULL);
 		break;
 	case KC_TOML_TABLE:
-		sum += walk_table(v->u.table);
+		walk_table(v->u.table, depth + 1);
 		break;
 	default:
 		break;
 	}
-	return sum;
 }
+
+static void walk_table(const struct kc_toml_table *t, unsigned depth)
+{
+	unsigned line, col;
+
+	kc_toml_table_pos(t, &line, &col);
+	assert(depth == 0 ? line == 0 && col == 0 : line >= 1 && col >= 1);
+	for (size_t i = 0; i < kc_toml_table_len(t); i++) {
+		const char *key = kc_toml_table_key(t, i);
+		const struct kc_toml_value *v = kc_toml_table_value(t, i);
+
+		/* Lookup finds the entry itself, unless a key holds a NUL
+		 * (written \u0000) and so reads as a shorter key. */
+		if (kc_toml_table_get(t, key) != v)
+			assert(memmem(input, input_len, "\\u0000", 6) ||
+			       memmem(input, input_len, "\\U00000000", 10));
+		walk_value(v, depth);
+	}
+	assert(kc_toml_table_key(t, kc_toml_table_len(t)) == NULL);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct kc_toml_table *t = NULL;
+	struct kc_toml_table *root = NULL;
 	kc_error_t err = NULL;
+	unsigned line, col, lines = 1;
+	int used = 0;
 
-	if (kc_toml_parse((const char *)data, size, "fuzz", &t, &err) == 0) {
-		volatile size_t sum = walk_table(t);
-		(void)sum;
-		kc_toml_free(t);
-		if (err != NULL)
-			__builtin_trap();
-	} else if (err == NULL || err->msg == NULL) {
-		/* Every failure must say why. */
-		__builtin_trap();
+	input = data;
+	input_len = size;
+	if (kc_toml_parse((const char *)data, size, "fuzz", &root, &err) < 0) {
+		/* Every failure explains itself, at a place in the input. */
+		assert(err != NULL && root == NULL);
+		assert(sscanf(err->msg, "fuzz:%u:%u: %n", &line, &col, &used) == 2 && used > 0);
+		assert(err->msg[used] != '\0');
+		for (size_t i = 0; i < size; i++)
+			lines += data[i] == '\n';
+		assert(line >= 1 && line <= lines && col >= 1 && col <= size + 1);
+		kc_error_free(&err);
+		return 0;
 	}
-	kc_error_free(&err);
+	assert(err == NULL);
+	walk_table(root, 0);
+	kc_toml_free(root);
 	return 0;
 }

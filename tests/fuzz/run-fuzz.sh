@@ -1,63 +1,121 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
+#
 # Builds a libFuzzer target with clang and runs it for a bounded time,
-# printing TAP.  Usage: run-fuzz.sh TARGET   (toml)
-# KC_FUZZ_SECONDS sets the time (default 60).  Leak detection is on; a
-# crash, leak, timeout or sanitizer report fails the test and its input is
-# printed (base64) so that it can be replayed.
+# reporting one TAP case.  Usage: run-fuzz.sh TARGET   (toml)
+#
+#   KC_FUZZ_SECONDS  how long to fuzz (default 60)
+#   KC_SOURCE_ROOT   the source tree (default: two levels above this script)
+#   KC_BUILD_ROOT    where an input that broke the fuzzer is kept, under
+#                    fuzz-artifacts/TARGET/ (it is also printed in hex)
+#   KC_FUZZ_CC       the compiler (default clang)
+#
+# A target is one `case` below: its harness, the sources it compiles
+# directly (the fuzzer needs its own instrumentation, so the meson build is
+# not reused) and its seed directories; tests/fuzz/TARGET.dict, when it
+# exists, is its dictionary.
 set -u
-target=${1:?usage: run-fuzz.sh TARGET}
-src=${KC_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
-seconds=${KC_FUZZ_SECONDS:-60}
 
-case "$target" in
+target=${1:-}
+seconds=${KC_FUZZ_SECONDS:-60}
+src_root=${KC_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+cc=${KC_FUZZ_CC:-clang}
+
+not_ok() {
+	echo "1..1"
+	echo "not ok 1 - fuzz $target: $1"
+	exit 1
+}
+
+case $target in
 toml)
-	sources="tests/fuzz/fuzz_toml.c src/lib/toml.c src/lib/error.c src/lib/util.c"
-	seeds="tests/data/toml config"
-	dict="-dict=tests/fuzz/toml.dict"
+	harness=tests/fuzz/fuzz_toml.c
+	sources="src/lib/toml.c src/lib/error.c src/lib/util.c"
+	seed_dirs="tests/data/toml config"
 	;;
 *)
-	echo "1..0 # unknown fuzz target $target"
-	exit 2
+	not_ok "unknown target \`$target\` (known: toml)"
 	;;
 esac
 
-work=$(mktemp -d /tmp/kc-fuzz-$target.XXXXXX)
-trap 'rm -rf "$work"' EXIT INT TERM
+cd "$src_root" || not_ok "cannot enter $src_root"
 
-echo "1..1"
-cd "$src" || exit 1
-# shellcheck disable=SC2086
-if ! clang -g -O1 -std=gnu11 -D_GNU_SOURCE -I src -I "$work" \
-	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	-o "$work/fuzz" $sources -lm 2>"$work/build.log"; then
-	echo "not ok 1 - fuzz $target: build failed"
-	sed 's/^/# /' "$work/build.log"
+if ! command -v "$cc" >/dev/null 2>&1; then
+	echo "1..0 # SKIP $cc not found"
+	exit 0
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/kc-fuzz-$target.XXXXXX") || not_ok "mktemp failed"
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 130' INT TERM
+
+# A toolchain without the libFuzzer runtime is a skip, not a failure.
+echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return d && n; }' >"$tmp/probe.c"
+if ! "$cc" -fsanitize=fuzzer,address,undefined "$tmp/probe.c" -o "$tmp/probe" >/dev/null 2>&1; then
+	echo "1..0 # SKIP $cc cannot build libFuzzer targets (install libclang-rt-dev)"
+	exit 0
+fi
+
+# shellcheck disable=SC2086 # $sources: paths without spaces
+if ! "$cc" -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=all -std=gnu11 -Wall -Wextra -Werror -I src -D_GNU_SOURCE \
+	"$harness" $sources -o "$tmp/fuzzer" >"$tmp/build.log" 2>&1; then
+	echo "1..1"
+	echo "not ok 1 - fuzz $target: the fuzzer does not build"
+	sed 's/^/# /' "$tmp/build.log"
 	exit 1
 fi
 
-mkdir -p "$work/corpus"
-for d in $seeds; do
-	for f in "$d"/*; do
-		[ -f "$f" ] && cp "$f" "$work/corpus/"
+mkdir "$tmp/corpus"
+seeds=0
+for d in $seed_dirs; do
+	for f in "$d"/*.toml "$d"/*/*.toml; do
+		[ -f "$f" ] || continue
+		seeds=$((seeds + 1))
+		cp "$f" "$tmp/corpus/seed-$seeds"
 	done
 done
+dict=
+[ -f "tests/fuzz/$target.dict" ] && dict=-dict=tests/fuzz/$target.dict
 
-status=0
-# -rss_limit_mb and -timeout turn memory blow-ups and hangs into failures.
-ASAN_OPTIONS=detect_leaks=1 "$work/fuzz" $dict -max_total_time="$seconds" -timeout=10 \
-	-rss_limit_mb=1024 -max_len=8192 -print_final_stats=1 \
-	-artifact_prefix="$work/" "$work/corpus" >"$work/log" 2>&1 || status=$?
-runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/log")
-if [ "$status" -eq 0 ] && [ -n "$runs" ] && [ "$runs" -gt 0 ]; then
-	echo "ok 1 - fuzz $target: $runs runs in ${seconds}s without a crash or leak"
+# Leak detection stays on: a leak on an error path fails the run too.
+ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=1"
+UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}halt_on_error=1:print_stacktrace=1"
+export ASAN_OPTIONS UBSAN_OPTIONS
+
+# -timeout and -rss_limit_mb turn hangs and memory blow-ups into failures.
+# shellcheck disable=SC2086 # $dict: empty or one word
+"$tmp/fuzzer" $dict -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+	-detect_leaks=1 -print_final_stats=1 -artifact_prefix="$tmp/" \
+	"$tmp/corpus" >"$tmp/fuzz.log" 2>&1
+rc=$?
+
+done_line=$(grep '^Done [0-9]* runs in [0-9]* second' "$tmp/fuzz.log" | tail -n 1)
+runs=$(echo "$done_line" | sed -n 's/^Done \([0-9]*\) runs in \([0-9]*\) second.*/\1/p')
+secs=$(echo "$done_line" | sed -n 's/^Done \([0-9]*\) runs in \([0-9]*\) second.*/\2/p')
+inputs=$(find "$tmp/corpus" -type f | wc -l)
+
+echo "1..1"
+if [ "$rc" -eq 0 ] && [ -n "$runs" ]; then
+	echo "ok 1 - fuzz $target $runs runs in ${secs}s ($seeds seeds, corpus grew to $inputs inputs)"
 	exit 0
 fi
-echo "not ok 1 - fuzz $target: exit status $status after ${runs:-0} runs"
-tail -40 "$work/log" | sed 's/^/# /'
-for a in "$work"/crash-* "$work"/leak-* "$work"/timeout-* "$work"/oom-*; do
+
+echo "not ok 1 - fuzz $target: the fuzzer failed (exit $rc)"
+keep=
+if [ -n "${KC_BUILD_ROOT:-}" ] && mkdir -p "$KC_BUILD_ROOT/fuzz-artifacts/$target"; then
+	keep=$KC_BUILD_ROOT/fuzz-artifacts/$target
+	cp "$tmp/fuzzer" "$keep/fuzzer"
+fi
+for a in "$tmp"/crash-* "$tmp"/leak-* "$tmp"/timeout-* "$tmp"/oom-* "$tmp"/slow-unit-*; do
 	[ -f "$a" ] || continue
-	echo "# input $(basename "$a") (base64):"
-	base64 "$a" | sed 's/^/#   /'
+	if [ -n "$keep" ] && cp "$a" "$keep/"; then
+		echo "# replay: $keep/fuzzer $keep/${a##*/}"
+	fi
+	echo "# the input, ${a##*/} (first 512 bytes):"
+	head -c 512 "$a" | od -A x -t x1z -v | sed 's/^/#   /'
 done
+# The report: from the sanitizer's or libFuzzer's first error line on.
+awk 'p || /ERROR|runtime error|Sanitizer|deadly signal/ { p = 1; print "# " $0 }' "$tmp/fuzz.log" |
+	head -n 200
 exit 1
