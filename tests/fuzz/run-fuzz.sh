@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # Builds a libFuzzer target with clang and runs it for a bounded time,
-# reporting one TAP case.  Usage: run-fuzz.sh TARGET   (toml)
+# reporting one TAP case.  Usage: run-fuzz.sh TARGET   (toml, ttrpc)
 #
 #   KC_FUZZ_SECONDS  how long to fuzz (default 60)
 #   KC_SOURCE_ROOT   the source tree (default: two levels above this script)
@@ -12,8 +12,9 @@
 #
 # A target is one `case` below: its harness, the sources it compiles
 # directly (the fuzzer needs its own instrumentation, so the meson build is
-# not reused) and its seed directories; tests/fuzz/TARGET.dict, when it
-# exists, is its dictionary.
+# not reused), its seed files, whether it needs the C generated from
+# src/proto, and extra libraries; tests/fuzz/TARGET.dict, when it exists, is
+# its dictionary.
 set -u
 
 target=${1:-}
@@ -27,14 +28,23 @@ not_ok() {
 	exit 1
 }
 
+protos=no
+libs=
 case $target in
 toml)
 	harness=tests/fuzz/fuzz_toml.c
 	sources="src/lib/toml.c src/lib/error.c src/lib/util.c"
-	seed_dirs="tests/data/toml config"
+	seed_files="tests/data/toml/*.toml tests/data/toml/*/*.toml config/*.toml"
+	;;
+ttrpc)
+	harness=tests/ttrpc/fuzz_ttrpc.c
+	sources="src/ttrpc/[a-z]*.c src/lib/error.c src/lib/util.c src/lib/log.c"
+	seed_files="tests/ttrpc/fuzz-seeds/*.bin"
+	protos=yes
+	libs="-lprotobuf-c -lpthread"
 	;;
 *)
-	not_ok "unknown target \`$target\` (known: toml)"
+	not_ok "unknown target \`$target\` (known: toml, ttrpc)"
 	;;
 esac
 
@@ -56,10 +66,23 @@ if ! "$cc" -fsanitize=fuzzer,address,undefined "$tmp/probe.c" -o "$tmp/probe" >/
 	exit 0
 fi
 
-# shellcheck disable=SC2086 # $sources: paths without spaces
+if [ "$protos" = yes ]; then
+	# The protobuf C code, generated as the meson build does.
+	mkdir "$tmp/proto"
+	if ! protoc-c --proto_path=src/proto --c_out="$tmp/proto" src/proto/[a-z]*.proto \
+		>"$tmp/build.log" 2>&1; then
+		echo "1..1"
+		echo "not ok 1 - fuzz $target: protoc-c failed"
+		sed 's/^/# /' "$tmp/build.log"
+		exit 1
+	fi
+	sources="$sources $tmp/proto/*.pb-c.c"
+fi
+
+# shellcheck disable=SC2086 # $sources, $libs: paths and flags without spaces
 if ! "$cc" -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=all -std=gnu11 -Wall -Wextra -Werror -I src -D_GNU_SOURCE \
-	"$harness" $sources -o "$tmp/fuzzer" >"$tmp/build.log" 2>&1; then
+	-I "$tmp/proto" "$harness" $sources $libs -o "$tmp/fuzzer" >"$tmp/build.log" 2>&1; then
 	echo "1..1"
 	echo "not ok 1 - fuzz $target: the fuzzer does not build"
 	sed 's/^/# /' "$tmp/build.log"
@@ -68,12 +91,11 @@ fi
 
 mkdir "$tmp/corpus"
 seeds=0
-for d in $seed_dirs; do
-	for f in "$d"/*.toml "$d"/*/*.toml; do
-		[ -f "$f" ] || continue
-		seeds=$((seeds + 1))
-		cp "$f" "$tmp/corpus/seed-$seeds"
-	done
+# shellcheck disable=SC2086 # $seed_files: globs
+for f in $seed_files; do
+	[ -f "$f" ] || continue
+	seeds=$((seeds + 1))
+	cp "$f" "$tmp/corpus/seed-$seeds"
 done
 dict=
 [ -f "tests/fuzz/$target.dict" ] && dict=-dict=tests/fuzz/$target.dict
