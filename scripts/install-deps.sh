@@ -10,6 +10,8 @@ packages="
   clang libclang-rt-14-dev
   qemu-system-x86 qemu-system-common
   kmod cpio lz4
+  golang-go golang-github-containerd-ttrpc-dev golang-github-gogo-protobuf-dev
+  golang-github-golang-protobuf-1-3-dev
 "
 
 if [ "$(id -u)" != 0 ]; then

@@ -185,7 +185,7 @@ static int dial_unix(const char *path, uint64_t deadline, const char *what, kc_e
 {
 	cleanup_close int fd = -1;
 	struct sockaddr_un sun;
-	socklen_t len;
+	socklen_t len = 0;
 	int ret;
 
 	ret = unix_sockaddr(path, &sun, &len, err);
@@ -323,7 +323,7 @@ int kc_ttrpc_listen_addr(const struct kc_ttrpc_addr *addr, kc_error_t *err)
 
 	if (addr->kind == KC_TTRPC_ADDR_UNIX) {
 		struct sockaddr_un sun;
-		socklen_t len;
+		socklen_t len = 0;
 		int ret = unix_sockaddr(addr->path, &sun, &len, err);
 
 		if (ret < 0)
