@@ -50,7 +50,7 @@ static bool has_flag(const char *flags, const char *flag)
 
 void kc_host_parse_cpuinfo(const char *text, struct kc_cpu_info *cpu)
 {
-	char flags[4096] = "";
+	char flags[8192] = "";
 	bool have_flags = false;
 
 	memset(cpu, 0, sizeof(*cpu));
@@ -98,6 +98,8 @@ const char *kc_cgroup_mode_name(enum kc_cgroup_mode mode)
 	}
 }
 
+/* cgroup2 mounted at /sys/fs/cgroup is v2; a tmpfs there holds v1
+ * hierarchies, with cgroup2 at unified/ in systemd's hybrid layout. */
 static enum kc_cgroup_mode cgroup_mode(void)
 {
 	struct statfs fs;
@@ -106,6 +108,8 @@ static enum kc_cgroup_mode cgroup_mode(void)
 		return KC_CGROUP_UNKNOWN;
 	if (fs.f_type == CGROUP2_SUPER_MAGIC)
 		return KC_CGROUP_V2;
+	if (fs.f_type != TMPFS_MAGIC && fs.f_type != CGROUP_SUPER_MAGIC)
+		return KC_CGROUP_UNKNOWN; /* a bare directory: nothing mounted */
 	if (statfs("/sys/fs/cgroup/unified", &fs) == 0 && fs.f_type == CGROUP2_SUPER_MAGIC)
 		return KC_CGROUP_HYBRID;
 	return KC_CGROUP_V1;
@@ -141,6 +145,10 @@ void kc_host_info_read(struct kc_host_info *h)
 	h->kvm_intel = module_loaded("kvm_intel");
 	h->kvm_amd = module_loaded("kvm_amd");
 	h->kvm_pvm = module_loaded("kvm_pvm");
+	h->kvm_dev = kc_host_device_usable("/dev/kvm");
+	h->vhost_vsock = kc_host_device_usable("/dev/vhost-vsock");
+	h->vhost_net = kc_host_device_usable("/dev/vhost-net");
+	h->tun = kc_host_device_usable("/dev/net/tun");
 }
 
 int kc_host_device_usable(const char *path)
@@ -160,78 +168,127 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int kc_host_run_capture(char *const argv[], int timeout_ms, char **output, kc_error_t *err)
+/* Makes fd available as target across exec (dup2 clears close-on-exec,
+ * but is a no-op when fd already is target). */
+static int place_fd(int fd, int target)
 {
-	cleanup_free char *buf = kc_xmalloc(CAPTURE_MAX + 1);
-	int pipefd[2], status;
-	size_t len = 0;
-	pid_t pid;
-	int64_t deadline = now_ms() + timeout_ms;
-	bool timed_out = false;
+	if (fd == target)
+		return fcntl(fd, F_SETFD, 0);
+	return dup2(fd, target);
+}
 
-	if (pipe2(pipefd, O_CLOEXEC) < 0)
-		return kc_error_set(err, errno, "pipe");
-	pid = fork();
-	if (pid < 0) {
-		int saved = errno;
-		close(pipefd[0]);
-		close(pipefd[1]);
-		return kc_error_set(err, saved, "fork to run `%s`", argv[0]);
-	}
-	if (pid == 0) {
-		int devnull = open("/dev/null", O_RDONLY);
-		if (devnull >= 0)
-			dup2(devnull, STDIN_FILENO);
-		dup2(pipefd[1], STDOUT_FILENO);
-		dup2(pipefd[1], STDERR_FILENO);
+/* The child's side: never returns.  Only async-signal-safe calls, as the
+ * caller may have threads.  An exec failure travels back as an errno on
+ * errfd, which the exec closes on success (O_CLOEXEC). */
+static void __attribute__((noreturn)) exec_child(char *const argv[], int outfd, int errfd)
+{
+	int devnull, e;
+
+	/* Its own process group: a timeout kills whatever it started too. */
+	setpgid(0, 0);
+	/* A caller running with fds 0-2 closed may have its pipes there:
+	 * move them out of the way before filling 0-2. */
+	outfd = fcntl(outfd, F_DUPFD_CLOEXEC, 3);
+	errfd = fcntl(errfd, F_DUPFD_CLOEXEC, 3);
+	devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (outfd < 0 || errfd < 0 || devnull < 0 || place_fd(devnull, STDIN_FILENO) < 0 ||
+	    place_fd(outfd, STDOUT_FILENO) < 0 || place_fd(outfd, STDERR_FILENO) < 0) {
+		e = errno;
+	} else {
 		execv(argv[0], argv);
-		dprintf(STDERR_FILENO, "exec: %s\n", strerror(errno));
-		_exit(127);
+		e = errno;
 	}
-	close(pipefd[1]);
+	if (write(errfd, &e, sizeof(e)) < 0)
+		_exit(126);
+	_exit(127);
+}
+
+/* Reads the child's output until EOF or the deadline; true on EOF. */
+static bool capture(int fd, int64_t deadline, char *buf, size_t *len)
+{
+	char sink[4096];
+
 	for (;;) {
-		struct pollfd pfd = { .fd = pipefd[0], .events = POLLIN };
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
 		int64_t left = deadline - now_ms();
 		ssize_t n;
 
-		if (left <= 0) {
-			timed_out = true;
-			break;
-		}
+		if (left <= 0)
+			return false;
 		if (poll(&pfd, 1, (int)left) < 0) {
 			if (errno == EINTR)
 				continue;
-			break;
+			return false;
 		}
 		if (pfd.revents == 0)
 			continue;
 		/* Past the cap, keep draining so the child never blocks on us. */
-		char sink[4096];
-		if (len < CAPTURE_MAX)
-			n = read(pipefd[0], buf + len, CAPTURE_MAX - len);
+		if (*len < CAPTURE_MAX)
+			n = read(fd, buf + *len, CAPTURE_MAX - *len);
 		else
-			n = read(pipefd[0], sink, sizeof(sink));
+			n = read(fd, sink, sizeof(sink));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			break;
-		if (len < CAPTURE_MAX)
-			len += (size_t)n;
+			return true;
+		if (*len < CAPTURE_MAX)
+			*len += (size_t)n;
 	}
-	close(pipefd[0]);
-	if (timed_out)
+}
+
+int kc_host_run_capture(char *const argv[], int timeout_ms, char **output, kc_error_t *err)
+{
+	cleanup_free char *buf = kc_xmalloc(CAPTURE_MAX + 1);
+	int outpipe[2], errpipe[2], status = 0, exec_errno = 0;
+	int64_t deadline = now_ms() + timeout_ms;
+	size_t len = 0;
+	bool done;
+	pid_t pid;
+
+	if (pipe2(outpipe, O_CLOEXEC) < 0)
+		return kc_error_set(err, errno, "pipe");
+	if (pipe2(errpipe, O_CLOEXEC) < 0) {
+		int saved = errno;
+		close(outpipe[0]);
+		close(outpipe[1]);
+		return kc_error_set(err, saved, "pipe");
+	}
+	pid = fork();
+	if (pid < 0) {
+		int saved = errno;
+		close(outpipe[0]);
+		close(outpipe[1]);
+		close(errpipe[0]);
+		close(errpipe[1]);
+		return kc_error_set(err, saved, "fork to run `%s`", argv[0]);
+	}
+	if (pid == 0)
+		exec_child(argv, outpipe[1], errpipe[1]);
+	/* Both sides set the group, so that a kill right after fork finds it. */
+	setpgid(pid, pid);
+	close(outpipe[1]);
+	close(errpipe[1]);
+	done = capture(outpipe[0], deadline, buf, &len);
+	close(outpipe[0]);
+	if (!done) {
+		kill(-pid, SIGKILL);
 		kill(pid, SIGKILL);
+	}
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
+	/* After the child is gone: the pipe holds an errno or nothing (EOF). */
+	while (read(errpipe[0], &exec_errno, sizeof(exec_errno)) < 0 && errno == EINTR)
+		;
+	close(errpipe[0]);
 	buf[len] = '\0';
-	if (timed_out)
+	if (exec_errno != 0)
+		return kc_error_set(err, exec_errno, "run `%s`", argv[0]);
+	if (!done)
 		return kc_error_set(err, 0, "`%s` did not finish within %d ms (killed)", argv[0],
 				    timeout_ms);
 	if (WIFSIGNALED(status))
-		return kc_error_set(err, 0, "`%s` was killed by signal %d", argv[0], WTERMSIG(status));
-	if (WEXITSTATUS(status) == 127 && strncmp(buf, "exec: ", 6) == 0)
-		return kc_error_set(err, 0, "run `%s`: %.*s", argv[0], (int)strcspn(buf + 6, "\n"),
-				    buf + 6);
+		return kc_error_set(err, 0, "`%s` was killed by signal %d (%s)", argv[0],
+				    WTERMSIG(status), strsignal(WTERMSIG(status)));
 	*output = kc_steal_ptr(&buf);
 	return WEXITSTATUS(status);
 }
@@ -305,14 +362,26 @@ int kc_virtiofsd_probe(const char *path, char *version, size_t size, kc_error_t 
 	return 0;
 }
 
+/* A device's state for JSON: "usable" or the error that open() gave. */
+static json_t *device_json(int r)
+{
+	return json_string(r == 0 ? "usable" : strerror(-r));
+}
+
 json_t *kc_host_info_to_json(const struct kc_host_info *h)
 {
-	return json_pack("{s:s, s:s, s:{s:s, s:s, s:I, s:b, s:b}, s:I, s:s, s:{s:b, s:b, s:b, s:b}}",
+	return json_pack("{s:s, s:s, s:{s:s, s:s, s:I, s:b, s:b, s:b, s:b, s:b}, s:I, s:s,"
+			 " s:{s:b, s:b, s:b, s:b}, s:{s:o, s:o, s:o, s:o}}",
 			 "Kernel", h->kernel, "Architecture", h->arch,
 			 "CPU", "Vendor", h->cpu.vendor, "Model", h->cpu.model,
 			 "CPUs", (json_int_t)h->cpus, "VMX", h->cpu.vmx, "SVM", h->cpu.svm,
+			 "LM", h->cpu.lm, "SSE4_1", h->cpu.sse4_1, "Hypervisor", h->cpu.hypervisor,
 			 "MemTotalKiB", (json_int_t)h->mem_total_kib,
 			 "CgroupMode", kc_cgroup_mode_name(h->cgroup),
 			 "KVMModules", "kvm", h->kvm_module, "kvm_intel", h->kvm_intel,
-			 "kvm_amd", h->kvm_amd, "kvm_pvm", h->kvm_pvm);
+			 "kvm_amd", h->kvm_amd, "kvm_pvm", h->kvm_pvm,
+			 "Devices", "/dev/kvm", device_json(h->kvm_dev),
+			 "/dev/vhost-vsock", device_json(h->vhost_vsock),
+			 "/dev/vhost-net", device_json(h->vhost_net),
+			 "/dev/net/tun", device_json(h->tun));
 }

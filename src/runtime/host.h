@@ -38,6 +38,9 @@ struct kc_host_info {
 	char arch[65];           /* uname -m */
 	enum kc_cgroup_mode cgroup;
 	bool kvm_module, kvm_intel, kvm_amd, kvm_pvm; /* loaded (/sys/module) */
+	/* kc_host_device_usable() of /dev/kvm, /dev/vhost-vsock, /dev/vhost-net
+	 * and /dev/net/tun: 0 or -errno. */
+	int kvm_dev, vhost_vsock, vhost_net, tun;
 };
 
 /* Reads the host's facts; never fails, unknown facts stay empty/0. */
@@ -54,10 +57,13 @@ const char *kc_cgroup_mode_name(enum kc_cgroup_mode mode);
 int kc_host_device_usable(const char *path);
 
 /*
- * Runs argv (no shell) with stdout and stderr captured (at most 64 KiB),
- * killing it after timeout_ms.  Returns its exit status (0-255), or a
- * negative value with *err set when it could not be run, was killed by a
- * signal or timed out.
+ * Runs argv (no shell; argv[0] is a path, not looked up in $PATH) with
+ * stdin from /dev/null and stdout and stderr captured together (at most
+ * 64 KiB kept; the rest is drained and dropped).  The child gets its own
+ * process group, which is SIGKILLed after timeout_ms so that helpers it
+ * started die too; it is always reaped.  Returns its exit status (0-255)
+ * with *output set (caller frees), or a negative value with *err set when
+ * it could not be run, was killed by a signal or timed out.
  */
 int kc_host_run_capture(char *const argv[], int timeout_ms, char **output, kc_error_t *err);
 

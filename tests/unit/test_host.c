@@ -6,6 +6,8 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/json.h"
 #include "lib/util.h"
 #include "runtime/host.h"
 #include "runtime/kvm_probe.h"
@@ -54,6 +57,30 @@ static int count_fds(void)
 	return n;
 }
 
+/* Whether a process is gone: absent, or a zombie nobody reaped yet (an
+ * orphan waiting for PID 1). */
+static bool process_gone(pid_t pid)
+{
+	char path[64], state = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return true;
+	if (fscanf(f, "%*d (%*[^)]) %c", &state) != 1)
+		state = 0;
+	fclose(f);
+	return state == 'Z' || state == 'X';
+}
+
+static double elapsed_s(const struct timespec *a)
+{
+	struct timespec b;
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	return (double)(b.tv_sec - a->tv_sec) + (double)(b.tv_nsec - a->tv_nsec) / 1e9;
+}
+
 static void test_parse_cpuinfo(void **state)
 {
 	(void)state;
@@ -79,6 +106,13 @@ static void test_parse_cpuinfo(void **state)
 
 	kc_host_parse_cpuinfo("", &cpu);
 	assert_string_equal(cpu.vendor, "");
+	assert_false(cpu.lm);
+
+	/* "vmx flags" (newer kernels) is not the flags line; flags at the end
+	 * of the line count. */
+	kc_host_parse_cpuinfo("vmx flags\t: vnmi lm\nflags\t: fpu sse4_1\n", &cpu);
+	assert_false(cpu.lm);
+	assert_true(cpu.sse4_1);
 }
 
 static void test_parse_meminfo(void **state)
@@ -102,7 +136,15 @@ static void test_host_info(void **state)
 	assert_string_equal(h.arch, "x86_64");
 	assert_true(h.cgroup != KC_CGROUP_UNKNOWN);
 	assert_int_equal(kc_host_device_usable("/dev/null"), 0);
-	assert_true(kc_host_device_usable("/dev/kc-no-such-device") < 0);
+	assert_int_equal(kc_host_device_usable("/dev/kc-no-such-device"), -ENOENT);
+	assert_int_equal(h.tun, kc_host_device_usable("/dev/net/tun"));
+	assert_int_equal(h.vhost_vsock, kc_host_device_usable("/dev/vhost-vsock"));
+
+	cleanup_json json_t *j = kc_host_info_to_json(&h);
+	assert_non_null(j);
+	assert_string_equal(json_string_value(json_object_get(j, "CgroupMode")),
+			    kc_cgroup_mode_name(h.cgroup));
+	assert_non_null(json_object_get(json_object_get(j, "Devices"), "/dev/vhost-net"));
 }
 
 static void test_qemu_parsers(void **state)
@@ -144,7 +186,45 @@ static void test_run_capture(void **state)
 
 	char *argv_missing[] = { "/nonexistent/qemu", NULL };
 	assert_true(kc_host_run_capture(argv_missing, 1000, &out, &err) < 0);
-	assert_non_null(strstr(err->msg, "run `/nonexistent/qemu`: No such file or directory"));
+	assert_string_equal(err->msg, "run `/nonexistent/qemu`: No such file or directory");
+	kc_error_free(&err);
+
+	/* Not executable: the exec error comes back as such, not as output. */
+	cleanup_free char *noexec = kc_xasprintf("%s/noexec", tmpdir);
+	assert_int_equal(kc_write_file_atomic(noexec, "x", 1, 0644, &err), 0);
+	char *argv_noexec[] = { noexec, NULL };
+	assert_true(kc_host_run_capture(argv_noexec, 1000, &out, &err) < 0);
+	assert_non_null(strstr(err->msg, "Permission denied"));
+	kc_error_free(&err);
+
+	/* A program that prints "exec: ..." and exits 127 is just that. */
+	cleanup_free char *liar = script("liar.sh", "echo 'exec: lies'; exit 127");
+	char *argv_liar[] = { liar, NULL };
+	assert_int_equal(kc_host_run_capture(argv_liar, 5000, &out, &err), 127);
+	assert_string_equal(out, "exec: lies\n");
+	free(out);
+
+	/* What a timed-out child started dies with it (its process group). */
+	cleanup_free char *pidfile = kc_xasprintf("%s/grandchild.pid", tmpdir);
+	cleanup_free char *body = kc_xasprintf("sleep 30 & echo $! >%s; wait", pidfile);
+	cleanup_free char *spawner = script("spawner.sh", body);
+	char *argv_spawner[] = { spawner, NULL };
+	assert_true(kc_host_run_capture(argv_spawner, 300, &out, &err) < 0);
+	kc_error_free(&err);
+	cleanup_free char *pidtext = NULL;
+	assert_int_equal(kc_read_file(pidfile, 64, &pidtext, NULL, &err), 0);
+	pid_t grandchild = (pid_t)atoi(pidtext);
+	assert_true(grandchild > 1);
+	for (int i = 0; i < 100 && !process_gone(grandchild); i++)
+		usleep(10000);
+	assert_true(process_gone(grandchild));
+
+	/* More output than the cap is drained, not a deadlock. */
+	cleanup_free char *chatty = script("chatty.sh", "head -c 300000 /dev/zero | tr '\\0' x");
+	char *argv_chatty[] = { chatty, NULL };
+	assert_int_equal(kc_host_run_capture(argv_chatty, 5000, &out, &err), 0);
+	assert_int_equal(strlen(out), 64 * 1024);
+	free(out);
 	assert_int_equal(count_fds(), fds);
 }
 
@@ -198,21 +278,30 @@ static void test_kvm_probe_real(void **state)
 	(void)state;
 	cleanup_error kc_error_t err = NULL;
 	struct kc_kvm_probe p;
-	struct timespec a, b;
+	struct timespec a;
 	int fds = count_fds();
 	struct stat st;
 
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	assert_int_equal(kc_kvm_probe("/dev/kvm", &p, &err), 0);
-	clock_gettime(CLOCK_MONOTONIC, &b);
-	/* Bounded: the probe has a 5 s deadline of its own. */
-	assert_true(b.tv_sec - a.tv_sec <= 7);
+	/* Bounded: the deadline, plus at most the grace to reap a killed child. */
+	assert_true(elapsed_s(&a) < KC_KVM_PROBE_DEADLINE_MS / 1000.0 + 1.5);
 	assert_int_equal(count_fds(), fds);
 	assert_true(p.host_ns > 0);
-	assert_int_equal(p.iterations, 100000);
-	print_message("# kvm probe: opened=%d ran=%d native=%d guest=%llu ns host=%llu ns ratio=%.1f %s\n",
-		      p.opened, p.ran, p.native, (unsigned long long)p.guest_ns,
-		      (unsigned long long)p.host_ns, p.ratio, p.reason);
+	assert_int_equal(p.iterations, KC_KVM_PROBE_ITERATIONS);
+	print_message("# kvm probe: opened=%d api=%d ran=%d native=%d timed_out=%d guest=%.1f ns/iter "
+		      "host=%.2f ns/iter ratio=%.1f in %.3f s: %s\n",
+		      p.opened, p.api_version, p.ran, p.native, p.timed_out,
+		      kc_kvm_probe_guest_ns_per_iter(&p), kc_kvm_probe_host_ns_per_iter(&p), p.ratio,
+		      elapsed_s(&a), p.reason);
+	for (size_t i = 0; i < KC_KVM_PROBE_NEXT; i++)
+		assert_non_null(p.exts[i].name);
+	if (p.ran) {
+		assert_true(p.guest_ns > 0);
+		assert_false(p.timed_out);
+	} else {
+		assert_int_equal(p.guest_ns, 0);
+	}
 	if (stat("/dev/kvm", &st) != 0) {
 		assert_false(p.opened);
 		assert_false(p.native);
@@ -227,8 +316,99 @@ static void test_kvm_probe_real(void **state)
 	/* On a PVM host guest kernel code is emulated: never "native". */
 	if (stat("/sys/module/kvm_pvm", &st) == 0) {
 		assert_false(p.native);
-		assert_non_null(strstr(p.reason, "slower than on the host"));
+		assert_string_equal(kc_accel_resolve("auto", &p), "tcg");
+		if (p.ran) {
+			assert_true(p.ratio > 100);
+			assert_non_null(strstr(p.reason, "slower than on the host"));
+		} else {
+			/* A loaded machine may hit the deadline: still not native. */
+			assert_true(p.timed_out);
+		}
 	}
+
+	cleanup_json json_t *j = kc_kvm_probe_to_json(&p);
+	assert_true(json_is_boolean(json_object_get(j, "Native")));
+	assert_int_equal(json_integer_value(json_object_get(
+				 json_object_get(j, "Extensions"), "KVM_CAP_USER_MEMORY")),
+			 p.exts[0].value);
+}
+
+/* A deadline shorter than the emulated loop: the child is killed and
+ * reaped, and what it found before still comes back. */
+static void test_kvm_probe_timeout(void **state)
+{
+	(void)state;
+	cleanup_error kc_error_t err = NULL;
+	struct kc_kvm_probe p;
+	struct timespec a;
+	int fds = count_fds();
+	struct stat st;
+
+	if (stat("/sys/module/kvm_pvm", &st) != 0 || stat("/dev/kvm", &st) != 0) {
+		print_message("# skipped: needs an emulating KVM (kvm_pvm) to be slow enough\n");
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	assert_int_equal(kc_kvm_probe_deadline("/dev/kvm", 50, &p, &err), 0);
+	assert_true(elapsed_s(&a) < 1.0);
+	assert_int_equal(count_fds(), fds);
+	assert_true(p.timed_out);
+	assert_false(p.ran);
+	assert_false(p.native);
+	assert_true(p.opened);
+	assert_int_equal(p.api_version, 12);
+	assert_int_equal(p.exts[0].value, 1); /* KVM_CAP_USER_MEMORY */
+	assert_non_null(strstr(p.reason, "within 50 ms"));
+	print_message("# %s\n", p.reason);
+}
+
+static void test_kvm_probe_not_kvm(void **state)
+{
+	(void)state;
+	cleanup_error kc_error_t err = NULL;
+	struct kc_kvm_probe p;
+
+	assert_int_equal(kc_kvm_probe("/dev/null", &p, &err), 0);
+	assert_true(p.opened);
+	assert_false(p.native);
+	assert_int_equal(p.api_version, -1);
+	assert_non_null(strstr(p.reason, "KVM_GET_API_VERSION on `/dev/null`"));
+}
+
+static void test_accel_resolve(void **state)
+{
+	(void)state;
+	struct kc_kvm_probe p = { .native = true };
+
+	assert_string_equal(kc_accel_resolve("auto", &p), "kvm");
+	assert_string_equal(kc_accel_resolve("tcg", &p), "tcg");
+	p.native = false;
+	assert_string_equal(kc_accel_resolve("auto", &p), "tcg");
+	assert_string_equal(kc_accel_resolve("kvm", &p), "kvm");
+	assert_string_equal(kc_accel_resolve("auto", NULL), "tcg");
+}
+
+/* The per-iteration figures leave out the fixed cost of a guest run. */
+static void test_probe_figures(void **state)
+{
+	(void)state;
+	struct kc_kvm_probe p = {
+		.iterations = 100000, .guest_ns = 150000, .base_iterations = 1000,
+		.base_ns = 51000, .host_ns = 25000,
+	};
+
+	/* 99 us for 99000 iterations, whatever the 50 us of entry and exit. */
+	assert_true(kc_kvm_probe_guest_ns_per_iter(&p) > 0.999 &&
+		    kc_kvm_probe_guest_ns_per_iter(&p) < 1.001);
+	assert_true(kc_kvm_probe_host_ns_per_iter(&p) > 0.2499 &&
+		    kc_kvm_probe_host_ns_per_iter(&p) < 0.2501);
+	/* A short run slower than the long one (noise): below measurement. */
+	p.base_ns = 200000;
+	assert_true(kc_kvm_probe_guest_ns_per_iter(&p) > 0);
+	assert_true(kc_kvm_probe_guest_ns_per_iter(&p) < 0.001);
+	/* Not measured. */
+	p.guest_ns = 0;
+	assert_true(kc_kvm_probe_guest_ns_per_iter(&p) == 0);
 }
 
 static void test_kvm_probe_missing_device(void **state)
@@ -255,6 +435,10 @@ int main(void)
 		cmocka_unit_test(test_virtiofsd_probe),
 		cmocka_unit_test(test_kvm_probe_real),
 		cmocka_unit_test(test_kvm_probe_missing_device),
+		cmocka_unit_test(test_kvm_probe_timeout),
+		cmocka_unit_test(test_kvm_probe_not_kvm),
+		cmocka_unit_test(test_accel_resolve),
+		cmocka_unit_test(test_probe_figures),
 	};
 	return cmocka_run_group_tests_name("host", tests, setup, teardown);
 }
