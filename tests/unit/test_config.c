@@ -13,32 +13,15 @@
 #include "lib/config.h"
 #include "lib/json.h"
 #include "lib/util.h"
+#include "tmpdir.h"
 
 #define SHIPPED_CONFIG KC_TEST_DATA "/../../config/configuration-qemu.toml"
 
-static char tmpdir[] = "/tmp/kc-test-config-XXXXXX";
-
-static int setup(void **state)
-{
-	(void)state;
-	return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-	return system(cmd);
-}
 
 /* Writes `text` to a file of the temporary directory; returns its path. */
 static char *write_config(const char *name, const char *text)
 {
-	char *path = kc_xasprintf("%s/%s", tmpdir, name);
-	cleanup_error kc_error_t err = NULL;
-	assert_int_equal(kc_write_file_atomic(path, text, strlen(text), 0644, &err), 0);
-	return path;
+	return tmpdir_write(name, text, 0644);
 }
 
 /* Loads text and expects an error containing every one of the fragments. */
@@ -372,5 +355,5 @@ int main(void)
 		cmocka_unit_test(test_annotations),
 		cmocka_unit_test(test_to_json),
 	};
-	return cmocka_run_group_tests_name("config", tests, setup, teardown);
+	return cmocka_run_group_tests_name("config", tests, tmpdir_setup, tmpdir_teardown);
 }

@@ -17,34 +17,17 @@
 
 #include "lib/json.h"
 #include "lib/util.h"
+#include "tmpdir.h"
 #include "runtime/host.h"
 #include "runtime/kvm_probe.h"
 
-static char tmpdir[] = "/tmp/kc-test-host-XXXXXX";
-
-static int setup(void **state)
-{
-	(void)state;
-	return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-	return system(cmd);
-}
 
 /* Writes an executable shell script; returns its path. */
 static char *script(const char *name, const char *body)
 {
-	char *path = kc_xasprintf("%s/%s", tmpdir, name);
 	cleanup_free char *text = kc_xasprintf("#!/bin/sh\n%s\n", body);
-	cleanup_error kc_error_t err = NULL;
 
-	assert_int_equal(kc_write_file_atomic(path, text, strlen(text), 0755, &err), 0);
-	return path;
+	return tmpdir_write(name, text, 0755);
 }
 
 static int count_fds(void)
@@ -440,5 +423,5 @@ int main(void)
 		cmocka_unit_test(test_accel_resolve),
 		cmocka_unit_test(test_probe_figures),
 	};
-	return cmocka_run_group_tests_name("host", tests, setup, teardown);
+	return cmocka_run_group_tests_name("host", tests, tmpdir_setup, tmpdir_teardown);
 }
