@@ -1,0 +1,258 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * kata-agent: the guest agent.
+ *
+ *   kata-agent [--listen URI] [--no-init] [--log-level LEVEL]
+ *
+ * As PID 1 of a guest (without --no-init) it first mounts the basic
+ * filesystems and reads agent.* settings from the kernel command line, and
+ * powers the VM off when it ends.  With --no-init it is an ordinary process,
+ * as the tests run it.  Everything happens on one epoll loop: the ttrpc
+ * server and a signalfd for SIGCHLD (reaping), SIGTERM and SIGINT (clean
+ * shutdown).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "init.h"
+#include "kc-build-config.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "ttrpc/transport.h"
+
+#define DEFAULT_LISTEN "vsock://-1:1024"
+
+struct opts {
+	const char *listen;
+	bool no_init;
+	const char *log_level;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: kata-agent [--listen URI] [--no-init] [--log-level LEVEL]\n"
+		   "  --listen URI        unix:///path, vsock://-1:1024 (default) or\n"
+		   "                      serial://agent.channel.0\n"
+		   "  --no-init           run as an ordinary process even as PID 1\n"
+		   "  --log-level LEVEL   error, warning, info (default) or debug\n");
+}
+
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+	static const struct option longopts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "no-init", no_argument, NULL, 'n' },
+		{ "log-level", required_argument, NULL, 'L' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'l':
+			o->listen = optarg;
+			break;
+		case 'n':
+			o->no_init = true;
+			break;
+		case 'L':
+			o->log_level = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case 'V':
+			printf("kata-agent %s (API %s)\n", KC_VERSION, KC_AGENT_API_VERSION);
+			exit(0);
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "kata-agent: unexpected argument `%s`\n", argv[optind]);
+		return -1;
+	}
+	return 0;
+}
+
+static void on_signal(struct kc_loop_watch *w, int fd, uint32_t events, void *data)
+{
+	struct kc_agent *a = data;
+	struct signalfd_siginfo si;
+	bool reap = false;
+
+	(void)w;
+	(void)events;
+	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGCHLD) {
+			reap = true;
+		} else {
+			kc_info("received signal %d, shutting down", (int)si.ssi_signo);
+			kc_loop_quit(a->loop);
+		}
+	}
+	/* SIGCHLD coalesces: one read may stand for many children. */
+	if (reap)
+		kc_agent_reap(a);
+}
+
+/* The socket file of a unix listen URI, NULL for other transports and
+ * abstract sockets. */
+static char *unix_socket_path(const char *uri)
+{
+	struct kc_ttrpc_addr addr;
+
+	if (kc_ttrpc_addr_parse(uri, &addr, NULL) < 0 || addr.kind != KC_TTRPC_ADDR_UNIX ||
+	    addr.path[0] == '@')
+		return NULL;
+	return kc_xstrdup(addr.path);
+}
+
+static int init_setup(struct opts *o, char **cmdline_listen, kc_error_t *err)
+{
+	struct kc_agent_cmdline cl;
+	cleanup_free char *buf = NULL;
+	size_t len;
+	int ret;
+
+	ret = kc_agent_init_mounts(err);
+	if (ret < 0)
+		return ret;
+	ret = kc_read_file("/proc/cmdline", 64 * 1024, &buf, &len, err);
+	if (ret < 0)
+		return ret;
+	ret = kc_agent_cmdline_parse(buf, &cl, err);
+	if (ret < 0)
+		return ret;
+	if (cl.log_level_set && !o->log_level)
+		kc_log_set_level(cl.log_level);
+	if (cl.debug_console)
+		kc_warn("agent.debug_console is not supported yet");
+	*cmdline_listen = kc_steal_ptr(&cl.listen);
+	kc_agent_cmdline_free(&cl);
+	return 0;
+}
+
+static int run(bool init_mode, const char *listen, kc_error_t *err)
+{
+	struct kc_agent a = { .init_mode = init_mode };
+	struct kc_loop_watch *sigwatch = NULL;
+	cleanup_free char *sock = unix_socket_path(listen);
+	cleanup_close int sfd = -1;
+	struct stat st;
+	sigset_t mask;
+	int ret;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+		return kc_error_set(err, errno, "sigprocmask");
+	signal(SIGPIPE, SIG_IGN);
+	sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (sfd < 0)
+		return kc_error_set(err, errno, "signalfd");
+	if (!init_mode && prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+		kc_warn("cannot become a child subreaper: %s", strerror(errno));
+
+	ret = kc_loop_new(&a.loop, err);
+	if (ret < 0)
+		return ret;
+	ret = kc_ttrpc_server_new(a.loop, &a.srv, err);
+	if (ret < 0)
+		goto out;
+	ret = kc_agent_health_register(&a, err);
+	if (ret < 0)
+		goto out;
+	ret = kc_agent_service_register(&a, err);
+	if (ret < 0)
+		goto out;
+	ret = kc_loop_watch_fd(a.loop, sfd, EPOLLIN, on_signal, &a, &sigwatch, err);
+	if (ret < 0)
+		goto out;
+	/* A socket left by an agent that died is ours to replace; one that
+	 * still answers belongs to a live agent. */
+	if (sock && lstat(sock, &st) == 0 && S_ISSOCK(st.st_mode)) {
+		int fd = kc_ttrpc_dial(listen, 1000000000ull, NULL);
+
+		if (fd >= 0) {
+			close(fd);
+			free(sock);
+			sock = NULL;
+			ret = kc_error_set(err, EADDRINUSE, "listen on %s: another agent serves it",
+					   listen);
+			goto out;
+		}
+		unlink(sock);
+	}
+	ret = kc_ttrpc_server_listen(a.srv, listen, KC_TTRPC_SAME_USER, err);
+	if (ret < 0) {
+		free(sock);
+		sock = NULL; /* not ours to remove */
+		goto out;
+	}
+	kc_info("listening on %s (version %s, init %s)", listen, KC_VERSION,
+		init_mode ? "yes" : "no");
+	ret = kc_loop_run(a.loop, err);
+
+out:
+	kc_agent_destroy_containers(&a);
+	kc_agent_reap(&a);
+	if (a.srv)
+		kc_ttrpc_server_free(a.srv);
+	if (sigwatch)
+		kc_loop_watch_remove(sigwatch);
+	kc_loop_free(a.loop);
+	free(a.sandbox_id);
+	if (sock)
+		unlink(sock);
+	if (ret >= 0)
+		kc_info("agent stopped");
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	cleanup_error kc_error_t err = NULL;
+	cleanup_free char *cmdline_listen = NULL;
+	struct opts o = { 0 };
+	enum kc_log_level level;
+	bool init_mode;
+	int ret;
+
+	kc_log_init("kata-agent", "agent");
+	if (parse_opts(argc, argv, &o) < 0)
+		return 2;
+	if (o.log_level) {
+		if (kc_log_parse_level(o.log_level, &level, &err) < 0) {
+			kc_error_report("kata-agent", &err);
+			return 2;
+		}
+		kc_log_set_level(level);
+	}
+	init_mode = getpid() == 1 && !o.no_init;
+	if (init_mode && init_setup(&o, &cmdline_listen, &err) < 0) {
+		kc_error("init: %s", err->msg);
+		kc_error_free(&err);
+	}
+	ret = run(init_mode, o.listen ? o.listen : cmdline_listen ? cmdline_listen : DEFAULT_LISTEN,
+		  &err);
+	if (ret < 0)
+		kc_error("%s", err->msg);
+	if (init_mode)
+		kc_agent_init_poweroff();
+	return ret < 0 ? 1 : 0;
+}
