@@ -5,7 +5,7 @@
 set -eu
 
 packages="
-  gcc meson ninja-build pkg-config git python3
+  gcc libc6-dev binutils meson ninja-build pkg-config git python3
   libjansson-dev libcmocka-dev libprotobuf-c-dev protobuf-c-compiler
   clang libclang-rt-14-dev
   qemu-system-x86 qemu-system-common
