@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static void __attribute__((noreturn)) oom(void)
@@ -185,6 +186,14 @@ int kc_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
 		return kc_error_set(err, saved, "rename `%s` to `%s`", tmp, path);
 	}
 	return 0;
+}
+
+uint64_t kc_monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 bool kc_parse_u64(const char *s, unsigned long long *out)

@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
 
@@ -62,6 +63,9 @@ int kc_read_file(const char *path, size_t max_size, char **out, size_t *len, kc_
 /* Writes a file atomically: a temporary file beside it, fsync, rename. */
 int kc_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
 			 kc_error_t *err);
+
+/* CLOCK_MONOTONIC in ns, read now. */
+uint64_t kc_monotonic_ns(void);
 
 /* Parses a whole decimal unsigned integer; false on any junk or overflow. */
 bool kc_parse_u64(const char *s, unsigned long long *out);

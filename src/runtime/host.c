@@ -161,13 +161,6 @@ int kc_host_device_usable(const char *path)
 	return 0;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Makes fd available as target across exec (dup2 clears close-on-exec,
  * but is a no-op when fd already is target). */
 static int place_fd(int fd, int target)
@@ -210,7 +203,7 @@ static bool capture(int fd, int64_t deadline, char *buf, size_t *len)
 
 	for (;;) {
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - (int64_t)(kc_monotonic_ns() / 1000000);
 		ssize_t n;
 
 		if (left <= 0)
@@ -240,7 +233,7 @@ int kc_host_run_capture(char *const argv[], int timeout_ms, char **output, kc_er
 {
 	cleanup_free char *buf = kc_xmalloc(CAPTURE_MAX + 1);
 	int outpipe[2], errpipe[2], status = 0, exec_errno = 0;
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = (int64_t)(kc_monotonic_ns() / 1000000) + timeout_ms;
 	size_t len = 0;
 	bool done;
 	pid_t pid;

@@ -56,22 +56,15 @@ struct shared {
 	enum stage stage;
 };
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 /* The same two instructions the guest runs: dec; jnz. */
 static uint64_t time_host_loop(uint64_t n)
 {
 	uint64_t best = UINT64_MAX;
 
 	for (int i = 0; i < TIMED_RUNS; i++) {
-		uint64_t count = n, start = now_ns(), t;
+		uint64_t count = n, start = kc_monotonic_ns(), t;
 		__asm__ volatile("1: dec %0\n\tjnz 1b" : "+r"(count) : : "cc");
-		t = now_ns() - start;
+		t = kc_monotonic_ns() - start;
 		if (t < best)
 			best = t;
 	}
@@ -178,7 +171,7 @@ static uint64_t run_loop(struct vm *v, struct kc_kvm_probe *p, uint64_t n)
 		why(p, "KVM_SET_REGS: %s", strerror(errno));
 		return 0;
 	}
-	start = now_ns();
+	start = kc_monotonic_ns();
 	for (;;) {
 		if (ioctl(v->vcpu, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
@@ -188,7 +181,7 @@ static uint64_t run_loop(struct vm *v, struct kc_kvm_probe *p, uint64_t n)
 		}
 		switch (v->run->exit_reason) {
 		case KVM_EXIT_HLT: {
-			uint64_t t = now_ns() - start;
+			uint64_t t = kc_monotonic_ns() - start;
 			if (ioctl(v->vcpu, KVM_GET_REGS, &regs) == 0 && regs.rcx != 0) {
 				why(p, "the guest stopped with the loop unfinished (rcx=%llu)",
 				    (unsigned long long)regs.rcx);
@@ -357,7 +350,7 @@ out:
  * was reaped by someone else: SIGCHLD ignored), leaving *status 0. */
 static bool reap(pid_t pid, int *status, int grace_ms)
 {
-	uint64_t end = now_ns() + (uint64_t)grace_ms * 1000000ULL;
+	uint64_t end = kc_monotonic_ns() + (uint64_t)grace_ms * 1000000ULL;
 	const struct timespec pause = { 0, 2 * 1000 * 1000 };
 
 	*status = 0;
@@ -367,7 +360,7 @@ static bool reap(pid_t pid, int *status, int grace_ms)
 			return true;
 		if (r < 0 && errno != EINTR)
 			return false;
-		if (now_ns() >= end)
+		if (kc_monotonic_ns() >= end)
 			return false;
 		nanosleep(&pause, NULL);
 	}
@@ -379,7 +372,7 @@ static bool wait_for_exit(int fd, uint64_t deadline)
 {
 	for (;;) {
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		uint64_t now = now_ns();
+		uint64_t now = kc_monotonic_ns();
 		char c;
 		int r;
 
@@ -426,7 +419,7 @@ int kc_kvm_probe_deadline(const char *dev_path, int deadline_ms, struct kc_kvm_p
 		_exit(0);
 	}
 	close(pipefd[1]);
-	finished = wait_for_exit(pipefd[0], now_ns() + (uint64_t)deadline_ms * 1000000ULL);
+	finished = wait_for_exit(pipefd[0], kc_monotonic_ns() + (uint64_t)deadline_ms * 1000000ULL);
 	close(pipefd[0]);
 	if (!finished)
 		kill(pid, SIGKILL);

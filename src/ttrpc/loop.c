@@ -54,14 +54,6 @@ struct kc_loop {
 	struct kc_loop_watch *post_watch;
 };
 
-uint64_t kc_monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 uint64_t kc_loop_now(struct kc_loop *loop)
 {
 	return loop->now;

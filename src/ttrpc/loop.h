@@ -51,8 +51,6 @@ int kc_loop_new(struct kc_loop **out, kc_error_t *err);
  * are owned by their embedders and simply forgotten. */
 void kc_loop_free(struct kc_loop *loop);
 
-/* CLOCK_MONOTONIC in ns, read now. */
-uint64_t kc_monotonic_ns(void);
 /* CLOCK_MONOTONIC in ns as of the start of the current dispatch: cheap, and
  * the same for every callback of one iteration. */
 uint64_t kc_loop_now(struct kc_loop *loop);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "health.pb-c.h"
+#include "lib/util.h"
 #include "ttrpc/client.h"
 #include "ttrpc/loop.h"
 #include "ttrpc/server.h"
