@@ -33,6 +33,7 @@
 #include "ttrpc/client.h"
 #include "ttrpc/loop.h"
 #include "ttrpc/server.h"
+#include "serve.h"
 #include "ttrpc/transport.h"
 
 #define NS_PER_S 1000000000ull
@@ -61,17 +62,11 @@ static void h_echo(struct kc_ttrpc_call *call, const ProtobufCMessage *req, void
 	kc_ttrpc_call_reply_msg(call, req);
 }
 
-static int server_new(struct kc_loop *loop, const char *uri, struct kc_ttrpc_server **out,
-		      kc_error_t *err)
+static int register_echo(struct kc_ttrpc_server *srv, kc_error_t *err)
 {
 	static const kc_ttrpc_msg_handler_fn handlers[] = { h_echo };
-	int ret = kc_ttrpc_server_new(loop, out, err);
 
-	if (ret >= 0)
-		ret = kc_ttrpc_server_register_service(*out, &echo_service, handlers, NULL, err);
-	if (ret >= 0)
-		ret = kc_ttrpc_server_listen(*out, uri, 0, err);
-	return ret;
+	return kc_ttrpc_server_register_service(srv, &echo_service, handlers, NULL, err);
 }
 
 /* ---- the client side ---- */
@@ -254,7 +249,11 @@ static int cmd_run(size_t callers, double secs, double warmup, size_t size)
 	snprintf(uri, sizeof(uri), "unix://%s/s.sock", dir);
 	ret = kc_loop_new(&sloop, &err);
 	if (ret >= 0)
-		ret = server_new(sloop, uri, &srv, &err);
+		ret = kc_ttrpc_server_new(sloop, &srv, &err);
+	if (ret >= 0)
+		ret = register_echo(srv, &err);
+	if (ret >= 0)
+		ret = kc_ttrpc_server_listen(srv, uri, 0, &err);
 	if (ret >= 0)
 		ret = kc_loop_new(&b.loop, &err);
 	if (ret >= 0) {
@@ -297,57 +296,6 @@ static int cmd_run(size_t callers, double secs, double warmup, size_t size)
 }
 
 /* ---- server alone, and a load for it ---- */
-
-static void on_signal(struct kc_loop_watch *w, int fd, uint32_t events, void *data)
-{
-	struct signalfd_siginfo si;
-
-	(void)w;
-	(void)events;
-	if (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
-		kc_loop_quit(data);
-}
-
-static int cmd_serve(const char *path)
-{
-	cleanup_error kc_error_t err = NULL;
-	struct kc_loop *loop = NULL;
-	struct kc_ttrpc_server *srv = NULL;
-	struct kc_loop_watch *w = NULL;
-	char *uri = kc_xasprintf("unix://%s", path);
-	sigset_t mask;
-	int sfd, ret;
-
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-	ret = sfd < 0 ? kc_error_set(&err, errno, "signalfd") : kc_loop_new(&loop, &err);
-	if (ret >= 0)
-		ret = kc_loop_watch_fd(loop, sfd, EPOLLIN, on_signal, loop, &w, &err);
-	if (ret >= 0) {
-		unlink(path);
-		ret = server_new(loop, uri, &srv, &err);
-	}
-	if (ret >= 0)
-		ret = kc_loop_run(loop, &err);
-	if (srv != NULL)
-		kc_ttrpc_server_free(srv);
-	if (w != NULL)
-		kc_loop_watch_remove(w);
-	if (loop != NULL)
-		kc_loop_free(loop);
-	if (sfd >= 0)
-		close(sfd);
-	unlink(path);
-	free(uri);
-	if (ret < 0) {
-		kc_error_report("bench_ttrpc", &err);
-		return 1;
-	}
-	return 0;
-}
 
 /* Reads "Key:  123 kB" from /proc/PID/status or smaps_rollup; -1 if absent. */
 static long status_kib(const char *status, const char *key)
@@ -421,7 +369,7 @@ int main(int argc, char **argv)
 	    (argc == 5 || parse_size(argv[5], 0, 1u << 20, &c)))
 		return cmd_run(a, secs, warm, c);
 	if (argc == 3 && strcmp(argv[1], "serve") == 0)
-		return cmd_serve(argv[2]);
+		return serve_until_signal("bench_ttrpc", argv[2], register_echo);
 	if (argc == 7 && strcmp(argv[1], "load") == 0 && parse_size(argv[3], 1, 64, &a) &&
 	    parse_size(argv[4], 1, MAX_SLOTS, &b) && (secs = atof(argv[5])) > 0)
 		return cmd_load(argv[2], a, b, secs, argv[6]);

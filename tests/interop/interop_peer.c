@@ -34,6 +34,7 @@
 #include "ttrpc/client.h"
 #include "ttrpc/loop.h"
 #include "ttrpc/server.h"
+#include "serve.h"
 #include "ttrpc/transport.h"
 
 #define SVC "kc.interop.Echo"
@@ -163,17 +164,7 @@ static void h_deadline(struct kc_ttrpc_call *call, const uint8_t *p, size_t len,
 	reply_string(call, buf, (size_t)n);
 }
 
-static void on_signal(struct kc_loop_watch *w, int fd, uint32_t events, void *data)
-{
-	struct signalfd_siginfo si;
-
-	(void)w;
-	(void)events;
-	if (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
-		kc_loop_quit(data);
-}
-
-static int serve(const char *path)
+static int register_methods(struct kc_ttrpc_server *srv, kc_error_t *err)
 {
 	static const struct {
 		const char *name;
@@ -183,49 +174,11 @@ static int serve(const char *path)
 		{ "Fail", h_fail },
 		{ "Meta", h_meta },
 		{ "Deadline", h_deadline },
-	};
-	cleanup_error kc_error_t err = NULL;
-	struct kc_loop *loop = NULL;
-	struct kc_ttrpc_server *srv = NULL;
-	struct kc_loop_watch *sig_watch = NULL;
-	char *uri = kc_xasprintf("unix://%s", path);
-	sigset_t mask;
-	int sfd = -1, ret;
+	};	int ret = 0;
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-	ret = sfd < 0 ? kc_error_set(&err, errno, "signalfd") : kc_loop_new(&loop, &err);
-	if (ret >= 0)
-		ret = kc_loop_watch_fd(loop, sfd, EPOLLIN, on_signal, loop, &sig_watch, &err);
-	if (ret >= 0)
-		ret = kc_ttrpc_server_new(loop, &srv, &err);
 	for (size_t i = 0; ret >= 0 && i < sizeof(methods) / sizeof(methods[0]); i++)
-		ret = kc_ttrpc_server_register(srv, SVC, methods[i].name, methods[i].fn, NULL,
-					       &err);
-	if (ret >= 0) {
-		unlink(path);
-		ret = kc_ttrpc_server_listen(srv, uri, 0, &err);
-	}
-	if (ret >= 0)
-		ret = kc_loop_run(loop, &err);
-	if (srv != NULL)
-		kc_ttrpc_server_free(srv);
-	if (sig_watch != NULL)
-		kc_loop_watch_remove(sig_watch);
-	if (loop != NULL)
-		kc_loop_free(loop);
-	if (sfd >= 0)
-		close(sfd);
-	unlink(path);
-	free(uri);
-	if (ret < 0) {
-		kc_error_report("interop_peer", &err);
-		return 1;
-	}
-	return 0;
+		ret = kc_ttrpc_server_register(srv, SVC, methods[i].name, methods[i].fn, NULL, err);
+	return ret;
 }
 
 /* ---- client ---- */
@@ -649,7 +602,7 @@ static int client(const char *path)
 int main(int argc, char **argv)
 {
 	if (argc == 3 && strcmp(argv[1], "serve") == 0)
-		return serve(argv[2]);
+		return serve_until_signal("interop_peer", argv[2], register_methods);
 	if (argc == 3 && strcmp(argv[1], "client") == 0)
 		return client(argv[2]);
 	fprintf(stderr, "usage: interop_peer serve SOCKET | client SOCKET\n");
