@@ -13,6 +13,14 @@
 
 #define LOOP_MAX_EVENTS 64
 
+/*
+ * Before blocking, poll for this long.  Waking a sleeping thread costs ~25 us
+ * on a virtual machine whose idle vCPU halts (measured here: a one-caller
+ * ttrpc round trip took 52 us idle against 6 us with this spin; Go's runtime
+ * spins the same way), while the spin costs at most this much CPU per wait.
+ */
+#define LOOP_SPIN_NS 20000
+
 struct kc_loop_watch {
 	struct kc_loop *loop;
 	int fd;
@@ -430,13 +438,23 @@ static int iterate(struct kc_loop *loop, int64_t timeout_ns, bool early_return, 
 		if (timeout_ns < 0 || left < timeout_ns)
 			timeout_ns = left;
 	}
-	if (!no_pwait2) {
+	n = 0;
+	if (timeout_ns != 0) {
+		uint64_t spin = timeout_ns > 0 && timeout_ns < LOOP_SPIN_NS ? (uint64_t)timeout_ns :
+									      LOOP_SPIN_NS;
+		uint64_t until = kc_monotonic_ns() + spin;
+
+		do
+			n = epoll_wait(loop->epfd, evs, LOOP_MAX_EVENTS, 0);
+		while (n == 0 && kc_monotonic_ns() < until);
+	}
+	if (n == 0 && !no_pwait2) {
 		n = wait_events(loop, evs, timeout_ns);
 		if (n < 0 && errno == ENOSYS) {
 			no_pwait2 = true;
 			n = wait_events_ms(loop, evs, timeout_ns);
 		}
-	} else {
+	} else if (n == 0) {
 		n = wait_events_ms(loop, evs, timeout_ns);
 	}
 	if (n < 0) {
