@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef KC_RUNTIME_HYPERVISOR_H
+#define KC_RUNTIME_HYPERVISOR_H
+
+/*
+ * The VM of one sandbox, as the rest of the runtime sees it: start it (the
+ * VMM, virtiofsd for the shared directory, and a wait until the agent
+ * answers its health check), learn where its agent listens, watch it, stop
+ * it.  QEMU's microvm (qemu.c) is the first back end; the ops table lets a
+ * built-in VMM or another VMM follow without changing the callers.
+ *
+ * Ownership: kc_vm_start() returns a VM that owns every process, socket and
+ * directory it made under spec->run_dir; kc_vm_free() stops whatever still
+ * runs and removes them all.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "lib/config.h"
+#include "lib/error.h"
+
+struct kc_vm_spec {
+	const struct kc_config *cfg; /* [hypervisor.qemu] and [agent.kata] settings */
+	const char *id;              /* the sandbox id, for names and logs */
+	const char *run_dir;         /* private dir (created if missing) for sockets and logs */
+	const char *shared_dir;      /* exported over virtio-fs with tag "kataShared"; NULL: none */
+	unsigned vcpus;              /* 0: the configuration's default_vcpus */
+	unsigned memory_mib;         /* 0: the configuration's default_memory */
+	const char *kernel_params;   /* appended to the configuration's; may be NULL */
+	const char *console_log;     /* guest console to this file; NULL: only when debugging */
+	uint64_t agent_timeout_ns;   /* 0: the configuration's dial_timeout */
+};
+
+struct kc_vm;
+
+/* Boots the VM and returns once the agent has answered grpc.Health/Check, or
+ * fails (having stopped and removed everything) when the deadline passes,
+ * the VMM exits, or the spec cannot be honoured (checked before launching
+ * anything: missing kernel/initrd/QEMU/virtiofsd, socket paths too long). */
+int kc_vm_start(const struct kc_vm_spec *spec, struct kc_vm **out, kc_error_t *err);
+
+/* The ttrpc URI of the guest agent (unix://, hvsock:// or vsock://). */
+const char *kc_vm_agent_uri(const struct kc_vm *vm);
+
+/* The VMM's pid, and a pidfd that becomes readable when it exits (owned by
+ * the VM: watch it, do not close it). */
+pid_t kc_vm_pid(const struct kc_vm *vm);
+int kc_vm_pidfd(const struct kc_vm *vm);
+
+/* Stops the VM: a clean quit (QMP), SIGKILL after a timeout, then virtiofsd;
+ * removes the sockets.  Idempotent. */
+int kc_vm_stop(struct kc_vm *vm, kc_error_t *err);
+
+/* Stops (if needed) and frees.  NULL is ignored. */
+void kc_vm_free(struct kc_vm *vm);
+
+#endif
