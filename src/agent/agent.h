@@ -60,6 +60,7 @@ struct kc_agent_container {
 	char *cwd, *root;
 	struct kc_agent_proc init;
 	struct kc_agent_waiter *removers; /* RemoveContainer waiting for exit */
+	struct kc_agent_cgroup *cgroup; /* cgroup_agent.c; NULL without cgroup2 */
 };
 
 struct kc_agent {
@@ -69,6 +70,7 @@ struct kc_agent {
 	bool sandbox_created;
 	char *sandbox_id;
 	struct kc_agent_container *containers;
+	struct kc_agent_cgroups *cgroups; /* cgroup_agent.c */
 };
 
 /* Registers grpc.Health (health.c). */
@@ -95,5 +97,40 @@ int kc_agent_proc_spawn(struct kc_agent_container *c, kc_error_t *err);
 int kc_agent_proc_signal(struct kc_agent_proc *p, int sig, kc_error_t *err);
 /* The wait status as the API reports it: code, or 128 + signal. */
 int kc_agent_exit_status(int wstatus);
+
+/* ---- cgroup_agent.c: cgroup v2 for the containers ---- */
+
+/* The cgroup2 root the containers' cgroups go under (the guest's
+ * /sys/fs/cgroup; --cgroup-root for tests), the inotify watch of their
+ * memory.events and cgroup.events on a->loop, and the OOM event queue.
+ * A root that is not a cgroup2 mount is accepted: containers then run
+ * without a cgroup, and what needs one fails with FAILED_PRECONDITION. */
+int kc_agent_cgroups_init(struct kc_agent *a, const char *root, kc_error_t *err);
+/* Fails the held GetOOMEvent calls and frees; before the server is freed. */
+void kc_agent_cgroups_free(struct kc_agent *a);
+/* CreateContainer: the cgroup from the spec's linux.cgroupsPath with its
+ * linux.resources applied (the spec JSON is read here, independently of
+ * the rest of the spec). */
+int kc_agent_cgroup_create(struct kc_agent *a, struct kc_agent_container *c, const void *spec,
+			   size_t len, kc_error_t *err);
+/* Kills what is left in c's cgroup and removes it (container_free). */
+void kc_agent_cgroup_remove(struct kc_agent_container *c);
+/*
+ * Moves pid into c's cgroup.  The spawn path calls it after clone and
+ * before the child is let go to exec, for the init process and for every
+ * exec'd process, so that nothing the container runs escapes its limits.
+ * No-op for a container without a cgroup.
+ */
+int kc_agent_cgroup_attach(struct kc_agent_container *c, pid_t pid, kc_error_t *err);
+/* RPC handlers, in service.c's table. */
+void kc_agent_h_update_container(struct kc_ttrpc_call *call, const ProtobufCMessage *m,
+				 void *data);
+void kc_agent_h_stats_container(struct kc_ttrpc_call *call, const ProtobufCMessage *m,
+				void *data);
+void kc_agent_h_pause_container(struct kc_ttrpc_call *call, const ProtobufCMessage *m,
+				void *data);
+void kc_agent_h_resume_container(struct kc_ttrpc_call *call, const ProtobufCMessage *m,
+				 void *data);
+void kc_agent_h_get_oom_event(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data);
 
 #endif

@@ -2,7 +2,7 @@
 /*
  * kata-agent: the guest agent.
  *
- *   kata-agent [--listen URI] [--no-init] [--log-level LEVEL]
+ *   kata-agent [--listen URI] [--no-init] [--log-level LEVEL] [--cgroup-root DIR]
  *
  * As PID 1 of a guest (without --no-init) it first mounts the basic
  * filesystems and reads agent.* settings from the kernel command line, and
@@ -30,20 +30,25 @@
 #include "ttrpc/transport.h"
 
 #define DEFAULT_LISTEN "vsock://-1:1024"
+#define DEFAULT_CGROUP_ROOT "/sys/fs/cgroup"
 
 struct opts {
 	const char *listen;
 	bool no_init;
 	const char *log_level;
+	const char *cgroup_root;
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: kata-agent [--listen URI] [--no-init] [--log-level LEVEL]\n"
+		   "                  [--cgroup-root DIR]\n"
 		   "  --listen URI        unix:///path, vsock://-1:1024 (default) or\n"
 		   "                      serial://agent.channel.0\n"
 		   "  --no-init           run as an ordinary process even as PID 1\n"
-		   "  --log-level LEVEL   error, warning, info (default) or debug\n");
+		   "  --log-level LEVEL   error, warning, info (default) or debug\n"
+		   "  --cgroup-root DIR   cgroup2 directory for the containers' cgroups\n"
+		   "                      (default " DEFAULT_CGROUP_ROOT ")\n");
 }
 
 static int parse_opts(int argc, char **argv, struct opts *o)
@@ -52,6 +57,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "listen", required_argument, NULL, 'l' },
 		{ "no-init", no_argument, NULL, 'n' },
 		{ "log-level", required_argument, NULL, 'L' },
+		{ "cgroup-root", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -68,6 +74,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'L':
 			o->log_level = optarg;
+			break;
+		case 'C':
+			o->cgroup_root = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -145,7 +154,7 @@ static int init_setup(struct opts *o, char **cmdline_listen, kc_error_t *err)
 	return 0;
 }
 
-static int run(bool init_mode, const char *listen, kc_error_t *err)
+static int run(bool init_mode, const char *listen, const char *cgroup_root, kc_error_t *err)
 {
 	struct kc_agent a = { .init_mode = init_mode };
 	struct kc_loop_watch *sigwatch = NULL;
@@ -180,6 +189,9 @@ static int run(bool init_mode, const char *listen, kc_error_t *err)
 	ret = kc_agent_service_register(&a, err);
 	if (ret < 0)
 		goto out;
+	ret = kc_agent_cgroups_init(&a, cgroup_root, err);
+	if (ret < 0)
+		goto out;
 	ret = kc_loop_watch_fd(a.loop, sfd, EPOLLIN, on_signal, &a, &sigwatch, err);
 	if (ret < 0)
 		goto out;
@@ -211,6 +223,7 @@ static int run(bool init_mode, const char *listen, kc_error_t *err)
 out:
 	kc_agent_destroy_containers(&a);
 	kc_agent_reap(&a);
+	kc_agent_cgroups_free(&a);
 	if (a.srv)
 		kc_ttrpc_server_free(a.srv);
 	if (sigwatch)
@@ -249,7 +262,7 @@ int main(int argc, char **argv)
 		kc_error_free(&err);
 	}
 	ret = run(init_mode, o.listen ? o.listen : cmdline_listen ? cmdline_listen : DEFAULT_LISTEN,
-		  &err);
+		  o.cgroup_root ? o.cgroup_root : DEFAULT_CGROUP_ROOT, &err);
 	if (ret < 0)
 		kc_error("%s", err->msg);
 	if (init_mode)

@@ -88,12 +88,23 @@ static pid_t clone3_pidfd(uint64_t flags, int *pidfd)
 	return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
 }
 
-static void child(const struct kc_agent_container *c, const char *exe, bool isolated, int errfd)
+static void child(const struct kc_agent_container *c, const char *exe, bool isolated, int errfd,
+		  int syncfd)
 {
 	const struct kc_agent_proc *p = &c->init;
 	sigset_t all;
 	cleanup_free char *plain_exe = NULL;
+	char go;
+	ssize_t n;
 
+	/* Held until the parent has put us in the container's cgroup: EOF
+	 * instead of the byte means it could not. */
+	do
+		n = read(syncfd, &go, 1);
+	while (n < 0 && errno == EINTR);
+	if (n != 1)
+		_exit(127);
+	close(syncfd);
 	sigfillset(&all);
 	sigprocmask(SIG_UNBLOCK, &all, NULL);
 	for (int s = 1; s < NSIG; s++)
@@ -144,7 +155,7 @@ int kc_agent_proc_spawn(struct kc_agent_container *c, kc_error_t *err)
 	struct kc_agent_proc *p = &c->init;
 	uint64_t ns = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
 	cleanup_free char *exe = NULL;
-	int errpipe[2];
+	int errpipe[2], syncpipe[2];
 	int pidfd = -1;
 	bool isolated = true;
 	char msg[512];
@@ -156,6 +167,11 @@ int kc_agent_proc_spawn(struct kc_agent_container *c, kc_error_t *err)
 		return -1;
 	if (pipe2(errpipe, O_CLOEXEC) < 0)
 		return kc_error_set(err, errno, "pipe");
+	if (pipe2(syncpipe, O_CLOEXEC) < 0) {
+		close(errpipe[0]);
+		close(errpipe[1]);
+		return kc_error_set(err, errno, "pipe");
+	}
 	pid = clone3_pidfd(ns, &pidfd);
 	if (pid < 0 && (errno == EPERM || errno == EINVAL || errno == EUSERS)) {
 		isolated = false;
@@ -171,17 +187,30 @@ int kc_agent_proc_spawn(struct kc_agent_container *c, kc_error_t *err)
 
 		close(errpipe[0]);
 		close(errpipe[1]);
+		close(syncpipe[0]);
+		close(syncpipe[1]);
 		return kc_error_set(err, e, "starting container `%s`", c->id);
 	}
 	if (pid == 0) {
 		close(errpipe[0]);
-		child(c, exe, isolated, errpipe[1]);
+		close(syncpipe[1]);
+		child(c, exe, isolated, errpipe[1], syncpipe[0]);
 	}
 	close(errpipe[1]);
+	close(syncpipe[0]);
 	if (pidfd < 0)
 		pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	p->pid = pid;
 	p->pidfd = pidfd;
+	if (kc_agent_cgroup_attach(c, pid, err) < 0 || write(syncpipe[1], "1", 1) != 1) {
+		if (!*err)
+			kc_error_set(err, errno, "releasing the process of container `%s`", c->id);
+		/* Our end closing makes the child exit; the reaper collects it. */
+		close(syncpipe[1]);
+		close(errpipe[0]);
+		return kc_error_ret(err);
+	}
+	close(syncpipe[1]);
 	do
 		n = read(errpipe[0], msg, sizeof(msg) - 1);
 	while (n < 0 && errno == EINTR);

@@ -258,6 +258,7 @@ static void proc_release(struct kc_agent_proc *p)
 static void container_free(struct kc_agent_container *c)
 {
 	waiters_fail_all(&c->removers, KC_TTRPC_NOT_FOUND, "container removed");
+	kc_agent_cgroup_remove(c);
 	proc_release(&c->init);
 	kc_free_strv(c->args);
 	kc_free_strv(c->env);
@@ -501,7 +502,8 @@ static void h_create_container(struct kc_ttrpc_call *call, const ProtobufCMessag
 	c->id = kc_xstrdup(req->container_id);
 	c->init.exec_id = kc_xstrdup(req->exec_id);
 	if (parse_spec(c, req->oci_spec_json.data, req->oci_spec_json.len, &err) < 0 ||
-	    proc_pipes(&c->init, &err) < 0) {
+	    proc_pipes(&c->init, &err) < 0 ||
+	    kc_agent_cgroup_create(a, c, req->oci_spec_json.data, req->oci_spec_json.len, &err) < 0) {
 		kc_error_wrap(&err, "container `%s`", c->id);
 		container_free(c);
 		kc_ttrpc_call_fail_error(call, &err);
@@ -714,6 +716,11 @@ static const struct {
 	{ "ReadStderr", h_read_stderr },
 	{ "WriteStdin", h_write_stdin },
 	{ "CloseStdin", h_close_stdin },
+	{ "UpdateContainer", kc_agent_h_update_container },
+	{ "StatsContainer", kc_agent_h_stats_container },
+	{ "PauseContainer", kc_agent_h_pause_container },
+	{ "ResumeContainer", kc_agent_h_resume_container },
+	{ "GetOOMEvent", kc_agent_h_get_oom_event },
 };
 
 int kc_agent_service_register(struct kc_agent *a, kc_error_t *err)
