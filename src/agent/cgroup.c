@@ -41,7 +41,8 @@ static int missing_file(kc_error_t *err, const struct kc_cgroup *cg, const char 
 	else
 		kc_error_set(err, 0, "cgroup `%s`: controller `%.*s` is not available (no `%s`)",
 			     cg->path, (int)n, file, file);
-	(*err)->status = EBUSY;
+	if (err)
+		(*err)->status = EBUSY;
 	return -EBUSY;
 }
 

@@ -232,7 +232,8 @@ static int precondition(kc_error_t *err, const char *fmt, ...)
 	va_start(ap, fmt);
 	kc_error_setv(err, 0, fmt, ap);
 	va_end(ap);
-	(*err)->status = EBUSY;
+	if (err)
+		(*err)->status = EBUSY;
 	return -EBUSY;
 }
 
