@@ -22,6 +22,11 @@
  * device) and socket(AF_VSOCK) works.  *cid gets the guest's CID. */
 bool kc_agent_vsock_present(uint32_t *cid);
 
+/* Waits up to wait_ns for the virtio-serial port called name to appear
+ * under ports_dir; *dev gets its /dev path. */
+int kc_agent_channel_wait_serial(const char *ports_dir, const char *name, uint64_t wait_ns,
+				 char **dev, kc_error_t *err);
+
 /*
  * Chooses the channel: vsock if present, else waits up to wait_ns for the
  * virtio-serial port named KC_AGENT_SERIAL_NAME under ports_dir (the

@@ -38,6 +38,7 @@
 /* How long init waits for the virtio-serial port to be named: the host
  * names it right after the driver binds, but TCG guests are slow. */
 #define CHANNEL_WAIT_NS (10 * 1000000000ull)
+#define PORTS_DIR "/sys/class/virtio-ports"
 
 struct opts {
 	const char *listen;
@@ -183,9 +184,21 @@ static void init_setup(struct opts *o, char **listen)
 	if (o->listen) {
 		*listen = kc_xstrdup(o->listen);
 	} else if (cl.listen) {
+		struct kc_ttrpc_addr addr;
+		cleanup_free char *dev = NULL;
+
 		*listen = kc_steal_ptr(&cl.listen);
 		kc_info("channel: %s (agent.listen)", *listen);
-	} else if (kc_agent_channel_choose("/sys/class/virtio-ports", CHANNEL_WAIT_NS, listen,
+		/* The port shows up after its module loaded: wait for it
+		 * rather than fail to open it. */
+		if (kc_ttrpc_addr_parse(*listen, &addr, NULL) == 0 &&
+		    addr.kind == KC_TTRPC_ADDR_SERIAL && addr.path[0] != '/' &&
+		    kc_agent_channel_wait_serial(PORTS_DIR, addr.path, CHANNEL_WAIT_NS, &dev,
+						 &err) < 0) {
+			kc_error("init: %s", err->msg);
+			kc_error_free(&err);
+		}
+	} else if (kc_agent_channel_choose(PORTS_DIR, CHANNEL_WAIT_NS, listen,
 					   &err) < 0) {
 		kc_error("init: %s", err->msg);
 		kc_error_free(&err);
