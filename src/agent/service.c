@@ -468,6 +468,10 @@ static void h_destroy_sandbox(struct kc_ttrpc_call *call, const ProtobufCMessage
 	kc_info("sandbox destroyed");
 	kc_log_set_field("sandbox", NULL);
 	kc_ttrpc_call_reply_msg(call, NULL);
+	/* As the VM's init the sandbox was the reason to live: the loop ends
+	 * once the answer is flushed and main() powers off. */
+	if (a->init_mode)
+		kc_loop_quit(a->loop);
 }
 
 static void h_create_container(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data)
