@@ -1,0 +1,631 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * cgroup v2 in a real guest: the guest image (vmlinux + the agent's initrd)
+ * booted under QEMU microvm, the agent as PID 1 with every controller
+ * enabled, driven over its virtio-serial port.
+ *
+ * The containers' rootfs travels in a second cpio archive appended to the
+ * initrd (the kernel unpacks concatenated archives): /kc-rootfs holds
+ * busybox.  The same archive puts busybox at /bin/busybox of the guest, so
+ * that agent.debug_console gives a shell on the serial console: the test
+ * reads the guest's cgroup files through it, to check what the kernel
+ * holds rather than what the agent says.
+ *
+ * Checked: a memory limit enforced (the container is OOM-killed, 137) with
+ * its OOM event delivered to a GetOOMEvent held before; a pids limit
+ * (pids.current stops at it); cpu.weight and cpu.max as runc computes them,
+ * and updated by UpdateContainer; freeze and thaw; stats; removal of the
+ * cgroups; power-off on DestroySandbox.  The tests run in order and share
+ * the VM.
+ *
+ * Env: KC_GUEST_KERNEL, KC_GUEST_INITRD (the meson targets), KC_QEMU
+ * (default qemu-system-x86_64), KC_QEMU_ACCEL (default tcg,thread=multi).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "agent.pb-c.h"
+#include "health.pb-c.h"
+#include "lib/util.h"
+#include "ttrpc/client.h"
+#include "ttrpc/loop.h"
+#include "ttrpc/transport.h"
+
+#define AGENT "grpc.AgentService"
+#define BUSYBOX "/bin/busybox"
+#define SEC 1000000000ull
+#define BOOT_S 180
+#define CALL_S 120
+#define ROOTFS "/kc-rootfs"
+#define CG "/sys/fs/cgroup/kc-vm-test"
+
+static struct {
+	char dir[64];
+	char *agent_sock, *con_sock, *initrd, *qemu_log;
+	pid_t qemu;
+	struct kc_loop *loop;
+	struct kc_ttrpc_client *cli;
+	int con;
+	struct kc_loop_watch *con_watch;
+	char *out; /* console output so far */
+	size_t out_len;
+	unsigned marks;
+} g = { .con = -1 };
+
+struct answer {
+	bool done;
+	int code;
+	char *message;
+	uint8_t *payload;
+	size_t len;
+};
+
+static void answer_free(struct answer *a)
+{
+	free(a->message);
+	free(a->payload);
+	memset(a, 0, sizeof(*a));
+}
+
+static void on_reply(const struct kc_ttrpc_reply *r, void *data)
+{
+	struct answer *a = data;
+
+	a->done = true;
+	a->code = r->code;
+	a->message = kc_xstrndup(r->message ? r->message : "", r->message_len);
+	a->payload = kc_xmalloc(r->len + 1);
+	if (r->len)
+		memcpy(a->payload, r->payload, r->len);
+	a->len = r->len;
+}
+
+static void start_call(const char *svc, const char *method, const ProtobufCMessage *req,
+		       struct answer *a)
+{
+	memset(a, 0, sizeof(*a));
+	assert_int_equal(kc_ttrpc_client_call_msg(g.cli, svc, method, req, NULL, on_reply, a,
+						  NULL, NULL),
+			 0);
+}
+
+static void wait_answer(struct answer *a)
+{
+	uint64_t deadline = kc_monotonic_ns() + CALL_S * SEC;
+
+	while (!a->done) {
+		assert_true(kc_loop_run_once(g.loop, 100 * 1000000, NULL) >= 0);
+		if (kc_monotonic_ns() > deadline)
+			fail_msg("no answer in %d s", CALL_S);
+	}
+}
+
+static int call(const char *method, const ProtobufCMessage *req, struct answer *a)
+{
+	start_call(AGENT, method, req, a);
+	wait_answer(a);
+	return a->code;
+}
+
+static void call_ok(const char *method, const ProtobufCMessage *req)
+{
+	struct answer a;
+
+	if (call(method, req, &a) != 0)
+		fail_msg("%s: %s", method, a.message);
+	answer_free(&a);
+}
+
+/* ---- the guest's serial console ---- */
+
+static void on_console(struct kc_loop_watch *w, int fd, uint32_t events, void *data)
+{
+	char buf[4096];
+	ssize_t n;
+
+	(void)w;
+	(void)events;
+	(void)data;
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		g.out = kc_xrealloc(g.out, g.out_len + (size_t)n + 1);
+		memcpy(g.out + g.out_len, buf, (size_t)n);
+		g.out_len += (size_t)n;
+		g.out[g.out_len] = '\0';
+	}
+}
+
+/*
+ * Runs `cmd` in the guest's debug shell and returns its output without the
+ * log lines that share the console.  The markers are written split by
+ * quotes so that the terminal's echo of the command does not match them.
+ */
+static char *guest_sh(const char *cmd)
+{
+	unsigned n = ++g.marks;
+	cleanup_free char *line = kc_xasprintf("echo @@B\"%u\"@@; %s; echo @@E\"%u\"@@\n", n, cmd, n);
+	cleanup_free char *b = kc_xasprintf("@@B%u@@", n), *e = kc_xasprintf("@@E%u@@", n);
+	uint64_t deadline = kc_monotonic_ns() + CALL_S * SEC;
+	size_t from = g.out_len;
+	char *start, *end, *res, *save = NULL;
+	cleanup_free char *raw = NULL;
+
+	assert_int_equal(write(g.con, line, strlen(line)), (ssize_t)strlen(line));
+	for (;;) {
+		start = g.out ? strstr(g.out + from, b) : NULL;
+		end = start ? strstr(start, e) : NULL;
+		if (end)
+			break;
+		assert_true(kc_loop_run_once(g.loop, 100 * 1000000, NULL) >= 0);
+		if (kc_monotonic_ns() > deadline)
+			fail_msg("guest shell: no answer to `%s`", cmd);
+	}
+	start += strlen(b);
+	raw = kc_xstrndup(start, (size_t)(end - start));
+	res = kc_xzalloc(strlen(raw) + 1);
+	for (char *l = strtok_r(raw, "\r\n", &save); l; l = strtok_r(NULL, "\r\n", &save)) {
+		if (strncmp(l, "time=", 5) == 0 || l[0] == '[')
+			continue;
+		if (res[0])
+			strcat(res, "\n");
+		strcat(res, l);
+	}
+	return res;
+}
+
+static void assert_guest(const char *cmd, const char *want)
+{
+	cleanup_free char *got = guest_sh(cmd);
+
+	if (strcmp(got, want) != 0)
+		fail_msg("guest `%s`: got `%s`, want `%s`", cmd, got, want);
+}
+
+/* ---- containers ---- */
+
+static int create(const char *id, const char *args, const char *linux_json, struct answer *a)
+{
+	cleanup_free char *json = kc_xasprintf(
+		"{\"ociVersion\":\"1.0.2\",\"process\":{\"args\":%s,"
+		"\"env\":[\"PATH=/bin\"]},\"root\":{\"path\":\"" ROOTFS "\"},\"linux\":%s}",
+		args, linux_json);
+	Grpc__CreateContainerRequest req = GRPC__CREATE_CONTAINER_REQUEST__INIT;
+
+	req.container_id = (char *)id;
+	req.exec_id = (char *)id;
+	req.oci_spec_json.data = (uint8_t *)json;
+	req.oci_spec_json.len = strlen(json);
+	return call("CreateContainer", &req.base, a);
+}
+
+static void run(const char *id, const char *args, const char *linux_json)
+{
+	Grpc__StartContainerRequest start = GRPC__START_CONTAINER_REQUEST__INIT;
+	struct answer a;
+
+	if (create(id, args, linux_json, &a) != 0)
+		fail_msg("CreateContainer %s: %s", id, a.message);
+	answer_free(&a);
+	start.container_id = (char *)id;
+	call_ok("StartContainer", &start.base);
+}
+
+static int wait_status(const char *id)
+{
+	Grpc__WaitProcessRequest req = GRPC__WAIT_PROCESS_REQUEST__INIT;
+	Grpc__WaitProcessResponse *r;
+	struct answer a;
+	int status;
+
+	req.container_id = (char *)id;
+	assert_int_equal(call("WaitProcess", &req.base, &a), 0);
+	r = grpc__wait_process_response__unpack(NULL, a.len, a.payload);
+	assert_non_null(r);
+	status = r->status;
+	grpc__wait_process_response__free_unpacked(r, NULL);
+	answer_free(&a);
+	return status;
+}
+
+static Grpc__StatsContainerResponse *stats(const char *id)
+{
+	Grpc__StatsContainerRequest req = GRPC__STATS_CONTAINER_REQUEST__INIT;
+	Grpc__StatsContainerResponse *r;
+	struct answer a;
+
+	req.container_id = (char *)id;
+	if (call("StatsContainer", &req.base, &a) != 0)
+		fail_msg("StatsContainer %s: %s", id, a.message);
+	r = grpc__stats_container_response__unpack(NULL, a.len, a.payload);
+	answer_free(&a);
+	assert_non_null(r);
+	assert_non_null(r->cgroup_stats);
+	return r;
+}
+
+static void remove_container(const char *id)
+{
+	Grpc__RemoveContainerRequest req = GRPC__REMOVE_CONTAINER_REQUEST__INIT;
+
+	req.container_id = (char *)id;
+	call_ok("RemoveContainer", &req.base);
+}
+
+static void update(const char *id, const char *json)
+{
+	Grpc__UpdateContainerRequest req = GRPC__UPDATE_CONTAINER_REQUEST__INIT;
+
+	req.container_id = (char *)id;
+	req.resources_json.data = (uint8_t *)json;
+	req.resources_json.len = strlen(json);
+	call_ok("UpdateContainer", &req.base);
+}
+
+/* ---- setup ---- */
+
+static void sh_ok(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void sh_ok(const char *fmt, ...)
+{
+	cleanup_free char *cmd = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	cmd = kc_xvasprintf(fmt, ap);
+	va_end(ap);
+	if (system(cmd) != 0)
+		fail_msg("`%s` failed", cmd);
+}
+
+/* The initrd with busybox for the debug shell and the containers. */
+static void build_initrd(const char *base)
+{
+	static const char *const applets[] = { "sh", "sleep", "cat", "echo", "read" };
+
+	sh_ok("mkdir -p %s/x/bin %s/x" ROOTFS "/bin && cp " BUSYBOX " %s/x/bin/busybox && "
+	      "cp " BUSYBOX " %s/x" ROOTFS "/bin/busybox && ln -s busybox %s/x/bin/sh",
+	      g.dir, g.dir, g.dir, g.dir, g.dir);
+	for (size_t i = 0; i < KC_ARRAY_SIZE(applets); i++)
+		sh_ok("ln -s busybox %s/x" ROOTFS "/bin/%s", g.dir, applets[i]);
+	sh_ok("cd %s/x && find . -mindepth 1 | LC_ALL=C sort | "
+	      "cpio -o -H newc -R 0:0 --quiet > %s/extra.cpio && cat '%s' %s/extra.cpio > %s",
+	      g.dir, g.dir, base, g.dir, g.initrd);
+}
+
+/* TCG's guest TSC runs at the host's rate: giving it skips the PIT
+ * calibration that fails now and then under TCG (see tests/guest). */
+static char *tsc_param(const char *accel)
+{
+	cleanup_free char *info = NULL;
+	const char *p;
+	size_t len;
+
+	if (strncmp(accel, "tcg", 3) != 0 ||
+	    kc_read_file("/proc/cpuinfo", 4 << 20, &info, &len, NULL) < 0 ||
+	    !(p = strstr(info, "cpu MHz")) || !(p = strchr(p, ':')))
+		return kc_xstrdup("");
+	return kc_xasprintf("tsc_early_khz=%ld", (long)(atof(p + 1) * 1000));
+}
+
+static int unix_connect(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int setup(void **state)
+{
+	const char *kernel = getenv("KC_GUEST_KERNEL"), *base = getenv("KC_GUEST_INITRD");
+	const char *qemu = getenv("KC_QEMU") ? getenv("KC_QEMU") : "qemu-system-x86_64";
+	const char *accel = getenv("KC_QEMU_ACCEL") ? getenv("KC_QEMU_ACCEL") : "tcg,thread=multi";
+	cleanup_free char *tsc = tsc_param(accel), *append = NULL, *con = NULL, *agent = NULL;
+	Grpc__CheckRequest check = GRPC__CHECK_REQUEST__INIT;
+	uint64_t deadline;
+	int fd = -1;
+
+	(void)state;
+	if (!kernel || !base || access(kernel, R_OK) < 0 || access(base, R_OK) < 0) {
+		fprintf(stderr, "KC_GUEST_KERNEL and KC_GUEST_INITRD must name the guest image\n");
+		return -1;
+	}
+	strcpy(g.dir, "/tmp/kc-cgroup-vm-XXXXXX");
+	assert_non_null(mkdtemp(g.dir));
+	g.agent_sock = kc_xasprintf("%s/agent.sock", g.dir);
+	g.con_sock = kc_xasprintf("%s/console.sock", g.dir);
+	g.initrd = kc_xasprintf("%s/initrd.img", g.dir);
+	g.qemu_log = kc_xasprintf("%s/qemu.log", g.dir);
+	build_initrd(base);
+	append = kc_xasprintf("console=ttyS0 panic=-1 quiet cgroup_no_v1=all agent.log=info "
+			      "agent.debug_console agent.listen=serial://agent.channel.0 %s",
+			      tsc);
+	con = kc_xasprintf("socket,id=con,path=%s,server=on,wait=off", g.con_sock);
+	agent = kc_xasprintf("socket,id=agent,path=%s,server=on,wait=off", g.agent_sock);
+	g.qemu = fork();
+	assert_true(g.qemu >= 0);
+	if (g.qemu == 0) {
+		int log = open(g.qemu_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+		dup2(null, 0);
+		dup2(log, 1);
+		dup2(log, 2);
+		execlp(qemu, qemu, "-accel", accel, "-cpu", "max", "-M",
+		       "microvm,pit=on,pic=on,rtc=on,memory-backend=mem", "-global",
+		       "virtio-mmio.force-legacy=false", "-object",
+		       "memory-backend-memfd,id=mem,size=512M,share=on", "-m", "512", "-smp", "2",
+		       "-display", "none", "-monitor", "none", "-no-reboot", "-kernel", kernel,
+		       "-initrd", g.initrd, "-append", append, "-chardev", con, "-serial",
+		       "chardev:con", "-device", "virtio-serial-device", "-chardev", agent,
+		       "-device", "virtserialport,chardev=agent,name=agent.channel.0",
+		       (char *)NULL);
+		_exit(127);
+	}
+	assert_int_equal(kc_loop_new(&g.loop, NULL), 0);
+	deadline = kc_monotonic_ns() + 30 * SEC;
+	while ((g.con = unix_connect(g.con_sock)) < 0 || (fd = unix_connect(g.agent_sock)) < 0) {
+		if (g.con >= 0)
+			close(g.con);
+		g.con = -1;
+		if (kc_monotonic_ns() > deadline || waitpid(g.qemu, NULL, WNOHANG) == g.qemu) {
+			fprintf(stderr, "QEMU did not start: see %s\n", g.qemu_log);
+			return -1;
+		}
+		usleep(50000);
+	}
+	fcntl(g.con, F_SETFL, O_NONBLOCK);
+	assert_int_equal(
+		kc_loop_watch_fd(g.loop, g.con, EPOLLIN, on_console, NULL, &g.con_watch, NULL), 0);
+	assert_int_equal(kc_ttrpc_client_new(g.loop, fd, &g.cli, NULL), 0);
+	/* The agent answers once it has booted; the port is there before. */
+	deadline = kc_monotonic_ns() + BOOT_S * SEC;
+	for (;;) {
+		struct answer a;
+
+		start_call("grpc.Health", "Check", &check.base, &a);
+		while (!a.done && kc_monotonic_ns() < deadline)
+			kc_loop_run_once(g.loop, 100 * 1000000, NULL);
+		if (a.done && a.code == 0) {
+			answer_free(&a);
+			break;
+		}
+		if (!a.done || kc_monotonic_ns() > deadline) {
+			fprintf(stderr, "agent did not answer in %d s; console:\n%s\n", BOOT_S,
+				g.out ? g.out : "");
+			return -1;
+		}
+		answer_free(&a);
+	}
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	/* The guest's side of the story, for whoever reads a failed run. */
+	if (getenv("KC_TEST_CONSOLE") && g.out)
+		fprintf(stderr, "---- guest console ----\n%s\n---- end ----\n", g.out);
+	if (g.con_watch)
+		kc_loop_watch_remove(g.con_watch);
+	if (g.con >= 0)
+		close(g.con);
+	if (g.cli)
+		kc_ttrpc_client_free(g.cli);
+	if (g.loop)
+		kc_loop_free(g.loop);
+	if (g.qemu > 0) {
+		kill(g.qemu, SIGKILL);
+		waitpid(g.qemu, NULL, 0);
+	}
+	if (g.dir[0]) {
+		cleanup_free char *cmd = kc_xasprintf("rm -rf '%s'", g.dir);
+
+		if (system(cmd) != 0)
+			fprintf(stderr, "cannot remove %s\n", g.dir);
+	}
+	free(g.agent_sock);
+	free(g.con_sock);
+	free(g.initrd);
+	free(g.qemu_log);
+	free(g.out);
+	return 0;
+}
+
+/* ---- tests ---- */
+
+static void test_sandbox(void **state)
+{
+	Grpc__CreateSandboxRequest req = GRPC__CREATE_SANDBOX_REQUEST__INIT;
+
+	(void)state;
+	req.sandbox_id = (char *)"cgroup-vm";
+	call_ok("CreateSandbox", &req.base);
+	/* The shell answers and the guest has cgroup2 with controllers. */
+	assert_guest("echo hello", "hello");
+	{
+		cleanup_free char *ctl = guest_sh("cat /sys/fs/cgroup/cgroup.subtree_control");
+
+		assert_non_null(strstr(ctl, "memory"));
+		assert_non_null(strstr(ctl, "pids"));
+		assert_non_null(strstr(ctl, "cpu"));
+	}
+}
+
+/* 32 MiB and a shell that doubles a string until it is killed: OOM, exit
+ * 137, and the GetOOMEvent asked before gets the container's id. */
+static void test_memory_oom(void **state)
+{
+	Grpc__GetOOMEventRequest req = GRPC__GET_OOMEVENT_REQUEST__INIT;
+	Grpc__StatsContainerResponse *s;
+	Grpc__OOMEvent *ev;
+	struct answer oom;
+
+	(void)state;
+	start_call(AGENT, "GetOOMEvent", &req.base, &oom);
+	run("oom", "[\"sh\",\"-c\",\"a=0123456789abcdef; while :; do a=$a$a; done\"]",
+	    "{\"cgroupsPath\":\"/kc-vm-test/oom\",\"resources\":{\"memory\":"
+	    "{\"limit\":33554432,\"reservation\":16777216}}}");
+	assert_guest("cat " CG "/oom/memory.max", "33554432");
+	assert_guest("cat " CG "/oom/memory.low", "16777216");
+	assert_int_equal(wait_status("oom"), 137);
+	wait_answer(&oom);
+	if (oom.code != 0)
+		fail_msg("GetOOMEvent: %s", oom.message);
+	ev = grpc__oomevent__unpack(NULL, oom.len, oom.payload);
+	assert_non_null(ev);
+	assert_string_equal(ev->container_id, "oom");
+	grpc__oomevent__free_unpacked(ev, NULL);
+	answer_free(&oom);
+	{
+		cleanup_free char *events = guest_sh("cat " CG "/oom/memory.events");
+
+		assert_non_null(strstr(events, "oom_kill 1"));
+	}
+	/* Stats of the stopped container: its limit and the hits. */
+	s = stats("oom");
+	assert_int_equal(s->cgroup_stats->memory_stats->usage->limit, 33554432);
+	assert_true(s->cgroup_stats->memory_stats->usage->failcnt > 0);
+	assert_true(s->cgroup_stats->memory_stats->usage->max_usage > 16 << 20);
+	grpc__stats_container_response__free_unpacked(s, NULL);
+	remove_container("oom");
+	assert_guest("test -e " CG "/oom || echo gone", "gone");
+}
+
+/* pids.max 4, reached by a shell and three sleeps; a fifth process moved
+ * in (moving is not limited) cannot fork, and the kernel counts it. */
+static void test_pids_limit(void **state)
+{
+	Grpc__StatsContainerResponse *s = NULL;
+	uint64_t deadline = kc_monotonic_ns() + CALL_S * SEC;
+	cleanup_free char *out = NULL;
+
+	(void)state;
+	run("pids", "[\"sh\",\"-c\",\"sleep 1000 & sleep 1000 & sleep 1000 & read x\"]",
+	    "{\"cgroupsPath\":\"/kc-vm-test/pids\",\"resources\":{\"pids\":{\"limit\":4}}}");
+	assert_guest("cat " CG "/pids/pids.max", "4");
+	/* The shell forks on its own schedule: wait until it has. */
+	for (;;) {
+		cleanup_free char *cur = guest_sh("cat " CG "/pids/pids.current");
+
+		if (strcmp(cur, "4") == 0)
+			break;
+		if (kc_monotonic_ns() > deadline)
+			fail_msg("pids.current stays at %s", cur);
+	}
+	s = stats("pids");
+	assert_int_equal(s->cgroup_stats->pids_stats->current, 4);
+	assert_int_equal(s->cgroup_stats->pids_stats->limit, 4);
+	grpc__stats_container_response__free_unpacked(s, NULL);
+	assert_guest("cat " CG "/pids/pids.events", "max 0");
+	out = guest_sh("sh -c 'echo $$ > " CG "/pids/cgroup.procs; ( : ); echo survived' 2>&1");
+	if (!strstr(out, "can't fork") || strstr(out, "survived"))
+		fail_msg("a fork beyond pids.max: `%s`", out);
+	assert_guest("cat " CG "/pids/pids.events", "max 1");
+	assert_guest("cat " CG "/pids/pids.current", "4");
+	remove_container("pids");
+	assert_guest("test -e " CG "/pids || echo gone", "gone");
+}
+
+/* cpu.shares 512 -> cpu.weight 20 (runc's formula); quota/period ->
+ * cpu.max; UpdateContainer changes both, and memory.max. */
+static void test_cpu_and_update(void **state)
+{
+	(void)state;
+	run("cpu", "[\"sleep\",\"1000\"]",
+	    "{\"cgroupsPath\":\"/kc-vm-test/cpu\",\"resources\":{\"cpu\":"
+	    "{\"shares\":512,\"quota\":50000,\"period\":100000}}}");
+	assert_guest("cat " CG "/cpu/cpu.weight", "20");
+	assert_guest("cat " CG "/cpu/cpu.max", "50000 100000");
+	update("cpu", "{\"cpu\":{\"shares\":2048,\"quota\":-1},\"memory\":{\"limit\":67108864}}");
+	assert_guest("cat " CG "/cpu/cpu.weight", "79");
+	assert_guest("cat " CG "/cpu/cpu.max", "max 100000");
+	assert_guest("cat " CG "/cpu/memory.max", "67108864");
+	assert_guest("cat " CG "/cpu/cgroup.procs | wc -l", "1");
+}
+
+static void test_freeze(void **state)
+{
+	Grpc__PauseContainerRequest p = GRPC__PAUSE_CONTAINER_REQUEST__INIT;
+	Grpc__ResumeContainerRequest r = GRPC__RESUME_CONTAINER_REQUEST__INIT;
+
+	(void)state;
+	p.container_id = r.container_id = (char *)"cpu";
+	call_ok("PauseContainer", &p.base);
+	assert_guest("grep frozen " CG "/cpu/cgroup.events", "frozen 1");
+	assert_guest("cat " CG "/cpu/cgroup.freeze", "1");
+	call_ok("ResumeContainer", &r.base);
+	assert_guest("grep frozen " CG "/cpu/cgroup.events", "frozen 0");
+}
+
+static void test_stats(void **state)
+{
+	Grpc__StatsContainerResponse *s = stats("cpu");
+	Grpc__CgroupStats *c = s->cgroup_stats;
+
+	(void)state;
+	assert_int_equal(c->pids_stats->current, 1);
+	assert_true(c->pids_stats->limit == UINT64_MAX);
+	assert_true(c->memory_stats->usage->usage > 0);
+	assert_int_equal(c->memory_stats->usage->limit, 67108864);
+	assert_true(c->memory_stats->n_stats > 10);
+	assert_true(c->cpu_stats->cpu_usage->total_usage > 0);
+	assert_non_null(c->blkio_stats);
+	grpc__stats_container_response__free_unpacked(s, NULL);
+	remove_container("cpu");
+	assert_guest("test -e " CG "/cpu || echo gone", "gone");
+}
+
+/* DestroySandbox powers the guest off: QEMU exits 0. */
+static void test_poweroff(void **state)
+{
+	Grpc__DestroySandboxRequest req = GRPC__DESTROY_SANDBOX_REQUEST__INIT;
+	uint64_t deadline;
+	int wstatus = 0;
+	pid_t got = 0;
+
+	(void)state;
+	call_ok("DestroySandbox", &req.base);
+	deadline = kc_monotonic_ns() + CALL_S * SEC;
+	while ((got = waitpid(g.qemu, &wstatus, WNOHANG)) == 0 && kc_monotonic_ns() < deadline)
+		kc_loop_run_once(g.loop, 100 * 1000000, NULL);
+	assert_int_equal(got, g.qemu);
+	g.qemu = 0;
+	assert_true(WIFEXITED(wstatus));
+	assert_int_equal(WEXITSTATUS(wstatus), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sandbox),
+		cmocka_unit_test(test_memory_oom),
+		cmocka_unit_test(test_pids_limit),
+		cmocka_unit_test(test_cpu_and_update),
+		cmocka_unit_test(test_freeze),
+		cmocka_unit_test(test_stats),
+		cmocka_unit_test(test_poweroff),
+	};
+
+	return cmocka_run_group_tests_name("cgroup-vm", tests, setup, teardown);
+}
