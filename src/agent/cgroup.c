@@ -90,9 +90,13 @@ int kc_cgroup_path_from_spec(const char *spec_path, const char *id, char **out, 
 	int ret;
 
 	if (!spec_path || !spec_path[0]) {
-		if (!id[0] || strchr(id, '/') || strcmp(id, ".") == 0 || strcmp(id, "..") == 0)
+		cleanup_error kc_error_t why = NULL;
+
+		if (!id[0] || strchr(id, '/') || strcmp(id, ".") == 0 ||
+		    append_components(id, id, &rel, &why) < 0 || strcmp(rel, id) != 0)
 			return kc_error_set(err, EINVAL,
 					    "container id `%s` cannot name a cgroup", id);
+		free(rel);
 		spec_path = "";
 		rel = kc_xasprintf("kata/%s", id);
 	} else if (strlen(spec_path) > PATH_MAX_LEN) {

@@ -141,6 +141,8 @@ static void test_paths(void **state)
 	path_bad(NULL, "../x", "cannot name a cgroup");
 	path_bad(NULL, "..", "cannot name a cgroup");
 	path_bad(NULL, "", "cannot name a cgroup");
+	path_bad(NULL, "a\tb", "cannot name a cgroup");
+	path_bad(NULL, ".", "cannot name a cgroup");
 }
 
 /* ---- creation ---- */

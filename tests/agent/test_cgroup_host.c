@@ -197,11 +197,44 @@ static void copy_file(const char *from, const char *to)
 	close(fd);
 }
 
+/* Starts the agent with `root` as its cgroup root and connects g.cli. */
+static void start_agent(const char *root)
+{
+	uint64_t deadline;
+	int fd;
+
+	g.agent = fork();
+	assert_true(g.agent >= 0);
+	if (g.agent == 0) {
+		execl(KC_AGENT_BIN, "kata-agent", "--listen", g.uri, "--no-init", "--log-level",
+		      "debug", "--cgroup-root", root, (char *)NULL);
+		_exit(127);
+	}
+	deadline = kc_monotonic_ns() + 20 * SEC;
+	while ((fd = kc_ttrpc_dial(g.uri, SEC, NULL)) < 0) {
+		assert_true(kc_monotonic_ns() < deadline);
+		usleep(20000);
+	}
+	assert_int_equal(kc_ttrpc_client_new(g.loop, fd, &g.cli, NULL), 0);
+}
+
+/* SIGTERM, and the agent must exit 0 (ASan finds no leak). */
+static void stop_agent(void)
+{
+	int wstatus;
+
+	assert_int_equal(kill(g.agent, SIGTERM), 0);
+	assert_int_equal(waitpid(g.agent, &wstatus, 0), g.agent);
+	g.agent = 0;
+	assert_true(WIFEXITED(wstatus));
+	assert_int_equal(WEXITSTATUS(wstatus), 0);
+	kc_ttrpc_client_free(g.cli);
+	g.cli = NULL;
+}
+
 static int setup(void **state)
 {
 	cleanup_free char *bin = NULL, *bb = NULL, *link = NULL;
-	uint64_t deadline;
-	int fd;
 
 	(void)state;
 	if (access(BUSYBOX, X_OK) < 0) {
@@ -226,21 +259,8 @@ static int setup(void **state)
 	link = kc_xasprintf("%s/sleep", bin);
 	assert_int_equal(symlink("busybox", link), 0);
 	assert_int_equal(mkdir(g.cgroot, 0755), 0);
-
-	g.agent = fork();
-	assert_true(g.agent >= 0);
-	if (g.agent == 0) {
-		execl(KC_AGENT_BIN, "kata-agent", "--listen", g.uri, "--no-init", "--log-level",
-		      "debug", "--cgroup-root", g.cgroot, (char *)NULL);
-		_exit(127);
-	}
 	assert_int_equal(kc_loop_new(&g.loop, NULL), 0);
-	deadline = kc_monotonic_ns() + 20 * SEC;
-	while ((fd = kc_ttrpc_dial(g.uri, SEC, NULL)) < 0) {
-		assert_true(kc_monotonic_ns() < deadline);
-		usleep(20000);
-	}
-	assert_int_equal(kc_ttrpc_client_new(g.loop, fd, &g.cli, NULL), 0);
+	start_agent(g.cgroot);
 	return 0;
 }
 
@@ -535,6 +555,8 @@ static void test_oom_long_poll_and_exit(void **state)
 	g.agent = 0;
 	assert_true(WIFEXITED(wstatus));
 	assert_int_equal(WEXITSTATUS(wstatus), 0);
+	kc_ttrpc_client_free(g.cli);
+	g.cli = NULL;
 	/* Nothing left: kata/ (made for c2) is all, and empty. */
 	{
 		cleanup_free char *kata = cg_path("kata");
@@ -542,6 +564,53 @@ static void test_oom_long_poll_and_exit(void **state)
 		assert_int_equal(rmdir(kata), 0);
 		assert_int_equal(rmdir(g.cgroot), 0);
 	}
+}
+
+/* A cgroup root that is not cgroup2 (this test's temporary directory):
+ * containers without limits still run, and everything that needs a cgroup
+ * says why it cannot. */
+static void test_no_cgroup2(void **state)
+{
+	Grpc__CreateSandboxRequest sb = GRPC__CREATE_SANDBOX_REQUEST__INIT;
+	Grpc__StatsContainerRequest st = GRPC__STATS_CONTAINER_REQUEST__INIT;
+	Grpc__PauseContainerRequest p = GRPC__PAUSE_CONTAINER_REQUEST__INIT;
+	Grpc__UpdateContainerRequest up = GRPC__UPDATE_CONTAINER_REQUEST__INIT;
+	Grpc__GetOOMEventRequest oom = GRPC__GET_OOMEVENT_REQUEST__INIT;
+	Grpc__RemoveContainerRequest rm = GRPC__REMOVE_CONTAINER_REQUEST__INIT;
+	cleanup_free char *want = kc_xasprintf("cgroup2 is not mounted at `%s`", g.dir);
+	struct answer a;
+
+	(void)state;
+	start_agent(g.dir);
+	sb.sandbox_id = (char *)"no-cgroup2";
+	call_ok("CreateSandbox", &sb.base);
+	assert_int_equal(create("n1", "{\"cgroupsPath\":\"/pod/n1\"}"), 0);
+	a = create_answer("n2", "{\"resources\":{\"pids\":{\"limit\":5}}}");
+	assert_int_equal(a.code, KC_TTRPC_FAILED_PRECONDITION);
+	assert_non_null(strstr(a.message, want));
+	assert_non_null(strstr(a.message, "linux.resources cannot be applied"));
+	answer_free(&a);
+	/* Bad values are still bad values. */
+	a = create_answer("n2", "{\"resources\":{\"pids\":{\"limit\":\"x\"}}}");
+	assert_int_equal(a.code, KC_TTRPC_INVALID_ARGUMENT);
+	answer_free(&a);
+	st.container_id = p.container_id = up.container_id = (char *)"n1";
+	call_fails("StatsContainer", &st.base, KC_TTRPC_FAILED_PRECONDITION,
+		   "container `n1` has no cgroup");
+	call_fails("PauseContainer", &p.base, KC_TTRPC_FAILED_PRECONDITION, want);
+	up.resources_json.data = (uint8_t *)"{}";
+	up.resources_json.len = 2;
+	call_fails("UpdateContainer", &up.base, KC_TTRPC_FAILED_PRECONDITION, want);
+	call_fails("GetOOMEvent", &oom.base, KC_TTRPC_FAILED_PRECONDITION, "no OOM events");
+	rm.container_id = (char *)"n1";
+	call_ok("RemoveContainer", &rm.base);
+	/* Nothing was made under the fake root. */
+	{
+		cleanup_free char *pod = kc_xasprintf("%s/pod", g.dir);
+
+		assert_false(exists(pod));
+	}
+	stop_agent();
 }
 
 int main(void)
@@ -556,6 +625,7 @@ int main(void)
 		cmocka_unit_test(test_attach_failure),
 		cmocka_unit_test(test_remove_paused),
 		cmocka_unit_test(test_oom_long_poll_and_exit),
+		cmocka_unit_test(test_no_cgroup2),
 	};
 
 	return cmocka_run_group_tests_name("cgroup-host", tests, setup, teardown);
