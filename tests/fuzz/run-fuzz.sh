@@ -31,6 +31,14 @@ not_ok() {
 protos=no
 libs=
 case $target in
+cgroup)
+	# The agent's cgroupsPath and linux.resources handling.
+	harness=tests/fuzz/fuzz_cgroup.c
+	sources="src/agent/cgroup.c src/agent/cgroup_resources.c src/lib/error.c src/lib/util.c src/lib/log.c src/lib/json.c"
+	seed_files="tests/fuzz/cgroup-seeds/*.json"
+	protos=yes
+	libs="-ljansson -lprotobuf-c"
+	;;
 toml)
 	harness=tests/fuzz/fuzz_toml.c
 	sources="src/lib/toml.c src/lib/error.c src/lib/util.c"
