@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include "lib/error.h"
+#include "storage.h"
 #include "ttrpc/loop.h"
 #include "ttrpc/server.h"
 
@@ -70,6 +71,7 @@ struct kc_agent {
 	bool sandbox_created;
 	char *sandbox_id;
 	struct kc_agent_container *containers;
+	struct kc_agent_storages storages; /* storage.h: the sandbox's and containers' */
 	struct kc_agent_cgroups *cgroups; /* cgroup_agent.c */
 };
 

@@ -2,7 +2,8 @@
 /*
  * kata-agent: the guest agent.
  *
- *   kata-agent [--listen URI] [--no-init] [--log-level LEVEL] [--cgroup-root DIR]
+ *   kata-agent [--listen URI] [--no-init] [--log-level LEVEL] [--storage-root DIR]
+ *              [--cgroup-root DIR]
  *
  * As PID 1 of a guest (without --no-init) it first does init's work
  * (mounts, cgroup controllers, console, entropy, kernel modules, agent.*
@@ -43,6 +44,7 @@
 
 struct opts {
 	const char *listen;
+	const char *storage_root;
 	bool no_init;
 	const char *log_level;
 	const char *cgroup_root;
@@ -51,12 +53,14 @@ struct opts {
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: kata-agent [--listen URI] [--no-init] [--log-level LEVEL]\n"
-		   "                  [--cgroup-root DIR]\n"
+		   "                  [--storage-root DIR] [--cgroup-root DIR]\n"
 		   "  --listen URI        unix:///path, vsock://-1:1024 (default) or\n"
 		   "                      serial://agent.channel.0; as init the default\n"
 		   "                      is vsock if the VM has it, else that port\n"
 		   "  --no-init           run as an ordinary process even as PID 1\n"
 		   "  --log-level LEVEL   error, warning, info (default) or debug\n"
+		   "  --storage-root DIR  where storages may be mounted (default\n"
+		   "                      " KC_AGENT_STORAGE_ROOT ")\n"
 		   "  --cgroup-root DIR   cgroup2 directory for the containers' cgroups\n"
 		   "                      (default " DEFAULT_CGROUP_ROOT ")\n");
 }
@@ -67,6 +71,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "listen", required_argument, NULL, 'l' },
 		{ "no-init", no_argument, NULL, 'n' },
 		{ "log-level", required_argument, NULL, 'L' },
+		{ "storage-root", required_argument, NULL, 'S' },
 		{ "cgroup-root", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -84,6 +89,13 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'L':
 			o->log_level = optarg;
+			break;
+		case 'S':
+			if (optarg[0] != '/') {
+				fprintf(stderr, "kata-agent: --storage-root needs an absolute path\n");
+				return -1;
+			}
+			o->storage_root = optarg;
 			break;
 		case 'C':
 			o->cgroup_root = optarg;
@@ -216,7 +228,8 @@ static void init_setup(struct opts *o, char **listen)
 	kc_info("init done in %llu ms (boot+%llu ms)", boot_ms() - t0, boot_ms());
 }
 
-static int run(bool init_mode, const char *listen, const char *cgroup_root, kc_error_t *err)
+static int run(bool init_mode, const char *listen, const char *storage_root,
+	       const char *cgroup_root, kc_error_t *err)
 {
 	struct kc_agent a = { .init_mode = init_mode };
 	struct kc_loop_watch *sigwatch = NULL;
@@ -239,9 +252,10 @@ static int run(bool init_mode, const char *listen, const char *cgroup_root, kc_e
 	if (!init_mode && prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
 		kc_warn("cannot become a child subreaper: %s", strerror(errno));
 
+	kc_agent_storages_init(&a.storages, storage_root);
 	ret = kc_loop_new(&a.loop, err);
 	if (ret < 0)
-		return ret;
+		goto out;
 	ret = kc_ttrpc_server_new(a.loop, &a.srv, err);
 	if (ret < 0)
 		goto out;
@@ -284,6 +298,7 @@ static int run(bool init_mode, const char *listen, const char *cgroup_root, kc_e
 
 out:
 	kc_agent_destroy_containers(&a);
+	kc_agent_storages_fini(&a.storages);
 	kc_agent_reap(&a);
 	kc_agent_cgroups_free(&a);
 	if (a.srv)
@@ -324,8 +339,9 @@ int main(int argc, char **argv)
 	else
 		listen = kc_xstrdup(o.listen ? o.listen : DEFAULT_LISTEN);
 	if (listen)
-		ret = run(init_mode, listen, o.cgroup_root ? o.cgroup_root : DEFAULT_CGROUP_ROOT,
-			  &err);
+		ret = run(init_mode, listen,
+			  o.storage_root ? o.storage_root : KC_AGENT_STORAGE_ROOT,
+			  o.cgroup_root ? o.cgroup_root : DEFAULT_CGROUP_ROOT, &err);
 	else
 		ret = -1; /* init_setup() logged why */
 	if (ret < 0 && err)

@@ -1,18 +1,25 @@
 // SPDX-License-Identifier: Apache-2.0
-/* The agent's kernel command line parser (the rest of init needs a VM). */
+/* The agent's init duties that run outside a VM: the kernel command line
+ * parser, module loading failures, cgroup controllers on a fake root, and
+ * reaping of orphans that are no container's (the rest needs a VM:
+ * tests/guest). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "agent/agent.h"
 #include "agent/init.h"
 #include "agent/modules.h"
 #include "lib/util.h"
@@ -185,6 +192,91 @@ static void test_cgroups(void **state)
 	kc_error_free(&err);
 }
 
+static bool is_zombie(pid_t pid)
+{
+	cleanup_free char *path = kc_xasprintf("/proc/%d/stat", (int)pid);
+	cleanup_free char *buf = NULL;
+	size_t len;
+	char *p;
+
+	if (kc_read_file(path, 4096, &buf, &len, NULL) < 0)
+		return false;
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' && p[2] == 'Z';
+}
+
+static pid_t parent_of(pid_t pid)
+{
+	cleanup_free char *path = kc_xasprintf("/proc/%d/stat", (int)pid);
+	cleanup_free char *buf = NULL;
+	size_t len;
+	char *p;
+	int ppid = -1;
+
+	if (kc_read_file(path, 4096, &buf, &len, NULL) < 0)
+		return -1;
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 2, "%*c %d", &ppid) != 1)
+		return -1;
+	return ppid;
+}
+
+static void wait_zombie(pid_t pid)
+{
+	uint64_t deadline = kc_monotonic_ns() + 20 * 1000000000ull;
+
+	while (!is_zombie(pid)) {
+		assert_true(kc_monotonic_ns() < deadline);
+		usleep(1000);
+	}
+}
+
+/* The reaper (what SIGCHLD runs) collects every exited child, containers'
+ * or not: here a plain child and an orphan that the kernel handed to us
+ * as the subreaper, as it hands orphans to PID 1 in the guest. */
+static void test_reap_orphans(void **state)
+{
+	struct kc_agent a = { 0 };
+	int pfd[2], go[2];
+	pid_t child, orphan = -1;
+
+	(void)state;
+	assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+	assert_int_equal(pipe(pfd), 0);
+	assert_int_equal(pipe(go), 0);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		pid_t g = fork();
+
+		if (g == 0) {
+			char c;
+
+			/* Outlives its parent; exits when told, as our orphan. */
+			close(go[1]);
+			(void)!read(go[0], &c, 1);
+			_exit(0);
+		}
+		(void)!write(pfd[1], &g, sizeof(g));
+		_exit(3);
+	}
+	close(pfd[1]);
+	close(go[0]);
+	assert_int_equal(read(pfd[0], &orphan, sizeof(orphan)), (ssize_t)sizeof(orphan));
+	close(pfd[0]);
+	wait_zombie(child);
+	kc_agent_reap(&a);
+	assert_int_equal(waitpid(child, NULL, WNOHANG), -1);
+	assert_int_equal(errno, ECHILD);
+	assert_int_equal(parent_of(orphan), getpid());
+	close(go[1]);
+	wait_zombie(orphan);
+	kc_agent_reap(&a);
+	assert_int_equal(waitpid(orphan, NULL, WNOHANG), -1);
+	assert_int_equal(errno, ECHILD);
+	assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 0), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -196,6 +288,7 @@ int main(void)
 		cmocka_unit_test(test_module_params),
 		cmocka_unit_test(test_modules_failures),
 		cmocka_unit_test(test_cgroups),
+		cmocka_unit_test(test_reap_orphans),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

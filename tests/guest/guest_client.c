@@ -3,11 +3,12 @@
  * guest-client: the host end of a booted guest image's agent channel, for
  * tests/guest/test-guest.sh.
  *
- *   guest-client URI TIMEOUT_S
+ *   guest-client URI TIMEOUT_S [DRIVER,SOURCE,MOUNT_POINT[,FSTYPE]]...
  *
  * Connects to URI (QEMU's chardev socket of the virtio-serial port, as
  * unix:///path), waits up to TIMEOUT_S for grpc.Health/Check, then calls
- * Version, CreateSandbox and DestroySandbox (which powers the guest off).
+ * Version, CreateSandbox (with the storages given, in order) and
+ * DestroySandbox (which unmounts them and powers the guest off).
  * Prints one "name=value" line per fact for the script to check:
  *   check=SERVING ready_ms=N version=V api=A sandbox=ok destroy=ok
  * Exits 0 when every call succeeded.
@@ -26,6 +27,30 @@
 #include "ttrpc/transport.h"
 
 #define SEC 1000000000ull
+
+/* "driver,source,mount_point[,fstype]" into *st; the strings point into
+ * arg, which is modified. */
+static bool parse_storage(char *arg, Grpc__Storage *st)
+{
+	char *f[4] = { NULL, NULL, NULL, (char *)"" };
+	size_t n = 0;
+
+	grpc__storage__init(st);
+	for (char *p = arg; n < 4; n++) {
+		f[n] = p;
+		p = strchr(p, ',');
+		if (!p)
+			break;
+		*p++ = '\0';
+	}
+	if (n < 2 || n > 3)
+		return false;
+	st->driver = f[0];
+	st->source = f[1];
+	st->mount_point = f[2];
+	st->fstype = f[3];
+	return true;
+}
 
 static int fail(const char *what, kc_error_t *err)
 {
@@ -48,9 +73,23 @@ int main(int argc, char **argv)
 	uint64_t t0, deadline;
 	int fd, rc = 1;
 
-	if (argc != 3 || !kc_parse_u64(argv[2], &timeout_s) || timeout_s == 0) {
-		fprintf(stderr, "usage: guest-client URI TIMEOUT_S\n");
+	cleanup_free Grpc__Storage *sts = NULL;
+	cleanup_free Grpc__Storage **ptrs = NULL;
+	size_t n_sts = argc > 3 ? (size_t)argc - 3 : 0;
+
+	if (argc < 3 || !kc_parse_u64(argv[2], &timeout_s) || timeout_s == 0) {
+		fprintf(stderr, "usage: guest-client URI TIMEOUT_S "
+				"[DRIVER,SOURCE,MOUNT_POINT[,FSTYPE]]...\n");
 		return 2;
+	}
+	sts = kc_xzalloc((n_sts + 1) * sizeof(*sts));
+	ptrs = kc_xzalloc((n_sts + 1) * sizeof(*ptrs));
+	for (size_t i = 0; i < n_sts; i++) {
+		if (!parse_storage(argv[3 + i], &sts[i])) {
+			fprintf(stderr, "guest-client: bad storage `%s`\n", argv[3 + i]);
+			return 2;
+		}
+		ptrs[i] = &sts[i];
 	}
 	t0 = kc_monotonic_ns();
 	deadline = t0 + timeout_s * SEC;
@@ -97,12 +136,14 @@ int main(int argc, char **argv)
 	resp = NULL;
 	sreq.sandbox_id = (char *)"guest-test";
 	sreq.hostname = (char *)"kc-guest-test";
+	sreq.storages = ptrs;
+	sreq.n_storages = n_sts;
 	if (kc_ttrpc_client_call_msg_sync(cli, "grpc.AgentService", "CreateSandbox", &sreq.base,
 					  NULL, NULL, &opts, &err) < 0) {
 		rc = fail("CreateSandbox", &err);
 		goto out;
 	}
-	printf("sandbox=ok\n");
+	printf("sandbox=ok\nstorages=%zu\n", n_sts);
 	if (kc_ttrpc_client_call_msg_sync(cli, "grpc.AgentService", "DestroySandbox", &dreq.base,
 					  NULL, NULL, &opts, &err) < 0) {
 		rc = fail("DestroySandbox", &err);
