@@ -182,6 +182,35 @@ static int create(const char *id, const char *linux_json)
 	return code;
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Median of 20 create+start+remove cycles (with `linux_json`), printed for
+ * the record only: timings are never asserted. */
+static void report_cycles(const char *what, const char *linux_json)
+{
+	uint64_t t[20];
+
+	for (int i = 0; i < 20; i++) {
+		Grpc__StartContainerRequest start = GRPC__START_CONTAINER_REQUEST__INIT;
+		Grpc__RemoveContainerRequest rm = GRPC__REMOVE_CONTAINER_REQUEST__INIT;
+		uint64_t t0 = kc_monotonic_ns();
+
+		assert_int_equal(create("cycle", linux_json), 0);
+		start.container_id = rm.container_id = (char *)"cycle";
+		call_ok("StartContainer", &start.base);
+		call_ok("RemoveContainer", &rm.base);
+		t[i] = kc_monotonic_ns() - t0;
+	}
+	qsort(t, 20, sizeof(t[0]), cmp_u64);
+	print_message("# %s: create+start+remove median %.2f ms (20 runs)\n", what,
+		      (double)t[10] / 1e6);
+}
+
 /* ---- setup ---- */
 
 static void copy_file(const char *from, const char *to)
@@ -511,6 +540,15 @@ static void test_attach_failure(void **state)
 	call_ok("RemoveContainer", &rm.base);
 }
 
+static void test_cycle_cost(void **state)
+{
+	cleanup_free char *dir = cg_path("pod/cycle");
+
+	(void)state;
+	report_cycles("with a cgroup", "{\"cgroupsPath\":\"/pod/cycle\"}");
+	assert_false(exists(dir));
+}
+
 /* Removing a paused container kills it (fatal signals reach frozen tasks)
  * and removes its cgroup; the parent stays. */
 static void test_remove_paused(void **state)
@@ -604,6 +642,7 @@ static void test_no_cgroup2(void **state)
 	call_fails("GetOOMEvent", &oom.base, KC_TTRPC_FAILED_PRECONDITION, "no OOM events");
 	rm.container_id = (char *)"n1";
 	call_ok("RemoveContainer", &rm.base);
+	report_cycles("without cgroups", "{}");
 	/* Nothing was made under the fake root. */
 	{
 		cleanup_free char *pod = kc_xasprintf("%s/pod", g.dir);
@@ -623,6 +662,7 @@ int main(void)
 		cmocka_unit_test(test_missing_controllers),
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_attach_failure),
+		cmocka_unit_test(test_cycle_cost),
 		cmocka_unit_test(test_remove_paused),
 		cmocka_unit_test(test_oom_long_poll_and_exit),
 		cmocka_unit_test(test_no_cgroup2),
