@@ -15,7 +15,7 @@
  *   blockIO.weight      -> io.bfq.weight, or io.weight = 1 + (w - 10) * 9999 / 990
  *   blockIO.weightDevice-> io.bfq.weight "maj:min w" (io.weight converted)
  *   blockIO.throttle*   -> io.max "maj:min rbps|wbps|riops|wiops=rate"
- *   hugepageLimits      -> hugetlb.<size>.max
+ *   hugepageLimits      -> hugetlb.<size>.max (and .rsvd.max where present)
  *   unified             -> written as given, key by key
  *
  * Parsing produces the list of writes and checks every value, so a bad
@@ -429,6 +429,10 @@ static int hugetlb(struct kc_cgroup_resources *r, const json_t *list, const char
 				   "`%s` is not a page size like 2MB", size ? size : "");
 		file = kc_xasprintf("hugetlb.%s.max", size);
 		add(r, file, kc_xasprintf("%lld", (long long)limit));
+		/* runc: the reservation limit too, where the kernel has one. */
+		free(file);
+		file = kc_xasprintf("hugetlb.%s.rsvd.max", size);
+		add(r, file, kc_xasprintf("%lld", (long long)limit))->optional = true;
 	}
 	return 0;
 }

@@ -29,7 +29,8 @@
 static const char *const all_files[] = {
 	"memory.max", "memory.low", "memory.swap.max", "memory.high", "cpu.weight",
 	"cpu.max", "cpu.max.burst", "cpu.idle", "cpuset.cpus", "cpuset.mems",
-	"pids.max", "io.weight", "io.max", "hugetlb.2MB.max", "cgroup.freeze",
+	"pids.max", "io.weight", "io.max", "hugetlb.2MB.max", "hugetlb.1GB.max",
+	"hugetlb.1GB.rsvd.max", "cgroup.freeze",
 	NULL,
 };
 
@@ -233,7 +234,8 @@ static void test_full_translation(void **state)
 		     "\"pids\":{\"limit\":100},"
 		     "\"blockIO\":{\"weight\":500,"
 		     "\"throttleReadBpsDevice\":[{\"major\":8,\"minor\":0,\"rate\":1048576}]},"
-		     "\"hugepageLimits\":[{\"pageSize\":\"2MB\",\"limit\":4194304}],"
+		     "\"hugepageLimits\":[{\"pageSize\":\"2MB\",\"limit\":4194304},"
+		     "{\"pageSize\":\"1GB\",\"limit\":0}],"
 		     "\"unified\":{\"memory.high\":\"900000000\"},"
 		     "\"devices\":[{\"allow\":false,\"access\":\"rwm\"}]}");
 	assert_file(cg, "memory.max", "1073741824");
@@ -252,6 +254,9 @@ static void test_full_translation(void **state)
 	assert_file(cg, "io.weight", "4950");
 	assert_file(cg, "io.max", "8:0 rbps=1048576");
 	assert_file(cg, "hugetlb.2MB.max", "4194304");
+	/* No hugetlb.2MB.rsvd.max here: skipped; 1GB has one. */
+	assert_file(cg, "hugetlb.1GB.max", "0");
+	assert_file(cg, "hugetlb.1GB.rsvd.max", "0");
 	assert_file(cg, "memory.high", "900000000");
 	/* Not touched by resources. */
 	assert_file(cg, "cgroup.freeze", UNTOUCHED);
