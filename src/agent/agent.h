@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "lib/error.h"
@@ -69,6 +70,11 @@ struct kc_agent {
 	bool sandbox_created;
 	char *sandbox_id;
 	struct kc_agent_container *containers;
+	/* Where the guest's sysfs and /run/kata-containers are: NULL for
+	 * the real ones; tests point them at fake trees (guest.h). */
+	const char *sysfs_root;
+	const char *run_root;
+	uint64_t start_ns; /* CLOCK_MONOTONIC when the agent started */
 };
 
 /* Registers grpc.Health (health.c). */

@@ -35,6 +35,7 @@ struct opts {
 	const char *listen;
 	bool no_init;
 	const char *log_level;
+	const char *sysfs_root, *run_root;
 };
 
 static void usage(FILE *f)
@@ -43,7 +44,10 @@ static void usage(FILE *f)
 		   "  --listen URI        unix:///path, vsock://-1:1024 (default) or\n"
 		   "                      serial://agent.channel.0\n"
 		   "  --no-init           run as an ordinary process even as PID 1\n"
-		   "  --log-level LEVEL   error, warning, info (default) or debug\n");
+		   "  --log-level LEVEL   error, warning, info (default) or debug\n"
+		   "  --sysfs-root DIR    sysfs to use instead of /sys (tests)\n"
+		   "  --run-root DIR      the directory that stands for /run/kata-containers\n"
+		   "                      (tests)\n");
 }
 
 static int parse_opts(int argc, char **argv, struct opts *o)
@@ -52,6 +56,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "listen", required_argument, NULL, 'l' },
 		{ "no-init", no_argument, NULL, 'n' },
 		{ "log-level", required_argument, NULL, 'L' },
+		{ "sysfs-root", required_argument, NULL, 'S' },
+		{ "run-root", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -68,6 +74,12 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'L':
 			o->log_level = optarg;
+			break;
+		case 'S':
+			o->sysfs_root = optarg;
+			break;
+		case 'R':
+			o->run_root = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -145,9 +157,14 @@ static int init_setup(struct opts *o, char **cmdline_listen, kc_error_t *err)
 	return 0;
 }
 
-static int run(bool init_mode, const char *listen, kc_error_t *err)
+static int run(bool init_mode, const struct opts *o, const char *listen, kc_error_t *err)
 {
-	struct kc_agent a = { .init_mode = init_mode };
+	struct kc_agent a = {
+		.init_mode = init_mode,
+		.sysfs_root = o->sysfs_root,
+		.run_root = o->run_root,
+		.start_ns = kc_monotonic_ns(),
+	};
 	struct kc_loop_watch *sigwatch = NULL;
 	cleanup_free char *sock = unix_socket_path(listen);
 	cleanup_close int sfd = -1;
@@ -248,7 +265,7 @@ int main(int argc, char **argv)
 		kc_error("init: %s", err->msg);
 		kc_error_free(&err);
 	}
-	ret = run(init_mode, o.listen ? o.listen : cmdline_listen ? cmdline_listen : DEFAULT_LISTEN,
+	ret = run(init_mode, &o, o.listen ? o.listen : cmdline_listen ? cmdline_listen : DEFAULT_LISTEN,
 		  &err);
 	if (ret < 0)
 		kc_error("%s", err->msg);
