@@ -61,7 +61,7 @@ int kc_agent_open_run_path(const struct kc_agent *a, const char *path, int flags
 			   const char **rel, kc_error_t *err)
 {
 	cleanup_close int root = -1;
-	const char *r;
+	const char *r = "";
 	int ret;
 
 	ret = check_run_path(path, &r, err);
@@ -222,7 +222,7 @@ static int copy_file(struct kc_agent *a, const Grpc__CopyFileRequest *req, kc_er
 	struct copy_req r = { .path = req->path };
 	cleanup_close int root = -1, dir = -1;
 	cleanup_free char *parent = NULL, *tmp = NULL;
-	const char *rel, *slash;
+	const char *rel = "", *slash;
 	int ret;
 
 	ret = check_run_path(req->path, &rel, err);
