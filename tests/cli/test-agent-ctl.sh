@@ -78,6 +78,48 @@ ctl call RemoveContainer '{"container_id": "c2"}'
 run_cmd "$CTL" --server-address "serial://$sock" call Health.Check
 ok "serial:// dials QEMU's chardev socket path" eval 'rc_is 0 && out_has SERVING'
 
+# Hybrid vsock: a stand-in for Firecracker's unix socket that answers the
+# CONNECT handshake and relays to the agent.
+python3 - "$tmp/hv.sock" "$sock" 1024 <<'EOF' &
+import os, socket, sys, threading
+path, agent, port = sys.argv[1], sys.argv[2], sys.argv[3]
+srv = socket.socket(socket.AF_UNIX)
+srv.bind(path)
+srv.listen(1)
+c, _ = srv.accept()
+line = b""
+while not line.endswith(b"\n"):
+    line += c.recv(1)
+if line != b"CONNECT %s\n" % port.encode():
+    c.sendall(b"NO\n")
+    sys.exit(1)
+a = socket.socket(socket.AF_UNIX)
+a.connect(agent)
+c.sendall(b"OK 1073741824\n")
+def pump(src, dst):
+    while True:
+        d = src.recv(65536)
+        if not d:
+            dst.shutdown(socket.SHUT_WR)
+            return
+        dst.sendall(d)
+t = threading.Thread(target=pump, args=(a, c))
+t.start()
+pump(c, a)
+t.join()
+EOF
+proxy=$!
+i=0
+while [ ! -S "$tmp/hv.sock" ] && [ $i -lt 200 ]; do
+	sleep 0.05
+	i=$((i + 1))
+done
+run_cmd "$CTL" --server-address "hvsock://$tmp/hv.sock:1024" call Health.Check
+ok "hvsock:// does the hybrid vsock handshake" eval 'rc_is 0 && out_has SERVING'
+wait "$proxy" || true
+run_cmd "$CTL" --server-address "vsock://3:1024" --timeout 2 call Health.Check
+ok "vsock:// without a VM fails naming the address" eval 'rc_is 1 && err_has "vsock"'
+
 # Errors.
 ctl call NoSuchMethod
 ok "an unknown method is named (exit 2)" eval 'rc_is 2 && err_has "NoSuchMethod"'
