@@ -108,8 +108,8 @@ static int do_call(const char *uri, double timeout, const char *name, const char
 {
 	cleanup_error kc_error_t err = NULL;
 	cleanup_json json_t *j = NULL, *out = NULL;
-	const ProtobufCServiceDescriptor *svc;
-	const ProtobufCMethodDescriptor *method;
+	const ProtobufCServiceDescriptor *svc = NULL;
+	const ProtobufCMethodDescriptor *method = NULL;
 	ProtobufCMessage *req = NULL, *resp = NULL;
 	struct kc_ttrpc_call_opts opts = { .timeout_ns = (uint64_t)(timeout * 1e9) };
 	struct kc_ttrpc_client *cli = NULL;
