@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "network.h"
 #include "netlink.h"
@@ -912,6 +913,42 @@ int kc_net_loopback_up(kc_error_t *err)
 
 /* ---- handlers ---- */
 
+bool kc_agent_net_is_host(const struct kc_agent *a)
+{
+	/* The host's namespace is PID 1's, and kthreadd's (PID 2) where PID
+	 * 1 hides its own; neither readable counts as the host's. */
+	static const char *const refs[] = { "/proc/1/ns/net", "/proc/2/ns/net" };
+	struct stat self, ref;
+	bool known = false;
+
+	if (a->init_mode)
+		return false;
+	if (stat("/proc/self/ns/net", &self) < 0)
+		return true;
+	for (size_t i = 0; i < KC_ARRAY_SIZE(refs); i++) {
+		if (stat(refs[i], &ref) < 0)
+			continue;
+		known = true;
+		if (self.st_ino == ref.st_ino && self.st_dev == ref.st_dev)
+			return true;
+	}
+	return !known;
+}
+
+/* Changing the network is for a guest, or a namespace of the agent's own:
+ * never the host's, where an agent run with --no-init would rewrite the
+ * host's routes. */
+static bool may_change(struct kc_ttrpc_call *call, const struct kc_agent *a)
+{
+	if (!kc_agent_net_is_host(a))
+		return true;
+	kc_ttrpc_call_fail(call, KC_TTRPC_FAILED_PRECONDITION,
+			   "%s: the agent is not the guest's init (--no-init) and shares the "
+			   "host's network namespace: it does not change the host's network",
+			   kc_ttrpc_call_method(call));
+	return false;
+}
+
 static void reply_and_free(struct kc_ttrpc_call *call, ProtobufCMessage *msg)
 {
 	kc_ttrpc_call_reply_msg(call, msg);
@@ -924,7 +961,8 @@ void kc_agent_h_update_interface(struct kc_ttrpc_call *call, const ProtobufCMess
 	cleanup_error kc_error_t err = NULL;
 	Grpc__Interface *out = NULL;
 
-	(void)data;
+	if (!may_change(call, data))
+		return;
 	if (!req->interface) {
 		kc_ttrpc_call_fail(call, KC_TTRPC_INVALID_ARGUMENT, "UpdateInterface: no interface");
 		return;
@@ -943,7 +981,8 @@ void kc_agent_h_update_routes(struct kc_ttrpc_call *call, const ProtobufCMessage
 	cleanup_error kc_error_t err = NULL;
 	Grpc__Routes *out = NULL;
 
-	(void)data;
+	if (!may_change(call, data))
+		return;
 	if (kc_net_update_routes(req->routes, &out, &err) < 0) {
 		kc_ttrpc_call_fail_error(call, &err);
 		return;
@@ -986,7 +1025,8 @@ void kc_agent_h_add_arp_neighbors(struct kc_ttrpc_call *call, const ProtobufCMes
 	const Grpc__AddARPNeighborsRequest *req = (const void *)m;
 	cleanup_error kc_error_t err = NULL;
 
-	(void)data;
+	if (!may_change(call, data))
+		return;
 	if (kc_net_add_arp_neighbors(req->neighbors, req->n_neighbors, &err) < 0) {
 		kc_ttrpc_call_fail_error(call, &err);
 		return;

@@ -15,8 +15,10 @@
  * protobuf_c_message_free_unpacked(msg, NULL).
  */
 
+#include <stdbool.h>
 #include <stdint.h>
 
+#include "agent.h"
 #include "agent.pb-c.h"
 #include "lib/error.h"
 #include "ttrpc/server.h"
@@ -39,6 +41,12 @@ int kc_net_list_interfaces(Grpc__Interfaces **out, kc_error_t *err);
 int kc_net_list_routes(Grpc__Routes **out, kc_error_t *err);
 int kc_net_add_arp_neighbors(Grpc__ARPNeighbor *const *neigh, size_t n, kc_error_t *err);
 int kc_net_loopback_up(kc_error_t *err);
+
+/* Whether the agent runs outside a guest (--no-init) in the host's own
+ * network namespace: then UpdateInterface, UpdateRoutes and
+ * AddARPNeighbors are refused (FAILED_PRECONDITION) and CreateSandbox
+ * leaves the loopback alone. */
+bool kc_agent_net_is_host(const struct kc_agent *a);
 
 /* The grpc.AgentService handlers (service.c's table). */
 void kc_agent_h_update_interface(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data);

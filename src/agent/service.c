@@ -430,12 +430,14 @@ static int parse_spec(struct kc_agent_container *c, const uint8_t *buf, size_t l
 
 /* ---- handlers ---- */
 
-/* The sandbox's loopback comes up with it.  Outside a guest (--no-init)
- * a failure only warns: the agent may not own its network namespace. */
+/* The sandbox's loopback comes up with it; not the host's (see
+ * network.h), and outside a guest a failure only warns. */
 static int bring_up_loopback(struct kc_agent *a, struct kc_ttrpc_call *call)
 {
 	cleanup_error kc_error_t err = NULL;
 
+	if (kc_agent_net_is_host(a))
+		return 0;
 	if (kc_net_loopback_up(&err) < 0) {
 		if (!a->init_mode) {
 			kc_warn("%s", err->msg);

@@ -462,6 +462,34 @@ static void test_refused(void **state)
 		      "virtio-fs");
 }
 
+/* In the host's network namespace the agent changes nothing. */
+static void test_host_network_untouched(void **state)
+{
+	Grpc__UpdateRoutesRequest routes = GRPC__UPDATE_ROUTES_REQUEST__INIT;
+	Grpc__UpdateInterfaceRequest ifr = GRPC__UPDATE_INTERFACE_REQUEST__INIT;
+	Grpc__AddARPNeighborsRequest arp = GRPC__ADD_ARPNEIGHBORS_REQUEST__INIT;
+	Grpc__ListRoutesRequest lr = GRPC__LIST_ROUTES_REQUEST__INIT;
+	Grpc__Interface lo = GRPC__INTERFACE__INIT;
+	cleanup_free char *before = th_sh("ip route show table main; ip -6 route show table main");
+	cleanup_free char *after = NULL;
+	ProtobufCMessage *r;
+
+	(void)state;
+	th_call_fails(A, "UpdateRoutes", &routes.base, KC_TTRPC_FAILED_PRECONDITION,
+		      "host's network");
+	lo.name = (char *)"lo";
+	ifr.interface = &lo;
+	th_call_fails(A, "UpdateInterface", &ifr.base, KC_TTRPC_FAILED_PRECONDITION,
+		      "host's network");
+	th_call_fails(A, "AddARPNeighbors", &arp.base, KC_TTRPC_FAILED_PRECONDITION,
+		      "host's network");
+	/* Reading is fine. */
+	r = th_call_ok(A, "ListRoutes", &lr.base, &grpc__routes__descriptor);
+	protobuf_c_message_free_unpacked(r, NULL);
+	after = th_sh("ip route show table main; ip -6 route show table main");
+	assert_string_equal(before, after);
+}
+
 static void test_no_fd_leak(void **state)
 {
 	(void)state;
@@ -482,6 +510,7 @@ int main(void)
 		cmocka_unit_test(test_add_swap),
 		cmocka_unit_test(test_metrics),
 		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_host_network_untouched),
 		cmocka_unit_test(test_no_fd_leak),
 	};
 
