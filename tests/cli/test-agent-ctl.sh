@@ -4,6 +4,7 @@
 # method list, JSON requests (nested, bytes as text and base64, enums,
 # files, stdin), answers as JSON, a container run through it, and the
 # errors that name the method or field.
+# shellcheck disable=SC2016,SC2154 # checks are eval'd later; $tmp is lib.sh's
 set -u
 . "$(dirname "$0")/lib.sh"
 
