@@ -367,6 +367,39 @@ static void metric(char **buf, const char *name, const char *help, const char *t
 	free(old);
 }
 
+/* /proc/meminfo, as Kata's kata_guest_meminfo: bytes by item. */
+static void guest_meminfo(char **out)
+{
+	cleanup_free char *buf = NULL;
+	char *save = NULL, *old = *out;
+	size_t len;
+
+	if (kc_read_file("/proc/meminfo", 64 * 1024, &buf, &len, NULL) < 0)
+		return;
+	*out = kc_xasprintf("%s# HELP kata_guest_meminfo Guest memory (/proc/meminfo), bytes.\n"
+			    "# TYPE kata_guest_meminfo gauge\n",
+			    old);
+	free(old);
+	for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char key[64];
+		unsigned long long v;
+		int n = 0;
+
+		if (sscanf(line, "%63[A-Za-z0-9_()]: %llu%n", key, &v, &n) != 2)
+			continue;
+		/* Prometheus label values may hold anything quoted, but keep
+		 * the names plain: "Active(anon)" -> "Active_anon_". */
+		for (char *k = key; *k; k++)
+			if (*k == '(' || *k == ')')
+				*k = '_';
+		if (strstr(line + n, "kB"))
+			v *= 1024;
+		old = *out;
+		*out = kc_xasprintf("%skata_guest_meminfo{item=\"%s\"} %llu\n", old, key, v);
+		free(old);
+	}
+}
+
 void kc_agent_h_get_metrics(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data)
 {
 	static unsigned long long scrapes;
@@ -407,6 +440,7 @@ void kc_agent_h_get_metrics(struct kc_ttrpc_call *call, const ProtobufCMessage *
 				   old, load[1], load[2]);
 		free(old);
 	}
+	guest_meminfo(&out);
 	resp.metrics = out;
 	kc_ttrpc_call_reply_msg(call, &resp.base);
 }

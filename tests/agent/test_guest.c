@@ -437,6 +437,10 @@ static void test_metrics(void **state)
 	assert_non_null(strstr(r->metrics, "\nkata_agent_uptime_seconds "));
 	assert_non_null(strstr(r->metrics, "\nkata_agent_scrape_count 1\n"));
 	assert_non_null(strstr(r->metrics, "kata_guest_load{item=\"load1\"} "));
+	p = strstr(r->metrics, "\nkata_guest_meminfo{item=\"MemTotal\"} ");
+	assert_non_null(p);
+	assert_true(strtod(strchr(p, '}') + 2, NULL) > 1024.0 * 1024);
+	assert_non_null(strstr(r->metrics, "kata_guest_meminfo{item=\"Active_anon_\"} "));
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 }
 
