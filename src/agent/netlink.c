@@ -120,8 +120,11 @@ static const char *ext_ack_msg(const struct nlmsghdr *h)
 	if (!(h->nlmsg_flags & NLM_F_ACK_TLVS))
 		return NULL;
 	/* Without NLM_F_CAPPED the whole request is echoed before the TLVs. */
-	if (!(h->nlmsg_flags & NLM_F_CAPPED))
+	if (!(h->nlmsg_flags & NLM_F_CAPPED)) {
+		if (e->msg.nlmsg_len < sizeof(e->msg))
+			return NULL;
 		off += e->msg.nlmsg_len - sizeof(e->msg);
+	}
 	if (NLMSG_LENGTH(off) > h->nlmsg_len)
 		return NULL;
 	p = (const uint8_t *)NLMSG_DATA(h) + NLMSG_ALIGN(off);
