@@ -395,8 +395,10 @@ int kc_net_update_interface(const Grpc__Interface *want, Grpc__Interface **out, 
 		return -EINVAL;
 	if (want->device[0] && check_ifname(want->device, err) < 0)
 		return -EINVAL;
-	if (want->mtu > 65535)
-		return kc_error_set(err, EINVAL, "MTU %llu is over 65535",
+	/* 68 is IPv4's minimum (RFC 791): below it the kernel refuses, and
+	 * by then the link would already be down. */
+	if (want->mtu && (want->mtu < 68 || want->mtu > 65535))
+		return kc_error_set(err, EINVAL, "MTU %llu is not within 68 to 65535",
 				    (unsigned long long)want->mtu);
 	if (!have_mac && !want->device[0] && !want->name[0])
 		return kc_error_set(err, EINVAL, "interface has no hw_addr, device or name");

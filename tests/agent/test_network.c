@@ -230,6 +230,17 @@ static void test_update_interface_bad(void **state)
 	bad_interface("", "02:00:00:99:99:99", NULL, NULL, 0, KC_TTRPC_NOT_FOUND,
 		      "02:00:00:99:99:99");
 	th_call_fails(A, "UpdateInterface", &empty.base, inval, "no interface");
+	{
+		Grpc__UpdateInterfaceRequest req = GRPC__UPDATE_INTERFACE_REQUEST__INIT;
+		Grpc__Interface want = GRPC__INTERFACE__INIT;
+
+		want.name = (char *)"eth0";
+		want.mtu = 10;
+		req.interface = &want;
+		th_call_fails(A, "UpdateInterface", &req.base, inval, "MTU 10");
+		want.mtu = 70000;
+		th_call_fails(A, "UpdateInterface", &req.base, inval, "MTU 70000");
+	}
 	l = link_json("eth0");
 	assert_true(has_addr(l, "10.41.0.7", 16));
 	assert_true(has_flag(l, "UP"));
