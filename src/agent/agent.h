@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "lib/error.h"
@@ -73,6 +74,11 @@ struct kc_agent {
 	struct kc_agent_container *containers;
 	struct kc_agent_storages storages; /* storage.h: the sandbox's and containers' */
 	struct kc_agent_cgroups *cgroups; /* cgroup_agent.c */
+	/* Where the guest's sysfs and /run/kata-containers are: NULL for
+	 * the real ones; tests point them at fake trees (guest.h). */
+	const char *sysfs_root;
+	const char *run_root;
+	uint64_t start_ns; /* CLOCK_MONOTONIC when the agent started */
 };
 
 /* Registers grpc.Health (health.c). */

@@ -48,6 +48,7 @@ struct opts {
 	bool no_init;
 	const char *log_level;
 	const char *cgroup_root;
+	const char *sysfs_root, *run_root;
 };
 
 static void usage(FILE *f)
@@ -62,7 +63,10 @@ static void usage(FILE *f)
 		   "  --storage-root DIR  where storages may be mounted (default\n"
 		   "                      " KC_AGENT_STORAGE_ROOT ")\n"
 		   "  --cgroup-root DIR   cgroup2 directory for the containers' cgroups\n"
-		   "                      (default " DEFAULT_CGROUP_ROOT ")\n");
+		   "                      (default " DEFAULT_CGROUP_ROOT ")\n"
+		   "  --sysfs-root DIR    sysfs to use instead of /sys (tests)\n"
+		   "  --run-root DIR      the directory that stands for /run/kata-containers\n"
+		   "                      (tests)\n");
 }
 
 static int parse_opts(int argc, char **argv, struct opts *o)
@@ -73,6 +77,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "log-level", required_argument, NULL, 'L' },
 		{ "storage-root", required_argument, NULL, 'S' },
 		{ "cgroup-root", required_argument, NULL, 'C' },
+		{ "sysfs-root", required_argument, NULL, 'Y' },
+		{ "run-root", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -99,6 +105,12 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'C':
 			o->cgroup_root = optarg;
+			break;
+		case 'Y':
+			o->sysfs_root = optarg;
+			break;
+		case 'R':
+			o->run_root = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -228,10 +240,14 @@ static void init_setup(struct opts *o, char **listen)
 	kc_info("init done in %llu ms (boot+%llu ms)", boot_ms() - t0, boot_ms());
 }
 
-static int run(bool init_mode, const char *listen, const char *storage_root,
-	       const char *cgroup_root, kc_error_t *err)
+static int run(bool init_mode, const struct opts *o, const char *listen, kc_error_t *err)
 {
-	struct kc_agent a = { .init_mode = init_mode };
+	struct kc_agent a = {
+		.init_mode = init_mode,
+		.sysfs_root = o->sysfs_root,
+		.run_root = o->run_root,
+		.start_ns = kc_monotonic_ns(),
+	};
 	struct kc_loop_watch *sigwatch = NULL;
 	cleanup_free char *sock = unix_socket_path(listen);
 	cleanup_close int sfd = -1;
@@ -252,7 +268,7 @@ static int run(bool init_mode, const char *listen, const char *storage_root,
 	if (!init_mode && prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
 		kc_warn("cannot become a child subreaper: %s", strerror(errno));
 
-	kc_agent_storages_init(&a.storages, storage_root);
+	kc_agent_storages_init(&a.storages, o->storage_root ? o->storage_root : KC_AGENT_STORAGE_ROOT);
 	ret = kc_loop_new(&a.loop, err);
 	if (ret < 0)
 		goto out;
@@ -265,7 +281,7 @@ static int run(bool init_mode, const char *listen, const char *storage_root,
 	ret = kc_agent_service_register(&a, err);
 	if (ret < 0)
 		goto out;
-	ret = kc_agent_cgroups_init(&a, cgroup_root, err);
+	ret = kc_agent_cgroups_init(&a, o->cgroup_root ? o->cgroup_root : DEFAULT_CGROUP_ROOT, err);
 	if (ret < 0)
 		goto out;
 	ret = kc_loop_watch_fd(a.loop, sfd, EPOLLIN, on_signal, &a, &sigwatch, err);
@@ -339,9 +355,7 @@ int main(int argc, char **argv)
 	else
 		listen = kc_xstrdup(o.listen ? o.listen : DEFAULT_LISTEN);
 	if (listen)
-		ret = run(init_mode, listen,
-			  o.storage_root ? o.storage_root : KC_AGENT_STORAGE_ROOT,
-			  o.cgroup_root ? o.cgroup_root : DEFAULT_CGROUP_ROOT, &err);
+		ret = run(init_mode, &o, listen, &err);
 	else
 		ret = -1; /* init_setup() logged why */
 	if (ret < 0 && err)

@@ -19,6 +19,8 @@
 
 #include "agent.h"
 #include "agent.pb-c.h"
+#include "guest.h"
+#include "network.h"
 #include "lib/json.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -431,6 +433,25 @@ static int parse_spec(struct kc_agent_container *c, const uint8_t *buf, size_t l
 
 /* ---- handlers ---- */
 
+/* The sandbox's loopback comes up with it; not the host's (see
+ * network.h), and outside a guest a failure only warns. */
+static int bring_up_loopback(struct kc_agent *a, struct kc_ttrpc_call *call)
+{
+	cleanup_error kc_error_t err = NULL;
+
+	if (kc_agent_net_is_host(a))
+		return 0;
+	if (kc_net_loopback_up(&err) < 0) {
+		if (!a->init_mode) {
+			kc_warn("%s", err->msg);
+			return 0;
+		}
+		kc_ttrpc_call_fail_error(call, &err);
+		return -1;
+	}
+	return 0;
+}
+
 static void h_create_sandbox(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data)
 {
 	const Grpc__CreateSandboxRequest *req = (const void *)m;
@@ -453,6 +474,8 @@ static void h_create_sandbox(struct kc_ttrpc_call *call, const ProtobufCMessage 
 		kc_ttrpc_call_fail_error(call, &err);
 		return;
 	}
+	if (bring_up_loopback(a, call) < 0)
+		return;
 	a->sandbox_created = true;
 	a->sandbox_id = kc_xstrdup(req->sandbox_id);
 	kc_log_set_field("sandbox", req->sandbox_id);
@@ -757,6 +780,31 @@ static const struct {
 	{ "ResumeContainer", kc_agent_h_resume_container },
 	{ "GetOOMEvent", kc_agent_h_get_oom_event },
 	{ "UpdateEphemeralMounts", h_update_ephemeral_mounts },
+	/* network.c */
+	{ "UpdateInterface", kc_agent_h_update_interface },
+	{ "UpdateRoutes", kc_agent_h_update_routes },
+	{ "ListInterfaces", kc_agent_h_list_interfaces },
+	{ "ListRoutes", kc_agent_h_list_routes },
+	{ "AddARPNeighbors", kc_agent_h_add_arp_neighbors },
+	{ "GetIPTables", kc_agent_h_get_iptables },
+	{ "SetIPTables", kc_agent_h_set_iptables },
+	/* guest.c, files.c */
+	{ "GetGuestDetails", kc_agent_h_get_guest_details },
+	{ "SetGuestDateTime", kc_agent_h_set_guest_date_time },
+	{ "ReseedRandomDev", kc_agent_h_reseed_random_dev },
+	{ "OnlineCPUMem", kc_agent_h_online_cpu_mem },
+	{ "MemHotplugByProbe", kc_agent_h_mem_hotplug_by_probe },
+	{ "GetMetrics", kc_agent_h_get_metrics },
+	{ "AddSwap", kc_agent_h_add_swap },
+	{ "CopyFile", kc_agent_h_copy_file },
+	{ "GetVolumeStats", kc_agent_h_get_volume_stats },
+	{ "AddSwapPath", kc_agent_h_add_swap_path },
+	{ "SetPolicy", kc_agent_h_refused },
+	{ "GetDiagnosticData", kc_agent_h_refused },
+	{ "MemAgentMemcgSet", kc_agent_h_refused },
+	{ "MemAgentCompactSet", kc_agent_h_refused },
+	{ "ResizeVolume", kc_agent_h_refused },
+	{ "RemoveStaleVirtiofsShareMounts", kc_agent_h_refused },
 };
 
 int kc_agent_service_register(struct kc_agent *a, kc_error_t *err)

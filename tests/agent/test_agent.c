@@ -406,7 +406,7 @@ static void test_flags(void **state)
 static void test_unimplemented(void **state)
 {
 	Grpc__ExecProcessRequest req = GRPC__EXEC_PROCESS_REQUEST__INIT;
-	Grpc__GuestDetailsRequest gd = GRPC__GUEST_DETAILS_REQUEST__INIT;
+	Grpc__SetPolicyRequest gd = GRPC__SET_POLICY_REQUEST__INIT;
 	struct answer a;
 
 	(void)state;
@@ -414,7 +414,7 @@ static void test_unimplemented(void **state)
 	assert_int_equal(call(AGENT, "ExecProcess", &req.base, &a), KC_TTRPC_UNIMPLEMENTED);
 	assert_non_null(strstr(a.message, "ExecProcess"));
 	answer_free(&a);
-	assert_int_equal(call(AGENT, "GetGuestDetails", &gd.base, &a), KC_TTRPC_UNIMPLEMENTED);
+	assert_int_equal(call(AGENT, "SetPolicy", &gd.base, &a), KC_TTRPC_UNIMPLEMENTED);
 	answer_free(&a);
 	assert_int_equal(call(AGENT, "NoSuchMethod", &gd.base, &a), KC_TTRPC_UNIMPLEMENTED);
 	answer_free(&a);

@@ -29,6 +29,7 @@ not_ok() {
 }
 
 protos=no
+build_config=no
 libs=
 case $target in
 cgroup)
@@ -51,12 +52,27 @@ ttrpc)
 	protos=yes
 	libs="-lprotobuf-c -lpthread"
 	;;
+agent)
+	# The agent's service on a ttrpc server; see the harness for the
+	# fence (own network namespace, no fork or exec) around it.
+	harness=tests/agent/fuzz_agent.c
+	# (plus every src/agent/*.c but main.c, listed below from the root)
+	sources="src/ttrpc/[a-z]*.c src/lib/error.c src/lib/util.c src/lib/log.c"
+	sources="$sources src/lib/json.c src/lib/path.c"
+	seed_files="tests/agent/fuzz-seeds/*.bin"
+	protos=yes
+	build_config=yes
+	libs="-lprotobuf-c -ljansson -lpthread"
+	;;
 *)
-	not_ok "unknown target \`$target\` (known: toml, ttrpc)"
+	not_ok "unknown target \`$target\` (known: toml, ttrpc, agent)"
 	;;
 esac
 
 cd "$src_root" || not_ok "cannot enter $src_root"
+if [ "$target" = agent ]; then
+	sources="$(ls src/agent/[a-z]*.c | grep -v '/main\.c$' | tr '\n' ' ') $sources"
+fi
 
 if ! command -v "$cc" >/dev/null 2>&1; then
 	echo "1..0 # SKIP $cc not found"
@@ -85,6 +101,17 @@ if [ "$protos" = yes ]; then
 		exit 1
 	fi
 	sources="$sources $tmp/proto/*.pb-c.c"
+fi
+
+if [ "$build_config" = yes ]; then
+	# What meson's configure_file() gives the agent.
+	cat >"$tmp/proto/kc-build-config.h" <<EOF
+#define KC_VERSION "fuzz"
+#define KC_DEFAULTS_DIR "/usr/share/defaults/kata-containers"
+#define KC_ETC_DIR "/etc/kata-containers"
+#define KC_SHARE_DIR "/usr/share/kata-containers"
+#define KC_LIBEXEC_DIR "/usr/libexec"
+EOF
 fi
 
 # shellcheck disable=SC2086 # $sources, $libs: paths and flags without spaces

@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""Writes the seed inputs of the agent fuzzer (tests/agent/fuzz-seeds/):
+ttrpc request streams that call the agent's methods with valid and
+nearly valid requests.  Run from the repository root."""
+import os
+import struct
+
+
+def varint(n):
+    out = b""
+    n &= (1 << 64) - 1
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out += bytes([b | 0x80])
+        else:
+            return out + bytes([b])
+
+
+def field(num, value):
+    if isinstance(value, int):
+        return varint(num << 3) + varint(value)
+    if isinstance(value, str):
+        value = value.encode()
+    return varint(num << 3 | 2) + varint(len(value)) + value
+
+
+def msg(*fields):
+    return b"".join(field(n, v) for n, v in fields)
+
+
+def frame(sid, method, payload, service="grpc.AgentService"):
+    body = msg((1, service), (2, method), (3, payload))
+    return struct.pack(">IIBB", len(body), sid, 1, 0) + body
+
+
+SPEC = b'{"process":{"args":["/bin/true"],"cwd":"/"},"root":{"path":"/"}}'
+calls = {
+    "health": [("Check", b"", "grpc.Health"), ("Version", b"", "grpc.Health")],
+    "sandbox": [("CreateSandbox", msg((1, "h"), (5, "sb"))),
+                ("CreateContainer", msg((1, "c1"), (2, "c1"), (5, SPEC))),
+                ("StartContainer", msg((1, "c1"))),
+                ("WaitProcess", msg((1, "c1"))),
+                ("RemoveContainer", msg((1, "c1"))),
+                ("DestroySandbox", b"")],
+    "interface": [("UpdateInterface", msg((1, msg((2, "lo"), (3, msg((2, "10.9.9.9"), (3, "24"))),
+                                                  (3, msg((1, 1), (2, "fd00::9"), (3, "64"))),
+                                                  (4, 1500), (5, "02:00:00:00:00:01"))))),
+                  ("ListInterfaces", b"")],
+    "routes": [("UpdateRoutes", msg((1, msg((1, msg((1, "10.9.0.0/16"), (3, "lo"), (5, 253))),
+                                            (1, msg((2, "10.9.0.1"), (3, "lo"))))))),
+               ("ListRoutes", b""),
+               ("AddARPNeighbors", msg((1, msg((1, msg((2, "10.9.0.7"))), (2, "lo"),
+                                               (3, "02:00:00:00:00:07")))))],
+    "files": [("CopyFile", msg((1, "/run/kata-containers/a/b"), (2, 5), (3, 0o100644),
+                                (4, 0o755), (5, 0xFFFFFFFFFFFFFFFF), (6, 0xFFFFFFFFFFFFFFFF),
+                                (8, b"hello"))),
+              ("CopyFile", msg((1, "/run/kata-containers/a/l"), (3, 0o120777), (8, b"b"))),
+              ("GetVolumeStats", msg((1, "/run/kata-containers/a"))),
+              ("AddSwapPath", msg((1, "/run/kata-containers/a/b")))],
+    "guest": [("GetGuestDetails", msg((1, 1), (2, 1))),
+              ("OnlineCPUMem", msg((1, 1), (2, 2))),
+              ("MemHotplugByProbe", msg((1, 0x100000000))),
+              ("SetGuestDateTime", msg((1, 1700000000), (2, 5))),
+              ("ReseedRandomDev", msg((1, b"\x01\x02\x03\x04"))),
+              ("GetMetrics", b""),
+              ("SetPolicy", msg((1, "package x"))),
+              ("GetIPTables", b"")],
+}
+
+os.makedirs("tests/agent/fuzz-seeds", exist_ok=True)
+for name, seq in calls.items():
+    data = b""
+    for i, c in enumerate(seq):
+        method, payload = c[0], c[1]
+        service = c[2] if len(c) > 2 else "grpc.AgentService"
+        data += frame(2 * i + 1, method, payload, service)
+    with open(f"tests/agent/fuzz-seeds/{name}.bin", "wb") as f:
+        f.write(data)
