@@ -428,7 +428,8 @@ static void test_metrics(void **state)
 
 	(void)state;
 	r = (void *)th_call_ok(A, "GetMetrics", &req.base, &grpc__metrics__descriptor);
-	print_message("# %.200s...\n", r->metrics);
+	print_message("# %zu bytes of metrics, the first line: %.*s\n", strlen(r->metrics),
+		      (int)strcspn(r->metrics, "\n"), r->metrics);
 	p = strstr(r->metrics, "\nkata_agent_process_resident_memory_bytes ");
 	assert_non_null(p);
 	assert_true(strtod(p + strlen("\nkata_agent_process_resident_memory_bytes "), NULL) > 0);
