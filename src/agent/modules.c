@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -130,4 +131,33 @@ int kc_agent_modules_load_all(const char *dir, char *const *extra, const char *c
 	kc_info("loaded %u kernel modules in %llu ms (%d failed)", count - (unsigned)failed,
 		(unsigned long long)((kc_monotonic_ns() - t0) / 1000000), failed);
 	return failed;
+}
+
+int kc_agent_modules_load_request(const char *dir, Grpc__KernelModule *const *mods, size_t n,
+				  kc_error_t *err)
+{
+	for (size_t i = 0; i < n; i++) {
+		cleanup_free char *params = kc_xstrdup("");
+		int ret;
+
+		for (size_t j = 0; j < mods[i]->n_parameters; j++) {
+			const char *p = mods[i]->parameters[j];
+			char *joined;
+
+			/* One key=value each: a blank would smuggle in another. */
+			if (!p[0] || strpbrk(p, " \t\n"))
+				return kc_error_set(err, EINVAL,
+						    "module `%s`: parameter %zu `%s` is empty or "
+						    "holds a blank",
+						    mods[i]->name, j, p);
+			joined = kc_xasprintf("%s%s%s", params, params[0] ? " " : "", p);
+			free(params);
+			params = joined;
+		}
+		ret = kc_agent_module_load(dir, mods[i]->name, params, err);
+		if (ret < 0)
+			return ret;
+		kc_info("kernel module %s loaded for the sandbox", mods[i]->name);
+	}
+	return 0;
 }

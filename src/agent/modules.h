@@ -11,7 +11,9 @@
  */
 
 #include <stdbool.h>
+#include <stddef.h>
 
+#include "agent.pb-c.h"
 #include "lib/error.h"
 
 #define KC_AGENT_MODULES_DIR "/lib/modules"
@@ -38,5 +40,10 @@ int kc_agent_module_load(const char *dir, const char *name, const char *params,
  */
 int kc_agent_modules_load_all(const char *dir, char *const *extra, const char *cmdline,
 			      kc_error_t *err);
+
+/* CreateSandbox.kernel_modules: each module with its parameters, in order;
+ * the first failure is the error. */
+int kc_agent_modules_load_request(const char *dir, Grpc__KernelModule *const *mods, size_t n,
+				  kc_error_t *err);
 
 #endif

@@ -162,6 +162,24 @@ static void test_modules_failures(void **state)
 	assert_non_null(strstr(err->msg, "garbage-kc"));
 	assert_non_null(strstr(err->msg, "finit_module"));
 	kc_error_free(&err);
+	{
+		/* CreateSandbox.kernel_modules: parameters checked, errors named. */
+		char *params[] = { (char *)"a=1", (char *)"b=2 c=3" };
+		Grpc__KernelModule m = GRPC__KERNEL_MODULE__INIT;
+		Grpc__KernelModule *mods[] = { &m };
+
+		m.name = (char *)"garbage_kc";
+		m.parameters = params;
+		m.n_parameters = 2;
+		assert_true(kc_agent_modules_load_request(dir, mods, 1, &err) < 0);
+		assert_non_null(strstr(err->msg, "b=2 c=3"));
+		kc_error_free(&err);
+		m.n_parameters = 1;
+		assert_true(kc_agent_modules_load_request(dir, mods, 1, &err) < 0);
+		assert_non_null(strstr(err->msg, "garbage_kc"));
+		kc_error_free(&err);
+		assert_int_equal(kc_agent_modules_load_request(dir, mods, 0, &err), 0);
+	}
 	cmd = kc_xasprintf("rm -rf '%s'", dir);
 	assert_int_equal(system(cmd), 0);
 	assert_true(kc_agent_modules_load_all(dir, NULL, NULL, &err) < 0);
