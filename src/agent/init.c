@@ -85,10 +85,11 @@ void kc_agent_init_console(void)
 	for (int i = 0; i < 3; i++) {
 		if (fcntl(i, F_GETFD) >= 0)
 			continue;
+		/* No O_CLOEXEC: the first open may land on i itself. */
 		if (fd < 0)
-			fd = open("/dev/console", O_RDWR | O_NOCTTY | O_CLOEXEC);
+			fd = open("/dev/console", O_RDWR | O_NOCTTY);
 		if (fd < 0)
-			fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+			fd = open("/dev/null", O_RDWR);
 		if (fd >= 0 && fd != i)
 			dup2(fd, i);
 	}
@@ -129,9 +130,10 @@ static size_t rdrand_bytes(uint8_t *buf, size_t len)
 
 int kc_agent_init_entropy(kc_error_t *err)
 {
+	/* 32 bytes of RDRAND, then three timespecs. */
 	struct {
 		struct rand_pool_info info;
-		uint8_t buf[64];
+		uint8_t buf[32 + 3 * sizeof(struct timespec)];
 	} pool;
 	cleanup_close int fd = open("/dev/random", O_WRONLY | O_CLOEXEC);
 	static const clockid_t clocks[] = { CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_BOOTTIME };

@@ -31,6 +31,7 @@ struct kc_agent_storage {
 	char *driver;
 	char *target; /* the mount point as the host named it */
 	bool mounted; /* false for local directories */
+	bool created; /* the agent made the mount point: it removes it */
 	bool shared;
 	char **owners; /* NULL-terminated */
 };
@@ -227,13 +228,15 @@ static int open_root(const char *root, kc_error_t *err)
  * the previous component resolved to.
  */
 static int make_beneath(int root_fd, const char *rel, bool as_file, mode_t mode,
-			const char *what, const char *path, const char *root, kc_error_t *err)
+			const char *what, const char *path, const char *root, bool *created,
+			kc_error_t *err)
 {
 	cleanup_free char *prefix = kc_xstrdup(rel);
 	cleanup_close int parent = -1;
 	size_t len = strlen(rel), i = 0;
 	int fd;
 
+	*created = false;
 	fd = open_beneath(root_fd, rel, O_PATH);
 	if (fd >= 0 || errno != ENOENT) {
 		if (fd < 0)
@@ -268,11 +271,16 @@ static int make_beneath(int root_fd, const char *rel, bool as_file, mode_t mode,
 				if (f < 0 && errno != EEXIST)
 					return kc_error_set(err, errno, "%s `%s`: create", what,
 							    path);
-				if (f >= 0)
+				if (f >= 0) {
 					close(f);
-			} else if (mkdirat(parent, name, last ? mode : 0755) < 0 &&
-				   errno != EEXIST) {
-				return kc_error_set(err, errno, "%s `%s`: mkdir", what, path);
+					*created = last;
+				}
+			} else if (mkdirat(parent, name, last ? mode : 0755) < 0) {
+				if (errno != EEXIST)
+					return kc_error_set(err, errno, "%s `%s`: mkdir", what,
+							    path);
+			} else {
+				*created = last;
 			}
 			fd = open_beneath(root_fd, prefix, O_PATH);
 		}
@@ -415,7 +423,7 @@ static void drop_owner(struct kc_agent_storage *st, const char *owner)
 	st->owners[j] = NULL;
 }
 
-static void storage_free(struct kc_agent_storages *s, struct kc_agent_storage *st)
+static void storage_free(struct kc_agent_storage *st)
 {
 	if (st->mounted) {
 		if (umount2(st->target, UMOUNT_NOFOLLOW) < 0) {
@@ -428,11 +436,19 @@ static void storage_free(struct kc_agent_storages *s, struct kc_agent_storage *s
 					 strerror(e));
 		}
 	}
-	/* A local directory goes too once empty; a mount point the agent
-	 * created likewise (rmdir refuses anything else). */
-	if (strcmp(st->target, s->root) != 0 && rmdir(st->target) < 0 && errno != ENOENT &&
-	    errno != ENOTEMPTY && errno != EEXIST && errno != ENOTDIR && errno != EBUSY)
-		kc_debug("storage %s: rmdir `%s`: %s", st->driver, st->target, strerror(errno));
+	/* A mount point (or local directory) the agent created goes too: a
+	 * directory once empty (rmdir refuses anything else), a file bound
+	 * on always. */
+	if (st->created && rmdir(st->target) < 0) {
+		if (errno == ENOTDIR) {
+			if (unlink(st->target) < 0)
+				kc_debug("storage %s: unlink `%s`: %s", st->driver, st->target,
+					 strerror(errno));
+		} else if (errno != ENOENT) {
+			kc_debug("storage %s: rmdir `%s`: %s", st->driver, st->target,
+				 strerror(errno));
+		}
+	}
 	kc_debug("storage %s at %s released", st->driver, st->target);
 	kc_free_strv(st->owners);
 	free(st->driver);
@@ -451,7 +467,7 @@ void kc_agent_storages_release(struct kc_agent_storages *s, const char *owner)
 			drop_owner(st, owner);
 			if (!st->owners[0]) {
 				*pp = st->next;
-				storage_free(s, st);
+				storage_free(st);
 				continue;
 			}
 		}
@@ -465,7 +481,7 @@ void kc_agent_storages_clear(struct kc_agent_storages *s)
 		struct kc_agent_storage *st = s->list;
 
 		s->list = st->next;
-		storage_free(s, st);
+		storage_free(st);
 	}
 }
 
@@ -548,6 +564,7 @@ static int mount_one(struct kc_agent_storages *s, int root_fd, const char *owner
 	struct kc_agent_storage *st;
 	struct opts o;
 	enum driver drv;
+	bool created = false;
 	size_t d;
 	int ret;
 
@@ -585,7 +602,7 @@ static int mount_one(struct kc_agent_storages *s, int root_fd, const char *owner
 			break;
 		}
 		ret = target = make_beneath(root_fd, rel, false, 0755, "mount_point",
-					    req->mount_point, s->root, err);
+					    req->mount_point, s->root, &created, err);
 		if (ret < 0)
 			break;
 		ret = do_mount(req->source, target, drv == DRV_VIRTIOFS ? "virtiofs" : "9p",
@@ -601,14 +618,14 @@ static int mount_one(struct kc_agent_storages *s, int root_fd, const char *owner
 			break;
 		}
 		ret = target = make_beneath(root_fd, rel, false, 0755, "mount_point",
-					    req->mount_point, s->root, err);
+					    req->mount_point, s->root, &created, err);
 		if (ret < 0)
 			break;
 		ret = do_mount(dev, target, req->fstype, o.flags, o.data, req->mount_point, err);
 		break;
 	case DRV_EPHEMERAL:
 		ret = target = make_beneath(root_fd, rel, false, 0755, "mount_point",
-					    req->mount_point, s->root, err);
+					    req->mount_point, s->root, &created, err);
 		if (ret < 0)
 			break;
 		ret = do_mount("tmpfs", target, "tmpfs", o.flags, o.data, req->mount_point, err);
@@ -617,13 +634,23 @@ static int mount_one(struct kc_agent_storages *s, int root_fd, const char *owner
 		mode_t mode = o.mode_set ? o.mode : 0777;
 
 		ret = target = make_beneath(root_fd, rel, false, mode, "mount_point",
-					    req->mount_point, s->root, err);
+					    req->mount_point, s->root, &created, err);
 		if (ret < 0)
 			break;
-		/* The mode exactly, whatever the umask or an earlier mkdir. */
-		ret = fchmodat(root_fd, rel, mode, 0) < 0
-			      ? kc_error_set(err, errno, "chmod `%s`", req->mount_point)
-			      : 0;
+		/* The mode exactly, whatever the umask or an earlier mkdir;
+		 * through the resolved fd, not the path again. */
+		{
+			cleanup_free char *tpath = fd_path(target);
+			struct stat tst;
+
+			if (fstat(target, &tst) < 0 || !S_ISDIR(tst.st_mode))
+				ret = kc_error_set(err, ENOTDIR, "mount_point `%s`",
+						   req->mount_point);
+			else if (chmod(tpath, mode) < 0)
+				ret = kc_error_set(err, errno, "chmod `%s`", req->mount_point);
+			else
+				ret = 0;
+		}
 		break;
 	}
 	case DRV_BIND: {
@@ -642,7 +669,7 @@ static int mount_one(struct kc_agent_storages *s, int root_fd, const char *owner
 			break;
 		}
 		ret = target = make_beneath(root_fd, rel, !S_ISDIR(sst.st_mode), 0755,
-					    "mount_point", req->mount_point, s->root, err);
+					    "mount_point", req->mount_point, s->root, &created, err);
 		if (ret < 0)
 			break;
 		src_path = fd_path(src);
@@ -659,6 +686,7 @@ static int mount_one(struct kc_agent_storages *s, int root_fd, const char *owner
 	st->driver = kc_xstrdup(req->driver);
 	st->target = kc_xstrdup(req->mount_point);
 	st->mounted = drv != DRV_LOCAL;
+	st->created = created;
 	st->shared = req->shared;
 	st->owners = kc_xzalloc(sizeof(char *));
 	add_owner(st, owner);
