@@ -724,6 +724,31 @@ int kc_agent_storages_add(struct kc_agent_storages *s, const char *owner,
 	return 0;
 }
 
+int kc_agent_storages_bind(struct kc_agent_storages *s, const char *owner, const char *source,
+			   const char *mount_point, bool readonly, kc_error_t *err)
+{
+	Grpc__Storage st = GRPC__STORAGE__INIT;
+	Grpc__Storage *ptr = &st;
+	char *ro[] = { (char *)"ro" };
+	cleanup_close int root_fd = -1;
+	int ret;
+
+	st.driver = (char *)"bind";
+	st.source = (char *)source;
+	st.mount_point = (char *)mount_point;
+	if (readonly) {
+		st.options = ro;
+		st.n_options = 1;
+	}
+	root_fd = open_root(s->root, err);
+	if (root_fd < 0)
+		return root_fd;
+	ret = mount_one(s, root_fd, owner, ptr, err);
+	if (ret < 0)
+		return kc_error_wrap(err, "bind `%s` on `%s`", source, mount_point);
+	return 0;
+}
+
 int kc_agent_storages_update_ephemeral(struct kc_agent_storages *s,
 				       Grpc__Storage *const *storages, size_t n,
 				       kc_error_t *err)
