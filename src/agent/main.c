@@ -2,14 +2,14 @@
 /*
  * kata-agent: the guest agent.
  *
- *   kata-agent [--listen URI] [--no-init] [--log-level LEVEL]
+ *   kata-agent [--listen URI] [--no-init] [--log-level LEVEL] [--storage-root DIR]
  *
  * As PID 1 of a guest (without --no-init) it first does init's work
  * (mounts, cgroup controllers, console, entropy, kernel modules, agent.*
  * settings from the kernel command line), chooses its channel (vsock when
  * the VM has a vsock device, else virtio-serial) unless one is given, and
- * powers the VM off when it ends: after DestroySandbox or a fatal error.  With --no-init it is an ordinary process,
- * as the tests run it.  Everything happens on one epoll loop: the ttrpc
+ * powers the VM off when it ends: after DestroySandbox or a fatal error.
+ * With --no-init it is an ordinary process, as the tests run it.  Everything happens on one epoll loop: the ttrpc
  * server and a signalfd for SIGCHLD (reaping), SIGTERM and SIGINT (clean
  * shutdown).
  */
@@ -161,7 +161,7 @@ static char *mem_summary(void)
 
 	if (kc_read_file("/proc/meminfo", 64 * 1024, &buf, &len, NULL) < 0)
 		return kc_xstrdup("unknown");
-	for (char *line = buf; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+	for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
 		sscanf(line, "MemTotal: %llu kB", &total);
 		sscanf(line, "MemAvailable: %llu kB", &avail);
 	}
