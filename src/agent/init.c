@@ -37,15 +37,29 @@ static const struct {
 
 int kc_agent_init_mounts(kc_error_t *err)
 {
+	int ret = 0;
+
+	/* One that fails does not stop the others (devpts failing should not
+	 * cost /run); the first failure is the error. */
 	for (size_t i = 0; i < KC_ARRAY_SIZE(init_mounts); i++) {
+		cleanup_error kc_error_t e = NULL;
+		int r = 0;
+
 		if (mkdir(init_mounts[i].target, 0755) < 0 && errno != EEXIST)
-			return kc_error_set(err, errno, "mkdir `%s`", init_mounts[i].target);
-		if (mount(init_mounts[i].source, init_mounts[i].target, init_mounts[i].fstype,
-			  init_mounts[i].flags, init_mounts[i].data) < 0 && errno != EBUSY)
-			return kc_error_set(err, errno, "mount %s on `%s`", init_mounts[i].fstype,
-					    init_mounts[i].target);
+			r = kc_error_set(&e, errno, "mkdir `%s`", init_mounts[i].target);
+		else if (mount(init_mounts[i].source, init_mounts[i].target, init_mounts[i].fstype,
+			       init_mounts[i].flags, init_mounts[i].data) < 0 && errno != EBUSY)
+			r = kc_error_set(&e, errno, "mount %s on `%s`", init_mounts[i].fstype,
+					 init_mounts[i].target);
+		if (r < 0 && ret == 0) {
+			ret = r;
+			if (err)
+				*err = kc_steal_ptr(&e);
+		} else if (r < 0) {
+			kc_error("init: %s", e->msg);
+		}
 	}
-	return 0;
+	return ret;
 }
 
 int kc_agent_init_cgroups(const char *root, kc_error_t *err)
