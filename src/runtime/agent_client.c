@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* Dial-with-retry and the health check of the guest agent. */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #define RETRY_MIN_NS 5000000ull    /* 5 ms */
 #define RETRY_MAX_NS 100000000ull  /* 100 ms */
 #define ATTEMPT_MAX_NS 1000000000ull
+#define RECHECK_NS 2000000000ull  /* one Check attempt on a known-good VM */
 
 static bool retryable(int e)
 {
@@ -115,11 +117,28 @@ int kc_agent_check(struct kc_ttrpc_client *c, uint64_t timeout_ns, kc_error_t *e
 	return 0;
 }
 
+int kc_agent_check_retry(struct kc_ttrpc_client *c, uint64_t deadline, kc_error_t *err)
+{
+	for (;;) {
+		cleanup_error kc_error_t e = NULL;
+		uint64_t now = kc_monotonic_ns();
+		uint64_t left = deadline > now ? deadline - now : 1;
+		int ret = kc_agent_check(c, left < RECHECK_NS ? left : RECHECK_NS, &e);
+
+		if (ret == 0)
+			return 0;
+		if (e->status != ETIMEDOUT || kc_monotonic_ns() >= deadline) {
+			*err = kc_steal_ptr(&e);
+			return ret;
+		}
+	}
+}
+
 int kc_agent_wait_ready(const char *uri, uint64_t deadline, const int *abort_fds,
-			size_t n_abort, kc_error_t *err)
+			size_t n_abort, int *conn_fd, kc_error_t *err)
 {
 	struct kc_loop *loop = NULL;
-	int ret;
+	int ret, keep = -1;
 
 	ret = kc_loop_new(&loop, err);
 	if (ret < 0)
@@ -135,6 +154,16 @@ int kc_agent_wait_ready(const char *uri, uint64_t deadline, const int *abort_fds
 			ret = fd;
 			break;
 		}
+		if (conn_fd) {
+			/* The client closes its fd; the duplicate keeps the
+			 * connection for the caller. */
+			keep = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+			if (keep < 0) {
+				ret = kc_error_set(err, errno, "dup agent connection");
+				close(fd);
+				break;
+			}
+		}
 		ret = kc_ttrpc_client_new(loop, fd, &c, err);
 		if (ret < 0)
 			break;
@@ -144,8 +173,13 @@ int kc_agent_wait_ready(const char *uri, uint64_t deadline, const int *abort_fds
 		 * and a single request leaves no stale answer behind. */
 		ret = kc_agent_check(c, deadline > now ? deadline - now : 1, &e);
 		kc_ttrpc_client_free(c);
-		if (ret == 0)
+		if (ret == 0) {
+			if (conn_fd)
+				*conn_fd = kc_steal_fd(&keep);
 			break;
+		}
+		if (keep >= 0)
+			close(kc_steal_fd(&keep));
 		now = kc_monotonic_ns();
 		if (!retryable(e->status) || now >= deadline) {
 			*err = kc_steal_ptr(&e);
@@ -156,6 +190,8 @@ int kc_agent_wait_ready(const char *uri, uint64_t deadline, const int *abort_fds
 		if (ret < 0)
 			break;
 	}
+	if (keep >= 0)
+		close(keep);
 	kc_loop_free(loop);
 	return ret;
 }

@@ -30,12 +30,24 @@ int kc_agent_dial_retry(const char *uri, uint64_t deadline, const int *abort_fds
 int kc_agent_check(struct kc_ttrpc_client *c, uint64_t timeout_ns, kc_error_t *err);
 
 /*
+ * Check, retried on the same connection until deadline when an attempt
+ * times out.  Use it on a connection to a VM that already answered once:
+ * over virtio-serial the guest sees every host connection on one port, and
+ * a request that arrives while the agent is still dropping the previous
+ * connection is lost; it is sent again after a short per-attempt timeout.
+ * Late answers to earlier attempts are dropped by the client (their stream
+ * ids are done), so the connection stays clean for later calls.
+ */
+int kc_agent_check_retry(struct kc_ttrpc_client *c, uint64_t deadline, kc_error_t *err);
+
+/*
  * Waits until the agent at uri answers Check, before deadline: dials with
  * retry, checks, and dials again if the connection drops while the guest
- * boots.  abort_fds as for kc_agent_dial_retry().  The connection is closed
- * afterwards.
+ * boots.  abort_fds as for kc_agent_dial_retry().  With conn_fd, the
+ * connection that answered is kept and returned there (the caller owns
+ * it); otherwise it is closed.
  */
 int kc_agent_wait_ready(const char *uri, uint64_t deadline, const int *abort_fds,
-			size_t n_abort, kc_error_t *err);
+			size_t n_abort, int *conn_fd, kc_error_t *err);
 
 #endif

@@ -46,6 +46,17 @@ static void conn_open(struct conn *c, const char *uri)
 	assert_int_equal(kc_ttrpc_client_new(c->loop, fd, &c->cli, &err), 0);
 }
 
+/* The connection kc_vm_start() kept (spec.keep_agent_conn). */
+static void conn_take(struct conn *c, struct kc_vm *vm)
+{
+	cleanup_error kc_error_t err = NULL;
+	int fd = kc_vm_take_agent_fd(vm);
+
+	assert_true(fd >= 0);
+	assert_int_equal(kc_loop_new(&c->loop, &err), 0);
+	assert_int_equal(kc_ttrpc_client_new(c->loop, fd, &c->cli, &err), 0);
+}
+
 static void conn_close(struct conn *c)
 {
 	kc_ttrpc_client_free(c->cli);
@@ -107,22 +118,18 @@ static struct kc_vm *boot(struct vm_case *t)
 	return vm;
 }
 
-static void check_health(const char *uri)
+/* Check (retried on the same connection: see kc_agent_check_retry) and
+ * Version on c. */
+static void check_health_on(struct conn *c)
 {
 	Grpc__CheckRequest req = GRPC__CHECK_REQUEST__INIT;
+	cleanup_error kc_error_t err = NULL;
 	ProtobufCMessage *resp = NULL;
 	Grpc__VersionCheckResponse *v;
-	Grpc__HealthCheckResponse *h;
-	struct conn c;
 
-	conn_open(&c, uri);
-	assert_int_equal(agent_call(&c, "grpc.Health", "Check", &req.base,
-				    &grpc__health_check_response__descriptor, &resp),
-			 0);
-	h = (Grpc__HealthCheckResponse *)resp;
-	assert_int_equal(h->status, GRPC__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING);
-	protobuf_c_message_free_unpacked(resp, NULL);
-	assert_int_equal(agent_call(&c, "grpc.Health", "Version", &req.base,
+	if (kc_agent_check_retry(c->cli, kc_monotonic_ns() + 60 * SEC, &err) < 0)
+		fail_msg("Check: %s", err->msg);
+	assert_int_equal(agent_call(c, "grpc.Health", "Version", &req.base,
 				    &grpc__version_check_response__descriptor, &resp),
 			 0);
 	v = (Grpc__VersionCheckResponse *)resp;
@@ -130,21 +137,36 @@ static void check_health(const char *uri)
 	assert_true(v->grpc_version[0] != '\0');
 	print_message("# agent %s, API %s\n", v->agent_version, v->grpc_version);
 	protobuf_c_message_free_unpacked(resp, NULL);
+}
+
+static void check_health(const char *uri)
+{
+	struct conn c;
+
+	conn_open(&c, uri);
+	check_health_on(&c);
 	conn_close(&c);
 }
 
-/* Boot, Check and Version over a fresh connection, stop (QMP quit). */
+/* Boot keeping the connection that answered; Check and Version on it, then
+ * on two fresh connections (each after the previous one hung up); stop
+ * (QMP quit). */
 static void test_boot_check_version(void **state)
 {
 	cleanup_error kc_error_t err = NULL;
 	struct vm_case t;
 	struct kc_vm *vm;
+	struct conn c;
 
 	(void)state;
 	case_init(&t, "boot");
+	t.spec.keep_agent_conn = true;
 	vm = boot(&t);
+	conn_take(&c, vm);
+	assert_int_equal(kc_vm_take_agent_fd(vm), -1);
+	check_health_on(&c);
+	conn_close(&c);
 	check_health(kc_vm_agent_uri(vm));
-	/* A second connection after the first one hung up. */
 	check_health(kc_vm_agent_uri(vm));
 	assert_int_equal(kc_vm_stop(vm, &err), 0);
 	assert_int_equal(kc_vm_stop(vm, &err), 0); /* idempotent */
@@ -166,8 +188,9 @@ static void test_destroy_sandbox_shuts_down(void **state)
 
 	(void)state;
 	case_init(&t, "destroy");
+	t.spec.keep_agent_conn = true;
 	vm = boot(&t);
-	conn_open(&c, kc_vm_agent_uri(vm));
+	conn_take(&c, vm);
 	cs.sandbox_id = (char *)"destroy";
 	cs.hostname = (char *)"kc-destroy";
 	assert_int_equal(agent_call(&c, AGENT, "CreateSandbox", &cs.base, NULL, NULL), 0);
@@ -220,7 +243,8 @@ static void test_five_concurrent(void **state)
 			cleanup_error kc_error_t err = NULL;
 			char id[16];
 			struct kc_vm_spec s = { .cfg = &cfg, .id = id, .run_dir = dirs[i],
-						.agent_timeout_ns = 300 * SEC };
+						.agent_timeout_ns = 300 * SEC,
+						.keep_agent_conn = true };
 			struct kc_vm *vm = NULL;
 			struct conn c;
 			Grpc__CheckRequest req = GRPC__CHECK_REQUEST__INIT;
@@ -231,7 +255,7 @@ static void test_five_concurrent(void **state)
 				fprintf(stderr, "# VM %d: %s\n", i, err->msg);
 				_exit(1);
 			}
-			conn_open(&c, kc_vm_agent_uri(vm));
+			conn_take(&c, vm);
 			if (agent_call(&c, "grpc.Health", "Check", &req.base,
 				       &grpc__health_check_response__descriptor, &resp) < 0)
 				_exit(2);
@@ -254,6 +278,170 @@ static void test_five_concurrent(void **state)
 		free(dirs[i]);
 	}
 	assert_int_equal(count_children(), children);
+}
+
+/* ---- a container whose rootfs comes over virtio-fs ---- */
+
+#define BUSYBOX "/bin/busybox"
+#define GUEST_SHARED "/run/kata-containers/shared/containers"
+
+static void copy_file(const char *from, const char *to)
+{
+	cleanup_free char *buf = NULL;
+	size_t len;
+	int fd;
+
+	assert_int_equal(kc_read_file(from, 64 << 20, &buf, &len, NULL), 0);
+	fd = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, buf, len), (ssize_t)len);
+	close(fd);
+}
+
+/* shared/ct1/rootfs with busybox and a file only the host wrote. */
+static char *make_shared(void)
+{
+	char *shared = kc_xasprintf("%s/share", base);
+	cleanup_free char *ct = kc_xasprintf("%s/ct1", shared);
+	cleanup_free char *rootfs = kc_xasprintf("%s/rootfs", ct);
+	cleanup_free char *bin = kc_xasprintf("%s/bin", rootfs);
+	cleanup_free char *bb = kc_xasprintf("%s/busybox", bin);
+	cleanup_free char *sh = kc_xasprintf("%s/sh", bin);
+	cleanup_free char *note = kc_xasprintf("%s/from-host.txt", rootfs);
+	FILE *f;
+
+	assert_int_equal(access(BUSYBOX, X_OK), 0);
+	assert_int_equal(mkdir(shared, 0755), 0);
+	assert_int_equal(mkdir(ct, 0755), 0);
+	assert_int_equal(mkdir(rootfs, 0755), 0);
+	assert_int_equal(mkdir(bin, 0755), 0);
+	copy_file(BUSYBOX, bb);
+	assert_int_equal(symlink("busybox", sh), 0);
+	f = fopen(note, "w");
+	assert_non_null(f);
+	fputs("written on the host\n", f);
+	fclose(f);
+	return shared;
+}
+
+/* The container's whole stdout, until end of stream; NULL on failure. */
+static char *read_stdout(struct conn *c, const char *id)
+{
+	Grpc__ReadStreamRequest req = GRPC__READ_STREAM_REQUEST__INIT;
+	char *out = kc_xzalloc(1);
+	size_t len = 0;
+
+	req.container_id = (char *)id;
+	req.exec_id = (char *)id;
+	req.len = 4096;
+	for (;;) {
+		ProtobufCMessage *m = NULL;
+		Grpc__ReadStreamResponse *r;
+
+		if (agent_call(c, AGENT, "ReadStdout", &req.base,
+			       &grpc__read_stream_response__descriptor, &m) < 0) {
+			free(out);
+			return NULL;
+		}
+		r = (Grpc__ReadStreamResponse *)m;
+		if (!r || r->data.len == 0) {
+			if (m)
+				protobuf_c_message_free_unpacked(m, NULL);
+			return out;
+		}
+		out = kc_xrealloc(out, len + r->data.len + 1);
+		memcpy(out + len, r->data.data, r->data.len);
+		len += r->data.len;
+		out[len] = '\0';
+		protobuf_c_message_free_unpacked(m, NULL);
+	}
+}
+
+/* Runs the container; returns its stdout (NULL on any failure) and its
+ * exit status in *status. */
+static char *run_shared_container(struct conn *c, int *status)
+{
+	Grpc__CreateSandboxRequest cs = GRPC__CREATE_SANDBOX_REQUEST__INIT;
+	Grpc__Storage st = GRPC__STORAGE__INIT;
+	Grpc__Storage *sts[1] = { &st };
+	Grpc__CreateContainerRequest cc = GRPC__CREATE_CONTAINER_REQUEST__INIT;
+	Grpc__StartContainerRequest sc = GRPC__START_CONTAINER_REQUEST__INIT;
+	Grpc__WaitProcessRequest wp = GRPC__WAIT_PROCESS_REQUEST__INIT;
+	Grpc__RemoveContainerRequest rc = GRPC__REMOVE_CONTAINER_REQUEST__INIT;
+	Grpc__DestroySandboxRequest ds = GRPC__DESTROY_SANDBOX_REQUEST__INIT;
+	ProtobufCMessage *m = NULL;
+	cleanup_free char *json = kc_xasprintf(
+		"{\"ociVersion\":\"1.0.2\",\"process\":{\"args\":[\"/bin/sh\",\"-c\","
+		"\"echo hello from the guest; /bin/busybox cat /from-host.txt\"],"
+		"\"env\":[\"PATH=/bin\"],\"cwd\":\"/\"},\"root\":{\"path\":\"%s/ct1/rootfs\"}}",
+		GUEST_SHARED);
+	char *out;
+
+	/* Kata's sandbox storage for the shared directory. */
+	st.driver = (char *)"virtio-fs";
+	st.source = (char *)"kataShared";
+	st.fstype = (char *)"virtiofs";
+	st.mount_point = (char *)GUEST_SHARED;
+	cs.sandbox_id = (char *)"share";
+	cs.hostname = (char *)"kc-share";
+	cs.n_storages = 1;
+	cs.storages = sts;
+	if (agent_call(c, AGENT, "CreateSandbox", &cs.base, NULL, NULL) < 0)
+		return NULL;
+	cc.container_id = (char *)"ct1";
+	cc.exec_id = (char *)"ct1";
+	cc.oci_spec_json.data = (uint8_t *)json;
+	cc.oci_spec_json.len = strlen(json);
+	if (agent_call(c, AGENT, "CreateContainer", &cc.base, NULL, NULL) < 0)
+		return NULL;
+	sc.container_id = (char *)"ct1";
+	if (agent_call(c, AGENT, "StartContainer", &sc.base, NULL, NULL) < 0)
+		return NULL;
+	out = read_stdout(c, "ct1");
+	wp.container_id = (char *)"ct1";
+	wp.exec_id = (char *)"ct1";
+	if (out && agent_call(c, AGENT, "WaitProcess", &wp.base,
+			      &grpc__wait_process_response__descriptor, &m) == 0) {
+		*status = ((Grpc__WaitProcessResponse *)m)->status;
+		protobuf_c_message_free_unpacked(m, NULL);
+	}
+	rc.container_id = (char *)"ct1";
+	agent_call(c, AGENT, "RemoveContainer", &rc.base, NULL, NULL);
+	agent_call(c, AGENT, "DestroySandbox", &ds.base, NULL, NULL);
+	return out;
+}
+
+/* A container in the guest runs from a rootfs the host shares over
+ * virtio-fs; its output shows it read the host's file. */
+static void test_container_over_virtiofs(void **state)
+{
+	cleanup_free char *shared = make_shared();
+	cleanup_free char *out = NULL;
+	cleanup_free char *rm = NULL;
+	cleanup_error kc_error_t err = NULL;
+	struct vm_case t;
+	struct kc_vm *vm;
+	struct conn c;
+	int status = -1;
+
+	(void)state;
+	case_init(&t, "share");
+	t.spec.shared_dir = shared;
+	t.spec.keep_agent_conn = true;
+	vm = boot(&t);
+	conn_take(&c, vm);
+	out = run_shared_container(&c, &status);
+	conn_close(&c);
+	assert_int_equal(kc_vm_stop(vm, &err), 0);
+	kc_vm_free(vm);
+	rm = kc_xasprintf("rm -rf '%s'", shared);
+	assert_int_equal(system(rm), 0);
+	assert_non_null(out);
+	for (char *l = out, *nl; (nl = strchr(l, '\n')) != NULL; l = nl + 1)
+		print_message("# container said: %.*s\n", (int)(nl - l), l);
+	assert_string_equal(out, "hello from the guest\nwritten on the host\n");
+	assert_int_equal(status, 0);
+	case_check_clean(&t);
 }
 
 static int group_setup(void **state)
@@ -280,7 +468,11 @@ int main(void)
 		cmocka_unit_test(test_destroy_sandbox_shuts_down),
 		cmocka_unit_test(test_never_answers_killed_at_deadline),
 		cmocka_unit_test(test_five_concurrent),
+		cmocka_unit_test(test_container_over_virtiofs),
 	};
 
+	/* KC_TEST_FILTER=test_boot* runs a subset while developing. */
+	if (getenv("KC_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("KC_TEST_FILTER"));
 	return cmocka_run_group_tests_name("vm", tests, group_setup, group_teardown);
 }

@@ -33,6 +33,7 @@ struct kc_vm {
 	char *qmp_sock, *agent_sock, *fs_sock, *qemu_log, *fs_log;
 	char *agent_uri;
 	struct kc_child qemu, fsd;
+	int agent_fd; /* kept for kc_vm_take_agent_fd(), -1: none */
 	bool stopped;
 };
 
@@ -160,7 +161,9 @@ static void vm_stop_processes(struct kc_vm *vm)
 
 		if (kc_qmp_connect(vm->qmp_sock, deadline, &q, &err) < 0 ||
 		    kc_qmp_execute(q, "quit", NULL, NULL, deadline, &err) < 0) {
-			/* QEMU closing the socket right after answering is normal. */
+			/* QEMU closing the socket right after answering is normal,
+			 * and so is a guest that powered off meanwhile. */
+			kc_child_wait(&vm->qemu, kc_monotonic_ns() + QMP_TIMEOUT_NS / 4, NULL);
 			if (!kc_child_exited(&vm->qemu))
 				kc_warn("VM %s: QMP quit: %s; killing QEMU", vm->id, err->msg);
 		}
@@ -250,7 +253,8 @@ static int launch(struct kc_vm *vm, const struct kc_vm_spec *spec, const struct 
 	return 0;
 }
 
-static int wait_agent(struct kc_vm *vm, uint64_t deadline, uint64_t timeout_ns, kc_error_t *err)
+static int wait_agent(struct kc_vm *vm, uint64_t deadline, uint64_t timeout_ns, bool keep,
+		      kc_error_t *err)
 {
 	cleanup_error kc_error_t e = NULL;
 	int fds[2];
@@ -261,7 +265,8 @@ static int wait_agent(struct kc_vm *vm, uint64_t deadline, uint64_t timeout_ns, 
 	fds[n++] = vm->qemu.pidfd;
 	if (vm->fsd.pidfd >= 0)
 		fds[n++] = vm->fsd.pidfd;
-	ret = kc_agent_wait_ready(vm->agent_uri, deadline, fds, n, &e);
+	ret = kc_agent_wait_ready(vm->agent_uri, deadline, fds, n, keep ? &vm->agent_fd : NULL,
+				  &e);
 	if (ret == 0)
 		return 0;
 	if (kc_child_exited(&vm->qemu)) {
@@ -300,6 +305,7 @@ int kc_vm_start(const struct kc_vm_spec *spec, struct kc_vm **out, kc_error_t *e
 	vm = kc_xzalloc(sizeof(*vm));
 	vm->qemu = (struct kc_child)KC_CHILD_INIT;
 	vm->fsd = (struct kc_child)KC_CHILD_INIT;
+	vm->agent_fd = -1;
 	vm->id = kc_xstrdup(spec->id);
 	vm->run_dir = kc_xstrdup(spec->run_dir);
 	if ((ret = kc_qemu_socket_path(vm->run_dir, "qmp.sock", &vm->qmp_sock, err)) < 0 ||
@@ -323,7 +329,7 @@ int kc_vm_start(const struct kc_vm_spec *spec, struct kc_vm **out, kc_error_t *e
 	if (ret >= 0)
 		ret = launch(vm, spec, cfg, deadline, err);
 	if (ret >= 0)
-		ret = wait_agent(vm, deadline, timeout_ns, err);
+		ret = wait_agent(vm, deadline, timeout_ns, spec->keep_agent_conn, err);
 	if (ret < 0) {
 		vm_stop_processes(vm);
 		vm_cleanup_files(vm);
@@ -350,9 +356,16 @@ int kc_vm_pidfd(const struct kc_vm *vm)
 	return vm->qemu.pidfd;
 }
 
+int kc_vm_take_agent_fd(struct kc_vm *vm)
+{
+	return kc_steal_fd(&vm->agent_fd);
+}
+
 int kc_vm_stop(struct kc_vm *vm, kc_error_t *err)
 {
 	(void)err;
+	if (vm->agent_fd >= 0)
+		close(kc_steal_fd(&vm->agent_fd));
 	if (vm->stopped)
 		return 0;
 	vm_stop_processes(vm);
