@@ -138,6 +138,18 @@ static int check_spec(const struct kc_vm_spec *spec, const struct kc_config *cfg
 
 static int make_run_dir(struct kc_vm *vm, kc_error_t *err)
 {
+	/* Parents (/run/vc/vm...) are shared by every sandbox: made when
+	 * missing and left in place. */
+	for (char *p = strchr(vm->run_dir + 1, '/'); p; p = strchr(p + 1, '/')) {
+		*p = '\0';
+		if (mkdir(vm->run_dir, 0755) < 0 && errno != EEXIST) {
+			int ret = kc_error_set(err, errno, "mkdir `%s`", vm->run_dir);
+
+			*p = '/';
+			return ret;
+		}
+		*p = '/';
+	}
 	if (mkdir(vm->run_dir, 0700) == 0) {
 		vm->made_run_dir = true;
 		return 0;
@@ -308,6 +320,8 @@ int kc_vm_start(const struct kc_vm_spec *spec, struct kc_vm **out, kc_error_t *e
 	vm->agent_fd = -1;
 	vm->id = kc_xstrdup(spec->id);
 	vm->run_dir = kc_xstrdup(spec->run_dir);
+	for (size_t n = strlen(vm->run_dir); n > 1 && vm->run_dir[n - 1] == '/'; n--)
+		vm->run_dir[n - 1] = '\0';
 	if ((ret = kc_qemu_socket_path(vm->run_dir, "qmp.sock", &vm->qmp_sock, err)) < 0 ||
 	    (ret = kc_qemu_socket_path(vm->run_dir, "agent.sock", &vm->agent_sock, err)) < 0 ||
 	    (spec->shared_dir &&
