@@ -16,6 +16,7 @@
 #include "runtime/hypervisor/hypervisor.h"
 #include "runtime/hypervisor/qemu.h"
 #include "runtime/hypervisor/virtiofsd.h"
+#include "runtime/kvm_probe.h"
 #include "vm_helpers.h"
 
 static char base[] = "/tmp/kc-vmu-XXXXXX";
@@ -334,6 +335,63 @@ static void test_virtiofsd_fails(void **state)
 	unlink(fake);
 }
 
+/* accel = "auto": the probe decides, TCG is announced in the log, and the
+ * argv QEMU really gets (recorded by a fake QEMU) matches. */
+static void test_accel_auto_argv(void **state)
+{
+	cleanup_free char *saved = kc_xstrdup(cfg.hypervisor.path);
+	cleanup_free char *saved_accel = kc_xstrdup(cfg.hypervisor.accel);
+	cleanup_free char *rec = kc_xasprintf("%s/argv.txt", base);
+	cleanup_free char *logp = kc_xasprintf("%s/launcher.log", base);
+	cleanup_free char *body = kc_xasprintf(
+		"if [ \"$1\" = -M ]; then echo 'microvm              microvm (i386)'; exit 0; fi\n"
+		"printf '%%s\\n' \"$@\" > '%s'; exit 1", rec);
+	cleanup_free char *fake = write_script("qemu-records", body);
+	cleanup_free char *args = NULL, *log = NULL;
+	cleanup_free char *agent_chardev = NULL;
+	struct kc_kvm_probe p;
+	struct err_case t;
+	size_t len;
+	bool native;
+	int fd;
+
+	(void)state;
+	assert_int_equal(kc_kvm_probe("/dev/kvm", &p, NULL), 0);
+	native = strcmp(kc_accel_resolve("auto", &p), "kvm") == 0;
+	set_str(&cfg.hypervisor.path, fake);
+	set_str(&cfg.hypervisor.accel, "auto");
+	fd = open(logp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	assert_true(fd >= 0);
+	kc_log_set_fd(fd);
+	kc_log_set_level(KC_LOG_WARNING);
+	ec_init(&t, "auto");
+	ec_expect(&t, -ECHILD, "exited with status 1", NULL);
+	kc_log_set_fd(-1);
+	kc_log_set_level(KC_LOG_ERROR);
+	close(fd);
+	set_str(&cfg.hypervisor.path, saved);
+	set_str(&cfg.hypervisor.accel, saved_accel);
+
+	assert_int_equal(kc_read_file(rec, 1 << 20, &args, &len, NULL), 0);
+	assert_int_equal(kc_read_file(logp, 1 << 20, &log, &len, NULL), 0);
+	agent_chardev = kc_xasprintf("socket,id=agent,path=%s/auto/agent.sock,server=on,wait=off",
+				     base);
+	assert_non_null(strstr(args, agent_chardev));
+	assert_non_null(strstr(args, "\n-m\n256\n"));
+	if (native) {
+		assert_non_null(strstr(args, "\n-accel\nkvm\n"));
+		assert_null(strstr(args, "tsc_early_khz="));
+	} else {
+		assert_non_null(strstr(args, "\n-accel\ntcg,thread=multi\n"));
+		assert_non_null(strstr(args, "tsc_early_khz="));
+		assert_non_null(strstr(log, "level=warning"));
+		assert_non_null(strstr(log, "KVM cannot run this guest at native speed"));
+	}
+	unlink(rec);
+	unlink(logp);
+	unlink(fake);
+}
+
 static int group_setup(void **state)
 {
 	(void)state;
@@ -383,6 +441,7 @@ int main(void)
 		cmocka_unit_test(test_qemu_exits_early),
 		cmocka_unit_test(test_never_answers),
 		cmocka_unit_test(test_virtiofsd_fails),
+		cmocka_unit_test(test_accel_auto_argv),
 	};
 
 	return cmocka_run_group_tests_name("vm-launcher", tests, group_setup, group_teardown);
