@@ -187,7 +187,8 @@ static void init_setup(struct opts *o, char **listen)
 		kc_warn("init: %s", err->msg);
 		kc_error_free(&err);
 	}
-	if (kc_agent_modules_load_all(KC_AGENT_MODULES_DIR, cl.modules, buf, &err) < 0) {
+	if (kc_agent_modules_load_all(KC_AGENT_MODULES_DIR, KC_AGENT_VIRTIO_BUS, cl.modules, buf,
+				      &err) < 0) {
 		kc_error("init: %s", err->msg);
 		kc_error_free(&err);
 	}

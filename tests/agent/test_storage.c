@@ -318,6 +318,20 @@ static void test_sandbox_storages(void **state)
 	req.sandbox_id = (char *)"sb-storage";
 	req.storages = ptrs;
 	req.n_storages = 2;
+	{
+		/* Not the VM's init: kernel modules are refused, not ignored. */
+		Grpc__KernelModule m = GRPC__KERNEL_MODULE__INIT;
+		Grpc__KernelModule *mods[] = { &m };
+
+		m.name = (char *)"vsock";
+		req.kernel_modules = mods;
+		req.n_kernel_modules = 1;
+		assert_int_equal(call(AGENT, "CreateSandbox", &req.base, NULL),
+				 KC_TTRPC_FAILED_PRECONDITION);
+		req.kernel_modules = NULL;
+		req.n_kernel_modules = 0;
+		assert_int_equal(mounts_under_root(), 0);
+	}
 	assert_int_equal(call(AGENT, "CreateSandbox", &req.base, NULL), 0);
 	eph = mount_line("sandbox/ephemeral/e1");
 	assert_non_null(eph);

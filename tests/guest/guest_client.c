@@ -3,11 +3,12 @@
  * guest-client: the host end of a booted guest image's agent channel, for
  * tests/guest/test-guest.sh.
  *
- *   guest-client URI TIMEOUT_S
+ *   guest-client URI TIMEOUT_S [DRIVER,SOURCE,MOUNT_POINT[,FSTYPE] | module:NAME]...
  *
  * Connects to URI (QEMU's chardev socket of the virtio-serial port, as
  * unix:///path), waits up to TIMEOUT_S for grpc.Health/Check, then calls
- * Version, CreateSandbox and DestroySandbox (which powers the guest off).
+ * Version, CreateSandbox (with the storages and kernel modules given) and
+ * DestroySandbox (which unmounts them and powers the guest off).
  * Prints one "name=value" line per fact for the script to check:
  *   check=SERVING ready_ms=N version=V api=A sandbox=ok destroy=ok
  * Exits 0 when every call succeeded.
@@ -26,6 +27,30 @@
 #include "ttrpc/transport.h"
 
 #define SEC 1000000000ull
+
+/* "driver,source,mount_point[,fstype]" into *st; the strings point into
+ * arg, which is modified. */
+static bool parse_storage(char *arg, Grpc__Storage *st)
+{
+	char *f[4] = { NULL, NULL, NULL, (char *)"" };
+	size_t n = 0;
+
+	grpc__storage__init(st);
+	for (char *p = arg; n < 4; n++) {
+		f[n] = p;
+		p = strchr(p, ',');
+		if (!p)
+			break;
+		*p++ = '\0';
+	}
+	if (n < 2 || n > 3)
+		return false;
+	st->driver = f[0];
+	st->source = f[1];
+	st->mount_point = f[2];
+	st->fstype = f[3];
+	return true;
+}
 
 static int fail(const char *what, kc_error_t *err)
 {
@@ -48,9 +73,37 @@ int main(int argc, char **argv)
 	uint64_t t0, deadline;
 	int fd, rc = 1;
 
-	if (argc != 3 || !kc_parse_u64(argv[2], &timeout_s) || timeout_s == 0) {
-		fprintf(stderr, "usage: guest-client URI TIMEOUT_S\n");
+	cleanup_free Grpc__Storage *sts = NULL;
+	cleanup_free Grpc__Storage **ptrs = NULL;
+	cleanup_free Grpc__KernelModule *mods = NULL;
+	cleanup_free Grpc__KernelModule **mptrs = NULL;
+	size_t n_args = argc > 3 ? (size_t)argc - 3 : 0, n_sts = 0, n_mods = 0;
+
+	if (argc < 3 || !kc_parse_u64(argv[2], &timeout_s) || timeout_s == 0) {
+		fprintf(stderr, "usage: guest-client URI TIMEOUT_S "
+				"[DRIVER,SOURCE,MOUNT_POINT[,FSTYPE]]...\n");
 		return 2;
+	}
+	sts = kc_xzalloc((n_args + 1) * sizeof(*sts));
+	ptrs = kc_xzalloc((n_args + 1) * sizeof(*ptrs));
+	mods = kc_xzalloc((n_args + 1) * sizeof(*mods));
+	mptrs = kc_xzalloc((n_args + 1) * sizeof(*mptrs));
+	for (size_t i = 0; i < n_args; i++) {
+		char *arg = argv[3 + i];
+
+		if (strncmp(arg, "module:", 7) == 0) {
+			grpc__kernel_module__init(&mods[n_mods]);
+			mods[n_mods].name = arg + 7;
+			mptrs[n_mods] = &mods[n_mods];
+			n_mods++;
+			continue;
+		}
+		if (!parse_storage(arg, &sts[n_sts])) {
+			fprintf(stderr, "guest-client: bad storage `%s`\n", arg);
+			return 2;
+		}
+		ptrs[n_sts] = &sts[n_sts];
+		n_sts++;
 	}
 	t0 = kc_monotonic_ns();
 	deadline = t0 + timeout_s * SEC;
@@ -97,12 +150,16 @@ int main(int argc, char **argv)
 	resp = NULL;
 	sreq.sandbox_id = (char *)"guest-test";
 	sreq.hostname = (char *)"kc-guest-test";
+	sreq.storages = ptrs;
+	sreq.n_storages = n_sts;
+	sreq.kernel_modules = mptrs;
+	sreq.n_kernel_modules = n_mods;
 	if (kc_ttrpc_client_call_msg_sync(cli, "grpc.AgentService", "CreateSandbox", &sreq.base,
 					  NULL, NULL, &opts, &err) < 0) {
 		rc = fail("CreateSandbox", &err);
 		goto out;
 	}
-	printf("sandbox=ok\n");
+	printf("sandbox=ok\nstorages=%zu\nmodules=%zu\n", n_sts, n_mods);
 	if (kc_ttrpc_client_call_msg_sync(cli, "grpc.AgentService", "DestroySandbox", &dreq.base,
 					  NULL, NULL, &opts, &err) < 0) {
 		rc = fail("DestroySandbox", &err);

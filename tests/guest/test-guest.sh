@@ -7,7 +7,8 @@
 # image that meson built (guest/meson.build: static kata-agent as /init):
 # its entries, reproducibility and size, and two boots in which the host
 # end of the virtio-serial port (guest-client) gets Health Check and
-# Version answered and DestroySandbox powers the guest off (QEMU exits 0).
+# Version answered and DestroySandbox powers the guest off (QEMU exits 0);
+# the first also mounts real storages (virtio-fs, virtio-blk, binds, tmpfs).
 # Env: KC_SOURCE_ROOT (default: two levels up from this script),
 #      KC_BUILD_ROOT (default: $KC_SOURCE_ROOT/build); outputs go to
 #      $KC_BUILD_ROOT/guest (the kernel .deb is cached there between runs,
@@ -35,7 +36,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-N=21
+N=22
 echo "1..$N"
 n=0
 ok()   { n=$((n + 1)); echo "ok $n - $*"; }
@@ -225,6 +226,9 @@ fi
 
 # An agent boot: QEMU with the virtio-serial port agent.channel.0 on a unix
 # socket chardev (MACHINE.md), guest-client on the host end.
+# $BOOT_QEMU_ARGS (extra devices) and $BOOT_CLIENT_ARGS (storages for
+# CreateSandbox) are split on blanks.
+BOOT_QEMU_ARGS="" BOOT_CLIENT_ARGS=""
 agent_boot() {  # $1 = name, $2 = kernel command line; sets BOOT_RC, CLIENT_RC
     sock=$TMP/$1.sock
     rm -f "$TMP/qemu.pid"
@@ -238,10 +242,15 @@ agent_boot() {  # $1 = name, $2 = kernel command line; sets BOOT_RC, CLIENT_RC
         -device virtio-serial-device \
         -chardev "socket,id=agent,path=$sock,server=on,wait=off" \
         -device virtserialport,chardev=agent,name=agent.channel.0 \
+        $BOOT_QEMU_ARGS \
         -pidfile "$TMP/qemu.pid" < /dev/null > "$TMP/$1.console" 2>&1 &
     qpid=$!
     CLIENT_RC=0
-    "$CLIENT" "unix://$sock" "$BOOT_TIMEOUT" > "$TMP/$1.out" 2> "$TMP/$1.err" || CLIENT_RC=$?
+    # shellcheck disable=SC2086 # a list of storages
+    "$CLIENT" "unix://$sock" "$BOOT_TIMEOUT" $BOOT_CLIENT_ARGS > "$TMP/$1.out" \
+        2> "$TMP/$1.err" || CLIENT_RC=$?
+    # A failed client leaves a guest that waits for calls: stop it now.
+    [ $CLIENT_RC -eq 0 ] || kill "$qpid" 2>/dev/null
     BOOT_RC=0
     wait $qpid || BOOT_RC=$?
     t1=$(date +%s%N)
@@ -267,10 +276,20 @@ quiet_ok() {
     # quiet and no console=: nothing of the agent's on the serial console
     ! grep -q 'kata-agent' "$TMP/quiet.console"
 }
+storages_ok() {
+    c=$TMP/debug.console
+    [ -n "$VFSD_PID" ] && grep -qx 'storages=5' "$TMP/debug.out" &&
+    [ "$(grep -c 'msg="storage .* mounted at /run/kata-containers/.* for the sandbox"' "$c")" -eq 5 ] &&
+    [ "$(grep -c 'msg="storage .* released"' "$c")" -eq 5 ] &&
+    grep -q 'msg="storage virtio-fs mounted at /run/kata-containers/shared/containers' "$c" &&
+    grep -q 'msg="storage blk mounted at /run/kata-containers/sandbox/disk' "$c" &&
+    grep -q 'msg="kernel module vsock loaded for the sandbox"' "$c"
+}
 console_ok() {
     c=$TMP/debug.console
     grep -q 'msg="channel: no vsock device, virtio-serial port agent.channel.0' "$c" &&
-    grep -Eq 'msg="loaded [0-9]+ kernel modules in [0-9]+ ms \(0 failed\)"' "$c" &&
+    # serial port, share and disk: the net and vsock drivers are skipped
+    grep -Eq 'msg="loaded 8 kernel modules in [0-9]+ ms \(0 failed, 6 skipped: no such device\)"' "$c" &&
     grep -q 'cgroup controllers enabled' "$c" &&
     grep -q 'msg="sandbox destroyed"' "$c" && grep -q 'msg="powering off"' "$c" &&
     ! grep 'level=error' "$c" | grep -q .
@@ -278,18 +297,54 @@ console_ok() {
 leftover=0
 if [ $AOK = 1 ] && [ -x "$CLIENT" ] && command -v "$QEMU" > /dev/null; then
     # 1: with a console and debug logs; the agent picks its channel itself.
+    # Real storages: the virtio-fs share (virtiofsd), an ext4 virtio-blk
+    # disk found through sysfs (virtio2: the guest numbers the virtio
+    # devices in command-line order, serial port, share, disk), binds
+    # from both (their sources exist only if the mounts are real), a tmpfs.
+    mkdir -p "$TMP/share/vol" "$TMP/diskroot/marker-dir"
+    VFSD=/usr/lib/qemu/virtiofsd
+    VFSD_PID=""
+    if [ -x "$VFSD" ] && command -v mkfs.ext4 > /dev/null &&
+       mkfs.ext4 -q -F -d "$TMP/diskroot" "$TMP/disk.img" 8M > "$TMP/mkfs.log" 2>&1; then
+        "$VFSD" --socket-path="$TMP/vfs.sock" -o source="$TMP/share" -o cache=auto \
+            > "$TMP/vfsd.log" 2>&1 &
+        VFSD_PID=$!
+        i=0; while [ ! -S "$TMP/vfs.sock" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+        R=/run/kata-containers
+        BOOT_QEMU_ARGS="-chardev socket,id=fs0,path=$TMP/vfs.sock
+            -device vhost-user-fs-device,chardev=fs0,tag=kataShared
+            -drive file=$TMP/disk.img,if=none,id=d0,format=raw
+            -device virtio-blk-device,drive=d0"
+        BOOT_CLIENT_ARGS="virtio-fs,kataShared,$R/shared/containers
+            bind,$R/shared/containers/vol,$R/sandbox/vol
+            blk,virtio2,$R/sandbox/disk,ext4
+            bind,$R/sandbox/disk/marker-dir,$R/sandbox/marker
+            ephemeral,tmpfs,$R/sandbox/eph
+            module:vsock"
+    else
+        echo "# no virtiofsd or mkfs.ext4: the storage part of boot 1 cannot run"
+        cat "$TMP/mkfs.log" 2>/dev/null | diag
+    fi
     agent_boot debug "console=ttyS0 panic=-1 agent.log=debug $TSC"
+    BOOT_QEMU_ARGS="" BOOT_CLIENT_ARGS=""
+    if [ -n "$VFSD_PID" ]; then
+        # virtiofsd ends when QEMU goes; anything else is a leftover.
+        i=0; while kill -0 "$VFSD_PID" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+        if kill -0 "$VFSD_PID" 2>/dev/null; then leftover=1; kill "$VFSD_PID"; fi
+        wait "$VFSD_PID" 2>/dev/null
+    fi
     check "agent boot: Health Check SERVING and Version over virtio-serial" answers_ok debug
     check "agent boot: DestroySandbox powers the guest off (QEMU exits 0)" poweroff_ok debug
     check "agent log: serial channel chosen, modules loaded, cgroups, power-off, no error" console_ok
+    check "CreateSandbox in the VM: virtio-fs, virtio-blk (by sysfs name), binds, tmpfs mounted and unmounted; kernel_modules" storages_ok
     # 2: as the VM launcher boots it: quiet, no console, agent.listen given.
     agent_boot quiet "quiet panic=-1 cgroup_no_v1=all agent.listen=serial://agent.channel.0 $TSC"
     check "agent boot (quiet, agent.listen=serial://agent.channel.0): answers, powers off" \
         quiet_ok
-    check "no qemu process left behind by the agent boots" [ $leftover -eq 0 ]
+    check "no qemu or virtiofsd process left behind by the agent boots" [ $leftover -eq 0 ]
 else
-    for d in "agent boot answers" "agent boot powers off" "agent log" "quiet agent boot" \
-             "no qemu left"; do
+    for d in "agent boot answers" "agent boot powers off" "agent log" "storages in the VM" \
+             "quiet agent boot" "no qemu left"; do
         nok "$d (no agent image, $CLIENT or $QEMU)"
     done
 fi
