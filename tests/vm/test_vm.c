@@ -174,6 +174,41 @@ static void test_boot_check_version(void **state)
 	case_check_clean(&t);
 }
 
+/* The guest console: into spec->console_log when given (kept after the
+ * stop), into the run dir when debugging (removed with it); none otherwise
+ * (the other tests: no console file appears). */
+static void test_console(void **state)
+{
+	cleanup_free char *log = kc_xasprintf("%s/console.txt", base);
+	cleanup_free char *text = NULL;
+	cleanup_free char *auto_log = NULL;
+	cleanup_error kc_error_t err = NULL;
+	struct vm_case t;
+	struct kc_vm *vm;
+	size_t len;
+
+	(void)state;
+	case_init(&t, "console");
+	t.spec.console_log = log;
+	vm = boot(&t);
+	auto_log = kc_xasprintf("%s/console.log", t.run_dir);
+	assert_false(path_exists(auto_log));
+	kc_vm_free(vm);
+	assert_int_equal(kc_read_file(log, 16 << 20, &text, &len, &err), 0);
+	assert_non_null(strstr(text, "kata-agent"));
+	assert_non_null(strstr(text, "starting as init"));
+	assert_int_equal(unlink(log), 0);
+	case_check_clean(&t);
+
+	cfg.agent.enable_debug = true;
+	case_init(&t, "console");
+	vm = boot(&t);
+	cfg.agent.enable_debug = false;
+	assert_true(path_exists(auto_log));
+	kc_vm_free(vm);
+	case_check_clean(&t);
+}
+
 /* DestroySandbox powers the guest off: QEMU exits by itself. */
 static void test_destroy_sandbox_shuts_down(void **state)
 {
@@ -465,6 +500,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_boot_check_version),
+		cmocka_unit_test(test_console),
 		cmocka_unit_test(test_destroy_sandbox_shuts_down),
 		cmocka_unit_test(test_never_answers_killed_at_deadline),
 		cmocka_unit_test(test_five_concurrent),

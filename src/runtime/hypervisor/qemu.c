@@ -31,6 +31,7 @@ struct kc_vm {
 	char *run_dir;
 	bool made_run_dir;
 	char *qmp_sock, *agent_sock, *fs_sock, *qemu_log, *fs_log;
+	char *console_auto; /* run_dir/console.log when debugging without spec->console_log */
 	char *agent_uri;
 	struct kc_child qemu, fsd;
 	int agent_fd; /* kept for kc_vm_take_agent_fd(), -1: none */
@@ -80,6 +81,15 @@ static void vm_cleanup_files(struct kc_vm *vm)
 	remove_file(vm->fs_sock);
 	remove_file(vm->qemu_log);
 	remove_file(vm->fs_log);
+	if (vm->console_auto) {
+		/* The run dir goes: what the guest said last goes to the log. */
+		cleanup_free char *tail = kc_log_tail(vm->console_auto, 4096);
+
+		if (*tail)
+			kc_log_kv(KC_LOG_DEBUG, "guest console (last lines)", "vm", vm->id, "console",
+				  tail, NULL);
+		remove_file(vm->console_auto);
+	}
 	if (vm->made_run_dir && rmdir(vm->run_dir) < 0 && errno != ENOENT)
 		kc_warn("remove `%s`: %s", vm->run_dir, strerror(errno));
 	vm->made_run_dir = false;
@@ -94,6 +104,7 @@ static void vm_release(struct kc_vm *vm)
 	free(vm->fs_sock);
 	free(vm->qemu_log);
 	free(vm->fs_log);
+	free(vm->console_auto);
 	free(vm->agent_uri);
 	free(vm);
 }
@@ -198,7 +209,7 @@ static int launch(struct kc_vm *vm, const struct kc_vm_spec *spec, const struct 
 	const struct kc_hypervisor_config *h = &cfg->hypervisor;
 	bool debug = h->enable_debug || cfg->agent.enable_debug;
 	const char *console = spec->console_log;
-	cleanup_free char *console_auto = NULL, *append = NULL;
+	cleanup_free char *append = NULL;
 	cleanup_strv char **argv = NULL;
 	const char *accel, *reason;
 	struct kc_qemu_cmdline qc;
@@ -207,7 +218,7 @@ static int launch(struct kc_vm *vm, const struct kc_vm_spec *spec, const struct 
 	int ret;
 
 	if (!console && debug)
-		console = console_auto = kc_xasprintf("%s/console.log", vm->run_dir);
+		console = vm->console_auto = kc_xasprintf("%s/console.log", vm->run_dir);
 	accel = resolve_accel(h->accel, &warn, &reason);
 	if (strcmp(accel, "kvm") != 0) {
 		if (warn)
