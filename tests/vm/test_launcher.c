@@ -268,6 +268,17 @@ static void test_missing_virtiofsd(void **state)
 	set_str(&cfg.hypervisor.virtio_fs_daemon, saved);
 }
 
+static void test_unknown_hypervisor(void **state)
+{
+	struct err_case t;
+
+	(void)state;
+	set_str(&cfg.hypervisor.name, "clh");
+	ec_init(&t, "clh");
+	ec_expect(&t, -ENOTSUP, "[hypervisor.clh]: not supported", NULL);
+	set_str(&cfg.hypervisor.name, "qemu");
+}
+
 static void test_socket_path_too_long(void **state)
 {
 	char name[120];
@@ -437,6 +448,7 @@ int main(void)
 		cmocka_unit_test(test_missing_qemu),
 		cmocka_unit_test(test_qemu_without_microvm),
 		cmocka_unit_test(test_missing_virtiofsd),
+		cmocka_unit_test(test_unknown_hypervisor),
 		cmocka_unit_test(test_socket_path_too_long),
 		cmocka_unit_test(test_qemu_exits_early),
 		cmocka_unit_test(test_never_answers),

@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "hypervisor.h"
+#include "backend.h"
 #include "qemu.h"
 #include "qmp.h"
 #include "virtiofsd.h"
@@ -26,7 +26,7 @@
 #define VIRTIOFSD_GRACE_NS 2000000000ull /* virtiofsd exiting after QEMU */
 #define VIRTIOFSD_START_NS 10000000000ull
 
-struct kc_vm {
+struct qvm {
 	char *id;
 	char *run_dir;
 	bool made_run_dir;
@@ -74,7 +74,7 @@ static void remove_file(const char *path)
 		kc_warn("remove `%s`: %s", path, strerror(errno));
 }
 
-static void vm_cleanup_files(struct kc_vm *vm)
+static void vm_cleanup_files(struct qvm *vm)
 {
 	remove_file(vm->qmp_sock);
 	remove_file(vm->agent_sock);
@@ -95,7 +95,7 @@ static void vm_cleanup_files(struct kc_vm *vm)
 	vm->made_run_dir = false;
 }
 
-static void vm_release(struct kc_vm *vm)
+static void vm_release(struct qvm *vm)
 {
 	free(vm->id);
 	free(vm->run_dir);
@@ -147,7 +147,7 @@ static int check_spec(const struct kc_vm_spec *spec, const struct kc_config *cfg
 	return kc_qemu_check_binary(h->path, err);
 }
 
-static int make_run_dir(struct kc_vm *vm, kc_error_t *err)
+static int make_run_dir(struct qvm *vm, kc_error_t *err)
 {
 	/* Parents (/run/vc/vm...) are shared by every sandbox: made when
 	 * missing and left in place. */
@@ -175,7 +175,7 @@ static int make_run_dir(struct kc_vm *vm, kc_error_t *err)
 }
 
 /* Stops everything that runs, gently first; idempotent. */
-static void vm_stop_processes(struct kc_vm *vm)
+static void vm_stop_processes(struct qvm *vm)
 {
 	if (vm->qemu.pidfd >= 0 && !kc_child_exited(&vm->qemu)) {
 		cleanup_error kc_error_t err = NULL;
@@ -203,7 +203,7 @@ static void vm_stop_processes(struct kc_vm *vm)
 	kc_child_stop(&vm->fsd, true, VIRTIOFSD_GRACE_NS);
 }
 
-static int launch(struct kc_vm *vm, const struct kc_vm_spec *spec, const struct kc_config *cfg,
+static int launch(struct qvm *vm, const struct kc_vm_spec *spec, const struct kc_config *cfg,
 		  uint64_t deadline, kc_error_t *err)
 {
 	const struct kc_hypervisor_config *h = &cfg->hypervisor;
@@ -276,7 +276,7 @@ static int launch(struct kc_vm *vm, const struct kc_vm_spec *spec, const struct 
 	return 0;
 }
 
-static int wait_agent(struct kc_vm *vm, uint64_t deadline, uint64_t timeout_ns, bool keep,
+static int wait_agent(struct qvm *vm, uint64_t deadline, uint64_t timeout_ns, bool keep,
 		      kc_error_t *err)
 {
 	cleanup_error kc_error_t e = NULL;
@@ -315,11 +315,11 @@ static int wait_agent(struct kc_vm *vm, uint64_t deadline, uint64_t timeout_ns, 
 	return kc_error_wrap(err, "VM %s: waiting for the agent", vm->id);
 }
 
-int kc_vm_start(const struct kc_vm_spec *spec, struct kc_vm **out, kc_error_t *err)
+static int qemu_start(const struct kc_vm_spec *spec, void **out, kc_error_t *err)
 {
 	const struct kc_config *cfg = spec->cfg;
 	uint64_t timeout_ns, deadline;
-	struct kc_vm *vm;
+	struct qvm *vm;
 	int ret;
 
 	ret = check_spec(spec, cfg, err);
@@ -366,28 +366,38 @@ int kc_vm_start(const struct kc_vm_spec *spec, struct kc_vm **out, kc_error_t *e
 	return 0;
 }
 
-const char *kc_vm_agent_uri(const struct kc_vm *vm)
+static const char *qemu_agent_uri(const void *impl)
 {
+	const struct qvm *vm = impl;
+
 	return vm->agent_uri;
 }
 
-pid_t kc_vm_pid(const struct kc_vm *vm)
+static pid_t qemu_pid(const void *impl)
 {
+	const struct qvm *vm = impl;
+
 	return vm->qemu.pid;
 }
 
-int kc_vm_pidfd(const struct kc_vm *vm)
+static int qemu_pidfd(const void *impl)
 {
+	const struct qvm *vm = impl;
+
 	return vm->qemu.pidfd;
 }
 
-int kc_vm_take_agent_fd(struct kc_vm *vm)
+static int qemu_take_agent_fd(void *impl)
 {
+	struct qvm *vm = impl;
+
 	return kc_steal_fd(&vm->agent_fd);
 }
 
-int kc_vm_stop(struct kc_vm *vm, kc_error_t *err)
+static int qemu_stop(void *impl, kc_error_t *err)
 {
+	struct qvm *vm = impl;
+
 	(void)err;
 	if (vm->agent_fd >= 0)
 		close(kc_steal_fd(&vm->agent_fd));
@@ -400,10 +410,23 @@ int kc_vm_stop(struct kc_vm *vm, kc_error_t *err)
 	return 0;
 }
 
-void kc_vm_free(struct kc_vm *vm)
+static void qemu_free(void *impl)
 {
+	struct qvm *vm = impl;
+
 	if (!vm)
 		return;
-	kc_vm_stop(vm, NULL);
+	qemu_stop(vm, NULL);
 	vm_release(vm);
 }
+
+const struct kc_vm_ops kc_qemu_vm_ops = {
+	.name = "qemu",
+	.start = qemu_start,
+	.agent_uri = qemu_agent_uri,
+	.take_agent_fd = qemu_take_agent_fd,
+	.pid = qemu_pid,
+	.pidfd = qemu_pidfd,
+	.stop = qemu_stop,
+	.free = qemu_free,
+};
