@@ -156,7 +156,11 @@ static void test_boot_check_version(void **state)
 	cleanup_error kc_error_t err = NULL;
 	struct vm_case t;
 	struct kc_vm *vm;
+	cleanup_free char *logp = kc_xasprintf("%s/stop.log", base);
+	cleanup_free char *log = NULL;
 	struct conn c;
+	size_t len;
+	int logfd;
 
 	(void)state;
 	case_init(&t, "boot");
@@ -168,8 +172,17 @@ static void test_boot_check_version(void **state)
 	conn_close(&c);
 	check_health(kc_vm_agent_uri(vm));
 	check_health(kc_vm_agent_uri(vm));
+	/* The stop is a clean QMP quit: QEMU exits 0, not by SIGKILL. */
+	logfd = open(logp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(logfd >= 0);
+	kc_log_set_fd(logfd);
 	assert_int_equal(kc_vm_stop(vm, &err), 0);
 	assert_int_equal(kc_vm_stop(vm, &err), 0); /* idempotent */
+	kc_log_set_fd(-1);
+	close(logfd);
+	assert_int_equal(kc_read_file(logp, 1 << 20, &log, &len, &err), 0);
+	assert_non_null(strstr(log, "VM boot: stopped (QEMU exited with status 0)"));
+	assert_int_equal(unlink(logp), 0);
 	kc_vm_free(vm);
 	case_check_clean(&t);
 }

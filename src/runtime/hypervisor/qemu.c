@@ -406,7 +406,12 @@ static int qemu_stop(void *impl, kc_error_t *err)
 	vm_stop_processes(vm);
 	vm_cleanup_files(vm);
 	vm->stopped = true;
-	kc_info("VM %s: stopped", vm->id);
+	{
+		char how[64];
+
+		kc_info("VM %s: stopped (QEMU %s)", vm->id,
+			kc_child_describe(&vm->qemu, how, sizeof(how)));
+	}
 	return 0;
 }
 
