@@ -347,7 +347,8 @@ static void test_virtiofsd_fails(void **state)
 }
 
 /* accel = "auto": the probe decides, TCG is announced in the log, and the
- * argv QEMU really gets (recorded by a fake QEMU) matches. */
+ * argv QEMU really gets (recorded by a fake QEMU) matches; it inherits
+ * none of our fds (stdin is /dev/null). */
 static void test_accel_auto_argv(void **state)
 {
 	cleanup_free char *saved = kc_xstrdup(cfg.hypervisor.path);
@@ -356,11 +357,15 @@ static void test_accel_auto_argv(void **state)
 	cleanup_free char *logp = kc_xasprintf("%s/launcher.log", base);
 	cleanup_free char *body = kc_xasprintf(
 		"if [ \"$1\" = -M ]; then echo 'microvm              microvm (i386)'; exit 0; fi\n"
-		"printf '%%s\\n' \"$@\" > '%s'; exit 1", rec);
+		"printf '%%s\\n' \"$@\" > '%s'; ls -l /proc/$$/fd > '%s.fds'; exit 1", rec, rec);
 	cleanup_free char *fake = write_script("qemu-records", body);
 	cleanup_free char *args = NULL, *log = NULL;
 	cleanup_free char *agent_chardev = NULL;
+	cleanup_free char *fdsp = kc_xasprintf("%s.fds", rec);
+	cleanup_free char *marker = kc_xasprintf("%s/inherit-me-not", base);
+	cleanup_free char *fds = NULL;
 	struct kc_kvm_probe p;
+	int leak;
 	struct err_case t;
 	size_t len;
 	bool native;
@@ -375,8 +380,13 @@ static void test_accel_auto_argv(void **state)
 	assert_true(fd >= 0);
 	kc_log_set_fd(fd);
 	kc_log_set_level(KC_LOG_WARNING);
+	/* Not close-on-exec: the launcher must close it in its children. */
+	leak = open(marker, O_WRONLY | O_CREAT, 0644);
+	assert_true(leak >= 0);
 	ec_init(&t, "auto");
 	ec_expect(&t, -ECHILD, "exited with status 1", NULL);
+	close(leak);
+	unlink(marker);
 	kc_log_set_fd(-1);
 	kc_log_set_level(KC_LOG_ERROR);
 	close(fd);
@@ -388,6 +398,11 @@ static void test_accel_auto_argv(void **state)
 	agent_chardev = kc_xasprintf("socket,id=agent,path=%s/auto/agent.sock,server=on,wait=off",
 				     base);
 	assert_non_null(strstr(args, agent_chardev));
+	assert_int_equal(kc_read_file(fdsp, 1 << 20, &fds, &len, NULL), 0);
+	assert_null(strstr(fds, "inherit-me-not"));
+	assert_null(strstr(fds, "launcher.log"));
+	assert_non_null(strstr(fds, " 0 -> /dev/null"));
+	unlink(fdsp);
 	assert_non_null(strstr(args, "\n-m\n256\n"));
 	if (native) {
 		assert_non_null(strstr(args, "\n-accel\nkvm\n"));
