@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "lib/log.h"
+#include "runtime/accel_cache.h"
 #include "runtime/hypervisor/hypervisor.h"
 #include "runtime/hypervisor/qemu.h"
 #include "runtime/hypervisor/virtiofsd.h"
@@ -418,6 +419,47 @@ static void test_accel_auto_argv(void **state)
 	unlink(fake);
 }
 
+/* The verdict of accel = "auto" is probed once per host boot. */
+static void test_accel_cache(void **state)
+{
+	cleanup_free char *path = kc_xasprintf("%s/cache/accel", base);
+	cleanup_free char *dir = kc_xasprintf("%s/cache", base);
+	cleanup_free char *text = NULL;
+	char r1[256], r2[256];
+	const char *a1, *a2;
+	size_t len;
+	bool cached;
+	FILE *f;
+
+	(void)state;
+	a1 = kc_accel_auto(path, r1, sizeof(r1), &cached);
+	assert_false(cached);
+	assert_true(strcmp(a1, "kvm") == 0 || strcmp(a1, "tcg") == 0);
+	assert_int_equal(kc_read_file(path, 4096, &text, &len, NULL), 0);
+	assert_non_null(strstr(text, "boot_id "));
+	a2 = kc_accel_auto(path, r2, sizeof(r2), &cached);
+	assert_true(cached);
+	assert_string_equal(a1, a2);
+	assert_string_equal(r1, r2);
+	/* Written in another boot, or malformed: probed again. */
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "boot_id 00000000-0000-0000-0000-000000000000\naccel kvm\nreason \n");
+	fclose(f);
+	a2 = kc_accel_auto(path, r2, sizeof(r2), &cached);
+	assert_false(cached);
+	assert_string_equal(a1, a2);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "accel maybe\n");
+	fclose(f);
+	a2 = kc_accel_auto(path, r2, sizeof(r2), &cached);
+	assert_false(cached);
+	assert_string_equal(a1, a2);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 static int group_setup(void **state)
 {
 	(void)state;
@@ -469,6 +511,7 @@ int main(void)
 		cmocka_unit_test(test_never_answers),
 		cmocka_unit_test(test_virtiofsd_fails),
 		cmocka_unit_test(test_accel_auto_argv),
+		cmocka_unit_test(test_accel_cache),
 	};
 
 	return cmocka_run_group_tests_name("vm-launcher", tests, group_setup, group_teardown);

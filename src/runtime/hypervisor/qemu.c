@@ -17,6 +17,7 @@
 #include "virtiofsd.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "runtime/accel_cache.h"
 #include "runtime/agent_client.h"
 #include "runtime/child.h"
 #include "runtime/kvm_probe.h"
@@ -50,18 +51,9 @@ static const char *resolve_accel(const char *configured, bool *warn, const char 
 	if (!configured || strcmp(configured, "auto") != 0)
 		return kc_accel_resolve(configured, NULL);
 	pthread_mutex_lock(&accel_lock);
-	if (!accel_auto) {
-		cleanup_error kc_error_t err = NULL;
-		struct kc_kvm_probe p;
-
-		if (kc_kvm_probe("/dev/kvm", &p, &err) < 0) {
-			snprintf(accel_reason, sizeof(accel_reason), "%s", err->msg);
-			accel_auto = kc_accel_resolve("auto", NULL);
-		} else {
-			snprintf(accel_reason, sizeof(accel_reason), "%s", p.reason);
-			accel_auto = kc_accel_resolve("auto", &p);
-		}
-	}
+	if (!accel_auto)
+		accel_auto = kc_accel_auto(KC_ACCEL_CACHE_PATH, accel_reason, sizeof(accel_reason),
+					   NULL);
 	*warn = strcmp(accel_auto, "kvm") != 0;
 	*reason = accel_reason;
 	pthread_mutex_unlock(&accel_lock);
