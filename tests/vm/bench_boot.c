@@ -18,12 +18,12 @@
 
 #include "agent.pb-c.h"
 #include "lib/log.h"
+#include "runtime/accel_cache.h"
 #include "runtime/agent_client.h"
 #include "runtime/child.h"
 #include "runtime/hypervisor/hypervisor.h"
 #include "runtime/hypervisor/qemu.h"
 #include "runtime/hypervisor/qmp.h"
-#include "runtime/kvm_probe.h"
 #include "ttrpc/client.h"
 #include "vm_helpers.h"
 
@@ -332,16 +332,16 @@ int main(int argc, char **argv)
 	workdir = argv[6];
 	shared = make_share();
 
-	/* Warm-up, not counted: the KVM probe ("auto") and `qemu -M help`
-	 * run once per process, and the page cache fills. */
+	/* Warm-up, not counted: `qemu -M help` runs once per process, the
+	 * KVM probe's verdict ("auto") is cached, the page cache fills. */
 	vm = agent_boot("warm", shared, NULL, false, &ns);
 	kc_vm_free(vm);
 	{
-		struct kc_kvm_probe p;
+		char reason[256];
 
 		kvm = strcmp(cfg.hypervisor.accel, "auto") == 0
-			      ? (kc_kvm_probe("/dev/kvm", &p, NULL) == 0 &&
-				 strcmp(kc_accel_resolve("auto", &p), "kvm") == 0)
+			      ? strcmp(kc_accel_auto(KC_ACCEL_CACHE_PATH, reason, sizeof(reason),
+						     NULL), "kvm") == 0
 			      : strcmp(cfg.hypervisor.accel, "kvm") == 0;
 	}
 	if (!kvm)
