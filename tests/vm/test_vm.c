@@ -292,6 +292,34 @@ static void test_never_answers_killed_at_deadline(void **state)
 	case_check_clean(&t);
 }
 
+/* The real QEMU refusing a kernel that is not one: it exits at once, and
+ * the error has its status and its own words. */
+static void test_qemu_rejects_kernel(void **state)
+{
+	cleanup_free char *bogus = kc_xasprintf("%s/not-a-kernel", base);
+	cleanup_free char *saved = kc_xstrdup(cfg.hypervisor.kernel);
+	cleanup_error kc_error_t err = NULL;
+	struct kc_vm *vm = NULL;
+	struct vm_case t;
+	FILE *f = fopen(bogus, "w");
+
+	(void)state;
+	assert_non_null(f);
+	for (int i = 0; i < 1024; i++)
+		fputs("junk", f);
+	fclose(f);
+	set_str(&cfg.hypervisor.kernel, bogus);
+	case_init(&t, "bogus");
+	assert_int_equal(kc_vm_start(&t.spec, &vm, &err), -ECHILD);
+	set_str(&cfg.hypervisor.kernel, saved);
+	assert_int_equal(unlink(bogus), 0);
+	assert_null(vm);
+	print_message("# %s\n", err->msg);
+	assert_non_null(strstr(err->msg, "QEMU exited with status 1 before the agent answered"));
+	assert_non_null(strstr(err->msg, "kernel"));
+	case_check_clean(&t);
+}
+
 /* Five VMs booted at the same time (one process each) all answer. */
 static void test_five_concurrent(void **state)
 {
@@ -534,6 +562,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_console, stop_live_vm),
 		cmocka_unit_test_teardown(test_destroy_sandbox_shuts_down, stop_live_vm),
 		cmocka_unit_test_teardown(test_never_answers_killed_at_deadline, stop_live_vm),
+		cmocka_unit_test_teardown(test_qemu_rejects_kernel, stop_live_vm),
 		cmocka_unit_test_teardown(test_five_concurrent, stop_live_vm),
 		cmocka_unit_test_teardown(test_container_over_virtiofs, stop_live_vm),
 	};
