@@ -166,10 +166,11 @@ static int make_run_dir(struct qvm *vm, kc_error_t *err)
 	return 0;
 }
 
-/* Stops everything that runs, gently first; idempotent. */
-static void vm_stop_processes(struct qvm *vm)
+/* Stops everything that runs, gently first (QMP quit) unless kill; idempotent.
+ * A VM that failed to start is killed: nothing in it is worth a clean exit. */
+static void vm_stop_processes(struct qvm *vm, bool kill)
 {
-	if (vm->qemu.pidfd >= 0 && !kc_child_exited(&vm->qemu)) {
+	if (!kill && vm->qemu.pidfd >= 0 && !kc_child_exited(&vm->qemu)) {
 		cleanup_error kc_error_t err = NULL;
 		uint64_t deadline = kc_monotonic_ns() + QMP_TIMEOUT_NS;
 		struct kc_qmp *q = NULL;
@@ -348,7 +349,7 @@ static int qemu_start(const struct kc_vm_spec *spec, void **out, kc_error_t *err
 	if (ret >= 0)
 		ret = wait_agent(vm, deadline, timeout_ns, spec->keep_agent_conn, err);
 	if (ret < 0) {
-		vm_stop_processes(vm);
+		vm_stop_processes(vm, true);
 		vm_cleanup_files(vm);
 		vm_release(vm);
 		return ret;
@@ -395,7 +396,7 @@ static int qemu_stop(void *impl, kc_error_t *err)
 		close(kc_steal_fd(&vm->agent_fd));
 	if (vm->stopped)
 		return 0;
-	vm_stop_processes(vm);
+	vm_stop_processes(vm, false);
 	vm_cleanup_files(vm);
 	vm->stopped = true;
 	{
