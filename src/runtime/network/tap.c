@@ -33,6 +33,7 @@ int kc_tap_create(const char *name, unsigned queues, int *fds, kc_error_t *err)
 
 		fds[i] = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
 		if (fds[i] < 0) {
+			fds[i] = -1;
 			ret = kc_error_set(err, errno, "open `/dev/net/tun`");
 			goto fail;
 		}
@@ -49,6 +50,7 @@ int kc_tap_create(const char *name, unsigned queues, int *fds, kc_error_t *err)
 			int e = errno;
 
 			close(fds[i]);
+			fds[i] = -1;
 			ret = e == EBUSY ? kc_error_set(err, EEXIST,
 							"create TAP `%s`: a link of that name exists",
 							name)
@@ -58,8 +60,11 @@ int kc_tap_create(const char *name, unsigned queues, int *fds, kc_error_t *err)
 	}
 	return 0;
 fail:
-	while (i > 0)
+	/* The caller's array holds no fd numbers that are not its own. */
+	while (i > 0) {
 		close(fds[--i]);
+		fds[i] = -1;
+	}
 	return ret;
 }
 
