@@ -911,10 +911,76 @@ static void test_netns_from_spec(void **state)
 	}
 }
 
+static void test_dns_from_spec(void **state)
+{
+	cleanup_free char *file = kc_xasprintf("/tmp/kc-hostnet-%d-resolv.conf", getpid());
+	cleanup_free char *fifo = kc_xasprintf("/tmp/kc-hostnet-%d-fifo", getpid());
+	cleanup_free char *json = NULL;
+	cleanup_error kc_error_t err = NULL;
+	char **lines = NULL;
+	FILE *f;
+
+	(void)state;
+	f = fopen(file, "w");
+	assert_non_null(f);
+	fputs("# written by CNI\nnameserver 10.77.0.53\n\n  search pod.local svc.local \r\n"
+	      "; old comment\noptions ndots:5", f);
+	fclose(f);
+	json = kc_xasprintf("{\"mounts\":[{\"destination\":\"/proc\",\"source\":\"proc\"},"
+			    "{\"destination\":\"/etc/resolv.conf\",\"source\":\"%s\"}]}",
+			    file);
+	{
+		cleanup_json json_t *spec = json_loads(json, 0, NULL);
+
+		assert_int_equal(kc_podnet_dns_from_spec(spec, &lines, &err), 0);
+		assert_non_null(lines);
+		assert_string_equal(lines[0], "nameserver 10.77.0.53");
+		assert_string_equal(lines[1], "search pod.local svc.local");
+		assert_string_equal(lines[2], "options ndots:5");
+		assert_null(lines[3]);
+		kc_free_strv(lines);
+	}
+	{
+		cleanup_json json_t *spec = json_loads("{\"mounts\":[]}", 0, NULL);
+
+		assert_int_equal(kc_podnet_dns_from_spec(spec, &lines, &err), 0);
+		assert_null(lines);
+	}
+	unlink(file);
+	{
+		cleanup_json json_t *spec = json_loads(json, 0, NULL);
+
+		assert_int_equal(kc_podnet_dns_from_spec(spec, &lines, &err), -ENOENT);
+		assert_non_null(strstr(err->msg, file));
+		kc_error_free(&err);
+	}
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	{
+		cleanup_free char *j = kc_xasprintf("{\"mounts\":[{\"destination\":"
+						    "\"/etc/resolv.conf\",\"source\":\"%s\"}]}",
+						    fifo);
+		cleanup_json json_t *spec = json_loads(j, 0, NULL);
+
+		assert_int_equal(kc_podnet_dns_from_spec(spec, &lines, &err), -EINVAL);
+		assert_non_null(strstr(err->msg, "is not a file"));
+		kc_error_free(&err);
+	}
+	unlink(fifo);
+	{
+		cleanup_json json_t *spec = json_loads(
+			"{\"mounts\":[{\"destination\":\"/etc/resolv.conf\",\"source\":\"x\"}]}",
+			0, NULL);
+
+		assert_int_equal(kc_podnet_dns_from_spec(spec, &lines, &err), -EINVAL);
+		assert_null(lines);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_netns_from_spec),
+		cmocka_unit_test(test_dns_from_spec),
 		cmocka_unit_test(test_scan),
 		cmocka_unit_test(test_agent_msgs),
 		cmocka_unit_test(test_connect_traffic_disconnect),

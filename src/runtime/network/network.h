@@ -199,6 +199,13 @@ struct kc_podnet_agent_msgs {
 void kc_podnet_agent_msgs(const struct kc_podnet *net, struct kc_podnet_agent_msgs *out);
 void kc_podnet_agent_msgs_free(struct kc_podnet_agent_msgs *m);
 
+/* The guest's resolv.conf lines for CreateSandboxRequest.dns, from the
+ * file the spec mounts on /etc/resolv.conf (Kata's getDNS): a
+ * NULL-terminated vector (kc_free_strv()) without blank and comment lines;
+ * *lines is NULL when the spec mounts no such file.  The source must be an
+ * absolute path to a regular file of at most 64 KiB and 256 lines. */
+int kc_podnet_dns_from_spec(const json_t *spec, char ***lines, kc_error_t *err);
+
 /* "aa:bb:cc:dd:ee:ff"; the address as inet_ntop() writes it.  Both return
  * buf. */
 char *kc_podnet_format_mac(const uint8_t mac[6], char buf[18]);
