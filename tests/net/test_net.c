@@ -37,6 +37,7 @@
 #include "runtime/network/network.h"
 
 static char ns_pod[64], ns_peer[64], ns_bad[64], ns_bad_peer[64], ns_empty[64], ns_noaddr[64];
+static char ns_gone[64];
 static char path_pod[128];
 
 static const char mac0[] = "02:4b:43:00:00:02";
@@ -90,7 +91,7 @@ static char *sh_out(const char *fmt, ...)
 
 static void del_all_netns(void)
 {
-	const char *all[] = { ns_pod, ns_peer, ns_bad, ns_bad_peer, ns_empty, ns_noaddr };
+	const char *all[] = { ns_pod, ns_peer, ns_bad, ns_bad_peer, ns_empty, ns_noaddr, ns_gone };
 
 	for (size_t i = 0; i < KC_ARRAY_SIZE(all); i++) {
 		if (!all[i][0])
@@ -219,6 +220,7 @@ static int group_setup(void **state)
 	snprintf(ns_bad_peer, sizeof(ns_bad_peer), "kc-hostnet-%d-bp", getpid());
 	snprintf(ns_empty, sizeof(ns_empty), "kc-hostnet-%d-e", getpid());
 	snprintf(ns_noaddr, sizeof(ns_noaddr), "kc-hostnet-%d-n", getpid());
+	snprintf(ns_gone, sizeof(ns_gone), "kc-hostnet-%d-g", getpid());
 	snprintf(path_pod, sizeof(path_pod), "/var/run/netns/%s", ns_pod);
 	atexit(del_all_netns);
 	del_all_netns();
@@ -872,6 +874,39 @@ static void test_veth_gone(void **state)
 	assert_int_equal(count_fds(), fds_before);
 }
 
+/* `ip netns del` under a connected pod: the namespace lives on through our
+ * fd, and the teardown still reaches it. */
+static void test_netns_deleted(void **state)
+{
+	cleanup_free char *path = kc_xasprintf("/var/run/netns/%s", ns_gone);
+	cleanup_podnet struct kc_podnet *net = NULL;
+	cleanup_error kc_error_t err = NULL;
+	int self;
+
+	(void)state;
+	assert_int_equal(sh("ip netns add %s && ip -n %s link add eth0 type veth peer name e1 && "
+			    "ip -n %s addr add 10.83.0.2/24 dev eth0",
+			    ns_gone, ns_gone, ns_gone),
+			 0);
+	net = scan_ok(path);
+	if (kc_podnet_connect(net, &err) < 0)
+		fail_msg("connect: %s", err->msg);
+	assert_int_equal(sh("ip netns del %s", ns_gone), 0);
+	if (kc_podnet_disconnect(net, &err) < 0)
+		fail_msg("disconnect: %s", err->msg);
+	/* Look inside through the fd the object still holds. */
+	self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	assert_true(self >= 0);
+	assert_int_equal(setns(net->netns_fd, CLONE_NEWNET), 0);
+	{
+		unsigned tap = if_nametoindex("tap0_kata"), veth = if_nametoindex("eth0");
+
+		ns_leave(self);
+		assert_int_equal(tap, 0);
+		assert_true(veth != 0);
+	}
+}
+
 static void test_netns_from_spec(void **state)
 {
 	static const struct {
@@ -992,6 +1027,7 @@ int main(void)
 		cmocka_unit_test(test_tap_clash),
 		cmocka_unit_test(test_foreign_qdisc),
 		cmocka_unit_test(test_veth_gone),
+		cmocka_unit_test(test_netns_deleted),
 	};
 
 	return cmocka_run_group_tests_name("net", tests, group_setup, group_teardown);
