@@ -22,6 +22,7 @@
 #include "lib/json.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "modules.h"
 
 /* The most bytes one ReadStdout answers, whatever the caller asks. */
 #define READ_MAX (1u << 20)
@@ -446,6 +447,16 @@ static void h_create_sandbox(struct kc_ttrpc_call *call, const ProtobufCMessage 
 	    sethostname(req->hostname, strlen(req->hostname)) < 0) {
 		kc_ttrpc_call_fail(call, kc_ttrpc_code_from_errno(errno),
 				   "sethostname `%s`: %s", req->hostname, strerror(errno));
+		return;
+	}
+	if (req->n_kernel_modules && !a->init_mode) {
+		kc_ttrpc_call_fail(call, KC_TTRPC_FAILED_PRECONDITION,
+				   "kernel_modules: only the VM's init loads modules");
+		return;
+	}
+	if (kc_agent_modules_load_request(KC_AGENT_MODULES_DIR, req->kernel_modules,
+					  req->n_kernel_modules, &err) < 0) {
+		kc_ttrpc_call_fail_error(call, &err);
 		return;
 	}
 	if (kc_agent_storages_add(&a->storages, "", req->storages, req->n_storages, &err) < 0) {

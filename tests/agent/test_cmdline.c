@@ -153,7 +153,7 @@ static void test_modules_failures(void **state)
 	assert_non_null(mkdtemp(dir));
 	write_file(dir, "garbage_kc.ko", "not an ELF file");
 	write_file(dir, "load-order", "garbage_kc.ko\n\nmissing_kc.ko\n../escape.ko\n");
-	assert_int_equal(kc_agent_modules_load_all(dir, extra, "garbage_kc.x=1", &err), 4);
+	assert_int_equal(kc_agent_modules_load_all(dir, NULL, extra, "garbage_kc.x=1", &err), 4);
 	assert_null(err);
 	assert_true(kc_agent_module_load(dir, "missing_kc", NULL, &err) < 0);
 	assert_non_null(strstr(err->msg, "missing_kc"));
@@ -162,11 +162,58 @@ static void test_modules_failures(void **state)
 	assert_non_null(strstr(err->msg, "garbage-kc"));
 	assert_non_null(strstr(err->msg, "finit_module"));
 	kc_error_free(&err);
+	{
+		/* CreateSandbox.kernel_modules: parameters checked, errors named. */
+		char *params[] = { (char *)"a=1", (char *)"b=2 c=3" };
+		Grpc__KernelModule m = GRPC__KERNEL_MODULE__INIT;
+		Grpc__KernelModule *mods[] = { &m };
+
+		m.name = (char *)"garbage_kc";
+		m.parameters = params;
+		m.n_parameters = 2;
+		assert_true(kc_agent_modules_load_request(dir, mods, 1, &err) < 0);
+		assert_non_null(strstr(err->msg, "b=2 c=3"));
+		kc_error_free(&err);
+		m.n_parameters = 1;
+		assert_true(kc_agent_modules_load_request(dir, mods, 1, &err) < 0);
+		assert_non_null(strstr(err->msg, "garbage_kc"));
+		kc_error_free(&err);
+		assert_int_equal(kc_agent_modules_load_request(dir, mods, 0, &err), 0);
+	}
 	cmd = kc_xasprintf("rm -rf '%s'", dir);
 	assert_int_equal(system(cmd), 0);
-	assert_true(kc_agent_modules_load_all(dir, NULL, NULL, &err) < 0);
+	assert_true(kc_agent_modules_load_all(dir, NULL, NULL, NULL, &err) < 0);
 	assert_non_null(strstr(err->msg, "load-order"));
 	kc_error_free(&err);
+}
+
+/* Device drivers are skipped without their device on the virtio bus; the
+ * rest, and modules_load=, are loaded (here: attempted and failed). */
+static void test_modules_skip(void **state)
+{
+	char dir[] = "/tmp/kc-guest-boot-skip-XXXXXX";
+	char *extra[] = { (char *)"virtio_net", NULL };
+	cleanup_free char *bus = NULL, *dev = NULL, *cmd = NULL;
+	kc_error_t err = NULL;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	bus = kc_xasprintf("%s/bus", dir);
+	dev = kc_xasprintf("%s/virtio0", bus);
+	assert_int_equal(mkdir(bus, 0755), 0);
+	assert_int_equal(mkdir(dev, 0755), 0);
+	write_file(dev, "device", "0x0002\n"); /* a block device only */
+	write_file(dir, "load-order", "other_kc.ko\nvirtio_blk.ko\nvirtio_net.ko\n"
+				      "failover.ko\nvsock.ko\nvirtiofs.ko\n");
+	/* other_kc and virtio_blk are attempted (no file: 2 failures); the
+	 * net, vsock and virtio-fs drivers are skipped; modules_load= forces
+	 * virtio_net (a third failure). */
+	assert_int_equal(kc_agent_modules_load_all(dir, bus, extra, NULL, &err), 3);
+	/* Without a bus to read, nothing is skipped. */
+	assert_int_equal(kc_agent_modules_load_all(dir, "/nonexistent-kc", NULL, NULL, &err), 6);
+	assert_null(err);
+	cmd = kc_xasprintf("rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
 }
 
 /* The controllers of a fake cgroup2 root are written one by one. */
@@ -287,6 +334,7 @@ int main(void)
 		cmocka_unit_test(test_modules_load),
 		cmocka_unit_test(test_module_params),
 		cmocka_unit_test(test_modules_failures),
+		cmocka_unit_test(test_modules_skip),
 		cmocka_unit_test(test_cgroups),
 		cmocka_unit_test(test_reap_orphans),
 	};

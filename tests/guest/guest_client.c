@@ -3,11 +3,11 @@
  * guest-client: the host end of a booted guest image's agent channel, for
  * tests/guest/test-guest.sh.
  *
- *   guest-client URI TIMEOUT_S [DRIVER,SOURCE,MOUNT_POINT[,FSTYPE]]...
+ *   guest-client URI TIMEOUT_S [DRIVER,SOURCE,MOUNT_POINT[,FSTYPE] | module:NAME]...
  *
  * Connects to URI (QEMU's chardev socket of the virtio-serial port, as
  * unix:///path), waits up to TIMEOUT_S for grpc.Health/Check, then calls
- * Version, CreateSandbox (with the storages given, in order) and
+ * Version, CreateSandbox (with the storages and kernel modules given) and
  * DestroySandbox (which unmounts them and powers the guest off).
  * Prints one "name=value" line per fact for the script to check:
  *   check=SERVING ready_ms=N version=V api=A sandbox=ok destroy=ok
@@ -75,21 +75,35 @@ int main(int argc, char **argv)
 
 	cleanup_free Grpc__Storage *sts = NULL;
 	cleanup_free Grpc__Storage **ptrs = NULL;
-	size_t n_sts = argc > 3 ? (size_t)argc - 3 : 0;
+	cleanup_free Grpc__KernelModule *mods = NULL;
+	cleanup_free Grpc__KernelModule **mptrs = NULL;
+	size_t n_args = argc > 3 ? (size_t)argc - 3 : 0, n_sts = 0, n_mods = 0;
 
 	if (argc < 3 || !kc_parse_u64(argv[2], &timeout_s) || timeout_s == 0) {
 		fprintf(stderr, "usage: guest-client URI TIMEOUT_S "
 				"[DRIVER,SOURCE,MOUNT_POINT[,FSTYPE]]...\n");
 		return 2;
 	}
-	sts = kc_xzalloc((n_sts + 1) * sizeof(*sts));
-	ptrs = kc_xzalloc((n_sts + 1) * sizeof(*ptrs));
-	for (size_t i = 0; i < n_sts; i++) {
-		if (!parse_storage(argv[3 + i], &sts[i])) {
-			fprintf(stderr, "guest-client: bad storage `%s`\n", argv[3 + i]);
+	sts = kc_xzalloc((n_args + 1) * sizeof(*sts));
+	ptrs = kc_xzalloc((n_args + 1) * sizeof(*ptrs));
+	mods = kc_xzalloc((n_args + 1) * sizeof(*mods));
+	mptrs = kc_xzalloc((n_args + 1) * sizeof(*mptrs));
+	for (size_t i = 0; i < n_args; i++) {
+		char *arg = argv[3 + i];
+
+		if (strncmp(arg, "module:", 7) == 0) {
+			grpc__kernel_module__init(&mods[n_mods]);
+			mods[n_mods].name = arg + 7;
+			mptrs[n_mods] = &mods[n_mods];
+			n_mods++;
+			continue;
+		}
+		if (!parse_storage(arg, &sts[n_sts])) {
+			fprintf(stderr, "guest-client: bad storage `%s`\n", arg);
 			return 2;
 		}
-		ptrs[i] = &sts[i];
+		ptrs[n_sts] = &sts[n_sts];
+		n_sts++;
 	}
 	t0 = kc_monotonic_ns();
 	deadline = t0 + timeout_s * SEC;
@@ -138,12 +152,14 @@ int main(int argc, char **argv)
 	sreq.hostname = (char *)"kc-guest-test";
 	sreq.storages = ptrs;
 	sreq.n_storages = n_sts;
+	sreq.kernel_modules = mptrs;
+	sreq.n_kernel_modules = n_mods;
 	if (kc_ttrpc_client_call_msg_sync(cli, "grpc.AgentService", "CreateSandbox", &sreq.base,
 					  NULL, NULL, &opts, &err) < 0) {
 		rc = fail("CreateSandbox", &err);
 		goto out;
 	}
-	printf("sandbox=ok\nstorages=%zu\n", n_sts);
+	printf("sandbox=ok\nstorages=%zu\nmodules=%zu\n", n_sts, n_mods);
 	if (kc_ttrpc_client_call_msg_sync(cli, "grpc.AgentService", "DestroySandbox", &dreq.base,
 					  NULL, NULL, &opts, &err) < 0) {
 		rc = fail("DestroySandbox", &err);

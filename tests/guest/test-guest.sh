@@ -282,13 +282,16 @@ storages_ok() {
     [ "$(grep -c 'msg="storage .* mounted at /run/kata-containers/.* for the sandbox"' "$c")" -eq 5 ] &&
     [ "$(grep -c 'msg="storage .* released"' "$c")" -eq 5 ] &&
     grep -q 'msg="storage virtio-fs mounted at /run/kata-containers/shared/containers' "$c" &&
-    grep -q 'msg="storage blk mounted at /run/kata-containers/sandbox/disk' "$c"
+    grep -q 'msg="storage blk mounted at /run/kata-containers/sandbox/disk' "$c" &&
+    grep -q 'msg="kernel module vsock loaded for the sandbox"' "$c"
 }
 console_ok() {
     c=$TMP/debug.console
     grep -q 'msg="channel: no vsock device, virtio-serial port agent.channel.0' "$c" &&
-    grep -Eq 'msg="loaded [0-9]+ kernel modules in [0-9]+ ms \(0 failed\)"' "$c" &&
+    # serial port, share and disk: the net and vsock drivers are skipped
+    grep -Eq 'msg="loaded 8 kernel modules in [0-9]+ ms \(0 failed, 6 skipped: no such device\)"' "$c" &&
     grep -q 'cgroup controllers enabled' "$c" &&
+    grep -q 'msg="agent.debug_console: the image has no shell' "$c" &&
     grep -q 'msg="sandbox destroyed"' "$c" && grep -q 'msg="powering off"' "$c" &&
     ! grep 'level=error' "$c" | grep -q .
 }
@@ -317,12 +320,13 @@ if [ $AOK = 1 ] && [ -x "$CLIENT" ] && command -v "$QEMU" > /dev/null; then
             bind,$R/shared/containers/vol,$R/sandbox/vol
             blk,virtio2,$R/sandbox/disk,ext4
             bind,$R/sandbox/disk/marker-dir,$R/sandbox/marker
-            ephemeral,tmpfs,$R/sandbox/eph"
+            ephemeral,tmpfs,$R/sandbox/eph
+            module:vsock"
     else
         echo "# no virtiofsd or mkfs.ext4: the storage part of boot 1 cannot run"
         cat "$TMP/mkfs.log" 2>/dev/null | diag
     fi
-    agent_boot debug "console=ttyS0 panic=-1 agent.log=debug $TSC"
+    agent_boot debug "console=ttyS0 panic=-1 agent.log=debug agent.debug_console $TSC"
     BOOT_QEMU_ARGS="" BOOT_CLIENT_ARGS=""
     if [ -n "$VFSD_PID" ]; then
         # virtiofsd ends when QEMU goes; anything else is a leftover.
@@ -332,8 +336,8 @@ if [ $AOK = 1 ] && [ -x "$CLIENT" ] && command -v "$QEMU" > /dev/null; then
     fi
     check "agent boot: Health Check SERVING and Version over virtio-serial" answers_ok debug
     check "agent boot: DestroySandbox powers the guest off (QEMU exits 0)" poweroff_ok debug
-    check "agent log: serial channel chosen, modules loaded, cgroups, power-off, no error" console_ok
-    check "storages in the VM: virtio-fs, virtio-blk (by sysfs name), binds, tmpfs mounted and unmounted" storages_ok
+    check "agent log: serial channel chosen, modules loaded, cgroups, no shell for the debug console, power-off, no error" console_ok
+    check "CreateSandbox in the VM: virtio-fs, virtio-blk (by sysfs name), binds, tmpfs mounted and unmounted; kernel_modules" storages_ok
     # 2: as the VM launcher boots it: quiet, no console, agent.listen given.
     agent_boot quiet "quiet panic=-1 cgroup_no_v1=all agent.listen=serial://agent.channel.0 $TSC"
     check "agent boot (quiet, agent.listen=serial://agent.channel.0): answers, powers off" \
