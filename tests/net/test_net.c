@@ -34,6 +34,8 @@
 
 #include "lib/json.h"
 #include "lib/util.h"
+#include "runtime/child.h"
+#include "runtime/hypervisor/qemu.h"
 #include "runtime/network/network.h"
 
 static char ns_pod[64], ns_peer[64], ns_bad[64], ns_bad_peer[64], ns_empty[64], ns_noaddr[64];
@@ -1011,6 +1013,105 @@ static void test_dns_from_spec(void **state)
 	}
 }
 
+/* The VM's side without a VM: QEMU's arguments for two NICs (one with two
+ * queues), and the TAP fds a child inherits as 3, 4, ... */
+static void test_vm_netdevs(void **state)
+{
+	cleanup_podnet struct kc_podnet *net = NULL;
+	cleanup_error kc_error_t err = NULL;
+	struct kc_podnet_options o = { .model = "tcfilter", .queues = 2 };
+	cleanup_free struct kc_vm_netdev *nd = NULL;
+	cleanup_free char *log = kc_xasprintf("/tmp/kc-hostnet-%d-child.log", getpid());
+	cleanup_free char *out = NULL;
+	struct kc_qemu_cmdline qc = { .qemu_path = "/usr/bin/qemu-system-x86_64",
+				      .name = "t", .vcpus = 1, .memory_mib = 64,
+				      .kernel = "/k", .append = "", .qmp_socket = "/q",
+				      .agent_socket = "/a" };
+	cleanup_strv char **argv = NULL;
+	struct kc_child c = KC_CHILD_INIT;
+	int fds[4], n = 0;
+	char *sh_argv[] = { (char *)"/bin/sh", (char *)"-c",
+			    (char *)"for f in 3 4 5 6; do readlink /proc/$$/fd/$f; done; "
+				    "ls /proc/$$/fd | tr '\\n' ' '",
+			    NULL };
+
+	(void)state;
+	assert_int_equal(kc_podnet_scan(path_pod, &o, &net, &err), 0);
+	/* Not connected: no fds to give. */
+	nd = kc_podnet_vm_netdevs(net);
+	assert_int_equal(nd[0].n_fds, 0);
+	free(kc_steal_ptr(&nd));
+	if (kc_podnet_connect(net, &err) < 0)
+		fail_msg("connect: %s", err->msg);
+	nd = kc_podnet_vm_netdevs(net);
+	assert_non_null(nd);
+	assert_string_equal(nd[0].id, "net0");
+	assert_string_equal(nd[1].id, "net1");
+	assert_int_equal(nd[0].n_fds, 2);
+	assert_ptr_equal(nd[0].fds, net->endpoints[0].tap_fds);
+	assert_memory_equal(nd[0].mac, net->endpoints[0].mac, 6);
+	for (size_t i = 0; i < 2; i++)
+		assert_int_equal(kc_qemu_check_netdev(&nd[i], i, &err), 0);
+
+	qc.netdevs = nd;
+	qc.n_netdevs = 2;
+	qc.first_netdev_fd = 3;
+	argv = kc_qemu_build_argv(&qc);
+	for (size_t i = 0; argv[i]; i++) {
+		if (strcmp(argv[i], "-netdev") == 0 || strcmp(argv[i], "-device") == 0) {
+			char mac[18];
+			cleanup_free char *d0 = kc_xasprintf(
+				"virtio-net-device,netdev=net0,mac=%s,mq=on",
+				kc_podnet_format_mac(net->endpoints[0].mac, mac));
+			cleanup_free char *d1 = kc_xasprintf(
+				"virtio-net-device,netdev=net1,mac=%s,mq=on",
+				kc_podnet_format_mac(net->endpoints[1].mac, mac));
+
+			if (strcmp(argv[i + 1], "tap,id=net0,fds=3:4,vhost=off") == 0 ||
+			    strcmp(argv[i + 1], "tap,id=net1,fds=5:6,vhost=off") == 0 ||
+			    strcmp(argv[i + 1], d0) == 0 || strcmp(argv[i + 1], d1) == 0)
+				n++;
+		}
+	}
+	assert_int_equal(n, 4);
+
+	/* The same order as the launcher: every queue of every NIC. */
+	fds[0] = nd[0].fds[0];
+	fds[1] = nd[0].fds[1];
+	fds[2] = nd[1].fds[0];
+	fds[3] = nd[1].fds[1];
+	if (kc_child_spawn_fds(sh_argv, log, fds, 4, &c, &err) < 0)
+		fail_msg("spawn: %s", err->msg);
+	assert_int_equal(kc_child_wait(&c, 0, &err), 1);
+	kc_child_stop(&c, false, 0);
+	assert_int_equal(kc_read_file(log, 65536, &out, NULL, &err), 0);
+	unlink(log);
+	fprintf(stderr, "# child: %s\n", out);
+	assert_string_equal(out, "/dev/net/tun\n/dev/net/tun\n/dev/net/tun\n/dev/net/tun\n"
+				 "0 1 2 3 4 5 6 ");
+
+	/* Bad NICs are refused before anything runs. */
+	{
+		struct kc_vm_netdev bad = nd[0];
+		int closed = -1;
+
+		bad.id = "net0,script=/x";
+		assert_int_equal(kc_qemu_check_netdev(&bad, 0, &err), -EINVAL);
+		kc_error_free(&err);
+		bad.id = "net0";
+		bad.n_fds = 0;
+		assert_int_equal(kc_qemu_check_netdev(&bad, 0, &err), -EINVAL);
+		kc_error_free(&err);
+		bad.n_fds = 1;
+		bad.fds = &closed;
+		assert_int_equal(kc_qemu_check_netdev(&bad, 0, &err), -EBADF);
+		kc_error_free(&err);
+		bad.fds = nd[0].fds;
+		bad.mac[0] = 0x01;
+		assert_int_equal(kc_qemu_check_netdev(&bad, 0, &err), -EINVAL);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1020,6 +1121,7 @@ int main(void)
 		cmocka_unit_test(test_agent_msgs),
 		cmocka_unit_test(test_connect_traffic_disconnect),
 		cmocka_unit_test(test_multiqueue),
+		cmocka_unit_test(test_vm_netdevs),
 		cmocka_unit_test(test_bad_netns),
 		cmocka_unit_test(test_bad_options),
 		cmocka_unit_test(test_unsupported_kinds),

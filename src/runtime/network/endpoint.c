@@ -11,6 +11,9 @@
 #include "lib/log.h"
 #include "lib/util.h"
 
+_Static_assert(KC_PODNET_MAX_ENDPOINTS <= KC_VM_MAX_NETDEVS, "every endpoint fits a VM");
+_Static_assert(KC_PODNET_MAX_QUEUES <= KC_VM_MAX_NETDEV_FDS, "every queue fits a NIC");
+
 void kc_podnet_options_from_config(const struct kc_config *cfg, struct kc_podnet_options *o)
 {
 	memset(o, 0, sizeof(*o));
@@ -325,4 +328,22 @@ char **kc_podnet_qemu_args(const struct kc_podnet_endpoint *ep, const int *child
 	argv[3] = kc_xasprintf("virtio-net-device,netdev=%s,mac=%s%s", ep->netdev_id,
 			       kc_podnet_format_mac(ep->mac, mac), ep->queues > 1 ? ",mq=on" : "");
 	return argv;
+}
+
+struct kc_vm_netdev *kc_podnet_vm_netdevs(const struct kc_podnet *net)
+{
+	struct kc_vm_netdev *v;
+
+	if (!net || net->n_endpoints == 0)
+		return NULL;
+	v = kc_xzalloc(net->n_endpoints * sizeof(*v));
+	for (size_t i = 0; i < net->n_endpoints; i++) {
+		const struct kc_podnet_endpoint *ep = &net->endpoints[i];
+
+		v[i].id = ep->netdev_id;
+		memcpy(v[i].mac, ep->mac, 6);
+		v[i].fds = ep->tap_fds;
+		v[i].n_fds = ep->connected ? ep->queues : 0;
+	}
+	return v;
 }

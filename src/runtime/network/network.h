@@ -51,6 +51,7 @@
 #include "agent.pb-c.h"
 #include "lib/config.h"
 #include "lib/error.h"
+#include "runtime/hypervisor/hypervisor.h"
 
 /* More interfaces than this in one pod is refused (E2BIG): microvm has 24
  * virtio-mmio slots for every device of the VM. */
@@ -184,6 +185,11 @@ static inline void kc_podnet_freep(struct kc_podnet **p)
  * them; NULL: the same numbers as here.  vhost=off: no /dev/vhost-net here;
  * where it exists the launcher may open it and pass vhostfd= instead. */
 char **kc_podnet_qemu_args(const struct kc_podnet_endpoint *ep, const int *child_fds);
+
+/* The connected endpoints as the VM's NICs for struct kc_vm_spec: an
+ * array of net->n_endpoints (free() it; NULL when there are none) that
+ * points into net, so it is valid while net stays connected. */
+struct kc_vm_netdev *kc_podnet_vm_netdevs(const struct kc_podnet *net);
 
 /* The agent's requests for the guest side, in the order Kata sends them:
  * one UpdateInterface per endpoint (matched by MAC; name, MTU, addresses,
