@@ -496,10 +496,18 @@ static void test_connect_traffic_disconnect(void **state)
 	int fds_before = count_fds();
 	int pkt, self, op;
 
+	uint64_t t0, t1, t2;
+
 	(void)state;
+	t0 = kc_monotonic_ns();
 	net = scan_ok(path_pod);
+	t1 = kc_monotonic_ns();
 	if (kc_podnet_connect(net, &err) < 0)
 		fail_msg("connect: %s", err->msg);
+	t2 = kc_monotonic_ns();
+	/* Printed, never asserted. */
+	fprintf(stderr, "# scan %llu us, connect (2 interfaces) %llu us\n",
+		(unsigned long long)(t1 - t0) / 1000, (unsigned long long)(t2 - t1) / 1000);
 	e0 = ep_named(net, "eth0");
 	assert_true(e0->connected);
 	assert_int_equal(e0->queues, 1);
@@ -626,8 +634,10 @@ static void test_connect_traffic_disconnect(void **state)
 	}
 
 	/* Teardown: TAPs, qdiscs and filters gone, the veth as it was. */
+	t0 = kc_monotonic_ns();
 	if (kc_podnet_disconnect(net, &err) < 0)
 		fail_msg("disconnect: %s", err->msg);
+	fprintf(stderr, "# disconnect %llu us\n", (unsigned long long)(kc_monotonic_ns() - t0) / 1000);
 	assert_false(net->endpoints[0].connected);
 	assert_int_equal(net->endpoints[0].tap_fds[0], -1);
 	assert_false(link_exists(ns_pod, "tap0_kata"));
@@ -803,6 +813,12 @@ static void test_no_addresses(void **state)
 		assert_int_equal(net->n_endpoints, 0);
 		assert_int_equal(kc_podnet_connect(net, &err), 0);
 	}
+	/* More interfaces than a VM takes. */
+	assert_int_equal(sh("for i in $(seq 0 8); do ip -n %s link add v$i type veth peer name w$i "
+			    "|| exit 1; done; ip -n %s addr add 10.84.0.2/24 dev v0",
+			    ns_empty, ns_empty),
+			 0);
+	expect_scan_error(empty, &o, E2BIG, "more than 16 interfaces");
 	/* A veth without an address is a CNI result without addresses. */
 	assert_int_equal(sh("ip netns add %s && ip -n %s link add eth0 type veth peer name eth1 && "
 			    "ip -n %s link set eth0 up",
