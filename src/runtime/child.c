@@ -21,8 +21,9 @@ extern char **environ;
 
 /* In the child, between fork and exec: async-signal-safe calls only. */
 static void __attribute__((noreturn)) child_exec(char *const argv[], const char *log_path,
-						  int errpipe)
+						  const int *fds, size_t n_fds, int errpipe)
 {
+	int moved[KC_CHILD_MAX_FDS];
 	sigset_t all;
 	int e, fd;
 
@@ -38,10 +39,28 @@ static void __attribute__((noreturn)) child_exec(char *const argv[], const char 
 		      : open("/dev/null", O_WRONLY | O_CLOEXEC);
 	if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0 || dup2(fd, STDERR_FILENO) < 0)
 		goto fail;
+	/* Inherited fds go to 3, 4, ...: first every one of them (and the
+	 * error pipe) above that range, so that no dup2 overwrites another. */
+	if (n_fds) {
+		int top = 3 + (int)n_fds;
+		int ep = fcntl(errpipe, F_DUPFD_CLOEXEC, top);
+
+		if (ep < 0)
+			goto fail;
+		errpipe = ep;
+		for (size_t i = 0; i < n_fds; i++) {
+			moved[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, top);
+			if (moved[i] < 0)
+				goto fail;
+		}
+		for (size_t i = 0; i < n_fds; i++)
+			if (dup2(moved[i], 3 + (int)i) < 0) /* dup2 clears FD_CLOEXEC */
+				goto fail;
+	}
 	/* Nothing of the caller's leaks into the child, except the
 	 * close-on-exec pipe that reports a failed exec. */
-	if (errpipe > 3) {
-		if (close_range(3, (unsigned)errpipe - 1, 0) < 0)
+	if (errpipe > 3 + (int)n_fds) {
+		if (close_range(3 + (unsigned)n_fds, (unsigned)errpipe - 1, 0) < 0)
 			goto fail;
 	}
 	if (close_range((unsigned)errpipe + 1, ~0U, 0) < 0)
@@ -56,12 +75,24 @@ fail:
 int kc_child_spawn(char *const argv[], const char *log_path, struct kc_child *c,
 		   kc_error_t *err)
 {
+	return kc_child_spawn_fds(argv, log_path, NULL, 0, c, err);
+}
+
+int kc_child_spawn_fds(char *const argv[], const char *log_path, const int *fds, size_t n_fds,
+		       struct kc_child *c, kc_error_t *err)
+{
 	cleanup_close int rd = -1, wr = -1;
 	int p[2], e = 0, pidfd;
 	ssize_t n;
 	pid_t pid;
 
 	*c = (struct kc_child)KC_CHILD_INIT;
+	if (n_fds > KC_CHILD_MAX_FDS)
+		return kc_error_set(err, E2BIG, "`%s`: %zu fds to inherit, at most %d", argv[0],
+				    n_fds, KC_CHILD_MAX_FDS);
+	for (size_t i = 0; i < n_fds; i++)
+		if (fcntl(fds[i], F_GETFD) < 0)
+			return kc_error_set(err, errno, "`%s`: fd %d to inherit", argv[0], fds[i]);
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return kc_error_set(err, errno, "pipe");
 	rd = p[0];
@@ -80,7 +111,7 @@ int kc_child_spawn(char *const argv[], const char *log_path, struct kc_child *c,
 	if (pid < 0)
 		return kc_error_set(err, errno, "fork for `%s`", argv[0]);
 	if (pid == 0)
-		child_exec(argv, log_path, wr);
+		child_exec(argv, log_path, fds, n_fds, wr);
 	close(kc_steal_fd(&wr));
 	/* Our own unreaped child: the pid cannot be recycled before waitid. */
 	pidfd = pidfd_open(pid, 0);

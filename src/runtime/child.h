@@ -22,6 +22,9 @@ struct kc_child {
 	int status;    /* wait status once reaped */
 };
 
+/* The most fds kc_child_spawn_fds() passes on. */
+#define KC_CHILD_MAX_FDS 128
+
 #define KC_CHILD_INIT { .pid = 0, .pidfd = -1, .reaped = false, .status = 0 }
 
 /*
@@ -32,6 +35,11 @@ struct kc_child {
  */
 int kc_child_spawn(char *const argv[], const char *log_path, struct kc_child *c,
 		   kc_error_t *err);
+
+/* The same, and the child also inherits fds[0..n_fds-1] as its fds 3,
+ * 4, ... (in that order; the caller keeps its own). */
+int kc_child_spawn_fds(char *const argv[], const char *log_path, const int *fds, size_t n_fds,
+		       struct kc_child *c, kc_error_t *err);
 
 /* Waits until the child exits or deadline (CLOCK_MONOTONIC ns; 0: forever)
  * passes, also reaping it.  1: exited (c->status set), 0: still running at

@@ -21,6 +21,20 @@
 #include "lib/config.h"
 #include "lib/error.h"
 
+/* A NIC of the VM: a TAP device whose queue fds QEMU inherits (the pod
+ * network's endpoints, runtime/network/network.h; kc_podnet_vm_netdevs()
+ * fills these from them).  QEMU gets `-netdev tap,id=ID,fd=N,vhost=off`
+ * (`fds=N:M,...` with several queues) and `-device
+ * virtio-net-device,netdev=ID,mac=MAC` (`,mq=on`). */
+#define KC_VM_MAX_NETDEVS 16
+#define KC_VM_MAX_NETDEV_FDS 8
+struct kc_vm_netdev {
+	const char *id;   /* QEMU's netdev id: [A-Za-z0-9_-], at most 15 bytes */
+	uint8_t mac[6];   /* the guest NIC's MAC (the pod veth's) */
+	const int *fds;   /* the TAP's queue fds: still the caller's, QEMU gets copies */
+	unsigned n_fds;   /* 1 to KC_VM_MAX_NETDEV_FDS */
+};
+
 struct kc_vm_spec {
 	const struct kc_config *cfg; /* [hypervisor.qemu] and [agent.kata] settings */
 	const char *id;              /* the sandbox id, for names and logs */
@@ -33,6 +47,8 @@ struct kc_vm_spec {
 	uint64_t agent_timeout_ns;   /* 0: the configuration's dial_timeout */
 	bool keep_agent_conn;        /* keep the connection that answered Check for
 	                              * kc_vm_take_agent_fd() */
+	const struct kc_vm_netdev *netdevs; /* NICs; NULL (n_netdevs 0): none */
+	size_t n_netdevs;
 };
 
 struct kc_vm;

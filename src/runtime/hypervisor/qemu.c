@@ -136,6 +136,18 @@ static int check_spec(const struct kc_vm_spec *spec, const struct kc_config *cfg
 		if (ret < 0)
 			return ret;
 	}
+	if (spec->n_netdevs > KC_VM_MAX_NETDEVS || (spec->n_netdevs && !spec->netdevs))
+		return kc_error_set(err, EINVAL, "VM: %zu netdevs (at most %d)", spec->n_netdevs,
+				    KC_VM_MAX_NETDEVS);
+	for (size_t i = 0; i < spec->n_netdevs; i++) {
+		ret = kc_qemu_check_netdev(&spec->netdevs[i], i, err);
+		if (ret < 0)
+			return ret;
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(spec->netdevs[i].id, spec->netdevs[j].id) == 0)
+				return kc_error_set(err, EINVAL, "VM: netdev id `%s` twice",
+						    spec->netdevs[i].id);
+	}
 	return kc_qemu_check_binary(h->path, err);
 }
 
@@ -206,6 +218,8 @@ static int launch(struct qvm *vm, const struct kc_vm_spec *spec, const struct kc
 	cleanup_strv char **argv = NULL;
 	const char *accel, *reason;
 	struct kc_qemu_cmdline qc;
+	int tap_fds[KC_VM_MAX_NETDEVS * KC_VM_MAX_NETDEV_FDS];
+	size_t n_tap_fds = 0;
 	unsigned long tsc = 0;
 	bool warn;
 	int ret;
@@ -248,7 +262,14 @@ static int launch(struct qvm *vm, const struct kc_vm_spec *spec, const struct kc
 		.agent_socket = vm->agent_sock,
 		.virtiofs_socket = spec->shared_dir ? vm->fs_sock : NULL,
 		.console_log = console,
+		.netdevs = spec->netdevs,
+		.n_netdevs = spec->n_netdevs,
+		.first_netdev_fd = 3,
 	};
+	/* The TAP fds, in order, become QEMU's fds 3, 4, ... */
+	for (size_t i = 0; i < spec->n_netdevs; i++)
+		for (unsigned q = 0; q < spec->netdevs[i].n_fds; q++)
+			tap_fds[n_tap_fds++] = spec->netdevs[i].fds[q];
 	argv = kc_qemu_build_argv(&qc);
 	if (kc_log_enabled(KC_LOG_DEBUG)) {
 		cleanup_free char *line = kc_xstrdup(argv[0]);
@@ -261,7 +282,7 @@ static int launch(struct qvm *vm, const struct kc_vm_spec *spec, const struct kc
 		}
 		kc_debug("VM %s: launching %s", vm->id, line);
 	}
-	ret = kc_child_spawn(argv, vm->qemu_log, &vm->qemu, err);
+	ret = kc_child_spawn_fds(argv, vm->qemu_log, tap_fds, n_tap_fds, &vm->qemu, err);
 	if (ret < 0)
 		return kc_error_wrap(err, "VM %s: QEMU", vm->id);
 	kc_info("VM %s: QEMU started (pid %d, accel %s, %u vCPU, %u MiB)", vm->id,

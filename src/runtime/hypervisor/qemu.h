@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 
+#include "hypervisor.h"
 #include "lib/config.h"
 #include "lib/error.h"
 
@@ -32,6 +33,9 @@ struct kc_qemu_cmdline {
 	const char *agent_socket;  /* virtio-serial port's chardev (QEMU listens) */
 	const char *virtiofs_socket; /* virtiofsd's vhost-user socket; NULL: no share */
 	const char *console_log;   /* serial console appended here; NULL: no console */
+	const struct kc_vm_netdev *netdevs; /* NICs, fds numbered as below */
+	size_t n_netdevs;
+	int first_netdev_fd;       /* QEMU's number of netdevs[0].fds[0]; the others follow */
 };
 
 /* The argv (NULL-terminated, free with kc_free_strv()). */
@@ -59,6 +63,9 @@ int kc_qemu_socket_path(const char *run_dir, const char *name, char **out, kc_er
 
 /* A regular, readable file (kernel, initrd) or an executable (QEMU,
  * virtiofsd): what names it in the message. */
+/* A NIC the spec asks for: id, MAC and fds checked (before launching). */
+int kc_qemu_check_netdev(const struct kc_vm_netdev *nd, size_t i, kc_error_t *err);
+
 int kc_qemu_check_file(const char *what, const char *path, bool exec, kc_error_t *err);
 
 #endif

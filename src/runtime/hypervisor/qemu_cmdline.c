@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* QEMU microvm: command lines and the checks made before launching. */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,6 +100,26 @@ char **kc_qemu_build_argv(const struct kc_qemu_cmdline *c)
 		add2(&a, "-device", kc_xstrdup("vhost-user-fs-device,chardev=fs0,tag="
 					       KC_QEMU_SHARED_TAG));
 	}
+	/* NICs: TAP fds that QEMU inherits (it runs in the host's network
+	 * namespace, the TAPs live in the pod's); no vhost-net here. */
+	for (size_t i = 0, fd = (size_t)c->first_netdev_fd; i < c->n_netdevs; i++) {
+		const struct kc_vm_netdev *nd = &c->netdevs[i];
+		cleanup_free char *fds = kc_xstrdup("");
+		const uint8_t *m = nd->mac;
+
+		for (unsigned q = 0; q < nd->n_fds; q++, fd++) {
+			char *n = kc_xasprintf("%s%s%zu", fds, q ? ":" : "", fd);
+
+			free(fds);
+			fds = n;
+		}
+		add2(&a, "-netdev", kc_xasprintf("tap,id=%s,%s=%s,vhost=off", nd->id,
+						 nd->n_fds > 1 ? "fds" : "fd", fds));
+		add2(&a, "-device",
+		     kc_xasprintf("virtio-net-device,netdev=%s,mac=%02x:%02x:%02x:%02x:%02x:%02x%s",
+				  nd->id, m[0], m[1], m[2], m[3], m[4], m[5],
+				  nd->n_fds > 1 ? ",mq=on" : ""));
+	}
 	add2(&a, "-device", kc_xstrdup("virtio-serial-device"));
 	add2(&a, "-chardev", kc_xasprintf("socket,id=agent,path=%s,server=on,wait=off", agent));
 	add2(&a, "-device", kc_xstrdup("virtserialport,chardev=agent,name=" KC_QEMU_AGENT_PORT));
@@ -157,6 +178,30 @@ unsigned long kc_qemu_host_tsc_khz(void)
 		    sscanf(colon + 1, "%lf", &mhz) == 1 && mhz > 0)
 			return (unsigned long)(mhz * 1000.0);
 	}
+	return 0;
+}
+
+int kc_qemu_check_netdev(const struct kc_vm_netdev *nd, size_t i, kc_error_t *err)
+{
+	size_t len = nd->id ? strlen(nd->id) : 0;
+
+	/* The id goes into QEMU's option strings: nothing that could end
+	 * or extend them. */
+	if (len == 0 || len > 15 || strspn(nd->id, "abcdefghijklmnopqrstuvwxyz"
+					   "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != len)
+		return kc_error_set(err, EINVAL,
+				    "VM: netdevs[%zu]: id `%s` is not 1 to 15 of [A-Za-z0-9_-]", i,
+				    nd->id ? nd->id : "");
+	if (nd->n_fds == 0 || nd->n_fds > KC_VM_MAX_NETDEV_FDS || !nd->fds)
+		return kc_error_set(err, EINVAL, "VM: netdev `%s`: %u TAP fds (1 to %d)", nd->id,
+				    nd->n_fds, KC_VM_MAX_NETDEV_FDS);
+	/* A multicast MAC (bit 0 of the first byte) is no NIC's. */
+	if (nd->mac[0] & 1)
+		return kc_error_set(err, EINVAL, "VM: netdev `%s`: multicast MAC", nd->id);
+	for (unsigned q = 0; q < nd->n_fds; q++)
+		if (fcntl(nd->fds[q], F_GETFD) < 0)
+			return kc_error_set(err, errno, "VM: netdev `%s`: TAP fd %d", nd->id,
+					    nd->fds[q]);
 	return 0;
 }
 
