@@ -12,10 +12,12 @@
 # gets Health Check answered and DestroySandbox powers the guest off.
 #
 # A VARIANT is "LABEL|KERNEL PARAMS|VIRTIO-SERIAL OPTIONS[|MICROVM OPTIONS]",
-# e.g. "lockdown|lockdown=confidentiality|,max_ports=2|,acpi=off" (the
-# params are added to the launcher's own; the options are appended to
-# -device virtio-serial-device and to -M microvm,...).  Without variants:
-# "default||".
+# e.g. "lockdown|cgroup_no_v1=all lockdown=confidentiality|,max_ports=2|,acpi=off"
+# (the params come after the launcher's own words, as kernel_params of the
+# configuration do; the options are appended to -device virtio-serial-device
+# and to -M microvm,...).  Without variants: the defaults of kata-c,
+#   "defaults|cgroup_no_v1=all lockdown=confidentiality percpu_alloc=page|,max_ports=2"
+# docs/guest-memory.md lists the variants measured and what each saves.
 #
 # Prints one line per boot and, per variant, the medians with
 #   free%  = MemFree / the VM's memory (issue 5's measure: what is left free
@@ -38,7 +40,7 @@ done
 shift $((OPTIND - 1))
 [ $# -ge 1 ] || { echo "usage: $0 [-n BOOTS] [-m MIB] BUILD_DIR [VARIANT...]" >&2; exit 2; }
 BLD=$1; shift
-[ $# -ge 1 ] || set -- "default||"
+[ $# -ge 1 ] || set -- "defaults|cgroup_no_v1=all lockdown=confidentiality percpu_alloc=page|,max_ports=2"
 KERNEL=$BLD/guest/vmlinux.container
 INITRD=$BLD/guest/kata-containers-initrd.img
 CLIENT=$BLD/tests/guest-client
@@ -60,6 +62,7 @@ esac
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/measure-memory.XXXXXX")
 QPID=""
+# shellcheck disable=SC2317 # called by the trap
 cleanup() {
     [ -z "$QPID" ] || kill "$QPID" 2> /dev/null || true
     rm -rf "$TMP"
@@ -85,7 +88,7 @@ boot() {
         -global virtio-mmio.force-legacy=false \
         -object "memory-backend-memfd,id=mem,size=${MIB}M,share=on" -m "$MIB" -smp 1 \
         -kernel "$KERNEL" -initrd "$INITRD" \
-        -append "console=ttyS0 quiet panic=-1 agent.listen=serial://agent.channel.0 agent.log=info $TSC cgroup_no_v1=all $1" \
+        -append "console=ttyS0 quiet panic=-1 agent.listen=serial://agent.channel.0 agent.log=info $TSC $1" \
         -chardev "file,id=console,path=$TMP/console" -serial chardev:console \
         -device "virtio-serial-device$2" \
         -chardev "socket,id=agent,path=$TMP/agent.sock,server=on,wait=off" \
@@ -123,6 +126,7 @@ for v in "$@"; do
     i=1
     while [ $i -le "$BOOTS" ]; do
         if r=$(boot "$params" "$sopts" "$mopts"); then
+            # shellcheck disable=SC2086 # four numbers
             set -- $r
             printf '%-24s %4d %9d %9d %9d %6s %6s %6s %6s\n' "$label" $i "$1" "$2" "$3" \
                 "$(pct "$2" $VM_KB)" "$(pct "$3" $VM_KB)" "$(pct "$3" "$1")" "$4"
