@@ -15,7 +15,9 @@
 # e.g. "lockdown|cgroup_no_v1=all lockdown=confidentiality|,max_ports=2|,acpi=off"
 # (the params come after the launcher's own words, as kernel_params of the
 # configuration do; the options are appended to -device virtio-serial-device
-# and to -M microvm,...).  Without variants: the defaults of kata-c,
+# and to -M microvm,...; virtio-serial options that do not start with ','
+# are the whole device, e.g. "virtio-serial-pci,max_ports=2" with the
+# microvm option ",pcie=on").  Without variants: the defaults of kata-c,
 #   "defaults|cgroup_no_v1=all lockdown=confidentiality percpu_alloc=page|,max_ports=2"
 # docs/guest-memory.md lists the variants measured and what each saves.
 #
@@ -25,7 +27,8 @@
 #   avail% = MemAvailable / the VM's memory,
 #   a/t%   = MemAvailable / MemTotal (the kernel's own view).
 # Env: KC_QEMU (default qemu-system-x86_64), KC_QEMU_ACCEL (default
-# tcg,thread=multi), KC_BOOT_TIMEOUT (default 60 s).  Needs no bench:
+# tcg,thread=multi), KC_BOOT_TIMEOUT (default 60 s), KC_INITRD (another
+# initrd, e.g. with more modules).  Needs no bench:
 # it only boots the image.
 set -eu
 
@@ -42,7 +45,7 @@ shift $((OPTIND - 1))
 BLD=$1; shift
 [ $# -ge 1 ] || set -- "defaults|cgroup_no_v1=all lockdown=confidentiality percpu_alloc=page|,max_ports=2"
 KERNEL=$BLD/guest/vmlinux.container
-INITRD=$BLD/guest/kata-containers-initrd.img
+INITRD=${KC_INITRD:-$BLD/guest/kata-containers-initrd.img}
 CLIENT=$BLD/tests/guest-client
 QEMU=${KC_QEMU:-qemu-system-x86_64}
 ACCEL=${KC_QEMU_ACCEL:-tcg,thread=multi}
@@ -80,6 +83,10 @@ VM_KB=$((MIB * 1024))
 # Check answered; TCG timings are noisy, shown only to spot a variant that
 # slows the boot down) or fails.
 boot() {
+    case $2 in
+    "" | ,*) serial=virtio-serial-device$2 ;;
+    *) serial=$2 ;;
+    esac
     rm -f "$TMP/agent.sock" "$TMP/console"
     # shellcheck disable=SC2086 # $1 is a list of kernel parameters
     timeout -k 5 "$TIMEOUT" "$QEMU" -nodefaults -no-user-config -display none -no-reboot \
@@ -90,7 +97,7 @@ boot() {
         -kernel "$KERNEL" -initrd "$INITRD" \
         -append "console=ttyS0 quiet panic=-1 agent.listen=serial://agent.channel.0 agent.log=info $TSC $1" \
         -chardev "file,id=console,path=$TMP/console" -serial chardev:console \
-        -device "virtio-serial-device$2" \
+        -device "$serial" \
         -chardev "socket,id=agent,path=$TMP/agent.sock,server=on,wait=off" \
         -device virtserialport,chardev=agent,name=agent.channel.0 \
         < /dev/null > "$TMP/qemu.log" 2>&1 &
