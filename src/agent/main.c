@@ -172,21 +172,24 @@ static unsigned long long boot_ms(void)
 	return (unsigned long long)ts.tv_sec * 1000 + (unsigned long long)ts.tv_nsec / 1000000;
 }
 
-/* "MemTotal N kB, MemAvailable M kB" for the log: what the guest leaves
- * to containers once the kernel, the modules and the agent are in. */
+/* "MemTotal N kB, MemFree F kB, MemAvailable M kB" for the log: what the
+ * guest leaves to containers once the kernel, the modules and the agent
+ * are in (guest/measure-memory.sh reads it; docs/guest-memory.md). */
 static char *mem_summary(void)
 {
 	cleanup_free char *buf = NULL;
-	unsigned long long total = 0, avail = 0;
+	unsigned long long total = 0, free_kb = 0, avail = 0;
 	size_t len;
 
 	if (kc_read_file("/proc/meminfo", 64 * 1024, &buf, &len, NULL) < 0)
 		return kc_xstrdup("unknown");
 	for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
 		sscanf(line, "MemTotal: %llu kB", &total);
+		sscanf(line, "MemFree: %llu kB", &free_kb);
 		sscanf(line, "MemAvailable: %llu kB", &avail);
 	}
-	return kc_xasprintf("MemTotal %llu kB, MemAvailable %llu kB", total, avail);
+	return kc_xasprintf("MemTotal %llu kB, MemFree %llu kB, MemAvailable %llu kB", total,
+			    free_kb, avail);
 }
 
 /*

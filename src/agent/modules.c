@@ -29,12 +29,40 @@ bool kc_agent_module_name_valid(const char *name)
 	return n > 0 && n < 64;
 }
 
-static int open_module(int dirfd, const char *name)
+/*
+ * The initrd is unpacked into the rootfs, a RAM file system: a module's
+ * file costs its size in guest memory for the VM's life.  What init has
+ * loaded is unlinked (0.6 MB for a serial-only boot, 1 MB with virtio-fs;
+ * docs/guest-memory.md); the modules it skipped stay for kernel_modules
+ * and modules_load=.  The names are kept so that a later request for one
+ * of them is "already loaded", as EEXIST is.
+ */
+#define RELEASED_MAX 64
+static char released[RELEASED_MAX][64];
+static size_t n_released;
+
+static bool was_released(const char *name)
 {
-	char file[80], alt[80];
+	for (size_t i = 0; i < n_released; i++) {
+		const char *a = released[i], *b = name;
+
+		/* modprobe treats '-' and '_' alike. */
+		while (*a && (*a == *b || ((*a == '-' || *a == '_') && (*b == '-' || *b == '_'))))
+			a++, b++;
+		if (!*a && !*b)
+			return true;
+	}
+	return false;
+}
+
+/* Opens NAME.ko (or with '-' and '_' swapped); `file` gets the name that
+ * was found. */
+static int open_module(int dirfd, const char *name, char file[80])
+{
+	char alt[80];
 	int fd;
 
-	snprintf(file, sizeof(file), "%s.ko", name);
+	snprintf(file, 80, "%s.ko", name);
 	fd = openat(dirfd, file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd >= 0 || errno != ENOENT)
 		return fd;
@@ -45,23 +73,45 @@ static int open_module(int dirfd, const char *name)
 		else if (*p == '_')
 			*p = '-';
 	}
-	return openat(dirfd, alt, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = openat(dirfd, alt, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd >= 0)
+		memcpy(file, alt, 80);
+	return fd;
+}
+
+/* After a load that worked: unlinks the file when `release`. */
+static void release_file(int dirfd, const char *dir, const char *name, const char *file,
+			 bool release)
+{
+	if (!release || n_released >= RELEASED_MAX)
+		return;
+	if (unlinkat(dirfd, file, 0) < 0) {
+		kc_debug("module %s: unlink `%s/%s`: %s", name, dir, file, strerror(errno));
+		return;
+	}
+	snprintf(released[n_released++], sizeof(released[0]), "%s", name);
 }
 
 static int load_at(int dirfd, const char *dir, const char *name, const char *params,
-		   kc_error_t *err)
+		   bool release, kc_error_t *err)
 {
 	cleanup_close int fd = -1;
 	uint64_t t0 = kc_monotonic_ns();
+	char file[80];
 
 	if (!kc_agent_module_name_valid(name))
 		return kc_error_set(err, EINVAL, "module `%s`: not a valid module name", name);
-	fd = open_module(dirfd, name);
+	fd = open_module(dirfd, name, file);
+	if (fd < 0 && errno == ENOENT && was_released(name)) {
+		kc_debug("module %s was already loaded (its file released)", name);
+		return 0;
+	}
 	if (fd < 0)
 		return kc_error_set(err, errno, "module `%s`: open `%s/%s.ko`", name, dir, name);
 	if (syscall(SYS_finit_module, fd, params ? params : "", 0) < 0) {
 		if (errno == EEXIST) {
 			kc_debug("module %s was already loaded", name);
+			release_file(dirfd, dir, name, file, release);
 			return 0;
 		}
 		return kc_error_set(err, errno, "module `%s`: finit_module", name);
@@ -69,6 +119,7 @@ static int load_at(int dirfd, const char *dir, const char *name, const char *par
 	kc_debug("module %s loaded in %llu us%s%s", name,
 		 (unsigned long long)((kc_monotonic_ns() - t0) / 1000), params && *params ? " with " : "",
 		 params ? params : "");
+	release_file(dirfd, dir, name, file, release);
 	return 0;
 }
 
@@ -79,7 +130,7 @@ int kc_agent_module_load(const char *dir, const char *name, const char *params,
 
 	if (dirfd < 0)
 		return kc_error_set(err, errno, "module `%s`: open `%s`", name, dir);
-	return load_at(dirfd, dir, name, params, err);
+	return load_at(dirfd, dir, name, params, false, err);
 }
 
 static int load_logged(int dirfd, const char *dir, const char *name, const char *cmdline)
@@ -87,7 +138,7 @@ static int load_logged(int dirfd, const char *dir, const char *name, const char 
 	cleanup_error kc_error_t err = NULL;
 	cleanup_free char *params = cmdline ? kc_agent_cmdline_module_params(cmdline, name) : NULL;
 
-	if (load_at(dirfd, dir, name, params, &err) < 0) {
+	if (load_at(dirfd, dir, name, params, true, &err) < 0) {
 		kc_error("%s", err->msg);
 		return 1;
 	}

@@ -39,7 +39,9 @@ int kc_agent_module_load(const char *dir, const char *name, const char *params,
  * The drivers of one kind of virtio device (net, blk, vsock, virtio-fs)
  * are skipped when virtio_bus (NULL: never skip) lists no such device.
  * A module that fails is logged with its name and the others are still
- * loaded; returns the number of failures, or negative when load-order
+ * loaded.  The file of each module loaded (or found loaded) is unlinked:
+ * the initrd's files take guest RAM; a later kc_agent_module_load() of one
+ * of them is "already loaded" (only init calls this).  Returns the number of failures, or negative when load-order
  * itself is unreadable or malformed.
  */
 int kc_agent_modules_load_all(const char *dir, const char *virtio_bus, char *const *extra,

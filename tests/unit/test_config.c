@@ -79,7 +79,8 @@ static void test_shipped_config(void **state)
 	assert_string_equal(cfg.hypervisor.initrd,
 			    "/usr/share/kata-containers/kata-containers-initrd.img");
 	assert_string_equal(cfg.hypervisor.virtio_fs_daemon, "/usr/lib/qemu/virtiofsd");
-	assert_string_equal(cfg.hypervisor.kernel_params, "cgroup_no_v1=all");
+	assert_string_equal(cfg.hypervisor.kernel_params,
+			    "cgroup_no_v1=all lockdown=confidentiality percpu_alloc=page");
 	kc_config_free(&cfg);
 }
 
