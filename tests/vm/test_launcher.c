@@ -70,7 +70,8 @@ static void test_argv_tcg_share_no_console(void **state)
 	assert_string_equal(opt_value(v, "-chardev", "socket,id=fs0"),
 			    "socket,id=fs0,path=/r/fs.sock");
 	assert_non_null(opt_value(v, "-device", "vhost-user-fs-device,chardev=fs0,tag=kataShared"));
-	assert_non_null(opt_value(v, "-device", "virtio-serial-device"));
+	assert_string_equal(opt_value(v, "-device", "virtio-serial-device"),
+			    "virtio-serial-device,max_ports=2");
 	assert_string_equal(opt_value(v, "-chardev", "socket,id=agent"),
 			    "socket,id=agent,path=/r/agent.sock,server=on,wait=off");
 	assert_string_equal(opt_value(v, "-device", "virtserialport"),
