@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # Builds a libFuzzer target with clang and runs it for a bounded time,
-# reporting one TAP case.  Usage: run-fuzz.sh TARGET   (toml, ttrpc)
+# reporting one TAP case.  Usage: run-fuzz.sh TARGET   (toml, ttrpc, oci)
 #
 #   KC_FUZZ_SECONDS  how long to fuzz (default 60)
 #   KC_SOURCE_ROOT   the source tree (default: two levels above this script)
@@ -43,8 +43,14 @@ ttrpc)
 	protos=yes
 	libs="-lprotobuf-c -lpthread"
 	;;
+oci)
+	harness=tests/fuzz/fuzz_oci.c
+	sources="src/oci/[a-z]*.c src/lib/error.c src/lib/util.c src/lib/json.c"
+	seed_files="tests/data/oci/*.json"
+	libs="-ljansson"
+	;;
 *)
-	not_ok "unknown target \`$target\` (known: toml, ttrpc)"
+	not_ok "unknown target \`$target\` (known: toml, ttrpc, oci)"
 	;;
 esac
 
