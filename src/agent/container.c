@@ -266,6 +266,8 @@ static pid_t clone_in(int pidns_fd, uint64_t flags, int *pidfd, kc_error_t *err)
 			return kc_error_set(err, errno, "join the pid namespace");
 	}
 	pid = clone3_pidfd(flags, pidfd);
+	if (pid == 0)
+		return 0;
 	e = errno;
 	if (pidns_fd >= 0 && setns(own, CLONE_NEWPID) < 0)
 		kc_error("cannot return to the agent's pid namespace: %s", strerror(errno));
@@ -714,15 +716,31 @@ static size_t foreach_pid(struct kc_agent_container *c, void (*fn)(pid_t, void *
 	return n;
 }
 
+struct sig_args {
+	int sig;
+	pid_t init;
+};
+
 static void send_sig(pid_t pid, void *data)
 {
-	kill(pid, *(int *)data);
+	struct sig_args *a = data;
+
+	if (pid != a->init)
+		kill(pid, a->sig);
 }
 
 int kc_agent_container_signal_all(struct kc_agent_container *c, int sig, kc_error_t *err)
 {
+	struct sig_args a = { sig, c->init.exited ? 0 : c->init.pid };
+	size_t n;
+
 	(void)err;
-	return (int)foreach_pid(c, send_sig, &sig);
+	/* The init last: once it dies, the kernel kills the rest of its pid
+	 * namespace with SIGKILL, before they would see sig. */
+	n = foreach_pid(c, send_sig, &a);
+	if (a.init > 0)
+		kc_agent_proc_signal(&c->init, sig, NULL);
+	return (int)n;
 }
 
 struct pid_list {
