@@ -112,6 +112,15 @@ static int recv_msg(int fd, char *msg)
 	return (unsigned char)buf[0];
 }
 
+/* The parent's error from the child's message, which names its cause. */
+static int child_error(kc_error_t *err, int status, const char *msg)
+{
+	kc_error_set(err, 0, "%s", msg);
+	if (err && *err)
+		(*err)->status = status;
+	return -status;
+}
+
 /* In the child: a failure ends it, after telling the parent why. */
 static __attribute__((noreturn)) void child_die(int sync, kc_error_t *err)
 {
@@ -536,7 +545,7 @@ int kc_agent_container_create(struct kc_agent_container *c, bool sandbox_pidns,
 		} else if (k == 'R') {
 			return 0;
 		} else if (k == 'E') {
-			ret = kc_error_set(err, EINVAL, "%s", msg);
+			ret = child_error(err, EINVAL, msg);
 			goto fail;
 		}
 	}
@@ -563,7 +572,7 @@ int kc_agent_container_start(struct kc_agent_container *c, kc_error_t *err)
 	c->sync_fd = -1;
 	if (k == 'E')
 		/* The child exits 127; the reaper collects it. */
-		return kc_error_set(err, ENOEXEC, "%s", msg);
+		return child_error(err, ENOEXEC, msg);
 	if (k != 0)
 		return kc_error_set(err, EPROTO, "the container's init process failed to start");
 	state = kc_hook_state(c, "running", c->init.pid);
@@ -660,7 +669,7 @@ int kc_agent_exec_spawn(struct kc_agent_container *c, struct kc_agent_proc *p,
 	k = recv_msg(sv[0], msg);
 	close(sv[0]);
 	if (k == 'E')
-		return kc_error_set(err, ENOEXEC, "%s", msg);
+		return child_error(err, ENOEXEC, msg);
 	if (k != 0)
 		return kc_error_set(err, EPROTO, "exec into container `%s` failed", c->id);
 	return 0;

@@ -198,6 +198,7 @@ static int make_device(int rootfd, const char *dpath, char type, unsigned major,
 	const char *base = strrchr(dpath, '/') + 1;
 	cleanup_close int dfd = -1;
 	mode_t kind = type == 'b' ? S_IFBLK : type == 'p' ? S_IFIFO : S_IFCHR;
+	struct stat st;
 
 	*slash = '\0';
 	dfd = open_dest(rootfd, dir[0] ? dir : "/", true, err);
@@ -205,13 +206,14 @@ static int make_device(int rootfd, const char *dpath, char type, unsigned major,
 		return kc_error_wrap(err, "device `%s`", dpath);
 	if (!base[0])
 		return kc_error_set(err, EINVAL, "device `%s`: no file name", dpath);
+	/* What the image already has there is used as it is. */
+	if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return 0;
 	if (!userns && mknodat(dfd, base, kind | mode, makedev(major, minor)) == 0) {
 		if (has_owner && fchownat(dfd, base, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
 			return kc_error_set(err, errno, "chown device `%s`", dpath);
 		return 0;
 	}
-	if (errno == EEXIST)
-		return 0;
 	if (userns || errno == EPERM) {
 		/* Without mknod (user namespace): the agent's own node, bound
 		 * on an empty file, as runc does. */

@@ -419,6 +419,8 @@ int h_setup(void **state)
 	}
 	strcpy(h.dir, "/tmp/kc-container-test-XXXXXX");
 	assert_non_null(mkdtemp(h.dir));
+	/* Reachable from a user namespace's root (another host uid). */
+	assert_int_equal(chmod(h.dir, 0755), 0);
 	h.sock = kc_xasprintf("%s/agent.sock", h.dir);
 	h.uri = kc_xasprintf("unix://%s", h.sock);
 	h.rootfs = kc_xasprintf("%s/rootfs", h.dir);

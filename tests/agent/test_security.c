@@ -90,7 +90,7 @@ static void test_capabilities(void **state)
 		       "\"effective\":[\"CAP_CHOWN\",\"CAP_KILL\"],"
 		       "\"permitted\":[\"CAP_CHOWN\",\"CAP_KILL\"],\"inheritable\":[],"
 		       "\"ambient\":[]}",
-		       NULL, NULL, &status);
+		       NULL, ",\"mounts\":[" PROC_MOUNT "]", &status);
 	assert_int_equal(status, 0);
 	assert_non_null(strstr(out, "CapInh:\t0000000000000000\n"));
 	assert_non_null(strstr(out, "CapPrm:\t0000000000000021\n"));
@@ -105,7 +105,7 @@ static void test_capabilities(void **state)
 			"\"capabilities\":{\"bounding\":[\"CAP_KILL\"],\"effective\":[\"CAP_KILL\"],"
 			"\"permitted\":[\"CAP_KILL\"],\"inheritable\":[\"CAP_KILL\"],"
 			"\"ambient\":[\"CAP_KILL\"]}",
-			NULL, NULL, &status);
+			NULL, ",\"mounts\":[" PROC_MOUNT "]", &status);
 	assert_int_equal(status, 0);
 	assert_non_null(strstr(out2, "CapEff:\t0000000000000020\n"));
 	assert_non_null(strstr(out2, "CapAmb:\t0000000000000020\n"));
@@ -114,7 +114,7 @@ static void test_capabilities(void **state)
 
 	/* Without a user change and without the capabilities member, the
 	 * process keeps what the agent has. */
-	out3 = run_init("c-allcaps", "\"status\"", NULL, NULL, NULL, &status);
+	out3 = run_init("c-allcaps", "\"status\"", NULL, NULL, ",\"mounts\":[" PROC_MOUNT "]", &status);
 	assert_null(strstr(out3, "CapEff:\t0000000000000000\n"));
 	h_check_clean();
 }
@@ -270,7 +270,8 @@ static void test_user_namespace(void **state)
 		"{\"type\":\"ipc\"},{\"type\":\"uts\"}],"
 		"\"uidMappings\":[{\"containerID\":0,\"hostID\":100000,\"size\":65536}],"
 		"\"gidMappings\":[{\"containerID\":0,\"hostID\":100000,\"size\":65536}]",
-		",\"mounts\":[" PROC_MOUNT "]");
+		",\"mounts\":[" PROC_MOUNT ",{\"destination\":\"/dev\",\"type\":\"tmpfs\","
+		"\"source\":\"tmpfs\"}]");
 	unsigned a, b, c;
 	int status;
 
