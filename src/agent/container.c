@@ -678,12 +678,12 @@ int kc_agent_exec_spawn(struct kc_agent_container *c, struct kc_agent_proc *p,
 /* ---- all processes of a container ---- */
 
 /* Whether pid lives in the pid namespace whose inode is ino. */
-static bool in_pidns(const char *pid, dev_t dev, ino_t ino)
+static bool in_pidns(pid_t pid, dev_t dev, ino_t ino)
 {
 	char path[64];
 	struct stat st;
 
-	snprintf(path, sizeof(path), "/proc/%s/ns/pid", pid);
+	snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)pid);
 	return stat(path, &st) == 0 && st.st_ino == ino && st.st_dev == dev;
 }
 
@@ -703,7 +703,7 @@ static size_t foreach_pid(struct kc_agent_container *c, void (*fn)(pid_t, void *
 			while ((e = readdir(d))) {
 				if (e->d_name[0] < '0' || e->d_name[0] > '9')
 					continue;
-				if (in_pidns(e->d_name, st.st_dev, st.st_ino)) {
+				if (in_pidns((pid_t)atoi(e->d_name), st.st_dev, st.st_ino)) {
 					fn((pid_t)atoi(e->d_name), data);
 					n++;
 				}

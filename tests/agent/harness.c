@@ -315,9 +315,14 @@ int h_count_mounts(void)
 
 bool h_process_running(const char *a0, const char *a1)
 {
+	return h_find_process(a0, a1) > 0;
+}
+
+pid_t h_find_process(const char *a0, const char *a1)
+{
 	DIR *d = opendir("/proc");
 	struct dirent *e;
-	bool found = false;
+	pid_t found = 0;
 
 	assert_non_null(d);
 	while (!found && (e = readdir(d))) {
@@ -338,7 +343,7 @@ bool h_process_running(const char *a0, const char *a1)
 		buf[n] = '\0';
 		if (strcmp(buf, a0) == 0 && (size_t)n > strlen(a0) + 1 &&
 		    strcmp(buf + strlen(a0) + 1, a1) == 0)
-			found = true;
+			found = (pid_t)atoi(e->d_name);
 	}
 	closedir(d);
 	return found;

@@ -83,6 +83,9 @@ int h_count_mounts(void);
 /* Processes whose command line starts with a0 and has a1 as argv[1]. */
 bool h_process_running(const char *a0, const char *a1);
 
+/* The pid of such a process, 0 if none. */
+pid_t h_find_process(const char *a0, const char *a1);
+
 /* A path in the test directory (the caller frees). */
 char *h_path(const char *rel);
 void h_write_file(const char *path, const char *content, mode_t mode);

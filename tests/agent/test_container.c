@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "lib/util.h"
@@ -324,6 +325,76 @@ static void test_big_output(void **state)
 	h_check_clean();
 }
 
+static long status_kib(pid_t pid, const char *field)
+{
+	cleanup_free char *path = kc_xasprintf("/proc/%d/status", (int)pid);
+	cleanup_free char *buf = NULL;
+	size_t len;
+	char *p;
+
+	assert_int_equal(kc_read_file(path, 65536, &buf, &len, NULL), 0);
+	p = strstr(buf, field);
+	assert_non_null(p);
+	return strtol(p + strlen(field) + 1, NULL, 10);
+}
+
+static long io_field(pid_t pid, const char *field)
+{
+	cleanup_free char *path = kc_xasprintf("/proc/%d/io", (int)pid);
+	cleanup_free char *buf = NULL;
+	size_t len;
+	char *p;
+
+	assert_int_equal(kc_read_file(path, 65536, &buf, &len, NULL), 0);
+	p = strstr(buf, field);
+	assert_non_null(p);
+	return strtol(p + strlen(field) + 1, NULL, 10);
+}
+
+/* Nobody reads: the writer blocks once the pipe is full, the agent holds
+ * nothing of it; then everything comes, in order. */
+static void test_backpressure(void **state)
+{
+	cleanup_free char *s = h_spec("[\"kc-test-init\",\"bigout\",\"20\"]", NULL, NULL, NULL);
+	cleanup_free char *out = NULL;
+	long rss_before = status_kib(h.agent, "VmRSS:");
+	uint64_t guard = kc_monotonic_ns() + 60 * 1000000000ull;
+	size_t len = 0, bad = 0;
+	pid_t writer;
+
+	(void)state;
+	h_run("c-slow", s);
+	writer = h_find_process("kc-test-init", "bigout");
+	assert_true(writer > 0);
+	/* Wait (not a timing assertion: a condition, with a hang guard) for
+	 * the writer to sleep in write(2) on the full pipe. */
+	for (;;) {
+		cleanup_free char *path = kc_xasprintf("/proc/%d/syscall", (int)writer);
+		cleanup_free char *wchan = kc_xasprintf("/proc/%d/wchan", (int)writer);
+		cleanup_free char *sc = NULL, *wc = NULL;
+		size_t wl;
+
+		assert_int_equal(kc_read_file(path, 4096, &sc, &wl, NULL), 0);
+		assert_int_equal(kc_read_file(wchan, 256, &wc, &wl, NULL), 0);
+		if (strncmp(sc, "1 ", 2) == 0 && strstr(wc, "pipe_write"))
+			break;
+		assert_true(kc_monotonic_ns() < guard);
+		usleep(10000);
+	}
+	/* What it wrote is what the pipe holds (256 KiB) and its stdio
+	 * buffer; the agent's memory did not take the rest. */
+	assert_true(io_field(writer, "wchar:") <= (256 << 10) + (64 << 10));
+	assert_true(status_kib(h.agent, "VmRSS:") - rss_before < 4096);
+	out = h_read_all("c-slow", "", false, &len);
+	assert_int_equal(len, 20u << 20);
+	for (size_t i = 0; i < len; i++)
+		bad += (unsigned char)out[i] != h_pattern_byte(i);
+	assert_int_equal(bad, 0);
+	assert_int_equal(h_wait_status("c-slow", ""), 0);
+	assert_int_equal(h_remove("c-slow", 0), 0);
+	h_check_clean();
+}
+
 /* Output written just before exit is there after the exit. */
 static void test_output_after_exit(void **state)
 {
@@ -426,6 +497,7 @@ int main(void)
 		cmocka_unit_test(test_concurrent_execs),
 		cmocka_unit_test(test_big_output),
 		cmocka_unit_test(test_output_after_exit),
+		cmocka_unit_test(test_backpressure),
 		cmocka_unit_test(test_list_processes),
 		cmocka_unit_test(test_remove_cleans),
 		cmocka_unit_test(test_remove_created),
