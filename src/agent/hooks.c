@@ -77,6 +77,8 @@ static int run_one(const struct kc_oci_hook *h, const char *kind, size_t idx, co
 
 		sigfillset(&all);
 		sigprocmask(SIG_UNBLOCK, &all, NULL);
+		/* Its own process group: a timeout kills what it started too. */
+		setpgid(0, 0);
 		dup2(in[0], 0);
 		dup2(null >= 0 ? null : errp[1], 1);
 		dup2(errp[1], 2);
@@ -100,6 +102,7 @@ static int run_one(const struct kc_oci_hook *h, const char *kind, size_t idx, co
 			n = poll(&pfd, 1, timeout_ms);
 		while (n < 0 && errno == EINTR);
 		if (n == 0) {
+			kill(-pid, SIGKILL);
 			kill(pid, SIGKILL);
 			waitpid(pid, NULL, 0);
 			return kc_error_set(err, ETIMEDOUT, "hook %s[%zu] `%s` timed out after %d s",

@@ -399,6 +399,8 @@ static void h_remove_container(struct kc_ttrpc_call *call, const ProtobufCMessag
 	 * timer with DEADLINE_EXCEEDED. */
 	kc_agent_container_signal_all(c, SIGKILL, NULL);
 	if (req->timeout) {
+		if (kc_loop_timer_armed(&c->remove_timer))
+			kc_loop_timer_stop(a->loop, &c->remove_timer);
 		kc_loop_timer_init(&c->remove_timer, remove_timeout, c);
 		kc_loop_timer_start(a->loop, &c->remove_timer,
 				    kc_monotonic_ns() + req->timeout * 1000000000ull);

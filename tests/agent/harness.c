@@ -459,8 +459,9 @@ int h_setup(void **state)
 
 		if (lfd >= 0)
 			dup2(lfd, 2);
-		execl(KC_AGENT_BIN, "kata-agent", "--listen", h.uri, "--no-init", "--log-level",
-		      "debug", (char *)NULL);
+		/* KC_AGENT: another build of the agent (the static one). */
+		execl(getenv("KC_AGENT") ? getenv("KC_AGENT") : KC_AGENT_BIN, "kata-agent",
+		      "--listen", h.uri, "--no-init", "--log-level", "debug", (char *)NULL);
 		_exit(127);
 	}
 	assert_int_equal(kc_loop_new(&loop, NULL), 0);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -470,6 +471,51 @@ static void test_remove_cleans(void **state)
 	h_check_clean();
 }
 
+static void write_str(const char *path, const char *s)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	assert_true(fputs(s, f) >= 0);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* RemoveContainer's timeout: a process that cannot die yet (frozen by the
+ * host's cgroup v1 freezer, the test's own tool) makes it answer
+ * DEADLINE_EXCEEDED; once it can, a second RemoveContainer succeeds. */
+static void test_remove_timeout(void **state)
+{
+	cleanup_free char *s = h_spec("[\"sleep\",\"1013\"]", NULL, NULL, NULL);
+	cleanup_free char *cg = kc_xasprintf("/sys/fs/cgroup/freezer/kc-container-test-%d",
+					     (int)getpid());
+	cleanup_free char *procs = kc_xasprintf("%s/cgroup.procs", cg);
+	cleanup_free char *st = kc_xasprintf("%s/freezer.state", cg);
+	cleanup_free char *pid = NULL;
+	struct h_answer a;
+	Grpc__RemoveContainerRequest req = GRPC__REMOVE_CONTAINER_REQUEST__INIT;
+
+	(void)state;
+	if (access("/sys/fs/cgroup/freezer/cgroup.procs", W_OK) < 0)
+		skip();
+	h_run("c-frozen", s);
+	pid = kc_xasprintf("%d", (int)h_find_process("sleep", "1013"));
+	assert_int_equal(mkdir(cg, 0755), 0);
+	write_str(procs, pid);
+	write_str(st, "FROZEN");
+	req.container_id = (char *)"c-frozen";
+	req.timeout = 1;
+	assert_int_equal(h_call("RemoveContainer", &req.base, &a), 4 /* DEADLINE_EXCEEDED */);
+	assert_non_null(strstr(a.message, "did not exit in time"));
+	h_answer_free(&a);
+	assert_true(h_process_running("sleep", "1013"));
+	write_str(st, "THAWED");
+	req.timeout = 0;
+	assert_int_equal(h_call0("RemoveContainer", &req.base), 0);
+	assert_false(h_process_running("sleep", "1013"));
+	assert_int_equal(rmdir(cg), 0);
+	h_check_clean();
+}
+
 /* A created container never started is removed too. */
 static void test_remove_created(void **state)
 {
@@ -500,6 +546,7 @@ int main(void)
 		cmocka_unit_test(test_backpressure),
 		cmocka_unit_test(test_list_processes),
 		cmocka_unit_test(test_remove_cleans),
+		cmocka_unit_test(test_remove_timeout),
 		cmocka_unit_test(test_remove_created),
 	};
 

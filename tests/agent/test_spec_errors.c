@@ -78,7 +78,7 @@ static void test_bad_specs(void **state)
 		  "hook createRuntime[0] `/bin/sh` failed with status 3: broken", -1 },
 		{ NULL, NULL,
 		  ",\"hooks\":{\"createContainer\":[{\"path\":\"/bin/sh\",\"args\":[\"sh\",\"-c\","
-		  "\"sleep 30\"],\"timeout\":1}]}",
+		  "\"sleep 1031\"],\"timeout\":1}]}",
 		  "hook createContainer[0] `/bin/sh` timed out after 1 s", -1 },
 		{ NULL, NULL,
 		  ",\"hooks\":{\"prestart\":[{\"path\":\"/no/such/hook\"}]}",
@@ -93,7 +93,7 @@ static void test_bad_specs(void **state)
 	}
 	expect_create_error("{\"process\": [", 3, "oci spec:1:");
 	expect_create_error("", 3, "oci spec: empty");
-	assert_false(h_process_running("sleep", "30"));
+	assert_false(h_process_running("sleep", "1031"));
 }
 
 /* A mount destination may not leave the rootfs, by ".." or by a symlink;
