@@ -90,8 +90,11 @@ static int run_one(const struct kc_oci_hook *h, const char *kind, size_t idx, co
 	close(errp[1]);
 	rd = errp[0];
 	/* The state is small: it fits the pipe, or the hook reads it. */
-	if (write(in[1], state, strlen(state)) < 0)
-		kc_debug("hook %s: state not written: %s", h->path, strerror(errno));
+	if (write(in[1], state, strlen(state)) < 0) {
+		/* A hook that does not read its state is its business (and
+		 * no log here: in a container's child stderr is the
+		 * container's). */
+	}
 	close(in[1]);
 	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (pidfd >= 0) {

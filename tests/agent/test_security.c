@@ -11,10 +11,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -286,6 +289,50 @@ static void test_user_namespace(void **state)
 	h_check_clean();
 }
 
+/* A network namespace joined by path (one a helper process holds), and a
+ * cgroup namespace of the container's own. */
+static void test_join_netns_cgroupns(void **state)
+{
+	int pfd[2];
+	char c;
+	pid_t holder;
+	cleanup_free char *lnx = NULL, *spec = NULL, *out = NULL;
+	int status;
+
+	(void)state;
+	assert_int_equal(pipe(pfd), 0);
+	holder = fork();
+	assert_true(holder >= 0);
+	if (holder == 0) {
+		close(pfd[0]);
+		if (unshare(CLONE_NEWNET) < 0)
+			_exit(1);
+		if (write(pfd[1], "x", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(pfd[1]);
+	assert_int_equal(read(pfd[0], &c, 1), 1);
+	close(pfd[0]);
+	lnx = kc_xasprintf("\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"mount\"},"
+			   "{\"type\":\"network\",\"path\":\"/proc/%d/ns/net\"},"
+			   "{\"type\":\"cgroup\"}]",
+			   (int)holder);
+	spec = h_spec("[\"sh\",\"-c\",\"kc-test-init read /proc/self/net/dev; "
+		      "kc-test-init read /proc/self/cgroup\"]",
+		      NULL, lnx, ",\"mounts\":[" PROC_MOUNT "]");
+	out = h_run_output("c-netns", spec, &status);
+	kill(holder, SIGKILL);
+	waitpid(holder, NULL, 0);
+	assert_int_equal(status, 0);
+	/* Only the loopback of the new namespace, none of the host's. */
+	assert_non_null(strstr(out, "lo:"));
+	assert_null(strstr(out, "eth0:"));
+	assert_non_null(strstr(out, ":/\n"));
+	h_check_clean();
+}
+
 /* Last: the sandbox is recreated with disable_guest_seccomp. */
 static void test_disable_guest_seccomp(void **state)
 {
@@ -319,6 +366,7 @@ int main(void)
 		cmocka_unit_test(test_mounts_and_devices),
 		cmocka_unit_test(test_hooks),
 		cmocka_unit_test(test_user_namespace),
+		cmocka_unit_test(test_join_netns_cgroupns),
 		cmocka_unit_test(test_disable_guest_seccomp),
 	};
 
