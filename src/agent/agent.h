@@ -37,6 +37,7 @@ struct kc_agent_stream {
 	struct kc_loop_watch *watch;
 	struct kc_agent_waiter *readers;
 	struct kc_agent *agent;
+	struct kc_loop_defer *on_eof; /* queued at end of stream, if set */
 };
 
 struct kc_oci_process;
@@ -58,6 +59,12 @@ struct kc_agent_proc {
 	char *tty_slave; /* the pty's slave path, until start */
 	struct kc_agent_stream out, err;
 	struct kc_agent_waiter *waiters; /* WaitProcess */
+	/* An exec'd process is forgotten once it exited, a WaitProcess got
+	 * its status and both streams reached their end (Kata does the
+	 * same): a container probed by exec every few seconds for weeks
+	 * does not grow the agent. */
+	bool waited;
+	struct kc_loop_defer forget;
 };
 
 enum kc_agent_container_state {

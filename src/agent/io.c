@@ -121,6 +121,8 @@ static void stream_serve(struct kc_agent_stream *s)
 					kc_warn("reading process output: %s", strerror(errno));
 				s->eof = true;
 				stream_close(s);
+				if (s->on_eof)
+					kc_loop_defer_queue(s->agent->loop, s->on_eof);
 				n = 0;
 			}
 		}

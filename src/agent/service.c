@@ -66,6 +66,8 @@ static struct kc_agent_proc *find_proc(struct kc_agent *a, struct kc_ttrpc_call 
 
 /* ---- processes and containers ---- */
 
+static void exec_free(struct kc_agent_proc *p);
+
 static void container_free(struct kc_agent_container *c)
 {
 	kc_agent_waiters_fail_all(&c->removers, KC_TTRPC_NOT_FOUND, "container removed");
@@ -78,9 +80,7 @@ static void container_free(struct kc_agent_container *c)
 		struct kc_agent_proc *p = c->execs;
 
 		c->execs = p->next;
-		kc_agent_proc_release(p);
-		kc_oci_process_free(p->spec);
-		free(p);
+		exec_free(p);
 	}
 	kc_oci_spec_free(c->spec);
 	free(c->root);
@@ -145,7 +145,10 @@ static void proc_exited(struct kc_agent *a, struct kc_agent_container *c,
 		kc_ttrpc_call_set_cancel(w->call, NULL, NULL);
 		kc_ttrpc_call_reply_msg(w->call, &resp.base);
 		free(w);
+		p->waited = true;
 	}
+	if (p->waited && p != &c->init)
+		kc_loop_defer_queue(a->loop, &p->forget);
 	if (c->removers && !container_alive(c))
 		container_remove_now(a, c);
 }
@@ -409,9 +412,30 @@ static void h_remove_container(struct kc_ttrpc_call *call, const ProtobufCMessag
 
 static void exec_free(struct kc_agent_proc *p)
 {
+	kc_loop_defer_cancel(p->out.agent->loop, &p->forget);
 	kc_agent_proc_release(p);
 	kc_oci_process_free(p->spec);
 	free(p);
+}
+
+/* Deferred (never from inside a stream's callback): drops an exec'd
+ * process nobody can ask about any more. */
+static void exec_forget(void *data)
+{
+	struct kc_agent_proc *p = data;
+	struct kc_agent_container *c = p->container;
+
+	if (!p->exited || !p->waited || !p->out.eof || !p->err.eof || p->waiters ||
+	    p->out.readers || p->err.readers)
+		return;
+	for (struct kc_agent_proc **pp = &c->execs; *pp; pp = &(*pp)->next) {
+		if (*pp == p) {
+			*pp = p->next;
+			kc_debug("container %s: exec %s forgotten", c->id, p->exec_id);
+			exec_free(p);
+			return;
+		}
+	}
 }
 
 static void h_exec_process(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data)
@@ -447,6 +471,8 @@ static void h_exec_process(struct kc_ttrpc_call *call, const ProtobufCMessage *m
 	}
 	p = kc_xzalloc(sizeof(*p));
 	kc_agent_proc_init(a, c, p);
+	kc_loop_defer_init(&p->forget, exec_forget, p);
+	p->out.on_eof = p->err.on_eof = &p->forget;
 	p->exec_id = kc_xstrdup(req->exec_id);
 	if (kc_oci_process_parse((const char *)req->process_json.data, req->process_json.len,
 				 &p->spec, &err) < 0 ||
@@ -527,6 +553,9 @@ static void h_wait_process(struct kc_ttrpc_call *call, const ProtobufCMessage *m
 		/* Nothing ran: answered as a shell would. */
 		resp.status = p->exited ? p->status : 127;
 		kc_ttrpc_call_reply_msg(call, &resp.base);
+		p->waited = true;
+		if (p != &p->container->init)
+			kc_loop_defer_queue(p->out.agent->loop, &p->forget);
 		return;
 	}
 	kc_agent_waiter_add(&p->waiters, call);
