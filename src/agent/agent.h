@@ -105,7 +105,6 @@ struct kc_agent {
 	 * containers created with sandbox_pidns join. */
 	pid_t pidns_pid;
 	int pidns_pidfd;
-	char *guest_hook_path;
 };
 
 /* Registers grpc.Health (health.c). */

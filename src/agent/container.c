@@ -572,7 +572,7 @@ int kc_agent_container_start(struct kc_agent_container *c, kc_error_t *err)
 	c->sync_fd = -1;
 	if (k == 'E')
 		/* The child exits 127; the reaper collects it. */
-		return child_error(err, ENOEXEC, msg);
+		return child_error(err, EINVAL, msg);
 	if (k != 0)
 		return kc_error_set(err, EPROTO, "the container's init process failed to start");
 	state = kc_hook_state(c, "running", c->init.pid);
@@ -669,7 +669,7 @@ int kc_agent_exec_spawn(struct kc_agent_container *c, struct kc_agent_proc *p,
 	k = recv_msg(sv[0], msg);
 	close(sv[0]);
 	if (k == 'E')
-		return child_error(err, ENOEXEC, msg);
+		return child_error(err, EINVAL, msg);
 	if (k != 0)
 		return kc_error_set(err, EPROTO, "exec into container `%s` failed", c->id);
 	return 0;

@@ -250,6 +250,21 @@ static void test_tty(void **state)
 	assert_int_equal(h_wait_status("c-tty", ""), 0);
 	assert_int_equal(h_remove("c-tty", 0), 0);
 
+	/* CloseStdin on a terminal: the EOF character, and cat ends. */
+	{
+		cleanup_free char *sc = h_spec("[\"cat\"]", ",\"terminal\":true", NULL, NULL);
+		cleanup_free char *cout = NULL;
+
+		h_run("c-tty-cat", sc);
+		h_write_stdin("c-tty-cat", "", "abc\n", 4);
+		h_close_stdin("c-tty-cat", "");
+		cout = h_read_all("c-tty-cat", "", false, NULL);
+		/* The terminal's echo, then cat's copy. */
+		assert_string_equal(cout, "abc\r\nabc\r\n");
+		assert_int_equal(h_wait_status("c-tty-cat", ""), 0);
+		assert_int_equal(h_remove("c-tty-cat", 0), 0);
+	}
+
 	/* An exec with its own terminal; without one, resize is refused. */
 	{
 		cleanup_free char *s2 = h_spec("[\"sleep\",\"1005\"]", NULL, NULL, NULL);

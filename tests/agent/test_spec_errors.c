@@ -239,6 +239,11 @@ static void test_sandbox_pidns(void **state)
 	/* Container b sees container a's process. */
 	assert_non_null(strstr(out, "sleep"));
 	assert_int_equal(h_wait_status("c-pod-b", ""), 0);
+	/* Exec into a container of the shared namespace. */
+	assert_int_equal(h_exec("c-pod-a", "e1",
+				"{\"args\":[\"kc-test-init\",\"exit\",\"3\"],\"cwd\":\"/\"}", NULL),
+			 0);
+	assert_int_equal(h_wait_status("c-pod-a", "e1"), 3);
 	assert_int_equal(h_remove("c-pod-b", 0), 0);
 	assert_true(h_process_running("sleep", "1040"));
 	assert_int_equal(h_remove("c-pod-a", 0), 0);
