@@ -397,10 +397,6 @@ static __attribute__((noreturn)) void init_child(struct kc_agent_container *c, i
 	    kc_rootfs_enter(s, c->root, &err) < 0)
 		child_die(sync, &err);
 	if (s->hostname || s->domainname) {
-		if (!ns_new(&s->lnx, CLONE_NEWUTS)) {
-			kc_error_set(&err, EINVAL, "hostname: needs a uts namespace of its own");
-			child_die(sync, &err);
-		}
 		if (s->hostname && sethostname(s->hostname, strlen(s->hostname)) < 0) {
 			kc_error_set(&err, errno, "sethostname `%s`", s->hostname);
 			child_die(sync, &err);
@@ -485,6 +481,8 @@ int kc_agent_container_create(struct kc_agent_container *c, bool sandbox_pidns,
 	int sv[2], pidfd = -1, ret, k;
 	pid_t pid;
 
+	if ((c->spec->hostname || c->spec->domainname) && !ns_new(l, CLONE_NEWUTS))
+		return kc_error_set(err, EINVAL, "hostname: needs a uts namespace of its own");
 	c->userns = (flags & CLONE_NEWUSER) != 0;
 	if (c->userns && (!l->n_uid_mappings || !l->n_gid_mappings))
 		return kc_error_set(err, EINVAL,

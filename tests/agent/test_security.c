@@ -266,15 +266,18 @@ static void test_hooks(void **state)
 
 static void test_user_namespace(void **state)
 {
-	cleanup_free char *out = NULL;
-	cleanup_free char *s = h_spec(
-		"[\"sh\",\"-c\",\"kc-test-init ids; kc-test-init read /proc/self/uid_map\"]", NULL,
+	static const char lnx[] =
 		"\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"mount\"},{\"type\":\"user\"},"
 		"{\"type\":\"ipc\"},{\"type\":\"uts\"}],"
 		"\"uidMappings\":[{\"containerID\":0,\"hostID\":100000,\"size\":65536}],"
-		"\"gidMappings\":[{\"containerID\":0,\"hostID\":100000,\"size\":65536}]",
-		",\"mounts\":[" PROC_MOUNT ",{\"destination\":\"/dev\",\"type\":\"tmpfs\","
-		"\"source\":\"tmpfs\"}]");
+		"\"gidMappings\":[{\"containerID\":0,\"hostID\":100000,\"size\":65536}]";
+	static const char top[] = ",\"mounts\":[" PROC_MOUNT ",{\"destination\":\"/dev\","
+				  "\"type\":\"tmpfs\",\"source\":\"tmpfs\"}]";
+	cleanup_free char *out = NULL, *eout = NULL;
+	cleanup_free char *s = h_spec(
+		"[\"sh\",\"-c\",\"kc-test-init ids; kc-test-init read /proc/self/uid_map\"]", NULL,
+		lnx, top);
+	cleanup_free char *s2 = h_spec("[\"sleep\",\"1016\"]", NULL, lnx, top);
 	unsigned a, b, c;
 	int status;
 
@@ -286,6 +289,19 @@ static void test_user_namespace(void **state)
 	assert_int_equal(a, 0);
 	assert_int_equal(b, 100000);
 	assert_int_equal(c, 65536);
+
+	/* An exec joins the user namespace too, as its own user. */
+	h_run("c-userns2", s2);
+	assert_int_equal(h_exec("c-userns2", "e1",
+				"{\"args\":[\"kc-test-init\",\"ids\"],\"user\":{\"uid\":5,"
+				"\"gid\":6},\"cwd\":\"/\"}",
+				NULL),
+			 0);
+	eout = h_read_all("c-userns2", "e1", false, NULL);
+	assert_string_equal(eout, "uid=5 gid=6 groups=\n");
+	assert_int_equal(h_wait_status("c-userns2", "e1"), 0);
+	assert_int_equal(h_remove("c-userns2", 0), 0);
+	assert_false(h_process_running("sleep", "1016"));
 	h_check_clean();
 }
 
