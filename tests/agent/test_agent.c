@@ -494,7 +494,7 @@ static void test_env_cwd_stderr_exit(void **state)
 		      ",\"cwd\":\"/tmp\"");
 	out = read_all("c-env", "ReadStdout");
 	errout = read_all("c-env", "ReadStderr");
-	/* Run plainly (not root), cwd is the rootfs's /tmp seen from outside. */
+	/* The container's /tmp (the agent runs containers as root only). */
 	if (geteuid() == 0)
 		assert_string_equal(out, "bar\n/tmp\n");
 	else
