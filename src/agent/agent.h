@@ -105,6 +105,8 @@ struct kc_agent {
 	 * containers created with sandbox_pidns join. */
 	pid_t pidns_pid;
 	int pidns_pidfd;
+	/* CreateSandbox.guest_hook_path, or NULL. */
+	char *guest_hook_path;
 };
 
 /* Registers grpc.Health (health.c). */

@@ -58,6 +58,11 @@ char *kc_hook_state(const struct kc_agent_container *c, const char *status, pid_
 int kc_hooks_run(const struct kc_oci_spec *s, enum kc_oci_hook_kind k, const char *state,
 		 kc_error_t *err);
 
+/* Kata's guest hooks: the executables in dir/prestart, dir/poststart and
+ * dir/poststop (CreateSandbox.guest_hook_path), added to s's hooks of the
+ * kind, in name order, each run as `path kind`. */
+int kc_hooks_add_guest(struct kc_oci_spec *s, const char *dir, kc_error_t *err);
+
 /* ---- container.c, for exec and init alike ---- */
 
 /* The program's path: args[0] itself when it has a '/', else searched in

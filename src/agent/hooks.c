@@ -6,12 +6,14 @@
  * the step, with what it wrote on stderr in the message.  The agent waits
  * for a hook synchronously: hooks are short, and a timeout bounds them.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -136,6 +138,64 @@ int kc_hooks_run(const struct kc_oci_spec *s, enum kc_oci_hook_kind k, const cha
 
 		if (ret < 0)
 			return ret;
+	}
+	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int kc_hooks_add_guest(struct kc_oci_spec *s, const char *dir, kc_error_t *err)
+{
+	static const enum kc_oci_hook_kind kinds[] = {
+		KC_OCI_HOOK_PRESTART,
+		KC_OCI_HOOK_POSTSTART,
+		KC_OCI_HOOK_POSTSTOP,
+	};
+
+	for (size_t k = 0; k < KC_ARRAY_SIZE(kinds); k++) {
+		const char *kind = kc_oci_hook_kind_name(kinds[k]);
+		cleanup_free char *sub = kc_xasprintf("%s/%s", dir, kind);
+		char **names = NULL;
+		size_t n = 0;
+		struct dirent *e;
+		DIR *d = opendir(sub);
+
+		if (!d) {
+			if (errno == ENOENT)
+				continue;
+			return kc_error_set(err, errno, "guest hooks `%s`", sub);
+		}
+		while ((e = readdir(d))) {
+			cleanup_free char *path = kc_xasprintf("%s/%s", sub, e->d_name);
+			struct stat st;
+
+			if (e->d_name[0] == '.' || stat(path, &st) < 0 || !S_ISREG(st.st_mode) ||
+			    !(st.st_mode & 0111))
+				continue;
+			names = kc_xrealloc(names, (n + 1) * sizeof(char *));
+			names[n++] = kc_steal_ptr(&path);
+		}
+		closedir(d);
+		if (n)
+			qsort(names, n, sizeof(char *), cmp_str);
+		/* After the spec's own hooks of the kind, as Kata adds them;
+		 * run as `path kind`. */
+		s->hooks[kinds[k]] = kc_xrealloc(s->hooks[kinds[k]], (s->n_hooks[kinds[k]] + n + 1) *
+									     sizeof(struct kc_oci_hook));
+		for (size_t i = 0; i < n; i++) {
+			struct kc_oci_hook *h = &s->hooks[kinds[k]][s->n_hooks[kinds[k]]++];
+
+			memset(h, 0, sizeof(*h));
+			h->path = names[i];
+			h->args = kc_xzalloc(3 * sizeof(char *));
+			h->args[0] = kc_xstrdup(names[i]);
+			h->args[1] = kc_xstrdup(kind);
+			h->env = kc_xzalloc(sizeof(char *));
+		}
+		free(names);
 	}
 	return 0;
 }

@@ -264,12 +264,19 @@ static void h_create_sandbox(struct kc_ttrpc_call *call, const ProtobufCMessage 
 				   "sethostname `%s`: %s", req->hostname, strerror(errno));
 		return;
 	}
+	if (req->guest_hook_path[0] && req->guest_hook_path[0] != '/') {
+		kc_ttrpc_call_fail(call, KC_TTRPC_INVALID_ARGUMENT,
+				   "guest_hook_path `%s` is not an absolute path", req->guest_hook_path);
+		return;
+	}
 	if (req->sandbox_pidns && kc_agent_sandbox_pidns_start(a, &err) < 0) {
 		kc_error_wrap(&err, "the sandbox's pid namespace");
 		kc_ttrpc_call_fail_error(call, &err);
 		return;
 	}
 	a->disable_guest_seccomp = req->disable_guest_seccomp;
+	free(a->guest_hook_path);
+	a->guest_hook_path = req->guest_hook_path[0] ? kc_xstrdup(req->guest_hook_path) : NULL;
 	a->sandbox_created = true;
 	a->sandbox_id = kc_xstrdup(req->sandbox_id);
 	kc_log_set_field("sandbox", req->sandbox_id);
@@ -289,6 +296,8 @@ static void h_destroy_sandbox(struct kc_ttrpc_call *call, const ProtobufCMessage
 	kc_agent_destroy_containers(a);
 	a->sandbox_created = false;
 	a->disable_guest_seccomp = false;
+	free(a->guest_hook_path);
+	a->guest_hook_path = NULL;
 	free(a->sandbox_id);
 	a->sandbox_id = NULL;
 	kc_info("sandbox destroyed");
@@ -331,6 +340,7 @@ static void h_create_container(struct kc_ttrpc_call *call, const ProtobufCMessag
 	c->id = kc_xstrdup(req->container_id);
 	c->init.exec_id = kc_xstrdup(req->exec_id);
 	if (parse_spec(c, req->oci_spec_json.data, req->oci_spec_json.len, &err) < 0 ||
+	    (a->guest_hook_path && kc_hooks_add_guest(c->spec, a->guest_hook_path, &err) < 0) ||
 	    kc_agent_proc_stdio(&c->init, &err) < 0 ||
 	    kc_agent_container_create(c, req->sandbox_pidns, &err) < 0) {
 		kc_error_wrap(&err, "container `%s`", c->id);

@@ -349,17 +349,31 @@ static void test_join_netns_cgroupns(void **state)
 	h_check_clean();
 }
 
-/* Last: the sandbox is recreated with disable_guest_seccomp. */
-static void test_disable_guest_seccomp(void **state)
+/* Last: the sandbox is recreated with disable_guest_seccomp and a
+ * guest_hook_path (Kata's guest hooks). */
+static void test_sandbox_options(void **state)
 {
 	Grpc__DestroySandboxRequest d = GRPC__DESTROY_SANDBOX_REQUEST__INIT;
 	Grpc__CreateSandboxRequest c = GRPC__CREATE_SANDBOX_REQUEST__INIT;
-	cleanup_free char *out = NULL;
+	cleanup_free char *hooks = h_path("guest-hooks");
+	cleanup_free char *pre = h_path("guest-hooks/prestart");
+	cleanup_free char *hook = h_path("guest-hooks/prestart/10-mark");
+	cleanup_free char *mark = h_path("guest-hook.out");
+	cleanup_free char *script = kc_xasprintf("#!/bin/sh\ncat > %s\necho \"$1\" >> %s\n",
+						 mark, mark);
+	cleanup_free char *out = NULL, *got = NULL;
+	size_t len;
 	int status;
 
 	(void)state;
+	assert_int_equal(mkdir(hooks, 0755), 0);
+	assert_int_equal(mkdir(pre, 0755), 0);
+	h_write_file(hook, script, 0755);
 	assert_int_equal(h_call0("DestroySandbox", &d.base), 0);
 	c.sandbox_id = (char *)"sb-no-seccomp";
+	c.guest_hook_path = (char *)"relative/hooks";
+	assert_int_equal(h_call0("CreateSandbox", &c.base), 3);
+	c.guest_hook_path = hooks;
 	c.disable_guest_seccomp = true;
 	assert_int_equal(h_call0("CreateSandbox", &c.base), 0);
 	out = run_init("c-noseccomp", "\"mkdir\",\"/tmp/d\"", NULL,
@@ -367,6 +381,10 @@ static void test_disable_guest_seccomp(void **state)
 		       "[\"mkdir\",\"mkdirat\"],\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":1}]}",
 		       ",\"mounts\":[" TMP_MOUNT "]", &status);
 	assert_string_equal(out, "ok\n");
+	/* The guest hook ran with the state on stdin, then its kind. */
+	assert_int_equal(kc_read_file(mark, 65536, &got, &len, NULL), 0);
+	assert_non_null(strstr(got, "\"id\":\"c-noseccomp\""));
+	assert_non_null(strstr(got, "}prestart\n"));
 	h_check_clean();
 }
 
@@ -383,7 +401,7 @@ int main(void)
 		cmocka_unit_test(test_hooks),
 		cmocka_unit_test(test_user_namespace),
 		cmocka_unit_test(test_join_netns_cgroupns),
-		cmocka_unit_test(test_disable_guest_seccomp),
+		cmocka_unit_test(test_sandbox_options),
 	};
 
 	h_filter_from_env();
