@@ -4,6 +4,8 @@
  * its OCI spec, processes exec'd into it, signals to all of them, the
  * sandbox's shared pid namespace.
  *
+ * (signals.c has the signals to all processes and the pod's pid namespace.)
+ *
  * The agent and a child it clones talk over a SOCK_SEQPACKET pair, one
  * message a packet, the first byte its kind:
  *
@@ -20,7 +22,6 @@
  * thread and waits for these answers in place: a container's setup takes
  * milliseconds, hooks are bounded by their timeouts.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
@@ -141,8 +142,7 @@ static int child_wait(int sync, char want, kc_error_t *err)
 	return kc_error_set(err, EPROTO, "sync: got `%c`, expected `%c`", k, want);
 }
 
-/* Closes every fd from 3 up but those in keep (sorted ascending). */
-static void close_all_but(const int *keep, size_t n)
+void kc_agent_close_all_but(const int *keep, size_t n)
 {
 	unsigned from = 3;
 
@@ -190,7 +190,7 @@ static int child_stdio(const struct kc_agent_proc *p, int *keep, size_t nkeep, k
 			return kc_error_set(err, errno, "dup2 stdio");
 	}
 	sort_fds(keep, nkeep);
-	close_all_but(keep, nkeep);
+	kc_agent_close_all_but(keep, nkeep);
 	return 0;
 }
 
@@ -257,9 +257,7 @@ static pid_t clone3_pidfd(uint64_t flags, int *pidfd)
 	return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
 }
 
-/* Clones a child in the pid namespace of pidns_fd (-1: the agent's own),
- * with flags. */
-static pid_t clone_in(int pidns_fd, uint64_t flags, int *pidfd, kc_error_t *err)
+pid_t kc_agent_clone_in(int pidns_fd, uint64_t flags, int *pidfd, kc_error_t *err)
 {
 	cleanup_close int own = -1;
 	pid_t pid;
@@ -509,7 +507,7 @@ int kc_agent_container_create(struct kc_agent_container *c, bool sandbox_pidns,
 	c->own_pidns = (flags & CLONE_NEWPID) != 0;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return kc_error_set(err, errno, "socketpair");
-	pid = clone_in(pidns, flags, &pidfd, err);
+	pid = kc_agent_clone_in(pidns, flags, &pidfd, err);
 	if (pid < 0) {
 		close(sv[0]);
 		close(sv[1]);
@@ -644,7 +642,7 @@ int kc_agent_exec_spawn(struct kc_agent_container *c, struct kc_agent_proc *p,
 				    c->id);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return kc_error_set(err, errno, "socketpair");
-	pid = clone_in(pidns, 0, &pidfd, err);
+	pid = kc_agent_clone_in(pidns, 0, &pidfd, err);
 	if (pid < 0) {
 		close(sv[0]);
 		close(sv[1]);
@@ -673,153 +671,3 @@ int kc_agent_exec_spawn(struct kc_agent_container *c, struct kc_agent_proc *p,
 	return 0;
 }
 
-/* ---- all processes of a container ---- */
-
-/* Whether pid lives in the pid namespace whose inode is ino. */
-static bool in_pidns(pid_t pid, dev_t dev, ino_t ino)
-{
-	char path[64];
-	struct stat st;
-
-	snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)pid);
-	return stat(path, &st) == 0 && st.st_ino == ino && st.st_dev == dev;
-}
-
-/* Calls fn on each process of c; returns how many. */
-static size_t foreach_pid(struct kc_agent_container *c, void (*fn)(pid_t, void *), void *data)
-{
-	size_t n = 0;
-
-	if (c->own_pidns && c->init.pid > 0 && !c->init.exited) {
-		char path[64];
-		struct stat st;
-		struct dirent *e;
-		DIR *d;
-
-		snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)c->init.pid);
-		if (stat(path, &st) == 0 && (d = opendir("/proc"))) {
-			while ((e = readdir(d))) {
-				if (e->d_name[0] < '0' || e->d_name[0] > '9')
-					continue;
-				if (in_pidns((pid_t)atoi(e->d_name), st.st_dev, st.st_ino)) {
-					fn((pid_t)atoi(e->d_name), data);
-					n++;
-				}
-			}
-			closedir(d);
-			return n;
-		}
-	}
-	/* A shared pid namespace: the processes the agent started. */
-	if (c->init.pid > 0 && !c->init.exited) {
-		fn(c->init.pid, data);
-		n++;
-	}
-	for (struct kc_agent_proc *p = c->execs; p; p = p->next)
-		if (p->pid > 0 && !p->exited) {
-			fn(p->pid, data);
-			n++;
-		}
-	return n;
-}
-
-struct sig_args {
-	int sig;
-	pid_t init;
-};
-
-static void send_sig(pid_t pid, void *data)
-{
-	struct sig_args *a = data;
-
-	if (pid != a->init)
-		kill(pid, a->sig);
-}
-
-int kc_agent_container_signal_all(struct kc_agent_container *c, int sig, kc_error_t *err)
-{
-	struct sig_args a = { sig, c->init.exited ? 0 : c->init.pid };
-	size_t n;
-
-	(void)err;
-	/* The init last: once it dies, the kernel kills the rest of its pid
-	 * namespace with SIGKILL, before they would see sig. */
-	n = foreach_pid(c, send_sig, &a);
-	if (a.init > 0)
-		kc_agent_proc_signal(&c->init, sig, NULL);
-	return (int)n;
-}
-
-struct pid_list {
-	pid_t *v;
-	size_t n;
-};
-
-static void add_pid(pid_t pid, void *data)
-{
-	struct pid_list *l = data;
-
-	l->v = kc_xrealloc(l->v, (l->n + 1) * sizeof(pid_t));
-	l->v[l->n++] = pid;
-}
-
-static int cmp_pid(const void *a, const void *b)
-{
-	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-pid_t *kc_agent_container_pids(struct kc_agent_container *c, size_t *n)
-{
-	struct pid_list l = { NULL, 0 };
-
-	foreach_pid(c, add_pid, &l);
-	if (l.n)
-		qsort(l.v, l.n, sizeof(pid_t), cmp_pid);
-	*n = l.n;
-	return l.v;
-}
-
-/* ---- the sandbox's pid namespace ---- */
-
-int kc_agent_sandbox_pidns_start(struct kc_agent *a, kc_error_t *err)
-{
-	int pidfd = -1;
-	pid_t pid;
-
-	if (a->pidns_pid > 0)
-		return 0;
-	pid = clone_in(-1, CLONE_NEWPID, &pidfd, err);
-	if (pid < 0)
-		return pid;
-	if (pid == 0) {
-		sigset_t all;
-
-		/* PID 1 of the pod: reaps what is orphaned there (SIGCHLD
-		 * ignored reaps automatically) and waits to be killed. */
-		sigfillset(&all);
-		close_all_but(NULL, 0);
-		signal(SIGCHLD, SIG_IGN);
-		sigprocmask(SIG_UNBLOCK, &all, NULL);
-		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-		prctl(PR_SET_NAME, "pause", 0, 0, 0);
-		for (;;)
-			pause();
-	}
-	a->pidns_pid = pid;
-	a->pidns_pidfd = pidfd;
-	return 0;
-}
-
-void kc_agent_sandbox_pidns_stop(struct kc_agent *a)
-{
-	if (a->pidns_pid <= 0)
-		return;
-	syscall(SYS_pidfd_send_signal, a->pidns_pidfd, SIGKILL, NULL, 0);
-	while (waitpid(a->pidns_pid, NULL, 0) < 0 && errno == EINTR)
-		;
-	close(a->pidns_pidfd);
-	a->pidns_pid = 0;
-	a->pidns_pidfd = -1;
-}
