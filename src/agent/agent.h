@@ -27,25 +27,46 @@ struct kc_agent_waiter {
 	size_t len; /* ReadStdout/ReadStderr: the most bytes to answer */
 };
 
-/* One output pipe of a process, read on demand by ReadStdout/ReadStderr. */
+/* One output stream of a process (a pipe, or the pty's master), read on
+ * demand by ReadStdout/ReadStderr.  The kernel's pipe buffer is the only
+ * buffer: a reader that does not read stops the writer there (bounded
+ * memory, backpressure), and what was written before exit stays in the
+ * pipe until read, then EOF. */
 struct kc_agent_stream {
 	int fd; /* our read end, -1 once closed */
 	bool eof;
+	bool is_tty; /* EIO from a pty master is its end of stream */
 	struct kc_loop_watch *watch;
 	struct kc_agent_waiter *readers;
 	struct kc_agent *agent;
+	struct kc_loop_defer *on_eof; /* queued at end of stream, if set */
 };
 
+struct kc_oci_process;
+struct kc_oci_spec;
+struct kc_agent_container;
+
 struct kc_agent_proc {
+	struct kc_agent_proc *next; /* the container's exec'd processes */
+	struct kc_agent_container *container;
 	char *exec_id;
+	struct kc_oci_process *spec; /* exec: owned; init: the container spec's */
 	pid_t pid; /* 0 before start */
 	int pidfd; /* -1 when not available */
 	bool exited;
 	int status; /* exit code, or 128 + signal */
-	int stdin_fd; /* our write end, -1 once closed */
+	int stdin_fd; /* our write end (or the pty master), -1 once closed */
+	int tty_fd; /* the pty master, -1 without a terminal */
 	int child_stdin, child_stdout, child_stderr; /* the child's ends until start */
+	char *tty_slave; /* the pty's slave path, until start */
 	struct kc_agent_stream out, err;
 	struct kc_agent_waiter *waiters; /* WaitProcess */
+	/* An exec'd process is forgotten once it exited, a WaitProcess got
+	 * its status and both streams reached their end (Kata does the
+	 * same): a container probed by exec every few seconds for weeks
+	 * does not grow the agent. */
+	bool waited;
+	struct kc_loop_defer forget;
 };
 
 enum kc_agent_container_state {
@@ -56,13 +77,21 @@ enum kc_agent_container_state {
 
 struct kc_agent_container {
 	struct kc_agent_container *next;
+	struct kc_agent *agent;
 	char *id;
 	enum kc_agent_container_state state;
-	char **args, **env;
-	char *cwd, *root;
+	struct kc_oci_spec *spec;
+	char *root; /* the rootfs, absolute, in the agent's view */
+	char *bundle; /* the directory above the rootfs, for hooks' state */
 	struct kc_agent_proc init;
+	struct kc_agent_proc *execs;
+	int sync_fd; /* to the init process until it execs, -1 after */
+	bool own_pidns; /* the container has a pid namespace of its own */
+	bool userns; /* ... and a user namespace */
+	bool poststop_done;
 	struct kc_agent_waiter *removers; /* RemoveContainer waiting for exit */
 	struct kc_agent_cgroup *cgroup; /* cgroup_agent.c; NULL without cgroup2 */
+	struct kc_loop_timer remove_timer; /* RemoveContainer's timeout */
 };
 
 struct kc_agent {
@@ -79,6 +108,14 @@ struct kc_agent {
 	const char *sysfs_root;
 	const char *run_root;
 	uint64_t start_ns; /* CLOCK_MONOTONIC when the agent started */
+	/* CreateSandbox.disable_guest_seccomp: specs' seccomp is ignored. */
+	bool disable_guest_seccomp;
+	/* CreateSandbox.sandbox_pidns: a pause process whose pid namespace
+	 * containers created with sandbox_pidns join. */
+	pid_t pidns_pid;
+	int pidns_pidfd;
+	/* CreateSandbox.guest_hook_path, or NULL. */
+	char *guest_hook_path;
 };
 
 /* Registers grpc.Health (health.c). */
@@ -93,14 +130,34 @@ void kc_agent_reap(struct kc_agent *a);
  * (DestroySandbox, shutdown).  Pending calls are failed. */
 void kc_agent_destroy_containers(struct kc_agent *a);
 
-/* ---- process.c ---- */
+/* ---- container.c: the container runtime ---- */
 
 /*
- * Starts c's init process: in new mount, pid, uts and ipc namespaces with
- * pivot_root into c->root when the agent may create them (root), else
- * plainly with args[0] looked up inside the rootfs.  Fills pid/pidfd.
+ * Creates the container's init process from c->spec: namespaces, rootfs,
+ * mounts, devices, hooks createRuntime and createContainer; it then waits
+ * in the container for kc_agent_container_start().  Any failure in the
+ * child comes back here as *err, with the child reaped.
  */
-int kc_agent_proc_spawn(struct kc_agent_container *c, kc_error_t *err);
+int kc_agent_container_create(struct kc_agent_container *c, bool sandbox_pidns,
+			      kc_error_t *err);
+/* Lets the init process exec (startContainer hooks run first, poststart
+ * hooks after).  An exec failure is *err. */
+int kc_agent_container_start(struct kc_agent_container *c, kc_error_t *err);
+/* Starts p (p->spec set, pipes ready) in c's namespaces. */
+int kc_agent_exec_spawn(struct kc_agent_container *c, struct kc_agent_proc *p,
+			kc_error_t *err);
+/* Sends sig to every process of the container (its pid namespace's, or
+ * the known ones in a shared one).  Returns how many got it. */
+int kc_agent_container_signal_all(struct kc_agent_container *c, int sig, kc_error_t *err);
+/* The pids (agent's view) of the container's processes, sorted, for
+ * ListProcesses; *n set.  The caller frees. */
+pid_t *kc_agent_container_pids(struct kc_agent_container *c, size_t *n);
+/* Runs the poststop hooks once (errors are logged: the container is gone). */
+void kc_agent_container_poststop(struct kc_agent_container *c);
+/* The sandbox's shared pid namespace (a pause process). */
+int kc_agent_sandbox_pidns_start(struct kc_agent *a, kc_error_t *err);
+void kc_agent_sandbox_pidns_stop(struct kc_agent *a);
+
 /* Sends sig through the pidfd (or kill() before one exists). */
 int kc_agent_proc_signal(struct kc_agent_proc *p, int sig, kc_error_t *err);
 /* The wait status as the API reports it: code, or 128 + signal. */

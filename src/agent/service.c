@@ -2,10 +2,10 @@
 /*
  * grpc.AgentService: the sandbox, its containers and their processes.
  *
- * This first slice honours a container's OCI spec for process.args,
- * process.env, process.cwd and root.path only.  WaitProcess, ReadStdout and
- * ReadStderr are long polls: the call is held (a waiter) and answered from
- * the reaper or the pipe's readiness, while the server goes on serving.
+ * Containers run from their whole OCI spec (src/oci, container.c).
+ * WaitProcess, ReadStdout, ReadStderr and RemoveContainer are long polls:
+ * the call is held (a waiter, io.c) and answered from the reaper or the
+ * pipe's readiness, while the server goes on serving.
  * Every method this file does not handle answers UNIMPLEMENTED.
  */
 #include <errno.h>
@@ -21,64 +21,17 @@
 #include "agent.pb-c.h"
 #include "guest.h"
 #include "network.h"
+#include "container.h"
+#include "io.h"
 #include "lib/json.h"
 #include "lib/log.h"
+#include "lib/path.h"
 #include "lib/util.h"
 #include "modules.h"
+#include "oci/spec.h"
 
 /* The most bytes one ReadStdout answers, whatever the caller asks. */
 #define READ_MAX (1u << 20)
-
-/* ---- waiters ---- */
-
-static struct kc_agent_waiter *waiter_add(struct kc_agent_waiter **list, struct kc_ttrpc_call *call)
-{
-	struct kc_agent_waiter *w = kc_xzalloc(sizeof(*w));
-
-	w->call = call;
-	w->next = *list;
-	*list = w;
-	return w;
-}
-
-/* Unlinks w from whichever list holds it. */
-static void waiter_unlink(struct kc_agent_waiter **list, struct kc_agent_waiter *w)
-{
-	for (struct kc_agent_waiter **pp = list; *pp; pp = &(*pp)->next) {
-		if (*pp == w) {
-			*pp = w->next;
-			return;
-		}
-	}
-}
-
-/* Cancellation needs the list a waiter is on: the call's cancel data is the
- * list head; the waiter is found by its call. */
-static void waiter_cancel(struct kc_ttrpc_call *call, void *data)
-{
-	struct kc_agent_waiter **list = data;
-
-	for (struct kc_agent_waiter *w = *list; w; w = w->next) {
-		if (w->call == call) {
-			waiter_unlink(list, w);
-			free(w);
-			break;
-		}
-	}
-	kc_ttrpc_call_fail(call, KC_TTRPC_CANCELLED, "cancelled");
-}
-
-static void waiters_fail_all(struct kc_agent_waiter **list, int code, const char *msg)
-{
-	while (*list) {
-		struct kc_agent_waiter *w = *list;
-
-		*list = w->next;
-		kc_ttrpc_call_set_cancel(w->call, NULL, NULL);
-		kc_ttrpc_call_fail(w->call, code, "%s", msg);
-		free(w);
-	}
-}
 
 /* ---- lookup ---- */
 
@@ -91,7 +44,7 @@ static struct kc_agent_container *find_container(struct kc_agent *a, const char 
 }
 
 /* The init process is named by "", the container id or the exec id given
- * at creation; exec'd processes do not exist yet. */
+ * at creation; the others by their ExecProcess exec id. */
 static struct kc_agent_proc *find_proc(struct kc_agent *a, struct kc_ttrpc_call *call,
 				       const char *cid, const char *eid,
 				       struct kc_agent_container **cout)
@@ -102,171 +55,40 @@ static struct kc_agent_proc *find_proc(struct kc_agent *a, struct kc_ttrpc_call 
 		kc_ttrpc_call_fail(call, KC_TTRPC_NOT_FOUND, "container `%s` not found", cid);
 		return NULL;
 	}
-	if (eid[0] && strcmp(eid, c->id) != 0 && strcmp(eid, c->init.exec_id) != 0) {
-		kc_ttrpc_call_fail(call, KC_TTRPC_NOT_FOUND,
-				   "container `%s` has no process with exec id `%s`", cid, eid);
-		return NULL;
-	}
 	if (cout)
 		*cout = c;
-	return &c->init;
-}
-
-/* ---- streams ---- */
-
-static void stream_close(struct kc_agent_stream *s)
-{
-	if (s->watch)
-		kc_loop_watch_remove(s->watch);
-	s->watch = NULL;
-	if (s->fd >= 0)
-		close(s->fd);
-	s->fd = -1;
-}
-
-static void stream_on_ready(struct kc_loop_watch *w, int fd, uint32_t events, void *data);
-
-static void stream_update_watch(struct kc_agent_stream *s)
-{
-	bool want = s->readers && s->fd >= 0;
-
-	if (want && !s->watch) {
-		cleanup_error kc_error_t err = NULL;
-
-		if (kc_loop_watch_fd(s->agent->loop, s->fd, EPOLLIN, stream_on_ready, s, &s->watch,
-				     &err) < 0)
-			kc_error("watching output pipe: %s", err->msg);
-	} else if (!want && s->watch) {
-		kc_loop_watch_remove(s->watch);
-		s->watch = NULL;
-	}
-}
-
-static void reply_data(struct kc_ttrpc_call *call, const uint8_t *buf, size_t len)
-{
-	Grpc__ReadStreamResponse resp = GRPC__READ_STREAM_RESPONSE__INIT;
-
-	resp.data.data = (uint8_t *)buf;
-	resp.data.len = len;
-	kc_ttrpc_call_reply_msg(call, &resp.base);
-}
-
-/* Answers the oldest reader with what the pipe holds now; at end of
- * stream every reader gets empty data. */
-static void stream_serve(struct kc_agent_stream *s)
-{
-	while (s->readers) {
-		struct kc_agent_waiter *w = s->readers, **pp = &s->readers;
-		cleanup_free uint8_t *buf = NULL;
-		ssize_t n = 0;
-
-		/* The list is newest first: answer the oldest. */
-		while (w->next) {
-			pp = &w->next;
-			w = w->next;
-		}
-		if (!s->eof) {
-			buf = kc_xmalloc(w->len);
-			n = read(s->fd, buf, w->len);
-			if (n < 0 && (errno == EAGAIN || errno == EINTR))
-				break;
-			if (n <= 0) {
-				s->eof = true;
-				stream_close(s);
-				n = 0;
-			}
-		}
-		*pp = NULL;
-		kc_ttrpc_call_set_cancel(w->call, NULL, NULL);
-		reply_data(w->call, buf, (size_t)n);
-		free(w);
-	}
-	stream_update_watch(s);
-}
-
-static void stream_on_ready(struct kc_loop_watch *w, int fd, uint32_t events, void *data)
-{
-	(void)w;
-	(void)fd;
-	(void)events;
-	stream_serve(data);
+	if (!eid[0] || strcmp(eid, c->id) == 0 || strcmp(eid, c->init.exec_id) == 0)
+		return &c->init;
+	for (struct kc_agent_proc *p = c->execs; p; p = p->next)
+		if (strcmp(p->exec_id, eid) == 0)
+			return p;
+	kc_ttrpc_call_fail(call, KC_TTRPC_NOT_FOUND,
+			   "container `%s` has no process with exec id `%s`", cid, eid);
+	return NULL;
 }
 
 /* ---- processes and containers ---- */
 
-static void proc_init(struct kc_agent *a, struct kc_agent_proc *p)
-{
-	p->pidfd = -1;
-	p->stdin_fd = p->child_stdin = p->child_stdout = p->child_stderr = -1;
-	p->out.fd = p->err.fd = -1;
-	p->out.agent = p->err.agent = a;
-}
-
-static void close_child_ends(struct kc_agent_proc *p)
-{
-	int *fds[] = { &p->child_stdin, &p->child_stdout, &p->child_stderr };
-
-	for (size_t i = 0; i < KC_ARRAY_SIZE(fds); i++) {
-		if (*fds[i] >= 0)
-			close(*fds[i]);
-		*fds[i] = -1;
-	}
-}
-
-static int proc_pipes(struct kc_agent_proc *p, kc_error_t *err)
-{
-	int in[2], out[2], errp[2];
-
-	if (pipe2(in, O_CLOEXEC) < 0)
-		return kc_error_set(err, errno, "pipe");
-	if (pipe2(out, O_CLOEXEC) < 0) {
-		close(in[0]);
-		close(in[1]);
-		return kc_error_set(err, errno, "pipe");
-	}
-	if (pipe2(errp, O_CLOEXEC) < 0) {
-		close(in[0]);
-		close(in[1]);
-		close(out[0]);
-		close(out[1]);
-		return kc_error_set(err, errno, "pipe");
-	}
-	p->child_stdin = in[0];
-	p->stdin_fd = in[1];
-	p->child_stdout = out[1];
-	p->out.fd = out[0];
-	p->child_stderr = errp[1];
-	p->err.fd = errp[0];
-	fcntl(p->stdin_fd, F_SETFL, O_NONBLOCK);
-	fcntl(p->out.fd, F_SETFL, O_NONBLOCK);
-	fcntl(p->err.fd, F_SETFL, O_NONBLOCK);
-	return 0;
-}
-
-static void proc_release(struct kc_agent_proc *p)
-{
-	waiters_fail_all(&p->waiters, KC_TTRPC_NOT_FOUND, "container removed");
-	waiters_fail_all(&p->out.readers, KC_TTRPC_NOT_FOUND, "container removed");
-	waiters_fail_all(&p->err.readers, KC_TTRPC_NOT_FOUND, "container removed");
-	stream_close(&p->out);
-	stream_close(&p->err);
-	close_child_ends(p);
-	if (p->stdin_fd >= 0)
-		close(p->stdin_fd);
-	if (p->pidfd >= 0)
-		close(p->pidfd);
-	free(p->exec_id);
-}
+static void exec_free(struct kc_agent_proc *p);
 
 static void container_free(struct kc_agent_container *c)
 {
-	waiters_fail_all(&c->removers, KC_TTRPC_NOT_FOUND, "container removed");
+	kc_agent_waiters_fail_all(&c->removers, KC_TTRPC_NOT_FOUND, "container removed");
+	if (kc_loop_timer_armed(&c->remove_timer))
+		kc_loop_timer_stop(c->agent->loop, &c->remove_timer);
+	if (c->sync_fd >= 0)
+		close(c->sync_fd);
+	kc_agent_proc_release(&c->init);
+	while (c->execs) {
+		struct kc_agent_proc *p = c->execs;
+
+		c->execs = p->next;
+		exec_free(p);
+	}
 	kc_agent_cgroup_remove(c);
-	proc_release(&c->init);
-	kc_free_strv(c->args);
-	kc_free_strv(c->env);
-	free(c->cwd);
+	kc_oci_spec_free(c->spec);
 	free(c->root);
+	free(c->bundle);
 	free(c->id);
 	free(c);
 }
@@ -283,14 +105,43 @@ static void container_unlink(struct kc_agent *a, struct kc_agent_container *c)
 	}
 }
 
-static void proc_exited(struct kc_agent *a, struct kc_agent_container *c, int wstatus)
+/* Whether any process of c still runs. */
+static bool container_alive(const struct kc_agent_container *c)
 {
-	struct kc_agent_proc *p = &c->init;
+	if (c->init.pid > 0 && !c->init.exited)
+		return true;
+	for (const struct kc_agent_proc *p = c->execs; p; p = p->next)
+		if (p->pid > 0 && !p->exited)
+			return true;
+	return false;
+}
 
+/* The end of RemoveContainer: poststop hooks, the answers, the memory. */
+static void container_remove_now(struct kc_agent *a, struct kc_agent_container *c)
+{
+	kc_agent_container_poststop(c);
+	while (c->removers) {
+		struct kc_agent_waiter *w = c->removers;
+
+		c->removers = w->next;
+		kc_ttrpc_call_set_cancel(w->call, NULL, NULL);
+		kc_ttrpc_call_reply_msg(w->call, NULL);
+		free(w);
+	}
+	container_unlink(a, c);
+	kc_info("container %s removed", c->id);
+	container_free(c);
+}
+
+static void proc_exited(struct kc_agent *a, struct kc_agent_container *c,
+			struct kc_agent_proc *p, int wstatus)
+{
 	p->exited = true;
 	p->status = kc_agent_exit_status(wstatus);
-	c->state = KC_AGENT_STOPPED;
-	kc_info("container %s process %d exited with status %d", c->id, (int)p->pid, p->status);
+	if (p == &c->init)
+		c->state = KC_AGENT_STOPPED;
+	kc_info("container %s process %d (%s) exited with status %d", c->id, (int)p->pid,
+		p == &c->init ? "init" : p->exec_id, p->status);
 	while (p->waiters) {
 		struct kc_agent_waiter *w = p->waiters;
 		Grpc__WaitProcessResponse resp = GRPC__WAIT_PROCESS_RESPONSE__INIT;
@@ -300,19 +151,12 @@ static void proc_exited(struct kc_agent *a, struct kc_agent_container *c, int ws
 		kc_ttrpc_call_set_cancel(w->call, NULL, NULL);
 		kc_ttrpc_call_reply_msg(w->call, &resp.base);
 		free(w);
+		p->waited = true;
 	}
-	if (c->removers) {
-		while (c->removers) {
-			struct kc_agent_waiter *w = c->removers;
-
-			c->removers = w->next;
-			kc_ttrpc_call_set_cancel(w->call, NULL, NULL);
-			kc_ttrpc_call_reply_msg(w->call, NULL);
-			free(w);
-		}
-		container_unlink(a, c);
-		container_free(c);
-	}
+	if (p->waited && p != &c->init)
+		kc_loop_defer_queue(a->loop, &p->forget);
+	if (c->removers && !container_alive(c))
+		container_remove_now(a, c);
 }
 
 void kc_agent_reap(struct kc_agent *a)
@@ -322,32 +166,46 @@ void kc_agent_reap(struct kc_agent *a)
 
 	while ((pid = waitpid(-1, &wstatus, WNOHANG)) > 0) {
 		struct kc_agent_container *c;
+		struct kc_agent_proc *p = NULL;
 
 		if (!WIFEXITED(wstatus) && !WIFSIGNALED(wstatus))
 			continue;
-		for (c = a->containers; c; c = c->next)
+		for (c = a->containers; c; c = c->next) {
 			if (c->init.pid == pid && !c->init.exited)
+				p = &c->init;
+			for (struct kc_agent_proc *e = c->execs; e && !p; e = e->next)
+				if (e->pid == pid && !e->exited)
+					p = e;
+			if (p)
 				break;
-		if (c)
-			proc_exited(a, c, wstatus);
+		}
+		if (p)
+			proc_exited(a, c, p, wstatus);
 		else
 			kc_debug("reaped process %d (status %d)", (int)pid,
 				 kc_agent_exit_status(wstatus));
 	}
 }
 
+static void kill_and_wait(struct kc_agent_proc *p)
+{
+	int wstatus;
+
+	if (p->pid > 0 && !p->exited) {
+		kc_agent_proc_signal(p, SIGKILL, NULL);
+		if (waitpid(p->pid, &wstatus, 0) == p->pid)
+			p->exited = true;
+	}
+}
+
 void kc_agent_destroy_containers(struct kc_agent *a)
 {
 	for (struct kc_agent_container *c = a->containers; c; c = c->next) {
-		struct kc_agent_proc *p = &c->init;
-
-		if (p->pid > 0 && !p->exited) {
-			int wstatus;
-
-			kc_agent_proc_signal(p, SIGKILL, NULL);
-			if (waitpid(p->pid, &wstatus, 0) == p->pid)
-				p->exited = true;
-		}
+		kc_agent_container_signal_all(c, SIGKILL, NULL);
+		kill_and_wait(&c->init);
+		for (struct kc_agent_proc *p = c->execs; p; p = p->next)
+			kill_and_wait(p);
+		kc_agent_container_poststop(c);
 	}
 	while (a->containers) {
 		struct kc_agent_container *c = a->containers;
@@ -355,80 +213,41 @@ void kc_agent_destroy_containers(struct kc_agent *a)
 		a->containers = c->next;
 		container_free(c);
 	}
+	kc_agent_sandbox_pidns_stop(a);
 }
 
-/* ---- the OCI spec subset ---- */
-
-static int strv_from_json(json_t *arr, const char *what, bool need_one, char ***out,
-			  kc_error_t *err)
-{
-	size_t i, n;
-	char **v;
-
-	if (!arr) {
-		if (need_one)
-			return kc_error_set(err, EINVAL, "oci spec: %s is missing", what);
-		*out = kc_xzalloc(sizeof(char *));
-		return 0;
-	}
-	if (!json_is_array(arr))
-		return kc_error_set(err, EINVAL, "oci spec: %s must be an array of strings", what);
-	n = json_array_size(arr);
-	if (need_one && n == 0)
-		return kc_error_set(err, EINVAL, "oci spec: %s is empty", what);
-	v = kc_xzalloc((n + 1) * sizeof(char *));
-	for (i = 0; i < n; i++) {
-		json_t *s = json_array_get(arr, i);
-
-		if (!json_is_string(s)) {
-			kc_free_strv(v);
-			return kc_error_set(err, EINVAL, "oci spec: %s[%zu] is not a string", what, i);
-		}
-		v[i] = kc_xstrdup(json_string_value(s));
-	}
-	*out = v;
-	return 0;
-}
+/* ---- the OCI spec ---- */
 
 static int parse_spec(struct kc_agent_container *c, const uint8_t *buf, size_t len,
 		      kc_error_t *err)
 {
-	cleanup_json json_t *spec = NULL;
-	json_t *process, *root, *cwd, *rpath;
+	struct kc_oci_spec *s = NULL;
 	struct stat st;
+	char *slash;
 	int ret;
 
-	if (len == 0)
-		return kc_error_set(err, EINVAL, "oci spec: empty");
-	ret = kc_json_parse((const char *)buf, len, "oci spec", &spec, err);
+	ret = kc_oci_spec_parse((const char *)buf, len, &s, err);
 	if (ret < 0) {
-		(*err)->status = EINVAL;
-		return -EINVAL;
+		if (strncmp((*err)->msg, "oci spec", 8) != 0)
+			kc_error_wrap(err, "oci spec");
+		return ret;
 	}
-	if (!json_is_object(spec))
-		return kc_error_set(err, EINVAL, "oci spec: not a JSON object");
-	process = json_object_get(spec, "process");
-	if (!json_is_object(process))
-		return kc_error_set(err, EINVAL, "oci spec: process is missing or not an object");
-	ret = strv_from_json(json_object_get(process, "args"), "process.args", true, &c->args,
-			     err);
-	if (ret < 0)
-		return ret;
-	ret = strv_from_json(json_object_get(process, "env"), "process.env", false, &c->env, err);
-	if (ret < 0)
-		return ret;
-	cwd = json_object_get(process, "cwd");
-	if (cwd && (!json_is_string(cwd) || json_string_value(cwd)[0] != '/'))
-		return kc_error_set(err, EINVAL, "oci spec: process.cwd must be an absolute path");
-	c->cwd = kc_xstrdup(cwd ? json_string_value(cwd) : "/");
-	root = json_object_get(spec, "root");
-	rpath = root ? json_object_get(root, "path") : NULL;
-	if (!json_is_string(rpath) || json_string_value(rpath)[0] != '/')
+	c->spec = s;
+	if (!s->process)
+		return kc_error_set(err, EINVAL, "oci spec: process is missing");
+	if (!s->root_path || s->root_path[0] != '/')
 		return kc_error_set(err, EINVAL, "oci spec: root.path must be an absolute path");
-	if (stat(json_string_value(rpath), &st) < 0 || !S_ISDIR(st.st_mode))
+	if (stat(s->root_path, &st) < 0 || !S_ISDIR(st.st_mode))
 		return kc_error_set(err, EINVAL, "oci spec: root.path `%s` is not a directory",
-				    json_string_value(rpath));
-	c->root = kc_xstrdup(json_string_value(rpath));
+				    s->root_path);
+	c->root = kc_path_clean(s->root_path);
+	c->bundle = kc_xstrdup(c->root);
+	slash = strrchr(c->bundle, '/');
+	if (slash == c->bundle)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	c->init.spec = s->process;
 	return 0;
 }
 
@@ -487,6 +306,19 @@ static void h_create_sandbox(struct kc_ttrpc_call *call, const ProtobufCMessage 
 	}
 	if (bring_up_loopback(a, call) < 0)
 		return;
+	if (req->guest_hook_path[0] && req->guest_hook_path[0] != '/') {
+		kc_ttrpc_call_fail(call, KC_TTRPC_INVALID_ARGUMENT,
+				   "guest_hook_path `%s` is not an absolute path", req->guest_hook_path);
+		return;
+	}
+	if (req->sandbox_pidns && kc_agent_sandbox_pidns_start(a, &err) < 0) {
+		kc_error_wrap(&err, "the sandbox's pid namespace");
+		kc_ttrpc_call_fail_error(call, &err);
+		return;
+	}
+	a->disable_guest_seccomp = req->disable_guest_seccomp;
+	free(a->guest_hook_path);
+	a->guest_hook_path = req->guest_hook_path[0] ? kc_xstrdup(req->guest_hook_path) : NULL;
 	a->sandbox_created = true;
 	a->sandbox_id = kc_xstrdup(req->sandbox_id);
 	kc_log_set_field("sandbox", req->sandbox_id);
@@ -506,6 +338,9 @@ static void h_destroy_sandbox(struct kc_ttrpc_call *call, const ProtobufCMessage
 	kc_agent_destroy_containers(a);
 	kc_agent_storages_clear(&a->storages);
 	a->sandbox_created = false;
+	a->disable_guest_seccomp = false;
+	free(a->guest_hook_path);
+	a->guest_hook_path = NULL;
 	free(a->sandbox_id);
 	a->sandbox_id = NULL;
 	kc_info("sandbox destroyed");
@@ -551,22 +386,28 @@ static void h_create_container(struct kc_ttrpc_call *call, const ProtobufCMessag
 		return;
 	}
 	c = kc_xzalloc(sizeof(*c));
-	proc_init(a, &c->init);
+	c->agent = a;
+	c->sync_fd = -1;
+	kc_loop_timer_init(&c->remove_timer, NULL, NULL);
+	kc_agent_proc_init(a, c, &c->init);
 	c->id = kc_xstrdup(req->container_id);
 	c->init.exec_id = kc_xstrdup(req->exec_id);
 	if (parse_spec(c, req->oci_spec_json.data, req->oci_spec_json.len, &err) < 0 ||
-	    proc_pipes(&c->init, &err) < 0 ||
-	    kc_agent_cgroup_create(a, c, req->oci_spec_json.data, req->oci_spec_json.len, &err) < 0) {
+	    (a->guest_hook_path && kc_hooks_add_guest(c->spec, a->guest_hook_path, &err) < 0) ||
+	    kc_agent_proc_stdio(&c->init, &err) < 0 ||
+	    kc_agent_cgroup_create(a, c, req->oci_spec_json.data, req->oci_spec_json.len, &err) < 0 ||
+	    kc_agent_container_create(c, req->sandbox_pidns, &err) < 0) {
 		kc_error_wrap(&err, "container `%s`", c->id);
 		kc_agent_storages_release(&a->storages, c->id);
 		container_free(c);
 		kc_ttrpc_call_fail_error(call, &err);
 		return;
 	}
+	kc_agent_proc_close_child_ends(&c->init);
 	c->state = KC_AGENT_CREATED;
 	c->next = a->containers;
 	a->containers = c;
-	kc_info("container %s created", c->id);
+	kc_info("container %s created, init process %d", c->id, (int)c->init.pid);
 	kc_ttrpc_call_reply_msg(call, NULL);
 }
 
@@ -576,32 +417,34 @@ static void h_start_container(struct kc_ttrpc_call *call, const ProtobufCMessage
 	struct kc_agent *a = data;
 	cleanup_error kc_error_t err = NULL;
 	struct kc_agent_container *c = find_container(a, req->container_id);
-	int ret;
 
 	if (!c) {
 		kc_ttrpc_call_fail(call, KC_TTRPC_NOT_FOUND, "container `%s` not found",
 				   req->container_id);
 		return;
 	}
-	if (c->state != KC_AGENT_CREATED) {
+	if (c->state != KC_AGENT_CREATED || c->sync_fd < 0) {
 		kc_ttrpc_call_fail(call, KC_TTRPC_FAILED_PRECONDITION,
 				   "container `%s` was already started", c->id);
 		return;
 	}
-	ret = kc_agent_proc_spawn(c, &err);
-	close_child_ends(&c->init);
-	c->state = c->init.pid > 0 ? KC_AGENT_RUNNING : KC_AGENT_STOPPED;
-	if (c->init.pid <= 0) {
-		/* Nothing ran: WaitProcess answers as a shell would. */
-		c->init.exited = true;
-		c->init.status = 127;
-	}
-	if (ret < 0) {
+	if (kc_agent_container_start(c, &err) < 0) {
+		kc_error_wrap(&err, "container `%s`", c->id);
 		kc_ttrpc_call_fail_error(call, &err);
 		return;
 	}
+	if (c->state == KC_AGENT_CREATED)
+		c->state = KC_AGENT_RUNNING;
 	kc_info("container %s started as process %d", c->id, (int)c->init.pid);
 	kc_ttrpc_call_reply_msg(call, NULL);
+}
+
+static void remove_timeout(void *data)
+{
+	struct kc_agent_container *c = data;
+
+	kc_agent_waiters_fail_all(&c->removers, KC_TTRPC_DEADLINE_EXCEEDED,
+				  "RemoveContainer: the processes did not exit in time");
 }
 
 static void h_remove_container(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data)
@@ -615,15 +458,107 @@ static void h_remove_container(struct kc_ttrpc_call *call, const ProtobufCMessag
 				   req->container_id);
 		return;
 	}
-	if (c->init.pid > 0 && !c->init.exited) {
-		/* Answered by the reaper once the process is gone. */
-		kc_agent_proc_signal(&c->init, SIGKILL, NULL);
-		waiter_add(&c->removers, call);
-		kc_ttrpc_call_set_cancel(call, waiter_cancel, &c->removers);
+	kc_agent_waiter_add(&c->removers, call);
+	if (!container_alive(c)) {
+		container_remove_now(a, c);
 		return;
 	}
-	container_unlink(a, c);
-	container_free(c);
+	/* Answered by the reaper once every process is gone, or by the
+	 * timer with DEADLINE_EXCEEDED. */
+	kc_agent_container_signal_all(c, SIGKILL, NULL);
+	if (req->timeout) {
+		if (kc_loop_timer_armed(&c->remove_timer))
+			kc_loop_timer_stop(a->loop, &c->remove_timer);
+		kc_loop_timer_init(&c->remove_timer, remove_timeout, c);
+		kc_loop_timer_start(a->loop, &c->remove_timer,
+				    kc_monotonic_ns() + req->timeout * 1000000000ull);
+	}
+}
+
+static void exec_free(struct kc_agent_proc *p)
+{
+	kc_loop_defer_cancel(p->out.agent->loop, &p->forget);
+	kc_agent_proc_release(p);
+	kc_oci_process_free(p->spec);
+	free(p);
+}
+
+/* Deferred (never from inside a stream's callback): drops an exec'd
+ * process nobody can ask about any more. */
+static void exec_forget(void *data)
+{
+	struct kc_agent_proc *p = data;
+	struct kc_agent_container *c = p->container;
+
+	if (!p->exited || !p->waited || !p->out.eof || !p->err.eof || p->waiters ||
+	    p->out.readers || p->err.readers)
+		return;
+	for (struct kc_agent_proc **pp = &c->execs; *pp; pp = &(*pp)->next) {
+		if (*pp == p) {
+			*pp = p->next;
+			kc_debug("container %s: exec %s forgotten", c->id, p->exec_id);
+			exec_free(p);
+			return;
+		}
+	}
+}
+
+static void h_exec_process(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data)
+{
+	const Grpc__ExecProcessRequest *req = (const void *)m;
+	struct kc_agent *a = data;
+	cleanup_error kc_error_t err = NULL;
+	struct kc_agent_container *c = find_container(a, req->container_id);
+	struct kc_agent_proc *p;
+
+	if (!c) {
+		kc_ttrpc_call_fail(call, KC_TTRPC_NOT_FOUND, "container `%s` not found",
+				   req->container_id);
+		return;
+	}
+	if (!req->exec_id[0] || strcmp(req->exec_id, c->id) == 0 ||
+	    strcmp(req->exec_id, c->init.exec_id) == 0) {
+		kc_ttrpc_call_fail(call, KC_TTRPC_INVALID_ARGUMENT,
+				   "exec id `%s` is empty or names the init process", req->exec_id);
+		return;
+	}
+	for (p = c->execs; p; p = p->next)
+		if (strcmp(p->exec_id, req->exec_id) == 0) {
+			kc_ttrpc_call_fail(call, KC_TTRPC_ALREADY_EXISTS,
+					   "container `%s` already has exec id `%s`", c->id,
+					   req->exec_id);
+			return;
+		}
+	if (c->state != KC_AGENT_RUNNING || c->init.exited) {
+		kc_ttrpc_call_fail(call, KC_TTRPC_FAILED_PRECONDITION,
+				   "container `%s` is not running", c->id);
+		return;
+	}
+	p = kc_xzalloc(sizeof(*p));
+	kc_agent_proc_init(a, c, p);
+	kc_loop_defer_init(&p->forget, exec_forget, p);
+	p->out.on_eof = p->err.on_eof = &p->forget;
+	p->exec_id = kc_xstrdup(req->exec_id);
+	if (kc_oci_process_parse((const char *)req->process_json.data, req->process_json.len,
+				 &p->spec, &err) < 0 ||
+	    kc_agent_proc_stdio(p, &err) < 0 || kc_agent_exec_spawn(c, p, &err) < 0) {
+		kc_agent_proc_close_child_ends(p);
+		if (p->pid > 0) {
+			/* It failed after the clone: kept for the reaper, which
+			 * records its status (127). */
+			p->next = c->execs;
+			c->execs = p;
+		} else {
+			exec_free(p);
+		}
+		kc_error_wrap(&err, "exec `%s` in container `%s`", req->exec_id, c->id);
+		kc_ttrpc_call_fail_error(call, &err);
+		return;
+	}
+	kc_agent_proc_close_child_ends(p);
+	p->next = c->execs;
+	c->execs = p;
+	kc_info("container %s: exec %s started as process %d", c->id, p->exec_id, (int)p->pid);
 	kc_ttrpc_call_reply_msg(call, NULL);
 }
 
@@ -631,7 +566,8 @@ static void h_signal_process(struct kc_ttrpc_call *call, const ProtobufCMessage 
 {
 	const Grpc__SignalProcessRequest *req = (const void *)m;
 	cleanup_error kc_error_t err = NULL;
-	struct kc_agent_proc *p = find_proc(data, call, req->container_id, req->exec_id, NULL);
+	struct kc_agent_container *c = NULL;
+	struct kc_agent_proc *p = find_proc(data, call, req->container_id, req->exec_id, &c);
 
 	if (!p)
 		return;
@@ -645,8 +581,20 @@ static void h_signal_process(struct kc_ttrpc_call *call, const ProtobufCMessage 
 				   "container `%s` is not started", req->container_id);
 		return;
 	}
+	if (!req->exec_id[0]) {
+		/* Every process of the container. */
+		if (kc_agent_container_signal_all(c, (int)req->signal, &err) <= 0) {
+			kc_ttrpc_call_fail(call, KC_TTRPC_NOT_FOUND,
+					   "container `%s` has no running process",
+					   req->container_id);
+			return;
+		}
+		kc_ttrpc_call_reply_msg(call, NULL);
+		return;
+	}
 	if (p->exited) {
-		kc_ttrpc_call_fail(call, KC_TTRPC_NOT_FOUND, "process of container `%s` has exited",
+		kc_ttrpc_call_fail(call, KC_TTRPC_NOT_FOUND,
+				   "process `%s` of container `%s` has exited", req->exec_id,
 				   req->container_id);
 		return;
 	}
@@ -664,15 +612,18 @@ static void h_wait_process(struct kc_ttrpc_call *call, const ProtobufCMessage *m
 
 	if (!p)
 		return;
-	if (p->exited) {
+	if (p->exited || p->pid <= 0) {
 		Grpc__WaitProcessResponse resp = GRPC__WAIT_PROCESS_RESPONSE__INIT;
 
-		resp.status = p->status;
+		/* Nothing ran: answered as a shell would. */
+		resp.status = p->exited ? p->status : 127;
 		kc_ttrpc_call_reply_msg(call, &resp.base);
+		p->waited = true;
+		if (p != &p->container->init)
+			kc_loop_defer_queue(p->out.agent->loop, &p->forget);
 		return;
 	}
-	waiter_add(&p->waiters, call);
-	kc_ttrpc_call_set_cancel(call, waiter_cancel, &p->waiters);
+	kc_agent_waiter_add(&p->waiters, call);
 }
 
 static void read_stream(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data,
@@ -680,16 +631,11 @@ static void read_stream(struct kc_ttrpc_call *call, const ProtobufCMessage *m, v
 {
 	const Grpc__ReadStreamRequest *req = (const void *)m;
 	struct kc_agent_proc *p = find_proc(data, call, req->container_id, req->exec_id, NULL);
-	struct kc_agent_stream *s;
-	struct kc_agent_waiter *w;
 
 	if (!p)
 		return;
-	s = is_err ? &p->err : &p->out;
-	w = waiter_add(&s->readers, call);
-	w->len = req->len == 0 || req->len > READ_MAX ? READ_MAX : req->len;
-	kc_ttrpc_call_set_cancel(call, waiter_cancel, &s->readers);
-	stream_serve(s);
+	kc_agent_stream_read(is_err ? &p->err : &p->out, call,
+			     req->len == 0 || req->len > READ_MAX ? READ_MAX : req->len);
 }
 
 static void h_read_stdout(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data)
@@ -740,8 +686,15 @@ static void h_close_stdin(struct kc_ttrpc_call *call, const ProtobufCMessage *m,
 
 	if (!p)
 		return;
-	if (p->stdin_fd >= 0)
+	if (p->stdin_fd >= 0 && p->stdin_fd == p->tty_fd) {
+		/* A terminal stays open for output: its end of input is the
+		 * EOF character, as a user's ^D. */
+		if (write(p->tty_fd, "\x04", 1) < 0)
+			kc_debug("EOF to the terminal of `%s`: %s", req->container_id,
+				 strerror(errno));
+	} else if (p->stdin_fd >= 0) {
 		close(p->stdin_fd);
+	}
 	p->stdin_fd = -1;
 	kc_ttrpc_call_reply_msg(call, NULL);
 }
@@ -759,6 +712,85 @@ static void h_update_ephemeral_mounts(struct kc_ttrpc_call *call, const Protobuf
 		return;
 	}
 	kc_ttrpc_call_reply_msg(call, NULL);
+}
+
+static void h_tty_win_resize(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data)
+{
+	const Grpc__TtyWinResizeRequest *req = (const void *)m;
+	cleanup_error kc_error_t err = NULL;
+	struct kc_agent_proc *p = find_proc(data, call, req->container_id, req->exec_id, NULL);
+
+	if (!p)
+		return;
+	if (p->tty_fd < 0) {
+		kc_ttrpc_call_fail(call, KC_TTRPC_FAILED_PRECONDITION,
+				   "process `%s` of container `%s` has no terminal", req->exec_id,
+				   req->container_id);
+		return;
+	}
+	if (kc_tty_resize(p->tty_fd, req->row, req->column, &err) < 0) {
+		kc_ttrpc_call_fail_error(call, &err);
+		return;
+	}
+	kc_ttrpc_call_reply_msg(call, NULL);
+}
+
+/* The command line of pid, arguments joined by spaces. */
+static char *cmdline_of(pid_t pid)
+{
+	char path[64];
+	cleanup_free char *buf = NULL;
+	size_t len = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	if (kc_read_file(path, 4096, &buf, &len, NULL) < 0 || len == 0)
+		return kc_xstrdup("?");
+	for (size_t i = 0; i + 1 < len; i++)
+		if (buf[i] == '\0')
+			buf[i] = ' ';
+	return kc_steal_ptr(&buf);
+}
+
+static void h_list_processes(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data)
+{
+	const Grpc__ListProcessesRequest *req = (const void *)m;
+	Grpc__ListProcessesResponse resp = GRPC__LIST_PROCESSES_RESPONSE__INIT;
+	struct kc_agent_container *c = find_container(data, req->container_id);
+	cleanup_free pid_t *pids = NULL;
+	cleanup_free char *out = NULL;
+	size_t n = 0;
+
+	if (!c) {
+		kc_ttrpc_call_fail(call, KC_TTRPC_NOT_FOUND, "container `%s` not found",
+				   req->container_id);
+		return;
+	}
+	if (strcmp(req->format, "json") != 0 && strcmp(req->format, "table") != 0 &&
+	    req->format[0]) {
+		kc_ttrpc_call_fail(call, KC_TTRPC_INVALID_ARGUMENT,
+				   "ListProcesses: unknown format `%s` (table or json)", req->format);
+		return;
+	}
+	pids = kc_agent_container_pids(c, &n);
+	if (strcmp(req->format, "json") == 0) {
+		cleanup_json json_t *arr = json_array();
+
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(arr, json_integer(pids[i]));
+		out = kc_json_dump(arr, 1);
+	} else {
+		out = kc_xstrdup("PID CMD\n");
+		for (size_t i = 0; i < n; i++) {
+			cleanup_free char *cmd = cmdline_of(pids[i]);
+			char *o = kc_xasprintf("%s%d %s\n", out, (int)pids[i], cmd);
+
+			free(out);
+			out = o;
+		}
+	}
+	resp.process_list.data = (uint8_t *)out;
+	resp.process_list.len = strlen(out);
+	kc_ttrpc_call_reply_msg(call, &resp.base);
 }
 
 /* Methods of the API this agent knows but does not do yet. */
@@ -816,6 +848,10 @@ static const struct {
 	{ "MemAgentCompactSet", kc_agent_h_refused },
 	{ "ResizeVolume", kc_agent_h_refused },
 	{ "RemoveStaleVirtiofsShareMounts", kc_agent_h_refused },
+	/* container.c, io.c */
+	{ "ExecProcess", h_exec_process },
+	{ "TtyWinResize", h_tty_win_resize },
+	{ "ListProcesses", h_list_processes },
 };
 
 int kc_agent_service_register(struct kc_agent *a, kc_error_t *err)

@@ -3,58 +3,97 @@
 #define KC_TESTS_AGENT_HARNESS_H
 
 /*
- * For the agent test groups that drive one kata-agent --no-init: start
- * it (in a network namespace if asked) on a unix socket in a temporary
- * directory, call it, read its fds, stop it.  cmocka asserts on failure.
+ * The agent tests' common part: a real kata-agent started with --no-init
+ * on a unix socket in a fresh directory, a rootfs holding busybox and the
+ * static helper kc-test-init (tests/agent/kc_test_init.c), and calls
+ * through our ttrpc client.  Include after cmocka.h.
  */
 
-#include <protobuf-c/protobuf-c.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
-#include <jansson.h>
+#include "agent.pb-c.h"
 
-struct th_answer {
+#define H_AGENT "grpc.AgentService"
+
+struct h_answer {
+	bool done;
 	int code;
 	char *message;
 	uint8_t *payload;
 	size_t len;
 };
 
-struct th_agent {
-	char dir[64]; /* the temporary directory, removed by th_stop() */
-	char *sock, *uri;
-	pid_t pid;
+struct h_state {
+	char dir[64];
+	char *sock, *uri, *rootfs;
+	pid_t agent;
 	int base_fds;
+	int base_mounts;
 };
+extern struct h_state h;
 
-/* Starts the agent with extra arguments (NULL-terminated, may be NULL);
- * netns, if not NULL, is entered with `ip netns exec`. */
-void th_start(struct th_agent *a, const char *netns, const char *const *extra);
-/* SIGTERM, waits for exit status 0 (no leak under ASan), removes dir. */
-void th_stop(struct th_agent *a);
+/* KC_TEST_FILTER=pattern runs only the matching tests (for debugging). */
+void h_filter_from_env(void);
 
-/* One call to the end; returns the status code and keeps the answer. */
-int th_call(struct th_agent *a, const char *method, const ProtobufCMessage *req,
-	    struct th_answer *ans);
-/* Same, the answer unpacked as desc (asserts OK); free with
- * protobuf_c_message_free_unpacked(). */
-ProtobufCMessage *th_call_ok(struct th_agent *a, const char *method, const ProtobufCMessage *req,
-			     const ProtobufCMessageDescriptor *desc);
-/* Asserts that the call fails with code and a message containing what. */
-void th_call_fails(struct th_agent *a, const char *method, const ProtobufCMessage *req, int code,
-		   const char *what);
-void th_answer_free(struct th_answer *ans);
+/* cmocka group setup/teardown: the agent, its directory, a sandbox. */
+int h_setup(void **state);
+int h_teardown(void **state);
 
-int th_count_fds(pid_t pid);
-/* Runs a shell command; returns its stdout (asserts exit status 0). */
-char *th_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* The same, parsed as JSON. */
-json_t *th_sh_json(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* A whole small file, or NULL. */
-char *th_read(const char *path);
-void th_write(const char *path, const char *text);
+void h_answer_free(struct h_answer *a);
+void h_start_call(const char *method, const ProtobufCMessage *req, struct h_answer *a);
+void h_wait(struct h_answer *a);
+/* One call to the end: returns the status code; *a keeps the answer. */
+int h_call(const char *method, const ProtobufCMessage *req, struct h_answer *a);
+/* The same, the answer dropped (its message printed when not OK). */
+int h_call0(const char *method, const ProtobufCMessage *req);
+
+/*
+ * A spec: process args (a JSON array), more process members (`proc`,
+ * starting with a comma, or NULL), more linux members (`lnx`, idem) and
+ * more top-level members (`top`, idem).  The namespaces are pid, mount,
+ * ipc and uts unless lnx gives "namespaces".
+ */
+char *h_spec(const char *args, const char *proc, const char *lnx, const char *top);
+/* CreateContainer; the code, *msg the message when not OK (or NULL). */
+int h_create(const char *id, const char *spec, char **msg);
+int h_start(const char *id, char **msg);
+void h_run(const char *id, const char *spec);
+/* ExecProcess of a process JSON object. */
+int h_exec(const char *id, const char *exec_id, const char *process_json, char **msg);
+/* WaitProcess's status (asserts the call succeeds). */
+int h_wait_status(const char *id, const char *exec_id);
+/* Reads a stream to its end; *len gets the length (may be NULL). */
+char *h_read_all(const char *id, const char *exec_id, bool is_err, size_t *len);
+/* Writes all of data to stdin. */
+void h_write_stdin(const char *id, const char *exec_id, const void *data, size_t len);
+void h_close_stdin(const char *id, const char *exec_id);
+int h_signal(const char *id, const char *exec_id, int sig);
+/* RemoveContainer; the code. */
+int h_remove(const char *id, uint32_t timeout);
+/* Runs a container to its end: its stdout, *status its exit status. */
+char *h_run_output(const char *id, const char *spec, int *status);
+
+/* Agent health, and that nothing leaked: fds, mounts, processes. */
+void h_check_clean(void);
+int h_count_fds(pid_t pid);
+int h_count_mounts(void);
+/* Processes whose command line starts with a0 and has a1 as argv[1]. */
+bool h_process_running(const char *a0, const char *a1);
+
+/* The pid of such a process, 0 if none. */
+pid_t h_find_process(const char *a0, const char *a1);
+
+/* A path in the test directory (the caller frees). */
+char *h_path(const char *rel);
+void h_write_file(const char *path, const char *content, mode_t mode);
+
+/* The byte kc-test-init's bigout writes at offset i. */
+static inline unsigned char h_pattern_byte(unsigned long i)
+{
+	return (unsigned char)((i * 7u) ^ (i >> 12));
+}
 
 #endif

@@ -161,7 +161,9 @@ static bool process_running(const char *a0, const char *a1)
 static char *spec_json(const char *args_json, const char *extra)
 {
 	return kc_xasprintf("{\"ociVersion\":\"1.0.2\",\"process\":{\"args\":%s,"
-			    "\"env\":[\"PATH=/bin\",\"FOO=bar\"]%s},\"root\":{\"path\":\"%s\"}}",
+			    "\"env\":[\"PATH=/bin\",\"FOO=bar\"]%s},\"root\":{\"path\":\"%s\"},"
+			    "\"linux\":{\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"mount\"},"
+			    "{\"type\":\"ipc\"},{\"type\":\"uts\"}]}}",
 			    args_json, extra ? extra : "", g.rootfs);
 }
 
@@ -405,14 +407,13 @@ static void test_flags(void **state)
 
 static void test_unimplemented(void **state)
 {
-	Grpc__ExecProcessRequest req = GRPC__EXEC_PROCESS_REQUEST__INIT;
+	Grpc__MemAgentMemcgConfig req = GRPC__MEM_AGENT_MEMCG_CONFIG__INIT;
 	Grpc__SetPolicyRequest gd = GRPC__SET_POLICY_REQUEST__INIT;
 	struct answer a;
 
 	(void)state;
-	req.container_id = (char *)"x";
-	assert_int_equal(call(AGENT, "ExecProcess", &req.base, &a), KC_TTRPC_UNIMPLEMENTED);
-	assert_non_null(strstr(a.message, "ExecProcess"));
+	assert_int_equal(call(AGENT, "MemAgentMemcgSet", &req.base, &a), KC_TTRPC_UNIMPLEMENTED);
+	assert_non_null(strstr(a.message, "MemAgentMemcgSet"));
 	answer_free(&a);
 	assert_int_equal(call(AGENT, "SetPolicy", &gd.base, &a), KC_TTRPC_UNIMPLEMENTED);
 	answer_free(&a);
@@ -493,7 +494,7 @@ static void test_env_cwd_stderr_exit(void **state)
 		      ",\"cwd\":\"/tmp\"");
 	out = read_all("c-env", "ReadStdout");
 	errout = read_all("c-env", "ReadStderr");
-	/* Run plainly (not root), cwd is the rootfs's /tmp seen from outside. */
+	/* The container's /tmp (the agent runs containers as root only). */
 	if (geteuid() == 0)
 		assert_string_equal(out, "bar\n/tmp\n");
 	else
@@ -518,7 +519,7 @@ static void test_isolation(void **state)
 		skip();
 	run_container("c-ns", "[\"sh\",\"-c\",\"echo $$; echo /*\"]", NULL);
 	out = read_all("c-ns", "ReadStdout");
-	assert_string_equal(out, "1\n/bin /tmp\n");
+	assert_string_equal(out, "1\n/bin /dev /tmp\n");
 	assert_int_equal(wait_process("c-ns", "", &status, NULL), 0);
 	assert_int_equal(status, 0);
 	remove_container("c-ns");

@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "agent.pb-c.h"
-#include "harness.h"
+#include "harness_th.h"
 #include "lib/util.h"
 #include "ttrpc/ttrpc.h"
 

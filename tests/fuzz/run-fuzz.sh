@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # Builds a libFuzzer target with clang and runs it for a bounded time,
-# reporting one TAP case.  Usage: run-fuzz.sh TARGET   (toml, ttrpc)
+# reporting one TAP case.  Usage: run-fuzz.sh TARGET   (toml, ttrpc, oci)
 #
 #   KC_FUZZ_SECONDS  how long to fuzz (default 60)
 #   KC_SOURCE_ROOT   the source tree (default: two levels above this script)
@@ -52,20 +52,26 @@ ttrpc)
 	protos=yes
 	libs="-lprotobuf-c -lpthread"
 	;;
+oci)
+	harness=tests/fuzz/fuzz_oci.c
+	sources="src/oci/[a-z]*.c src/lib/error.c src/lib/util.c src/lib/json.c"
+	seed_files="tests/data/oci/*.json"
+	libs="-ljansson"
+	;;
 agent)
 	# The agent's service on a ttrpc server; see the harness for the
 	# fence (own network namespace, no fork or exec) around it.
 	harness=tests/agent/fuzz_agent.c
 	# (plus every src/agent/*.c but main.c, listed below from the root)
 	sources="src/ttrpc/[a-z]*.c src/lib/error.c src/lib/util.c src/lib/log.c"
-	sources="$sources src/lib/json.c src/lib/path.c"
+	sources="$sources src/lib/json.c src/lib/path.c src/oci/[a-z]*.c"
 	seed_files="tests/agent/fuzz-seeds/*.bin"
 	protos=yes
 	build_config=yes
-	libs="-lprotobuf-c -ljansson -lpthread"
+	libs="-lprotobuf-c -ljansson -lseccomp -lpthread"
 	;;
 *)
-	not_ok "unknown target \`$target\` (known: toml, ttrpc, agent)"
+	not_ok "unknown target \`$target\` (known: toml, ttrpc, agent, oci, cgroup)"
 	;;
 esac
 

@@ -1,0 +1,664 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The container runtime's processes: the init process of a container from
+ * its OCI spec, processes exec'd into it, signals to all of them, the
+ * sandbox's shared pid namespace.
+ *
+ * (signals.c has the signals to all processes and the pod's pid namespace.)
+ *
+ * The agent and a child it clones talk over a SOCK_SEQPACKET pair, one
+ * message a packet, the first byte its kind:
+ *
+ *   parent -> child   'A'  in the cgroup now (kc_agent_cgroup_attach)
+ *   child -> parent   'N'  namespaces made: write the id maps, run the
+ *                          prestart and createRuntime hooks
+ *   parent -> child   'G'  go on
+ *   child -> parent   'R'  ready: rootfs entered, waiting for start
+ *   parent -> child   'S'  start: exec the process
+ *   child -> parent   'E'  + message: a failure; the child exits 127
+ *
+ * The child's end is close-on-exec: end of file after 'S' (or after 'A'
+ * for an exec'd process) means the exec succeeded.  The agent is one
+ * thread and waits for these answers in place: a container's setup takes
+ * milliseconds, hooks are bounded by their timeouts.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "container.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+int kc_agent_exit_status(int wstatus)
+{
+	if (WIFEXITED(wstatus))
+		return WEXITSTATUS(wstatus);
+	if (WIFSIGNALED(wstatus))
+		return 128 + WTERMSIG(wstatus);
+	return 255;
+}
+
+int kc_agent_proc_signal(struct kc_agent_proc *p, int sig, kc_error_t *err)
+{
+	int ret;
+
+	if (p->pidfd >= 0)
+		ret = (int)syscall(SYS_pidfd_send_signal, p->pidfd, sig, NULL, 0);
+	else
+		ret = kill(p->pid, sig);
+	if (ret < 0)
+		return kc_error_set(err, errno, "signal %d to process %d", sig, (int)p->pid);
+	return 0;
+}
+
+/* ---- the sync socket ---- */
+
+static int send_msg(int fd, char kind, const char *payload)
+{
+	char buf[1024];
+	size_t n = 1;
+
+	buf[0] = kind;
+	if (payload) {
+		n += strlen(payload) < sizeof(buf) - 1 ? strlen(payload) : sizeof(buf) - 1;
+		memcpy(buf + 1, payload, n - 1);
+	}
+	while (send(fd, buf, n, MSG_NOSIGNAL) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return 0;
+}
+
+/* Returns the kind, 0 at end of file, negative on error; msg (1024 bytes)
+ * gets the payload, NUL-terminated. */
+static int recv_msg(int fd, char *msg)
+{
+	char buf[1024];
+	ssize_t n;
+
+	do
+		n = recv(fd, buf, sizeof(buf), 0);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if (n == 0)
+		return 0;
+	memcpy(msg, buf + 1, (size_t)n - 1);
+	msg[n - 1] = '\0';
+	return (unsigned char)buf[0];
+}
+
+/* The parent's error from the child's message, which names its cause. */
+static int child_error(kc_error_t *err, int status, const char *msg)
+{
+	kc_error_set(err, 0, "%s", msg);
+	if (err && *err)
+		(*err)->status = status;
+	return -status;
+}
+
+/* In the child: a failure ends it, after telling the parent why. */
+static __attribute__((noreturn)) void child_die(int sync, kc_error_t *err)
+{
+	send_msg(sync, 'E', *err && (*err)->msg ? (*err)->msg : "unknown failure");
+	_exit(127);
+}
+
+static int child_wait(int sync, char want, kc_error_t *err)
+{
+	char msg[1024];
+	int k = recv_msg(sync, msg);
+
+	if (k == want)
+		return 0;
+	if (k <= 0)
+		/* The agent went away or gave up on us. */
+		_exit(127);
+	return kc_error_set(err, EPROTO, "sync: got `%c`, expected `%c`", k, want);
+}
+
+void kc_agent_close_all_but(const int *keep, size_t n)
+{
+	unsigned from = 3;
+
+	for (size_t i = 0; i < n; i++) {
+		if (keep[i] < 3)
+			continue;
+		if ((unsigned)keep[i] > from)
+			syscall(SYS_close_range, from, (unsigned)keep[i] - 1, 0);
+		from = (unsigned)keep[i] + 1;
+	}
+	syscall(SYS_close_range, from, ~0u, 0);
+}
+
+static void sort_fds(int *fds, size_t n)
+{
+	for (size_t i = 1; i < n; i++)
+		for (size_t j = i; j > 0 && fds[j - 1] > fds[j]; j--) {
+			int t = fds[j];
+
+			fds[j] = fds[j - 1];
+			fds[j - 1] = t;
+		}
+}
+
+/* Signals back to default, stdio (or the terminal) in place, every other
+ * fd of the agent closed but `keep`. */
+static int child_stdio(const struct kc_agent_proc *p, int *keep, size_t nkeep, kc_error_t *err)
+{
+	sigset_t all;
+
+	sigfillset(&all);
+	for (int s = 1; s < NSIG; s++)
+		signal(s, SIG_DFL);
+	sigprocmask(SIG_UNBLOCK, &all, NULL);
+	if (p->tty_slave) {
+		int ret = kc_tty_child_attach(p->tty_slave, err);
+
+		if (ret < 0)
+			return ret;
+	} else {
+		if (setsid() < 0)
+			return kc_error_set(err, errno, "setsid");
+		if (dup2(p->child_stdin, 0) < 0 || dup2(p->child_stdout, 1) < 0 ||
+		    dup2(p->child_stderr, 2) < 0)
+			return kc_error_set(err, errno, "dup2 stdio");
+	}
+	sort_fds(keep, nkeep);
+	kc_agent_close_all_but(keep, nkeep);
+	return 0;
+}
+
+int kc_proc_exec(const struct kc_oci_process *p, kc_error_t *err)
+{
+	const char *name = p->args[0];
+	const char *path = DEFAULT_PATH;
+	cleanup_free char *dirs = NULL;
+	char *save = NULL;
+	int saved = ENOENT;
+
+	if (strchr(name, '/')) {
+		execve(name, p->args, p->env);
+		return kc_error_set(err, errno, "exec `%s`", name);
+	}
+	for (char **e = p->env; *e; e++)
+		if (strncmp(*e, "PATH=", 5) == 0)
+			path = *e + 5;
+	dirs = kc_xstrdup(path);
+	for (char *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+		cleanup_free char *full = kc_xasprintf("%s/%s", d, name);
+
+		execve(full, p->args, p->env);
+		if (errno == EACCES)
+			saved = EACCES;
+		else if (errno != ENOENT && errno != ENOTDIR)
+			return kc_error_set(err, errno, "exec `%s`", full);
+	}
+	return kc_error_set(err, saved, "executable `%s` not found in PATH `%s`", name, path);
+}
+
+/* Identity, seccomp and cwd, then exec: the common end of init and exec. */
+static int finalize(const struct kc_oci_process *p, const struct kc_oci_seccomp *sc,
+		    kc_error_t *err)
+{
+	int ret;
+
+	/* Without no_new_privileges, loading a filter needs CAP_SYS_ADMIN,
+	 * which the identity change may drop: load it first then. */
+	if (sc && !p->no_new_privileges && (ret = kc_seccomp_load(sc, err)) < 0)
+		return ret;
+	if ((ret = kc_proc_set_identity(p, err)) < 0)
+		return ret;
+	if (chdir(p->cwd) < 0)
+		return kc_error_set(err, errno, "chdir to cwd `%s`", p->cwd);
+	if (sc && p->no_new_privileges && (ret = kc_seccomp_load(sc, err)) < 0)
+		return ret;
+	return kc_proc_exec(p, err);
+}
+
+static const struct kc_oci_seccomp *seccomp_of(const struct kc_agent_container *c)
+{
+	return c->agent->disable_guest_seccomp ? NULL : c->spec->lnx.seccomp;
+}
+
+static pid_t clone3_pidfd(uint64_t flags, int *pidfd)
+{
+	struct clone_args args;
+
+	memset(&args, 0, sizeof(args));
+	args.flags = flags | CLONE_PIDFD;
+	args.pidfd = (uint64_t)(uintptr_t)pidfd;
+	args.exit_signal = SIGCHLD;
+	return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+}
+
+pid_t kc_agent_clone_in(int pidns_fd, uint64_t flags, int *pidfd, kc_error_t *err)
+{
+	cleanup_close int own = -1;
+	pid_t pid;
+	int e;
+
+	if (pidns_fd >= 0) {
+		own = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+		if (own < 0)
+			return kc_error_set(err, errno, "open /proc/self/ns/pid");
+		/* Only the children's pid namespace changes: the agent stays
+		 * where it is, and is put back right after the clone. */
+		if (setns(pidns_fd, CLONE_NEWPID) < 0)
+			return kc_error_set(err, errno, "join the pid namespace");
+	}
+	pid = clone3_pidfd(flags, pidfd);
+	if (pid == 0)
+		return 0;
+	e = errno;
+	if (pidns_fd >= 0 && setns(own, CLONE_NEWPID) < 0)
+		kc_error("cannot return to the agent's pid namespace: %s", strerror(errno));
+	if (pid < 0)
+		return kc_error_set(err, e, "clone");
+	return pid;
+}
+
+/* ---- the init process ---- */
+
+static int set_sysctls(const struct kc_oci_linux *l, kc_error_t *err)
+{
+	for (size_t i = 0; l->sysctl_keys[i]; i++) {
+		cleanup_free char *path = kc_xasprintf("/proc/sys/%s", l->sysctl_keys[i]);
+		const char *v = l->sysctl_values[i];
+		int fd;
+
+		for (char *c = path + 10; *c; c++)
+			if (*c == '.')
+				*c = '/';
+		fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0)
+			return kc_error_set(err, errno, "sysctl `%s`", l->sysctl_keys[i]);
+		if (write(fd, v, strlen(v)) < 0) {
+			int e = errno;
+
+			close(fd);
+			return kc_error_set(err, e, "sysctl `%s` = `%s`", l->sysctl_keys[i], v);
+		}
+		close(fd);
+	}
+	return 0;
+}
+
+static int write_oom_score_adj(const struct kc_oci_process *p, kc_error_t *err)
+{
+	char buf[16];
+	int fd, n;
+
+	if (!p->has_oom_score_adj)
+		return 0;
+	fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+	n = snprintf(buf, sizeof(buf), "%d", p->oom_score_adj);
+	if (fd < 0 || write(fd, buf, (size_t)n) < 0) {
+		int e = errno;
+
+		if (fd >= 0)
+			close(fd);
+		return kc_error_set(err, e, "oom_score_adj %d", p->oom_score_adj);
+	}
+	close(fd);
+	return 0;
+}
+
+static int join_ns_paths(const struct kc_oci_linux *l, kc_error_t *err)
+{
+	/* The user namespace first: the others may belong to it. */
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < l->n_namespaces; i++) {
+			const struct kc_oci_namespace *ns = &l->namespaces[i];
+			int fd;
+
+			if (!ns->path || ns->type == CLONE_NEWPID ||
+			    (pass == 0) != (ns->type == CLONE_NEWUSER))
+				continue;
+			fd = open(ns->path, O_RDONLY | O_CLOEXEC);
+			if (fd < 0)
+				return kc_error_set(err, errno, "open namespace `%s`", ns->path);
+			if (setns(fd, ns->type) < 0) {
+				int e = errno;
+
+				close(fd);
+				return kc_error_set(err, e, "join namespace `%s`", ns->path);
+			}
+			close(fd);
+		}
+	return 0;
+}
+
+static bool ns_new(const struct kc_oci_linux *l, int type)
+{
+	for (size_t i = 0; i < l->n_namespaces; i++)
+		if (l->namespaces[i].type == type)
+			return !l->namespaces[i].path;
+	return false;
+}
+
+static __attribute__((noreturn)) void init_child(struct kc_agent_container *c, int sync)
+{
+	const struct kc_oci_spec *s = c->spec;
+	const struct kc_oci_process *p = s->process;
+	kc_error_t err = NULL;
+	cleanup_free char *state = NULL;
+	int keep[] = { sync };
+
+	if (child_stdio(&c->init, keep, 1, &err) < 0 || child_wait(sync, 'A', &err) < 0)
+		child_die(sync, &err);
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	if (join_ns_paths(&s->lnx, &err) < 0)
+		child_die(sync, &err);
+	/* After the cgroup attach, so that the namespace's root is the
+	 * container's cgroup. */
+	if (ns_new(&s->lnx, CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0) {
+		kc_error_set(&err, errno, "unshare the cgroup namespace");
+		child_die(sync, &err);
+	}
+	send_msg(sync, 'N', NULL);
+	if (child_wait(sync, 'G', &err) < 0)
+		child_die(sync, &err);
+	if (c->userns && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)) {
+		kc_error_set(&err, errno, "become root of the user namespace");
+		child_die(sync, &err);
+	}
+	if (kc_rootfs_prepare(s, c->root, c->userns, &err) < 0)
+		child_die(sync, &err);
+	state = kc_hook_state(c, "creating", getpid());
+	if (kc_hooks_run(s, KC_OCI_HOOK_CREATE_CONTAINER, state, &err) < 0 ||
+	    kc_rootfs_enter(s, c->root, &err) < 0)
+		child_die(sync, &err);
+	if (s->hostname || s->domainname) {
+		if (s->hostname && sethostname(s->hostname, strlen(s->hostname)) < 0) {
+			kc_error_set(&err, errno, "sethostname `%s`", s->hostname);
+			child_die(sync, &err);
+		}
+		if (s->domainname && setdomainname(s->domainname, strlen(s->domainname)) < 0) {
+			kc_error_set(&err, errno, "setdomainname `%s`", s->domainname);
+			child_die(sync, &err);
+		}
+	}
+	if (set_sysctls(&s->lnx, &err) < 0 || write_oom_score_adj(p, &err) < 0 ||
+	    kc_proc_apply_rlimits(p, &err) < 0)
+		child_die(sync, &err);
+	send_msg(sync, 'R', NULL);
+	if (child_wait(sync, 'S', &err) < 0)
+		child_die(sync, &err);
+	free(state);
+	state = kc_hook_state(c, "created", getpid());
+	if (kc_hooks_run(s, KC_OCI_HOOK_START_CONTAINER, state, &err) < 0)
+		child_die(sync, &err);
+	finalize(p, seccomp_of(c), &err);
+	child_die(sync, &err);
+}
+
+static int write_map(pid_t pid, const char *file, const struct kc_oci_idmap *m, size_t n,
+		     kc_error_t *err)
+{
+	cleanup_free char *path = kc_xasprintf("/proc/%d/%s", (int)pid, file);
+	cleanup_free char *buf = kc_xstrdup("");
+	int fd;
+
+	for (size_t i = 0; i < n; i++) {
+		char *b = kc_xasprintf("%s%u %u %u\n", buf, m[i].container_id, m[i].host_id,
+				       m[i].size);
+
+		free(buf);
+		buf = b;
+	}
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, buf, strlen(buf)) < 0) {
+		int e = errno;
+
+		if (fd >= 0)
+			close(fd);
+		return kc_error_set(err, e, "write %s", path);
+	}
+	close(fd);
+	return 0;
+}
+
+/* Kills and reaps a child whose setup failed; it never reaches the
+ * reaper, so the container records it as exited with 127. */
+static void abort_child(struct kc_agent_proc *p)
+{
+	int wstatus;
+
+	kc_agent_proc_signal(p, SIGKILL, NULL);
+	while (waitpid(p->pid, &wstatus, 0) < 0 && errno == EINTR)
+		;
+	p->exited = true;
+	p->status = 127;
+}
+
+static uint64_t clone_flags(const struct kc_oci_linux *l)
+{
+	uint64_t f = CLONE_NEWNS; /* always: the rootfs is set up in it */
+
+	for (size_t i = 0; i < l->n_namespaces; i++)
+		if (!l->namespaces[i].path && l->namespaces[i].type != CLONE_NEWCGROUP)
+			f |= (uint64_t)l->namespaces[i].type;
+	return f;
+}
+
+int kc_agent_container_create(struct kc_agent_container *c, bool sandbox_pidns,
+			      kc_error_t *err)
+{
+	const struct kc_oci_linux *l = &c->spec->lnx;
+	struct kc_agent_proc *p = &c->init;
+	uint64_t flags = clone_flags(l);
+	cleanup_close int pidns = -1;
+	cleanup_free char *state = NULL;
+	char msg[1024];
+	int sv[2], pidfd = -1, ret, k;
+	pid_t pid;
+
+	if ((c->spec->hostname || c->spec->domainname) && !ns_new(l, CLONE_NEWUTS))
+		return kc_error_set(err, EINVAL, "hostname: needs a uts namespace of its own");
+	c->userns = (flags & CLONE_NEWUSER) != 0;
+	if (c->userns && (!l->n_uid_mappings || !l->n_gid_mappings))
+		return kc_error_set(err, EINVAL,
+				    "linux.uidMappings and gidMappings: needed with a user namespace");
+	if (sandbox_pidns && c->agent->pidns_pid > 0) {
+		cleanup_free char *path = kc_xasprintf("/proc/%d/ns/pid", (int)c->agent->pidns_pid);
+
+		flags &= ~(uint64_t)CLONE_NEWPID;
+		pidns = open(path, O_RDONLY | O_CLOEXEC);
+		if (pidns < 0)
+			return kc_error_set(err, errno, "open the sandbox's pid namespace");
+	} else if (sandbox_pidns) {
+		return kc_error_set(err, EINVAL,
+				    "sandbox_pidns: the sandbox has no shared pid namespace");
+	} else {
+		for (size_t i = 0; i < l->n_namespaces; i++)
+			if (l->namespaces[i].type == CLONE_NEWPID && l->namespaces[i].path) {
+				pidns = open(l->namespaces[i].path, O_RDONLY | O_CLOEXEC);
+				if (pidns < 0)
+					return kc_error_set(err, errno, "open pid namespace `%s`",
+							    l->namespaces[i].path);
+			}
+	}
+	c->own_pidns = (flags & CLONE_NEWPID) != 0;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return kc_error_set(err, errno, "socketpair");
+	pid = kc_agent_clone_in(pidns, flags, &pidfd, err);
+	if (pid < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return pid;
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		init_child(c, sv[1]);
+	}
+	close(sv[1]);
+	c->sync_fd = sv[0];
+	p->pid = pid;
+	p->pidfd = pidfd;
+	ret = kc_agent_cgroup_attach(c, pid, err);
+	if (ret < 0)
+		goto fail;
+	send_msg(c->sync_fd, 'A', NULL);
+	while ((k = recv_msg(c->sync_fd, msg)) > 0) {
+		if (k == 'N') {
+			if (c->userns &&
+			    ((ret = write_map(pid, "uid_map", l->uid_mappings, l->n_uid_mappings,
+					      err)) < 0 ||
+			     (ret = write_map(pid, "gid_map", l->gid_mappings, l->n_gid_mappings,
+					      err)) < 0))
+				goto fail;
+			state = kc_hook_state(c, "creating", pid);
+			if ((ret = kc_hooks_run(c->spec, KC_OCI_HOOK_PRESTART, state, err)) < 0 ||
+			    (ret = kc_hooks_run(c->spec, KC_OCI_HOOK_CREATE_RUNTIME, state, err)) < 0)
+				goto fail;
+			send_msg(c->sync_fd, 'G', NULL);
+		} else if (k == 'R') {
+			return 0;
+		} else if (k == 'E') {
+			ret = child_error(err, EINVAL, msg);
+			goto fail;
+		}
+	}
+	ret = kc_error_set(err, k < 0 ? -k : ECHILD, "the container's init process died in setup");
+fail:
+	abort_child(p);
+	close(c->sync_fd);
+	c->sync_fd = -1;
+	return ret;
+}
+
+int kc_agent_container_start(struct kc_agent_container *c, kc_error_t *err)
+{
+	cleanup_error kc_error_t herr = NULL;
+	cleanup_free char *state = NULL;
+	char msg[1024];
+	int k;
+
+	if (c->sync_fd < 0)
+		return kc_error_set(err, EINVAL, "container `%s` has no process to start", c->id);
+	send_msg(c->sync_fd, 'S', NULL);
+	k = recv_msg(c->sync_fd, msg);
+	close(c->sync_fd);
+	c->sync_fd = -1;
+	if (k == 'E')
+		/* The child exits 127; the reaper collects it. */
+		return child_error(err, EINVAL, msg);
+	if (k != 0)
+		return kc_error_set(err, EPROTO, "the container's init process failed to start");
+	state = kc_hook_state(c, "running", c->init.pid);
+	/* A poststart hook's failure is logged, as the OCI spec wants. */
+	if (kc_hooks_run(c->spec, KC_OCI_HOOK_POSTSTART, state, &herr) < 0)
+		kc_warn("container %s: %s", c->id, herr->msg);
+	return 0;
+}
+
+void kc_agent_container_poststop(struct kc_agent_container *c)
+{
+	cleanup_error kc_error_t err = NULL;
+	cleanup_free char *state = NULL;
+
+	if (c->poststop_done || !c->spec || c->init.pid <= 0)
+		return;
+	c->poststop_done = true;
+	state = kc_hook_state(c, "stopped", 0);
+	if (kc_hooks_run(c->spec, KC_OCI_HOOK_POSTSTOP, state, &err) < 0)
+		kc_warn("container %s: %s", c->id, err->msg);
+}
+
+/* ---- exec ---- */
+
+static __attribute__((noreturn)) void exec_child(struct kc_agent_container *c,
+						 struct kc_agent_proc *p, int sync, int rootfd)
+{
+	int nsflags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP;
+	int keep[] = { sync, rootfd, c->init.pidfd };
+	kc_error_t err = NULL;
+
+	if (child_stdio(p, keep, 3, &err) < 0 || child_wait(sync, 'A', &err) < 0)
+		child_die(sync, &err);
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	if (c->userns)
+		nsflags |= CLONE_NEWUSER;
+	if (setns(c->init.pidfd, nsflags) < 0) {
+		kc_error_set(&err, errno, "join the namespaces of container `%s`", c->id);
+		child_die(sync, &err);
+	}
+	/* The root of the container's init, whether pivot_root or chroot
+	 * made it. */
+	if (fchdir(rootfd) < 0 || chroot(".") < 0) {
+		kc_error_set(&err, errno, "enter the rootfs of container `%s`", c->id);
+		child_die(sync, &err);
+	}
+	close(rootfd);
+	close(c->init.pidfd);
+	if (kc_proc_apply_rlimits(p->spec, &err) < 0)
+		child_die(sync, &err);
+	finalize(p->spec, seccomp_of(c), &err);
+	child_die(sync, &err);
+}
+
+int kc_agent_exec_spawn(struct kc_agent_container *c, struct kc_agent_proc *p,
+			kc_error_t *err)
+{
+	cleanup_free char *root = kc_xasprintf("/proc/%d/root", (int)c->init.pid);
+	cleanup_free char *nspath = kc_xasprintf("/proc/%d/ns/pid", (int)c->init.pid);
+	cleanup_close int rootfd = -1, pidns = -1;
+	char msg[1024];
+	int sv[2], pidfd = -1, ret, k;
+	pid_t pid;
+
+	if (c->init.pid <= 0 || c->init.exited || c->init.pidfd < 0)
+		return kc_error_set(err, EINVAL, "container `%s` is not running", c->id);
+	rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	pidns = open(nspath, O_RDONLY | O_CLOEXEC);
+	if (rootfd < 0 || pidns < 0)
+		return kc_error_set(err, errno, "open %s of container `%s`", rootfd < 0 ? root : nspath,
+				    c->id);
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return kc_error_set(err, errno, "socketpair");
+	pid = kc_agent_clone_in(pidns, 0, &pidfd, err);
+	if (pid < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return pid;
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		exec_child(c, p, sv[1], rootfd);
+	}
+	close(sv[1]);
+	p->pid = pid;
+	p->pidfd = pidfd;
+	ret = kc_agent_cgroup_attach(c, pid, err);
+	if (ret < 0) {
+		abort_child(p);
+		close(sv[0]);
+		return ret;
+	}
+	send_msg(sv[0], 'A', NULL);
+	k = recv_msg(sv[0], msg);
+	close(sv[0]);
+	if (k == 'E')
+		return child_error(err, EINVAL, msg);
+	if (k != 0)
+		return kc_error_set(err, EPROTO, "exec into container `%s` failed", c->id);
+	return 0;
+}
+

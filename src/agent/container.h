@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef KC_AGENT_CONTAINER_H
+#define KC_AGENT_CONTAINER_H
+
+/*
+ * The parts of the container runtime that run in the container's process
+ * between clone and exec (rootfs.c, caps.c, seccomp.c, terminal.c) and the
+ * hooks (hooks.c).  They follow the error convention: the child sends the
+ * message back over its sync socket (container.c).
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "agent.h"
+#include "lib/error.h"
+#include "oci/spec.h"
+
+/* ---- rootfs.c (in the container's new mount namespace) ---- */
+
+/* Makes the mount tree private (or the spec's propagation), binds the
+ * rootfs on itself, mounts the spec's mounts and creates the devices.
+ * A mount destination with ".." or that resolves outside the rootfs
+ * (through a symlink) is refused naming the destination. */
+int kc_rootfs_prepare(const struct kc_oci_spec *s, const char *root, bool userns,
+		      kc_error_t *err);
+/* pivot_root into root (MS_MOVE + chroot on an initramfs), then masked and
+ * readonly paths, the readonly root and rootfsPropagation. */
+int kc_rootfs_enter(const struct kc_oci_spec *s, const char *root, kc_error_t *err);
+
+/* ---- caps.c ---- */
+
+int kc_proc_apply_rlimits(const struct kc_oci_process *p, kc_error_t *err);
+/* Bounding set, groups, gid, uid, then the other four capability sets;
+ * umask and no_new_privileges. */
+int kc_proc_set_identity(const struct kc_oci_process *p, kc_error_t *err);
+
+/* ---- seccomp.c ---- */
+
+int kc_seccomp_load(const struct kc_oci_seccomp *s, kc_error_t *err);
+
+/* ---- terminal.c ---- */
+
+/* A new pty pair: the master (non-blocking, close-on-exec) and the slave's
+ * path; the window size from consoleSize when given. */
+int kc_tty_new(const struct kc_oci_process *p, int *master, char **slave, kc_error_t *err);
+/* In the child: a new session whose controlling terminal is the slave, on
+ * fds 0, 1 and 2. */
+int kc_tty_child_attach(const char *slave, kc_error_t *err);
+int kc_tty_resize(int master, unsigned rows, unsigned cols, kc_error_t *err);
+
+/* ---- hooks.c ---- */
+
+/* The OCI state document a hook reads on stdin. */
+char *kc_hook_state(const struct kc_agent_container *c, const char *status, pid_t pid);
+/* Runs the spec's hooks of kind k in order, each with the state on stdin
+ * and its timeout; the first failure stops and is *err. */
+int kc_hooks_run(const struct kc_oci_spec *s, enum kc_oci_hook_kind k, const char *state,
+		 kc_error_t *err);
+
+/* Kata's guest hooks: the executables in dir/prestart, dir/poststart and
+ * dir/poststop (CreateSandbox.guest_hook_path), added to s's hooks of the
+ * kind, in name order, each run as `path kind`. */
+int kc_hooks_add_guest(struct kc_oci_spec *s, const char *dir, kc_error_t *err);
+
+/* ---- container.c, for exec and init alike ---- */
+
+/* Clones a child (with a pidfd) in the pid namespace of pidns_fd (-1: the
+ * agent's own) with the clone flags; 0 in the child. */
+pid_t kc_agent_clone_in(int pidns_fd, uint64_t flags, int *pidfd, kc_error_t *err);
+/* In a child: closes every fd from 3 up but those in keep (ascending). */
+void kc_agent_close_all_but(const int *keep, size_t n);
+
+/* The program's path: args[0] itself when it has a '/', else searched in
+ * the process's PATH (in the current root), as execvp does.  Execs it. */
+int kc_proc_exec(const struct kc_oci_process *p, kc_error_t *err);
+
+#endif
