@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * `delete`: containerd runs it whenever its connection to the shim closes
+ * (after a normal Shutdown too).  It cleans what a dead shim left of the
+ * sandbox or container and prints a protobuf DeleteResponse; finding
+ * nothing is success.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/json.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "mount.h"
+#include "sandbox.h"
+#include "shim.h"
+#include "shim_task.pb-c.h"
+#include "ttrpc/transport.h"
+
+static bool shim_answers(const char *path)
+{
+	cleanup_free char *uri = kc_xasprintf("unix://%s", path);
+	int fd = kc_ttrpc_dial(uri, 1000000000ull, NULL);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+int shim_delete(const struct shim_args *a, kc_error_t *err)
+{
+	cleanup_free char *cwd = getcwd(NULL, 0);
+	const char *bundle = a->bundle ? a->bundle : cwd;
+	cleanup_free char *cfgpath = NULL, *rootfs = NULL, *sock = NULL;
+	cleanup_json json_t *spec = NULL;
+	Containerd__Task__V2__DeleteResponse r = CONTAINERD__TASK__V2__DELETE_RESPONSE__INIT;
+	Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
+	struct timespec now;
+	const char *sid = a->id, *type = NULL;
+	cleanup_free uint8_t *out = NULL;
+	size_t len;
+	int ret;
+
+	ret = kc_check_id("id", a->id, err);
+	if (ret < 0)
+		return ret;
+	if (bundle) {
+		cfgpath = kc_xasprintf("%s/config.json", bundle);
+		if (kc_json_load_file(cfgpath, &spec, NULL) >= 0) {
+			type = kc_spec_annotation(spec, "io.kubernetes.cri.container-type");
+			if (type && strcmp(type, "container") == 0 &&
+			    kc_spec_annotation(spec, "io.kubernetes.cri.sandbox-id"))
+				sid = kc_spec_annotation(spec, "io.kubernetes.cri.sandbox-id");
+		}
+	}
+	ret = kc_check_id("sandbox id", sid, err);
+	if (ret < 0)
+		return ret;
+	sock = shim_socket_path(a->address, a->ns, sid);
+	if (strcmp(sid, a->id) == 0 && !shim_answers(sock)) {
+		/* The pod's shim is gone: so must everything it ran. */
+		ret = kc_sandbox_cleanup_dead(sid, err);
+		if (ret < 0)
+			return ret;
+		unlink(sock);
+	} else if (strcmp(sid, a->id) != 0) {
+		cleanup_free char *mounts = kc_xasprintf("%s/%s/mounts", KC_SANDBOXES_DIR, sid);
+		struct kc_container_env env = { .mounts_dir = mounts };
+
+		ret = kc_container_cleanup(&env, a->id, NULL, err);
+		if (ret < 0)
+			return ret;
+	}
+	if (bundle) {
+		rootfs = kc_xasprintf("%s/rootfs", bundle);
+		ret = kc_umount_below(rootfs, err);
+		if (ret < 0)
+			return ret;
+	}
+	clock_gettime(CLOCK_REALTIME, &now);
+	ts.seconds = now.tv_sec;
+	ts.nanos = (int32_t)now.tv_nsec;
+	r.exit_status = 128 + 9; /* as the runc shim: killed */
+	r.exited_at = &ts;
+	len = protobuf_c_message_get_packed_size(&r.base);
+	out = kc_xmalloc(len + 1);
+	protobuf_c_message_pack(&r.base, out);
+	if (fwrite(out, 1, len, stdout) != len || fflush(stdout) != 0)
+		return kc_error_set(err, errno, "write the DeleteResponse");
+	return 0;
+}
