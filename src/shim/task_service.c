@@ -570,6 +570,8 @@ static void on_started(struct shim *s, void *ctx, kc_error_t *err, const Protobu
 
 	(void)m;
 	if (err) {
+		if (p->exec_id[0])
+			shim_io_close(p);
 		fail_err(x->call, err);
 		free(x);
 		return;
@@ -609,6 +611,13 @@ static void h_start(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void 
 	}
 	if (p->exec_id[0]) {
 		Grpc__ExecProcessRequest er = GRPC__EXEC_PROCESS_REQUEST__INIT;
+		cleanup_error kc_error_t err = NULL;
+
+		/* ctr opens an exec's fifos after Exec: they are opened here. */
+		if (shim_io_open(p, &err) < 0) {
+			fail_err(call, &err);
+			return;
+		}
 
 		er.container_id = p->c->id;
 		er.exec_id = p->agent_eid;
@@ -671,12 +680,6 @@ static void h_exec(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *
 	p = kc_xzalloc(sizeof(*p));
 	proc_init(c, p, req->exec_id, req->terminal, req->stdin, req->stdout, req->stderr);
 	p->process_json = kc_json_dump(proc, 1);
-	if (shim_io_open(p, &err) < 0) {
-		proc_release(p);
-		free(p);
-		fail_err(call, &err);
-		return;
-	}
 	p->next = c->execs;
 	c->execs = p;
 	ev.container_id = c->id;

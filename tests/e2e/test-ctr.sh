@@ -1,0 +1,95 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# End to end: real containerd 1.6 and real ctr drive containerd-shim-kata-v2.
+# KC_E2E_MODE=host-agent runs the pod's agent as a host process (no VM);
+# KC_E2E_MODE=vm boots the guest image.  TAP output.
+. "$(dirname "$0")/lib.sh"
+trap 'e2e_stop' EXIT
+e2e_start
+C="--runtime-config-path $(e2e_config)"
+RUN="timeout 120 $CTR run --rm $F $R $C"
+
+out=$($RUN $IMG kce2e-echo /bin/echo hi 2>&1)
+check "run: output" "hi" "$out"
+
+$RUN $IMG kce2e-exit /bin/sh -c 'exit 7' > /dev/null 2>&1
+check "run: exit code propagates" 7 $?
+
+out=$($RUN $IMG kce2e-err /bin/sh -c 'echo e >&2' 2>&1 > /dev/null)
+check "run: stderr" "e" "$out"
+
+out=$(printf 'abc\ndef\n' | $RUN $IMG kce2e-in /bin/head -n1 2>&1)
+check "run: stdin piped" "abc" "$out"
+
+out=$((echo piped; sleep 1) | $RUN $IMG kce2e-cat /bin/cat 2>&1)
+check "run: stdin EOF reaches cat" "piped" "$out"
+
+out=$($RUN $IMG kce2e-big /bin/sh -c 'i=0; while [ $i -lt 2000 ]; do echo line-$i-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; i=$((i+1)); done' 2>&1 | md5sum)
+exp=$(i=0; while [ $i -lt 2000 ]; do echo line-$i-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; i=$((i+1)); done | md5sum)
+check "run: 118 KB of output arrive whole" "$exp" "$out"
+
+# Bad input: a mount type the shim cannot honour fails Create, naming it.
+out=$($RUN --mount type=weirdfs,src=/tmp,dst=/w,options=rw $IMG kce2e-bad /bin/true 2>&1)
+rc=$?
+case "$out" in *"type \`weirdfs\` is not supported"*) m=yes ;; *) m="no: $out" ;; esac
+check "bad mount type: Create fails with the reason" yes "$m"
+[ $rc -ne 0 ] && ok "bad mount type: ctr fails" || not_ok "bad mount type: ctr fails"
+$CTR containers delete kce2e-bad > /dev/null 2>&1
+
+# A detached container: exec, ps, kill.
+timeout 120 $CTR run -d $F $R $C $IMG kce2e-bg /bin/sleep 300 > /dev/null 2>&1
+st=$($CTR tasks ls 2> /dev/null | awk '$1=="kce2e-bg" {print $3}')
+check "detach: RUNNING" RUNNING "$st"
+out=$(timeout 60 $CTR tasks exec --exec-id x1 $F kce2e-bg /bin/sh -c 'echo exec-ok; exit 3' 2>&1)
+rc=$?
+check "exec: output" "exec-ok" "$out"
+check "exec: exit code" 3 $rc
+out=$(echo exec-in | timeout 60 $CTR tasks exec --exec-id x2 $F kce2e-bg /bin/cat 2>&1)
+check "exec: stdin" "exec-in" "$out"
+n=$($CTR tasks ps kce2e-bg 2> /dev/null | awk 'NR>1 && $1 ~ /^[0-9]+$/' | wc -l)
+check "ps: lists the task's process" 1 "$n"
+$CTR tasks kill -s SIGTERM kce2e-bg > /dev/null 2>&1
+check "kill SIGTERM: delivered" 0 $?
+$CTR tasks kill -s SIGKILL kce2e-bg > /dev/null 2>&1
+for _ in $(seq 100); do
+	st=$($CTR tasks ls 2> /dev/null | awk '$1=="kce2e-bg" {print $3}')
+	[ "$st" = STOPPED ] && break
+	sleep 0.1
+done
+check "kill SIGKILL: STOPPED" STOPPED "$st"
+$CTR tasks delete kce2e-bg > /dev/null 2>&1
+check "task delete" 0 $?
+$CTR containers delete kce2e-bg > /dev/null 2>&1
+check "container delete" 0 $?
+
+# Five pods at once.
+pids=""
+for i in 1 2 3 4 5; do
+	($RUN $IMG kce2e-p$i /bin/sh -c "echo pod-$i" > "$W/p$i.out" 2>&1; echo $? > "$W/p$i.rc") &
+	pids="$pids $!"
+done
+wait $pids
+good=0
+for i in 1 2 3 4 5; do
+	[ "$(cat "$W/p$i.out")" = "pod-$i" ] && [ "$(cat "$W/p$i.rc")" = 0 ] && good=$((good + 1))
+done
+check "five pods concurrently" 5 "$good"
+
+# A shim killed with SIGKILL: containerd's `shim delete` cleans its state.
+timeout 120 $CTR run -d $F $R $C $IMG kce2e-k9 /bin/sleep 300 > /dev/null 2>&1
+spid=$(ps -eo pid,args | awk -v w="$W" '$0 ~ "containerd-shim-kata-v2 .*-address " w ".*-id kce2e-k9 " && !/awk/ {print $1}')
+[ -n "$spid" ] && kill -KILL $spid
+for _ in $(seq 100); do
+	st=$($CTR tasks ls 2> /dev/null | awk '$1=="kce2e-k9" {print $3}')
+	[ "$st" != RUNNING ] && break
+	sleep 0.1
+done
+$CTR tasks delete kce2e-k9 > /dev/null 2>&1
+$CTR containers delete kce2e-k9 > /dev/null 2>&1
+left=$(ls -d /run/kata-containers/shared/sandboxes/kce2e-k9 /run/vc/vm/kce2e-k9 2> /dev/null | wc -l)
+check "shim SIGKILLed: its sandbox is cleaned" 0 "$left"
+
+trap - EXIT
+e2e_stop
+e2e_leftovers
+e2e_finish
