@@ -1,5 +1,5 @@
 #!/bin/sh
-# build-kernel.sh OUTDIR
+# build-kernel.sh [--link FILE] OUTDIR
 # Fetch Debian's cloud kernel (never installed on the host), extract the
 # uncompressed ELF vmlinux for QEMU microvm PVH boot, and copy the guest
 # modules the agent needs (dependencies from the kernel's own modules.dep).
@@ -9,10 +9,18 @@
 #        decompressor (lz4 for Debian's kernel; gzip/xz/zstd/bzip2 handled).
 # Outputs: OUTDIR/vmlinux, OUTDIR/modules/*.ko, OUTDIR/modules/load-order,
 #          OUTDIR/kernel-version. Downloads are cached in OUTDIR/cache.
+#          --link FILE also makes FILE a hard link to (or copy of) the vmlinux
+#          (the meson target's output).
 set -eu
 
 die() { echo "build-kernel.sh: $*" >&2; exit 1; }
-[ $# -eq 1 ] || die "usage: build-kernel.sh OUTDIR"
+LINK=
+if [ "${1:-}" = --link ]; then
+    [ $# -ge 2 ] || die "usage: build-kernel.sh [--link FILE] OUTDIR"
+    LINK=$2
+    shift 2
+fi
+[ $# -eq 1 ] || die "usage: build-kernel.sh [--link FILE] OUTDIR"
 OUT=$1
 mkdir -p "$OUT/cache"
 OUT=$(cd "$OUT" && pwd)
@@ -141,9 +149,13 @@ while read -r p; do
     basename "$p"
 done < "$ORDER" > "$STAGE/modules/load-order"
 
-# 6. Install (replace previous outputs) (replace previous outputs).
+# 6. Install (replace previous outputs).
 rm -rf "$OUT/modules"
 mv "$STAGE/modules" "$OUT/modules"
 mv "$STAGE/vmlinux" "$OUT/vmlinux"
 echo "$KVER" > "$OUT/kernel-version"
 echo "build-kernel.sh: $KVER -> $OUT/vmlinux ($(wc -l < "$OUT/modules/load-order") modules)" >&2
+if [ -n "$LINK" ]; then
+    rm -f "$LINK"
+    ln "$OUT/vmlinux" "$LINK" 2>/dev/null || cp "$OUT/vmlinux" "$LINK"
+fi

@@ -9,7 +9,7 @@ packages="
   libjansson-dev libcmocka-dev libprotobuf-c-dev protobuf-c-compiler
   clang libclang-rt-14-dev
   qemu-system-x86 qemu-system-common
-  kmod cpio lz4 busybox-static
+  kmod cpio lz4 busybox-static e2fsprogs
   golang-go golang-github-containerd-ttrpc-dev golang-github-gogo-protobuf-dev
   golang-github-golang-protobuf-1-3-dev
 "

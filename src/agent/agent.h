@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include "lib/error.h"
+#include "storage.h"
 #include "ttrpc/loop.h"
 #include "ttrpc/server.h"
 
@@ -69,6 +70,7 @@ struct kc_agent {
 	bool sandbox_created;
 	char *sandbox_id;
 	struct kc_agent_container *containers;
+	struct kc_agent_storages storages; /* storage.h: the sandbox's and containers' */
 };
 
 /* Registers grpc.Health (health.c). */

@@ -4,9 +4,11 @@
  *
  *   kata-agent [--listen URI] [--no-init] [--log-level LEVEL]
  *
- * As PID 1 of a guest (without --no-init) it first mounts the basic
- * filesystems and reads agent.* settings from the kernel command line, and
- * powers the VM off when it ends.  With --no-init it is an ordinary process,
+ * As PID 1 of a guest (without --no-init) it first does init's work
+ * (mounts, cgroup controllers, console, entropy, kernel modules, agent.*
+ * settings from the kernel command line), chooses its channel (vsock when
+ * the VM has a vsock device, else virtio-serial) unless one is given, and
+ * powers the VM off when it ends: after DestroySandbox or a fatal error.  With --no-init it is an ordinary process,
  * as the tests run it.  Everything happens on one epoll loop: the ttrpc
  * server and a signalfd for SIGCHLD (reaping), SIGTERM and SIGINT (clean
  * shutdown).
@@ -20,19 +22,27 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent.h"
+#include "channel.h"
 #include "init.h"
+#include "modules.h"
 #include "kc-build-config.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "ttrpc/transport.h"
 
-#define DEFAULT_LISTEN "vsock://-1:1024"
+#define DEFAULT_LISTEN KC_AGENT_VSOCK_URI
+/* How long init waits for the virtio-serial port to be named: the host
+ * names it right after the driver binds, but TCG guests are slow. */
+#define CHANNEL_WAIT_NS (10 * 1000000000ull)
+#define PORTS_DIR "/sys/class/virtio-ports"
 
 struct opts {
 	const char *listen;
+	const char *storage_root;
 	bool no_init;
 	const char *log_level;
 };
@@ -40,10 +50,14 @@ struct opts {
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: kata-agent [--listen URI] [--no-init] [--log-level LEVEL]\n"
+		   "                  [--storage-root DIR]\n"
 		   "  --listen URI        unix:///path, vsock://-1:1024 (default) or\n"
-		   "                      serial://agent.channel.0\n"
+		   "                      serial://agent.channel.0; as init the default\n"
+		   "                      is vsock if the VM has it, else that port\n"
 		   "  --no-init           run as an ordinary process even as PID 1\n"
-		   "  --log-level LEVEL   error, warning, info (default) or debug\n");
+		   "  --log-level LEVEL   error, warning, info (default) or debug\n"
+		   "  --storage-root DIR  where storages may be mounted (default\n"
+		   "                      " KC_AGENT_STORAGE_ROOT ")\n");
 }
 
 static int parse_opts(int argc, char **argv, struct opts *o)
@@ -52,6 +66,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "listen", required_argument, NULL, 'l' },
 		{ "no-init", no_argument, NULL, 'n' },
 		{ "log-level", required_argument, NULL, 'L' },
+		{ "storage-root", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -68,6 +83,13 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'L':
 			o->log_level = optarg;
+			break;
+		case 'S':
+			if (optarg[0] != '/') {
+				fprintf(stderr, "kata-agent: --storage-root needs an absolute path\n");
+				return -1;
+			}
+			o->storage_root = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -120,32 +142,85 @@ static char *unix_socket_path(const char *uri)
 	return kc_xstrdup(addr.path);
 }
 
-static int init_setup(struct opts *o, char **cmdline_listen, kc_error_t *err)
+/* Boot time so far, for the log: where the guest's start-up time goes. */
+static unsigned long long boot_ms(void)
 {
-	struct kc_agent_cmdline cl;
-	cleanup_free char *buf = NULL;
-	size_t len;
-	int ret;
+	struct timespec ts;
 
-	ret = kc_agent_init_mounts(err);
-	if (ret < 0)
-		return ret;
-	ret = kc_read_file("/proc/cmdline", 64 * 1024, &buf, &len, err);
-	if (ret < 0)
-		return ret;
-	ret = kc_agent_cmdline_parse(buf, &cl, err);
-	if (ret < 0)
-		return ret;
-	if (cl.log_level_set && !o->log_level)
-		kc_log_set_level(cl.log_level);
-	if (cl.debug_console)
-		kc_warn("agent.debug_console is not supported yet");
-	*cmdline_listen = kc_steal_ptr(&cl.listen);
-	kc_agent_cmdline_free(&cl);
-	return 0;
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (unsigned long long)ts.tv_sec * 1000 + (unsigned long long)ts.tv_nsec / 1000000;
 }
 
-static int run(bool init_mode, const char *listen, kc_error_t *err)
+/*
+ * PID 1 duties before serving.  Each step that fails is logged and the
+ * others still run: an agent that serves with, say, one module missing
+ * tells the host more than a VM that powers off at once.  Only having no
+ * channel at all is fatal (run() fails to listen).
+ */
+static void init_setup(struct opts *o, char **listen)
+{
+	cleanup_error kc_error_t err = NULL;
+	struct kc_agent_cmdline cl = { 0 };
+	cleanup_free char *buf = NULL;
+	unsigned long long t0 = boot_ms();
+	size_t len;
+
+	if (kc_agent_init_mounts(&err) < 0) {
+		kc_agent_init_console();
+		kc_error("init: %s", err->msg);
+		kc_error_free(&err);
+	}
+	kc_agent_init_console();
+	if (kc_read_file("/proc/cmdline", 64 * 1024, &buf, &len, &err) < 0 ||
+	    kc_agent_cmdline_parse(buf, &cl, &err) < 0) {
+		kc_error("init: %s", err->msg);
+		kc_error_free(&err);
+	}
+	if (cl.log_level_set && !o->log_level)
+		kc_log_set_level(cl.log_level);
+	kc_info("kata-agent %s starting as init at boot+%llu ms", KC_VERSION, t0);
+	if (kc_agent_init_cgroups("/sys/fs/cgroup", &err) < 0) {
+		kc_error("init: %s", err->msg);
+		kc_error_free(&err);
+	}
+	if (kc_agent_init_entropy(&err) < 0) {
+		kc_warn("init: %s", err->msg);
+		kc_error_free(&err);
+	}
+	if (kc_agent_modules_load_all(KC_AGENT_MODULES_DIR, KC_AGENT_VIRTIO_BUS, cl.modules, buf,
+				      &err) < 0) {
+		kc_error("init: %s", err->msg);
+		kc_error_free(&err);
+	}
+	if (cl.debug_console)
+		kc_agent_init_debug_console();
+	if (o->listen) {
+		*listen = kc_xstrdup(o->listen);
+	} else if (cl.listen) {
+		struct kc_ttrpc_addr addr;
+		cleanup_free char *dev = NULL;
+
+		*listen = kc_steal_ptr(&cl.listen);
+		kc_info("channel: %s (agent.listen)", *listen);
+		/* The port shows up after its module loaded: wait for it
+		 * rather than fail to open it. */
+		if (kc_ttrpc_addr_parse(*listen, &addr, NULL) == 0 &&
+		    addr.kind == KC_TTRPC_ADDR_SERIAL && addr.path[0] != '/' &&
+		    kc_agent_channel_wait_serial(PORTS_DIR, addr.path, CHANNEL_WAIT_NS, &dev,
+						 &err) < 0) {
+			kc_error("init: %s", err->msg);
+			kc_error_free(&err);
+		}
+	} else if (kc_agent_channel_choose(PORTS_DIR, CHANNEL_WAIT_NS, listen,
+					   &err) < 0) {
+		kc_error("init: %s", err->msg);
+		kc_error_free(&err);
+	}
+	kc_agent_cmdline_free(&cl);
+	kc_info("init done in %llu ms (boot+%llu ms)", boot_ms() - t0, boot_ms());
+}
+
+static int run(bool init_mode, const char *listen, const char *storage_root, kc_error_t *err)
 {
 	struct kc_agent a = { .init_mode = init_mode };
 	struct kc_loop_watch *sigwatch = NULL;
@@ -168,9 +243,10 @@ static int run(bool init_mode, const char *listen, kc_error_t *err)
 	if (!init_mode && prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
 		kc_warn("cannot become a child subreaper: %s", strerror(errno));
 
+	kc_agent_storages_init(&a.storages, storage_root);
 	ret = kc_loop_new(&a.loop, err);
 	if (ret < 0)
-		return ret;
+		goto out;
 	ret = kc_ttrpc_server_new(a.loop, &a.srv, err);
 	if (ret < 0)
 		goto out;
@@ -210,6 +286,7 @@ static int run(bool init_mode, const char *listen, kc_error_t *err)
 
 out:
 	kc_agent_destroy_containers(&a);
+	kc_agent_storages_fini(&a.storages);
 	kc_agent_reap(&a);
 	if (a.srv)
 		kc_ttrpc_server_free(a.srv);
@@ -227,7 +304,7 @@ out:
 int main(int argc, char **argv)
 {
 	cleanup_error kc_error_t err = NULL;
-	cleanup_free char *cmdline_listen = NULL;
+	cleanup_free char *listen = NULL;
 	struct opts o = { 0 };
 	enum kc_log_level level;
 	bool init_mode;
@@ -244,13 +321,16 @@ int main(int argc, char **argv)
 		kc_log_set_level(level);
 	}
 	init_mode = getpid() == 1 && !o.no_init;
-	if (init_mode && init_setup(&o, &cmdline_listen, &err) < 0) {
-		kc_error("init: %s", err->msg);
-		kc_error_free(&err);
-	}
-	ret = run(init_mode, o.listen ? o.listen : cmdline_listen ? cmdline_listen : DEFAULT_LISTEN,
-		  &err);
-	if (ret < 0)
+	if (init_mode)
+		init_setup(&o, &listen);
+	else
+		listen = kc_xstrdup(o.listen ? o.listen : DEFAULT_LISTEN);
+	if (listen)
+		ret = run(init_mode, listen,
+			  o.storage_root ? o.storage_root : KC_AGENT_STORAGE_ROOT, &err);
+	else
+		ret = -1; /* init_setup() logged why */
+	if (ret < 0 && err)
 		kc_error("%s", err->msg);
 	if (init_mode)
 		kc_agent_init_poweroff();

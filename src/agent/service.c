@@ -22,6 +22,7 @@
 #include "lib/json.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "modules.h"
 
 /* The most bytes one ReadStdout answers, whatever the caller asks. */
 #define READ_MAX (1u << 20)
@@ -267,8 +268,10 @@ static void container_free(struct kc_agent_container *c)
 	free(c);
 }
 
+/* Also drops the container's storages: it is leaving for good. */
 static void container_unlink(struct kc_agent *a, struct kc_agent_container *c)
 {
+	kc_agent_storages_release(&a->storages, c->id);
 	for (struct kc_agent_container **pp = &a->containers; *pp; pp = &(*pp)->next) {
 		if (*pp == c) {
 			*pp = c->next;
@@ -432,6 +435,7 @@ static void h_create_sandbox(struct kc_ttrpc_call *call, const ProtobufCMessage 
 {
 	const Grpc__CreateSandboxRequest *req = (const void *)m;
 	struct kc_agent *a = data;
+	cleanup_error kc_error_t err = NULL;
 
 	if (a->sandbox_created) {
 		kc_ttrpc_call_fail(call, KC_TTRPC_ALREADY_EXISTS, "sandbox `%s` already created",
@@ -442,6 +446,21 @@ static void h_create_sandbox(struct kc_ttrpc_call *call, const ProtobufCMessage 
 	    sethostname(req->hostname, strlen(req->hostname)) < 0) {
 		kc_ttrpc_call_fail(call, kc_ttrpc_code_from_errno(errno),
 				   "sethostname `%s`: %s", req->hostname, strerror(errno));
+		return;
+	}
+	if (req->n_kernel_modules && !a->init_mode) {
+		kc_ttrpc_call_fail(call, KC_TTRPC_FAILED_PRECONDITION,
+				   "kernel_modules: only the VM's init loads modules");
+		return;
+	}
+	if (kc_agent_modules_load_request(KC_AGENT_MODULES_DIR, req->kernel_modules,
+					  req->n_kernel_modules, &err) < 0) {
+		kc_ttrpc_call_fail_error(call, &err);
+		return;
+	}
+	if (kc_agent_storages_add(&a->storages, "", req->storages, req->n_storages, &err) < 0) {
+		kc_error_wrap(&err, "sandbox storages");
+		kc_ttrpc_call_fail_error(call, &err);
 		return;
 	}
 	a->sandbox_created = true;
@@ -461,12 +480,17 @@ static void h_destroy_sandbox(struct kc_ttrpc_call *call, const ProtobufCMessage
 		return;
 	}
 	kc_agent_destroy_containers(a);
+	kc_agent_storages_clear(&a->storages);
 	a->sandbox_created = false;
 	free(a->sandbox_id);
 	a->sandbox_id = NULL;
 	kc_info("sandbox destroyed");
 	kc_log_set_field("sandbox", NULL);
 	kc_ttrpc_call_reply_msg(call, NULL);
+	/* As the VM's init the sandbox was the reason to live: the loop ends
+	 * once the answer is flushed and main() powers off. */
+	if (a->init_mode)
+		kc_loop_quit(a->loop);
 }
 
 static void h_create_container(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data)
@@ -490,10 +514,16 @@ static void h_create_container(struct kc_ttrpc_call *call, const ProtobufCMessag
 				   req->container_id);
 		return;
 	}
-	if (req->n_devices || req->n_storages) {
+	if (req->n_devices) {
 		kc_ttrpc_call_fail(call, KC_TTRPC_UNIMPLEMENTED,
-				   "container `%s`: devices and storages are not supported yet",
+				   "container `%s`: devices are not supported yet",
 				   req->container_id);
+		return;
+	}
+	if (kc_agent_storages_add(&a->storages, req->container_id, req->storages, req->n_storages,
+				  &err) < 0) {
+		kc_error_wrap(&err, "container `%s`", req->container_id);
+		kc_ttrpc_call_fail_error(call, &err);
 		return;
 	}
 	c = kc_xzalloc(sizeof(*c));
@@ -503,6 +533,7 @@ static void h_create_container(struct kc_ttrpc_call *call, const ProtobufCMessag
 	if (parse_spec(c, req->oci_spec_json.data, req->oci_spec_json.len, &err) < 0 ||
 	    proc_pipes(&c->init, &err) < 0) {
 		kc_error_wrap(&err, "container `%s`", c->id);
+		kc_agent_storages_release(&a->storages, c->id);
 		container_free(c);
 		kc_ttrpc_call_fail_error(call, &err);
 		return;
@@ -690,6 +721,21 @@ static void h_close_stdin(struct kc_ttrpc_call *call, const ProtobufCMessage *m,
 	kc_ttrpc_call_reply_msg(call, NULL);
 }
 
+static void h_update_ephemeral_mounts(struct kc_ttrpc_call *call, const ProtobufCMessage *m,
+				      void *data)
+{
+	const Grpc__UpdateEphemeralMountsRequest *req = (const void *)m;
+	struct kc_agent *a = data;
+	cleanup_error kc_error_t err = NULL;
+
+	if (kc_agent_storages_update_ephemeral(&a->storages, req->storages, req->n_storages,
+					       &err) < 0) {
+		kc_ttrpc_call_fail_error(call, &err);
+		return;
+	}
+	kc_ttrpc_call_reply_msg(call, NULL);
+}
+
 /* Methods of the API this agent knows but does not do yet. */
 static void h_unimplemented(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data)
 {
@@ -714,6 +760,7 @@ static const struct {
 	{ "ReadStderr", h_read_stderr },
 	{ "WriteStdin", h_write_stdin },
 	{ "CloseStdin", h_close_stdin },
+	{ "UpdateEphemeralMounts", h_update_ephemeral_mounts },
 };
 
 int kc_agent_service_register(struct kc_agent *a, kc_error_t *err)

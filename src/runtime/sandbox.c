@@ -11,9 +11,7 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "mount.h"
-#ifdef KC_HAVE_VM
 #include "hypervisor/hypervisor.h"
-#endif
 
 struct kc_sandbox {
 	char *id;
@@ -21,9 +19,7 @@ struct kc_sandbox {
 	bool virtiofs;
 	bool stopped;
 	bool disable_guest_seccomp;
-#ifdef KC_HAVE_VM
 	struct kc_vm *vm;
-#endif
 	pid_t agent_pid; /* host agent */
 	int agent_pidfd;
 	char *agent_uri;
@@ -95,7 +91,6 @@ int kc_sandbox_start(const struct kc_sandbox_opts *o, struct kc_sandbox **out, k
 		ret = kc_agent_proc_start(o->agent_binary, sb->run_dir, timeout, &sb->agent_pid,
 					  &sb->agent_pidfd, &sb->agent_uri, err);
 	} else {
-#ifdef KC_HAVE_VM
 		struct kc_vm_spec spec = {
 			.cfg = o->cfg,
 			.id = o->id,
@@ -108,9 +103,6 @@ int kc_sandbox_start(const struct kc_sandbox_opts *o, struct kc_sandbox **out, k
 
 		ret = kc_vm_start(&spec, &sb->vm, err);
 		sb->virtiofs = true;
-#else
-		ret = kc_error_set(err, ENOSYS, "this build has no VM launcher");
-#endif
 	}
 	if (ret < 0)
 		goto fail;
@@ -130,28 +122,22 @@ const char *kc_sandbox_id(const struct kc_sandbox *sb)
 
 const char *kc_sandbox_agent_uri(const struct kc_sandbox *sb)
 {
-#ifdef KC_HAVE_VM
 	if (sb->vm)
 		return kc_vm_agent_uri(sb->vm);
-#endif
 	return sb->agent_uri;
 }
 
 pid_t kc_sandbox_pid(const struct kc_sandbox *sb)
 {
-#ifdef KC_HAVE_VM
 	if (sb->vm)
 		return kc_vm_pid(sb->vm);
-#endif
 	return sb->agent_pid;
 }
 
 int kc_sandbox_pidfd(const struct kc_sandbox *sb)
 {
-#ifdef KC_HAVE_VM
 	if (sb->vm)
 		return kc_vm_pidfd(sb->vm);
-#endif
 	return sb->agent_pidfd;
 }
 
@@ -185,7 +171,6 @@ int kc_sandbox_stop(struct kc_sandbox *sb, kc_error_t *err)
 
 	if (sb->stopped)
 		return 0;
-#ifdef KC_HAVE_VM
 	if (sb->vm) {
 		ret = kc_vm_stop(sb->vm, err);
 		kc_vm_free(sb->vm);
@@ -194,7 +179,6 @@ int kc_sandbox_stop(struct kc_sandbox *sb, kc_error_t *err)
 			kc_warn("stopping the VM of %s: %s", sb->id, (*err)->msg);
 		kc_error_free(err);
 	}
-#endif
 	if (sb->agent_pid > 0)
 		kc_agent_proc_stop(sb->agent_pid, sb->agent_pidfd);
 	sb->agent_pid = 0;

@@ -3,10 +3,17 @@
 # Builds the guest kernel (Debian cloud kernel -> vmlinux + modules), the
 # bare-VM baseline init and its initrd (twice: must be byte-identical), checks
 # the initrd's entries and boots it under QEMU microvm (TCG, see MACHINE.md),
-# reporting the median wall time of 3 boots as a '#' comment.
+# reporting the median wall time of 3 boots as a '#' comment.  Then the real
+# image that meson built (guest/meson.build: static kata-agent as /init):
+# its entries, reproducibility and size, and two boots in which the host
+# end of the virtio-serial port (guest-client) gets Health Check and
+# Version answered and DestroySandbox powers the guest off (QEMU exits 0);
+# the first also mounts real storages (virtio-fs, virtio-blk, binds, tmpfs).
 # Env: KC_SOURCE_ROOT (default: two levels up from this script),
 #      KC_BUILD_ROOT (default: $KC_SOURCE_ROOT/build); outputs go to
-#      $KC_BUILD_ROOT/guest (the kernel .deb is cached there between runs).
+#      $KC_BUILD_ROOT/guest (the kernel .deb is cached there between runs,
+#      the meson targets put the agent image there too).
+#      KC_GUEST_CLIENT (default $KC_BUILD_ROOT/tests/guest-client),
 #      KC_QEMU (default qemu-system-x86_64), KC_QEMU_ACCEL (default
 #      tcg,thread=multi), KC_BOOT_TIMEOUT (default 60 s).
 set -u
@@ -29,7 +36,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-N=12
+N=22
 echo "1..$N"
 n=0
 ok()   { n=$((n + 1)); echo "ok $n - $*"; }
@@ -128,13 +135,14 @@ else skip "initrd entries" "no initrd"; fi
 # (timer jitter): "tsc: Unable to calibrate against PIT", and the boot then
 # hangs (1 boot in 8 here).  TCG's guest TSC runs at the host's rate, so the
 # host's frequency is given instead (tsc_early_khz skips the calibration).
-APPEND="console=ttyS0 panic=-1 quiet"
+TSC=""
 case $ACCEL in
 tcg*)
     mhz=$(awk -F': *' '/^cpu MHz/ { print int($2); exit }' /proc/cpuinfo)
-    [ -n "$mhz" ] && APPEND="$APPEND tsc_early_khz=$((mhz * 1000))"
+    [ -n "$mhz" ] && TSC="tsc_early_khz=$((mhz * 1000))"
     ;;
 esac
+APPEND="console=ttyS0 panic=-1 quiet $TSC"
 boot() {  # $1 = log file; writes the wall time in ms to $1.ms; returns QEMU's rc
     t0=$(date +%s%N)
     timeout -k 5 "$BOOT_TIMEOUT" "$QEMU" -accel "$ACCEL" -cpu max \
@@ -180,6 +188,164 @@ if [ $ROK = 1 ] && command -v "$QEMU" > /dev/null; then
 else
     for d in "guest boots" "console line" "no qemu left" "boot time"; do
         skip "$d" "no initrd or no $QEMU"
+    done
+fi
+
+# 13-21: the agent image built by meson (guest/meson.build)
+AGENT=$BLD/kata-agent.static
+AIMG=$BLD/kata-containers-initrd.img
+CLIENT=${KC_GUEST_CLIENT:-${KC_BUILD_ROOT:-$SRC/build}/tests/guest-client}
+if [ -x "$AGENT" ] && [ -s "$AIMG" ] && [ $KOK = 1 ]; then AOK=1; else AOK=0; fi
+static_ok() { readelf -h "$AGENT" > /dev/null && ! readelf -l "$AGENT" | grep -q INTERP; }
+if [ $AOK = 1 ]; then check "kata-agent.static is a static binary ($(wc -c < "$AGENT") bytes)" static_ok
+else nok "agent image built by meson ($AGENT, $AIMG)"; fi
+agent_entries_ok() {
+    { printf '%s\n' dev dev/console init lib lib/modules lib/modules/load-order proc run sys tmp
+      sed 's|^|lib/modules/|' "$KOUT/modules/load-order"; } | LC_ALL=C sort > "$TMP/awant"
+    gzip -dc "$AIMG" | cpio -t --quiet 2>/dev/null | LC_ALL=C sort > "$TMP/agot"
+    diff "$TMP/awant" "$TMP/agot" > "$TMP/adiff" || { diag "$TMP/adiff"; return 1; }
+    # /init is the agent itself.
+    mkdir "$TMP/x" && (cd "$TMP/x" && gzip -dc "$AIMG" | cpio -id --quiet init 2>/dev/null) &&
+    cmp -s "$TMP/x/init" "$AGENT"
+}
+agent_repro_ok() {
+    "$GUEST/build-initrd.sh" "$AGENT" "$KOUT/modules" "$TMP/agent-again.img" 2> "$TMP/ai.log" &&
+    cmp -s "$AIMG" "$TMP/agent-again.img"
+}
+if [ $AOK = 1 ]; then
+    check "agent initrd holds /init (the agent), the modules, load-order, nothing else" agent_entries_ok
+    check "agent initrd is reproducible (same bytes as the build's)" agent_repro_ok
+    size=$(wc -c < "$AIMG")
+    echo "# agent initrd: $size bytes compressed ($((size / 1024)) KiB)"
+    check "agent initrd <= 4 MiB compressed ($((size / 1024)) KiB)" [ "$size" -le $((4 * 1024 * 1024)) ]
+else
+    for d in "agent initrd entries" "agent initrd reproducible" "agent initrd size"; do
+        nok "$d (no agent image)"
+    done
+fi
+
+# An agent boot: QEMU with the virtio-serial port agent.channel.0 on a unix
+# socket chardev (MACHINE.md), guest-client on the host end.
+# $BOOT_QEMU_ARGS (extra devices) and $BOOT_CLIENT_ARGS (storages for
+# CreateSandbox) are split on blanks.
+BOOT_QEMU_ARGS="" BOOT_CLIENT_ARGS=""
+agent_boot() {  # $1 = name, $2 = kernel command line; sets BOOT_RC, CLIENT_RC
+    sock=$TMP/$1.sock
+    rm -f "$TMP/qemu.pid"
+    t0=$(date +%s%N)
+    timeout -k 5 "$BOOT_TIMEOUT" "$QEMU" -accel "$ACCEL" -cpu max \
+        -M microvm,pit=on,pic=on,rtc=on,memory-backend=mem \
+        -global virtio-mmio.force-legacy=false \
+        -object memory-backend-memfd,id=mem,size=512M,share=on -m 512 \
+        -nographic -no-reboot -kernel "$KOUT/vmlinux" -initrd "$AIMG" \
+        -append "$2" \
+        -device virtio-serial-device \
+        -chardev "socket,id=agent,path=$sock,server=on,wait=off" \
+        -device virtserialport,chardev=agent,name=agent.channel.0 \
+        $BOOT_QEMU_ARGS \
+        -pidfile "$TMP/qemu.pid" < /dev/null > "$TMP/$1.console" 2>&1 &
+    qpid=$!
+    CLIENT_RC=0
+    # shellcheck disable=SC2086 # a list of storages
+    "$CLIENT" "unix://$sock" "$BOOT_TIMEOUT" $BOOT_CLIENT_ARGS > "$TMP/$1.out" \
+        2> "$TMP/$1.err" || CLIENT_RC=$?
+    # A failed client leaves a guest that waits for calls: stop it now.
+    [ $CLIENT_RC -eq 0 ] || kill "$qpid" 2>/dev/null
+    BOOT_RC=0
+    wait $qpid || BOOT_RC=$?
+    t1=$(date +%s%N)
+    echo "# agent boot $1: ready after $(sed -n 's/^ready_ms=//p' "$TMP/$1.out") ms," \
+         "powered off after $(( (t1 - t0) / 1000000 )) ms (QEMU rc $BOOT_RC, client rc $CLIENT_RC)"
+    if [ -s "$TMP/qemu.pid" ] && kill -0 "$(cat "$TMP/qemu.pid")" 2>/dev/null; then
+        QPID=$(cat "$TMP/qemu.pid"); leftover=1
+    fi
+    if [ $CLIENT_RC -ne 0 ] || [ $BOOT_RC -ne 0 ]; then
+        diag "$TMP/$1.err"; tail -n 30 "$TMP/$1.console" | diag
+    fi
+}
+answers_ok() {  # $1 = name
+    grep -qx 'check=SERVING' "$TMP/$1.out" && grep -q '^version=.' "$TMP/$1.out" &&
+    grep -qx 'api=0.0.1' "$TMP/$1.out" && [ "$CLIENT_RC" -eq 0 ]
+}
+poweroff_ok() {  # $1 = name
+    [ "$BOOT_RC" -eq 0 ] && grep -qx 'sandbox=ok' "$TMP/$1.out" &&
+    grep -qx 'destroy=ok' "$TMP/$1.out"
+}
+quiet_ok() {
+    answers_ok quiet && poweroff_ok quiet &&
+    # quiet and no console=: nothing of the agent's on the serial console
+    ! grep -q 'kata-agent' "$TMP/quiet.console"
+}
+storages_ok() {
+    c=$TMP/debug.console
+    [ -n "$VFSD_PID" ] && grep -qx 'storages=5' "$TMP/debug.out" &&
+    [ "$(grep -c 'msg="storage .* mounted at /run/kata-containers/.* for the sandbox"' "$c")" -eq 5 ] &&
+    [ "$(grep -c 'msg="storage .* released"' "$c")" -eq 5 ] &&
+    grep -q 'msg="storage virtio-fs mounted at /run/kata-containers/shared/containers' "$c" &&
+    grep -q 'msg="storage blk mounted at /run/kata-containers/sandbox/disk' "$c" &&
+    grep -q 'msg="kernel module vsock loaded for the sandbox"' "$c"
+}
+console_ok() {
+    c=$TMP/debug.console
+    grep -q 'msg="channel: no vsock device, virtio-serial port agent.channel.0' "$c" &&
+    # serial port, share and disk: the net and vsock drivers are skipped
+    grep -Eq 'msg="loaded 8 kernel modules in [0-9]+ ms \(0 failed, 6 skipped: no such device\)"' "$c" &&
+    grep -q 'cgroup controllers enabled' "$c" &&
+    grep -q 'msg="sandbox destroyed"' "$c" && grep -q 'msg="powering off"' "$c" &&
+    ! grep 'level=error' "$c" | grep -q .
+}
+leftover=0
+if [ $AOK = 1 ] && [ -x "$CLIENT" ] && command -v "$QEMU" > /dev/null; then
+    # 1: with a console and debug logs; the agent picks its channel itself.
+    # Real storages: the virtio-fs share (virtiofsd), an ext4 virtio-blk
+    # disk found through sysfs (virtio2: the guest numbers the virtio
+    # devices in command-line order, serial port, share, disk), binds
+    # from both (their sources exist only if the mounts are real), a tmpfs.
+    mkdir -p "$TMP/share/vol" "$TMP/diskroot/marker-dir"
+    VFSD=/usr/lib/qemu/virtiofsd
+    VFSD_PID=""
+    if [ -x "$VFSD" ] && command -v mkfs.ext4 > /dev/null &&
+       mkfs.ext4 -q -F -d "$TMP/diskroot" "$TMP/disk.img" 8M > "$TMP/mkfs.log" 2>&1; then
+        "$VFSD" --socket-path="$TMP/vfs.sock" -o source="$TMP/share" -o cache=auto \
+            > "$TMP/vfsd.log" 2>&1 &
+        VFSD_PID=$!
+        i=0; while [ ! -S "$TMP/vfs.sock" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+        R=/run/kata-containers
+        BOOT_QEMU_ARGS="-chardev socket,id=fs0,path=$TMP/vfs.sock
+            -device vhost-user-fs-device,chardev=fs0,tag=kataShared
+            -drive file=$TMP/disk.img,if=none,id=d0,format=raw
+            -device virtio-blk-device,drive=d0"
+        BOOT_CLIENT_ARGS="virtio-fs,kataShared,$R/shared/containers
+            bind,$R/shared/containers/vol,$R/sandbox/vol
+            blk,virtio2,$R/sandbox/disk,ext4
+            bind,$R/sandbox/disk/marker-dir,$R/sandbox/marker
+            ephemeral,tmpfs,$R/sandbox/eph
+            module:vsock"
+    else
+        echo "# no virtiofsd or mkfs.ext4: the storage part of boot 1 cannot run"
+        cat "$TMP/mkfs.log" 2>/dev/null | diag
+    fi
+    agent_boot debug "console=ttyS0 panic=-1 agent.log=debug $TSC"
+    BOOT_QEMU_ARGS="" BOOT_CLIENT_ARGS=""
+    if [ -n "$VFSD_PID" ]; then
+        # virtiofsd ends when QEMU goes; anything else is a leftover.
+        i=0; while kill -0 "$VFSD_PID" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+        if kill -0 "$VFSD_PID" 2>/dev/null; then leftover=1; kill "$VFSD_PID"; fi
+        wait "$VFSD_PID" 2>/dev/null
+    fi
+    check "agent boot: Health Check SERVING and Version over virtio-serial" answers_ok debug
+    check "agent boot: DestroySandbox powers the guest off (QEMU exits 0)" poweroff_ok debug
+    check "agent log: serial channel chosen, modules loaded, cgroups, power-off, no error" console_ok
+    check "CreateSandbox in the VM: virtio-fs, virtio-blk (by sysfs name), binds, tmpfs mounted and unmounted; kernel_modules" storages_ok
+    # 2: as the VM launcher boots it: quiet, no console, agent.listen given.
+    agent_boot quiet "quiet panic=-1 cgroup_no_v1=all agent.listen=serial://agent.channel.0 $TSC"
+    check "agent boot (quiet, agent.listen=serial://agent.channel.0): answers, powers off" \
+        quiet_ok
+    check "no qemu or virtiofsd process left behind by the agent boots" [ $leftover -eq 0 ]
+else
+    for d in "agent boot answers" "agent boot powers off" "agent log" "storages in the VM" \
+             "quiet agent boot" "no qemu left"; do
+        nok "$d (no agent image, $CLIENT or $QEMU)"
     done
 fi
 [ $n -eq $N ] || echo "# planned $N tests, ran $n"

@@ -31,6 +31,8 @@ struct kc_vm_spec {
 	const char *kernel_params;   /* appended to the configuration's; may be NULL */
 	const char *console_log;     /* guest console to this file; NULL: only when debugging */
 	uint64_t agent_timeout_ns;   /* 0: the configuration's dial_timeout */
+	bool keep_agent_conn;        /* keep the connection that answered Check for
+	                              * kc_vm_take_agent_fd() */
 };
 
 struct kc_vm;
@@ -43,6 +45,15 @@ int kc_vm_start(const struct kc_vm_spec *spec, struct kc_vm **out, kc_error_t *e
 
 /* The ttrpc URI of the guest agent (unix://, hvsock:// or vsock://). */
 const char *kc_vm_agent_uri(const struct kc_vm *vm);
+
+/* With spec->keep_agent_conn: the connected stream on which the agent
+ * answered Check (nonblocking, close-on-exec), now the caller's; -1 when
+ * not kept or already taken.  Reusing it avoids a reconnection, which over
+ * virtio-serial races with the agent reopening its port (see
+ * kc_agent_check_retry()).  A connection not taken is closed by
+ * kc_vm_stop(); while it is open nobody else can reach the agent (QEMU's
+ * chardev serves one client at a time). */
+int kc_vm_take_agent_fd(struct kc_vm *vm);
 
 /* The VMM's pid, and a pidfd that becomes readable when it exits (owned by
  * the VM: watch it, do not close it). */

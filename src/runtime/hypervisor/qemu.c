@@ -1,0 +1,437 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The QEMU microvm back end of hypervisor.h: checks, virtiofsd, QEMU, the
+ * wait for the agent, and a stop that leaves nothing behind.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "qemu.h"
+#include "qmp.h"
+#include "virtiofsd.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "runtime/agent_client.h"
+#include "runtime/child.h"
+#include "runtime/kvm_probe.h"
+
+#define QMP_TIMEOUT_NS 2000000000ull     /* connect + quit */
+#define QUIT_GRACE_NS 5000000000ull      /* QEMU exiting after quit */
+#define VIRTIOFSD_GRACE_NS 2000000000ull /* virtiofsd exiting after QEMU */
+#define VIRTIOFSD_START_NS 10000000000ull
+
+struct qvm {
+	char *id;
+	char *run_dir;
+	bool made_run_dir;
+	char *qmp_sock, *agent_sock, *fs_sock, *qemu_log, *fs_log;
+	char *console_auto; /* run_dir/console.log when debugging without spec->console_log */
+	char *agent_uri;
+	struct kc_child qemu, fsd;
+	int agent_fd; /* kept for kc_vm_take_agent_fd(), -1: none */
+	bool stopped;
+};
+
+/* "auto" probes KVM once per process: the answer does not change. */
+static pthread_mutex_t accel_lock = PTHREAD_MUTEX_INITIALIZER;
+static const char *accel_auto;
+static char accel_reason[256];
+
+static const char *resolve_accel(const char *configured, bool *warn, const char **reason)
+{
+	*warn = false;
+	*reason = "";
+	if (!configured || strcmp(configured, "auto") != 0)
+		return kc_accel_resolve(configured, NULL);
+	pthread_mutex_lock(&accel_lock);
+	if (!accel_auto) {
+		cleanup_error kc_error_t err = NULL;
+		struct kc_kvm_probe p;
+
+		if (kc_kvm_probe("/dev/kvm", &p, &err) < 0) {
+			snprintf(accel_reason, sizeof(accel_reason), "%s", err->msg);
+			accel_auto = kc_accel_resolve("auto", NULL);
+		} else {
+			snprintf(accel_reason, sizeof(accel_reason), "%s", p.reason);
+			accel_auto = kc_accel_resolve("auto", &p);
+		}
+	}
+	*warn = strcmp(accel_auto, "kvm") != 0;
+	*reason = accel_reason;
+	pthread_mutex_unlock(&accel_lock);
+	return accel_auto;
+}
+
+static void remove_file(const char *path)
+{
+	if (path && unlink(path) < 0 && errno != ENOENT)
+		kc_warn("remove `%s`: %s", path, strerror(errno));
+}
+
+static void vm_cleanup_files(struct qvm *vm)
+{
+	remove_file(vm->qmp_sock);
+	remove_file(vm->agent_sock);
+	remove_file(vm->fs_sock);
+	remove_file(vm->qemu_log);
+	remove_file(vm->fs_log);
+	if (vm->console_auto) {
+		/* The run dir goes: what the guest said last goes to the log. */
+		cleanup_free char *tail = kc_log_tail(vm->console_auto, 4096);
+
+		if (*tail)
+			kc_log_kv(KC_LOG_DEBUG, "guest console (last lines)", "vm", vm->id, "console",
+				  tail, NULL);
+		remove_file(vm->console_auto);
+	}
+	if (vm->made_run_dir && rmdir(vm->run_dir) < 0 && errno != ENOENT)
+		kc_warn("remove `%s`: %s", vm->run_dir, strerror(errno));
+	vm->made_run_dir = false;
+}
+
+static void vm_release(struct qvm *vm)
+{
+	free(vm->id);
+	free(vm->run_dir);
+	free(vm->qmp_sock);
+	free(vm->agent_sock);
+	free(vm->fs_sock);
+	free(vm->qemu_log);
+	free(vm->fs_log);
+	free(vm->console_auto);
+	free(vm->agent_uri);
+	free(vm);
+}
+
+/* Every check that needs no process: before anything is created. */
+static int check_spec(const struct kc_vm_spec *spec, const struct kc_config *cfg,
+		      kc_error_t *err)
+{
+	const struct kc_hypervisor_config *h = &cfg->hypervisor;
+	struct stat st;
+	int ret;
+
+	if (!spec->id || !*spec->id || strchr(spec->id, '/'))
+		return kc_error_set(err, EINVAL, "VM: bad sandbox id `%s`",
+				    spec->id ? spec->id : "");
+	if (!spec->run_dir || spec->run_dir[0] != '/')
+		return kc_error_set(err, EINVAL, "VM: run_dir must be an absolute path");
+	if (h->machine_type && *h->machine_type && strcmp(h->machine_type, "microvm") != 0)
+		return kc_error_set(err, ENOTSUP, "hypervisor machine_type `%s`: only microvm is "
+				    "supported", h->machine_type);
+	if (h->image && *h->image && !(h->initrd && *h->initrd))
+		return kc_error_set(err, ENOTSUP, "hypervisor image `%s`: disk images are not "
+				    "supported yet, configure an initrd", h->image);
+	ret = kc_qemu_check_file("guest kernel", h->kernel, false, err);
+	if (ret < 0)
+		return ret;
+	ret = kc_qemu_check_file("guest initrd", h->initrd, false, err);
+	if (ret < 0)
+		return ret;
+	if (spec->shared_dir) {
+		if (stat(spec->shared_dir, &st) < 0)
+			return kc_error_set(err, errno, "shared directory `%s`", spec->shared_dir);
+		if (!S_ISDIR(st.st_mode))
+			return kc_error_set(err, ENOTDIR, "shared directory `%s`", spec->shared_dir);
+		ret = kc_qemu_check_file("virtiofsd (virtio_fs_daemon)", h->virtio_fs_daemon,
+					 true, err);
+		if (ret < 0)
+			return ret;
+	}
+	return kc_qemu_check_binary(h->path, err);
+}
+
+static int make_run_dir(struct qvm *vm, kc_error_t *err)
+{
+	/* Parents (/run/vc/vm...) are shared by every sandbox: made when
+	 * missing and left in place. */
+	for (char *p = strchr(vm->run_dir + 1, '/'); p; p = strchr(p + 1, '/')) {
+		*p = '\0';
+		if (mkdir(vm->run_dir, 0755) < 0 && errno != EEXIST) {
+			int ret = kc_error_set(err, errno, "mkdir `%s`", vm->run_dir);
+
+			*p = '/';
+			return ret;
+		}
+		*p = '/';
+	}
+	if (mkdir(vm->run_dir, 0700) == 0) {
+		vm->made_run_dir = true;
+		return 0;
+	}
+	if (errno != EEXIST)
+		return kc_error_set(err, errno, "mkdir `%s`", vm->run_dir);
+	/* A socket left by a crashed run would make QEMU or virtiofsd fail. */
+	remove_file(vm->qmp_sock);
+	remove_file(vm->agent_sock);
+	remove_file(vm->fs_sock);
+	return 0;
+}
+
+/* Stops everything that runs, gently first; idempotent. */
+static void vm_stop_processes(struct qvm *vm)
+{
+	if (vm->qemu.pidfd >= 0 && !kc_child_exited(&vm->qemu)) {
+		cleanup_error kc_error_t err = NULL;
+		uint64_t deadline = kc_monotonic_ns() + QMP_TIMEOUT_NS;
+		struct kc_qmp *q = NULL;
+
+		if (kc_qmp_connect(vm->qmp_sock, deadline, &q, &err) < 0 ||
+		    kc_qmp_execute(q, "quit", NULL, NULL, deadline, &err) < 0) {
+			/* QEMU closing the socket right after answering is normal,
+			 * and so is a guest that powered off meanwhile. */
+			kc_child_wait(&vm->qemu, kc_monotonic_ns() + QMP_TIMEOUT_NS / 4, NULL);
+			if (!kc_child_exited(&vm->qemu))
+				kc_warn("VM %s: QMP quit: %s; killing QEMU", vm->id, err->msg);
+		}
+		kc_qmp_close(q);
+		if (!err)
+			kc_child_wait(&vm->qemu, kc_monotonic_ns() + QUIT_GRACE_NS, NULL);
+		if (!kc_child_exited(&vm->qemu))
+			kc_debug("VM %s: QEMU still running after quit, SIGKILL", vm->id);
+	}
+	kc_child_stop(&vm->qemu, false, 0);
+	/* virtiofsd ends by itself once QEMU's connection goes. */
+	if (vm->fsd.pidfd >= 0)
+		kc_child_wait(&vm->fsd, kc_monotonic_ns() + VIRTIOFSD_GRACE_NS, NULL);
+	kc_child_stop(&vm->fsd, true, VIRTIOFSD_GRACE_NS);
+}
+
+static int launch(struct qvm *vm, const struct kc_vm_spec *spec, const struct kc_config *cfg,
+		  uint64_t deadline, kc_error_t *err)
+{
+	const struct kc_hypervisor_config *h = &cfg->hypervisor;
+	bool debug = h->enable_debug || cfg->agent.enable_debug;
+	const char *console = spec->console_log;
+	cleanup_free char *append = NULL;
+	cleanup_strv char **argv = NULL;
+	const char *accel, *reason;
+	struct kc_qemu_cmdline qc;
+	unsigned long tsc = 0;
+	bool warn;
+	int ret;
+
+	if (!console && debug)
+		console = vm->console_auto = kc_xasprintf("%s/console.log", vm->run_dir);
+	accel = resolve_accel(h->accel, &warn, &reason);
+	if (strcmp(accel, "kvm") != 0) {
+		if (warn)
+			kc_warn("VM %s: KVM cannot run this guest at native speed (%s); using TCG, "
+				"QEMU's software CPU: the VM will be much slower",
+				vm->id, *reason ? reason : "no KVM");
+		/* TCG's guest TSC runs at the host's rate; telling the kernel
+		 * skips its PIT calibration, which TCG's jitter breaks now and
+		 * then (the boot hangs). */
+		tsc = kc_qemu_host_tsc_khz();
+	}
+	append = kc_qemu_kernel_cmdline(cfg, spec->kernel_params, console != NULL, tsc);
+
+	if (spec->shared_dir) {
+		ret = kc_virtiofsd_start(cfg, vm->fs_sock, spec->shared_dir, vm->fs_log,
+					 kc_monotonic_ns() + VIRTIOFSD_START_NS < deadline
+						 ? kc_monotonic_ns() + VIRTIOFSD_START_NS
+						 : deadline,
+					 &vm->fsd, err);
+		if (ret < 0)
+			return ret;
+	}
+	qc = (struct kc_qemu_cmdline){
+		.qemu_path = h->path,
+		.name = vm->id,
+		.kvm = strcmp(accel, "kvm") == 0,
+		.vcpus = spec->vcpus ? spec->vcpus : (unsigned)(h->default_vcpus > 0 ? h->default_vcpus : 1),
+		.memory_mib = spec->memory_mib ? spec->memory_mib
+					       : (unsigned)(h->default_memory > 0 ? h->default_memory : 2048),
+		.kernel = h->kernel,
+		.initrd = h->initrd,
+		.append = append,
+		.qmp_socket = vm->qmp_sock,
+		.agent_socket = vm->agent_sock,
+		.virtiofs_socket = spec->shared_dir ? vm->fs_sock : NULL,
+		.console_log = console,
+	};
+	argv = kc_qemu_build_argv(&qc);
+	if (kc_log_enabled(KC_LOG_DEBUG)) {
+		cleanup_free char *line = kc_xstrdup(argv[0]);
+
+		for (char **a = argv + 1; *a; a++) {
+			char *n = kc_xasprintf("%s %s", line, *a);
+
+			free(line);
+			line = n;
+		}
+		kc_debug("VM %s: launching %s", vm->id, line);
+	}
+	ret = kc_child_spawn(argv, vm->qemu_log, &vm->qemu, err);
+	if (ret < 0)
+		return kc_error_wrap(err, "VM %s: QEMU", vm->id);
+	kc_info("VM %s: QEMU started (pid %d, accel %s, %u vCPU, %u MiB)", vm->id,
+		(int)vm->qemu.pid, accel, qc.vcpus, qc.memory_mib);
+	return 0;
+}
+
+static int wait_agent(struct qvm *vm, uint64_t deadline, uint64_t timeout_ns, bool keep,
+		      kc_error_t *err)
+{
+	cleanup_error kc_error_t e = NULL;
+	int fds[2];
+	size_t n = 0;
+	char how[64];
+	int ret;
+
+	fds[n++] = vm->qemu.pidfd;
+	if (vm->fsd.pidfd >= 0)
+		fds[n++] = vm->fsd.pidfd;
+	ret = kc_agent_wait_ready(vm->agent_uri, deadline, fds, n, keep ? &vm->agent_fd : NULL,
+				  &e);
+	if (ret == 0)
+		return 0;
+	if (kc_child_exited(&vm->qemu)) {
+		cleanup_free char *tail = kc_log_tail(vm->qemu_log, 2048);
+
+		return kc_vm_error(err, ECHILD, "VM %s: QEMU %s before the agent answered: %s",
+				    vm->id, kc_child_describe(&vm->qemu, how, sizeof(how)),
+				    *tail ? tail : "(no output)");
+	}
+	if (vm->fsd.pidfd >= 0 && kc_child_exited(&vm->fsd)) {
+		cleanup_free char *tail = kc_log_tail(vm->fs_log, 2048);
+
+		return kc_vm_error(err, ECHILD, "VM %s: virtiofsd %s before the agent answered: %s",
+				    vm->id, kc_child_describe(&vm->fsd, how, sizeof(how)),
+				    *tail ? tail : "(no output)");
+	}
+	if (e->status == ETIMEDOUT)
+		return kc_vm_error(err, ETIMEDOUT,
+				    "VM %s: the guest agent did not answer grpc.Health/Check within "
+				    "%.1f s; VM killed (last: %s)",
+				    vm->id, (double)timeout_ns / 1e9, e->msg);
+	*err = kc_steal_ptr(&e);
+	return kc_error_wrap(err, "VM %s: waiting for the agent", vm->id);
+}
+
+static int qemu_start(const struct kc_vm_spec *spec, void **out, kc_error_t *err)
+{
+	const struct kc_config *cfg = spec->cfg;
+	uint64_t timeout_ns, deadline;
+	struct qvm *vm;
+	int ret;
+
+	ret = check_spec(spec, cfg, err);
+	if (ret < 0)
+		return ret;
+	vm = kc_xzalloc(sizeof(*vm));
+	vm->qemu = (struct kc_child)KC_CHILD_INIT;
+	vm->fsd = (struct kc_child)KC_CHILD_INIT;
+	vm->agent_fd = -1;
+	vm->id = kc_xstrdup(spec->id);
+	vm->run_dir = kc_xstrdup(spec->run_dir);
+	for (size_t n = strlen(vm->run_dir); n > 1 && vm->run_dir[n - 1] == '/'; n--)
+		vm->run_dir[n - 1] = '\0';
+	if ((ret = kc_qemu_socket_path(vm->run_dir, "qmp.sock", &vm->qmp_sock, err)) < 0 ||
+	    (ret = kc_qemu_socket_path(vm->run_dir, "agent.sock", &vm->agent_sock, err)) < 0 ||
+	    (spec->shared_dir &&
+	     (ret = kc_qemu_socket_path(vm->run_dir, "virtiofsd.sock", &vm->fs_sock, err)) < 0)) {
+		vm_release(vm);
+		return ret;
+	}
+	vm->qemu_log = kc_xasprintf("%s/qemu.log", vm->run_dir);
+	if (spec->shared_dir)
+		vm->fs_log = kc_xasprintf("%s/virtiofsd.log", vm->run_dir);
+	vm->agent_uri = kc_xasprintf("unix://%s", vm->agent_sock);
+
+	timeout_ns = spec->agent_timeout_ns
+			     ? spec->agent_timeout_ns
+			     : (uint64_t)(cfg->agent.dial_timeout > 0 ? cfg->agent.dial_timeout : 45) *
+				       1000000000ull;
+	deadline = kc_monotonic_ns() + timeout_ns;
+	ret = make_run_dir(vm, err);
+	if (ret >= 0)
+		ret = launch(vm, spec, cfg, deadline, err);
+	if (ret >= 0)
+		ret = wait_agent(vm, deadline, timeout_ns, spec->keep_agent_conn, err);
+	if (ret < 0) {
+		vm_stop_processes(vm);
+		vm_cleanup_files(vm);
+		vm_release(vm);
+		return ret;
+	}
+	kc_info("VM %s: agent ready at %s", vm->id, vm->agent_uri);
+	*out = vm;
+	return 0;
+}
+
+static const char *qemu_agent_uri(const void *impl)
+{
+	const struct qvm *vm = impl;
+
+	return vm->agent_uri;
+}
+
+static pid_t qemu_pid(const void *impl)
+{
+	const struct qvm *vm = impl;
+
+	return vm->qemu.pid;
+}
+
+static int qemu_pidfd(const void *impl)
+{
+	const struct qvm *vm = impl;
+
+	return vm->qemu.pidfd;
+}
+
+static int qemu_take_agent_fd(void *impl)
+{
+	struct qvm *vm = impl;
+
+	return kc_steal_fd(&vm->agent_fd);
+}
+
+static int qemu_stop(void *impl, kc_error_t *err)
+{
+	struct qvm *vm = impl;
+
+	(void)err;
+	if (vm->agent_fd >= 0)
+		close(kc_steal_fd(&vm->agent_fd));
+	if (vm->stopped)
+		return 0;
+	vm_stop_processes(vm);
+	vm_cleanup_files(vm);
+	vm->stopped = true;
+	{
+		char how[64];
+
+		kc_info("VM %s: stopped (QEMU %s)", vm->id,
+			kc_child_describe(&vm->qemu, how, sizeof(how)));
+	}
+	return 0;
+}
+
+static void qemu_free(void *impl)
+{
+	struct qvm *vm = impl;
+
+	if (!vm)
+		return;
+	qemu_stop(vm, NULL);
+	vm_release(vm);
+}
+
+const struct kc_vm_ops kc_qemu_vm_ops = {
+	.name = "qemu",
+	.start = qemu_start,
+	.agent_uri = qemu_agent_uri,
+	.take_agent_fd = qemu_take_agent_fd,
+	.pid = qemu_pid,
+	.pidfd = qemu_pidfd,
+	.stop = qemu_stop,
+	.free = qemu_free,
+};

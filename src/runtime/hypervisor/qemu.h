@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef KC_RUNTIME_QEMU_H
+#define KC_RUNTIME_QEMU_H
+
+/*
+ * The pieces of the QEMU back end that tests exercise without a VM: the
+ * kernel command line, the QEMU command line, the checks made before
+ * anything is launched.  kc_vm_start() (hypervisor.h) puts them together.
+ */
+
+#include <stdbool.h>
+
+#include "lib/config.h"
+#include "lib/error.h"
+
+/* The name of the virtio-serial port the agent listens on. */
+#define KC_QEMU_AGENT_PORT "agent.channel.0"
+/* The virtio-fs tag of the sandbox's shared directory. */
+#define KC_QEMU_SHARED_TAG "kataShared"
+
+/* Everything the QEMU command line is made of, resolved. */
+struct kc_qemu_cmdline {
+	const char *qemu_path;
+	const char *name;          /* -name (the sandbox id) */
+	bool kvm;                  /* -accel kvm, else tcg,thread=multi */
+	unsigned vcpus;
+	unsigned memory_mib;
+	const char *kernel;
+	const char *initrd;
+	const char *append;        /* the kernel command line */
+	const char *qmp_socket;
+	const char *agent_socket;  /* virtio-serial port's chardev (QEMU listens) */
+	const char *virtiofs_socket; /* virtiofsd's vhost-user socket; NULL: no share */
+	const char *console_log;   /* serial console appended here; NULL: no console */
+};
+
+/* The argv (NULL-terminated, free with kc_free_strv()). */
+char **kc_qemu_build_argv(const struct kc_qemu_cmdline *c);
+
+/*
+ * The guest kernel's command line: our fixed part ("panic=-1", the agent's
+ * channel, "quiet" unless debugging, "console=ttyS0" with a console), the
+ * configuration's kernel_params, then extra (the spec's).  tsc_khz != 0
+ * adds tsc_early_khz=, which TCG guests need (see docs/vm.md).
+ */
+char *kc_qemu_kernel_cmdline(const struct kc_config *cfg, const char *extra, bool console,
+			     unsigned long tsc_khz);
+
+/* The host's TSC frequency in kHz (from /proc/cpuinfo), 0 if unknown. */
+unsigned long kc_qemu_host_tsc_khz(void);
+
+/* QEMU at path exists, runs, and lists the microvm machine (`-M help`);
+ * the answer is cached per binary (path, inode, mtime). */
+int kc_qemu_check_binary(const char *path, kc_error_t *err);
+
+/* run_dir/name as a unix socket path; too long for sun_path is an error
+ * naming it. */
+int kc_qemu_socket_path(const char *run_dir, const char *name, char **out, kc_error_t *err);
+
+/* A regular, readable file (kernel, initrd) or an executable (QEMU,
+ * virtiofsd): what names it in the message. */
+int kc_qemu_check_file(const char *what, const char *path, bool exec, kc_error_t *err);
+
+#endif

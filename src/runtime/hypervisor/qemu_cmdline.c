@@ -1,0 +1,271 @@
+// SPDX-License-Identifier: Apache-2.0
+/* QEMU microvm: command lines and the checks made before launching. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "qemu.h"
+#include "lib/util.h"
+#include "runtime/child.h"
+
+struct argv_buf {
+	char **v;
+	size_t n, cap;
+};
+
+static void add(struct argv_buf *a, char *s)
+{
+	if (a->n + 2 > a->cap) {
+		a->cap = a->cap ? a->cap * 2 : 64;
+		a->v = kc_xrealloc(a->v, a->cap * sizeof(char *));
+	}
+	a->v[a->n++] = s;
+	a->v[a->n] = NULL;
+}
+
+static void add2(struct argv_buf *a, const char *opt, char *val)
+{
+	add(a, kc_xstrdup(opt));
+	add(a, val);
+}
+
+/* QEMU splits option values at commas; a comma in a path is doubled. */
+static char *qesc(const char *s)
+{
+	size_t n = 0;
+	char *out, *o;
+
+	for (const char *p = s; *p; p++)
+		n += *p == ',' ? 2 : 1;
+	o = out = kc_xmalloc(n + 1);
+	for (const char *p = s; *p; p++) {
+		*o++ = *p;
+		if (*p == ',')
+			*o++ = ',';
+	}
+	*o = '\0';
+	return out;
+}
+
+char **kc_qemu_build_argv(const struct kc_qemu_cmdline *c)
+{
+	struct argv_buf a = { 0 };
+	cleanup_free char *qmp = qesc(c->qmp_socket);
+	cleanup_free char *agent = qesc(c->agent_socket);
+
+	add(&a, kc_xstrdup(c->qemu_path));
+	add2(&a, "-name", kc_xasprintf("kata-%s", c->name));
+	/* No default devices, no config files, no monitor or display: the
+	 * VM has exactly the devices below. */
+	add(&a, kc_xstrdup("-nodefaults"));
+	add(&a, kc_xstrdup("-no-user-config"));
+	add2(&a, "-display", kc_xstrdup("none"));
+	add(&a, kc_xstrdup("-no-reboot"));
+	add2(&a, "-accel", kc_xstrdup(c->kvm ? "kvm" : "tcg,thread=multi"));
+	add2(&a, "-cpu", kc_xstrdup(c->kvm ? "host" : "max"));
+	/* The PIT, PIC and RTC are what a stock kernel calibrates and boots
+	 * with; without a console the serial port goes too. */
+	add2(&a, "-M", kc_xasprintf("microvm,pit=on,pic=on,rtc=on,isa-serial=%s,"
+				    "memory-backend=mem",
+				    c->console_log ? "on" : "off"));
+	/* virtiofsd refuses legacy virtio-mmio. */
+	add2(&a, "-global", kc_xstrdup("virtio-mmio.force-legacy=false"));
+	/* vhost-user needs the guest memory in a shareable memfd. */
+	add2(&a, "-object", kc_xasprintf("memory-backend-memfd,id=mem,size=%uM,share=on",
+					 c->memory_mib));
+	add2(&a, "-m", kc_xasprintf("%u", c->memory_mib));
+	add2(&a, "-smp", kc_xasprintf("%u", c->vcpus));
+	add2(&a, "-kernel", kc_xstrdup(c->kernel));
+	if (c->initrd)
+		add2(&a, "-initrd", kc_xstrdup(c->initrd));
+	add2(&a, "-append", kc_xstrdup(c->append));
+	add2(&a, "-qmp", kc_xasprintf("unix:%s,server=on,wait=off", qmp));
+	if (c->console_log) {
+		cleanup_free char *log = qesc(c->console_log);
+
+		add2(&a, "-chardev", kc_xasprintf("file,id=console,path=%s,append=on", log));
+		add2(&a, "-serial", kc_xstrdup("chardev:console"));
+	}
+	if (c->virtiofs_socket) {
+		cleanup_free char *fs = qesc(c->virtiofs_socket);
+
+		add2(&a, "-chardev", kc_xasprintf("socket,id=fs0,path=%s", fs));
+		add2(&a, "-device", kc_xstrdup("vhost-user-fs-device,chardev=fs0,tag="
+					       KC_QEMU_SHARED_TAG));
+	}
+	add2(&a, "-device", kc_xstrdup("virtio-serial-device"));
+	add2(&a, "-chardev", kc_xasprintf("socket,id=agent,path=%s,server=on,wait=off", agent));
+	add2(&a, "-device", kc_xstrdup("virtserialport,chardev=agent,name=" KC_QEMU_AGENT_PORT));
+	return a.v;
+}
+
+static void append_word(char **s, const char *w)
+{
+	char *n;
+
+	if (!w || !*w)
+		return;
+	n = *s && **s ? kc_xasprintf("%s %s", *s, w) : kc_xstrdup(w);
+	free(*s);
+	*s = n;
+}
+
+char *kc_qemu_kernel_cmdline(const struct kc_config *cfg, const char *extra, bool console,
+			     unsigned long tsc_khz)
+{
+	bool debug = cfg->hypervisor.enable_debug || cfg->agent.enable_debug;
+	char *s = kc_xstrdup("");
+
+	append_word(&s, console ? "console=ttyS0" : NULL);
+	append_word(&s, debug ? NULL : "quiet");
+	/* A panicking guest ends the VM (QEMU runs with -no-reboot). */
+	append_word(&s, "panic=-1");
+	append_word(&s, "agent.listen=serial://" KC_QEMU_AGENT_PORT);
+	if (cfg->agent.enable_debug)
+		append_word(&s, "agent.log=debug");
+	if (tsc_khz) {
+		char buf[48];
+
+		snprintf(buf, sizeof(buf), "tsc_early_khz=%lu", tsc_khz);
+		append_word(&s, buf);
+	}
+	append_word(&s, cfg->hypervisor.kernel_params);
+	append_word(&s, extra);
+	return s;
+}
+
+unsigned long kc_qemu_host_tsc_khz(void)
+{
+	cleanup_fclose FILE *f = fopen("/proc/cpuinfo", "re");
+	char line[256];
+
+	if (!f)
+		return 0;
+	/* Under TCG the guest's TSC runs at the host's rate; "cpu MHz" is the
+	 * figure the kernel reports for it (what tests/guest uses too). */
+	while (fgets(line, sizeof(line), f)) {
+		const char *colon = strchr(line, ':');
+		double mhz;
+
+		if (strncmp(line, "cpu MHz", 7) == 0 && colon &&
+		    sscanf(colon + 1, "%lf", &mhz) == 1 && mhz > 0)
+			return (unsigned long)(mhz * 1000.0);
+	}
+	return 0;
+}
+
+int kc_qemu_check_file(const char *what, const char *path, bool exec, kc_error_t *err)
+{
+	struct stat st;
+
+	if (!path || !*path)
+		return kc_error_set(err, EINVAL, "%s: no path configured", what);
+	if (stat(path, &st) < 0)
+		return kc_error_set(err, errno, "%s `%s`", what, path);
+	if (!S_ISREG(st.st_mode))
+		return kc_error_set(err, EINVAL, "%s `%s`: not a regular file", what, path);
+	if (access(path, exec ? X_OK : R_OK) < 0)
+		return kc_error_set(err, errno, "%s `%s`: not %s", what, path,
+				    exec ? "executable" : "readable");
+	return 0;
+}
+
+int kc_qemu_socket_path(const char *run_dir, const char *name, char **out, kc_error_t *err)
+{
+	char *p = kc_xasprintf("%s/%s", run_dir, name);
+
+	if (strlen(p) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+		int ret = kc_error_set(err, ENAMETOOLONG,
+				       "socket path `%s`: %zu bytes, longer than a unix socket "
+				       "address allows (%zu); use a shorter run directory",
+				       p, strlen(p), sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+
+		free(p);
+		return ret;
+	}
+	*out = p;
+	return 0;
+}
+
+/* The last binary found good: starting many VMs from one process asks once. */
+static pthread_mutex_t binary_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	char *path;
+	dev_t dev;
+	ino_t ino;
+	struct timespec mtime;
+} binary_ok;
+
+static bool output_has_microvm(const char *path)
+{
+	cleanup_free char *buf = NULL;
+	size_t len;
+
+	if (kc_read_file(path, 1 << 20, &buf, &len, NULL) < 0)
+		return false;
+	for (char *l = buf; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+		if (strncmp(l, "microvm ", 8) == 0)
+			return true;
+	return false;
+}
+
+int kc_qemu_check_binary(const char *path, kc_error_t *err)
+{
+	char tmpl[] = "/tmp/kc-qemu-machines.XXXXXX";
+	char *argv[] = { (char *)path, (char *)"-M", (char *)"help", NULL };
+	struct kc_child c;
+	struct stat st;
+	char how[64];
+	bool ok;
+	int ret, fd;
+
+	ret = kc_qemu_check_file("QEMU", path, true, err);
+	if (ret < 0)
+		return ret;
+	if (stat(path, &st) < 0)
+		return kc_error_set(err, errno, "QEMU `%s`", path);
+	pthread_mutex_lock(&binary_lock);
+	ok = binary_ok.path && strcmp(binary_ok.path, path) == 0 && binary_ok.dev == st.st_dev &&
+	     binary_ok.ino == st.st_ino && binary_ok.mtime.tv_sec == st.st_mtim.tv_sec &&
+	     binary_ok.mtime.tv_nsec == st.st_mtim.tv_nsec;
+	pthread_mutex_unlock(&binary_lock);
+	if (ok)
+		return 0;
+
+	fd = mkstemp(tmpl);
+	if (fd < 0)
+		return kc_error_set(err, errno, "mkstemp `%s`", tmpl);
+	close(fd);
+	ret = kc_child_spawn(argv, tmpl, &c, err);
+	if (ret >= 0) {
+		ret = kc_child_wait(&c, kc_monotonic_ns() + 10000000000ull, err);
+		if (ret == 0)
+			ret = kc_error_set(err, ETIMEDOUT, "QEMU `%s -M help`: no answer in 10 s",
+					   path);
+		kc_child_stop(&c, false, 0);
+	}
+	if (ret >= 0 && !(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0))
+		ret = kc_error_set(err, EINVAL, "QEMU `%s -M help`: %s", path,
+				   kc_child_describe(&c, how, sizeof(how)));
+	if (ret >= 0 && !output_has_microvm(tmpl))
+		ret = kc_error_set(err, ENOTSUP,
+				   "QEMU `%s` does not support the microvm machine "
+				   "(not listed by `-M help`)", path);
+	unlink(tmpl);
+	if (ret < 0)
+		return ret;
+	pthread_mutex_lock(&binary_lock);
+	free(binary_ok.path);
+	binary_ok.path = kc_xstrdup(path);
+	binary_ok.dev = st.st_dev;
+	binary_ok.ino = st.st_ino;
+	binary_ok.mtime = st.st_mtim;
+	pthread_mutex_unlock(&binary_lock);
+	return 0;
+}

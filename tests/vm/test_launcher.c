@@ -1,0 +1,460 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The VM launcher without a VM: the QEMU and kernel command lines, and the
+ * errors kc_vm_start() gives before (or instead of) a boot: missing files,
+ * a QEMU without microvm, socket paths too long, a VMM that exits at once
+ * or never lets the agent answer (fake QEMUs written as shell scripts).
+ * Every failure must leave no process and no run directory behind.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "lib/log.h"
+#include "runtime/hypervisor/hypervisor.h"
+#include "runtime/hypervisor/qemu.h"
+#include "runtime/hypervisor/virtiofsd.h"
+#include "runtime/kvm_probe.h"
+#include "vm_helpers.h"
+
+static char base[] = "/tmp/kc-vmu-XXXXXX";
+static struct kc_config cfg;
+static char *kernel, *initrd, *shared;
+
+/* The value that follows opt in argv whose value starts with prefix (or
+ * the first one when prefix is NULL); NULL when none. */
+static const char *opt_value(char **argv, const char *opt, const char *prefix)
+{
+	for (char **a = argv; *a && a[1]; a++)
+		if (strcmp(*a, opt) == 0 && (!prefix || strncmp(a[1], prefix, strlen(prefix)) == 0))
+			return a[1];
+	return NULL;
+}
+
+static bool has_arg(char **argv, const char *s)
+{
+	for (char **a = argv; *a; a++)
+		if (strcmp(*a, s) == 0)
+			return true;
+	return false;
+}
+
+static void test_argv_tcg_share_no_console(void **state)
+{
+	struct kc_qemu_cmdline c = {
+		.qemu_path = "/usr/bin/qemu-system-x86_64", .name = "sb1", .kvm = false,
+		.vcpus = 2, .memory_mib = 256, .kernel = "/k/vmlinux", .initrd = "/k/initrd.img",
+		.append = "quiet panic=-1", .qmp_socket = "/r/qmp.sock",
+		.agent_socket = "/r/agent.sock", .virtiofs_socket = "/r/fs.sock",
+	};
+	cleanup_strv char **v = kc_qemu_build_argv(&c);
+
+	(void)state;
+	assert_string_equal(v[0], "/usr/bin/qemu-system-x86_64");
+	assert_string_equal(opt_value(v, "-accel", NULL), "tcg,thread=multi");
+	assert_string_equal(opt_value(v, "-cpu", NULL), "max");
+	assert_string_equal(opt_value(v, "-M", NULL),
+			    "microvm,pit=on,pic=on,rtc=on,isa-serial=off,memory-backend=mem");
+	assert_string_equal(opt_value(v, "-global", NULL), "virtio-mmio.force-legacy=false");
+	assert_string_equal(opt_value(v, "-object", NULL),
+			    "memory-backend-memfd,id=mem,size=256M,share=on");
+	assert_string_equal(opt_value(v, "-m", NULL), "256");
+	assert_string_equal(opt_value(v, "-smp", NULL), "2");
+	assert_string_equal(opt_value(v, "-kernel", NULL), "/k/vmlinux");
+	assert_string_equal(opt_value(v, "-initrd", NULL), "/k/initrd.img");
+	assert_string_equal(opt_value(v, "-append", NULL), "quiet panic=-1");
+	assert_string_equal(opt_value(v, "-qmp", NULL), "unix:/r/qmp.sock,server=on,wait=off");
+	assert_string_equal(opt_value(v, "-chardev", "socket,id=fs0"),
+			    "socket,id=fs0,path=/r/fs.sock");
+	assert_non_null(opt_value(v, "-device", "vhost-user-fs-device,chardev=fs0,tag=kataShared"));
+	assert_non_null(opt_value(v, "-device", "virtio-serial-device"));
+	assert_string_equal(opt_value(v, "-chardev", "socket,id=agent"),
+			    "socket,id=agent,path=/r/agent.sock,server=on,wait=off");
+	assert_string_equal(opt_value(v, "-device", "virtserialport"),
+			    "virtserialport,chardev=agent,name=agent.channel.0");
+	assert_string_equal(opt_value(v, "-name", NULL), "kata-sb1");
+	assert_true(has_arg(v, "-nodefaults"));
+	assert_true(has_arg(v, "-no-reboot"));
+	assert_null(opt_value(v, "-serial", NULL));
+	assert_null(opt_value(v, "-chardev", "file"));
+}
+
+static void test_argv_kvm_console_commas(void **state)
+{
+	struct kc_qemu_cmdline c = {
+		.qemu_path = "/q", .name = "x", .kvm = true, .vcpus = 1, .memory_mib = 2048,
+		.kernel = "/k", .initrd = NULL, .append = "console=ttyS0",
+		.qmp_socket = "/r,1/qmp.sock", .agent_socket = "/r,1/agent.sock",
+		.console_log = "/log,s/console.log",
+	};
+	cleanup_strv char **v = kc_qemu_build_argv(&c);
+
+	(void)state;
+	assert_string_equal(opt_value(v, "-accel", NULL), "kvm");
+	assert_string_equal(opt_value(v, "-cpu", NULL), "host");
+	assert_non_null(strstr(opt_value(v, "-M", NULL), "isa-serial=on"));
+	assert_null(opt_value(v, "-initrd", NULL));
+	/* Commas in paths are doubled, as QEMU's option parser wants. */
+	assert_string_equal(opt_value(v, "-qmp", NULL), "unix:/r,,1/qmp.sock,server=on,wait=off");
+	assert_string_equal(opt_value(v, "-chardev", "file"),
+			    "file,id=console,path=/log,,s/console.log,append=on");
+	assert_string_equal(opt_value(v, "-serial", NULL), "chardev:console");
+	assert_null(opt_value(v, "-device", "vhost-user-fs-device"));
+}
+
+static void test_kernel_cmdline(void **state)
+{
+	struct kc_config c = { 0 };
+	char *s;
+
+	(void)state;
+	c.hypervisor.kernel_params = (char *)"cgroup_no_v1=all";
+	s = kc_qemu_kernel_cmdline(&c, "foo=1", false, 0);
+	assert_string_equal(s, "quiet panic=-1 agent.listen=serial://agent.channel.0 "
+			       "cgroup_no_v1=all foo=1");
+	free(s);
+	s = kc_qemu_kernel_cmdline(&c, NULL, true, 2400000);
+	assert_string_equal(s, "console=ttyS0 quiet panic=-1 agent.listen=serial://agent.channel.0 "
+			       "tsc_early_khz=2400000 cgroup_no_v1=all");
+	free(s);
+	c.agent.enable_debug = true;
+	s = kc_qemu_kernel_cmdline(&c, NULL, true, 0);
+	assert_string_equal(s, "console=ttyS0 panic=-1 agent.listen=serial://agent.channel.0 "
+			       "agent.log=debug cgroup_no_v1=all");
+	free(s);
+}
+
+static void test_virtiofsd_argv(void **state)
+{
+	struct kc_config c = { 0 };
+	char *extra[] = { (char *)"-o", (char *)"xattr", NULL };
+	cleanup_strv char **v = NULL;
+
+	(void)state;
+	c.hypervisor.virtio_fs_daemon = (char *)"/usr/lib/qemu/virtiofsd";
+	c.hypervisor.virtio_fs_cache = (char *)"always";
+	c.hypervisor.virtio_fs_extra_args = (struct kc_strv){ .v = extra, .n = 2 };
+	v = kc_virtiofsd_argv(&c, "/r/fs.sock", "/share");
+	assert_string_equal(v[0], "/usr/lib/qemu/virtiofsd");
+	assert_string_equal(v[1], "--socket-path=/r/fs.sock");
+	assert_string_equal(v[2], "-o");
+	assert_string_equal(v[3], "source=/share");
+	assert_string_equal(v[4], "-o");
+	assert_string_equal(v[5], "cache=always");
+	assert_string_equal(v[6], "-o");
+	assert_string_equal(v[7], "xattr");
+	assert_null(v[8]);
+}
+
+static void test_tsc_khz(void **state)
+{
+	(void)state;
+	/* x86 hosts list "cpu MHz". */
+	assert_true(kc_qemu_host_tsc_khz() > 100000);
+}
+
+/* ---- kc_vm_start errors ---- */
+
+struct err_case {
+	char *run_dir;
+	struct kc_vm_spec spec;
+	int children, fds;
+};
+
+static void ec_init(struct err_case *t, const char *name)
+{
+	t->run_dir = kc_xasprintf("%s/%s", base, name);
+	t->spec = (struct kc_vm_spec){ .cfg = &cfg, .id = name, .run_dir = t->run_dir,
+				       .agent_timeout_ns = 20 * SEC };
+	t->children = count_children();
+	t->fds = count_fds();
+}
+
+/* kc_vm_start fails with ret and a message holding each of the needles;
+ * nothing is left. */
+static void ec_expect(struct err_case *t, int ret, const char *n1, const char *n2)
+{
+	cleanup_error kc_error_t err = NULL;
+	struct kc_vm *vm = NULL;
+
+	assert_int_equal(kc_vm_start(&t->spec, &vm, &err), ret);
+	assert_null(vm);
+	assert_non_null(err);
+	print_message("# %s\n", err->msg);
+	if (n1)
+		assert_non_null(strstr(err->msg, n1));
+	if (n2)
+		assert_non_null(strstr(err->msg, n2));
+	assert_false(path_exists(t->run_dir));
+	assert_int_equal(count_children(), t->children);
+	assert_int_equal(count_fds(), t->fds);
+	assert_int_equal(leftover_procs(t->run_dir), 0);
+	free(t->run_dir);
+}
+
+static void test_missing_kernel(void **state)
+{
+	struct err_case t;
+
+	(void)state;
+	set_str(&cfg.hypervisor.kernel, "/nonexistent/vmlinux");
+	ec_init(&t, "nokernel");
+	ec_expect(&t, -ENOENT, "guest kernel `/nonexistent/vmlinux`", "No such file");
+	set_str(&cfg.hypervisor.kernel, kernel);
+}
+
+static void test_missing_initrd(void **state)
+{
+	struct err_case t;
+
+	(void)state;
+	set_str(&cfg.hypervisor.initrd, "/nonexistent/initrd.img");
+	ec_init(&t, "noinitrd");
+	ec_expect(&t, -ENOENT, "guest initrd `/nonexistent/initrd.img`", NULL);
+	set_str(&cfg.hypervisor.initrd, initrd);
+}
+
+static void test_missing_qemu(void **state)
+{
+	cleanup_free char *saved = kc_xstrdup(cfg.hypervisor.path);
+	struct err_case t;
+
+	(void)state;
+	set_str(&cfg.hypervisor.path, "/nonexistent/qemu-system-x86_64");
+	ec_init(&t, "noqemu");
+	ec_expect(&t, -ENOENT, "QEMU `/nonexistent/qemu-system-x86_64`", NULL);
+	set_str(&cfg.hypervisor.path, saved);
+}
+
+static char *write_script(const char *name, const char *body)
+{
+	char *p = kc_xasprintf("%s/%s", base, name);
+	FILE *f = fopen(p, "w");
+
+	assert_non_null(f);
+	fprintf(f, "#!/bin/sh\n%s\n", body);
+	fclose(f);
+	assert_int_equal(chmod(p, 0755), 0);
+	return p;
+}
+
+static void test_qemu_without_microvm(void **state)
+{
+	cleanup_free char *saved = kc_xstrdup(cfg.hypervisor.path);
+	cleanup_free char *fake = write_script(
+		"qemu-pc-only", "echo 'Supported machines are:'; echo 'pc  Standard PC (i440FX)'");
+	struct err_case t;
+
+	(void)state;
+	set_str(&cfg.hypervisor.path, fake);
+	ec_init(&t, "nomicrovm");
+	ec_expect(&t, -ENOTSUP, "does not support the microvm machine", "qemu-pc-only");
+	set_str(&cfg.hypervisor.path, saved);
+	unlink(fake);
+}
+
+static void test_missing_virtiofsd(void **state)
+{
+	cleanup_free char *saved = kc_xstrdup(cfg.hypervisor.virtio_fs_daemon);
+	struct err_case t;
+
+	(void)state;
+	set_str(&cfg.hypervisor.virtio_fs_daemon, "/nonexistent/virtiofsd");
+	ec_init(&t, "novfsd");
+	t.spec.shared_dir = shared;
+	ec_expect(&t, -ENOENT, "virtiofsd (virtio_fs_daemon) `/nonexistent/virtiofsd`", NULL);
+	set_str(&cfg.hypervisor.virtio_fs_daemon, saved);
+}
+
+static void test_unknown_hypervisor(void **state)
+{
+	struct err_case t;
+
+	(void)state;
+	set_str(&cfg.hypervisor.name, "clh");
+	ec_init(&t, "clh");
+	ec_expect(&t, -ENOTSUP, "[hypervisor.clh]: not supported", NULL);
+	set_str(&cfg.hypervisor.name, "qemu");
+}
+
+static void test_socket_path_too_long(void **state)
+{
+	char name[120];
+	struct err_case t;
+
+	(void)state;
+	memset(name, 'x', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	ec_init(&t, name);
+	ec_expect(&t, -ENAMETOOLONG, "longer than a unix socket address allows", "qmp.sock");
+}
+
+/* A "QEMU" that knows microvm but dies at once: the error carries its
+ * status and the tail of its stderr. */
+static void test_qemu_exits_early(void **state)
+{
+	cleanup_free char *saved = kc_xstrdup(cfg.hypervisor.path);
+	cleanup_free char *fake = write_script(
+		"qemu-dies",
+		"if [ \"$1\" = -M ]; then echo 'microvm              microvm (i386)'; exit 0; fi\n"
+		"echo 'qemu-dies: -device virtserialport: boom' >&2; exit 3");
+	struct err_case t;
+
+	(void)state;
+	set_str(&cfg.hypervisor.path, fake);
+	ec_init(&t, "dies");
+	ec_expect(&t, -ECHILD, "exited with status 3", "virtserialport: boom");
+	set_str(&cfg.hypervisor.path, saved);
+	unlink(fake);
+}
+
+/* A "QEMU" that runs but whose guest never answers: killed at the
+ * deadline, nothing left. */
+static void test_never_answers(void **state)
+{
+	cleanup_free char *saved = kc_xstrdup(cfg.hypervisor.path);
+	cleanup_free char *fake = write_script(
+		"qemu-hangs",
+		"if [ \"$1\" = -M ]; then echo 'microvm              microvm (i386)'; exit 0; fi\n"
+		"exec sleep 1000");
+	struct err_case t;
+
+	(void)state;
+	set_str(&cfg.hypervisor.path, fake);
+	ec_init(&t, "hangs");
+	t.spec.agent_timeout_ns = SEC / 2;
+	ec_expect(&t, -ETIMEDOUT, "did not answer grpc.Health/Check within 0.5 s", "VM killed");
+	set_str(&cfg.hypervisor.path, saved);
+	unlink(fake);
+}
+
+/* virtiofsd that fails at once (a source that is a file is refused). */
+static void test_virtiofsd_fails(void **state)
+{
+	cleanup_free char *saved = kc_xstrdup(cfg.hypervisor.virtio_fs_daemon);
+	cleanup_free char *fake = write_script("vfsd-fails", "echo 'vfsd-fails: bad source' >&2; exit 1");
+	struct err_case t;
+
+	(void)state;
+	set_str(&cfg.hypervisor.virtio_fs_daemon, fake);
+	ec_init(&t, "vfsdfails");
+	t.spec.shared_dir = shared;
+	ec_expect(&t, -ECHILD, "virtiofsd for", "bad source");
+	set_str(&cfg.hypervisor.virtio_fs_daemon, saved);
+	unlink(fake);
+}
+
+/* accel = "auto": the probe decides, TCG is announced in the log, and the
+ * argv QEMU really gets (recorded by a fake QEMU) matches. */
+static void test_accel_auto_argv(void **state)
+{
+	cleanup_free char *saved = kc_xstrdup(cfg.hypervisor.path);
+	cleanup_free char *saved_accel = kc_xstrdup(cfg.hypervisor.accel);
+	cleanup_free char *rec = kc_xasprintf("%s/argv.txt", base);
+	cleanup_free char *logp = kc_xasprintf("%s/launcher.log", base);
+	cleanup_free char *body = kc_xasprintf(
+		"if [ \"$1\" = -M ]; then echo 'microvm              microvm (i386)'; exit 0; fi\n"
+		"printf '%%s\\n' \"$@\" > '%s'; exit 1", rec);
+	cleanup_free char *fake = write_script("qemu-records", body);
+	cleanup_free char *args = NULL, *log = NULL;
+	cleanup_free char *agent_chardev = NULL;
+	struct kc_kvm_probe p;
+	struct err_case t;
+	size_t len;
+	bool native;
+	int fd;
+
+	(void)state;
+	assert_int_equal(kc_kvm_probe("/dev/kvm", &p, NULL), 0);
+	native = strcmp(kc_accel_resolve("auto", &p), "kvm") == 0;
+	set_str(&cfg.hypervisor.path, fake);
+	set_str(&cfg.hypervisor.accel, "auto");
+	fd = open(logp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	assert_true(fd >= 0);
+	kc_log_set_fd(fd);
+	kc_log_set_level(KC_LOG_WARNING);
+	ec_init(&t, "auto");
+	ec_expect(&t, -ECHILD, "exited with status 1", NULL);
+	kc_log_set_fd(-1);
+	kc_log_set_level(KC_LOG_ERROR);
+	close(fd);
+	set_str(&cfg.hypervisor.path, saved);
+	set_str(&cfg.hypervisor.accel, saved_accel);
+
+	assert_int_equal(kc_read_file(rec, 1 << 20, &args, &len, NULL), 0);
+	assert_int_equal(kc_read_file(logp, 1 << 20, &log, &len, NULL), 0);
+	agent_chardev = kc_xasprintf("socket,id=agent,path=%s/auto/agent.sock,server=on,wait=off",
+				     base);
+	assert_non_null(strstr(args, agent_chardev));
+	assert_non_null(strstr(args, "\n-m\n256\n"));
+	if (native) {
+		assert_non_null(strstr(args, "\n-accel\nkvm\n"));
+		assert_null(strstr(args, "tsc_early_khz="));
+	} else {
+		assert_non_null(strstr(args, "\n-accel\ntcg,thread=multi\n"));
+		assert_non_null(strstr(args, "tsc_early_khz="));
+		assert_non_null(strstr(log, "level=warning"));
+		assert_non_null(strstr(log, "KVM cannot run this guest at native speed"));
+	}
+	unlink(rec);
+	unlink(logp);
+	unlink(fake);
+}
+
+static int group_setup(void **state)
+{
+	(void)state;
+	kc_log_init("test-vm-launcher", "runtime");
+	kc_log_set_level(KC_LOG_ERROR);
+	if (!mkdtemp(base) || load_test_config(&cfg) < 0)
+		return -1;
+	/* The checks only look at the files: empty stand-ins do. */
+	kernel = kc_xasprintf("%s/vmlinux", base);
+	initrd = kc_xasprintf("%s/initrd.img", base);
+	shared = kc_xasprintf("%s/shared", base);
+	close(open(kernel, O_CREAT | O_WRONLY | O_CLOEXEC, 0644));
+	close(open(initrd, O_CREAT | O_WRONLY | O_CLOEXEC, 0644));
+	mkdir(shared, 0755);
+	set_str(&cfg.hypervisor.kernel, kernel);
+	set_str(&cfg.hypervisor.initrd, initrd);
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	unlink(kernel);
+	unlink(initrd);
+	rmdir(shared);
+	free(kernel);
+	free(initrd);
+	free(shared);
+	kc_config_free(&cfg);
+	return rmdir(base);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_argv_tcg_share_no_console),
+		cmocka_unit_test(test_argv_kvm_console_commas),
+		cmocka_unit_test(test_kernel_cmdline),
+		cmocka_unit_test(test_virtiofsd_argv),
+		cmocka_unit_test(test_tsc_khz),
+		cmocka_unit_test(test_missing_kernel),
+		cmocka_unit_test(test_missing_initrd),
+		cmocka_unit_test(test_missing_qemu),
+		cmocka_unit_test(test_qemu_without_microvm),
+		cmocka_unit_test(test_missing_virtiofsd),
+		cmocka_unit_test(test_unknown_hypervisor),
+		cmocka_unit_test(test_socket_path_too_long),
+		cmocka_unit_test(test_qemu_exits_early),
+		cmocka_unit_test(test_never_answers),
+		cmocka_unit_test(test_virtiofsd_fails),
+		cmocka_unit_test(test_accel_auto_argv),
+	};
+
+	return cmocka_run_group_tests_name("vm-launcher", tests, group_setup, group_teardown);
+}

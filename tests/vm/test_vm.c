@@ -1,0 +1,527 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Real VMs under QEMU (TCG here): boot the guest image through
+ * kc_vm_start(), talk to its agent, stop it, and check that nothing is left
+ * behind (processes naming the run directory, children, the directory, fds).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include "agent.pb-c.h"
+#include "health.pb-c.h"
+#include "lib/log.h"
+#include "runtime/agent_client.h"
+#include "runtime/hypervisor/hypervisor.h"
+#include "ttrpc/client.h"
+#include "ttrpc/transport.h"
+#include "vm_helpers.h"
+
+#define AGENT "grpc.AgentService"
+#define BOOT_TIMEOUT (120 * SEC) /* TCG on a busy 2-core machine */
+
+static struct kc_config cfg;
+static char base[] = "/tmp/kc-vm-XXXXXX";
+
+struct conn {
+	struct kc_loop *loop;
+	struct kc_ttrpc_client *cli;
+};
+
+static void conn_open(struct conn *c, const char *uri)
+{
+	cleanup_error kc_error_t err = NULL;
+	int fd;
+
+	assert_int_equal(kc_loop_new(&c->loop, &err), 0);
+	fd = kc_agent_dial_retry(uri, kc_monotonic_ns() + 30 * SEC, NULL, 0, &err);
+	if (fd < 0)
+		fail_msg("%s", err->msg);
+	assert_int_equal(kc_ttrpc_client_new(c->loop, fd, &c->cli, &err), 0);
+}
+
+/* The connection kc_vm_start() kept (spec.keep_agent_conn). */
+static void conn_take(struct conn *c, struct kc_vm *vm)
+{
+	cleanup_error kc_error_t err = NULL;
+	int fd = kc_vm_take_agent_fd(vm);
+
+	assert_true(fd >= 0);
+	assert_int_equal(kc_loop_new(&c->loop, &err), 0);
+	assert_int_equal(kc_ttrpc_client_new(c->loop, fd, &c->cli, &err), 0);
+}
+
+static void conn_close(struct conn *c)
+{
+	kc_ttrpc_client_free(c->cli);
+	kc_loop_free(c->loop);
+}
+
+static int agent_call(struct conn *c, const char *svc, const char *method,
+		      const ProtobufCMessage *req, const ProtobufCMessageDescriptor *rd,
+		      ProtobufCMessage **resp)
+{
+	cleanup_error kc_error_t err = NULL;
+	struct kc_ttrpc_call_opts o = { .timeout_ns = 60 * SEC };
+	int ret = kc_ttrpc_client_call_msg_sync(c->cli, svc, method, req, rd, resp, &o, &err);
+
+	if (ret < 0)
+		print_message("# %s/%s: %s\n", svc, method, err->msg);
+	return ret;
+}
+
+struct vm_case {
+	char *run_dir;
+	struct kc_vm_spec spec;
+	int fds, children;
+};
+
+static void case_init(struct vm_case *t, const char *name)
+{
+	t->run_dir = kc_xasprintf("%s/%s", base, name);
+	t->spec = (struct kc_vm_spec){
+		.cfg = &cfg,
+		.id = name,
+		.run_dir = t->run_dir,
+		.agent_timeout_ns = BOOT_TIMEOUT,
+	};
+	t->fds = count_fds();
+	t->children = count_children();
+}
+
+/* Nothing of the VM survives: processes, children, run dir, fds. */
+static void case_check_clean(struct vm_case *t)
+{
+	assert_int_equal(leftover_procs(t->run_dir), 0);
+	assert_int_equal(count_children(), t->children);
+	assert_false(path_exists(t->run_dir));
+	assert_int_equal(count_fds(), t->fds);
+	free(t->run_dir);
+}
+
+static struct kc_vm *boot(struct vm_case *t)
+{
+	cleanup_error kc_error_t err = NULL;
+	struct kc_vm *vm = NULL;
+
+	if (kc_vm_start(&t->spec, &vm, &err) < 0)
+		fail_msg("kc_vm_start: %s", err->msg);
+	assert_true(kc_vm_pid(vm) > 0);
+	assert_true(kc_vm_pidfd(vm) >= 0);
+	assert_non_null(strstr(kc_vm_agent_uri(vm), t->run_dir));
+	return vm;
+}
+
+/* Check (retried on the same connection: see kc_agent_check_retry) and
+ * Version on c. */
+static void check_health_on(struct conn *c)
+{
+	Grpc__CheckRequest req = GRPC__CHECK_REQUEST__INIT;
+	cleanup_error kc_error_t err = NULL;
+	ProtobufCMessage *resp = NULL;
+	Grpc__VersionCheckResponse *v;
+
+	if (kc_agent_check_retry(c->cli, kc_monotonic_ns() + 60 * SEC, &err) < 0)
+		fail_msg("Check: %s", err->msg);
+	assert_int_equal(agent_call(c, "grpc.Health", "Version", &req.base,
+				    &grpc__version_check_response__descriptor, &resp),
+			 0);
+	v = (Grpc__VersionCheckResponse *)resp;
+	assert_true(v->agent_version[0] != '\0');
+	assert_true(v->grpc_version[0] != '\0');
+	print_message("# agent %s, API %s\n", v->agent_version, v->grpc_version);
+	protobuf_c_message_free_unpacked(resp, NULL);
+}
+
+static void check_health(const char *uri)
+{
+	struct conn c;
+
+	conn_open(&c, uri);
+	check_health_on(&c);
+	conn_close(&c);
+}
+
+/* Boot keeping the connection that answered; Check and Version on it, then
+ * on two fresh connections (each after the previous one hung up); stop
+ * (QMP quit). */
+static void test_boot_check_version(void **state)
+{
+	cleanup_error kc_error_t err = NULL;
+	struct vm_case t;
+	struct kc_vm *vm;
+	cleanup_free char *logp = kc_xasprintf("%s/stop.log", base);
+	cleanup_free char *log = NULL;
+	struct conn c;
+	size_t len;
+	int logfd;
+
+	(void)state;
+	case_init(&t, "boot");
+	t.spec.keep_agent_conn = true;
+	vm = boot(&t);
+	conn_take(&c, vm);
+	assert_int_equal(kc_vm_take_agent_fd(vm), -1);
+	check_health_on(&c);
+	conn_close(&c);
+	check_health(kc_vm_agent_uri(vm));
+	check_health(kc_vm_agent_uri(vm));
+	/* The stop is a clean QMP quit: QEMU exits 0, not by SIGKILL. */
+	logfd = open(logp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(logfd >= 0);
+	kc_log_set_fd(logfd);
+	assert_int_equal(kc_vm_stop(vm, &err), 0);
+	assert_int_equal(kc_vm_stop(vm, &err), 0); /* idempotent */
+	kc_log_set_fd(-1);
+	close(logfd);
+	assert_int_equal(kc_read_file(logp, 1 << 20, &log, &len, &err), 0);
+	assert_non_null(strstr(log, "VM boot: stopped (QEMU exited with status 0)"));
+	assert_int_equal(unlink(logp), 0);
+	kc_vm_free(vm);
+	case_check_clean(&t);
+}
+
+/* The guest console: into spec->console_log when given (kept after the
+ * stop), into the run dir when debugging (removed with it); none otherwise
+ * (the other tests: no console file appears). */
+static void test_console(void **state)
+{
+	cleanup_free char *log = kc_xasprintf("%s/console.txt", base);
+	cleanup_free char *text = NULL;
+	cleanup_free char *auto_log = NULL;
+	cleanup_error kc_error_t err = NULL;
+	struct vm_case t;
+	struct kc_vm *vm;
+	size_t len;
+
+	(void)state;
+	case_init(&t, "console");
+	t.spec.console_log = log;
+	vm = boot(&t);
+	auto_log = kc_xasprintf("%s/console.log", t.run_dir);
+	assert_false(path_exists(auto_log));
+	kc_vm_free(vm);
+	assert_int_equal(kc_read_file(log, 16 << 20, &text, &len, &err), 0);
+	assert_non_null(strstr(text, "kata-agent"));
+	assert_non_null(strstr(text, "starting as init"));
+	assert_int_equal(unlink(log), 0);
+	case_check_clean(&t);
+
+	cfg.agent.enable_debug = true;
+	case_init(&t, "console");
+	vm = boot(&t);
+	cfg.agent.enable_debug = false;
+	assert_true(path_exists(auto_log));
+	kc_vm_free(vm);
+	case_check_clean(&t);
+}
+
+/* DestroySandbox powers the guest off: QEMU exits by itself. */
+static void test_destroy_sandbox_shuts_down(void **state)
+{
+	Grpc__CreateSandboxRequest cs = GRPC__CREATE_SANDBOX_REQUEST__INIT;
+	Grpc__DestroySandboxRequest ds = GRPC__DESTROY_SANDBOX_REQUEST__INIT;
+	cleanup_error kc_error_t err = NULL;
+	struct pollfd pfd;
+	struct vm_case t;
+	struct kc_vm *vm;
+	struct conn c;
+	bool exited;
+
+	(void)state;
+	case_init(&t, "destroy");
+	t.spec.keep_agent_conn = true;
+	vm = boot(&t);
+	conn_take(&c, vm);
+	cs.sandbox_id = (char *)"destroy";
+	cs.hostname = (char *)"kc-destroy";
+	assert_int_equal(agent_call(&c, AGENT, "CreateSandbox", &cs.base, NULL, NULL), 0);
+	assert_int_equal(agent_call(&c, AGENT, "DestroySandbox", &ds.base, NULL, NULL), 0);
+	pfd = (struct pollfd){ .fd = kc_vm_pidfd(vm), .events = POLLIN };
+	exited = poll(&pfd, 1, 60000) == 1;
+	conn_close(&c);
+	/* Stopped either way, so that a failure leaves no VM running. */
+	assert_int_equal(kc_vm_stop(vm, &err), 0);
+	kc_vm_free(vm);
+	assert_true(exited);
+	case_check_clean(&t);
+}
+
+/* An agent that listens elsewhere never answers on the channel: the VM is
+ * killed at the deadline, with an error that says so. */
+static void test_never_answers_killed_at_deadline(void **state)
+{
+	cleanup_error kc_error_t err = NULL;
+	struct kc_vm *vm = NULL;
+	struct vm_case t;
+	int ret;
+
+	(void)state;
+	case_init(&t, "silent");
+	t.spec.kernel_params = "agent.listen=unix:///run/nobody-listens-here.sock";
+	t.spec.agent_timeout_ns = 5 * SEC;
+	ret = kc_vm_start(&t.spec, &vm, &err);
+	assert_int_equal(ret, -ETIMEDOUT);
+	assert_null(vm);
+	print_message("# %s\n", err->msg);
+	assert_non_null(strstr(err->msg, "did not answer grpc.Health/Check within 5.0 s"));
+	assert_non_null(strstr(err->msg, "VM killed"));
+	case_check_clean(&t);
+}
+
+/* Five VMs booted at the same time (one process each) all answer. */
+static void test_five_concurrent(void **state)
+{
+	char *dirs[5];
+	pid_t pids[5];
+	int children = count_children();
+
+	(void)state;
+	for (int i = 0; i < 5; i++) {
+		dirs[i] = kc_xasprintf("%s/c%d", base, i);
+		pids[i] = fork();
+		assert_true(pids[i] >= 0);
+		if (pids[i] == 0) {
+			cleanup_error kc_error_t err = NULL;
+			char id[16];
+			struct kc_vm_spec s = { .cfg = &cfg, .id = id, .run_dir = dirs[i],
+						.agent_timeout_ns = 300 * SEC,
+						.keep_agent_conn = true };
+			struct kc_vm *vm = NULL;
+			struct conn c;
+			Grpc__CheckRequest req = GRPC__CHECK_REQUEST__INIT;
+			ProtobufCMessage *resp = NULL;
+
+			snprintf(id, sizeof(id), "c%d", i);
+			if (kc_vm_start(&s, &vm, &err) < 0) {
+				fprintf(stderr, "# VM %d: %s\n", i, err->msg);
+				_exit(1);
+			}
+			conn_take(&c, vm);
+			if (agent_call(&c, "grpc.Health", "Check", &req.base,
+				       &grpc__health_check_response__descriptor, &resp) < 0)
+				_exit(2);
+			protobuf_c_message_free_unpacked(resp, NULL);
+			conn_close(&c);
+			kc_vm_free(vm);
+			_exit(0);
+		}
+	}
+	for (int i = 0; i < 5; i++) {
+		int st = -1;
+
+		assert_int_equal(waitpid(pids[i], &st, 0), pids[i]);
+		assert_true(WIFEXITED(st));
+		assert_int_equal(WEXITSTATUS(st), 0);
+	}
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(leftover_procs(dirs[i]), 0);
+		assert_false(path_exists(dirs[i]));
+		free(dirs[i]);
+	}
+	assert_int_equal(count_children(), children);
+}
+
+/* ---- a container whose rootfs comes over virtio-fs ---- */
+
+#define BUSYBOX "/bin/busybox"
+#define GUEST_SHARED "/run/kata-containers/shared/containers"
+
+static void copy_file(const char *from, const char *to)
+{
+	cleanup_free char *buf = NULL;
+	size_t len;
+	int fd;
+
+	assert_int_equal(kc_read_file(from, 64 << 20, &buf, &len, NULL), 0);
+	fd = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, buf, len), (ssize_t)len);
+	close(fd);
+}
+
+/* shared/ct1/rootfs with busybox and a file only the host wrote. */
+static char *make_shared(void)
+{
+	char *shared = kc_xasprintf("%s/share", base);
+	cleanup_free char *ct = kc_xasprintf("%s/ct1", shared);
+	cleanup_free char *rootfs = kc_xasprintf("%s/rootfs", ct);
+	cleanup_free char *bin = kc_xasprintf("%s/bin", rootfs);
+	cleanup_free char *bb = kc_xasprintf("%s/busybox", bin);
+	cleanup_free char *sh = kc_xasprintf("%s/sh", bin);
+	cleanup_free char *note = kc_xasprintf("%s/from-host.txt", rootfs);
+	FILE *f;
+
+	assert_int_equal(access(BUSYBOX, X_OK), 0);
+	assert_int_equal(mkdir(shared, 0755), 0);
+	assert_int_equal(mkdir(ct, 0755), 0);
+	assert_int_equal(mkdir(rootfs, 0755), 0);
+	assert_int_equal(mkdir(bin, 0755), 0);
+	copy_file(BUSYBOX, bb);
+	assert_int_equal(symlink("busybox", sh), 0);
+	f = fopen(note, "w");
+	assert_non_null(f);
+	fputs("written on the host\n", f);
+	fclose(f);
+	return shared;
+}
+
+/* The container's whole stdout, until end of stream; NULL on failure. */
+static char *read_stdout(struct conn *c, const char *id)
+{
+	Grpc__ReadStreamRequest req = GRPC__READ_STREAM_REQUEST__INIT;
+	char *out = kc_xzalloc(1);
+	size_t len = 0;
+
+	req.container_id = (char *)id;
+	req.exec_id = (char *)id;
+	req.len = 4096;
+	for (;;) {
+		ProtobufCMessage *m = NULL;
+		Grpc__ReadStreamResponse *r;
+
+		if (agent_call(c, AGENT, "ReadStdout", &req.base,
+			       &grpc__read_stream_response__descriptor, &m) < 0) {
+			free(out);
+			return NULL;
+		}
+		r = (Grpc__ReadStreamResponse *)m;
+		if (!r || r->data.len == 0) {
+			if (m)
+				protobuf_c_message_free_unpacked(m, NULL);
+			return out;
+		}
+		out = kc_xrealloc(out, len + r->data.len + 1);
+		memcpy(out + len, r->data.data, r->data.len);
+		len += r->data.len;
+		out[len] = '\0';
+		protobuf_c_message_free_unpacked(m, NULL);
+	}
+}
+
+/* Runs the container; returns its stdout (NULL on any failure) and its
+ * exit status in *status. */
+static char *run_shared_container(struct conn *c, int *status)
+{
+	Grpc__CreateSandboxRequest cs = GRPC__CREATE_SANDBOX_REQUEST__INIT;
+	Grpc__Storage st = GRPC__STORAGE__INIT;
+	Grpc__Storage *sts[1] = { &st };
+	Grpc__CreateContainerRequest cc = GRPC__CREATE_CONTAINER_REQUEST__INIT;
+	Grpc__StartContainerRequest sc = GRPC__START_CONTAINER_REQUEST__INIT;
+	Grpc__WaitProcessRequest wp = GRPC__WAIT_PROCESS_REQUEST__INIT;
+	Grpc__RemoveContainerRequest rc = GRPC__REMOVE_CONTAINER_REQUEST__INIT;
+	Grpc__DestroySandboxRequest ds = GRPC__DESTROY_SANDBOX_REQUEST__INIT;
+	ProtobufCMessage *m = NULL;
+	cleanup_free char *json = kc_xasprintf(
+		"{\"ociVersion\":\"1.0.2\",\"process\":{\"args\":[\"/bin/sh\",\"-c\","
+		"\"echo hello from the guest; /bin/busybox cat /from-host.txt\"],"
+		"\"env\":[\"PATH=/bin\"],\"cwd\":\"/\"},\"root\":{\"path\":\"%s/ct1/rootfs\"}}",
+		GUEST_SHARED);
+	char *out;
+
+	/* Kata's sandbox storage for the shared directory. */
+	st.driver = (char *)"virtio-fs";
+	st.source = (char *)"kataShared";
+	st.fstype = (char *)"virtiofs";
+	st.mount_point = (char *)GUEST_SHARED;
+	cs.sandbox_id = (char *)"share";
+	cs.hostname = (char *)"kc-share";
+	cs.n_storages = 1;
+	cs.storages = sts;
+	if (agent_call(c, AGENT, "CreateSandbox", &cs.base, NULL, NULL) < 0)
+		return NULL;
+	cc.container_id = (char *)"ct1";
+	cc.exec_id = (char *)"ct1";
+	cc.oci_spec_json.data = (uint8_t *)json;
+	cc.oci_spec_json.len = strlen(json);
+	if (agent_call(c, AGENT, "CreateContainer", &cc.base, NULL, NULL) < 0)
+		return NULL;
+	sc.container_id = (char *)"ct1";
+	if (agent_call(c, AGENT, "StartContainer", &sc.base, NULL, NULL) < 0)
+		return NULL;
+	out = read_stdout(c, "ct1");
+	wp.container_id = (char *)"ct1";
+	wp.exec_id = (char *)"ct1";
+	if (out && agent_call(c, AGENT, "WaitProcess", &wp.base,
+			      &grpc__wait_process_response__descriptor, &m) == 0) {
+		*status = ((Grpc__WaitProcessResponse *)m)->status;
+		protobuf_c_message_free_unpacked(m, NULL);
+	}
+	rc.container_id = (char *)"ct1";
+	agent_call(c, AGENT, "RemoveContainer", &rc.base, NULL, NULL);
+	agent_call(c, AGENT, "DestroySandbox", &ds.base, NULL, NULL);
+	return out;
+}
+
+/* A container in the guest runs from a rootfs the host shares over
+ * virtio-fs; its output shows it read the host's file. */
+static void test_container_over_virtiofs(void **state)
+{
+	cleanup_free char *shared = make_shared();
+	cleanup_free char *out = NULL;
+	cleanup_free char *rm = NULL;
+	cleanup_error kc_error_t err = NULL;
+	struct vm_case t;
+	struct kc_vm *vm;
+	struct conn c;
+	int status = -1;
+
+	(void)state;
+	case_init(&t, "share");
+	t.spec.shared_dir = shared;
+	t.spec.keep_agent_conn = true;
+	vm = boot(&t);
+	conn_take(&c, vm);
+	out = run_shared_container(&c, &status);
+	conn_close(&c);
+	assert_int_equal(kc_vm_stop(vm, &err), 0);
+	kc_vm_free(vm);
+	rm = kc_xasprintf("rm -rf '%s'", shared);
+	assert_int_equal(system(rm), 0);
+	assert_non_null(out);
+	for (char *l = out, *nl; (nl = strchr(l, '\n')) != NULL; l = nl + 1)
+		print_message("# container said: %.*s\n", (int)(nl - l), l);
+	assert_string_equal(out, "hello from the guest\nwritten on the host\n");
+	assert_int_equal(status, 0);
+	case_check_clean(&t);
+}
+
+static int group_setup(void **state)
+{
+	(void)state;
+	kc_log_init("test-vm", "runtime");
+	kc_log_set_level(KC_LOG_INFO);
+	if (!mkdtemp(base) || load_test_config(&cfg) < 0)
+		return -1;
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	kc_config_free(&cfg);
+	return rmdir(base);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_boot_check_version),
+		cmocka_unit_test(test_console),
+		cmocka_unit_test(test_destroy_sandbox_shuts_down),
+		cmocka_unit_test(test_never_answers_killed_at_deadline),
+		cmocka_unit_test(test_five_concurrent),
+		cmocka_unit_test(test_container_over_virtiofs),
+	};
+
+	/* KC_TEST_FILTER=test_boot* runs a subset while developing. */
+	if (getenv("KC_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("KC_TEST_FILTER"));
+	return cmocka_run_group_tests_name("vm", tests, group_setup, group_teardown);
+}
