@@ -99,6 +99,7 @@ int kc_sandbox_start(const struct kc_sandbox_opts *o, struct kc_sandbox **out, k
 			.vcpus = o->vcpus,
 			.memory_mib = o->memory_mib,
 			.agent_timeout_ns = timeout,
+			.keep_agent_conn = true,
 		};
 
 		ret = kc_vm_start(&spec, &sb->vm, err);
@@ -139,6 +140,11 @@ int kc_sandbox_pidfd(const struct kc_sandbox *sb)
 	if (sb->vm)
 		return kc_vm_pidfd(sb->vm);
 	return sb->agent_pidfd;
+}
+
+int kc_sandbox_take_agent_fd(struct kc_sandbox *sb)
+{
+	return sb->vm ? kc_vm_take_agent_fd(sb->vm) : -1;
 }
 
 bool kc_sandbox_share_is_virtiofs(const struct kc_sandbox *sb)

@@ -50,6 +50,9 @@ const char *kc_sandbox_agent_uri(const struct kc_sandbox *sb);
  * turns readable when it exits (owned by the sandbox). */
 pid_t kc_sandbox_pid(const struct kc_sandbox *sb);
 int kc_sandbox_pidfd(const struct kc_sandbox *sb);
+/* The connection to the agent that answered the VM's health check (over
+ * virtio-serial there is only one), now the caller's; -1: dial the URI. */
+int kc_sandbox_take_agent_fd(struct kc_sandbox *sb);
 /* Whether CreateSandbox must carry the virtio-fs storage of the share. */
 bool kc_sandbox_share_is_virtiofs(const struct kc_sandbox *sb);
 /* The paths container preparation needs. */

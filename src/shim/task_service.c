@@ -297,7 +297,9 @@ static int sandbox_boot(struct shim *s, const char *sid, json_t *spec, kc_error_
 	ret = kc_sandbox_start(&o, &s->sb, err);
 	if (ret < 0)
 		return ret;
-	fd = kc_ttrpc_dial(kc_sandbox_agent_uri(s->sb), 5 * NS_SEC, err);
+	fd = kc_sandbox_take_agent_fd(s->sb);
+	if (fd < 0)
+		fd = kc_ttrpc_dial(kc_sandbox_agent_uri(s->sb), 5 * NS_SEC, err);
 	if (fd < 0 || kc_ttrpc_client_new(s->loop, fd, &s->agent, err) < 0 ||
 	    kc_loop_watch_fd(s->loop, kc_sandbox_pidfd(s->sb), EPOLLIN, on_vm_exit, s,
 			     &s->vm_watch, err) < 0) {

@@ -58,8 +58,24 @@ EOT
 }
 
 # The configuration the shim reads (runtime option ConfigPath).
+# In vm mode: the repository's configuration with the guest image of the
+# build tree and a small guest.
 e2e_config() {
-	echo "${KC_E2E_CONFIG:-$KC_SOURCE_ROOT/config/configuration-qemu.toml}"
+	if [ -n "${KC_E2E_CONFIG:-}" ]; then
+		echo "$KC_E2E_CONFIG"
+		return
+	fi
+	if [ "$KC_E2E_MODE" = vm ] && [ ! -f "$W/configuration.toml" ]; then
+		sed -e "s|^kernel = .*|kernel = \"$KC_BUILD_ROOT/guest/vmlinux.container\"|" \
+			-e "s|^initrd = .*|initrd = \"$KC_BUILD_ROOT/guest/kata-containers-initrd.img\"|" \
+			-e "s|^default_memory = .*|default_memory = ${KC_E2E_MEMORY:-256}|" \
+			"$KC_SOURCE_ROOT/config/configuration-qemu.toml" > "$W/configuration.toml"
+	fi
+	if [ "$KC_E2E_MODE" = vm ]; then
+		echo "$W/configuration.toml"
+	else
+		echo "$KC_SOURCE_ROOT/config/configuration-qemu.toml"
+	fi
 }
 
 e2e_stop() {
