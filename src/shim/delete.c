@@ -6,6 +6,9 @@
  * nothing is success.
  */
 #include <errno.h>
+#include <poll.h>
+#include <stdint.h>
+#include <sys/syscall.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,15 +22,32 @@
 #include "sandbox.h"
 #include "shim.h"
 #include "shim_task.pb-c.h"
-#include "ttrpc/transport.h"
 
-static bool shim_answers(const char *path)
+/* Whether the shim whose pid is in <socket>.pid still runs.  One that
+ * containerd just saw disconnect may still be exiting: it is given a
+ * moment (its pidfd turns readable when it is gone). */
+static bool shim_alive(const char *sock)
 {
-	cleanup_free char *uri = kc_xasprintf("unix://%s", path);
-	int fd = kc_ttrpc_dial(uri, 1000000000ull, NULL);
+	cleanup_free char *pidfile = kc_xasprintf("%s.pid", sock);
+	cleanup_free char *text = NULL;
+	unsigned long long pid;
+	struct pollfd p;
+	size_t len;
+	int fd;
 
+	if (kc_read_file(pidfile, 64, &text, &len, NULL) < 0)
+		return false;
+	text[strcspn(text, "\n")] = '\0';
+	if (!kc_parse_u64(text, &pid) || pid < 2 || pid > INT32_MAX)
+		return false;
+	fd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
 	if (fd < 0)
 		return false;
+	p = (struct pollfd){ .fd = fd, .events = POLLIN };
+	if (poll(&p, 1, 2000) > 0) {
+		close(fd);
+		return false;
+	}
 	close(fd);
 	return true;
 }
@@ -62,12 +82,17 @@ int shim_delete(const struct shim_args *a, kc_error_t *err)
 	if (ret < 0)
 		return ret;
 	sock = shim_socket_path(a->address, a->ns, sid);
-	if (strcmp(sid, a->id) == 0 && !shim_answers(sock)) {
+	if (strcmp(sid, a->id) == 0 && !shim_alive(sock)) {
 		/* The pod's shim is gone: so must everything it ran. */
 		ret = kc_sandbox_cleanup_dead(sid, err);
 		if (ret < 0)
 			return ret;
 		unlink(sock);
+		{
+			cleanup_free char *pidfile = kc_xasprintf("%s.pid", sock);
+
+			unlink(pidfile);
+		}
 	} else if (strcmp(sid, a->id) != 0) {
 		cleanup_free char *mounts = kc_xasprintf("%s/%s/mounts", KC_SANDBOXES_DIR, sid);
 		struct kc_container_env env = { .mounts_dir = mounts };

@@ -66,6 +66,14 @@ int shim_serve(const struct shim_args *a, int listen_fd, const char *socket_path
 		ret = kc_loop_watch_fd(s.loop, s.sigfd, EPOLLIN, on_signal, &s, &s.sig_watch, err);
 	if (ret < 0)
 		goto out;
+	{
+		cleanup_free char *pidfile = kc_xasprintf("%s.pid", socket_path);
+		cleanup_free char *pid = kc_xasprintf("%d\n", (int)getpid());
+
+		ret = kc_write_file_atomic(pidfile, pid, strlen(pid), 0644, err);
+		if (ret < 0)
+			goto out;
+	}
 	kc_info("shim serving on %s (agent: %s)", socket_path,
 		s.agent_binary ? s.agent_binary : "in a VM");
 	ret = kc_loop_run(s.loop, err);
@@ -87,6 +95,11 @@ out:
 	if (s.cfg_loaded)
 		kc_config_free(&s.cfg);
 	unlink(socket_path);
+	{
+		cleanup_free char *pidfile = kc_xasprintf("%s.pid", socket_path);
+
+		unlink(pidfile);
+	}
 	kc_info("shim exits");
 	return ret < 0 ? ret : 0;
 }

@@ -36,16 +36,10 @@ check "bad mount type: Create fails with the reason" yes "$m"
 [ $rc -ne 0 ] && ok "bad mount type: ctr fails" || not_ok "bad mount type: ctr fails"
 $CTR containers delete kce2e-bad > /dev/null 2>&1
 
-# A detached container: exec, ps, kill.
+# A detached container: ps, kill (exec: test-exec.sh).
 timeout 120 $CTR run -d $F $R $C $IMG kce2e-bg /bin/sleep 300 > /dev/null 2>&1
 st=$($CTR tasks ls 2> /dev/null | awk '$1=="kce2e-bg" {print $3}')
 check "detach: RUNNING" RUNNING "$st"
-out=$(timeout 60 $CTR tasks exec --exec-id x1 $F kce2e-bg /bin/sh -c 'echo exec-ok; exit 3' 2>&1)
-rc=$?
-check "exec: output" "exec-ok" "$out"
-check "exec: exit code" 3 $rc
-out=$(echo exec-in | timeout 60 $CTR tasks exec --exec-id x2 $F kce2e-bg /bin/cat 2>&1)
-check "exec: stdin" "exec-in" "$out"
 n=$($CTR tasks ps kce2e-bg 2> /dev/null | awk 'NR>1 && $1 ~ /^[0-9]+$/' | wc -l)
 check "ps: lists the task's process" 1 "$n"
 $CTR tasks kill -s SIGTERM kce2e-bg > /dev/null 2>&1
