@@ -41,12 +41,14 @@ int kc_check_id(const char *what, const char *id, kc_error_t *err);
 /*
  * Mounts the rootfs onto bundle/rootfs (as containerd expects of a shim)
  * and binds it into the share at mounts/<cid>/rootfs.  No mount: the
- * bundle's rootfs must already be a populated directory (containerd
- * prepared it).  Supported types: overlay, bind (options ro/rbind...).
+ * spec's root.path (spec_root: absolute, or relative to the bundle) must be
+ * a populated directory (containerd or the user prepared it).  Supported
+ * types: overlay, bind (options ro/rbind...).
  * On failure nothing stays mounted.
  */
 int kc_rootfs_setup(const struct kc_container_env *env, const char *cid, const char *bundle,
-		    const struct kc_rootfs_mount *m, size_t n, kc_error_t *err);
+		    const char *spec_root, const struct kc_rootfs_mount *m, size_t n,
+		    kc_error_t *err);
 
 /*
  * Rewrites spec (in place) for the guest: root.path to the share; bind

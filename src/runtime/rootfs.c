@@ -85,9 +85,11 @@ static int mount_one(const struct kc_rootfs_mount *m, const char *target, kc_err
 }
 
 int kc_rootfs_setup(const struct kc_container_env *env, const char *cid, const char *bundle,
-		    const struct kc_rootfs_mount *m, size_t n, kc_error_t *err)
+		    const char *spec_root, const struct kc_rootfs_mount *m, size_t n,
+		    kc_error_t *err)
 {
 	cleanup_free char *src = kc_xasprintf("%s/rootfs", bundle);
+	cleanup_free char *own = NULL;
 	cleanup_free char *dst = kc_xasprintf("%s/%s/rootfs", env->mounts_dir, cid);
 	bool mounted = false;
 	int ret;
@@ -101,6 +103,14 @@ int kc_rootfs_setup(const struct kc_container_env *env, const char *cid, const c
 		if (ret < 0)
 			return ret;
 		mounted = true;
+	} else if (spec_root && spec_root[0] == '/' && strcmp(spec_root, src) != 0) {
+		/* A rootfs the user made (ctr run --config ... with root.path). */
+		if (!dir_populated(spec_root))
+			return kc_error_set(err, ENOENT, "rootfs: root.path `%s` is not a populated "
+					    "directory", spec_root);
+		own = kc_xstrdup(spec_root);
+		free(src);
+		src = kc_steal_ptr(&own);
 	} else if (!dir_populated(src)) {
 		return kc_error_set(err, ENOENT,
 				    "rootfs: no rootfs mount given and `%s` is empty", src);

@@ -409,6 +409,7 @@ static void create_container(struct shim *s, struct create_ctx *x)
 	struct kc_container_env env;
 	cleanup_free struct kc_rootfs_mount *mounts = NULL;
 	cleanup_free char *json = NULL;
+	json_t *root;
 
 	kc_sandbox_container_env(s->sb, &env);
 	mounts = kc_xzalloc((x->req->n_rootfs + 1) * sizeof(*mounts));
@@ -419,7 +420,9 @@ static void create_container(struct shim *s, struct create_ctx *x)
 		mounts[i].options = x->req->rootfs[i]->options;
 		mounts[i].n_options = x->req->rootfs[i]->n_options;
 	}
-	if (kc_rootfs_setup(&env, c->id, c->bundle, mounts, x->req->n_rootfs, &err) < 0 ||
+	root = json_object_get(json_object_get(x->spec, "root"), "path");
+	if (kc_rootfs_setup(&env, c->id, c->bundle, json_is_string(root) ? json_string_value(root) : NULL,
+			    mounts, x->req->n_rootfs, &err) < 0 ||
 	    kc_spec_for_guest(&env, c->id, x->spec, &err) < 0 || shim_io_open(&c->init, &err) < 0) {
 		create_fail(s, x, &err);
 		return;

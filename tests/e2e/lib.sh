@@ -52,8 +52,7 @@ EOT
 		> "$W/logs/containerd.log" 2>&1 &
 	CPID=$!
 	for _ in $(seq 100); do $CTR version > /dev/null 2>&1 && break; sleep 0.1; done
-	"$KC_SOURCE_ROOT/../../shared/tools/mk-busybox-oci.sh" "$W/img.tar" "$IMG" > /dev/null 2>&1 ||
-		/work/shared/tools/mk-busybox-oci.sh "$W/img.tar" "$IMG" > /dev/null
+	"$KC_SOURCE_ROOT/scripts/mk-busybox-oci.sh" "$W/img.tar" "$IMG" > /dev/null
 	$CTR images import "$W/img.tar" > /dev/null
 }
 

@@ -80,7 +80,12 @@ for _ in $(seq 100); do
 done
 $CTR tasks delete kce2e-k9 > /dev/null 2>&1
 $CTR containers delete kce2e-k9 > /dev/null 2>&1
-left=$(ls -d /run/kata-containers/shared/sandboxes/kce2e-k9 /run/vc/vm/kce2e-k9 2> /dev/null | wc -l)
+# containerd runs `shim delete` on its own once it sees the shim gone.
+for _ in $(seq 100); do
+	left=$(ls -d /run/kata-containers/shared/sandboxes/kce2e-k9 /run/vc/vm/kce2e-k9 2> /dev/null | wc -l)
+	[ "$left" = 0 ] && break
+	sleep 0.1
+done
 check "shim SIGKILLed: its sandbox is cleaned" 0 "$left"
 
 trap - EXIT

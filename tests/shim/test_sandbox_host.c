@@ -215,18 +215,18 @@ static void test_rootfs_bind_and_overlay(void **state)
 	assert_int_equal(kc_mkdir_p(mounts, NULL), 0);
 	fd = open(marker, O_WRONLY | O_CREAT, 0644);
 	close(fd);
-	assert_int_equal(kc_rootfs_setup(&env, "c2", bundle, &bind, 1, &err), 0);
+	assert_int_equal(kc_rootfs_setup(&env, "c2", bundle, NULL, &bind, 1, &err), 0);
 	assert_int_equal(access(seen, F_OK), 0);
 	assert_int_equal(kc_container_cleanup(&env, "c2", bundle, &err), 0);
 	assert_int_equal(mounts_below(tmpdir), 0);
-	assert_int_equal(kc_rootfs_setup(&env, "c2", bundle, &ov, 1, &err), 0);
+	assert_int_equal(kc_rootfs_setup(&env, "c2", bundle, NULL, &ov, 1, &err), 0);
 	assert_int_equal(access(seen, F_OK), 0);
 	assert_int_equal(kc_container_cleanup(&env, "c2", bundle, &err), 0);
 	assert_int_equal(mounts_below(tmpdir), 0);
-	assert_true(kc_rootfs_setup(&env, "c2", bundle, &weird, 1, &e2) < 0);
+	assert_true(kc_rootfs_setup(&env, "c2", bundle, NULL, &weird, 1, &e2) < 0);
 	assert_non_null(strstr(e2->msg, "rootfs mount type `zfs` is not supported"));
 	/* No mount and an empty bundle rootfs: nothing to run. */
-	assert_true(kc_rootfs_setup(&env, "c2", bundle, NULL, 0, &e3) < 0);
+	assert_true(kc_rootfs_setup(&env, "c2", bundle, NULL, NULL, 0, &e3) < 0);
 	assert_non_null(strstr(e3->msg, "no rootfs mount given"));
 	assert_int_equal(mounts_below(tmpdir), 0);
 }
