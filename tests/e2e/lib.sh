@@ -43,11 +43,11 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
   [plugins."io.containerd.internal.v1.opt"]
     path = "$W/opt"
 EOT
-	local agent_env=()
+	KC_E2E_AGENT_ENV=
 	if [ "$KC_E2E_MODE" = host-agent ]; then
-		agent_env=(KATA_C_TEST_AGENT="$KC_BUILD_ROOT/src/agent/kata-agent")
+		KC_E2E_AGENT_ENV="KATA_C_TEST_AGENT=$KC_BUILD_ROOT/src/agent/kata-agent"
 	fi
-	env "${agent_env[@]}" ASAN_OPTIONS=detect_leaks=1:log_path=$W/logs/asan \
+	env $KC_E2E_AGENT_ENV ASAN_OPTIONS=detect_leaks=1:log_path=$W/logs/asan \
 		PATH="$W/bin:$PATH" containerd --config "$W/config.toml" \
 		> "$W/logs/containerd.log" 2>&1 &
 	CPID=$!
