@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "agent_proc.h"
+#include "host_cgroup.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "mount.h"
@@ -23,6 +24,7 @@ struct kc_sandbox {
 	pid_t agent_pid; /* host agent */
 	int agent_pidfd;
 	char *agent_uri;
+	struct kc_host_cgroup *cgroup;
 };
 
 /* mounts/ becomes a shared mount and shared/ a read-only slave bind of it:
@@ -85,6 +87,9 @@ int kc_sandbox_start(const struct kc_sandbox_opts *o, struct kc_sandbox **out, k
 	ret = share_setup(sb, err);
 	if (ret >= 0)
 		ret = kc_mkdir_p(sb->run_dir, err);
+	/* Before the VMM and virtiofsd start: they inherit it. */
+	if (ret >= 0 && o->cgroup_path)
+		ret = kc_host_cgroup_enter(o->cgroup_path, &sb->cgroup, err);
 	if (ret < 0)
 		goto fail;
 	if (o->agent_binary) {
@@ -189,6 +194,8 @@ int kc_sandbox_stop(struct kc_sandbox *sb, kc_error_t *err)
 		kc_agent_proc_stop(sb->agent_pid, sb->agent_pidfd);
 	sb->agent_pid = 0;
 	sb->agent_pidfd = -1;
+	kc_host_cgroup_leave(sb->cgroup);
+	sb->cgroup = NULL;
 	ret = remove_dirs(sb->base_dir, sb->run_dir, err);
 	if (ret < 0)
 		return ret;
@@ -213,7 +220,7 @@ void kc_sandbox_free(struct kc_sandbox *sb)
 	free(sb);
 }
 
-int kc_sandbox_cleanup_dead(const char *id, kc_error_t *err)
+int kc_sandbox_cleanup_dead(const char *id, const char *cgroup_path, kc_error_t *err)
 {
 	struct kc_sandbox sb = { 0 };
 	int ret;
@@ -234,6 +241,8 @@ int kc_sandbox_cleanup_dead(const char *id, kc_error_t *err)
 	}
 	if (ret >= 0)
 		ret = remove_dirs(sb.base_dir, sb.run_dir, err);
+	if (ret >= 0 && cgroup_path)
+		kc_host_cgroup_remove(cgroup_path);
 	free(sb.id);
 	free(sb.base_dir);
 	free(sb.mounts_dir);

@@ -38,6 +38,7 @@ struct kc_sandbox_opts {
 	const char *id;
 	unsigned vcpus, memory_mib; /* 0: the configuration's */
 	const char *agent_binary;   /* non-NULL: the agent as a host process */
+	const char *cgroup_path;    /* the pod's host cgroup (host_cgroup.h); NULL: none */
 };
 
 struct kc_sandbox;
@@ -65,6 +66,6 @@ void kc_sandbox_free(struct kc_sandbox *sb);
 
 /* After a dead shim: kills what still runs for sandbox id and removes its
  * mounts and directories.  Nothing there is success. */
-int kc_sandbox_cleanup_dead(const char *id, kc_error_t *err);
+int kc_sandbox_cleanup_dead(const char *id, const char *cgroup_path, kc_error_t *err);
 
 #endif

@@ -84,7 +84,10 @@ int shim_delete(const struct shim_args *a, kc_error_t *err)
 	sock = shim_socket_path(a->address, a->ns, sid);
 	if (strcmp(sid, a->id) == 0 && !shim_alive(sock)) {
 		/* The pod's shim is gone: so must everything it ran. */
-		ret = kc_sandbox_cleanup_dead(sid, err);
+		json_t *cg = json_object_get(json_object_get(spec, "linux"), "cgroupsPath");
+
+		ret = kc_sandbox_cleanup_dead(sid, json_is_string(cg) ? json_string_value(cg) : NULL,
+					      err);
 		if (ret < 0)
 			return ret;
 		unlink(sock);

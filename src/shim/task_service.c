@@ -293,6 +293,17 @@ static int sandbox_boot(struct shim *s, const char *sid, json_t *spec, kc_error_
 	o.vcpus = vcpus;
 	o.memory_mib = mib;
 	o.agent_binary = s->agent_binary;
+	{
+		json_t *cg = json_object_get(json_object_get(spec, "linux"), "cgroupsPath");
+
+		/* systemd's slice:prefix:name needs systemd, which places the
+		 * processes itself: left alone. */
+		if (json_is_string(cg) && json_string_value(cg)[0] == '/')
+			o.cgroup_path = json_string_value(cg);
+		else if (json_is_string(cg))
+			kc_info("cgroupsPath `%s` is not a path: no host cgroup",
+				json_string_value(cg));
+	}
 	kc_info("starting sandbox %s: %u vCPUs, %u MiB", sid, vcpus, mib);
 	ret = kc_sandbox_start(&o, &s->sb, err);
 	if (ret < 0)

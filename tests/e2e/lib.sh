@@ -92,6 +92,8 @@ e2e_leftovers() {
 	check "no mount left" 0 "$mnts"
 	dirs=$(ls -d /run/kata-containers/shared/sandboxes/kce2e* /run/vc/vm/kce2e* 2> /dev/null | wc -l)
 	check "no sandbox dir left" 0 "$dirs"
+	dirs=$(ls -d /sys/fs/cgroup/*/default/kce2e* /sys/fs/cgroup/default/kce2e* 2> /dev/null | wc -l)
+	check "no host cgroup left" 0 "$dirs"
 }
 
 e2e_finish() {

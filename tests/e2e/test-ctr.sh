@@ -40,6 +40,15 @@ $CTR containers delete kce2e-bad > /dev/null 2>&1
 timeout 120 $CTR run -d $F $R $C $IMG kce2e-bg /bin/sleep 300 > /dev/null 2>&1
 st=$($CTR tasks ls 2> /dev/null | awk '$1=="kce2e-bg" {print $3}')
 check "detach: RUNNING" RUNNING "$st"
+# The VMM (the host agent without a VM) runs in the pod's host cgroup.
+if [ "$KC_E2E_MODE" = vm ]; then
+	vpid=$(ps -eo pid,args | awk '/[q]emu-system.*-name kata-kce2e-bg / {print $1}')
+else
+	vpid=$(ps -eo pid,args | awk '/[k]ata-agent --no-init --listen unix:\/\/\/run\/vc\/vm\/kce2e-bg\// {print $1}')
+fi
+n=$(grep -c ':/default/kce2e-bg$' /proc/$vpid/cgroup 2> /dev/null)
+[ "${n:-0}" -ge 1 ] && ok "the VMM is in the pod's cgroup /default/kce2e-bg ($n hierarchies)" ||
+	not_ok "the VMM is in the pod's cgroup" "$(cat /proc/$vpid/cgroup 2>&1)"
 n=$($CTR tasks ps kce2e-bg 2> /dev/null | awk 'NR>1 && $1 ~ /^[0-9]+$/' | wc -l)
 check "ps: lists the task's process" 1 "$n"
 $CTR tasks kill -s SIGTERM kce2e-bg > /dev/null 2>&1
