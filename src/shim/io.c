@@ -240,27 +240,37 @@ static void in_finish(struct shim_pump *pp)
 			   &pp->call_id);
 }
 
-static void in_readable(struct kc_loop_watch *w, int fd, uint32_t events, void *data)
+/* Reads one chunk: sends it, or at the end (every writer gone, or CloseIO
+ * asked and nothing is left) closes the guest's stdin.  Returns false
+ * when there is nothing to read now. */
+static bool in_read(struct shim_pump *pp)
 {
-	struct shim_pump *pp = data;
 	ssize_t n;
 
-	(void)w;
-	(void)events;
 	if (!pp->buf)
 		pp->buf = kc_xmalloc(CHUNK);
-	n = read(fd, pp->buf, CHUNK);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
+	n = pp->fd >= 0 ? read(pp->fd, pp->buf, CHUNK) : 0;
+	if (n < 0 && (errno == EAGAIN || errno == EINTR) && !pp->close_req)
+		return false;
 	if (n <= 0) {
-		/* Every writer closed: the client's end of stdin. */
+		kc_debug("stdin of %s/%s: end", pp->proc->c->id, pp->proc->exec_id);
 		in_finish(pp);
-		return;
+		return true;
 	}
+	kc_debug("stdin of %s/%s: %zd bytes", pp->proc->c->id, pp->proc->exec_id, n);
 	pp->len = (size_t)n;
 	pp->off = 0;
 	in_watch(pp, false);
 	in_send(pp);
+	return true;
+}
+
+static void in_readable(struct kc_loop_watch *w, int fd, uint32_t events, void *data)
+{
+	(void)w;
+	(void)fd;
+	(void)events;
+	in_read(data);
 }
 
 static void in_watch(struct shim_pump *pp, bool on)
@@ -307,7 +317,8 @@ static void in_written(struct shim *s, void *ctx, kc_error_t *err, const Protobu
 	}
 	pp->off = pp->len = 0;
 	if (pp->close_req) {
-		in_finish(pp);
+		/* What the client wrote before CloseIO goes first. */
+		in_read(pp);
 		return;
 	}
 	in_watch(pp, true);
@@ -333,8 +344,9 @@ void shim_io_close_stdin(struct shim_proc *p)
 	if (pp->done)
 		return;
 	pp->close_req = true;
-	if (!pp->busy && pp->off >= pp->len)
-		in_finish(pp);
+	/* Before the process runs, the pump starts with a drain. */
+	if (pp->proc->status == ST_RUNNING && !pp->busy && pp->off >= pp->len)
+		in_read(pp);
 }
 
 /* ---- whole process ---- */
@@ -346,7 +358,7 @@ void shim_io_start(struct shim_proc *p)
 		out_request(&p->err);
 	if (!p->in.done) {
 		if (p->in.close_req)
-			in_finish(&p->in);
+			in_read(&p->in);
 		else
 			in_watch(&p->in, true);
 	}
