@@ -37,9 +37,6 @@ static int open_uri(const char *uri, bool in, int *fd, kc_error_t *err)
 	*fd = -1;
 	if (!uri || !uri[0])
 		return 0;
-	if (strncmp(uri, "binary://", 9) == 0)
-		return kc_error_set(err, ENOTSUP, "io `%s`: binary:// logging is not supported",
-				    uri);
 	if (strncmp(uri, "file://", 7) == 0) {
 		if (in)
 			return kc_error_set(err, EINVAL, "io `%s`: file:// is for output only", uri);
@@ -48,6 +45,8 @@ static int open_uri(const char *uri, bool in, int *fd, kc_error_t *err)
 			return kc_error_set(err, errno, "open `%s`", uri + 7);
 		return 0;
 	}
+	if (strncmp(uri, "binary://", 9) == 0)
+		return kc_error_set(err, EINVAL, "io `%s`: binary:// is for outputs only", uri);
 	if (strstr(uri, "://"))
 		return kc_error_set(err, EINVAL, "io `%s`: unknown scheme", uri);
 	/* The client made the fifo and holds its other end (for outputs);
@@ -79,9 +78,12 @@ int shim_io_open(struct shim_proc *p, kc_error_t *err)
 	int ret;
 
 	ret = open_uri(p->stdin_path, true, &p->in.fd, err);
-	if (ret >= 0)
+	if (ret >= 0 && strncmp(p->stdout_path, "binary://", 9) == 0)
+		/* One logger takes both outputs. */
+		ret = shim_io_binary_open(p, p->stdout_path, err);
+	else if (ret >= 0)
 		ret = open_uri(p->stdout_path, false, &p->out.fd, err);
-	if (ret >= 0 && !p->terminal)
+	if (ret >= 0 && !p->terminal && p->err.fd < 0)
 		ret = open_uri(p->stderr_path, false, &p->err.fd, err);
 	if (ret < 0) {
 		shim_io_close(p);
@@ -375,4 +377,5 @@ void shim_io_close(struct shim_proc *p)
 	pump_stop(&p->in);
 	pump_stop(&p->out);
 	pump_stop(&p->err);
+	shim_io_binary_reap(p);
 }

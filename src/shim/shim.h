@@ -75,6 +75,7 @@ struct shim_proc {
 	uint32_t exit_status;
 	struct timespec exited_at;
 	struct shim_pump in, out, err;
+	pid_t log_pid; /* a binary:// logger (io_binary.c) */
 	struct shim_waiter *waiters;
 };
 
@@ -157,6 +158,10 @@ void shim_io_close_stdin(struct shim_proc *p);
 bool shim_io_drained(const struct shim_proc *p);
 /* Stops every pump and closes the fds. */
 void shim_io_close(struct shim_proc *p);
+/* io_binary.c: starts the binary:// logger of p's outputs (out.fd and
+ * err.fd become its pipes); reaps it once they are closed. */
+int shim_io_binary_open(struct shim_proc *p, const char *uri, kc_error_t *err);
+void shim_io_binary_reap(struct shim_proc *p);
 
 /* ---- task_service.c ---- */
 

@@ -28,6 +28,24 @@ out=$($RUN $IMG kce2e-big /bin/sh -c 'i=0; while [ $i -lt 2000 ]; do echo line-$
 exp=$(i=0; while [ $i -lt 2000 ]; do echo line-$i-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; i=$((i+1)); done | md5sum)
 check "run: 118 KB of output arrive whole" "$exp" "$out"
 
+# binary:// logging: the logger gets stdout on fd 3, stderr on fd 4, the
+# query as arguments, the container's id in its environment.
+cat > "$W/logger" <<EOT
+#!/bin/sh
+exec 5>&-
+echo "\$CONTAINER_ID \$CONTAINER_NAMESPACE \$*" > "$W/log.info"
+cat <&3 > "$W/log.out" &
+cat <&4 > "$W/log.err"
+wait
+EOT
+chmod +x "$W/logger"
+$RUN --log-uri "binary://$W/logger?level=x" $IMG kce2e-log /bin/sh -c 'echo to-out; echo to-err >&2' > /dev/null 2>&1
+check "binary:// logger: stdout" "to-out" "$(cat "$W/log.out" 2> /dev/null)"
+check "binary:// logger: stderr" "to-err" "$(cat "$W/log.err" 2> /dev/null)"
+check "binary:// logger: id, namespace, arguments" "kce2e-log default level x" "$(cat "$W/log.info" 2> /dev/null)"
+$RUN --log-uri "file://$W/file.log" $IMG kce2e-flog /bin/sh -c 'echo to-file' > /dev/null 2>&1
+check "file:// log" "to-file" "$(cat "$W/file.log" 2> /dev/null)"
+
 # Bad input: a mount type the shim cannot honour fails Create, naming it.
 out=$($RUN --mount type=weirdfs,src=/tmp,dst=/w,options=rw $IMG kce2e-bad /bin/true 2>&1)
 rc=$?
