@@ -64,6 +64,41 @@ static int write_pid(const char *dir, kc_error_t *err)
 	return ret;
 }
 
+/* A new cpuset cgroup (v1) starts with no cpus and mems: each level
+ * below the root takes its parent's. */
+static void cpuset_inherit(const char *root, const char *dir)
+{
+	cleanup_free char *p = kc_xstrdup(dir);
+	static const char *const files[] = { "cpuset.cpus", "cpuset.mems" };
+
+	for (char *s = p + strlen(root) + 1;; s++) {
+		if (*s == '/' || *s == '\0') {
+			char c = *s;
+
+			*s = '\0';
+			for (size_t i = 0; i < 2; i++) {
+				cleanup_free char *mine = kc_xasprintf("%s/%s", p, files[i]);
+				cleanup_free char *parent = kc_xasprintf("%s/../%s", p, files[i]);
+				cleanup_free char *v = NULL;
+				size_t len;
+
+				if (kc_read_file(parent, 4096, &v, &len, NULL) == 0 && len > 1) {
+					int fd = open(mine, O_WRONLY | O_CLOEXEC);
+
+					if (fd >= 0) {
+						if (write(fd, v, len) < 0)
+							kc_debug("write `%s`: %s", mine, strerror(errno));
+						close(fd);
+					}
+				}
+			}
+			*s = c;
+			if (!c)
+				break;
+		}
+	}
+}
+
 static bool path_ok(const char *path)
 {
 	if (path[0] != '/' || strlen(path) > 1024)
@@ -107,6 +142,12 @@ int kc_host_cgroup_enter(const char *path, struct kc_host_cgroup **out, kc_error
 				if (!c)
 					break;
 			}
+		}
+		if (write_pid(dir, NULL) == -ENOSPC) {
+			cleanup_free char *probe = kc_xasprintf("%s/cpuset.cpus", dir);
+
+			if (access(probe, F_OK) == 0)
+				cpuset_inherit(roots[i], dir);
 		}
 		if (write_pid(dir, &werr) < 0) {
 			kc_warn("host cgroup: %s (hierarchy skipped)", werr->msg);

@@ -54,6 +54,20 @@ check "bad mount type: Create fails with the reason" yes "$m"
 [ $rc -ne 0 ] && ok "bad mount type: ctr fails" || not_ok "bad mount type: ctr fails"
 $CTR containers delete kce2e-bad > /dev/null 2>&1
 
+# A hypervisor annotation that enable_annotations does not allow.
+out=$($RUN --annotation io.katacontainers.config.hypervisor.kernel=/tmp/x $IMG kce2e-ann /bin/true 2>&1)
+case "$out" in *"io.katacontainers.config.hypervisor.kernel"*) m=yes ;; *) m="no: $out" ;; esac
+check "forbidden annotation: Create fails naming it" yes "$m"
+$CTR containers delete kce2e-ann > /dev/null 2>&1
+# A configuration error: the file's path and the key are named.
+printf '[hypervisor.qemu]\ndefault_vcpus = "two"\n' > "$W/bad-config.toml"
+out=$(timeout 120 $CTR run --rm $F $R --runtime-config-path "$W/bad-config.toml" $IMG kce2e-cfg /bin/true 2>&1)
+case "$out" in *"bad-config.toml:2:"*"default_vcpus"*) m=yes ;; *) m="no: $out" ;; esac
+check "configuration error: Create fails naming file:line and key" yes "$m"
+$CTR containers delete kce2e-cfg > /dev/null 2>&1
+left=$(ls -d /run/kata-containers/shared/sandboxes/kce2e-ann /run/kata-containers/shared/sandboxes/kce2e-cfg /run/vc/vm/kce2e-ann /run/vc/vm/kce2e-cfg 2> /dev/null | wc -l)
+check "failed Creates leave no sandbox behind" 0 "$left"
+
 # A detached container: ps, kill (exec: test-exec.sh).
 timeout 120 $CTR run -d $F $R $C $IMG kce2e-bg /bin/sleep 300 > /dev/null 2>&1
 st=$($CTR tasks ls 2> /dev/null | awk '$1=="kce2e-bg" {print $3}')
