@@ -104,6 +104,7 @@ struct shim {
 	struct kc_ttrpc_client *agent;
 	bool sandbox_dead;
 	struct kc_loop_watch *vm_watch;
+	uint32_t oom_call; /* the GetOOMEvent long poll in flight */
 	struct shim_container *containers;
 	/* events */
 	struct shim_event *ev_head, *ev_tail;

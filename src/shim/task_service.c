@@ -448,6 +448,40 @@ static void create_container(struct shim *s, struct create_ctx *x)
 			on_container_created, x);
 }
 
+static void oom_poll(struct shim *s);
+
+/* GetOOMEvent is a long poll: each answer names a container whose process
+ * the guest's OOM killer hit, published as TaskOOM (as Kata's shim does). */
+static void on_oom(struct shim *s, void *ctx, kc_error_t *err, const ProtobufCMessage *m)
+{
+	const Grpc__OOMEvent *r = (const void *)m;
+	Containerd__Events__TaskOOM ev = CONTAINERD__EVENTS__TASK_OOM__INIT;
+
+	(void)ctx;
+	s->oom_call = 0;
+	if (err) {
+		/* An agent without it, or the sandbox going: stop asking. */
+		kc_debug("GetOOMEvent: %s", (*err)->msg);
+		return;
+	}
+	if (r && r->container_id[0] && find_container(s, r->container_id)) {
+		kc_info("container %s: out of memory", r->container_id);
+		ev.container_id = r->container_id;
+		shim_publish(s, "/tasks/oom", &ev.base);
+	}
+	oom_poll(s);
+}
+
+static void oom_poll(struct shim *s)
+{
+	Grpc__GetOOMEventRequest req = GRPC__GET_OOMEVENT_REQUEST__INIT;
+
+	if (s->sandbox_dead || s->oom_call)
+		return;
+	shim_agent_call_id(s, "GetOOMEvent", &req.base, &grpc__oomevent__descriptor, 0, on_oom,
+			   NULL, &s->oom_call);
+}
+
 static void on_sandbox_created(struct shim *s, void *ctx, kc_error_t *err,
 			       const ProtobufCMessage *m)
 {
@@ -456,6 +490,7 @@ static void on_sandbox_created(struct shim *s, void *ctx, kc_error_t *err,
 		create_fail(s, ctx, err);
 		return;
 	}
+	oom_poll(s);
 	create_container(s, ctx);
 }
 
