@@ -30,9 +30,24 @@ WANTED_MODULES="virtio_mmio virtio_console fuse virtiofs vsock vmw_vsock_virtio_
 
 # 1. Resolve the metapackage to the concrete kernel image package.
 PKG=${KC_KERNEL_PACKAGE:-}
+resolve() {
+    apt-cache depends linux-image-cloud-amd64 2>/dev/null |
+        sed -n 's/^ *Depends: \(linux-image-[^ ]*-cloud-amd64\)$/\1/p' | head -n1
+}
 if [ -z "$PKG" ]; then
-    PKG=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null |
-          sed -n 's/^ *Depends: \(linux-image-[^ ]*-cloud-amd64\)$/\1/p' | head -n1)
+    PKG=$(resolve)
+    # A fresh machine may have no package lists yet: fetch them once (root).
+    if [ -z "$PKG" ] && [ "$(id -u)" = 0 ]; then
+        echo "build-kernel.sh: no package lists; running apt-get update" >&2
+        apt-get update -q >&2 || true
+        PKG=$(resolve)
+    fi
+    # Offline with a cached kernel: keep using it.
+    if [ -z "$PKG" ]; then
+        cached=$(ls "$CACHE"/linux-image-*-cloud-amd64_*.deb 2>/dev/null | sort | tail -n1)
+        [ -n "$cached" ] && PKG=$(basename "$cached" | sed 's/_.*//') &&
+            echo "build-kernel.sh: package lists unusable; using the cached $PKG" >&2
+    fi
     [ -n "$PKG" ] || die "cannot resolve linux-image-cloud-amd64 (apt-get update?)"
 fi
 

@@ -64,9 +64,13 @@ int kc_agent_channel_choose(const char *ports_dir, uint64_t wait_ns, char **uri,
 		*uri = kc_xstrdup(KC_AGENT_VSOCK_URI);
 		return 0;
 	}
-	ret = kc_agent_channel_wait_serial(ports_dir, KC_AGENT_SERIAL_NAME, wait_ns, &dev, err);
+	ret = kc_agent_channel_wait_serial(ports_dir, KC_AGENT_SERIAL_NAME, wait_ns, &dev, NULL);
 	if (ret < 0)
-		return kc_error_wrap(err, "no channel to the host: no vsock device and");
+		return kc_error_set(err, ENODEV,
+				    "no channel to the host: no vsock device, and no virtio-serial "
+				    "port named `%s` under `%s` after %llu ms",
+				    KC_AGENT_SERIAL_NAME, ports_dir,
+				    (unsigned long long)(wait_ns / 1000000));
 	kc_info("channel: no vsock device, virtio-serial port %s (%s)", KC_AGENT_SERIAL_NAME, dev);
 	*uri = kc_xasprintf("serial://%s", dev);
 	return 0;

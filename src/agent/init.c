@@ -37,15 +37,29 @@ static const struct {
 
 int kc_agent_init_mounts(kc_error_t *err)
 {
+	int ret = 0;
+
+	/* One that fails does not stop the others (devpts failing should not
+	 * cost /run); the first failure is the error. */
 	for (size_t i = 0; i < KC_ARRAY_SIZE(init_mounts); i++) {
+		cleanup_error kc_error_t e = NULL;
+		int r = 0;
+
 		if (mkdir(init_mounts[i].target, 0755) < 0 && errno != EEXIST)
-			return kc_error_set(err, errno, "mkdir `%s`", init_mounts[i].target);
-		if (mount(init_mounts[i].source, init_mounts[i].target, init_mounts[i].fstype,
-			  init_mounts[i].flags, init_mounts[i].data) < 0 && errno != EBUSY)
-			return kc_error_set(err, errno, "mount %s on `%s`", init_mounts[i].fstype,
-					    init_mounts[i].target);
+			r = kc_error_set(&e, errno, "mkdir `%s`", init_mounts[i].target);
+		else if (mount(init_mounts[i].source, init_mounts[i].target, init_mounts[i].fstype,
+			       init_mounts[i].flags, init_mounts[i].data) < 0 && errno != EBUSY)
+			r = kc_error_set(&e, errno, "mount %s on `%s`", init_mounts[i].fstype,
+					 init_mounts[i].target);
+		if (r < 0 && ret == 0) {
+			ret = r;
+			if (err)
+				*err = kc_steal_ptr(&e);
+		} else if (r < 0) {
+			kc_error("init: %s", e->msg);
+		}
 	}
-	return 0;
+	return ret;
 }
 
 int kc_agent_init_cgroups(const char *root, kc_error_t *err)
@@ -85,10 +99,11 @@ void kc_agent_init_console(void)
 	for (int i = 0; i < 3; i++) {
 		if (fcntl(i, F_GETFD) >= 0)
 			continue;
+		/* No O_CLOEXEC: the first open may land on i itself. */
 		if (fd < 0)
-			fd = open("/dev/console", O_RDWR | O_NOCTTY | O_CLOEXEC);
+			fd = open("/dev/console", O_RDWR | O_NOCTTY);
 		if (fd < 0)
-			fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+			fd = open("/dev/null", O_RDWR);
 		if (fd >= 0 && fd != i)
 			dup2(fd, i);
 	}
@@ -129,9 +144,10 @@ static size_t rdrand_bytes(uint8_t *buf, size_t len)
 
 int kc_agent_init_entropy(kc_error_t *err)
 {
+	/* 32 bytes of RDRAND, then three timespecs. */
 	struct {
 		struct rand_pool_info info;
-		uint8_t buf[64];
+		uint8_t buf[32 + 3 * sizeof(struct timespec)];
 	} pool;
 	cleanup_close int fd = open("/dev/random", O_WRONLY | O_CLOEXEC);
 	static const clockid_t clocks[] = { CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_BOOTTIME };

@@ -44,7 +44,8 @@ void kc_agent_cmdline_free(struct kc_agent_cmdline *c);
 char *kc_agent_cmdline_module_params(const char *cmdline, const char *name);
 
 /* Mounts /proc, /sys, /dev, /dev/pts, /dev/shm, /run and the cgroup2
- * hierarchy; a filesystem already mounted there is left alone. */
+ * hierarchy; a filesystem already mounted there is left alone.  All are
+ * tried: the first failure is *err, later ones are logged. */
 int kc_agent_init_mounts(kc_error_t *err);
 
 /* Enables every controller listed in cgroup.controllers of the cgroup2

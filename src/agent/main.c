@@ -2,14 +2,14 @@
 /*
  * kata-agent: the guest agent.
  *
- *   kata-agent [--listen URI] [--no-init] [--log-level LEVEL]
+ *   kata-agent [--listen URI] [--no-init] [--log-level LEVEL] [--storage-root DIR]
  *
  * As PID 1 of a guest (without --no-init) it first does init's work
  * (mounts, cgroup controllers, console, entropy, kernel modules, agent.*
  * settings from the kernel command line), chooses its channel (vsock when
  * the VM has a vsock device, else virtio-serial) unless one is given, and
- * powers the VM off when it ends: after DestroySandbox or a fatal error.  With --no-init it is an ordinary process,
- * as the tests run it.  Everything happens on one epoll loop: the ttrpc
+ * powers the VM off when it ends: after DestroySandbox or a fatal error.
+ * With --no-init it is an ordinary process, as the tests run it.  Everything happens on one epoll loop: the ttrpc
  * server and a signalfd for SIGCHLD (reaping), SIGTERM and SIGINT (clean
  * shutdown).
  */
@@ -151,6 +151,23 @@ static unsigned long long boot_ms(void)
 	return (unsigned long long)ts.tv_sec * 1000 + (unsigned long long)ts.tv_nsec / 1000000;
 }
 
+/* "MemTotal N kB, MemAvailable M kB" for the log: what the guest leaves
+ * to containers once the kernel, the modules and the agent are in. */
+static char *mem_summary(void)
+{
+	cleanup_free char *buf = NULL;
+	unsigned long long total = 0, avail = 0;
+	size_t len;
+
+	if (kc_read_file("/proc/meminfo", 64 * 1024, &buf, &len, NULL) < 0)
+		return kc_xstrdup("unknown");
+	for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+		sscanf(line, "MemTotal: %llu kB", &total);
+		sscanf(line, "MemAvailable: %llu kB", &avail);
+	}
+	return kc_xasprintf("MemTotal %llu kB, MemAvailable %llu kB", total, avail);
+}
+
 /*
  * PID 1 duties before serving.  Each step that fails is logged and the
  * others still run: an agent that serves with, say, one module missing
@@ -163,6 +180,7 @@ static void init_setup(struct opts *o, char **listen)
 	struct kc_agent_cmdline cl = { 0 };
 	cleanup_free char *buf = NULL;
 	unsigned long long t0 = boot_ms();
+	char *meminfo;
 	size_t len;
 
 	if (kc_agent_init_mounts(&err) < 0) {
@@ -194,6 +212,7 @@ static void init_setup(struct opts *o, char **listen)
 	}
 	if (cl.debug_console)
 		kc_agent_init_debug_console();
+	meminfo = mem_summary();
 	if (o->listen) {
 		*listen = kc_xstrdup(o->listen);
 	} else if (cl.listen) {
@@ -217,7 +236,9 @@ static void init_setup(struct opts *o, char **listen)
 		kc_error_free(&err);
 	}
 	kc_agent_cmdline_free(&cl);
-	kc_info("init done in %llu ms (boot+%llu ms)", boot_ms() - t0, boot_ms());
+	kc_info("init done in %llu ms (boot+%llu ms); memory: %s", boot_ms() - t0, boot_ms(),
+		meminfo);
+	free(meminfo);
 }
 
 static int run(bool init_mode, const char *listen, const char *storage_root, kc_error_t *err)

@@ -1,19 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 /* Storages: the host's mounts in the guest, resolved beneath one root. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
-#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "beneath.h"
+#include "blockdev.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "storage.h"
@@ -23,14 +20,13 @@
 #define MAX_OPTION_LEN 4096
 /* virtio-fs tags are at most 36 bytes (the device's config field). */
 #define MAX_TAG_LEN 36
-/* How long a block device may take to show up after it was plugged. */
-#define BLOCK_WAIT_NS (5 * 1000000000ull)
 
 struct kc_agent_storage {
 	struct kc_agent_storage *next;
 	char *driver;
 	char *target; /* the mount point as the host named it */
 	bool mounted; /* false for local directories */
+	bool created; /* the agent made the mount point: it removes it */
 	bool shared;
 	char **owners; /* NULL-terminated */
 };
@@ -139,237 +135,6 @@ static int parse_options(char *const *options, size_t n, bool want_mode, struct 
 	return 0;
 }
 
-/* ---- paths beneath the root ---- */
-
-/*
- * The part of `path` below root: path must be absolute, lie under root
- * lexically and hold no ".." component.  Returns a pointer into path ("" for
- * the root itself).
- */
-static int rel_path(const char *root, const char *path, const char *what, const char **rel,
-		    kc_error_t *err)
-{
-	size_t rlen = strlen(root);
-	const char *p;
-
-	if (path[0] != '/')
-		return kc_error_set(err, EINVAL, "%s `%s`: not an absolute path", what, path);
-	if (strlen(path) >= PATH_MAX)
-		return kc_error_set(err, ENAMETOOLONG, "%s: path too long", what);
-	if (strncmp(path, root, rlen) != 0 || (path[rlen] != '/' && path[rlen] != '\0'))
-		return kc_error_set(err, EPERM, "%s `%s`: outside `%s`", what, path, root);
-	p = path + rlen;
-	for (const char *c = p; *c;) {
-		size_t n;
-
-		while (*c == '/')
-			c++;
-		n = strcspn(c, "/");
-		if (n == 2 && c[0] == '.' && c[1] == '.')
-			return kc_error_set(err, EPERM, "%s `%s`: `..` escapes `%s`", what, path,
-					    root);
-		c += n;
-	}
-	while (*p == '/')
-		p++;
-	*rel = p;
-	return 0;
-}
-
-static int open_beneath(int dirfd, const char *rel, int flags)
-{
-	struct open_how how = {
-		.flags = (unsigned long long)(flags | O_CLOEXEC),
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
-	};
-	long fd;
-
-	do
-		fd = syscall(SYS_openat2, dirfd, *rel ? rel : ".", &how, sizeof(how));
-	while (fd < 0 && errno == EAGAIN);
-	return (int)fd;
-}
-
-static int beneath_error(const char *what, const char *path, const char *root, kc_error_t *err)
-{
-	if (errno == EXDEV || errno == ELOOP)
-		return kc_error_set(err, EPERM, "%s `%s`: a symlink escapes `%s`", what, path,
-				    root);
-	return kc_error_set(err, errno, "%s `%s`", what, path);
-}
-
-static int open_root(const char *root, kc_error_t *err)
-{
-	int fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-
-	if (fd < 0 && errno == ENOENT) {
-		/* Only the agent's own fixed root is created, parents too. */
-		for (char *p = strchr(root + 1, '/');; p = strchr(p + 1, '/')) {
-			cleanup_free char *prefix = p ? kc_xstrndup(root, (size_t)(p - root))
-						      : kc_xstrdup(root);
-
-			if (mkdir(prefix, 0755) < 0 && errno != EEXIST)
-				return kc_error_set(err, errno, "mkdir `%s`", prefix);
-			if (!p)
-				break;
-		}
-		fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	}
-	if (fd < 0)
-		return kc_error_set(err, errno, "open storage root `%s`", root);
-	return fd;
-}
-
-/*
- * Opens (O_PATH) the mount point rel beneath root_fd, creating missing
- * directories (mode 0755; the last one `mode`, or an empty file when
- * as_file) one component at a time, each created in the directory that
- * the previous component resolved to.
- */
-static int make_beneath(int root_fd, const char *rel, bool as_file, mode_t mode,
-			const char *what, const char *path, const char *root, kc_error_t *err)
-{
-	cleanup_free char *prefix = kc_xstrdup(rel);
-	cleanup_close int parent = -1;
-	size_t len = strlen(rel), i = 0;
-	int fd;
-
-	fd = open_beneath(root_fd, rel, O_PATH);
-	if (fd >= 0 || errno != ENOENT) {
-		if (fd < 0)
-			return beneath_error(what, path, root, err);
-		return fd;
-	}
-	parent = fcntl(root_fd, F_DUPFD_CLOEXEC, 3);
-	if (parent < 0)
-		return kc_error_set(err, errno, "dup");
-	while (i < len) {
-		size_t start, n;
-		bool last;
-
-		while (i < len && rel[i] == '/')
-			i++;
-		start = i;
-		n = strcspn(rel + i, "/");
-		i += n;
-		if (n == 0)
-			break;
-		last = rel[i + strspn(rel + i, "/")] == '\0';
-		prefix[i] = '\0';
-		fd = open_beneath(root_fd, prefix, O_PATH);
-		if (fd < 0 && errno == ENOENT) {
-			cleanup_free char *name = kc_xstrndup(rel + start, n);
-
-			if (last && as_file) {
-				int f = openat(parent, name,
-					       O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-					       0644);
-
-				if (f < 0 && errno != EEXIST)
-					return kc_error_set(err, errno, "%s `%s`: create", what,
-							    path);
-				if (f >= 0)
-					close(f);
-			} else if (mkdirat(parent, name, last ? mode : 0755) < 0 &&
-				   errno != EEXIST) {
-				return kc_error_set(err, errno, "%s `%s`: mkdir", what, path);
-			}
-			fd = open_beneath(root_fd, prefix, O_PATH);
-		}
-		if (fd < 0)
-			return beneath_error(what, path, root, err);
-		prefix[i] = rel[i];
-		if (last)
-			return fd;
-		close(parent);
-		parent = fd;
-	}
-	return kc_error_set(err, EINVAL, "%s `%s`: empty", what, path);
-}
-
-static char *fd_path(int fd)
-{
-	return kc_xasprintf("/proc/self/fd/%d", fd);
-}
-
-/* ---- block devices ---- */
-
-static bool device_name_valid(const char *s)
-{
-	size_t n = 0;
-
-	for (; s[n]; n++) {
-		char c = s[n];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == ':' || c == '.' || c == '_' || c == '-'))
-			return false;
-	}
-	return n > 0 && n < 64 && strcmp(s, ".") != 0 && strcmp(s, "..") != 0;
-}
-
-/* The /dev node of the block device whose sysfs path has a component
- * equal to name, or NULL. */
-static char *block_by_sysfs(const char *name)
-{
-	DIR *d = opendir("/sys/block");
-	struct dirent *e;
-	char *found = NULL;
-
-	if (!d)
-		return NULL;
-	while (!found && (e = readdir(d))) {
-		cleanup_free char *link = NULL, *real = NULL;
-		size_t nlen = strlen(name);
-
-		if (e->d_name[0] == '.')
-			continue;
-		link = kc_xasprintf("/sys/block/%s/device", e->d_name);
-		real = realpath(link, NULL);
-		if (!real)
-			continue;
-		for (char *p = strstr(real, name); p; p = strstr(p + 1, name)) {
-			if (p[-1] == '/' && (p[nlen] == '/' || p[nlen] == '\0')) {
-				found = kc_xasprintf("/dev/%s", e->d_name);
-				break;
-			}
-		}
-	}
-	closedir(d);
-	return found;
-}
-
-static int find_block(const char *source, char **dev, kc_error_t *err)
-{
-	uint64_t t0 = kc_monotonic_ns();
-	bool by_path = strncmp(source, "/dev/", 5) == 0;
-
-	if (by_path ? !device_name_valid(source + 5) : !device_name_valid(source))
-		return kc_error_set(err, EINVAL, "block device `%s`: neither /dev/NAME nor a sysfs "
-						 "device name",
-				    source);
-	for (;;) {
-		const struct timespec pause = { 0, 5 * 1000 * 1000 };
-		struct stat st;
-
-		if (by_path) {
-			if (stat(source, &st) == 0) {
-				if (!S_ISBLK(st.st_mode))
-					return kc_error_set(err, ENOTBLK, "`%s`", source);
-				*dev = kc_xstrdup(source);
-				return 0;
-			}
-		} else if ((*dev = block_by_sysfs(source))) {
-			return 0;
-		}
-		if (kc_monotonic_ns() - t0 >= BLOCK_WAIT_NS)
-			break;
-		nanosleep(&pause, NULL);
-	}
-	return kc_error_set(err, ENODEV, "block device `%s`: not found after %llu s", source,
-			    BLOCK_WAIT_NS / 1000000000ull);
-}
-
 /* ---- the list ---- */
 
 void kc_agent_storages_init(struct kc_agent_storages *s, const char *root)
@@ -415,7 +180,7 @@ static void drop_owner(struct kc_agent_storage *st, const char *owner)
 	st->owners[j] = NULL;
 }
 
-static void storage_free(struct kc_agent_storages *s, struct kc_agent_storage *st)
+static void storage_free(struct kc_agent_storage *st)
 {
 	if (st->mounted) {
 		if (umount2(st->target, UMOUNT_NOFOLLOW) < 0) {
@@ -428,11 +193,19 @@ static void storage_free(struct kc_agent_storages *s, struct kc_agent_storage *s
 					 strerror(e));
 		}
 	}
-	/* A local directory goes too once empty; a mount point the agent
-	 * created likewise (rmdir refuses anything else). */
-	if (strcmp(st->target, s->root) != 0 && rmdir(st->target) < 0 && errno != ENOENT &&
-	    errno != ENOTEMPTY && errno != EEXIST && errno != ENOTDIR && errno != EBUSY)
-		kc_debug("storage %s: rmdir `%s`: %s", st->driver, st->target, strerror(errno));
+	/* A mount point (or local directory) the agent created goes too: a
+	 * directory once empty (rmdir refuses anything else), a file bound
+	 * on always. */
+	if (st->created && rmdir(st->target) < 0) {
+		if (errno == ENOTDIR) {
+			if (unlink(st->target) < 0)
+				kc_debug("storage %s: unlink `%s`: %s", st->driver, st->target,
+					 strerror(errno));
+		} else if (errno != ENOENT) {
+			kc_debug("storage %s: rmdir `%s`: %s", st->driver, st->target,
+				 strerror(errno));
+		}
+	}
 	kc_debug("storage %s at %s released", st->driver, st->target);
 	kc_free_strv(st->owners);
 	free(st->driver);
@@ -451,7 +224,7 @@ void kc_agent_storages_release(struct kc_agent_storages *s, const char *owner)
 			drop_owner(st, owner);
 			if (!st->owners[0]) {
 				*pp = st->next;
-				storage_free(s, st);
+				storage_free(st);
 				continue;
 			}
 		}
@@ -465,7 +238,7 @@ void kc_agent_storages_clear(struct kc_agent_storages *s)
 		struct kc_agent_storage *st = s->list;
 
 		s->list = st->next;
-		storage_free(s, st);
+		storage_free(st);
 	}
 }
 
@@ -498,7 +271,7 @@ static struct kc_agent_storage *find_target(struct kc_agent_storages *s, const c
 static int do_mount(const char *source, int target_fd, const char *fstype, unsigned long flags,
 		    const char *data, const char *what, kc_error_t *err)
 {
-	cleanup_free char *tpath = fd_path(target_fd);
+	cleanup_free char *tpath = kc_agent_fd_path(target_fd);
 
 	if (mount(source, tpath, fstype, flags & ~(unsigned long)MS_RDONLY, data) < 0)
 		return kc_error_set(err, errno, "mount %s `%s` on `%s`", fstype ? fstype : "bind",
@@ -528,7 +301,7 @@ static int chown_group(const char *root, const char *rel, const Grpc__Storage *r
 
 	if (rfd < 0)
 		return kc_error_set(err, errno, "open `%s`", root);
-	fd = open_beneath(rfd, rel, O_PATH);
+	fd = kc_agent_open_beneath(rfd, rel, O_PATH);
 	if (fd < 0 || fstat(fd, &st) < 0)
 		return kc_error_set(err, errno, "fs_group: open `%s`", req->mount_point);
 	if (req->fs_group_on_root_mismatch && st.st_gid == req->fs_group)
@@ -537,6 +310,14 @@ static int chown_group(const char *root, const char *rel, const Grpc__Storage *r
 		return kc_error_set(err, errno, "fs_group: chown `%s` to group %u",
 				    req->mount_point, req->fs_group);
 	return 0;
+}
+
+static int make_mount_point(struct kc_agent_storages *s, int root_fd, const char *rel,
+			    const Grpc__Storage *req, bool as_file, mode_t mode, bool *created,
+			    kc_error_t *err)
+{
+	return kc_agent_make_beneath(root_fd, rel, as_file, mode, "mount_point", req->mount_point,
+				     s->root, created, err);
 }
 
 static int mount_one(struct kc_agent_storages *s, int root_fd, const char *owner,
@@ -548,6 +329,7 @@ static int mount_one(struct kc_agent_storages *s, int root_fd, const char *owner
 	struct kc_agent_storage *st;
 	struct opts o;
 	enum driver drv;
+	bool created = false;
 	size_t d;
 	int ret;
 
@@ -557,7 +339,7 @@ static int mount_one(struct kc_agent_storages *s, int root_fd, const char *owner
 	if (d == KC_ARRAY_SIZE(drivers))
 		return kc_error_set(err, EINVAL, "unknown driver `%s`", req->driver);
 	drv = drivers[d].drv;
-	ret = rel_path(s->root, req->mount_point, "mount_point", &rel, err);
+	ret = kc_agent_rel_path(s->root, req->mount_point, "mount_point", &rel, err);
 	if (ret < 0)
 		return ret;
 	if (!*rel)
@@ -584,15 +366,14 @@ static int mount_one(struct kc_agent_storages *s, int root_fd, const char *owner
 					   req->source);
 			break;
 		}
-		ret = target = make_beneath(root_fd, rel, false, 0755, "mount_point",
-					    req->mount_point, s->root, err);
+		ret = target = make_mount_point(s, root_fd, rel, req, false, 0755, &created, err);
 		if (ret < 0)
 			break;
 		ret = do_mount(req->source, target, drv == DRV_VIRTIOFS ? "virtiofs" : "9p",
 			       o.flags, o.data, req->mount_point, err);
 		break;
 	case DRV_BLK:
-		ret = find_block(req->source, &dev, err);
+		ret = kc_agent_find_block(req->source, &dev, err);
 		if (ret < 0)
 			break;
 		if (!req->fstype[0]) {
@@ -600,15 +381,13 @@ static int mount_one(struct kc_agent_storages *s, int root_fd, const char *owner
 					   req->source);
 			break;
 		}
-		ret = target = make_beneath(root_fd, rel, false, 0755, "mount_point",
-					    req->mount_point, s->root, err);
+		ret = target = make_mount_point(s, root_fd, rel, req, false, 0755, &created, err);
 		if (ret < 0)
 			break;
 		ret = do_mount(dev, target, req->fstype, o.flags, o.data, req->mount_point, err);
 		break;
 	case DRV_EPHEMERAL:
-		ret = target = make_beneath(root_fd, rel, false, 0755, "mount_point",
-					    req->mount_point, s->root, err);
+		ret = target = make_mount_point(s, root_fd, rel, req, false, 0755, &created, err);
 		if (ret < 0)
 			break;
 		ret = do_mount("tmpfs", target, "tmpfs", o.flags, o.data, req->mount_point, err);
@@ -616,36 +395,45 @@ static int mount_one(struct kc_agent_storages *s, int root_fd, const char *owner
 	case DRV_LOCAL: {
 		mode_t mode = o.mode_set ? o.mode : 0777;
 
-		ret = target = make_beneath(root_fd, rel, false, mode, "mount_point",
-					    req->mount_point, s->root, err);
+		ret = target = make_mount_point(s, root_fd, rel, req, false, mode, &created, err);
 		if (ret < 0)
 			break;
-		/* The mode exactly, whatever the umask or an earlier mkdir. */
-		ret = fchmodat(root_fd, rel, mode, 0) < 0
-			      ? kc_error_set(err, errno, "chmod `%s`", req->mount_point)
-			      : 0;
+		/* The mode exactly, whatever the umask or an earlier mkdir;
+		 * through the resolved fd, not the path again. */
+		{
+			cleanup_free char *tpath = kc_agent_fd_path(target);
+			struct stat tst;
+
+			if (fstat(target, &tst) < 0 || !S_ISDIR(tst.st_mode))
+				ret = kc_error_set(err, ENOTDIR, "mount_point `%s`",
+						   req->mount_point);
+			else if (chmod(tpath, mode) < 0)
+				ret = kc_error_set(err, errno, "chmod `%s`", req->mount_point);
+			else
+				ret = 0;
+		}
 		break;
 	}
 	case DRV_BIND: {
 		struct stat sst;
 
-		ret = rel_path(s->root, req->source, "source", &src_rel, err);
+		ret = kc_agent_rel_path(s->root, req->source, "source", &src_rel, err);
 		if (ret < 0)
 			break;
-		src = open_beneath(root_fd, src_rel, O_PATH);
+		src = kc_agent_open_beneath(root_fd, src_rel, O_PATH);
 		if (src < 0) {
-			ret = beneath_error("source", req->source, s->root, err);
+			ret = kc_agent_beneath_error("source", req->source, s->root, err);
 			break;
 		}
 		if (fstat(src, &sst) < 0) {
 			ret = kc_error_set(err, errno, "stat `%s`", req->source);
 			break;
 		}
-		ret = target = make_beneath(root_fd, rel, !S_ISDIR(sst.st_mode), 0755,
-					    "mount_point", req->mount_point, s->root, err);
+		ret = target = make_mount_point(s, root_fd, rel, req, !S_ISDIR(sst.st_mode), 0755,
+						&created, err);
 		if (ret < 0)
 			break;
-		src_path = fd_path(src);
+		src_path = kc_agent_fd_path(src);
 		ret = do_mount(src_path, target, NULL, o.flags | MS_BIND | MS_REC, NULL,
 			       req->mount_point, err);
 		break;
@@ -659,6 +447,7 @@ static int mount_one(struct kc_agent_storages *s, int root_fd, const char *owner
 	st->driver = kc_xstrdup(req->driver);
 	st->target = kc_xstrdup(req->mount_point);
 	st->mounted = drv != DRV_LOCAL;
+	st->created = created;
 	st->shared = req->shared;
 	st->owners = kc_xzalloc(sizeof(char *));
 	add_owner(st, owner);
@@ -682,7 +471,7 @@ int kc_agent_storages_add(struct kc_agent_storages *s, const char *owner,
 
 	if (n == 0)
 		return 0;
-	root_fd = open_root(s->root, err);
+	root_fd = kc_agent_open_root(s->root, err);
 	if (root_fd < 0)
 		return root_fd;
 	for (size_t i = 0; i < n; i++) {
@@ -693,6 +482,31 @@ int kc_agent_storages_add(struct kc_agent_storages *s, const char *owner,
 					     storages[i]->mount_point);
 		}
 	}
+	return 0;
+}
+
+int kc_agent_storages_bind(struct kc_agent_storages *s, const char *owner, const char *source,
+			   const char *mount_point, bool readonly, kc_error_t *err)
+{
+	Grpc__Storage st = GRPC__STORAGE__INIT;
+	Grpc__Storage *ptr = &st;
+	char *ro[] = { (char *)"ro" };
+	cleanup_close int root_fd = -1;
+	int ret;
+
+	st.driver = (char *)"bind";
+	st.source = (char *)source;
+	st.mount_point = (char *)mount_point;
+	if (readonly) {
+		st.options = ro;
+		st.n_options = 1;
+	}
+	root_fd = kc_agent_open_root(s->root, err);
+	if (root_fd < 0)
+		return root_fd;
+	ret = mount_one(s, root_fd, owner, ptr, err);
+	if (ret < 0)
+		return kc_error_wrap(err, "bind `%s` on `%s`", source, mount_point);
 	return 0;
 }
 

@@ -27,6 +27,7 @@
  * an owner mounted is unmounted (newest first) when it goes.
  */
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "agent.pb-c.h"
@@ -56,6 +57,17 @@ void kc_agent_storages_fini(struct kc_agent_storages *s);
  */
 int kc_agent_storages_add(struct kc_agent_storages *s, const char *owner,
 			  Grpc__Storage *const *storages, size_t n, kc_error_t *err);
+
+/*
+ * Binds source (a path under the root, e.g. a container's rootfs in the
+ * share: /run/kata-containers/shared/containers/<id>/rootfs) on
+ * mount_point (under the root too, e.g. /run/kata-containers/<id>/rootfs)
+ * for owner, read-only if asked, with the same path rules and lifetime as
+ * a "bind" storage.  For the container code that puts the rootfs and
+ * volumes of a spec into place.
+ */
+int kc_agent_storages_bind(struct kc_agent_storages *s, const char *owner, const char *source,
+			   const char *mount_point, bool readonly, kc_error_t *err);
 
 /* Drops owner's storages: unmounts those nobody else holds. */
 void kc_agent_storages_release(struct kc_agent_storages *s, const char *owner);

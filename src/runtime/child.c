@@ -66,6 +66,16 @@ int kc_child_spawn(char *const argv[], const char *log_path, struct kc_child *c,
 		return kc_error_set(err, errno, "pipe");
 	rd = p[0];
 	wr = p[1];
+	/* A caller running with stdio closed gets pipe fds below 3, which
+	 * the child's dup2 onto 0-2 would clobber. */
+	if (wr < 3) {
+		int moved = fcntl(wr, F_DUPFD_CLOEXEC, 3);
+
+		if (moved < 0)
+			return kc_error_set(err, errno, "fcntl F_DUPFD_CLOEXEC");
+		close(wr);
+		wr = moved;
+	}
 	pid = fork();
 	if (pid < 0)
 		return kc_error_set(err, errno, "fork for `%s`", argv[0]);

@@ -379,6 +379,18 @@ static void test_container_bind(void **state)
 	assert_false(has_mount("c1/tmp"));
 	assert_false(has_mount("c1/one-file"));
 	assert_int_equal(mounts_under_root(), 1);
+	/* The mount points the agent made are gone with the mounts. */
+	{
+		const char *made[] = { "c1/vol", "c1/tmp", "c1/one-file" };
+
+		for (size_t i = 0; i < KC_ARRAY_SIZE(made); i++) {
+			cleanup_free char *p = kc_xasprintf("%s/%s", g.root, made[i]);
+			struct stat st;
+
+			assert_int_equal(lstat(p, &st), -1);
+			assert_int_equal(errno, ENOENT);
+		}
+	}
 	for (size_t i = 0; i < 3; i++)
 		st_fini(&sts[i]);
 }
@@ -506,15 +518,25 @@ static void test_destroy_unmounts(void **state)
 	Grpc__DestroySandboxRequest req = GRPC__DESTROY_SANDBOX_REQUEST__INIT;
 	Grpc__CheckRequest check = GRPC__CHECK_REQUEST__INIT;
 	struct st st;
+	struct st pre;
+	cleanup_free char *pre_dir = kc_xasprintf("%s/pre-existing", g.root);
+	struct stat sb;
 
 	(void)state;
 	st_init(&st, "ephemeral", "tmpfs", "c-left/tmp", NULL, NULL);
 	assert_int_equal(create_container("c-left", &st, 1, NULL), 0);
-	assert_int_equal(mounts_under_root(), 2);
+	/* A mount point that was there before stays after. */
+	assert_int_equal(mkdir(pre_dir, 0700), 0);
+	st_init(&pre, "ephemeral", "tmpfs", "pre-existing", NULL, NULL);
+	assert_int_equal(create_container("c-pre", &pre, 1, NULL), 0);
+	assert_int_equal(mounts_under_root(), 3);
 	assert_int_equal(call(AGENT, "DestroySandbox", &req.base, NULL), 0);
 	assert_int_equal(mounts_under_root(), 0);
+	assert_int_equal(stat(pre_dir, &sb), 0);
+	assert_true(S_ISDIR(sb.st_mode));
 	assert_int_equal(call("grpc.Health", "Check", &check.base, NULL), 0);
 	st_fini(&st);
+	st_fini(&pre);
 }
 
 int main(void)

@@ -291,6 +291,7 @@ console_ok() {
     # serial port, share and disk: the net and vsock drivers are skipped
     grep -Eq 'msg="loaded 8 kernel modules in [0-9]+ ms \(0 failed, 6 skipped: no such device\)"' "$c" &&
     grep -q 'cgroup controllers enabled' "$c" &&
+    grep -q 'msg="agent.debug_console: the image has no shell' "$c" &&
     grep -q 'msg="sandbox destroyed"' "$c" && grep -q 'msg="powering off"' "$c" &&
     ! grep 'level=error' "$c" | grep -q .
 }
@@ -325,7 +326,7 @@ if [ $AOK = 1 ] && [ -x "$CLIENT" ] && command -v "$QEMU" > /dev/null; then
         echo "# no virtiofsd or mkfs.ext4: the storage part of boot 1 cannot run"
         cat "$TMP/mkfs.log" 2>/dev/null | diag
     fi
-    agent_boot debug "console=ttyS0 panic=-1 agent.log=debug $TSC"
+    agent_boot debug "console=ttyS0 panic=-1 agent.log=debug agent.debug_console $TSC"
     BOOT_QEMU_ARGS="" BOOT_CLIENT_ARGS=""
     if [ -n "$VFSD_PID" ]; then
         # virtiofsd ends when QEMU goes; anything else is a leftover.
@@ -335,7 +336,7 @@ if [ $AOK = 1 ] && [ -x "$CLIENT" ] && command -v "$QEMU" > /dev/null; then
     fi
     check "agent boot: Health Check SERVING and Version over virtio-serial" answers_ok debug
     check "agent boot: DestroySandbox powers the guest off (QEMU exits 0)" poweroff_ok debug
-    check "agent log: serial channel chosen, modules loaded, cgroups, power-off, no error" console_ok
+    check "agent log: serial channel chosen, modules loaded, cgroups, no shell for the debug console, power-off, no error" console_ok
     check "CreateSandbox in the VM: virtio-fs, virtio-blk (by sysfs name), binds, tmpfs mounted and unmounted; kernel_modules" storages_ok
     # 2: as the VM launcher boots it: quiet, no console, agent.listen given.
     agent_boot quiet "quiet panic=-1 cgroup_no_v1=all agent.listen=serial://agent.channel.0 $TSC"

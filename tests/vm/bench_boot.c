@@ -18,12 +18,12 @@
 
 #include "agent.pb-c.h"
 #include "lib/log.h"
+#include "runtime/accel_cache.h"
 #include "runtime/agent_client.h"
 #include "runtime/child.h"
 #include "runtime/hypervisor/hypervisor.h"
 #include "runtime/hypervisor/qemu.h"
 #include "runtime/hypervisor/qmp.h"
-#include "runtime/kvm_probe.h"
 #include "ttrpc/client.h"
 #include "vm_helpers.h"
 
@@ -164,6 +164,26 @@ static double console_ms(const char *log, const char *key)
 	return v;
 }
 
+/* The guest's wall-clock time (seconds of the day) of the first agent log
+ * line containing key; -1 if absent.  Only differences are meaningful. */
+static double console_wall(const char *log, const char *key)
+{
+	cleanup_free char *buf = NULL;
+	size_t len;
+	char *p, *t;
+	int h, m;
+	double sec;
+
+	if (kc_read_file(log, 16 << 20, &buf, &len, NULL) < 0 || !(p = strstr(buf, key)))
+		return -1;
+	*p = '\0';
+	t = strrchr(buf, '\n');
+	t = strstr(t ? t : buf, "time=");
+	if (!t || !(t = strchr(t, 'T')) || sscanf(t + 1, "%d:%d:%lf", &h, &m, &sec) != 3)
+		return -1;
+	return h * 3600.0 + m * 60.0 + sec;
+}
+
 static long pss_kib_mentioning(const char *needle)
 {
 	DIR *d = opendir("/proc");
@@ -206,6 +226,38 @@ static long pss_kib_mentioning(const char *needle)
 	if (d)
 		closedir(d);
 	return total;
+}
+
+/* QEMU's PSS split: guest RAM (the memfd), the kernel file QEMU keeps
+ * mapped, the rest (TCG's translation cache, heap, libraries). */
+static void qemu_pss_split(pid_t pid, long *ram, long *kernel, long *rest)
+{
+	char path[64], line[512], name[512] = "";
+	FILE *f;
+
+	*ram = *kernel = *rest = 0;
+	snprintf(path, sizeof(path), "/proc/%d/smaps", (int)pid);
+	f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f)) {
+		unsigned long a, b;
+		long kib;
+		int off = 0;
+
+		if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %n", &a, &b, &off) == 2 && off > 0) {
+			snprintf(name, sizeof(name), "%s", line + off);
+			continue;
+		}
+		if (sscanf(line, "Pss: %ld kB", &kib) != 1)
+			continue;
+		if (strstr(name, "memfd:"))
+			*ram += kib;
+		else if (strstr(name, cfg.hypervisor.kernel))
+			*kernel += kib;
+		else
+			*rest += kib;
+	}
+	if (f)
+		fclose(f);
 }
 
 /* A busybox rootfs in the shared directory, for the meminfo container. */
@@ -304,6 +356,7 @@ int main(int argc, char **argv)
 	cleanup_error kc_error_t err = NULL;
 	struct kc_config_warnings w = { 0 };
 	double bare[64], boot[64], stop[64], qstart[8], kern[8], mods[8], init[8], stot[8];
+	double agent[8];
 	const char *bare_initrd;
 	cleanup_free char *shared = NULL;
 	unsigned long tsc = 0;
@@ -311,7 +364,7 @@ int main(int argc, char **argv)
 	bool kvm;
 	int runs, nsplit = 3;
 	uint64_t ns;
-	long mtotal, mavail, pss;
+	long mtotal, mavail, pss, q_ram, q_kernel, q_rest;
 	struct kc_vm *vm;
 
 	if (argc != 7) {
@@ -332,16 +385,16 @@ int main(int argc, char **argv)
 	workdir = argv[6];
 	shared = make_share();
 
-	/* Warm-up, not counted: the KVM probe ("auto") and `qemu -M help`
-	 * run once per process, and the page cache fills. */
+	/* Warm-up, not counted: `qemu -M help` runs once per process, the
+	 * KVM probe's verdict ("auto") is cached, the page cache fills. */
 	vm = agent_boot("warm", shared, NULL, false, &ns);
 	kc_vm_free(vm);
 	{
-		struct kc_kvm_probe p;
+		char reason[256];
 
 		kvm = strcmp(cfg.hypervisor.accel, "auto") == 0
-			      ? (kc_kvm_probe("/dev/kvm", &p, NULL) == 0 &&
-				 strcmp(kc_accel_resolve("auto", &p), "kvm") == 0)
+			      ? strcmp(kc_accel_auto(KC_ACCEL_CACHE_PATH, reason, sizeof(reason),
+						     NULL), "kvm") == 0
 			      : strcmp(cfg.hypervisor.accel, "kvm") == 0;
 	}
 	if (!kvm)
@@ -375,6 +428,7 @@ int main(int argc, char **argv)
 		kern[i] = console_ms(log, "starting as init at boot+");
 		mods[i] = console_ms(log, "kernel modules in ");
 		init[i] = console_ms(log, "(boot+");
+		agent[i] = 1000.0 * (console_wall(log, "listening on") - console_wall(log, "init done"));
 		unlink(log);
 	}
 
@@ -385,6 +439,7 @@ int main(int argc, char **argv)
 		cleanup_free char *needle = kc_xasprintf("%s/mem/", workdir);
 
 		pss = pss_kib_mentioning(needle);
+		qemu_pss_split(kc_vm_pid(vm), &q_ram, &q_kernel, &q_rest);
 	}
 	kc_vm_free(vm);
 
@@ -392,28 +447,36 @@ int main(int argc, char **argv)
 		double b = median(boot, runs), r = median(bare, runs), s = median(stop, runs);
 		double q = median(qstart, nsplit), k = median(kern, nsplit);
 		double m = median(mods, nsplit), in = median(init, nsplit);
-		double sb = median(stot, nsplit);
+		double sb = median(stot, nsplit), ag = median(agent, nsplit);
 		long initrd_kib = stat(cfg.hypervisor.initrd, &st) == 0 ? (long)(st.st_size / 1024) : -1;
 
 		printf("boot to agent-ready: median %.0f ms (bare VM to power-off: %.0f ms), ratio %.2f\n",
 		       b, r, b / r);
 		printf("stop (QMP quit to all reaped): median %.0f ms\n", s);
-		if (k >= 0 && in >= 0)
+		/* The guest's clock starts after its earliest boot code ran:
+		 * "kernel" is what remains of the whole once the parts measured
+		 * directly are taken out. */
+		if (k >= 0 && in >= 0 && ag >= 0)
 			printf("split (boots with the console on: %.0f ms in all): QEMU start %.0f ms, "
-			       "kernel to init %.0f ms, init duties %.0f ms (modules %.0f ms), "
-			       "agent start + first Check %.0f ms\n",
-			       sb, q, k, in - k, m, sb - q - in);
+			       "kernel %.0f ms (%.0f ms of it on the guest's clock; the rest also "
+			       "holds the first Check's round trip), init duties %.0f ms (modules "
+			       "%.0f ms), agent start to listening %.0f ms\n",
+			       sb, q, sb - q - (in - k) - ag, k, in - k, m, ag);
 		else
 			printf("split: QEMU start %.0f ms; the console did not show the agent's init "
 			       "timestamps\n", q);
 		printf("initrd: %ld KiB compressed\n", initrd_kib);
 		if (mtotal > 0)
 			printf("guest memory (256 MiB VM): MemTotal %ld KiB, MemAvailable %ld KiB = "
-			       "%.1f%% of 256 MiB free\n",
-			       mtotal, mavail, 100.0 * (double)mavail / (MEM_MIB * 1024.0));
+			       "%.1f%% of 256 MiB free (%.1f%% of MemTotal)\n",
+			       mtotal, mavail, 100.0 * (double)mavail / (MEM_MIB * 1024.0),
+			       100.0 * (double)mavail / (double)mtotal);
 		else
 			printf("guest memory: not measured (the meminfo container could not run)\n");
-		printf("host PSS per VM (QEMU + virtiofsd, 256 MiB guest): %ld KiB\n", pss);
+		printf("host PSS per VM (QEMU + virtiofsd, 256 MiB guest): %ld KiB; QEMU: guest RAM "
+		       "touched %ld KiB, kernel file mapped %ld KiB (page cache, shared by VMs), "
+		       "the rest %ld KiB\n",
+		       pss, q_ram, q_kernel, q_rest);
 		printf("RESULT name=boot ratio_vs_bare=%.2f boot_ms=%.0f bare_ms=%.0f initrd_kib=%ld "
 		       "host_pss_kib=%ld\n",
 		       b / r, b, r, initrd_kib, pss);

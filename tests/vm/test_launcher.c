@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "lib/log.h"
+#include "runtime/accel_cache.h"
 #include "runtime/hypervisor/hypervisor.h"
 #include "runtime/hypervisor/qemu.h"
 #include "runtime/hypervisor/virtiofsd.h"
@@ -347,7 +348,8 @@ static void test_virtiofsd_fails(void **state)
 }
 
 /* accel = "auto": the probe decides, TCG is announced in the log, and the
- * argv QEMU really gets (recorded by a fake QEMU) matches. */
+ * argv QEMU really gets (recorded by a fake QEMU) matches; it inherits
+ * none of our fds (stdin is /dev/null). */
 static void test_accel_auto_argv(void **state)
 {
 	cleanup_free char *saved = kc_xstrdup(cfg.hypervisor.path);
@@ -356,11 +358,15 @@ static void test_accel_auto_argv(void **state)
 	cleanup_free char *logp = kc_xasprintf("%s/launcher.log", base);
 	cleanup_free char *body = kc_xasprintf(
 		"if [ \"$1\" = -M ]; then echo 'microvm              microvm (i386)'; exit 0; fi\n"
-		"printf '%%s\\n' \"$@\" > '%s'; exit 1", rec);
+		"printf '%%s\\n' \"$@\" > '%s'; ls -l /proc/$$/fd > '%s.fds'; exit 1", rec, rec);
 	cleanup_free char *fake = write_script("qemu-records", body);
 	cleanup_free char *args = NULL, *log = NULL;
 	cleanup_free char *agent_chardev = NULL;
+	cleanup_free char *fdsp = kc_xasprintf("%s.fds", rec);
+	cleanup_free char *marker = kc_xasprintf("%s/inherit-me-not", base);
+	cleanup_free char *fds = NULL;
 	struct kc_kvm_probe p;
+	int leak;
 	struct err_case t;
 	size_t len;
 	bool native;
@@ -375,8 +381,13 @@ static void test_accel_auto_argv(void **state)
 	assert_true(fd >= 0);
 	kc_log_set_fd(fd);
 	kc_log_set_level(KC_LOG_WARNING);
+	/* Not close-on-exec: the launcher must close it in its children. */
+	leak = open(marker, O_WRONLY | O_CREAT, 0644);
+	assert_true(leak >= 0);
 	ec_init(&t, "auto");
 	ec_expect(&t, -ECHILD, "exited with status 1", NULL);
+	close(leak);
+	unlink(marker);
 	kc_log_set_fd(-1);
 	kc_log_set_level(KC_LOG_ERROR);
 	close(fd);
@@ -388,6 +399,11 @@ static void test_accel_auto_argv(void **state)
 	agent_chardev = kc_xasprintf("socket,id=agent,path=%s/auto/agent.sock,server=on,wait=off",
 				     base);
 	assert_non_null(strstr(args, agent_chardev));
+	assert_int_equal(kc_read_file(fdsp, 1 << 20, &fds, &len, NULL), 0);
+	assert_null(strstr(fds, "inherit-me-not"));
+	assert_null(strstr(fds, "launcher.log"));
+	assert_non_null(strstr(fds, " 0 -> /dev/null"));
+	unlink(fdsp);
 	assert_non_null(strstr(args, "\n-m\n256\n"));
 	if (native) {
 		assert_non_null(strstr(args, "\n-accel\nkvm\n"));
@@ -401,6 +417,47 @@ static void test_accel_auto_argv(void **state)
 	unlink(rec);
 	unlink(logp);
 	unlink(fake);
+}
+
+/* The verdict of accel = "auto" is probed once per host boot. */
+static void test_accel_cache(void **state)
+{
+	cleanup_free char *path = kc_xasprintf("%s/cache/accel", base);
+	cleanup_free char *dir = kc_xasprintf("%s/cache", base);
+	cleanup_free char *text = NULL;
+	char r1[256], r2[256];
+	const char *a1, *a2;
+	size_t len;
+	bool cached;
+	FILE *f;
+
+	(void)state;
+	a1 = kc_accel_auto(path, r1, sizeof(r1), &cached);
+	assert_false(cached);
+	assert_true(strcmp(a1, "kvm") == 0 || strcmp(a1, "tcg") == 0);
+	assert_int_equal(kc_read_file(path, 4096, &text, &len, NULL), 0);
+	assert_non_null(strstr(text, "boot_id "));
+	a2 = kc_accel_auto(path, r2, sizeof(r2), &cached);
+	assert_true(cached);
+	assert_string_equal(a1, a2);
+	assert_string_equal(r1, r2);
+	/* Written in another boot, or malformed: probed again. */
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "boot_id 00000000-0000-0000-0000-000000000000\naccel kvm\nreason \n");
+	fclose(f);
+	a2 = kc_accel_auto(path, r2, sizeof(r2), &cached);
+	assert_false(cached);
+	assert_string_equal(a1, a2);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "accel maybe\n");
+	fclose(f);
+	a2 = kc_accel_auto(path, r2, sizeof(r2), &cached);
+	assert_false(cached);
+	assert_string_equal(a1, a2);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(rmdir(dir), 0);
 }
 
 static int group_setup(void **state)
@@ -454,6 +511,7 @@ int main(void)
 		cmocka_unit_test(test_never_answers),
 		cmocka_unit_test(test_virtiofsd_fails),
 		cmocka_unit_test(test_accel_auto_argv),
+		cmocka_unit_test(test_accel_cache),
 	};
 
 	return cmocka_run_group_tests_name("vm-launcher", tests, group_setup, group_teardown);

@@ -105,6 +105,18 @@ static void case_check_clean(struct vm_case *t)
 	free(t->run_dir);
 }
 
+/* The VM of the running test: a failed assertion jumps out of the test,
+ * and the teardown stops what it left running. */
+static struct kc_vm *live_vm;
+
+static int stop_live_vm(void **state)
+{
+	(void)state;
+	kc_vm_free(live_vm);
+	live_vm = NULL;
+	return 0;
+}
+
 static struct kc_vm *boot(struct vm_case *t)
 {
 	cleanup_error kc_error_t err = NULL;
@@ -112,6 +124,7 @@ static struct kc_vm *boot(struct vm_case *t)
 
 	if (kc_vm_start(&t->spec, &vm, &err) < 0)
 		fail_msg("kc_vm_start: %s", err->msg);
+	live_vm = vm;
 	assert_true(kc_vm_pid(vm) > 0);
 	assert_true(kc_vm_pidfd(vm) >= 0);
 	assert_non_null(strstr(kc_vm_agent_uri(vm), t->run_dir));
@@ -184,6 +197,7 @@ static void test_boot_check_version(void **state)
 	assert_non_null(strstr(log, "VM boot: stopped (QEMU exited with status 0)"));
 	assert_int_equal(unlink(logp), 0);
 	kc_vm_free(vm);
+	live_vm = NULL;
 	case_check_clean(&t);
 }
 
@@ -207,6 +221,7 @@ static void test_console(void **state)
 	auto_log = kc_xasprintf("%s/console.log", t.run_dir);
 	assert_false(path_exists(auto_log));
 	kc_vm_free(vm);
+	live_vm = NULL;
 	assert_int_equal(kc_read_file(log, 16 << 20, &text, &len, &err), 0);
 	assert_non_null(strstr(text, "kata-agent"));
 	assert_non_null(strstr(text, "starting as init"));
@@ -219,6 +234,7 @@ static void test_console(void **state)
 	cfg.agent.enable_debug = false;
 	assert_true(path_exists(auto_log));
 	kc_vm_free(vm);
+	live_vm = NULL;
 	case_check_clean(&t);
 }
 
@@ -249,6 +265,7 @@ static void test_destroy_sandbox_shuts_down(void **state)
 	/* Stopped either way, so that a failure leaves no VM running. */
 	assert_int_equal(kc_vm_stop(vm, &err), 0);
 	kc_vm_free(vm);
+	live_vm = NULL;
 	assert_true(exited);
 	case_check_clean(&t);
 }
@@ -272,6 +289,34 @@ static void test_never_answers_killed_at_deadline(void **state)
 	print_message("# %s\n", err->msg);
 	assert_non_null(strstr(err->msg, "did not answer grpc.Health/Check within 5.0 s"));
 	assert_non_null(strstr(err->msg, "VM killed"));
+	case_check_clean(&t);
+}
+
+/* The real QEMU refusing a kernel that is not one: it exits at once, and
+ * the error has its status and its own words. */
+static void test_qemu_rejects_kernel(void **state)
+{
+	cleanup_free char *bogus = kc_xasprintf("%s/not-a-kernel", base);
+	cleanup_free char *saved = kc_xstrdup(cfg.hypervisor.kernel);
+	cleanup_error kc_error_t err = NULL;
+	struct kc_vm *vm = NULL;
+	struct vm_case t;
+	FILE *f = fopen(bogus, "w");
+
+	(void)state;
+	assert_non_null(f);
+	for (int i = 0; i < 1024; i++)
+		fputs("junk", f);
+	fclose(f);
+	set_str(&cfg.hypervisor.kernel, bogus);
+	case_init(&t, "bogus");
+	assert_int_equal(kc_vm_start(&t.spec, &vm, &err), -ECHILD);
+	set_str(&cfg.hypervisor.kernel, saved);
+	assert_int_equal(unlink(bogus), 0);
+	assert_null(vm);
+	print_message("# %s\n", err->msg);
+	assert_non_null(strstr(err->msg, "QEMU exited with status 1 before the agent answered"));
+	assert_non_null(strstr(err->msg, "kernel"));
 	case_check_clean(&t);
 }
 
@@ -482,6 +527,7 @@ static void test_container_over_virtiofs(void **state)
 	conn_close(&c);
 	assert_int_equal(kc_vm_stop(vm, &err), 0);
 	kc_vm_free(vm);
+	live_vm = NULL;
 	rm = kc_xasprintf("rm -rf '%s'", shared);
 	assert_int_equal(system(rm), 0);
 	assert_non_null(out);
@@ -512,12 +558,13 @@ static int group_teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_boot_check_version),
-		cmocka_unit_test(test_console),
-		cmocka_unit_test(test_destroy_sandbox_shuts_down),
-		cmocka_unit_test(test_never_answers_killed_at_deadline),
-		cmocka_unit_test(test_five_concurrent),
-		cmocka_unit_test(test_container_over_virtiofs),
+		cmocka_unit_test_teardown(test_boot_check_version, stop_live_vm),
+		cmocka_unit_test_teardown(test_console, stop_live_vm),
+		cmocka_unit_test_teardown(test_destroy_sandbox_shuts_down, stop_live_vm),
+		cmocka_unit_test_teardown(test_never_answers_killed_at_deadline, stop_live_vm),
+		cmocka_unit_test_teardown(test_qemu_rejects_kernel, stop_live_vm),
+		cmocka_unit_test_teardown(test_five_concurrent, stop_live_vm),
+		cmocka_unit_test_teardown(test_container_over_virtiofs, stop_live_vm),
 	};
 
 	/* KC_TEST_FILTER=test_boot* runs a subset while developing. */

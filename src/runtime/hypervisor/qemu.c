@@ -17,6 +17,7 @@
 #include "virtiofsd.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "runtime/accel_cache.h"
 #include "runtime/agent_client.h"
 #include "runtime/child.h"
 #include "runtime/kvm_probe.h"
@@ -50,18 +51,9 @@ static const char *resolve_accel(const char *configured, bool *warn, const char 
 	if (!configured || strcmp(configured, "auto") != 0)
 		return kc_accel_resolve(configured, NULL);
 	pthread_mutex_lock(&accel_lock);
-	if (!accel_auto) {
-		cleanup_error kc_error_t err = NULL;
-		struct kc_kvm_probe p;
-
-		if (kc_kvm_probe("/dev/kvm", &p, &err) < 0) {
-			snprintf(accel_reason, sizeof(accel_reason), "%s", err->msg);
-			accel_auto = kc_accel_resolve("auto", NULL);
-		} else {
-			snprintf(accel_reason, sizeof(accel_reason), "%s", p.reason);
-			accel_auto = kc_accel_resolve("auto", &p);
-		}
-	}
+	if (!accel_auto)
+		accel_auto = kc_accel_auto(KC_ACCEL_CACHE_PATH, accel_reason, sizeof(accel_reason),
+					   NULL);
 	*warn = strcmp(accel_auto, "kvm") != 0;
 	*reason = accel_reason;
 	pthread_mutex_unlock(&accel_lock);
@@ -174,10 +166,11 @@ static int make_run_dir(struct qvm *vm, kc_error_t *err)
 	return 0;
 }
 
-/* Stops everything that runs, gently first; idempotent. */
-static void vm_stop_processes(struct qvm *vm)
+/* Stops everything that runs, gently first (QMP quit) unless kill; idempotent.
+ * A VM that failed to start is killed: nothing in it is worth a clean exit. */
+static void vm_stop_processes(struct qvm *vm, bool kill)
 {
-	if (vm->qemu.pidfd >= 0 && !kc_child_exited(&vm->qemu)) {
+	if (!kill && vm->qemu.pidfd >= 0 && !kc_child_exited(&vm->qemu)) {
 		cleanup_error kc_error_t err = NULL;
 		uint64_t deadline = kc_monotonic_ns() + QMP_TIMEOUT_NS;
 		struct kc_qmp *q = NULL;
@@ -356,7 +349,7 @@ static int qemu_start(const struct kc_vm_spec *spec, void **out, kc_error_t *err
 	if (ret >= 0)
 		ret = wait_agent(vm, deadline, timeout_ns, spec->keep_agent_conn, err);
 	if (ret < 0) {
-		vm_stop_processes(vm);
+		vm_stop_processes(vm, true);
 		vm_cleanup_files(vm);
 		vm_release(vm);
 		return ret;
@@ -403,7 +396,7 @@ static int qemu_stop(void *impl, kc_error_t *err)
 		close(kc_steal_fd(&vm->agent_fd));
 	if (vm->stopped)
 		return 0;
-	vm_stop_processes(vm);
+	vm_stop_processes(vm, false);
 	vm_cleanup_files(vm);
 	vm->stopped = true;
 	{
