@@ -10,7 +10,7 @@ packages="
   clang libclang-rt-14-dev
   qemu-system-x86 qemu-system-common
   kmod cpio lz4 busybox-static e2fsprogs
-  containerd
+  containerd python3-grpcio
   golang-go golang-github-containerd-ttrpc-dev golang-github-gogo-protobuf-dev
   golang-github-golang-protobuf-1-3-dev
 "
