@@ -12,6 +12,13 @@ RUN="timeout 120 $CTR run --rm $F $R $C"
 out=$($RUN $IMG kce2e-echo /bin/echo hi 2>&1)
 check "run: output" "hi" "$out"
 
+# The shim's events, in the order it raised them (its log, through
+# containerd's): create, start, exit once, delete.
+ev=$(grep 'sandbox=kce2e-echo' "$W/logs/containerd.log" | sed -n 's/.*msg="event \/tasks\/\([a-z-]*\)".*/\1/p' | tr '\n' ' ')
+check "events: create, start, exit (once), delete" "create start exit delete " "$ev"
+n=$(grep -c 'msg="event forwarded" ns=default topic=/tasks/exit type=containerd.events.TaskExit' "$W/logs/containerd.log")
+[ "$n" -ge 1 ] && ok "events reach containerd over ttrpc (Events/Forward)" || not_ok "events reach containerd over ttrpc"
+
 $RUN $IMG kce2e-exit /bin/sh -c 'exit 7' > /dev/null 2>&1
 check "run: exit code propagates" 7 $?
 
