@@ -26,8 +26,18 @@ static void on_signal(struct kc_loop_watch *w, int fd, uint32_t events, void *da
 	}
 }
 
+static void tell(int *ready_fd, const char *msg)
+{
+	if (*ready_fd < 0)
+		return;
+	if (write(*ready_fd, msg, strlen(msg)) < 0)
+		kc_warn("telling start: %s", strerror(errno));
+	close(*ready_fd);
+	*ready_fd = -1;
+}
+
 int shim_serve(const struct shim_args *a, int listen_fd, const char *socket_path,
-	       const char *config_path, kc_error_t *err)
+	       const char *config_path, int ready_fd, kc_error_t *err)
 {
 	struct shim s = { 0 };
 	sigset_t mask;
@@ -76,8 +86,12 @@ int shim_serve(const struct shim_args *a, int listen_fd, const char *socket_path
 	}
 	kc_info("shim serving on %s (agent: %s)", socket_path,
 		s.agent_binary ? s.agent_binary : "in a VM");
+	tell(&ready_fd, "ok");
 	ret = kc_loop_run(s.loop, err);
 out:
+	if (ret < 0 && ready_fd >= 0)
+		tell(&ready_fd, (*err)->msg);
+	tell(&ready_fd, "exited");
 	if (listen_fd >= 0)
 		close(listen_fd);
 	if (s.srv)

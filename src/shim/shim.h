@@ -186,9 +186,11 @@ struct shim_args {
 char *shim_socket_path(const char *address, const char *ns, const char *id);
 int shim_start(const struct shim_args *a, kc_error_t *err);
 int shim_delete(const struct shim_args *a, kc_error_t *err);
-/* The daemon: serves listen_fd until Shutdown. */
+/* The daemon: serves listen_fd until Shutdown.  Once it serves (pid file
+ * written, signals handled) it writes "ok" to ready_fd, or the error that
+ * stopped it, and closes it. */
 int shim_serve(const struct shim_args *a, int listen_fd, const char *socket_path,
-	       const char *config_path, kc_error_t *err);
+	       const char *config_path, int ready_fd, kc_error_t *err);
 
 #define SHIM_AGENT_SERVICE "grpc.AgentService"
 

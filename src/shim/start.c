@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "lib/json.h"
@@ -79,6 +80,18 @@ static char *read_config_path(void)
 	return path;
 }
 
+/* The daemon keeps nothing of its parent's but the two fds it needs. */
+static void close_others(int a, int b)
+{
+	int lo = a < b ? a : b, hi = a < b ? b : a;
+
+	if (lo > 3)
+		syscall(SYS_close_range, 3u, (unsigned)lo - 1, 0);
+	if (hi > lo + 1)
+		syscall(SYS_close_range, (unsigned)lo + 1, (unsigned)hi - 1, 0);
+	syscall(SYS_close_range, (unsigned)hi + 1, ~0u, 0);
+}
+
 static int write_address(const char *bundle, const char *addr, kc_error_t *err)
 {
 	cleanup_free char *p = kc_xasprintf("%s/address", bundle);
@@ -94,7 +107,9 @@ int shim_start(const struct shim_args *a, kc_error_t *err)
 	cleanup_json json_t *spec = NULL;
 	const char *type = NULL, *sid = a->id;
 	pid_t pid;
-	int fd, ret;
+	int fd, ret, ready[2];
+	char msg[512];
+	ssize_t n;
 
 	if (!bundle)
 		return kc_error_set(err, errno, "getcwd");
@@ -133,10 +148,17 @@ int shim_start(const struct shim_args *a, kc_error_t *err)
 	fd = kc_ttrpc_listen(addr, err);
 	if (fd < 0)
 		return fd;
+	if (pipe2(ready, O_CLOEXEC) < 0) {
+		close(fd);
+		unlink(sock);
+		return kc_error_set(err, errno, "pipe");
+	}
 	fflush(stdout);
 	pid = fork();
 	if (pid < 0) {
 		close(fd);
+		close(ready[0]);
+		close(ready[1]);
 		unlink(sock);
 		return kc_error_set(err, errno, "fork the shim daemon");
 	}
@@ -151,12 +173,27 @@ int shim_start(const struct shim_args *a, kc_error_t *err)
 		dup2(nul, 2);
 		if (nul > 2)
 			close(nul);
-		ret = shim_serve(a, fd, sock, config_path, &serr);
+		close(ready[0]);
+		close_others(fd, ready[1]);
+		ret = shim_serve(a, fd, sock, config_path, ready[1], &serr);
 		if (ret < 0)
 			kc_error("shim: %s", serr->msg);
 		_exit(ret < 0 ? 1 : 0);
 	}
 	close(fd);
+	close(ready[1]);
+	/* The answer goes out once the daemon serves: what containerd (or a
+	 * test) does next finds it ready, and a daemon that failed is an
+	 * error here rather than a dead socket. */
+	n = read(ready[0], msg, sizeof(msg) - 1);
+	close(ready[0]);
+	msg[n > 0 ? n : 0] = '\0';
+	if (strcmp(msg, "ok") != 0) {
+		kill(pid, SIGKILL);
+		unlink(sock);
+		return kc_error_set(err, 0, "the shim daemon did not start: %s",
+				    msg[0] ? msg : "it exited");
+	}
 	ret = write_address(bundle, addr, err);
 	if (ret < 0) {
 		kill(pid, SIGKILL);

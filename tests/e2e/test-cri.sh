@@ -69,9 +69,9 @@ for _ in $(seq 50); do
 	sleep 0.1
 done
 check "CRI: no shim left" 0 "$(ps -eo args | grep -c "[c]ontainerd-shim-kata-v2 .*-address $CW/")"
-mnts=$(grep -cE " $W/| /run/kata-containers/shared/sandboxes/" /proc/self/mountinfo)
+mnts=$(grep -cE " $W/| /run/kata-containers/shared/sandboxes/$sid" /proc/self/mountinfo)
 check "CRI: no mount left" 0 "$mnts"
-left=$(ls /run/kata-containers/shared/sandboxes/ /run/vc/vm/ 2> /dev/null | grep -v '^/' | grep -c .)
+left=$(ls -d /run/kata-containers/shared/sandboxes/$sid /run/vc/vm/$sid 2> /dev/null | wc -l)
 check "CRI: no sandbox dir left" 0 "$left"
 cg=$(ls -d /sys/fs/cgroup/*/k8s.io/$sid* /sys/fs/cgroup/k8s.io/$sid* 2> /dev/null | wc -l)
 [ -n "$sid" ] && check "CRI: no host cgroup of the pod left" 0 "$cg" || not_ok "CRI: the sandbox id is in the log"
