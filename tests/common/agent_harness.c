@@ -8,10 +8,12 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -193,7 +195,7 @@ int ah_call_sync(struct kc_ttrpc_client *cli, const char *method, const Protobuf
 
 /* ---- processes ---- */
 
-pid_t ah_spawn(const char *const *argv, const char *log)
+pid_t ah_spawn(const char *const *argv, const char *log, bool mount_ns)
 {
 	pid_t parent = getpid();
 	pid_t pid = fork();
@@ -204,6 +206,9 @@ pid_t ah_spawn(const char *const *argv, const char *log)
 		 * so its containers, cgroups and sockets); the parent checked
 		 * again in case it died before the prctl. */
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+			_exit(126);
+		if (mount_ns && (unshare(CLONE_NEWNS) < 0 ||
+				 mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0))
 			_exit(126);
 		if (log) {
 			int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -266,7 +271,7 @@ void ah_agent_start(struct ah_agent *a, const struct ah_agent_opts *o)
 	argv[n] = NULL;
 	if (o->log_file)
 		log = kc_xasprintf("%s/agent.log", a->dir);
-	a->pid = ah_spawn(argv, log);
+	a->pid = ah_spawn(argv, log, o->mount_ns);
 	ah_conn_dial(&a->conn, a->uri, a->pid);
 	/* One answer: the agent has accepted the connection, so counting
 	 * its fds now counts it. */

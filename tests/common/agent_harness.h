@@ -80,10 +80,11 @@ int ah_call_sync(struct kc_ttrpc_client *cli, const char *method, const Protobuf
 
 /*
  * Forks and execs argv (argv[0] looked up in PATH); the child's stderr
- * goes to log when not NULL.  The child is SIGKILLed when the test process
- * dies, however it dies.
+ * goes to log when not NULL; mount_ns: in a private mount namespace of its
+ * own, so that its mounts die with it.  The child is SIGKILLed when the
+ * test process dies, however it dies.
  */
-pid_t ah_spawn(const char *const *argv, const char *log);
+pid_t ah_spawn(const char *const *argv, const char *log, bool mount_ns);
 
 struct ah_agent {
 	char dir[64]; /* its temporary directory: agent.sock, agent.log */
@@ -98,6 +99,7 @@ struct ah_agent_opts {
 	const char *netns;	  /* entered with `ip netns exec` */
 	const char *const *extra; /* more arguments, NULL-terminated */
 	bool log_file;		  /* stderr to dir/agent.log (else the test's) */
+	bool mount_ns;		  /* a private mount namespace (see ah_spawn()) */
 };
 
 /*
