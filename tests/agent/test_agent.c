@@ -210,7 +210,7 @@ static int run_agent(const char *a1, const char *a2, const char *a3)
 {
 	const char *argv[] = { KC_AGENT_BIN, a1, a2, a3, NULL };
 	int wstatus;
-	pid_t pid = ah_spawn(argv, "/dev/null", false);
+	pid_t pid = ah_spawn(argv, "/dev/null", 0);
 
 	assert_int_equal(waitpid(pid, &wstatus, 0), pid);
 	assert_true(WIFEXITED(wstatus));

@@ -195,7 +195,7 @@ int ah_call_sync(struct kc_ttrpc_client *cli, const char *method, const Protobuf
 
 /* ---- processes ---- */
 
-pid_t ah_spawn(const char *const *argv, const char *log, bool mount_ns)
+pid_t ah_spawn(const char *const *argv, const char *log, unsigned flags)
 {
 	pid_t parent = getpid();
 	pid_t pid = fork();
@@ -207,7 +207,7 @@ pid_t ah_spawn(const char *const *argv, const char *log, bool mount_ns)
 		 * again in case it died before the prctl. */
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
 			_exit(126);
-		if (mount_ns && (unshare(CLONE_NEWNS) < 0 ||
+		if ((flags & AH_SPAWN_MOUNT_NS) && (unshare(CLONE_NEWNS) < 0 ||
 				 mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0))
 			_exit(126);
 		if (log) {
@@ -215,6 +215,14 @@ pid_t ah_spawn(const char *const *argv, const char *log, bool mount_ns)
 
 			if (fd >= 0)
 				dup2(fd, 2);
+			if (fd >= 0 && (flags & AH_SPAWN_LOG_STDOUT))
+				dup2(fd, 1);
+		}
+		if (flags & AH_SPAWN_LOG_STDOUT) {
+			int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+			if (null >= 0)
+				dup2(null, 0);
 		}
 		execvp(argv[0], (char *const *)argv);
 		_exit(127);
@@ -271,7 +279,7 @@ void ah_agent_start(struct ah_agent *a, const struct ah_agent_opts *o)
 	argv[n] = NULL;
 	if (o->log_file)
 		log = kc_xasprintf("%s/agent.log", a->dir);
-	a->pid = ah_spawn(argv, log, o->mount_ns);
+	a->pid = ah_spawn(argv, log, o->mount_ns ? AH_SPAWN_MOUNT_NS : 0);
 	ah_conn_dial(&a->conn, a->uri, a->pid);
 	/* One answer: the agent has accepted the connection, so counting
 	 * its fds now counts it. */

@@ -80,11 +80,14 @@ int ah_call_sync(struct kc_ttrpc_client *cli, const char *method, const Protobuf
 
 /*
  * Forks and execs argv (argv[0] looked up in PATH); the child's stderr
- * goes to log when not NULL; mount_ns: in a private mount namespace of its
- * own, so that its mounts die with it.  The child is SIGKILLed when the
- * test process dies, however it dies.
+ * goes to log when not NULL.  The child is SIGKILLed when the test process
+ * dies, however it dies.
  */
-pid_t ah_spawn(const char *const *argv, const char *log, bool mount_ns);
+enum {
+	AH_SPAWN_MOUNT_NS = 1,	/* a private mount namespace: its mounts die with it */
+	AH_SPAWN_LOG_STDOUT = 2 /* stdout to log too, stdin from /dev/null (QEMU) */
+};
+pid_t ah_spawn(const char *const *argv, const char *log, unsigned flags);
 
 struct ah_agent {
 	char dir[64]; /* its temporary directory: agent.sock, agent.log */
@@ -99,7 +102,7 @@ struct ah_agent_opts {
 	const char *netns;	  /* entered with `ip netns exec` */
 	const char *const *extra; /* more arguments, NULL-terminated */
 	bool log_file;		  /* stderr to dir/agent.log (else the test's) */
-	bool mount_ns;		  /* a private mount namespace (see ah_spawn()) */
+	bool mount_ns;		  /* AH_SPAWN_MOUNT_NS */
 };
 
 /*
