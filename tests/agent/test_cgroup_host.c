@@ -303,8 +303,10 @@ static void test_pause_resume(void **state)
 	assert_int_equal(kill(g.sleeper, 0), 0);
 
 	p.container_id = r.container_id = (char *)"nope";
-	ah_call_fails(C, "PauseContainer", &p.base, KC_TTRPC_NOT_FOUND, "container `nope` not found");
-	ah_call_fails(C, "ResumeContainer", &r.base, KC_TTRPC_NOT_FOUND, "container `nope` not found");
+	ah_call_fails(C, "PauseContainer", &p.base, KC_TTRPC_NOT_FOUND,
+		      "container `nope` not found");
+	ah_call_fails(C, "ResumeContainer", &r.base, KC_TTRPC_NOT_FOUND,
+		      "container `nope` not found");
 }
 
 /* A container that is created but not started cannot be paused. */

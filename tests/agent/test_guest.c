@@ -457,7 +457,8 @@ static void test_refused(void **state)
 	(void)state;
 	pol.policy = (char *)"package agent_policy\ndefault CreateContainerRequest := true";
 	ah_call_fails(A, "SetPolicy", &pol.base, KC_TTRPC_UNIMPLEMENTED, "policy engine");
-	ah_call_fails(A, "GetDiagnosticData", &diag.base, KC_TTRPC_UNIMPLEMENTED, "termination log");
+	ah_call_fails(A, "GetDiagnosticData", &diag.base, KC_TTRPC_UNIMPLEMENTED,
+		      "termination log");
 	ah_call_fails(A, "MemAgentMemcgSet", &memcg.base, KC_TTRPC_UNIMPLEMENTED, "memory agent");
 	ah_call_fails(A, "MemAgentCompactSet", &compact.base, KC_TTRPC_UNIMPLEMENTED,
 		      "memory agent");

@@ -190,13 +190,18 @@ static int group_setup(void **state)
 	    ah_system("ip -n %s addr add 10.77.0.2/24 dev eth0", P) ||
 	    ah_system("ip -n %s addr add fd77::2/64 dev eth0 nodad", P) ||
 	    ah_system("ip -n %s addr add 10.79.0.2/24 dev eth1", P) ||
-	    ah_system("ip -n %s link set eth0 up && ip -n %s link set eth1 up && ip -n %s link set lo up",
-	       P, P, P) ||
+	    ah_system("ip -n %s link set eth0 up && ip -n %s link set eth1 up && "
+		      "ip -n %s link set lo up",
+		      P, P, P) ||
 	    ah_system("ip -n %s route add 10.78.0.0/16 via 10.77.0.1", P) ||
 	    ah_system("ip -n %s route add default via 10.77.0.1", P) ||
 	    ah_system("ip -n %s -6 route add fd78::/64 via fd77::1", P) ||
-	    ah_system("ip -n %s neigh add 10.77.0.9 lladdr 02:00:00:00:00:09 dev eth0 nud permanent", P) ||
-	    ah_system("ip -n %s neigh add 10.77.0.8 lladdr 02:00:00:00:00:08 dev eth0 nud reachable", P) ||
+	    ah_system(
+		    "ip -n %s neigh add 10.77.0.9 lladdr 02:00:00:00:00:09 dev eth0 nud permanent",
+		    P) ||
+	    ah_system(
+		    "ip -n %s neigh add 10.77.0.8 lladdr 02:00:00:00:00:08 dev eth0 nud reachable",
+		    P) ||
 	    ah_system("ip -n %s addr add 10.77.0.1/24 dev peth0", Q) ||
 	    ah_system("ip -n %s addr add fd77::1/64 dev peth0 nodad", Q) ||
 	    ah_system("ip -n %s addr add 10.79.0.1/24 dev peth1", Q) ||
@@ -239,9 +244,10 @@ static void test_scan(void **state)
 	assert_int_equal(e1->mtu, 1500);
 	assert_true(e0->flags & IFF_UP);
 	{
-		cleanup_free char *idx = ah_sh_out("ip -n %s -j link show eth0 | python3 -c 'import "
-						"json,sys; print(json.load(sys.stdin)[0][\"ifindex\"])'",
-						ns_pod);
+		cleanup_free char *idx =
+			ah_sh_out("ip -n %s -j link show eth0 | python3 -c 'import "
+				  "json,sys; print(json.load(sys.stdin)[0][\"ifindex\"])'",
+				  ns_pod);
 
 		assert_int_equal(e0->ifindex, atoi(idx));
 	}
@@ -464,10 +470,10 @@ static void test_connect_traffic_disconnect(void **state)
 		cleanup_free char *name = kc_xasprintf("tap%zu_kata", i);
 		cleanup_free char *l = ah_sh_out("ip -n %s -j -d link show %s", ns_pod, name);
 		cleanup_free char *mtu = kc_xasprintf("\"mtu\":%u,", ep->mtu);
-		cleanup_free char *f1 = ah_sh_out("tc -n %s -j filter show dev %s ingress", ns_pod,
-					       ep->name);
-		cleanup_free char *f2 = ah_sh_out("tc -n %s -j filter show dev %s ingress", ns_pod,
-					       name);
+		cleanup_free char *f1 =
+			ah_sh_out("tc -n %s -j filter show dev %s ingress", ns_pod, ep->name);
+		cleanup_free char *f2 =
+			ah_sh_out("tc -n %s -j filter show dev %s ingress", ns_pod, name);
 		cleanup_free char *to_tap = kc_xasprintf("\"to_dev\":\"%s\"", name);
 		cleanup_free char *to_veth = kc_xasprintf("\"to_dev\":\"%s\"", ep->name);
 
@@ -590,7 +596,8 @@ static void test_connect_traffic_disconnect(void **state)
 	assert_false(has_ingress(ns_pod, "eth1"));
 	{
 		cleanup_free char *link_after = ah_sh_out("ip -n %s -j -d link show eth0", ns_pod);
-		cleanup_free char *qdisc_after = ah_sh_out("tc -n %s -j qdisc show dev eth0", ns_pod);
+		cleanup_free char *qdisc_after =
+			ah_sh_out("tc -n %s -j qdisc show dev eth0", ns_pod);
 		cleanup_podnet struct kc_podnet *again = scan_ok(path_pod);
 
 		assert_string_equal(qdisc_after, qdisc_before);
@@ -625,7 +632,8 @@ static void test_multiqueue(void **state)
 	assert_true(e0->tap_fds[0] >= 0 && e0->tap_fds[1] >= 0);
 	{
 		cleanup_strv char **argv = kc_podnet_qemu_args(e0, (const int[]){ 5, 6 });
-		cleanup_free char *l = ah_sh_out("ip -n %s -j -d link show %s", ns_pod, e0->tap_name);
+		cleanup_free char *l =
+			ah_sh_out("ip -n %s -j -d link show %s", ns_pod, e0->tap_name);
 
 		assert_non_null(strstr(argv[1], ",fds=5:6,vhost=off"));
 		assert_non_null(strstr(argv[3], ",mq=on"));
@@ -710,15 +718,17 @@ static void test_unsupported_kinds(void **state)
 	/* A veth with a macvlan on it: both are connected. */
 	assert_int_equal(ah_system("ip netns add %s && ip netns add %s", ns_bad, ns_bad_peer), 0);
 	assert_int_equal(ah_system("ip -n %s link add va type veth peer name vb netns %s", ns_bad,
-			    ns_bad_peer),
+				   ns_bad_peer),
 			 0);
-	assert_int_equal(ah_system("ip -n %s link add mv0 link va type macvlan mode bridge && "
-			    "ip -n %s addr add 10.81.0.2/24 dev mv0 && ip -n %s link set mv0 up",
-			    ns_bad, ns_bad, ns_bad),
-			 0);
+	assert_int_equal(
+		ah_system("ip -n %s link add mv0 link va type macvlan mode bridge && "
+			  "ip -n %s addr add 10.81.0.2/24 dev mv0 && ip -n %s link set mv0 up",
+			  ns_bad, ns_bad, ns_bad),
+		0);
 	/* A vxlan that is down is ignored (like the kernel's fallback
 	 * tunnels) ... */
-	assert_int_equal(ah_system("ip -n %s link add vx0 type vxlan id 42 dstport 4789", ns_bad), 0);
+	assert_int_equal(ah_system("ip -n %s link add vx0 type vxlan id 42 dstport 4789", ns_bad),
+			 0);
 	{
 		cleanup_podnet struct kc_podnet *net = scan_ok(path);
 
@@ -733,7 +743,7 @@ static void test_unsupported_kinds(void **state)
 	assert_int_equal(ah_system("ip -n %s link del vx0", ns_bad), 0);
 	/* A bridge, too. */
 	assert_int_equal(ah_system("ip -n %s link add br0 type bridge && ip -n %s link set br0 up",
-			    ns_bad, ns_bad),
+				   ns_bad, ns_bad),
 			 0);
 	expect_scan_error(path, &o, EOPNOTSUPP, "`br0` (bridge)");
 	/* Nothing was created in the namespace. */
@@ -758,16 +768,18 @@ static void test_no_addresses(void **state)
 		assert_int_equal(kc_podnet_connect(net, &err), 0);
 	}
 	/* More interfaces than a VM takes. */
-	assert_int_equal(ah_system("for i in $(seq 0 8); do ip -n %s link add v$i type veth peer name w$i "
-			    "|| exit 1; done; ip -n %s addr add 10.84.0.2/24 dev v0",
-			    ns_empty, ns_empty),
-			 0);
+	assert_int_equal(
+		ah_system("for i in $(seq 0 8); do ip -n %s link add v$i type veth peer name w$i "
+			  "|| exit 1; done; ip -n %s addr add 10.84.0.2/24 dev v0",
+			  ns_empty, ns_empty),
+		0);
 	expect_scan_error(empty, &o, E2BIG, "more than 16 interfaces");
 	/* A veth without an address is a CNI result without addresses. */
-	assert_int_equal(ah_system("ip netns add %s && ip -n %s link add eth0 type veth peer name eth1 && "
-			    "ip -n %s link set eth0 up",
-			    ns_noaddr, ns_noaddr, ns_noaddr),
-			 0);
+	assert_int_equal(
+		ah_system("ip netns add %s && ip -n %s link add eth0 type veth peer name eth1 && "
+			  "ip -n %s link set eth0 up",
+			  ns_noaddr, ns_noaddr, ns_noaddr),
+		0);
 	expect_scan_error(noaddr, &o, EADDRNOTAVAIL, "no IP address");
 	assert_false(link_exists(ns_noaddr, "tap0_kata"));
 }
@@ -869,10 +881,11 @@ static void test_netns_deleted(void **state)
 	int self;
 
 	(void)state;
-	assert_int_equal(ah_system("ip netns add %s && ip -n %s link add eth0 type veth peer name e1 && "
-			    "ip -n %s addr add 10.83.0.2/24 dev eth0",
-			    ns_gone, ns_gone, ns_gone),
-			 0);
+	assert_int_equal(
+		ah_system("ip netns add %s && ip -n %s link add eth0 type veth peer name e1 && "
+			  "ip -n %s addr add 10.83.0.2/24 dev eth0",
+			  ns_gone, ns_gone, ns_gone),
+		0);
 	net = scan_ok(path);
 	if (kc_podnet_connect(net, &err) < 0)
 		fail_msg("connect: %s", err->msg);
