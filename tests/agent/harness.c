@@ -103,54 +103,15 @@ int h_exec(const char *id, const char *exec_id, const char *process_json, char *
 
 int h_wait_status(const char *id, const char *exec_id)
 {
-	Grpc__WaitProcessRequest req = GRPC__WAIT_PROCESS_REQUEST__INIT;
-	Grpc__WaitProcessResponse *r;
-	struct ah_answer a;
 	int status;
 
-	req.container_id = (char *)id;
-	req.exec_id = (char *)exec_id;
-	assert_int_equal(ah_call(H, "WaitProcess", &req.base, &a), 0);
-	r = grpc__wait_process_response__unpack(NULL, a.len, a.payload);
-	assert_non_null(r);
-	status = r->status;
-	grpc__wait_process_response__free_unpacked(r, NULL);
-	ah_answer_free(&a);
+	assert_int_equal(ah_wait_process(H, id, exec_id, &status, NULL), 0);
 	return status;
 }
 
 char *h_read_all(const char *id, const char *exec_id, bool is_err, size_t *lenp)
 {
-	Grpc__ReadStreamRequest req = GRPC__READ_STREAM_REQUEST__INIT;
-	size_t len = 0, cap = 4096;
-	char *out = kc_xmalloc(cap);
-
-	req.container_id = (char *)id;
-	req.exec_id = (char *)exec_id;
-	req.len = 1 << 20;
-	for (;;) {
-		const char *method = is_err ? "ReadStderr" : "ReadStdout";
-		struct ah_answer a;
-		Grpc__ReadStreamResponse *r;
-
-		assert_int_equal(ah_call(H, method, &req.base, &a), 0);
-		r = grpc__read_stream_response__unpack(NULL, a.len, a.payload);
-		assert_non_null(r);
-		ah_answer_free(&a);
-		if (r->data.len == 0) {
-			grpc__read_stream_response__free_unpacked(r, NULL);
-			out[len] = '\0';
-			if (lenp)
-				*lenp = len;
-			return out;
-		}
-		while (len + r->data.len + 1 > cap)
-			cap *= 2;
-		out = kc_xrealloc(out, cap);
-		memcpy(out + len, r->data.data, r->data.len);
-		len += r->data.len;
-		grpc__read_stream_response__free_unpacked(r, NULL);
-	}
+	return ah_read_stream(H, is_err ? "ReadStderr" : "ReadStdout", id, exec_id, 1 << 20, lenp);
 }
 
 void h_write_stdin(const char *id, const char *exec_id, const void *data, size_t len)

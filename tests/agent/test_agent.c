@@ -72,58 +72,6 @@ static void run_container(const char *id, const char *args_json, const char *ext
 	assert_int_equal(ah_call0(C, "StartContainer", &start.base), 0);
 }
 
-static int wait_process(const char *id, const char *exec_id, int *status, char **msg)
-{
-	Grpc__WaitProcessRequest req = GRPC__WAIT_PROCESS_REQUEST__INIT;
-	struct ah_answer a;
-	int code;
-
-	req.container_id = (char *)id;
-	req.exec_id = (char *)exec_id;
-	code = ah_call(C, "WaitProcess", &req.base, &a);
-	if (code == 0) {
-		Grpc__WaitProcessResponse *r =
-			grpc__wait_process_response__unpack(NULL, a.len, a.payload);
-
-		assert_non_null(r);
-		*status = r->status;
-		grpc__wait_process_response__free_unpacked(r, NULL);
-	} else if (msg) {
-		*msg = kc_steal_ptr(&a.message);
-	}
-	ah_answer_free(&a);
-	return code;
-}
-
-/* Reads stdout until end of stream. */
-static char *read_all(const char *id, const char *method)
-{
-	Grpc__ReadStreamRequest req = GRPC__READ_STREAM_REQUEST__INIT;
-	char *out = kc_xzalloc(1);
-	size_t len = 0;
-
-	req.container_id = (char *)id;
-	req.len = 4096;
-	for (;;) {
-		struct ah_answer a;
-		Grpc__ReadStreamResponse *r;
-
-		assert_int_equal(ah_call(C, method, &req.base, &a), 0);
-		r = grpc__read_stream_response__unpack(NULL, a.len, a.payload);
-		assert_non_null(r);
-		ah_answer_free(&a);
-		if (r->data.len == 0) {
-			grpc__read_stream_response__free_unpacked(r, NULL);
-			return out;
-		}
-		out = kc_xrealloc(out, len + r->data.len + 1);
-		memcpy(out + len, r->data.data, r->data.len);
-		len += r->data.len;
-		out[len] = '\0';
-		grpc__read_stream_response__free_unpacked(r, NULL);
-	}
-}
-
 static void remove_container(const char *id)
 {
 	Grpc__RemoveContainerRequest req = GRPC__REMOVE_CONTAINER_REQUEST__INIT;
@@ -304,12 +252,12 @@ static void test_echo(void **state)
 
 	(void)state;
 	run_container("c-echo", "[\"echo\",\"hello\"]", NULL);
-	out = read_all("c-echo", "ReadStdout");
+	out = ah_read_stream(C, "ReadStdout", "c-echo", NULL, 4096, NULL);
 	assert_string_equal(out, "hello\n");
-	assert_int_equal(wait_process("c-echo", "", &status, NULL), 0);
+	assert_int_equal(ah_wait_process(C, "c-echo", "", &status, NULL), 0);
 	assert_int_equal(status, 0);
 	/* Asked again, the same status. */
-	assert_int_equal(wait_process("c-echo", "c-echo", &status, NULL), 0);
+	assert_int_equal(ah_wait_process(C, "c-echo", "c-echo", &status, NULL), 0);
 	assert_int_equal(status, 0);
 	remove_container("c-echo");
 }
@@ -322,8 +270,8 @@ static void test_env_cwd_stderr_exit(void **state)
 	(void)state;
 	run_container("c-env", "[\"sh\",\"-c\",\"echo $FOO; pwd; echo oops >&2; exit 3\"]",
 		      ",\"cwd\":\"/tmp\"");
-	out = read_all("c-env", "ReadStdout");
-	errout = read_all("c-env", "ReadStderr");
+	out = ah_read_stream(C, "ReadStdout", "c-env", NULL, 4096, NULL);
+	errout = ah_read_stream(C, "ReadStderr", "c-env", NULL, 4096, NULL);
 	/* The container's /tmp (the agent runs containers as root only). */
 	if (geteuid() == 0)
 		assert_string_equal(out, "bar\n/tmp\n");
@@ -331,7 +279,7 @@ static void test_env_cwd_stderr_exit(void **state)
 		assert_non_null(strstr(out, "/rootfs/tmp\n"));
 	assert_int_equal(strncmp(out, "bar\n", 4), 0);
 	assert_string_equal(errout, "oops\n");
-	assert_int_equal(wait_process("c-env", "", &status, NULL), 0);
+	assert_int_equal(ah_wait_process(C, "c-env", "", &status, NULL), 0);
 	assert_int_equal(status, 3);
 	remove_container("c-env");
 }
@@ -348,9 +296,9 @@ static void test_isolation(void **state)
 	if (geteuid() != 0)
 		skip();
 	run_container("c-ns", "[\"sh\",\"-c\",\"echo $$; echo /*\"]", NULL);
-	out = read_all("c-ns", "ReadStdout");
+	out = ah_read_stream(C, "ReadStdout", "c-ns", NULL, 4096, NULL);
 	assert_string_equal(out, "1\n/bin /dev /tmp\n");
-	assert_int_equal(wait_process("c-ns", "", &status, NULL), 0);
+	assert_int_equal(ah_wait_process(C, "c-ns", "", &status, NULL), 0);
 	assert_int_equal(status, 0);
 	remove_container("c-ns");
 }
@@ -377,9 +325,9 @@ static void test_stdin(void **state)
 	ah_answer_free(&a);
 	c.container_id = (char *)"c-cat";
 	assert_int_equal(ah_call0(C, "CloseStdin", &c.base), 0);
-	out = read_all("c-cat", "ReadStdout");
+	out = ah_read_stream(C, "ReadStdout", "c-cat", NULL, 4096, NULL);
 	assert_string_equal(out, "abc");
-	assert_int_equal(wait_process("c-cat", "", &status, NULL), 0);
+	assert_int_equal(ah_wait_process(C, "c-cat", "", &status, NULL), 0);
 	assert_int_equal(status, 0);
 	remove_container("c-cat");
 }
@@ -431,16 +379,16 @@ static void test_not_found(void **state)
 
 	(void)state;
 	run_container("c-nf", "[\"echo\"]", NULL);
-	assert_int_equal(wait_process("c-nf", "no-such-exec", &status, &msg), KC_TTRPC_NOT_FOUND);
+	assert_int_equal(ah_wait_process(C, "c-nf", "no-such-exec", &status, &msg), KC_TTRPC_NOT_FOUND);
 	assert_non_null(strstr(msg, "no-such-exec"));
-	assert_int_equal(wait_process("no-such-container", "", &status, &msg2),
+	assert_int_equal(ah_wait_process(C, "no-such-container", "", &status, &msg2),
 			 KC_TTRPC_NOT_FOUND);
 	assert_non_null(strstr(msg2, "no-such-container"));
 	start.container_id = (char *)"c-nf";
 	assert_int_equal(ah_call0(C, "StartContainer", &start.base), KC_TTRPC_FAILED_PRECONDITION);
-	assert_int_equal(wait_process("c-nf", "", &status, NULL), 0);
+	assert_int_equal(ah_wait_process(C, "c-nf", "", &status, NULL), 0);
 	remove_container("c-nf");
-	assert_int_equal(wait_process("c-nf", "", &status, NULL), KC_TTRPC_NOT_FOUND);
+	assert_int_equal(ah_wait_process(C, "c-nf", "", &status, NULL), KC_TTRPC_NOT_FOUND);
 }
 
 static void test_missing_program(void **state)
@@ -457,7 +405,7 @@ static void test_missing_program(void **state)
 	assert_int_not_equal(ah_call(C, "StartContainer", &start.base, &a), 0);
 	assert_non_null(strstr(a.message, "no-such-program"));
 	ah_answer_free(&a);
-	assert_int_equal(wait_process("c-missing", "", &status, NULL), 0);
+	assert_int_equal(ah_wait_process(C, "c-missing", "", &status, NULL), 0);
 	assert_int_equal(status, 127);
 	remove_container("c-missing");
 
@@ -473,7 +421,7 @@ static void test_missing_program(void **state)
 	assert_int_not_equal(ah_call(C, "StartContainer", &start.base, &a), 0);
 	assert_non_null(strstr(a.message, "exec `/tmp`"));
 	ah_answer_free(&a);
-	assert_int_equal(wait_process("c-noexec", "", &status, NULL), 0);
+	assert_int_equal(ah_wait_process(C, "c-noexec", "", &status, NULL), 0);
 	assert_int_equal(status, 127);
 	remove_container("c-noexec");
 }
@@ -498,7 +446,7 @@ static void test_destroy_sandbox(void **state)
 	(void)state;
 	run_container("c-ds", "[\"sleep\",\"985\"]", NULL);
 	assert_int_equal(ah_call0(C, "DestroySandbox", &d.base), 0);
-	assert_int_equal(wait_process("c-ds", "", &status, NULL), KC_TTRPC_NOT_FOUND);
+	assert_int_equal(ah_wait_process(C, "c-ds", "", &status, NULL), KC_TTRPC_NOT_FOUND);
 	assert_false(ah_process_running("sleep", "985"));
 	assert_int_equal(ah_count_fds(g.agent.pid), g.base_fds);
 	c.sandbox_id = (char *)"sb2";

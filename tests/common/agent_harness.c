@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "agent.pb-c.h"
 #include "agent_harness.h"
 #include "health.pb-c.h"
 #include "lib/json.h"
@@ -177,6 +178,64 @@ void ah_check_health(struct ah_conn *c)
 	Grpc__CheckRequest req = GRPC__CHECK_REQUEST__INIT;
 
 	ah_call_ok(c, "Health.Check", &req.base, NULL);
+}
+
+int ah_wait_process(struct ah_conn *c, const char *id, const char *exec_id, int *status,
+		    char **msg)
+{
+	Grpc__WaitProcessRequest req = GRPC__WAIT_PROCESS_REQUEST__INIT;
+	struct ah_answer a;
+	int code;
+
+	req.container_id = (char *)id;
+	if (exec_id)
+		req.exec_id = (char *)exec_id;
+	code = ah_call(c, "WaitProcess", &req.base, &a);
+	if (code == 0) {
+		Grpc__WaitProcessResponse *r =
+			grpc__wait_process_response__unpack(NULL, a.len, a.payload);
+
+		assert_non_null(r);
+		*status = r->status;
+		grpc__wait_process_response__free_unpacked(r, NULL);
+	} else if (msg) {
+		*msg = kc_steal_ptr(&a.message);
+	}
+	ah_answer_free(&a);
+	return code;
+}
+
+char *ah_read_stream(struct ah_conn *c, const char *method, const char *id, const char *exec_id,
+		     uint32_t chunk, size_t *lenp)
+{
+	Grpc__ReadStreamRequest req = GRPC__READ_STREAM_REQUEST__INIT;
+	char *out = kc_xzalloc(1);
+	size_t len = 0;
+
+	req.container_id = (char *)id;
+	if (exec_id)
+		req.exec_id = (char *)exec_id;
+	req.len = chunk;
+	for (;;) {
+		struct ah_answer a;
+		Grpc__ReadStreamResponse *r;
+
+		assert_int_equal(ah_call(c, method, &req.base, &a), 0);
+		r = grpc__read_stream_response__unpack(NULL, a.len, a.payload);
+		assert_non_null(r);
+		ah_answer_free(&a);
+		if (r->data.len == 0) {
+			grpc__read_stream_response__free_unpacked(r, NULL);
+			if (lenp)
+				*lenp = len;
+			return out;
+		}
+		out = kc_xrealloc(out, len + r->data.len + 1);
+		memcpy(out + len, r->data.data, r->data.len);
+		len += r->data.len;
+		out[len] = '\0';
+		grpc__read_stream_response__free_unpacked(r, NULL);
+	}
 }
 
 int ah_call_sync(struct kc_ttrpc_client *cli, const char *method, const ProtobufCMessage *req,

@@ -73,6 +73,16 @@ void ah_answer_free(struct ah_answer *a);
 /* Asserts that Health.Check answers OK. */
 void ah_check_health(struct ah_conn *c);
 
+/* WaitProcess: the code; *status the exit status when OK, *msg (if not
+ * NULL) the message when not.  exec_id NULL: none sent. */
+int ah_wait_process(struct ah_conn *c, const char *id, const char *exec_id, int *status,
+		    char **msg);
+/* ReadStdout or ReadStderr (method) in chunks of chunk bytes until the end
+ * of the stream (each call must succeed): all of it, *len its length (len
+ * may be NULL). */
+char *ah_read_stream(struct ah_conn *c, const char *method, const char *id, const char *exec_id,
+		     uint32_t chunk, size_t *len);
+
 /* A blocking call on a client of the caller's (kc_vm_start()'s
  * connection): 0 and *resp, or negative with the error printed. */
 int ah_call_sync(struct kc_ttrpc_client *cli, const char *method, const ProtobufCMessage *req,

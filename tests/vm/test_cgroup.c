@@ -163,18 +163,9 @@ static void run(const char *id, const char *args, const char *linux_json)
 
 static int wait_status(const char *id)
 {
-	Grpc__WaitProcessRequest req = GRPC__WAIT_PROCESS_REQUEST__INIT;
-	Grpc__WaitProcessResponse *r;
-	struct ah_answer a;
 	int status;
 
-	req.container_id = (char *)id;
-	assert_int_equal(ah_call(C, "WaitProcess", &req.base, &a), 0);
-	r = grpc__wait_process_response__unpack(NULL, a.len, a.payload);
-	assert_non_null(r);
-	status = r->status;
-	grpc__wait_process_response__free_unpacked(r, NULL);
-	ah_answer_free(&a);
+	assert_int_equal(ah_wait_process(C, id, NULL, &status, NULL), 0);
 	return status;
 }
 
