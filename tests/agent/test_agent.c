@@ -379,7 +379,8 @@ static void test_not_found(void **state)
 
 	(void)state;
 	run_container("c-nf", "[\"echo\"]", NULL);
-	assert_int_equal(ah_wait_process(C, "c-nf", "no-such-exec", &status, &msg), KC_TTRPC_NOT_FOUND);
+	assert_int_equal(ah_wait_process(C, "c-nf", "no-such-exec", &status, &msg),
+			 KC_TTRPC_NOT_FOUND);
 	assert_non_null(strstr(msg, "no-such-exec"));
 	assert_int_equal(ah_wait_process(C, "no-such-container", "", &status, &msg2),
 			 KC_TTRPC_NOT_FOUND);
