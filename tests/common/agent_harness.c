@@ -603,6 +603,14 @@ void ah_rm_tree(const char *dir)
 		fprintf(stderr, "cannot remove %s\n", dir);
 }
 
+void ah_netns_del(const char *name)
+{
+	cleanup_free char *p = kc_xasprintf("/var/run/netns/%s", name);
+
+	if (name[0] && access(p, F_OK) == 0)
+		(void)ah_system("ip netns del %s", name);
+}
+
 char *ah_read(const char *path)
 {
 	char *buf = NULL;

@@ -151,6 +151,8 @@ char *ah_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 json_t *ah_sh_json(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *ah_sh_out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void ah_rm_tree(const char *dir);
+/* Deletes the network namespace `name` if there is one ("" is none). */
+void ah_netns_del(const char *name);
 
 /* Files: a whole small file or NULL; written (0644, or mode, which is set
  * also on a file that was there); copied (0755). */

@@ -54,14 +54,8 @@ static void del_all_netns(void)
 {
 	const char *all[] = { ns_pod, ns_peer, ns_bad, ns_bad_peer, ns_empty, ns_noaddr, ns_gone };
 
-	for (size_t i = 0; i < KC_ARRAY_SIZE(all); i++) {
-		if (!all[i][0])
-			continue;
-		cleanup_free char *p = kc_xasprintf("/var/run/netns/%s", all[i]);
-
-		if (access(p, F_OK) == 0)
-			(void)ah_system("ip netns del %s", all[i]);
-	}
+	for (size_t i = 0; i < KC_ARRAY_SIZE(all); i++)
+		ah_netns_del(all[i]);
 }
 
 static int ns_enter(const char *name)

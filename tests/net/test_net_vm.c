@@ -32,12 +32,8 @@ static void del_netns(void)
 {
 	const char *all[] = { ns_pod, ns_peer };
 
-	for (size_t i = 0; i < KC_ARRAY_SIZE(all); i++) {
-		cleanup_free char *p = kc_xasprintf("/var/run/netns/%s", all[i]);
-
-		if (all[i][0] && access(p, F_OK) == 0)
-			(void)ah_system("ip netns del %s", all[i]);
-	}
+	for (size_t i = 0; i < KC_ARRAY_SIZE(all); i++)
+		ah_netns_del(all[i]);
 }
 
 static int group_setup(void **state)
