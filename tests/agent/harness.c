@@ -43,15 +43,9 @@ char *h_spec(const char *args, const char *proc, const char *lnx, const char *to
 
 int h_create(const char *id, const char *spec, char **msg)
 {
-	Grpc__CreateContainerRequest req = GRPC__CREATE_CONTAINER_REQUEST__INIT;
 	struct ah_answer a;
-	int code;
+	int code = ah_create_container(H, id, spec, &a);
 
-	req.container_id = (char *)id;
-	req.exec_id = (char *)id;
-	req.oci_spec_json.data = (uint8_t *)spec;
-	req.oci_spec_json.len = strlen(spec);
-	code = ah_call(H, "CreateContainer", &req.base, &a);
 	if (msg)
 		*msg = code ? kc_steal_ptr(&a.message) : NULL;
 	else if (code)

@@ -49,24 +49,13 @@ static char *spec_json(const char *args_json, const char *extra)
 			    args_json, extra ? extra : "", g.rootfs);
 }
 
-static int create_container_raw(const char *id, const char *json, struct ah_answer *a)
-{
-	Grpc__CreateContainerRequest req = GRPC__CREATE_CONTAINER_REQUEST__INIT;
-
-	req.container_id = (char *)id;
-	req.exec_id = (char *)id;
-	req.oci_spec_json.data = (uint8_t *)json;
-	req.oci_spec_json.len = strlen(json);
-	return ah_call(C, "CreateContainer", &req.base, a);
-}
-
 static void run_container(const char *id, const char *args_json, const char *extra)
 {
 	cleanup_free char *json = spec_json(args_json, extra);
 	Grpc__StartContainerRequest start = GRPC__START_CONTAINER_REQUEST__INIT;
 	struct ah_answer a;
 
-	assert_int_equal(create_container_raw(id, json, &a), 0);
+	assert_int_equal(ah_create_container(C, id, json, &a), 0);
 	ah_answer_free(&a);
 	start.container_id = (char *)id;
 	assert_int_equal(ah_call0(C, "StartContainer", &start.base), 0);
@@ -206,7 +195,7 @@ static void test_sandbox(void **state)
 	struct ah_answer a;
 
 	(void)state;
-	assert_int_equal(create_container_raw("early", json, &a), KC_TTRPC_FAILED_PRECONDITION);
+	assert_int_equal(ah_create_container(C, "early", json, &a), KC_TTRPC_FAILED_PRECONDITION);
 	ah_answer_free(&a);
 	req.sandbox_id = (char *)"sb1";
 	req.hostname = (char *)"not-set-without-init";
@@ -224,22 +213,23 @@ static void test_bad_spec(void **state)
 	cleanup_free char *rel_cwd = spec_json("[\"echo\"]", ",\"cwd\":\"tmp\"");
 
 	(void)state;
-	assert_int_equal(create_container_raw("bad", "{\"process\": [", &a),
+	assert_int_equal(ah_create_container(C, "bad", "{\"process\": [", &a),
 			 KC_TTRPC_INVALID_ARGUMENT);
 	assert_non_null(strstr(a.message, "oci spec"));
 	ah_answer_free(&a);
-	assert_int_equal(create_container_raw("bad", no_args, &a), KC_TTRPC_INVALID_ARGUMENT);
+	assert_int_equal(ah_create_container(C, "bad", no_args, &a), KC_TTRPC_INVALID_ARGUMENT);
 	assert_non_null(strstr(a.message, "process.args"));
 	ah_answer_free(&a);
-	assert_int_equal(create_container_raw("bad", bad_arg, &a), KC_TTRPC_INVALID_ARGUMENT);
+	assert_int_equal(ah_create_container(C, "bad", bad_arg, &a), KC_TTRPC_INVALID_ARGUMENT);
 	assert_non_null(strstr(a.message, "process.args[1]"));
 	ah_answer_free(&a);
-	assert_int_equal(create_container_raw("bad", rel_cwd, &a), KC_TTRPC_INVALID_ARGUMENT);
+	assert_int_equal(ah_create_container(C, "bad", rel_cwd, &a), KC_TTRPC_INVALID_ARGUMENT);
 	assert_non_null(strstr(a.message, "process.cwd"));
 	ah_answer_free(&a);
-	assert_int_equal(create_container_raw("bad", "{\"process\":{\"args\":[\"x\"]},"
-						     "\"root\":{\"path\":\"/nonexistent-kc\"}}",
-					      &a),
+	assert_int_equal(ah_create_container(C, "bad",
+					     "{\"process\":{\"args\":[\"x\"]},"
+					     "\"root\":{\"path\":\"/nonexistent-kc\"}}",
+					     &a),
 			 KC_TTRPC_INVALID_ARGUMENT);
 	assert_non_null(strstr(a.message, "root.path"));
 	ah_answer_free(&a);
@@ -400,7 +390,7 @@ static void test_missing_program(void **state)
 	int status = -1;
 
 	(void)state;
-	assert_int_equal(create_container_raw("c-missing", json, &a), 0);
+	assert_int_equal(ah_create_container(C, "c-missing", json, &a), 0);
 	ah_answer_free(&a);
 	start.container_id = (char *)"c-missing";
 	assert_int_not_equal(ah_call(C, "StartContainer", &start.base, &a), 0);
@@ -415,7 +405,7 @@ static void test_missing_program(void **state)
 	{
 		cleanup_free char *dir = spec_json("[\"/tmp\"]", NULL);
 
-		assert_int_equal(create_container_raw("c-noexec", dir, &a), 0);
+		assert_int_equal(ah_create_container(C, "c-noexec", dir, &a), 0);
 		ah_answer_free(&a);
 	}
 	start.container_id = (char *)"c-noexec";

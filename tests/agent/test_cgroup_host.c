@@ -82,14 +82,9 @@ static struct ah_answer create_answer(const char *id, const char *linux_json)
 		"{\"ociVersion\":\"1.0.2\",\"process\":{\"args\":[\"sleep\",\"1000\"],"
 		"\"env\":[\"PATH=/bin\"]},\"root\":{\"path\":\"%s\"},\"linux\":%s}",
 		g.rootfs, linux_json);
-	Grpc__CreateContainerRequest req = GRPC__CREATE_CONTAINER_REQUEST__INIT;
 	struct ah_answer a;
 
-	req.container_id = (char *)id;
-	req.exec_id = (char *)id;
-	req.oci_spec_json.data = (uint8_t *)json;
-	req.oci_spec_json.len = strlen(json);
-	ah_call(C, "CreateContainer", &req.base, &a);
+	ah_create_container(C, id, json, &a);
 	return a;
 }
 

@@ -180,6 +180,18 @@ void ah_check_health(struct ah_conn *c)
 	ah_call_ok(c, "Health.Check", &req.base, NULL);
 }
 
+int ah_create_container(struct ah_conn *c, const char *id, const char *spec_json,
+			struct ah_answer *a)
+{
+	Grpc__CreateContainerRequest req = GRPC__CREATE_CONTAINER_REQUEST__INIT;
+
+	req.container_id = (char *)id;
+	req.exec_id = (char *)id;
+	req.oci_spec_json.data = (uint8_t *)spec_json;
+	req.oci_spec_json.len = strlen(spec_json);
+	return ah_call(c, "CreateContainer", &req.base, a);
+}
+
 int ah_wait_process(struct ah_conn *c, const char *id, const char *exec_id, int *status,
 		    char **msg)
 {

@@ -73,6 +73,10 @@ void ah_answer_free(struct ah_answer *a);
 /* Asserts that Health.Check answers OK. */
 void ah_check_health(struct ah_conn *c);
 
+/* CreateContainer of id (its exec_id too) with spec_json: the code; *a
+ * keeps the answer. */
+int ah_create_container(struct ah_conn *c, const char *id, const char *spec_json,
+			struct ah_answer *a);
 /* WaitProcess: the code; *status the exit status when OK, *msg (if not
  * NULL) the message when not.  exec_id NULL: none sent. */
 int ah_wait_process(struct ah_conn *c, const char *id, const char *exec_id, int *status,

@@ -140,13 +140,7 @@ static int create(const char *id, const char *args, const char *linux_json, stru
 		"{\"ociVersion\":\"1.0.2\",\"process\":{\"args\":%s,"
 		"\"env\":[\"PATH=/bin\"]},\"root\":{\"path\":\"" ROOTFS "\"},\"linux\":%s}",
 		args, linux_json);
-	Grpc__CreateContainerRequest req = GRPC__CREATE_CONTAINER_REQUEST__INIT;
-
-	req.container_id = (char *)id;
-	req.exec_id = (char *)id;
-	req.oci_spec_json.data = (uint8_t *)json;
-	req.oci_spec_json.len = strlen(json);
-	return ah_call(C, "CreateContainer", &req.base, a);
+	return ah_create_container(C, id, json, a);
 }
 
 static void run(const char *id, const char *args, const char *linux_json)
