@@ -37,20 +37,20 @@ static bool gone(pid_t pid)
 	return !stat || (p && p[1] == ' ' && p[2] == 'Z');
 }
 
-static void test_agent_dies_with_an_aborted_test(void **state)
+/* A child (the test) starts an agent with o and aborts; the agent must go. */
+static void agent_dies_with_aborted_test(const struct ah_agent_opts *o)
 {
 	struct started s = { 0 };
 	int fds[2], wstatus;
 	pid_t test;
 
-	(void)state;
 	assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
 	test = fork();
 	assert_true(test >= 0);
 	if (test == 0) {
 		struct ah_agent a = { 0 };
 
-		ah_agent_start(&a, NULL);
+		ah_agent_start(&a, o);
 		s.agent = a.pid;
 		memcpy(s.dir, a.dir, sizeof(s.dir));
 		if (write(fds[1], &s, sizeof(s)) != (ssize_t)sizeof(s))
@@ -74,10 +74,36 @@ static void test_agent_dies_with_an_aborted_test(void **state)
 	ah_rm_tree(s.dir);
 }
 
+static void test_agent_dies_with_an_aborted_test(void **state)
+{
+	(void)state;
+	agent_dies_with_aborted_test(NULL);
+}
+
+static char ns[64];
+
+/* Removes the namespace also when the test failed. */
+static int del_ns(void **state)
+{
+	(void)state;
+	ah_netns_del(ns);
+	return 0;
+}
+
+/* Under `ip netns exec`, which execs the agent: the signal still holds. */
+static void test_agent_in_a_netns_dies_with_an_aborted_test(void **state)
+{
+	(void)state;
+	snprintf(ns, sizeof(ns), "kc-testharness-%d", (int)getpid());
+	free(ah_sh("ip netns add %s", ns));
+	agent_dies_with_aborted_test(&(struct ah_agent_opts){ .netns = ns });
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_agent_dies_with_an_aborted_test),
+		cmocka_unit_test_teardown(test_agent_in_a_netns_dies_with_an_aborted_test, del_ns),
 	};
 
 	return cmocka_run_group_tests_name("agent-harness", tests, NULL, NULL);
