@@ -3,10 +3,11 @@
 #define KC_TESTS_AGENT_HARNESS_H
 
 /*
- * The agent tests' common part: a real kata-agent started with --no-init
- * on a unix socket in a fresh directory, a rootfs holding busybox and the
- * static helper kc-test-init (tests/agent/kc_test_init.c), and calls
- * through our ttrpc client.  Include after cmocka.h.
+ * The container runtime tests' part: a real kata-agent (started by
+ * tests/common/agent_harness.h) with a sandbox, a rootfs holding busybox
+ * and the static helper kc-test-init (tests/agent/kc_test_init.c), and the
+ * container calls.  Other calls go through ah_call(H, ...).  Include after
+ * cmocka.h.
  */
 
 #include <stdbool.h>
@@ -15,25 +16,18 @@
 #include <sys/types.h>
 
 #include "agent.pb-c.h"
-
-#define H_AGENT "grpc.AgentService"
-
-struct h_answer {
-	bool done;
-	int code;
-	char *message;
-	uint8_t *payload;
-	size_t len;
-};
+#include "agent_harness.h"
 
 struct h_state {
-	char dir[64];
-	char *sock, *uri, *rootfs;
-	pid_t agent;
-	int base_fds;
+	struct ah_agent agent; /* agent.dir is the test's directory */
+	char *rootfs;
+	int base_fds; /* the agent's, with the sandbox */
 	int base_mounts;
 };
 extern struct h_state h;
+
+/* The connection to the agent, for ah_call() and the others. */
+#define H (&h.agent.conn)
 
 /* KC_TEST_FILTER=pattern runs only the matching tests (for debugging). */
 void h_filter_from_env(void);
@@ -41,14 +35,6 @@ void h_filter_from_env(void);
 /* cmocka group setup/teardown: the agent, its directory, a sandbox. */
 int h_setup(void **state);
 int h_teardown(void **state);
-
-void h_answer_free(struct h_answer *a);
-void h_start_call(const char *method, const ProtobufCMessage *req, struct h_answer *a);
-void h_wait(struct h_answer *a);
-/* One call to the end: returns the status code; *a keeps the answer. */
-int h_call(const char *method, const ProtobufCMessage *req, struct h_answer *a);
-/* The same, the answer dropped (its message printed when not OK). */
-int h_call0(const char *method, const ProtobufCMessage *req);
 
 /*
  * A spec: process args (a JSON array), more process members (`proc`,
@@ -76,19 +62,11 @@ int h_remove(const char *id, uint32_t timeout);
 /* Runs a container to its end: its stdout, *status its exit status. */
 char *h_run_output(const char *id, const char *spec, int *status);
 
-/* Agent health, and that nothing leaked: fds, mounts, processes. */
+/* Agent health, and that nothing leaked: fds, mounts. */
 void h_check_clean(void);
-int h_count_fds(pid_t pid);
-int h_count_mounts(void);
-/* Processes whose command line starts with a0 and has a1 as argv[1]. */
-bool h_process_running(const char *a0, const char *a1);
-
-/* The pid of such a process, 0 if none. */
-pid_t h_find_process(const char *a0, const char *a1);
 
 /* A path in the test directory (the caller frees). */
 char *h_path(const char *rel);
-void h_write_file(const char *path, const char *content, mode_t mode);
 
 /* The byte kc-test-init's bigout writes at offset i. */
 static inline unsigned char h_pattern_byte(unsigned long i)

@@ -70,11 +70,11 @@ static void test_sigkill_137(void **state)
 
 	(void)state;
 	h_run("c-kill", s);
-	assert_true(h_process_running("sleep", "1001"));
+	assert_true(ah_process_running("sleep", "1001"));
 	assert_int_equal(h_signal("c-kill", "c-kill", SIGKILL), 0);
 	assert_int_equal(h_wait_status("c-kill", ""), 137);
 	assert_int_equal(h_remove("c-kill", 0), 0);
-	assert_false(h_process_running("sleep", "1001"));
+	assert_false(ah_process_running("sleep", "1001"));
 	h_check_clean();
 }
 
@@ -87,17 +87,17 @@ static void test_signal_all(void **state)
 				      "while true; do sleep 1; done\"]",
 				      NULL, NULL, NULL);
 	Grpc__ReadStreamRequest req = GRPC__READ_STREAM_REQUEST__INIT;
-	struct h_answer a;
+	struct ah_answer a;
 
 	(void)state;
 	h_run("c-sigall", s);
 	/* "ready": the trap is set. */
 	req.container_id = (char *)"c-sigall";
 	req.len = 6;
-	assert_int_equal(h_call("ReadStdout", &req.base, &a), 0);
-	h_answer_free(&a);
+	assert_int_equal(ah_call(H, "ReadStdout", &req.base, &a), 0);
+	ah_answer_free(&a);
 	assert_int_equal(h_exec("c-sigall", "e1", PROC("[\"sleep\",\"1003\"]"), NULL), 0);
-	assert_true(h_process_running("sleep", "1003"));
+	assert_true(ah_process_running("sleep", "1003"));
 	assert_int_equal(h_signal("c-sigall", "", SIGTERM), 0);
 	assert_int_equal(h_wait_status("c-sigall", "e1"), 128 + SIGTERM);
 	assert_int_equal(h_wait_status("c-sigall", ""), 15);
@@ -115,20 +115,20 @@ static void test_signal_trap(void **state)
 		NULL, NULL, NULL);
 	Grpc__ReadStreamRequest req = GRPC__READ_STREAM_REQUEST__INIT;
 	Grpc__ReadStreamResponse *r;
-	struct h_answer a;
+	struct ah_answer a;
 	cleanup_free char *rest = NULL;
 
 	(void)state;
 	h_run("c-trap", s);
 	req.container_id = (char *)"c-trap";
 	req.len = 6;
-	assert_int_equal(h_call("ReadStdout", &req.base, &a), 0);
+	assert_int_equal(ah_call(H, "ReadStdout", &req.base, &a), 0);
 	r = grpc__read_stream_response__unpack(NULL, a.len, a.payload);
 	assert_non_null(r);
 	assert_int_equal(r->data.len, 6);
 	assert_memory_equal(r->data.data, "ready\n", 6);
 	grpc__read_stream_response__free_unpacked(r, NULL);
-	h_answer_free(&a);
+	ah_answer_free(&a);
 	assert_int_equal(h_signal("c-trap", "c-trap", SIGUSR1), 0);
 	rest = h_read_all("c-trap", "", false, NULL);
 	assert_string_equal(rest, "got-usr1\n");
@@ -163,7 +163,7 @@ static void test_exec(void **state)
 
 		w.container_id = (char *)"c-exec";
 		w.exec_id = (char *)"e-ps";
-		assert_int_equal(h_call0("WaitProcess", &w.base), 5);
+		assert_int_equal(ah_call0(H, "WaitProcess", &w.base), 5);
 	}
 	/* An exec'd program not found: the error names it, at once. */
 	assert_int_not_equal(h_exec("c-exec", "e-missing", PROC("[\"no-such-prog\"]"), &msg), 0);
@@ -180,7 +180,7 @@ static void test_exec(void **state)
 	assert_string_equal(out2, "piped through\n");
 	assert_int_equal(h_wait_status("c-exec", "e-cat"), 0);
 	assert_int_equal(h_remove("c-exec", 0), 0);
-	assert_false(h_process_running("sleep", "1004"));
+	assert_false(ah_process_running("sleep", "1004"));
 	h_check_clean();
 }
 
@@ -240,7 +240,7 @@ static void test_tty(void **state)
 	rz.container_id = (char *)"c-tty";
 	rz.row = 40;
 	rz.column = 120;
-	assert_int_equal(h_call0("TtyWinResize", &rz.base), 0);
+	assert_int_equal(ah_call0(H, "TtyWinResize", &rz.base), 0);
 	h_write_stdin("c-tty", "", "x\n", 2);
 	out = h_read_all("c-tty", "", false, NULL);
 	/* The terminal echoes the input; \r\n is the tty's line end. */
@@ -281,7 +281,7 @@ static void test_tty(void **state)
 		assert_int_equal(h_wait_status("c-tty2", "e-tty"), 0);
 		rz.container_id = (char *)"c-tty2";
 		rz.exec_id = (char *)"";
-		assert_int_equal(h_call0("TtyWinResize", &rz.base), 9);
+		assert_int_equal(ah_call0(H, "TtyWinResize", &rz.base), 9);
 		assert_int_equal(h_remove("c-tty2", 0), 0);
 	}
 	h_check_clean();
@@ -291,7 +291,7 @@ static void test_tty(void **state)
 static void test_concurrent_execs(void **state)
 {
 	cleanup_free char *s = h_spec("[\"sleep\",\"1006\"]", NULL, NULL, NULL);
-	struct h_answer waits[20];
+	struct ah_answer waits[20];
 	char ids[20][16];
 
 	(void)state;
@@ -311,19 +311,19 @@ static void test_concurrent_execs(void **state)
 
 		req.container_id = (char *)"c-many";
 		req.exec_id = ids[i];
-		h_start_call("WaitProcess", &req.base, &waits[i]);
+		ah_start_call(H, "WaitProcess", &req.base, &waits[i]);
 	}
 	for (int i = 0; i < 20; i++) {
 		Grpc__WaitProcessResponse *r;
 		cleanup_free char *out = NULL, *want = kc_xasprintf("exec-%d\n", i);
 
-		h_wait(&waits[i]);
+		ah_wait(H, &waits[i]);
 		assert_int_equal(waits[i].code, 0);
 		r = grpc__wait_process_response__unpack(NULL, waits[i].len, waits[i].payload);
 		assert_non_null(r);
 		assert_int_equal(r->status, i);
 		grpc__wait_process_response__free_unpacked(r, NULL);
-		h_answer_free(&waits[i]);
+		ah_answer_free(&waits[i]);
 		out = h_read_all("c-many", ids[i], false, NULL);
 		assert_string_equal(out, want);
 	}
@@ -382,14 +382,14 @@ static void test_backpressure(void **state)
 {
 	cleanup_free char *s = h_spec("[\"kc-test-init\",\"bigout\",\"20\"]", NULL, NULL, NULL);
 	cleanup_free char *out = NULL;
-	long rss_before = status_kib(h.agent, "VmRSS:");
+	long rss_before = status_kib(h.agent.pid, "VmRSS:");
 	uint64_t guard = kc_monotonic_ns() + 60 * 1000000000ull;
 	size_t len = 0, bad = 0;
 	pid_t writer;
 
 	(void)state;
 	h_run("c-slow", s);
-	writer = h_find_process("kc-test-init", "bigout");
+	writer = ah_find_process("kc-test-init", "bigout");
 	assert_true(writer > 0);
 	/* Wait (not a timing assertion: a condition, with a hang guard) for
 	 * the writer to sleep in write(2) on the full pipe. */
@@ -409,7 +409,7 @@ static void test_backpressure(void **state)
 	/* What it wrote is what the pipe holds (256 KiB) and its stdio
 	 * buffer; the agent's memory did not take the rest. */
 	assert_true(io_field(writer, "wchar:") <= (256 << 10) + (64 << 10));
-	assert_true(status_kib(h.agent, "VmRSS:") - rss_before < 4096);
+	assert_true(status_kib(h.agent.pid, "VmRSS:") - rss_before < 4096);
 	out = h_read_all("c-slow", "", false, &len);
 	assert_int_equal(len, 20u << 20);
 	for (size_t i = 0; i < len; i++)
@@ -443,7 +443,7 @@ static void test_list_processes(void **state)
 	cleanup_free char *s = h_spec("[\"sleep\",\"1007\"]", NULL, NULL, NULL);
 	Grpc__ListProcessesRequest req = GRPC__LIST_PROCESSES_REQUEST__INIT;
 	Grpc__ListProcessesResponse *r;
-	struct h_answer a;
+	struct ah_answer a;
 	cleanup_free char *table = NULL, *json = NULL;
 
 	(void)state;
@@ -451,26 +451,26 @@ static void test_list_processes(void **state)
 	assert_int_equal(h_exec("c-ps", "e1", PROC("[\"sleep\",\"1008\"]"), NULL), 0);
 	req.container_id = (char *)"c-ps";
 	req.format = (char *)"table";
-	assert_int_equal(h_call("ListProcesses", &req.base, &a), 0);
+	assert_int_equal(ah_call(H, "ListProcesses", &req.base, &a), 0);
 	r = grpc__list_processes_response__unpack(NULL, a.len, a.payload);
 	assert_non_null(r);
 	table = kc_xstrndup((char *)r->process_list.data, r->process_list.len);
 	grpc__list_processes_response__free_unpacked(r, NULL);
-	h_answer_free(&a);
+	ah_answer_free(&a);
 	assert_int_equal(strncmp(table, "PID CMD\n", 8), 0);
 	assert_non_null(strstr(table, " sleep 1007\n"));
 	assert_non_null(strstr(table, " sleep 1008\n"));
 	req.format = (char *)"json";
-	assert_int_equal(h_call("ListProcesses", &req.base, &a), 0);
+	assert_int_equal(ah_call(H, "ListProcesses", &req.base, &a), 0);
 	r = grpc__list_processes_response__unpack(NULL, a.len, a.payload);
 	assert_non_null(r);
 	json = kc_xstrndup((char *)r->process_list.data, r->process_list.len);
 	grpc__list_processes_response__free_unpacked(r, NULL);
-	h_answer_free(&a);
+	ah_answer_free(&a);
 	assert_int_equal(json[0], '[');
 	assert_non_null(strchr(json, ','));
 	req.format = (char *)"yaml";
-	assert_int_equal(h_call0("ListProcesses", &req.base), 3);
+	assert_int_equal(ah_call0(H, "ListProcesses", &req.base), 3);
 	assert_int_equal(h_remove("c-ps", 0), 0);
 	h_check_clean();
 }
@@ -487,11 +487,11 @@ static void test_remove_cleans(void **state)
 	(void)state;
 	h_run("c-rm", s);
 	assert_int_equal(h_exec("c-rm", "e1", PROC("[\"sleep\",\"1011\"]"), NULL), 0);
-	assert_true(h_process_running("sleep", "1011"));
+	assert_true(ah_process_running("sleep", "1011"));
 	assert_int_equal(h_remove("c-rm", 5), 0);
-	assert_false(h_process_running("sleep", "1009"));
-	assert_false(h_process_running("sleep", "1010"));
-	assert_false(h_process_running("sleep", "1011"));
+	assert_false(ah_process_running("sleep", "1009"));
+	assert_false(ah_process_running("sleep", "1010"));
+	assert_false(ah_process_running("sleep", "1011"));
 	h_check_clean();
 }
 
@@ -515,27 +515,27 @@ static void test_remove_timeout(void **state)
 	cleanup_free char *procs = kc_xasprintf("%s/cgroup.procs", cg);
 	cleanup_free char *st = kc_xasprintf("%s/freezer.state", cg);
 	cleanup_free char *pid = NULL;
-	struct h_answer a;
+	struct ah_answer a;
 	Grpc__RemoveContainerRequest req = GRPC__REMOVE_CONTAINER_REQUEST__INIT;
 
 	(void)state;
 	if (access("/sys/fs/cgroup/freezer/cgroup.procs", W_OK) < 0)
 		skip();
 	h_run("c-frozen", s);
-	pid = kc_xasprintf("%d", (int)h_find_process("sleep", "1013"));
+	pid = kc_xasprintf("%d", (int)ah_find_process("sleep", "1013"));
 	assert_int_equal(mkdir(cg, 0755), 0);
 	write_str(procs, pid);
 	write_str(st, "FROZEN");
 	req.container_id = (char *)"c-frozen";
 	req.timeout = 1;
-	assert_int_equal(h_call("RemoveContainer", &req.base, &a), 4 /* DEADLINE_EXCEEDED */);
+	assert_int_equal(ah_call(H, "RemoveContainer", &req.base, &a), 4 /* DEADLINE_EXCEEDED */);
 	assert_non_null(strstr(a.message, "did not exit in time"));
-	h_answer_free(&a);
-	assert_true(h_process_running("sleep", "1013"));
+	ah_answer_free(&a);
+	assert_true(ah_process_running("sleep", "1013"));
 	write_str(st, "THAWED");
 	req.timeout = 0;
-	assert_int_equal(h_call0("RemoveContainer", &req.base), 0);
-	assert_false(h_process_running("sleep", "1013"));
+	assert_int_equal(ah_call0(H, "RemoveContainer", &req.base), 0);
+	assert_false(ah_process_running("sleep", "1013"));
 	assert_int_equal(rmdir(cg), 0);
 	h_check_clean();
 }
@@ -545,7 +545,7 @@ static void test_remove_timeout(void **state)
 static void test_memory_figures(void **state)
 {
 	cleanup_free char *s = h_spec("[\"sleep\",\"1014\"]", NULL, NULL, NULL);
-	long idle = status_kib(h.agent, "VmRSS:"), ten;
+	long idle = status_kib(h.agent.pid, "VmRSS:"), ten;
 
 	(void)state;
 	for (int i = 0; i < 10; i++) {
@@ -553,14 +553,14 @@ static void test_memory_figures(void **state)
 
 		h_run(id, s);
 	}
-	ten = status_kib(h.agent, "VmRSS:");
+	ten = status_kib(h.agent.pid, "VmRSS:");
 	print_message("# agent VmRSS: %ld KiB before, %ld KiB with 10 containers\n", idle, ten);
 	for (int i = 0; i < 10; i++) {
 		cleanup_free char *id = kc_xasprintf("c-mem-%d", i);
 
 		assert_int_equal(h_remove(id, 0), 0);
 	}
-	assert_false(h_process_running("sleep", "1014"));
+	assert_false(ah_process_running("sleep", "1014"));
 	/* Per container: a spec, a few fds, no buffers. */
 	assert_true(ten - idle < 10 * 1024);
 	h_check_clean();

@@ -20,17 +20,17 @@
 #include <unistd.h>
 
 #include "agent.pb-c.h"
-#include "harness_th.h"
+#include "agent_harness.h"
 #include "lib/util.h"
 #include "ttrpc/ttrpc.h"
 
 static struct {
 	char dir[64];
 	char *sysfs, *run, *outside;
-	struct th_agent agent;
+	struct ah_agent agent;
 } g;
 
-#define A (&g.agent)
+#define A (&g.agent.conn)
 #define EMPTY (&google__protobuf__empty__descriptor)
 
 static char *path_of(const char *root, const char *rel)
@@ -40,21 +40,21 @@ static char *path_of(const char *root, const char *rel)
 
 static void mkdirs(const char *root, const char *rel)
 {
-	free(th_sh("mkdir -p '%s/%s'", root, rel));
+	free(ah_sh("mkdir -p '%s/%s'", root, rel));
 }
 
 static void put(const char *root, const char *rel, const char *text)
 {
 	cleanup_free char *p = path_of(root, rel);
 
-	th_write(p, text);
+	ah_write(p, text);
 }
 
 static char *get(const char *root, const char *rel)
 {
 	cleanup_free char *p = path_of(root, rel);
 
-	return th_read(p);
+	return ah_read(p);
 }
 
 static int setup(void **state)
@@ -86,16 +86,15 @@ static int setup(void **state)
 	extra[2] = "--run-root";
 	extra[3] = g.run;
 	extra[4] = NULL;
-	th_start(A, NULL, extra);
-	g.agent.base_fds = th_count_fds(g.agent.pid);
+	ah_agent_start(&g.agent, &(struct ah_agent_opts){ .extra = extra });
 	return 0;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	th_stop(A);
-	free(th_sh("rm -rf '%s'", g.dir));
+	ah_agent_stop(&g.agent);
+	free(ah_sh("rm -rf '%s'", g.dir));
 	free(g.sysfs);
 	free(g.run);
 	free(g.outside);
@@ -110,7 +109,7 @@ static void test_guest_details(void **state)
 	(void)state;
 	req.mem_block_size = true;
 	req.mem_hotplug_probe = true;
-	r = (void *)th_call_ok(A, "GetGuestDetails", &req.base,
+	r = (void *)ah_call_ok(A, "GetGuestDetails", &req.base,
 			       &grpc__guest_details_response__descriptor);
 	assert_int_equal(r->mem_block_size_bytes, 0x8000000);
 	assert_true(r->support_mem_hotplug_probe);
@@ -123,7 +122,7 @@ static void test_guest_details(void **state)
 	/* Not asked, not read. */
 	req.mem_block_size = false;
 	req.mem_hotplug_probe = false;
-	r = (void *)th_call_ok(A, "GetGuestDetails", &req.base,
+	r = (void *)ah_call_ok(A, "GetGuestDetails", &req.base,
 			       &grpc__guest_details_response__descriptor);
 	assert_int_equal(r->mem_block_size_bytes, 0);
 	assert_false(r->support_mem_hotplug_probe);
@@ -136,12 +135,12 @@ static void test_set_guest_date_time(void **state)
 
 	(void)state;
 	req.sec = 1700000000;
-	th_call_fails(A, "SetGuestDateTime", &req.base, KC_TTRPC_FAILED_PRECONDITION, "--no-init");
+	ah_call_fails(A, "SetGuestDateTime", &req.base, KC_TTRPC_FAILED_PRECONDITION, "--no-init");
 	req.usec = 1000000;
-	th_call_fails(A, "SetGuestDateTime", &req.base, KC_TTRPC_INVALID_ARGUMENT, "1000000");
+	ah_call_fails(A, "SetGuestDateTime", &req.base, KC_TTRPC_INVALID_ARGUMENT, "1000000");
 	req.usec = 0;
 	req.sec = -5;
-	th_call_fails(A, "SetGuestDateTime", &req.base, KC_TTRPC_INVALID_ARGUMENT, "-5");
+	ah_call_fails(A, "SetGuestDateTime", &req.base, KC_TTRPC_INVALID_ARGUMENT, "-5");
 }
 
 static void test_reseed(void **state)
@@ -151,17 +150,17 @@ static void test_reseed(void **state)
 	ProtobufCMessage *r;
 
 	(void)state;
-	th_call_fails(A, "ReseedRandomDev", &req.base, KC_TTRPC_INVALID_ARGUMENT, "0 bytes");
+	ah_call_fails(A, "ReseedRandomDev", &req.base, KC_TTRPC_INVALID_ARGUMENT, "0 bytes");
 	req.data.data = buf;
 	req.data.len = sizeof(buf);
-	th_call_fails(A, "ReseedRandomDev", &req.base, KC_TTRPC_INVALID_ARGUMENT, "5000 bytes");
+	ah_call_fails(A, "ReseedRandomDev", &req.base, KC_TTRPC_INVALID_ARGUMENT, "5000 bytes");
 	req.data.len = 64;
 	if (geteuid() != 0) {
-		th_call_fails(A, "ReseedRandomDev", &req.base, KC_TTRPC_PERMISSION_DENIED,
+		ah_call_fails(A, "ReseedRandomDev", &req.base, KC_TTRPC_PERMISSION_DENIED,
 			      "RNDADDENTROPY");
 		return;
 	}
-	r = th_call_ok(A, "ReseedRandomDev", &req.base, EMPTY);
+	r = ah_call_ok(A, "ReseedRandomDev", &req.base, EMPTY);
 	protobuf_c_message_free_unpacked(r, NULL);
 }
 
@@ -173,7 +172,7 @@ static void test_online_cpu_mem(void **state)
 
 	(void)state;
 	req.nb_cpus = 4;
-	th_call_fails(A, "OnlineCPUMem", &req.base, KC_TTRPC_FAILED_PRECONDITION,
+	ah_call_fails(A, "OnlineCPUMem", &req.base, KC_TTRPC_FAILED_PRECONDITION,
 		      "3 CPUs online, 4 expected");
 	/* The CPU it could online stays online. */
 	c1 = get(g.sysfs, "devices/system/cpu/cpu1/online");
@@ -182,7 +181,7 @@ static void test_online_cpu_mem(void **state)
 	put(g.sysfs, "devices/system/cpu/cpu1/online", "0\n");
 	req.nb_cpus = 3;
 	req.cpu_only = true;
-	r = th_call_ok(A, "OnlineCPUMem", &req.base, EMPTY);
+	r = ah_call_ok(A, "OnlineCPUMem", &req.base, EMPTY);
 	protobuf_c_message_free_unpacked(r, NULL);
 	free(c1);
 	c1 = get(g.sysfs, "devices/system/cpu/cpu1/online");
@@ -194,7 +193,7 @@ static void test_online_cpu_mem(void **state)
 
 	req.cpu_only = false;
 	req.nb_cpus = 0;
-	r = th_call_ok(A, "OnlineCPUMem", &req.base, EMPTY);
+	r = ah_call_ok(A, "OnlineCPUMem", &req.base, EMPTY);
 	protobuf_c_message_free_unpacked(r, NULL);
 	m0b = get(g.sysfs, "devices/system/memory/memory0/state");
 	m1 = get(g.sysfs, "devices/system/memory/memory1/state");
@@ -210,24 +209,24 @@ static void test_mem_hotplug_probe(void **state)
 	ProtobufCMessage *r;
 
 	(void)state;
-	th_call_fails(A, "MemHotplugByProbe", &req.base, KC_TTRPC_INVALID_ARGUMENT, "0 addresses");
+	ah_call_fails(A, "MemHotplugByProbe", &req.base, KC_TTRPC_INVALID_ARGUMENT, "0 addresses");
 	req.mem_hotplug_probe_addr = addrs;
 	req.n_mem_hotplug_probe_addr = 1;
-	r = th_call_ok(A, "MemHotplugByProbe", &req.base, EMPTY);
+	r = ah_call_ok(A, "MemHotplugByProbe", &req.base, EMPTY);
 	protobuf_c_message_free_unpacked(r, NULL);
-	probe = th_read(path);
+	probe = ah_read(path);
 	assert_string_equal(probe, "0x140000000");
 	req.mem_hotplug_probe_addr = &addrs[1];
-	th_call_fails(A, "MemHotplugByProbe", &req.base, KC_TTRPC_INVALID_ARGUMENT, "0x148000001");
+	ah_call_fails(A, "MemHotplugByProbe", &req.base, KC_TTRPC_INVALID_ARGUMENT, "0x148000001");
 	assert_int_equal(unlink(path), 0);
 	req.mem_hotplug_probe_addr = addrs;
-	th_call_fails(A, "MemHotplugByProbe", &req.base, KC_TTRPC_FAILED_PRECONDITION,
+	ah_call_fails(A, "MemHotplugByProbe", &req.base, KC_TTRPC_FAILED_PRECONDITION,
 		      "CONFIG_ARCH_MEMORY_PROBE");
 	put(g.sysfs, "devices/system/memory/probe", "");
 }
 
 static int copy(const char *path, int64_t size, uint32_t mode, int64_t offset, const char *data,
-		size_t len, int uid, struct th_answer *ans)
+		size_t len, int uid, struct ah_answer *ans)
 {
 	Grpc__CopyFileRequest req = GRPC__COPY_FILE_REQUEST__INIT;
 
@@ -240,30 +239,30 @@ static int copy(const char *path, int64_t size, uint32_t mode, int64_t offset, c
 	req.offset = offset;
 	req.data.data = (uint8_t *)data;
 	req.data.len = len;
-	return th_call(A, "CopyFile", &req.base, ans);
+	return ah_call(A, "CopyFile", &req.base, ans);
 }
 
 static void copy_ok(const char *path, int64_t size, uint32_t mode, int64_t offset,
 		    const char *data, int uid)
 {
-	struct th_answer ans;
+	struct ah_answer ans;
 
 	if (copy(path, size, mode, offset, data, data ? strlen(data) : 0, uid, &ans) != 0)
 		fail_msg("CopyFile %s: %s", path, ans.message);
-	th_answer_free(&ans);
+	ah_answer_free(&ans);
 }
 
 static void copy_fails(const char *path, int64_t size, uint32_t mode, int64_t offset,
 		       const char *data, int code, const char *what)
 {
-	struct th_answer ans;
+	struct ah_answer ans;
 	int got = copy(path, size, mode, offset, data, data ? strlen(data) : 0, -1, &ans);
 
 	if (got != code || !strstr(ans.message, what))
 		fail_msg("CopyFile %s: expected %d `%s`, got %d: %s", path, code, what, got,
 			 ans.message);
 	print_message("# CopyFile: %s\n", ans.message);
-	th_answer_free(&ans);
+	ah_answer_free(&ans);
 }
 
 static void test_copy_file(void **state)
@@ -279,7 +278,7 @@ static void test_copy_file(void **state)
 	p = path_of(g.run, "shared/c1/etc/hosts");
 	assert_int_equal(access(p, F_OK), -1);
 	copy_ok("/run/kata-containers/shared/c1/etc/hosts", 11, S_IFREG | 0640, 6, "world", 1000);
-	content = th_read(p);
+	content = ah_read(p);
 	assert_string_equal(content, "hello world");
 	assert_int_equal(stat(p, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0640);
@@ -293,7 +292,7 @@ static void test_copy_file(void **state)
 	/* A second copy replaces it whole; an empty file in one call. */
 	copy_ok("/run/kata-containers/shared/c1/etc/hosts", 3, 0644, 0, "new", -1);
 	free(content);
-	content = th_read(p);
+	content = ah_read(p);
 	assert_string_equal(content, "new");
 	copy_ok("/run/kata-containers/shared/c1/empty", 0, 0600, 0, NULL, -1);
 	free(content);
@@ -349,14 +348,14 @@ static void test_copy_file_escape(void **state)
 
 	(void)state;
 	assert_int_equal(symlink(g.outside, esc), 0);
-	th_write(victim, "precious");
+	ah_write(victim, "precious");
 	assert_int_equal(symlink(victim, last), 0);
 
 	/* Through a symlinked directory: resolved inside the root, where
 	 * the absolute target does not exist, so the copy fails. */
 	copy_fails("/run/kata-containers/esc/new", 2, 0644, 0, "xx", KC_TTRPC_ALREADY_EXISTS,
 		   "esc");
-	ls = th_sh("ls -A '%s'", g.outside);
+	ls = ah_sh("ls -A '%s'", g.outside);
 	assert_string_equal(ls, "victim\n");
 	/* A link to "/" is the root itself. */
 	assert_int_equal(symlink("/", esc2), 0);
@@ -366,7 +365,7 @@ static void test_copy_file_escape(void **state)
 
 	/* Onto a symlink: the link is replaced, its target left alone. */
 	copy_ok("/run/kata-containers/last", 3, 0644, 0, "bad", -1);
-	content = th_read(victim);
+	content = ah_read(victim);
 	assert_string_equal(content, "precious");
 	assert_int_equal(lstat(last, &st), 0);
 	assert_true(S_ISREG(st.st_mode));
@@ -379,7 +378,7 @@ static void test_volume_stats(void **state)
 
 	(void)state;
 	req.volume_guest_path = (char *)"/run/kata-containers/shared";
-	r = (void *)th_call_ok(A, "GetVolumeStats", &req.base,
+	r = (void *)ah_call_ok(A, "GetVolumeStats", &req.base,
 			       &grpc__volume_stats_response__descriptor);
 	assert_int_equal(r->n_usage, 2);
 	assert_int_equal(r->usage[0]->unit, GRPC__VOLUME_USAGE__UNIT__BYTES);
@@ -391,9 +390,9 @@ static void test_volume_stats(void **state)
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 
 	req.volume_guest_path = (char *)"/run/kata-containers/nonexistent";
-	th_call_fails(A, "GetVolumeStats", &req.base, KC_TTRPC_NOT_FOUND, "nonexistent");
+	ah_call_fails(A, "GetVolumeStats", &req.base, KC_TTRPC_NOT_FOUND, "nonexistent");
 	req.volume_guest_path = (char *)"/etc";
-	th_call_fails(A, "GetVolumeStats", &req.base, KC_TTRPC_PERMISSION_DENIED, "/etc");
+	ah_call_fails(A, "GetVolumeStats", &req.base, KC_TTRPC_PERMISSION_DENIED, "/etc");
 }
 
 static void test_add_swap(void **state)
@@ -406,18 +405,18 @@ static void test_add_swap(void **state)
 
 	(void)state;
 	req.path = (char *)"/run/kata-containers/swapfile";
-	th_call_fails(A, "AddSwapPath", &req.base, KC_TTRPC_NOT_FOUND, "swapfile");
+	ah_call_fails(A, "AddSwapPath", &req.base, KC_TTRPC_NOT_FOUND, "swapfile");
 	fd = open(file, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
 	assert_true(fd >= 0);
 	assert_int_equal(ftruncate(fd, 16 * page), 0);
-	th_call_fails(A, "AddSwapPath", &req.base, KC_TTRPC_INVALID_ARGUMENT, "no swap signature");
+	ah_call_fails(A, "AddSwapPath", &req.base, KC_TTRPC_INVALID_ARGUMENT, "no swap signature");
 	assert_int_equal(pwrite(fd, "SWAPSPACE2", 10, page - 10), 10);
 	close(fd);
 	/* A good swap file, but never the host's swap. */
-	th_call_fails(A, "AddSwapPath", &req.base, KC_TTRPC_FAILED_PRECONDITION, "--no-init");
+	ah_call_fails(A, "AddSwapPath", &req.base, KC_TTRPC_FAILED_PRECONDITION, "--no-init");
 	req.path = (char *)"/swapfile";
-	th_call_fails(A, "AddSwapPath", &req.base, KC_TTRPC_PERMISSION_DENIED, "/swapfile");
-	th_call_fails(A, "AddSwap", &pci.base, KC_TTRPC_UNIMPLEMENTED, "AddSwapPath");
+	ah_call_fails(A, "AddSwapPath", &req.base, KC_TTRPC_PERMISSION_DENIED, "/swapfile");
+	ah_call_fails(A, "AddSwap", &pci.base, KC_TTRPC_UNIMPLEMENTED, "AddSwapPath");
 }
 
 static void test_metrics(void **state)
@@ -427,7 +426,7 @@ static void test_metrics(void **state)
 	const char *p;
 
 	(void)state;
-	r = (void *)th_call_ok(A, "GetMetrics", &req.base, &grpc__metrics__descriptor);
+	r = (void *)ah_call_ok(A, "GetMetrics", &req.base, &grpc__metrics__descriptor);
 	print_message("# %zu bytes of metrics, the first line: %.*s\n", strlen(r->metrics),
 		      (int)strcspn(r->metrics, "\n"), r->metrics);
 	p = strstr(r->metrics, "\nkata_agent_process_resident_memory_bytes ");
@@ -457,13 +456,14 @@ static void test_refused(void **state)
 
 	(void)state;
 	pol.policy = (char *)"package agent_policy\ndefault CreateContainerRequest := true";
-	th_call_fails(A, "SetPolicy", &pol.base, KC_TTRPC_UNIMPLEMENTED, "policy engine");
-	th_call_fails(A, "GetDiagnosticData", &diag.base, KC_TTRPC_UNIMPLEMENTED, "termination log");
-	th_call_fails(A, "MemAgentMemcgSet", &memcg.base, KC_TTRPC_UNIMPLEMENTED, "memory agent");
-	th_call_fails(A, "MemAgentCompactSet", &compact.base, KC_TTRPC_UNIMPLEMENTED,
+	ah_call_fails(A, "SetPolicy", &pol.base, KC_TTRPC_UNIMPLEMENTED, "policy engine");
+	ah_call_fails(A, "GetDiagnosticData", &diag.base, KC_TTRPC_UNIMPLEMENTED,
+		      "termination log");
+	ah_call_fails(A, "MemAgentMemcgSet", &memcg.base, KC_TTRPC_UNIMPLEMENTED, "memory agent");
+	ah_call_fails(A, "MemAgentCompactSet", &compact.base, KC_TTRPC_UNIMPLEMENTED,
 		      "memory agent");
-	th_call_fails(A, "ResizeVolume", &resize.base, KC_TTRPC_UNIMPLEMENTED, "resize");
-	th_call_fails(A, "RemoveStaleVirtiofsShareMounts", &stale.base, KC_TTRPC_UNIMPLEMENTED,
+	ah_call_fails(A, "ResizeVolume", &resize.base, KC_TTRPC_UNIMPLEMENTED, "resize");
+	ah_call_fails(A, "RemoveStaleVirtiofsShareMounts", &stale.base, KC_TTRPC_UNIMPLEMENTED,
 		      "virtio-fs");
 }
 
@@ -475,30 +475,30 @@ static void test_host_network_untouched(void **state)
 	Grpc__AddARPNeighborsRequest arp = GRPC__ADD_ARPNEIGHBORS_REQUEST__INIT;
 	Grpc__ListRoutesRequest lr = GRPC__LIST_ROUTES_REQUEST__INIT;
 	Grpc__Interface lo = GRPC__INTERFACE__INIT;
-	cleanup_free char *before = th_sh("ip route show table main; ip -6 route show table main");
+	cleanup_free char *before = ah_sh("ip route show table main; ip -6 route show table main");
 	cleanup_free char *after = NULL;
 	ProtobufCMessage *r;
 
 	(void)state;
-	th_call_fails(A, "UpdateRoutes", &routes.base, KC_TTRPC_FAILED_PRECONDITION,
+	ah_call_fails(A, "UpdateRoutes", &routes.base, KC_TTRPC_FAILED_PRECONDITION,
 		      "host's network");
 	lo.name = (char *)"lo";
 	ifr.interface = &lo;
-	th_call_fails(A, "UpdateInterface", &ifr.base, KC_TTRPC_FAILED_PRECONDITION,
+	ah_call_fails(A, "UpdateInterface", &ifr.base, KC_TTRPC_FAILED_PRECONDITION,
 		      "host's network");
-	th_call_fails(A, "AddARPNeighbors", &arp.base, KC_TTRPC_FAILED_PRECONDITION,
+	ah_call_fails(A, "AddARPNeighbors", &arp.base, KC_TTRPC_FAILED_PRECONDITION,
 		      "host's network");
 	/* Reading is fine. */
-	r = th_call_ok(A, "ListRoutes", &lr.base, &grpc__routes__descriptor);
+	r = ah_call_ok(A, "ListRoutes", &lr.base, &grpc__routes__descriptor);
 	protobuf_c_message_free_unpacked(r, NULL);
-	after = th_sh("ip route show table main; ip -6 route show table main");
+	after = ah_sh("ip route show table main; ip -6 route show table main");
 	assert_string_equal(before, after);
 }
 
 static void test_no_fd_leak(void **state)
 {
 	(void)state;
-	assert_int_equal(th_count_fds(g.agent.pid), g.agent.base_fds);
+	assert_int_equal(ah_count_fds(g.agent.pid), g.agent.base_fds);
 }
 
 int main(void)

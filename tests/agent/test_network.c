@@ -17,17 +17,17 @@
 #include <unistd.h>
 
 #include "agent.pb-c.h"
-#include "harness_th.h"
+#include "agent_harness.h"
 #include "lib/json.h"
 #include "lib/util.h"
 #include "ttrpc/ttrpc.h"
 
 static struct {
 	char ns[64];
-	struct th_agent agent;
+	struct ah_agent agent;
 } g;
 
-#define A (&g.agent)
+#define A (&g.agent.conn)
 
 static int setup(void **state)
 {
@@ -37,10 +37,9 @@ static int setup(void **state)
 		return -1;
 	}
 	snprintf(g.ns, sizeof(g.ns), "kc-netctl-%d", (int)getpid());
-	free(th_sh("ip netns add %s", g.ns));
-	free(th_sh("ip -n %s link add v0 type veth peer name v1", g.ns));
-	th_start(A, g.ns, NULL);
-	g.agent.base_fds = th_count_fds(g.agent.pid);
+	free(ah_sh("ip netns add %s", g.ns));
+	free(ah_sh("ip -n %s link add v0 type veth peer name v1", g.ns));
+	ah_agent_start(&g.agent, &(struct ah_agent_opts){ .netns = g.ns });
 	return 0;
 }
 
@@ -49,9 +48,9 @@ static int teardown(void **state)
 	cleanup_free char *list = NULL;
 
 	(void)state;
-	th_stop(A);
-	free(th_sh("ip netns del %s", g.ns));
-	list = th_sh("ip netns list");
+	ah_agent_stop(&g.agent);
+	free(ah_sh("ip netns del %s", g.ns));
+	list = ah_sh("ip netns list");
 	assert_null(strstr(list, g.ns));
 	return 0;
 }
@@ -59,7 +58,7 @@ static int teardown(void **state)
 /* `ip -j OBJ show ARGS` in the namespace. */
 static json_t *ip_json(const char *what)
 {
-	return th_sh_json("ip -n %s -j %s", g.ns, what);
+	return ah_sh_json("ip -n %s -j %s", g.ns, what);
 }
 
 static json_t *link_json(const char *dev)
@@ -114,7 +113,7 @@ static void test_loopback_at_sandbox(void **state)
 	lo = link_json("lo");
 	assert_false(has_flag(lo, "UP"));
 	req.sandbox_id = (char *)"net-sb";
-	r = th_call_ok(A, "CreateSandbox", &req.base, &google__protobuf__empty__descriptor);
+	r = ah_call_ok(A, "CreateSandbox", &req.base, &google__protobuf__empty__descriptor);
 	protobuf_c_message_free_unpacked(r, NULL);
 	json_decref(lo);
 	lo = link_json("lo");
@@ -144,7 +143,7 @@ static void test_update_interface(void **state)
 	want.ip_addresses = ips;
 	want.n_ip_addresses = 2;
 	req.interface = &want;
-	got = (void *)th_call_ok(A, "UpdateInterface", &req.base, &grpc__interface__descriptor);
+	got = (void *)ah_call_ok(A, "UpdateInterface", &req.base, &grpc__interface__descriptor);
 	assert_string_equal(got->name, "v0");
 	assert_string_equal(got->hw_addr, "02:00:00:40:00:02");
 	assert_int_equal(got->mtu, 1400);
@@ -177,7 +176,7 @@ static void test_update_interface_by_mac(void **state)
 	want.ip_addresses = ips;
 	want.n_ip_addresses = 1;
 	req.interface = &want;
-	got = (void *)th_call_ok(A, "UpdateInterface", &req.base, &grpc__interface__descriptor);
+	got = (void *)ah_call_ok(A, "UpdateInterface", &req.base, &grpc__interface__descriptor);
 	assert_string_equal(got->name, "eth0");
 	protobuf_c_message_free_unpacked(&got->base, NULL);
 	l = link_json("eth0");
@@ -207,7 +206,7 @@ static void bad_interface(const char *name, const char *mac, const char *addr, c
 		want.n_ip_addresses = 1;
 	}
 	req.interface = &want;
-	th_call_fails(A, "UpdateInterface", &req.base, code, what);
+	ah_call_fails(A, "UpdateInterface", &req.base, code, what);
 }
 
 /* Each bad value is refused by name, and nothing changes. */
@@ -229,7 +228,7 @@ static void test_update_interface_bad(void **state)
 	bad_interface("nosuchdev", "", NULL, NULL, 0, KC_TTRPC_NOT_FOUND, "nosuchdev");
 	bad_interface("", "02:00:00:99:99:99", NULL, NULL, 0, KC_TTRPC_NOT_FOUND,
 		      "02:00:00:99:99:99");
-	th_call_fails(A, "UpdateInterface", &empty.base, inval, "no interface");
+	ah_call_fails(A, "UpdateInterface", &empty.base, inval, "no interface");
 	{
 		Grpc__UpdateInterfaceRequest req = GRPC__UPDATE_INTERFACE_REQUEST__INIT;
 		Grpc__Interface want = GRPC__INTERFACE__INIT;
@@ -237,9 +236,9 @@ static void test_update_interface_bad(void **state)
 		want.name = (char *)"eth0";
 		want.mtu = 10;
 		req.interface = &want;
-		th_call_fails(A, "UpdateInterface", &req.base, inval, "MTU 10");
+		ah_call_fails(A, "UpdateInterface", &req.base, inval, "MTU 10");
 		want.mtu = 70000;
-		th_call_fails(A, "UpdateInterface", &req.base, inval, "MTU 70000");
+		ah_call_fails(A, "UpdateInterface", &req.base, inval, "MTU 70000");
 	}
 	l = link_json("eth0");
 	assert_true(has_addr(l, "10.41.0.7", 16));
@@ -281,7 +280,7 @@ static void test_update_routes(void **state)
 	rs.routes = list;
 	rs.n_routes = 3;
 	req.routes = &rs;
-	got = (void *)th_call_ok(A, "UpdateRoutes", &req.base, &grpc__routes__descriptor);
+	got = (void *)ah_call_ok(A, "UpdateRoutes", &req.base, &grpc__routes__descriptor);
 	/* The three, plus the kernel's 10.41.0.0/16 and fd00:... of addresses. */
 	assert_true(got->n_routes >= 4);
 	protobuf_c_message_free_unpacked(&got->base, NULL);
@@ -306,7 +305,7 @@ static void test_update_routes(void **state)
 	net.scope = 0;
 	rs.routes = &list[1];
 	rs.n_routes = 1;
-	got = (void *)th_call_ok(A, "UpdateRoutes", &req.base, &grpc__routes__descriptor);
+	got = (void *)ah_call_ok(A, "UpdateRoutes", &req.base, &grpc__routes__descriptor);
 	protobuf_c_message_free_unpacked(&got->base, NULL);
 	json_decref(r4);
 	json_decref(r6);
@@ -334,7 +333,7 @@ static void bad_route(const char *dest, const char *gw, const char *dev, const c
 	rs.routes = list;
 	rs.n_routes = 1;
 	req.routes = &rs;
-	th_call_fails(A, "UpdateRoutes", &req.base, code, what);
+	ah_call_fails(A, "UpdateRoutes", &req.base, code, what);
 }
 
 static void test_update_routes_bad(void **state)
@@ -365,7 +364,7 @@ static void test_list(void **state)
 	bool eth0 = false, lo = false, v1 = false, route = false;
 
 	(void)state;
-	ifs = (void *)th_call_ok(A, "ListInterfaces", &li.base, &grpc__interfaces__descriptor);
+	ifs = (void *)ah_call_ok(A, "ListInterfaces", &li.base, &grpc__interfaces__descriptor);
 	for (size_t i = 0; i < ifs->n_interfaces; i++) {
 		Grpc__Interface *it = ifs->interfaces[i];
 
@@ -384,7 +383,7 @@ static void test_list(void **state)
 	assert_int_equal(ifs->n_interfaces, 3);
 	protobuf_c_message_free_unpacked(&ifs->base, NULL);
 
-	rs = (void *)th_call_ok(A, "ListRoutes", &lr.base, &grpc__routes__descriptor);
+	rs = (void *)ah_call_ok(A, "ListRoutes", &lr.base, &grpc__routes__descriptor);
 	for (size_t i = 0; i < rs->n_routes; i++)
 		if (strcmp(rs->routes[i]->dest, "172.30.0.0/16") == 0) {
 			route = true;
@@ -413,7 +412,7 @@ static void test_arp_neighbors(void **state)
 	n.lladdr = (char *)"02:00:00:00:00:99";
 	req.neighbors = list;
 	req.n_neighbors = 1;
-	r = th_call_ok(A, "AddARPNeighbors", &req.base, &google__protobuf__empty__descriptor);
+	r = ah_call_ok(A, "AddARPNeighbors", &req.base, &google__protobuf__empty__descriptor);
 	protobuf_c_message_free_unpacked(r, NULL);
 	neigh = ip_json("neigh show dev eth0");
 	json_array_foreach(neigh, i, v) {
@@ -428,16 +427,16 @@ static void test_arp_neighbors(void **state)
 	assert_true(found);
 
 	n.lladdr = (char *)"zz:00:00:00:00:99";
-	th_call_fails(A, "AddARPNeighbors", &req.base, KC_TTRPC_INVALID_ARGUMENT,
+	ah_call_fails(A, "AddARPNeighbors", &req.base, KC_TTRPC_INVALID_ARGUMENT,
 		      "zz:00:00:00:00:99");
 	n.lladdr = (char *)"02:00:00:00:00:98";
 	n.device = (char *)"nosuchdev";
-	th_call_fails(A, "AddARPNeighbors", &req.base, KC_TTRPC_NOT_FOUND, "nosuchdev");
+	ah_call_fails(A, "AddARPNeighbors", &req.base, KC_TTRPC_NOT_FOUND, "nosuchdev");
 	n.device = (char *)"eth0";
 	ip.address = (char *)"10.41.0";
-	th_call_fails(A, "AddARPNeighbors", &req.base, KC_TTRPC_INVALID_ARGUMENT, "10.41.0");
+	ah_call_fails(A, "AddARPNeighbors", &req.base, KC_TTRPC_INVALID_ARGUMENT, "10.41.0");
 	n.to_ip_address = NULL;
-	th_call_fails(A, "AddARPNeighbors", &req.base, KC_TTRPC_INVALID_ARGUMENT, "to_ip_address");
+	ah_call_fails(A, "AddARPNeighbors", &req.base, KC_TTRPC_INVALID_ARGUMENT, "to_ip_address");
 }
 
 static void test_iptables(void **state)
@@ -446,15 +445,15 @@ static void test_iptables(void **state)
 	Grpc__SetIPTablesRequest s4 = GRPC__SET_IPTABLES_REQUEST__INIT;
 
 	(void)state;
-	th_call_fails(A, "GetIPTables", &g4.base, KC_TTRPC_UNIMPLEMENTED, "iptables");
-	th_call_fails(A, "SetIPTables", &s4.base, KC_TTRPC_UNIMPLEMENTED, "iptables");
+	ah_call_fails(A, "GetIPTables", &g4.base, KC_TTRPC_UNIMPLEMENTED, "iptables");
+	ah_call_fails(A, "SetIPTables", &s4.base, KC_TTRPC_UNIMPLEMENTED, "iptables");
 }
 
 /* The agent kept no netlink socket or other fd. */
 static void test_no_fd_leak(void **state)
 {
 	(void)state;
-	assert_int_equal(th_count_fds(g.agent.pid), g.agent.base_fds);
+	assert_int_equal(ah_count_fds(g.agent.pid), g.agent.base_fds);
 }
 
 int main(void)

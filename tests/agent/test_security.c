@@ -66,9 +66,9 @@ static void test_masked_and_readonly_paths(void **state)
 	int status;
 
 	(void)state;
-	h_write_file(f, "s3cret\n", 0644);
+	ah_write_mode(f, "s3cret\n", 0644);
 	assert_int_equal(mkdir(d, 0755), 0);
-	h_write_file(df, "inner\n", 0644);
+	ah_write_mode(df, "inner\n", 0644);
 	s = h_spec("[\"sh\",\"-c\",\"kc-test-init read /etc/secret; echo .; "
 		   "kc-test-init ls /etc/secretdir; kc-test-init write /etc/secretdir/x; "
 		   "kc-test-init write /etc/new; kc-test-init write /tmp/fine\"]",
@@ -182,7 +182,7 @@ static void test_mounts_and_devices(void **state)
 
 	(void)state;
 	assert_int_equal(mkdir(hostdir, 0755), 0);
-	h_write_file(hostfile, "from the host\n", 0644);
+	ah_write_mode(hostfile, "from the host\n", 0644);
 	s = kc_xasprintf(
 		",\"mounts\":[" PROC_MOUNT ","
 		"{\"destination\":\"/dev\",\"type\":\"tmpfs\",\"source\":\"tmpfs\","
@@ -301,7 +301,7 @@ static void test_user_namespace(void **state)
 	assert_string_equal(eout, "uid=5 gid=6 groups=\n");
 	assert_int_equal(h_wait_status("c-userns2", "e1"), 0);
 	assert_int_equal(h_remove("c-userns2", 0), 0);
-	assert_false(h_process_running("sleep", "1016"));
+	assert_false(ah_process_running("sleep", "1016"));
 	h_check_clean();
 }
 
@@ -368,14 +368,14 @@ static void test_sandbox_options(void **state)
 	(void)state;
 	assert_int_equal(mkdir(hooks, 0755), 0);
 	assert_int_equal(mkdir(pre, 0755), 0);
-	h_write_file(hook, script, 0755);
-	assert_int_equal(h_call0("DestroySandbox", &d.base), 0);
+	ah_write_mode(hook, script, 0755);
+	assert_int_equal(ah_call0(H, "DestroySandbox", &d.base), 0);
 	c.sandbox_id = (char *)"sb-no-seccomp";
 	c.guest_hook_path = (char *)"relative/hooks";
-	assert_int_equal(h_call0("CreateSandbox", &c.base), 3);
+	assert_int_equal(ah_call0(H, "CreateSandbox", &c.base), 3);
 	c.guest_hook_path = hooks;
 	c.disable_guest_seccomp = true;
-	assert_int_equal(h_call0("CreateSandbox", &c.base), 0);
+	assert_int_equal(ah_call0(H, "CreateSandbox", &c.base), 0);
 	out = run_init("c-noseccomp", "\"mkdir\",\"/tmp/d\"", NULL,
 		       ",\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":"
 		       "[\"mkdir\",\"mkdirat\"],\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":1}]}",

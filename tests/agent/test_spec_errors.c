@@ -93,7 +93,7 @@ static void test_bad_specs(void **state)
 	}
 	expect_create_error("{\"process\": [", 3, "oci spec:1:");
 	expect_create_error("", 3, "oci spec: empty");
-	assert_false(h_process_running("sleep", "1031"));
+	assert_false(ah_process_running("sleep", "1031"));
 }
 
 /* A mount destination may not leave the rootfs, by ".." or by a symlink;
@@ -194,7 +194,7 @@ static void test_exec_and_signal_errors(void **state)
 	assert_int_equal(h_signal("c-errs", "", 99), 3);
 	assert_int_equal(h_signal("c-errs", "no-such-exec", 9), 5);
 	assert_int_equal(h_remove("c-errs", 0), 0);
-	assert_false(h_process_running("sleep", "1030"));
+	assert_false(ah_process_running("sleep", "1030"));
 	h_check_clean();
 }
 
@@ -220,18 +220,18 @@ static void test_sandbox_pidns(void **state)
 	req.oci_spec_json.data = (uint8_t *)s1;
 	req.oci_spec_json.len = strlen(s1);
 	req.sandbox_pidns = true;
-	assert_int_equal(h_call0("CreateContainer", &req.base), 3);
+	assert_int_equal(ah_call0(H, "CreateContainer", &req.base), 3);
 
-	assert_int_equal(h_call0("DestroySandbox", &d.base), 0);
+	assert_int_equal(ah_call0(H, "DestroySandbox", &d.base), 0);
 	c.sandbox_id = (char *)"sb-pidns";
 	c.sandbox_pidns = true;
-	assert_int_equal(h_call0("CreateSandbox", &c.base), 0);
+	assert_int_equal(ah_call0(H, "CreateSandbox", &c.base), 0);
 	for (int i = 0; i < 2; i++) {
 		req.container_id = (char *)ids[i];
 		req.exec_id = (char *)ids[i];
 		req.oci_spec_json.data = (uint8_t *)specs[i];
 		req.oci_spec_json.len = strlen(specs[i]);
-		assert_int_equal(h_call0("CreateContainer", &req.base), 0);
+		assert_int_equal(ah_call0(H, "CreateContainer", &req.base), 0);
 		assert_int_equal(h_start(ids[i], &msg), 0);
 	}
 	out = h_read_all("c-pod-b", "", false, NULL);
@@ -245,14 +245,14 @@ static void test_sandbox_pidns(void **state)
 			 0);
 	assert_int_equal(h_wait_status("c-pod-a", "e1"), 3);
 	assert_int_equal(h_remove("c-pod-b", 0), 0);
-	assert_true(h_process_running("sleep", "1040"));
+	assert_true(ah_process_running("sleep", "1040"));
 	assert_int_equal(h_remove("c-pod-a", 0), 0);
-	assert_false(h_process_running("sleep", "1040"));
+	assert_false(ah_process_running("sleep", "1040"));
 	/* DestroySandbox ends the pause process (and the fd count is back). */
-	assert_int_equal(h_call0("DestroySandbox", &d.base), 0);
+	assert_int_equal(ah_call0(H, "DestroySandbox", &d.base), 0);
 	c.sandbox_pidns = false;
 	c.sandbox_id = (char *)"sb-after";
-	assert_int_equal(h_call0("CreateSandbox", &c.base), 0);
+	assert_int_equal(ah_call0(H, "CreateSandbox", &c.base), 0);
 	h_check_clean();
 }
 

@@ -15,68 +15,38 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "agent.pb-c.h"
+#include "agent_harness.h"
 #include "health.pb-c.h"
 #include "lib/util.h"
 #include "ttrpc/client.h"
-#include "ttrpc/loop.h"
-#include "ttrpc/transport.h"
 
-#define AGENT "grpc.AgentService"
-#define SEC 1000000000ull
 
 static struct {
-	char dir[64];
-	char *uri, *root, *rootfs;
-	pid_t agent;
-	struct kc_loop *loop;
-	struct kc_ttrpc_client *cli;
+	struct ah_agent agent; /* agent.dir is the test's directory */
+	char *root, *rootfs;
 } g;
 
-struct answer {
-	bool done;
-	int code;
-	char *message;
-};
-
-static void on_reply(const struct kc_ttrpc_reply *r, void *data)
-{
-	struct answer *a = data;
-
-	a->done = true;
-	a->code = r->code;
-	a->message = kc_xstrndup(r->message ? r->message : "", r->message_len);
-}
-
 /* One call; returns the code, *msg (if not NULL) the message. */
-static int call(const char *svc, const char *method, const ProtobufCMessage *req, char **msg)
+static int call(const char *method, const ProtobufCMessage *req, char **msg)
 {
-	struct answer a = { 0 };
-	uint64_t deadline = kc_monotonic_ns() + 20 * SEC;
+	struct ah_answer a;
+	int code = ah_call(&g.agent.conn, method, req, &a);
 
-	assert_int_equal(kc_ttrpc_client_call_msg(g.cli, svc, method, req, NULL, on_reply, &a,
-						  NULL, NULL),
-			 0);
-	while (!a.done) {
-		assert_true(kc_loop_run_once(g.loop, 50 * 1000000, NULL) >= 0);
-		assert_true(kc_monotonic_ns() < deadline);
-	}
-	if (a.code != 0)
+	if (code != 0)
 		print_message("# %s: %s\n", method, a.message);
 	if (msg)
 		*msg = kc_steal_ptr(&a.message);
-	free(a.message);
-	return a.code;
+	ah_answer_free(&a);
+	return code;
 }
 
 /* ---- storages ---- */
@@ -129,7 +99,7 @@ static int create_container(const char *id, struct st *sts, size_t n, char **msg
 	req.oci_spec_json.len = strlen(json);
 	req.storages = ptrs;
 	req.n_storages = n;
-	return call(AGENT, "CreateContainer", &req.base, msg);
+	return call("CreateContainer", &req.base, msg);
 }
 
 static int remove_container(const char *id)
@@ -137,7 +107,7 @@ static int remove_container(const char *id)
 	Grpc__RemoveContainerRequest req = GRPC__REMOVE_CONTAINER_REQUEST__INIT;
 
 	req.container_id = (char *)id;
-	return call(AGENT, "RemoveContainer", &req.base, NULL);
+	return call("RemoveContainer", &req.base, NULL);
 }
 
 /* ---- what the agent's mount namespace holds ---- */
@@ -145,7 +115,7 @@ static int remove_container(const char *id)
 /* The mountinfo line of the mount at root/rel (the last one), NULL if none. */
 static char *mount_line(const char *rel)
 {
-	cleanup_free char *path = kc_xasprintf("/proc/%d/mountinfo", (int)g.agent);
+	cleanup_free char *path = kc_xasprintf("/proc/%d/mountinfo", (int)g.agent.pid);
 	cleanup_free char *target = kc_xasprintf("%s/%s", g.root, rel);
 	cleanup_free char *buf = NULL;
 	char *found = NULL, *line, *save = NULL;
@@ -174,7 +144,7 @@ static bool has_mount(const char *rel)
 /* Mounts under the storage root. */
 static int mounts_under_root(void)
 {
-	cleanup_free char *path = kc_xasprintf("/proc/%d/mountinfo", (int)g.agent);
+	cleanup_free char *path = kc_xasprintf("/proc/%d/mountinfo", (int)g.agent.pid);
 	cleanup_free char *buf = NULL;
 	size_t len, rlen = strlen(g.root);
 	int n = 0;
@@ -193,7 +163,7 @@ static int mounts_under_root(void)
 /* A file as the agent sees it. */
 static char *agent_file(const char *rel)
 {
-	cleanup_free char *path = kc_xasprintf("/proc/%d/root%s/%s", (int)g.agent, g.root, rel);
+	cleanup_free char *path = kc_xasprintf("/proc/%d/root%s/%s", (int)g.agent.pid, g.root, rel);
 	char *buf = NULL;
 	size_t len;
 
@@ -204,33 +174,23 @@ static char *agent_file(const char *rel)
 
 /* ---- setup ---- */
 
-static void write_file(const char *path, const char *content)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, content, strlen(content)), (ssize_t)strlen(content));
-	close(fd);
-}
-
 static int setup(void **state)
 {
-	cleanup_free char *share = NULL, *vol = NULL, *file = NULL, *link = NULL, *sock = NULL;
+	const char *extra[] = { "--storage-root", NULL, NULL };
+	/* Its mounts die with it, whatever happens to the test. */
+	struct ah_agent_opts o = { .extra = extra, .mount_ns = true };
+	cleanup_free char *share = NULL, *vol = NULL, *file = NULL, *link = NULL;
 	cleanup_free char *evil = NULL, *up = NULL;
-	uint64_t deadline;
-	int fd;
 
 	(void)state;
 	if (geteuid() != 0) {
 		fprintf(stderr, "the storage tests mount: run them as root\n");
 		return -1;
 	}
-	strcpy(g.dir, "/tmp/kc-guest-boot-storage-XXXXXX");
-	assert_non_null(mkdtemp(g.dir));
-	sock = kc_xasprintf("%s/agent.sock", g.dir);
-	g.uri = kc_xasprintf("unix://%s", sock);
-	g.root = kc_xasprintf("%s/run", g.dir);
-	g.rootfs = kc_xasprintf("%s/rootfs", g.dir);
+	strcpy(g.agent.dir, "/tmp/kc-guest-boot-storage-XXXXXX");
+	assert_non_null(mkdtemp(g.agent.dir));
+	g.root = kc_xasprintf("%s/run", g.agent.dir);
+	g.rootfs = kc_xasprintf("%s/rootfs", g.agent.dir);
 	share = kc_xasprintf("%s/shared", g.root);
 	vol = kc_xasprintf("%s/vol", share);
 	file = kc_xasprintf("%s/hello", vol);
@@ -241,60 +201,30 @@ static int setup(void **state)
 	assert_int_equal(mkdir(g.rootfs, 0755), 0);
 	assert_int_equal(mkdir(share, 0755), 0);
 	assert_int_equal(mkdir(vol, 0755), 0);
-	write_file(file, "from the share\n");
+	ah_write(file, "from the share\n");
 	/* Escapes: a relative symlink that climbs out, an absolute one. */
 	assert_int_equal(symlink("../../..", link), 0);
 	assert_int_equal(symlink("/tmp", evil), 0);
 	assert_int_equal(symlink("vol/hello", up), 0);
 
-	g.agent = fork();
-	assert_true(g.agent >= 0);
-	if (g.agent == 0) {
-		/* Its mounts die with it, whatever happens to the test. */
-		if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-			_exit(126);
-		execl(KC_AGENT_BIN, "kata-agent", "--listen", g.uri, "--no-init", "--log-level",
-		      "debug", "--storage-root", g.root, (char *)NULL);
-		_exit(127);
-	}
-	assert_int_equal(kc_loop_new(&g.loop, NULL), 0);
-	deadline = kc_monotonic_ns() + 20 * SEC;
-	while ((fd = kc_ttrpc_dial(g.uri, SEC, NULL)) < 0) {
-		assert_true(kc_monotonic_ns() < deadline);
-		usleep(20000);
-	}
-	assert_int_equal(kc_ttrpc_client_new(g.loop, fd, &g.cli, NULL), 0);
+	extra[1] = g.root;
+	ah_agent_start(&g.agent, &o);
 	return 0;
 }
 
 static int teardown(void **state)
 {
+	int wstatus = ah_agent_kill(&g.agent);
 	int ret = 0;
 
 	(void)state;
-	if (g.cli)
-		kc_ttrpc_client_free(g.cli);
-	if (g.loop)
-		kc_loop_free(g.loop);
-	if (g.agent > 0) {
-		int wstatus = 0;
-
-		/* SIGTERM: a clean exit, so that LeakSanitizer checks the agent. */
-		kill(g.agent, SIGTERM);
-		waitpid(g.agent, &wstatus, 0);
-		if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0) {
-			fprintf(stderr, "agent exited with status %#x\n", wstatus);
-			ret = -1;
-		}
+	/* SIGTERM: a clean exit, so that LeakSanitizer checks the agent. */
+	if (wstatus != -1 && (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0)) {
+		fprintf(stderr, "agent exited with status %#x\n", wstatus);
+		ret = -1;
 	}
 	/* The agent's mount namespace is gone: nothing is mounted here. */
-	if (g.dir[0]) {
-		cleanup_free char *cmd = kc_xasprintf("rm -rf '%s'", g.dir);
-
-		if (system(cmd) != 0)
-			fprintf(stderr, "cannot remove %s\n", g.dir);
-	}
-	free(g.uri);
+	ah_agent_free(&g.agent);
 	free(g.root);
 	free(g.rootfs);
 	return ret;
@@ -326,13 +256,13 @@ static void test_sandbox_storages(void **state)
 		m.name = (char *)"vsock";
 		req.kernel_modules = mods;
 		req.n_kernel_modules = 1;
-		assert_int_equal(call(AGENT, "CreateSandbox", &req.base, NULL),
+		assert_int_equal(call("CreateSandbox", &req.base, NULL),
 				 KC_TTRPC_FAILED_PRECONDITION);
 		req.kernel_modules = NULL;
 		req.n_kernel_modules = 0;
 		assert_int_equal(mounts_under_root(), 0);
 	}
-	assert_int_equal(call(AGENT, "CreateSandbox", &req.base, NULL), 0);
+	assert_int_equal(call("CreateSandbox", &req.base, NULL), 0);
 	eph = mount_line("sandbox/ephemeral/e1");
 	assert_non_null(eph);
 	assert_non_null(strstr(eph, " - tmpfs "));
@@ -496,18 +426,18 @@ static void test_update_ephemeral(void **state)
 	st_init(&st, "ephemeral", "tmpfs", "sandbox/ephemeral/e1", "size=2m", NULL);
 	req.storages = &ptr;
 	req.n_storages = 1;
-	assert_int_equal(call(AGENT, "UpdateEphemeralMounts", &req.base, NULL), 0);
+	assert_int_equal(call("UpdateEphemeralMounts", &req.base, NULL), 0);
 	line = mount_line("sandbox/ephemeral/e1");
 	assert_non_null(line);
 	assert_non_null(strstr(line, "size=2048k"));
 	st_fini(&st);
 	st_init(&st, "ephemeral", "tmpfs", "sandbox/ephemeral/none", "size=2m", NULL);
-	assert_int_equal(call(AGENT, "UpdateEphemeralMounts", &req.base, &msg), KC_TTRPC_NOT_FOUND);
+	assert_int_equal(call("UpdateEphemeralMounts", &req.base, &msg), KC_TTRPC_NOT_FOUND);
 	assert_non_null(strstr(msg, "sandbox/ephemeral/none"));
 	free(msg);
 	st_fini(&st);
 	st_init(&st, "local", "", "sandbox/local/l1", NULL, NULL);
-	assert_int_equal(call(AGENT, "UpdateEphemeralMounts", &req.base, NULL),
+	assert_int_equal(call("UpdateEphemeralMounts", &req.base, NULL),
 			 KC_TTRPC_INVALID_ARGUMENT);
 	st_fini(&st);
 }
@@ -530,11 +460,11 @@ static void test_destroy_unmounts(void **state)
 	st_init(&pre, "ephemeral", "tmpfs", "pre-existing", NULL, NULL);
 	assert_int_equal(create_container("c-pre", &pre, 1, NULL), 0);
 	assert_int_equal(mounts_under_root(), 3);
-	assert_int_equal(call(AGENT, "DestroySandbox", &req.base, NULL), 0);
+	assert_int_equal(call("DestroySandbox", &req.base, NULL), 0);
 	assert_int_equal(mounts_under_root(), 0);
 	assert_int_equal(stat(pre_dir, &sb), 0);
 	assert_true(S_ISDIR(sb.st_mode));
-	assert_int_equal(call("grpc.Health", "Check", &check.base, NULL), 0);
+	assert_int_equal(call("Health.Check", &check.base, NULL), 0);
 	st_fini(&st);
 	st_fini(&pre);
 }

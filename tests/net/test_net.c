@@ -33,6 +33,7 @@
 
 #include <cmocka.h>
 
+#include "agent_harness.h"
 #include "lib/json.h"
 #include "lib/util.h"
 #include "runtime/child.h"
@@ -49,61 +50,12 @@ static const char peer_mac0[] = "02:4b:43:00:00:01";
 
 /* ---- helpers ---- */
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-	cleanup_free char *cmd = NULL;
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	cmd = kc_xvasprintf(fmt, ap);
-	va_end(ap);
-	rc = system(cmd);
-	if (rc != 0)
-		fprintf(stderr, "# `%s` exited %d\n", cmd, rc);
-	return rc;
-}
-
-/* The whole stdout of a command. */
-static char *sh_out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *sh_out(const char *fmt, ...)
-{
-	cleanup_free char *cmd = NULL;
-	char *buf = kc_xzalloc(1);
-	size_t len = 0;
-	char chunk[4096];
-	size_t n;
-	va_list ap;
-	FILE *f;
-
-	va_start(ap, fmt);
-	cmd = kc_xvasprintf(fmt, ap);
-	va_end(ap);
-	f = popen(cmd, "r");
-	assert_non_null(f);
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-		buf = kc_xrealloc(buf, len + n + 1);
-		memcpy(buf + len, chunk, n);
-		len += n;
-		buf[len] = '\0';
-	}
-	pclose(f);
-	return buf;
-}
-
 static void del_all_netns(void)
 {
 	const char *all[] = { ns_pod, ns_peer, ns_bad, ns_bad_peer, ns_empty, ns_noaddr, ns_gone };
 
-	for (size_t i = 0; i < KC_ARRAY_SIZE(all); i++) {
-		if (!all[i][0])
-			continue;
-		cleanup_free char *p = kc_xasprintf("/var/run/netns/%s", all[i]);
-
-		if (access(p, F_OK) == 0)
-			(void)sh("ip netns del %s", all[i]);
-	}
+	for (size_t i = 0; i < KC_ARRAY_SIZE(all); i++)
+		ah_netns_del(all[i]);
 }
 
 static int ns_enter(const char *name)
@@ -124,20 +76,6 @@ static void ns_leave(int self)
 	close(self);
 }
 
-/* Counted in-process: a child listing /proc/PID/fd can race popen()'s
- * own pipe. */
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int n = 0;
-
-	assert_non_null(d);
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
-}
-
 static bool link_exists(const char *ns, const char *dev)
 {
 	cleanup_free char *cmd = kc_xasprintf("ip -n %s link show %s >/dev/null 2>&1", ns, dev);
@@ -147,7 +85,7 @@ static bool link_exists(const char *ns, const char *dev)
 
 static bool has_ingress(const char *ns, const char *dev)
 {
-	cleanup_free char *q = sh_out("tc -n %s -j qdisc show dev %s", ns, dev);
+	cleanup_free char *q = ah_sh_out("tc -n %s -j qdisc show dev %s", ns, dev);
 
 	return strstr(q, "\"kind\":\"ingress\"") != NULL;
 }
@@ -237,29 +175,34 @@ static int group_setup(void **state)
 
 	const char *P = ns_pod, *Q = ns_peer;
 
-	if (sh("ip netns add %s && ip netns add %s", P, Q) ||
-	    sh("ip -n %s link add eth0 type veth peer name peth0 netns %s", P, Q) ||
-	    sh("ip -n %s link add eth1 type veth peer name peth1 netns %s", P, Q) ||
-	    sh("ip -n %s link set eth0 address %s mtu 1400", P, mac0) ||
-	    sh("ip -n %s link set eth1 address %s", P, mac1) ||
-	    sh("ip -n %s link set peth0 address %s mtu 1400", Q, peer_mac0) ||
-	    sh("ip -n %s addr add 10.77.0.2/24 dev eth0", P) ||
-	    sh("ip -n %s addr add fd77::2/64 dev eth0 nodad", P) ||
-	    sh("ip -n %s addr add 10.79.0.2/24 dev eth1", P) ||
-	    sh("ip -n %s link set eth0 up && ip -n %s link set eth1 up && ip -n %s link set lo up",
-	       P, P, P) ||
-	    sh("ip -n %s route add 10.78.0.0/16 via 10.77.0.1", P) ||
-	    sh("ip -n %s route add default via 10.77.0.1", P) ||
-	    sh("ip -n %s -6 route add fd78::/64 via fd77::1", P) ||
-	    sh("ip -n %s neigh add 10.77.0.9 lladdr 02:00:00:00:00:09 dev eth0 nud permanent", P) ||
-	    sh("ip -n %s neigh add 10.77.0.8 lladdr 02:00:00:00:00:08 dev eth0 nud reachable", P) ||
-	    sh("ip -n %s addr add 10.77.0.1/24 dev peth0", Q) ||
-	    sh("ip -n %s addr add fd77::1/64 dev peth0 nodad", Q) ||
-	    sh("ip -n %s addr add 10.79.0.1/24 dev peth1", Q) ||
-	    sh("ip -n %s link set peth0 up && ip -n %s link set peth1 up", Q, Q) ||
+	if (ah_system("ip netns add %s && ip netns add %s", P, Q) ||
+	    ah_system("ip -n %s link add eth0 type veth peer name peth0 netns %s", P, Q) ||
+	    ah_system("ip -n %s link add eth1 type veth peer name peth1 netns %s", P, Q) ||
+	    ah_system("ip -n %s link set eth0 address %s mtu 1400", P, mac0) ||
+	    ah_system("ip -n %s link set eth1 address %s", P, mac1) ||
+	    ah_system("ip -n %s link set peth0 address %s mtu 1400", Q, peer_mac0) ||
+	    ah_system("ip -n %s addr add 10.77.0.2/24 dev eth0", P) ||
+	    ah_system("ip -n %s addr add fd77::2/64 dev eth0 nodad", P) ||
+	    ah_system("ip -n %s addr add 10.79.0.2/24 dev eth1", P) ||
+	    ah_system("ip -n %s link set eth0 up && ip -n %s link set eth1 up && "
+		      "ip -n %s link set lo up",
+		      P, P, P) ||
+	    ah_system("ip -n %s route add 10.78.0.0/16 via 10.77.0.1", P) ||
+	    ah_system("ip -n %s route add default via 10.77.0.1", P) ||
+	    ah_system("ip -n %s -6 route add fd78::/64 via fd77::1", P) ||
+	    ah_system(
+		    "ip -n %s neigh add 10.77.0.9 lladdr 02:00:00:00:00:09 dev eth0 nud permanent",
+		    P) ||
+	    ah_system(
+		    "ip -n %s neigh add 10.77.0.8 lladdr 02:00:00:00:00:08 dev eth0 nud reachable",
+		    P) ||
+	    ah_system("ip -n %s addr add 10.77.0.1/24 dev peth0", Q) ||
+	    ah_system("ip -n %s addr add fd77::1/64 dev peth0 nodad", Q) ||
+	    ah_system("ip -n %s addr add 10.79.0.1/24 dev peth1", Q) ||
+	    ah_system("ip -n %s link set peth0 up && ip -n %s link set peth1 up", Q, Q) ||
 	    /* The peer answers the TAP's frames without asking who 10.77.0.2 is. */
-	    sh("ip -n %s neigh add 10.77.0.2 lladdr %s dev peth0 nud permanent", Q, mac0) ||
-	    sh("ip -n %s neigh add 10.79.0.2 lladdr %s dev peth1 nud permanent", Q, mac1))
+	    ah_system("ip -n %s neigh add 10.77.0.2 lladdr %s dev peth0 nud permanent", Q, mac0) ||
+	    ah_system("ip -n %s neigh add 10.79.0.2 lladdr %s dev peth1 nud permanent", Q, mac1))
 		return -1;
 	return 0;
 }
@@ -295,9 +238,10 @@ static void test_scan(void **state)
 	assert_int_equal(e1->mtu, 1500);
 	assert_true(e0->flags & IFF_UP);
 	{
-		cleanup_free char *idx = sh_out("ip -n %s -j link show eth0 | python3 -c 'import "
-						"json,sys; print(json.load(sys.stdin)[0][\"ifindex\"])'",
-						ns_pod);
+		cleanup_free char *idx =
+			ah_sh_out("ip -n %s -j link show eth0 | python3 -c 'import "
+				  "json,sys; print(json.load(sys.stdin)[0][\"ifindex\"])'",
+				  ns_pod);
 
 		assert_int_equal(e0->ifindex, atoi(idx));
 	}
@@ -491,9 +435,9 @@ static void test_connect_traffic_disconnect(void **state)
 {
 	cleanup_podnet struct kc_podnet *net = NULL;
 	cleanup_error kc_error_t err = NULL;
-	cleanup_free char *qdisc_before = sh_out("tc -n %s -j qdisc show dev eth0", ns_pod);
+	cleanup_free char *qdisc_before = ah_sh_out("tc -n %s -j qdisc show dev eth0", ns_pod);
 	const struct kc_podnet_endpoint *e0;
-	int fds_before = count_fds();
+	int fds_before = ah_count_fds(getpid());
 	int pkt, self, op;
 
 	uint64_t t0, t1, t2;
@@ -518,12 +462,12 @@ static void test_connect_traffic_disconnect(void **state)
 	for (size_t i = 0; i < 2; i++) {
 		const struct kc_podnet_endpoint *ep = &net->endpoints[i];
 		cleanup_free char *name = kc_xasprintf("tap%zu_kata", i);
-		cleanup_free char *l = sh_out("ip -n %s -j -d link show %s", ns_pod, name);
+		cleanup_free char *l = ah_sh_out("ip -n %s -j -d link show %s", ns_pod, name);
 		cleanup_free char *mtu = kc_xasprintf("\"mtu\":%u,", ep->mtu);
-		cleanup_free char *f1 = sh_out("tc -n %s -j filter show dev %s ingress", ns_pod,
-					       ep->name);
-		cleanup_free char *f2 = sh_out("tc -n %s -j filter show dev %s ingress", ns_pod,
-					       name);
+		cleanup_free char *f1 =
+			ah_sh_out("tc -n %s -j filter show dev %s ingress", ns_pod, ep->name);
+		cleanup_free char *f2 =
+			ah_sh_out("tc -n %s -j filter show dev %s ingress", ns_pod, name);
 		cleanup_free char *to_tap = kc_xasprintf("\"to_dev\":\"%s\"", name);
 		cleanup_free char *to_veth = kc_xasprintf("\"to_dev\":\"%s\"", ep->name);
 
@@ -645,8 +589,9 @@ static void test_connect_traffic_disconnect(void **state)
 	assert_false(has_ingress(ns_pod, "eth0"));
 	assert_false(has_ingress(ns_pod, "eth1"));
 	{
-		cleanup_free char *link_after = sh_out("ip -n %s -j -d link show eth0", ns_pod);
-		cleanup_free char *qdisc_after = sh_out("tc -n %s -j qdisc show dev eth0", ns_pod);
+		cleanup_free char *link_after = ah_sh_out("ip -n %s -j -d link show eth0", ns_pod);
+		cleanup_free char *qdisc_after =
+			ah_sh_out("tc -n %s -j qdisc show dev eth0", ns_pod);
 		cleanup_podnet struct kc_podnet *again = scan_ok(path_pod);
 
 		assert_string_equal(qdisc_after, qdisc_before);
@@ -661,7 +606,7 @@ static void test_connect_traffic_disconnect(void **state)
 	/* Idempotent; no fd left open. */
 	assert_int_equal(kc_podnet_disconnect(net, &err), 0);
 	kc_podnet_free(kc_steal_ptr(&net));
-	assert_int_equal(count_fds(), fds_before);
+	assert_int_equal(ah_count_fds(getpid()), fds_before);
 }
 
 /* Two queues: two fds, `fds=` and mq=on for QEMU. */
@@ -681,7 +626,8 @@ static void test_multiqueue(void **state)
 	assert_true(e0->tap_fds[0] >= 0 && e0->tap_fds[1] >= 0);
 	{
 		cleanup_strv char **argv = kc_podnet_qemu_args(e0, (const int[]){ 5, 6 });
-		cleanup_free char *l = sh_out("ip -n %s -j -d link show %s", ns_pod, e0->tap_name);
+		cleanup_free char *l =
+			ah_sh_out("ip -n %s -j -d link show %s", ns_pod, e0->tap_name);
 
 		assert_non_null(strstr(argv[1], ",fds=5:6,vhost=off"));
 		assert_non_null(strstr(argv[3], ",mq=on"));
@@ -720,7 +666,7 @@ static void test_bad_netns(void **state)
 	expect_scan_error("/proc/self/ns/uts", &o, EINVAL, "not a network namespace");
 	expect_scan_error("/proc/self/ns/net", &o, EINVAL, "own network namespace");
 	/* An entry of /var/run/netns left without its mount. */
-	assert_int_equal(sh("touch %s", stale), 0);
+	assert_int_equal(ah_system("touch %s", stale), 0);
 	expect_scan_error(stale, &o, EINVAL, "is not a namespace");
 	unlink(stale);
 }
@@ -764,17 +710,19 @@ static void test_unsupported_kinds(void **state)
 
 	(void)state;
 	/* A veth with a macvlan on it: both are connected. */
-	assert_int_equal(sh("ip netns add %s && ip netns add %s", ns_bad, ns_bad_peer), 0);
-	assert_int_equal(sh("ip -n %s link add va type veth peer name vb netns %s", ns_bad,
-			    ns_bad_peer),
+	assert_int_equal(ah_system("ip netns add %s && ip netns add %s", ns_bad, ns_bad_peer), 0);
+	assert_int_equal(ah_system("ip -n %s link add va type veth peer name vb netns %s", ns_bad,
+				   ns_bad_peer),
 			 0);
-	assert_int_equal(sh("ip -n %s link add mv0 link va type macvlan mode bridge && "
-			    "ip -n %s addr add 10.81.0.2/24 dev mv0 && ip -n %s link set mv0 up",
-			    ns_bad, ns_bad, ns_bad),
-			 0);
+	assert_int_equal(
+		ah_system("ip -n %s link add mv0 link va type macvlan mode bridge && "
+			  "ip -n %s addr add 10.81.0.2/24 dev mv0 && ip -n %s link set mv0 up",
+			  ns_bad, ns_bad, ns_bad),
+		0);
 	/* A vxlan that is down is ignored (like the kernel's fallback
 	 * tunnels) ... */
-	assert_int_equal(sh("ip -n %s link add vx0 type vxlan id 42 dstport 4789", ns_bad), 0);
+	assert_int_equal(ah_system("ip -n %s link add vx0 type vxlan id 42 dstport 4789", ns_bad),
+			 0);
 	{
 		cleanup_podnet struct kc_podnet *net = scan_ok(path);
 
@@ -784,12 +732,12 @@ static void test_unsupported_kinds(void **state)
 		assert_true(has_addr(ep_named(net, "mv0"), "10.81.0.2", 24));
 	}
 	/* ... one that is up is refused, by name and kind. */
-	assert_int_equal(sh("ip -n %s link set vx0 up", ns_bad), 0);
+	assert_int_equal(ah_system("ip -n %s link set vx0 up", ns_bad), 0);
 	expect_scan_error(path, &o, EOPNOTSUPP, "`vx0` (vxlan)");
-	assert_int_equal(sh("ip -n %s link del vx0", ns_bad), 0);
+	assert_int_equal(ah_system("ip -n %s link del vx0", ns_bad), 0);
 	/* A bridge, too. */
-	assert_int_equal(sh("ip -n %s link add br0 type bridge && ip -n %s link set br0 up",
-			    ns_bad, ns_bad),
+	assert_int_equal(ah_system("ip -n %s link add br0 type bridge && ip -n %s link set br0 up",
+				   ns_bad, ns_bad),
 			 0);
 	expect_scan_error(path, &o, EOPNOTSUPP, "`br0` (bridge)");
 	/* Nothing was created in the namespace. */
@@ -805,7 +753,7 @@ static void test_no_addresses(void **state)
 
 	(void)state;
 	/* Only the loopback: nothing to connect, which is no error. */
-	assert_int_equal(sh("ip netns add %s", ns_empty), 0);
+	assert_int_equal(ah_system("ip netns add %s", ns_empty), 0);
 	{
 		cleanup_podnet struct kc_podnet *net = scan_ok(empty);
 		cleanup_error kc_error_t err = NULL;
@@ -814,16 +762,18 @@ static void test_no_addresses(void **state)
 		assert_int_equal(kc_podnet_connect(net, &err), 0);
 	}
 	/* More interfaces than a VM takes. */
-	assert_int_equal(sh("for i in $(seq 0 8); do ip -n %s link add v$i type veth peer name w$i "
-			    "|| exit 1; done; ip -n %s addr add 10.84.0.2/24 dev v0",
-			    ns_empty, ns_empty),
-			 0);
+	assert_int_equal(
+		ah_system("for i in $(seq 0 8); do ip -n %s link add v$i type veth peer name w$i "
+			  "|| exit 1; done; ip -n %s addr add 10.84.0.2/24 dev v0",
+			  ns_empty, ns_empty),
+		0);
 	expect_scan_error(empty, &o, E2BIG, "more than 16 interfaces");
 	/* A veth without an address is a CNI result without addresses. */
-	assert_int_equal(sh("ip netns add %s && ip -n %s link add eth0 type veth peer name eth1 && "
-			    "ip -n %s link set eth0 up",
-			    ns_noaddr, ns_noaddr, ns_noaddr),
-			 0);
+	assert_int_equal(
+		ah_system("ip netns add %s && ip -n %s link add eth0 type veth peer name eth1 && "
+			  "ip -n %s link set eth0 up",
+			  ns_noaddr, ns_noaddr, ns_noaddr),
+		0);
 	expect_scan_error(noaddr, &o, EADDRNOTAVAIL, "no IP address");
 	assert_false(link_exists(ns_noaddr, "tap0_kata"));
 }
@@ -838,9 +788,9 @@ static void test_tap_clash(void **state)
 
 	(void)state;
 	net = scan_ok(path_pod);
-	fds_before = count_fds();
-	assert_int_equal(sh("ip -n %s tuntap add tap1_kata mode tap", ns_pod), 0);
-	before = sh_out("ip -n %s -j -d link show tap1_kata", ns_pod);
+	fds_before = ah_count_fds(getpid());
+	assert_int_equal(ah_system("ip -n %s tuntap add tap1_kata mode tap", ns_pod), 0);
+	before = ah_sh_out("ip -n %s -j -d link show tap1_kata", ns_pod);
 	assert_int_equal(kc_podnet_connect(net, &err), -EEXIST);
 	fprintf(stderr, "# %s\n", err->msg);
 	assert_non_null(strstr(err->msg, "tap1_kata"));
@@ -852,7 +802,7 @@ static void test_tap_clash(void **state)
 	assert_false(has_ingress(ns_pod, "eth1"));
 	assert_false(has_ingress(ns_pod, "tap1_kata"));
 	{
-		cleanup_free char *after = sh_out("ip -n %s -j -d link show tap1_kata", ns_pod);
+		cleanup_free char *after = ah_sh_out("ip -n %s -j -d link show tap1_kata", ns_pod);
 
 		assert_string_equal(after, before);
 	}
@@ -861,8 +811,8 @@ static void test_tap_clash(void **state)
 		for (size_t q = 0; q < KC_PODNET_MAX_QUEUES; q++)
 			assert_int_equal(net->endpoints[i].tap_fds[q], -1);
 	}
-	assert_int_equal(count_fds(), fds_before);
-	assert_int_equal(sh("ip -n %s link del tap1_kata", ns_pod), 0);
+	assert_int_equal(ah_count_fds(getpid()), fds_before);
+	assert_int_equal(ah_system("ip -n %s link del tap1_kata", ns_pod), 0);
 
 	/* The same object connects once the name is free. */
 	kc_error_free(&err);
@@ -880,7 +830,7 @@ static void test_foreign_qdisc(void **state)
 
 	(void)state;
 	net = scan_ok(path_pod);
-	assert_int_equal(sh("tc -n %s qdisc add dev eth1 ingress", ns_pod), 0);
+	assert_int_equal(ah_system("tc -n %s qdisc add dev eth1 ingress", ns_pod), 0);
 	assert_int_equal(kc_podnet_connect(net, &err), -EEXIST);
 	fprintf(stderr, "# %s\n", err->msg);
 	assert_non_null(strstr(err->msg, "`eth1` already has an ingress qdisc"));
@@ -888,7 +838,7 @@ static void test_foreign_qdisc(void **state)
 	assert_false(has_ingress(ns_pod, "eth0"));
 	assert_false(link_exists(ns_pod, "tap0_kata"));
 	assert_false(link_exists(ns_pod, "tap1_kata"));
-	assert_int_equal(sh("tc -n %s qdisc del dev eth1 ingress", ns_pod), 0);
+	assert_int_equal(ah_system("tc -n %s qdisc del dev eth1 ingress", ns_pod), 0);
 }
 
 /* The veth deleted under a connected pod (CNI DEL ran first): the
@@ -898,21 +848,21 @@ static void test_veth_gone(void **state)
 	cleanup_free char *path = kc_xasprintf("/var/run/netns/%s", ns_noaddr);
 	cleanup_podnet struct kc_podnet *net = NULL;
 	cleanup_error kc_error_t err = NULL;
-	int fds_before = count_fds();
+	int fds_before = ah_count_fds(getpid());
 
 	(void)state;
-	assert_int_equal(sh("ip -n %s addr add 10.82.0.2/24 dev eth0", ns_noaddr), 0);
+	assert_int_equal(ah_system("ip -n %s addr add 10.82.0.2/24 dev eth0", ns_noaddr), 0);
 	net = scan_ok(path);
 	if (kc_podnet_connect(net, &err) < 0)
 		fail_msg("connect: %s", err->msg);
 	assert_true(link_exists(ns_noaddr, "tap0_kata"));
 	/* The veth pair is deleted, as CNI DEL does. */
-	assert_int_equal(sh("ip -n %s link del eth0", ns_noaddr), 0);
+	assert_int_equal(ah_system("ip -n %s link del eth0", ns_noaddr), 0);
 	if (kc_podnet_disconnect(net, &err) < 0)
 		fail_msg("disconnect: %s", err->msg);
 	assert_false(link_exists(ns_noaddr, "tap0_kata"));
 	kc_podnet_free(kc_steal_ptr(&net));
-	assert_int_equal(count_fds(), fds_before);
+	assert_int_equal(ah_count_fds(getpid()), fds_before);
 }
 
 /* `ip netns del` under a connected pod: the namespace lives on through our
@@ -925,14 +875,15 @@ static void test_netns_deleted(void **state)
 	int self;
 
 	(void)state;
-	assert_int_equal(sh("ip netns add %s && ip -n %s link add eth0 type veth peer name e1 && "
-			    "ip -n %s addr add 10.83.0.2/24 dev eth0",
-			    ns_gone, ns_gone, ns_gone),
-			 0);
+	assert_int_equal(
+		ah_system("ip netns add %s && ip -n %s link add eth0 type veth peer name e1 && "
+			  "ip -n %s addr add 10.83.0.2/24 dev eth0",
+			  ns_gone, ns_gone, ns_gone),
+		0);
 	net = scan_ok(path);
 	if (kc_podnet_connect(net, &err) < 0)
 		fail_msg("connect: %s", err->msg);
-	assert_int_equal(sh("ip netns del %s", ns_gone), 0);
+	assert_int_equal(ah_system("ip netns del %s", ns_gone), 0);
 	if (kc_podnet_disconnect(net, &err) < 0)
 		fail_msg("disconnect: %s", err->msg);
 	/* Look inside through the fd the object still holds. */

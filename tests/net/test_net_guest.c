@@ -29,38 +29,16 @@
 #include "ttrpc/client.h"
 #include "ttrpc/loop.h"
 
-#define AGENT "grpc.AgentService"
-
 static char ns_pod[64], ns_peer[64];
 static char base[] = "/tmp/kc-hostnet-guest-XXXXXX";
 static struct kc_config cfg;
-
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-	cleanup_free char *cmd = NULL;
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	cmd = kc_xvasprintf(fmt, ap);
-	va_end(ap);
-	rc = system(cmd);
-	if (rc != 0)
-		fprintf(stderr, "# `%s` exited %d\n", cmd, rc);
-	return rc;
-}
 
 static void del_netns(void)
 {
 	const char *all[] = { ns_pod, ns_peer };
 
-	for (size_t i = 0; i < KC_ARRAY_SIZE(all); i++) {
-		cleanup_free char *p = kc_xasprintf("/var/run/netns/%s", all[i]);
-
-		if (all[i][0] && access(p, F_OK) == 0)
-			(void)sh("ip netns del %s", all[i]);
-	}
+	for (size_t i = 0; i < KC_ARRAY_SIZE(all); i++)
+		ah_netns_del(all[i]);
 }
 
 static int group_setup(void **state)
@@ -74,14 +52,16 @@ static int group_setup(void **state)
 	del_netns();
 	if (!mkdtemp(base) || load_test_config(&cfg) < 0)
 		return -1;
-	if (sh("ip netns add %s && ip netns add %s", P, Q) ||
-	    sh("ip -n %s link add eth0 type veth peer name peth0 netns %s", P, Q) ||
-	    sh("ip -n %s link set eth0 address 02:4b:43:00:0b:02 mtu 1400 up", P) ||
-	    sh("ip -n %s addr add 10.91.0.2/24 dev eth0", P) ||
-	    sh("ip -n %s route add 10.92.0.0/16 via 10.91.0.1", P) ||
-	    sh("ip -n %s neigh add 10.91.0.1 lladdr 02:4b:43:00:0b:01 dev eth0 nud permanent", P) ||
-	    sh("ip -n %s link set peth0 address 02:4b:43:00:0b:01 mtu 1400 up", Q) ||
-	    sh("ip -n %s addr add 10.91.0.1/24 dev peth0", Q))
+	if (ah_system("ip netns add %s && ip netns add %s", P, Q) ||
+	    ah_system("ip -n %s link add eth0 type veth peer name peth0 netns %s", P, Q) ||
+	    ah_system("ip -n %s link set eth0 address 02:4b:43:00:0b:02 mtu 1400 up", P) ||
+	    ah_system("ip -n %s addr add 10.91.0.2/24 dev eth0", P) ||
+	    ah_system("ip -n %s route add 10.92.0.0/16 via 10.91.0.1", P) ||
+	    ah_system(
+		    "ip -n %s neigh add 10.91.0.1 lladdr 02:4b:43:00:0b:01 dev eth0 nud permanent",
+		    P) ||
+	    ah_system("ip -n %s link set peth0 address 02:4b:43:00:0b:01 mtu 1400 up", Q) ||
+	    ah_system("ip -n %s addr add 10.91.0.1/24 dev peth0", Q))
 		return -1;
 	return 0;
 }
@@ -91,19 +71,17 @@ static int group_teardown(void **state)
 	(void)state;
 	del_netns();
 	kc_config_free(&cfg);
-	(void)sh("rm -rf %s", base);
+	(void)ah_system("rm -rf %s", base);
 	return 0;
 }
 
 static ProtobufCMessage *call(struct kc_ttrpc_client *cli, const char *method,
 			      const ProtobufCMessage *req, const ProtobufCMessageDescriptor *rd)
 {
-	cleanup_error kc_error_t err = NULL;
-	struct kc_ttrpc_call_opts o = { .timeout_ns = 60 * SEC };
 	ProtobufCMessage *resp = NULL;
 
-	if (kc_ttrpc_client_call_msg_sync(cli, AGENT, method, req, rd, &resp, &o, &err) < 0)
-		fail_msg("%s: %s", method, err->msg);
+	if (ah_call_sync(cli, method, req, rd, &resp) < 0)
+		fail_msg("%s failed", method);
 	return resp;
 }
 
@@ -194,14 +172,16 @@ static void test_guest_answers_through_the_pod_veth(void **state)
 
 	/* The peer reaches the guest: the address only the guest has, and
 	 * the pod's own (whose frames the pod namespace never sees). */
-	assert_int_equal(sh("ip netns exec %s busybox ping -c 1 -W 60 10.91.0.3 >&2", ns_peer), 0);
-	assert_int_equal(sh("ip netns exec %s busybox ping -c 1 -W 60 10.91.0.2 >&2", ns_peer), 0);
+	assert_int_equal(
+		ah_system("ip netns exec %s busybox ping -c 1 -W 60 10.91.0.3 >&2", ns_peer), 0);
+	assert_int_equal(
+		ah_system("ip netns exec %s busybox ping -c 1 -W 60 10.91.0.2 >&2", ns_peer), 0);
 
 	kc_ttrpc_client_free(cli);
 	kc_loop_free(loop);
 	kc_vm_free(vm);
 	assert_int_equal(kc_podnet_disconnect(net, &err), 0);
-	assert_int_not_equal(sh("ip -n %s link show tap0_kata 2>/dev/null", ns_pod), 0);
+	assert_int_not_equal(ah_system("ip -n %s link show tap0_kata 2>/dev/null", ns_pod), 0);
 	assert_int_equal(leftover_procs(run_dir), 0);
 }
 

@@ -28,32 +28,12 @@ static char ns_pod[64], ns_peer[64];
 static char base[] = "/tmp/kc-hostnet-vm-XXXXXX";
 static struct kc_config cfg;
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-	cleanup_free char *cmd = NULL;
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	cmd = kc_xvasprintf(fmt, ap);
-	va_end(ap);
-	rc = system(cmd);
-	if (rc != 0)
-		fprintf(stderr, "# `%s` exited %d\n", cmd, rc);
-	return rc;
-}
-
 static void del_netns(void)
 {
 	const char *all[] = { ns_pod, ns_peer };
 
-	for (size_t i = 0; i < KC_ARRAY_SIZE(all); i++) {
-		cleanup_free char *p = kc_xasprintf("/var/run/netns/%s", all[i]);
-
-		if (all[i][0] && access(p, F_OK) == 0)
-			(void)sh("ip netns del %s", all[i]);
-	}
+	for (size_t i = 0; i < KC_ARRAY_SIZE(all); i++)
+		ah_netns_del(all[i]);
 }
 
 static int group_setup(void **state)
@@ -65,12 +45,13 @@ static int group_setup(void **state)
 	del_netns();
 	if (!mkdtemp(base) || load_test_config(&cfg) < 0)
 		return -1;
-	if (sh("ip netns add %s && ip netns add %s", ns_pod, ns_peer) ||
-	    sh("ip -n %s link add eth0 type veth peer name peth0 netns %s", ns_pod, ns_peer) ||
-	    sh("ip -n %s link set eth0 address 02:4b:43:00:0a:02 mtu 1450 up", ns_pod) ||
-	    sh("ip -n %s addr add 10.90.0.2/24 dev eth0", ns_pod) ||
-	    sh("ip -n %s addr add 10.90.0.1/24 dev peth0 && ip -n %s link set peth0 up", ns_peer,
-	       ns_peer))
+	if (ah_system("ip netns add %s && ip netns add %s", ns_pod, ns_peer) ||
+	    ah_system("ip -n %s link add eth0 type veth peer name peth0 netns %s", ns_pod,
+		      ns_peer) ||
+	    ah_system("ip -n %s link set eth0 address 02:4b:43:00:0a:02 mtu 1450 up", ns_pod) ||
+	    ah_system("ip -n %s addr add 10.90.0.2/24 dev eth0", ns_pod) ||
+	    ah_system("ip -n %s addr add 10.90.0.1/24 dev peth0 && ip -n %s link set peth0 up",
+		      ns_peer, ns_peer))
 		return -1;
 	return 0;
 }
@@ -80,7 +61,7 @@ static int group_teardown(void **state)
 	(void)state;
 	del_netns();
 	kc_config_free(&cfg);
-	(void)sh("rm -rf %s", base);
+	(void)ah_system("rm -rf %s", base);
 	return 0;
 }
 
@@ -97,7 +78,7 @@ static void test_vm_with_pod_nic(void **state)
 	struct kc_podnet_options o = { .model = "tcfilter" };
 	struct kc_vm_spec spec = { 0 };
 	struct kc_vm *vm = NULL;
-	int fds_before = count_fds();
+	int fds_before = ah_count_fds(getpid());
 	char link[PATH_MAX], mac[18];
 	ssize_t n;
 
@@ -158,10 +139,10 @@ static void test_vm_with_pod_nic(void **state)
 
 	/* Teardown: nothing of ours left in the namespace, no fd, no QEMU. */
 	assert_int_equal(kc_podnet_disconnect(net, &err), 0);
-	assert_int_not_equal(sh("ip -n %s link show tap0_kata 2>/dev/null", ns_pod), 0);
+	assert_int_not_equal(ah_system("ip -n %s link show tap0_kata 2>/dev/null", ns_pod), 0);
 	kc_podnet_free(kc_steal_ptr(&net));
 	assert_int_equal(leftover_procs(run_dir), 0);
-	assert_int_equal(count_fds(), fds_before);
+	assert_int_equal(ah_count_fds(getpid()), fds_before);
 	unlink(console);
 }
 

@@ -40,17 +40,16 @@
 #include <unistd.h>
 
 #include "agent.pb-c.h"
+#include "agent_harness.h"
 #include "health.pb-c.h"
 #include "lib/util.h"
 #include "ttrpc/client.h"
 #include "ttrpc/loop.h"
-#include "ttrpc/transport.h"
 
-#define AGENT "grpc.AgentService"
 #define BUSYBOX "/bin/busybox"
 #define SEC 1000000000ull
 #define BOOT_S 180
-#define CALL_S 120
+#define CALL_S AH_GUARD_S
 #define ROOTFS "/kc-rootfs"
 #define CG "/sys/fs/cgroup/kc-vm-test"
 
@@ -58,8 +57,7 @@ static struct {
 	char dir[64];
 	char *agent_sock, *con_sock, *initrd, *qemu_log;
 	pid_t qemu;
-	struct kc_loop *loop;
-	struct kc_ttrpc_client *cli;
+	struct ah_conn conn;
 	int con;
 	struct kc_loop_watch *con_watch;
 	char *out; /* console output so far */
@@ -67,69 +65,8 @@ static struct {
 	unsigned marks;
 } g = { .con = -1 };
 
-struct answer {
-	bool done;
-	int code;
-	char *message;
-	uint8_t *payload;
-	size_t len;
-};
-
-static void answer_free(struct answer *a)
-{
-	free(a->message);
-	free(a->payload);
-	memset(a, 0, sizeof(*a));
-}
-
-static void on_reply(const struct kc_ttrpc_reply *r, void *data)
-{
-	struct answer *a = data;
-
-	a->done = true;
-	a->code = r->code;
-	a->message = kc_xstrndup(r->message ? r->message : "", r->message_len);
-	a->payload = kc_xmalloc(r->len + 1);
-	if (r->len)
-		memcpy(a->payload, r->payload, r->len);
-	a->len = r->len;
-}
-
-static void start_call(const char *svc, const char *method, const ProtobufCMessage *req,
-		       struct answer *a)
-{
-	memset(a, 0, sizeof(*a));
-	assert_int_equal(kc_ttrpc_client_call_msg(g.cli, svc, method, req, NULL, on_reply, a,
-						  NULL, NULL),
-			 0);
-}
-
-static void wait_answer(struct answer *a)
-{
-	uint64_t deadline = kc_monotonic_ns() + CALL_S * SEC;
-
-	while (!a->done) {
-		assert_true(kc_loop_run_once(g.loop, 100 * 1000000, NULL) >= 0);
-		if (kc_monotonic_ns() > deadline)
-			fail_msg("no answer in %d s", CALL_S);
-	}
-}
-
-static int call(const char *method, const ProtobufCMessage *req, struct answer *a)
-{
-	start_call(AGENT, method, req, a);
-	wait_answer(a);
-	return a->code;
-}
-
-static void call_ok(const char *method, const ProtobufCMessage *req)
-{
-	struct answer a;
-
-	if (call(method, req, &a) != 0)
-		fail_msg("%s: %s", method, a.message);
-	answer_free(&a);
-}
+/* The connection to the agent. */
+#define C (&g.conn)
 
 /* ---- the guest's serial console ---- */
 
@@ -170,7 +107,7 @@ static char *guest_sh(const char *cmd)
 		end = start ? strstr(start, e) : NULL;
 		if (end)
 			break;
-		assert_true(kc_loop_run_once(g.loop, 100 * 1000000, NULL) >= 0);
+		assert_true(kc_loop_run_once(C->loop, 100 * 1000000, NULL) >= 0);
 		if (kc_monotonic_ns() > deadline)
 			fail_msg("guest shell: no answer to `%s`", cmd);
 	}
@@ -197,47 +134,32 @@ static void assert_guest(const char *cmd, const char *want)
 
 /* ---- containers ---- */
 
-static int create(const char *id, const char *args, const char *linux_json, struct answer *a)
+static int create(const char *id, const char *args, const char *linux_json, struct ah_answer *a)
 {
 	cleanup_free char *json = kc_xasprintf(
 		"{\"ociVersion\":\"1.0.2\",\"process\":{\"args\":%s,"
 		"\"env\":[\"PATH=/bin\"]},\"root\":{\"path\":\"" ROOTFS "\"},\"linux\":%s}",
 		args, linux_json);
-	Grpc__CreateContainerRequest req = GRPC__CREATE_CONTAINER_REQUEST__INIT;
-
-	req.container_id = (char *)id;
-	req.exec_id = (char *)id;
-	req.oci_spec_json.data = (uint8_t *)json;
-	req.oci_spec_json.len = strlen(json);
-	return call("CreateContainer", &req.base, a);
+	return ah_create_container(C, id, json, a);
 }
 
 static void run(const char *id, const char *args, const char *linux_json)
 {
 	Grpc__StartContainerRequest start = GRPC__START_CONTAINER_REQUEST__INIT;
-	struct answer a;
+	struct ah_answer a;
 
 	if (create(id, args, linux_json, &a) != 0)
 		fail_msg("CreateContainer %s: %s", id, a.message);
-	answer_free(&a);
+	ah_answer_free(&a);
 	start.container_id = (char *)id;
-	call_ok("StartContainer", &start.base);
+	ah_call_ok(C, "StartContainer", &start.base, NULL);
 }
 
 static int wait_status(const char *id)
 {
-	Grpc__WaitProcessRequest req = GRPC__WAIT_PROCESS_REQUEST__INIT;
-	Grpc__WaitProcessResponse *r;
-	struct answer a;
 	int status;
 
-	req.container_id = (char *)id;
-	assert_int_equal(call("WaitProcess", &req.base, &a), 0);
-	r = grpc__wait_process_response__unpack(NULL, a.len, a.payload);
-	assert_non_null(r);
-	status = r->status;
-	grpc__wait_process_response__free_unpacked(r, NULL);
-	answer_free(&a);
+	assert_int_equal(ah_wait_process(C, id, NULL, &status, NULL), 0);
 	return status;
 }
 
@@ -245,13 +167,13 @@ static Grpc__StatsContainerResponse *stats(const char *id)
 {
 	Grpc__StatsContainerRequest req = GRPC__STATS_CONTAINER_REQUEST__INIT;
 	Grpc__StatsContainerResponse *r;
-	struct answer a;
+	struct ah_answer a;
 
 	req.container_id = (char *)id;
-	if (call("StatsContainer", &req.base, &a) != 0)
+	if (ah_call(C, "StatsContainer", &req.base, &a) != 0)
 		fail_msg("StatsContainer %s: %s", id, a.message);
 	r = grpc__stats_container_response__unpack(NULL, a.len, a.payload);
-	answer_free(&a);
+	ah_answer_free(&a);
 	assert_non_null(r);
 	assert_non_null(r->cgroup_stats);
 	return r;
@@ -262,7 +184,7 @@ static void remove_container(const char *id)
 	Grpc__RemoveContainerRequest req = GRPC__REMOVE_CONTAINER_REQUEST__INIT;
 
 	req.container_id = (char *)id;
-	call_ok("RemoveContainer", &req.base);
+	ah_call_ok(C, "RemoveContainer", &req.base, NULL);
 }
 
 static void update(const char *id, const char *json)
@@ -272,7 +194,7 @@ static void update(const char *id, const char *json)
 	req.container_id = (char *)id;
 	req.resources_json.data = (uint8_t *)json;
 	req.resources_json.len = strlen(json);
-	call_ok("UpdateContainer", &req.base);
+	ah_call_ok(C, "UpdateContainer", &req.base, NULL);
 }
 
 /* ---- setup ---- */
@@ -366,27 +288,21 @@ static int setup(void **state)
 			      tsc);
 	con = kc_xasprintf("socket,id=con,path=%s,server=on,wait=off", g.con_sock);
 	agent = kc_xasprintf("socket,id=agent,path=%s,server=on,wait=off", g.agent_sock);
-	g.qemu = fork();
-	assert_true(g.qemu >= 0);
-	if (g.qemu == 0) {
-		int log = open(g.qemu_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	{
+		const char *argv[] = {
+			qemu, "-accel", accel, "-cpu", "max", "-M",
+			"microvm,pit=on,pic=on,rtc=on,memory-backend=mem", "-global",
+			"virtio-mmio.force-legacy=false", "-object",
+			"memory-backend-memfd,id=mem,size=512M,share=on", "-m", "512", "-smp", "2",
+			"-display", "none", "-monitor", "none", "-no-reboot", "-kernel", kernel,
+			"-initrd", g.initrd, "-append", append, "-chardev", con, "-serial",
+			"chardev:con", "-device", "virtio-serial-device", "-chardev", agent,
+			"-device", "virtserialport,chardev=agent,name=agent.channel.0", NULL
+		};
 
-		dup2(null, 0);
-		dup2(log, 1);
-		dup2(log, 2);
-		execlp(qemu, qemu, "-accel", accel, "-cpu", "max", "-M",
-		       "microvm,pit=on,pic=on,rtc=on,memory-backend=mem", "-global",
-		       "virtio-mmio.force-legacy=false", "-object",
-		       "memory-backend-memfd,id=mem,size=512M,share=on", "-m", "512", "-smp", "2",
-		       "-display", "none", "-monitor", "none", "-no-reboot", "-kernel", kernel,
-		       "-initrd", g.initrd, "-append", append, "-chardev", con, "-serial",
-		       "chardev:con", "-device", "virtio-serial-device", "-chardev", agent,
-		       "-device", "virtserialport,chardev=agent,name=agent.channel.0",
-		       (char *)NULL);
-		_exit(127);
+		/* QEMU dies with the test, however the test ends. */
+		g.qemu = ah_spawn(argv, g.qemu_log, AH_SPAWN_LOG_STDOUT);
 	}
-	assert_int_equal(kc_loop_new(&g.loop, NULL), 0);
 	deadline = kc_monotonic_ns() + 30 * SEC;
 	while ((g.con = unix_connect(g.con_sock)) < 0 || (fd = unix_connect(g.agent_sock)) < 0) {
 		if (g.con >= 0)
@@ -399,19 +315,19 @@ static int setup(void **state)
 		usleep(50000);
 	}
 	fcntl(g.con, F_SETFL, O_NONBLOCK);
+	ah_conn_fd(C, fd);
 	assert_int_equal(
-		kc_loop_watch_fd(g.loop, g.con, EPOLLIN, on_console, NULL, &g.con_watch, NULL), 0);
-	assert_int_equal(kc_ttrpc_client_new(g.loop, fd, &g.cli, NULL), 0);
+		kc_loop_watch_fd(C->loop, g.con, EPOLLIN, on_console, NULL, &g.con_watch, NULL), 0);
 	/* The agent answers once it has booted; the port is there before. */
 	deadline = kc_monotonic_ns() + BOOT_S * SEC;
 	for (;;) {
-		struct answer a;
+		struct ah_answer a;
 
-		start_call("grpc.Health", "Check", &check.base, &a);
+		ah_start_call(C, "Health.Check", &check.base, &a);
 		while (!a.done && kc_monotonic_ns() < deadline)
-			kc_loop_run_once(g.loop, 100 * 1000000, NULL);
+			kc_loop_run_once(C->loop, 100 * 1000000, NULL);
 		if (a.done && a.code == 0) {
-			answer_free(&a);
+			ah_answer_free(&a);
 			break;
 		}
 		if (!a.done || kc_monotonic_ns() > deadline) {
@@ -419,7 +335,7 @@ static int setup(void **state)
 				g.out ? g.out : "");
 			return -1;
 		}
-		answer_free(&a);
+		ah_answer_free(&a);
 	}
 	return 0;
 }
@@ -434,20 +350,13 @@ static int teardown(void **state)
 		kc_loop_watch_remove(g.con_watch);
 	if (g.con >= 0)
 		close(g.con);
-	if (g.cli)
-		kc_ttrpc_client_free(g.cli);
-	if (g.loop)
-		kc_loop_free(g.loop);
+	ah_conn_close(C);
 	if (g.qemu > 0) {
 		kill(g.qemu, SIGKILL);
 		waitpid(g.qemu, NULL, 0);
 	}
-	if (g.dir[0]) {
-		cleanup_free char *cmd = kc_xasprintf("rm -rf '%s'", g.dir);
-
-		if (system(cmd) != 0)
-			fprintf(stderr, "cannot remove %s\n", g.dir);
-	}
+	if (g.dir[0])
+		ah_rm_tree(g.dir);
 	free(g.agent_sock);
 	free(g.con_sock);
 	free(g.initrd);
@@ -464,7 +373,7 @@ static void test_sandbox(void **state)
 
 	(void)state;
 	req.sandbox_id = (char *)"cgroup-vm";
-	call_ok("CreateSandbox", &req.base);
+	ah_call_ok(C, "CreateSandbox", &req.base, NULL);
 	/* The shell answers and the guest has cgroup2 with controllers. */
 	assert_guest("echo hello", "hello");
 	{
@@ -483,26 +392,26 @@ static void test_memory_oom(void **state)
 	Grpc__GetOOMEventRequest req = GRPC__GET_OOMEVENT_REQUEST__INIT;
 	/* Static: a failed assertion leaves the call pending, and the client
 	 * answers it later, when this frame is gone. */
-	static struct answer oom;
+	static struct ah_answer oom;
 	Grpc__StatsContainerResponse *s;
 	Grpc__OOMEvent *ev;
 
 	(void)state;
-	start_call(AGENT, "GetOOMEvent", &req.base, &oom);
+	ah_start_call(C, "GetOOMEvent", &req.base, &oom);
 	run("oom", "[\"sh\",\"-c\",\"a=0123456789abcdef; while :; do a=$a$a; done\"]",
 	    "{\"cgroupsPath\":\"/kc-vm-test/oom\",\"resources\":{\"memory\":"
 	    "{\"limit\":33554432,\"reservation\":16777216}}}");
 	assert_guest("cat " CG "/oom/memory.max", "33554432");
 	assert_guest("cat " CG "/oom/memory.low", "16777216");
 	assert_int_equal(wait_status("oom"), 137);
-	wait_answer(&oom);
+	ah_wait(C, &oom);
 	if (oom.code != 0)
 		fail_msg("GetOOMEvent: %s", oom.message);
 	ev = grpc__oomevent__unpack(NULL, oom.len, oom.payload);
 	assert_non_null(ev);
 	assert_string_equal(ev->container_id, "oom");
 	grpc__oomevent__free_unpacked(ev, NULL);
-	answer_free(&oom);
+	ah_answer_free(&oom);
 	{
 		cleanup_free char *events = guest_sh("cat " CG "/oom/memory.events");
 
@@ -577,10 +486,10 @@ static void test_freeze(void **state)
 
 	(void)state;
 	p.container_id = r.container_id = (char *)"cpu";
-	call_ok("PauseContainer", &p.base);
+	ah_call_ok(C, "PauseContainer", &p.base, NULL);
 	assert_guest("grep frozen " CG "/cpu/cgroup.events", "frozen 1");
 	assert_guest("cat " CG "/cpu/cgroup.freeze", "1");
-	call_ok("ResumeContainer", &r.base);
+	ah_call_ok(C, "ResumeContainer", &r.base, NULL);
 	assert_guest("grep frozen " CG "/cpu/cgroup.events", "frozen 0");
 }
 
@@ -611,10 +520,10 @@ static void test_poweroff(void **state)
 	pid_t got = 0;
 
 	(void)state;
-	call_ok("DestroySandbox", &req.base);
+	ah_call_ok(C, "DestroySandbox", &req.base, NULL);
 	deadline = kc_monotonic_ns() + CALL_S * SEC;
 	while ((got = waitpid(g.qemu, &wstatus, WNOHANG)) == 0 && kc_monotonic_ns() < deadline)
-		kc_loop_run_once(g.loop, 100 * 1000000, NULL);
+		kc_loop_run_once(C->loop, 100 * 1000000, NULL);
 	assert_int_equal(got, g.qemu);
 	g.qemu = 0;
 	assert_true(WIFEXITED(wstatus));

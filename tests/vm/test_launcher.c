@@ -170,8 +170,8 @@ static void ec_init(struct err_case *t, const char *name)
 	t->run_dir = kc_xasprintf("%s/%s", base, name);
 	t->spec = (struct kc_vm_spec){ .cfg = &cfg, .id = name, .run_dir = t->run_dir,
 				       .agent_timeout_ns = 20 * SEC };
-	t->children = count_children();
-	t->fds = count_fds();
+	t->children = ah_count_children();
+	t->fds = ah_count_fds(getpid());
 }
 
 /* kc_vm_start fails with ret and a message holding each of the needles;
@@ -190,8 +190,8 @@ static void ec_expect(struct err_case *t, int ret, const char *n1, const char *n
 	if (n2)
 		assert_non_null(strstr(err->msg, n2));
 	assert_false(path_exists(t->run_dir));
-	assert_int_equal(count_children(), t->children);
-	assert_int_equal(count_fds(), t->fds);
+	assert_int_equal(ah_count_children(), t->children);
+	assert_int_equal(ah_count_fds(getpid()), t->fds);
 	assert_int_equal(leftover_procs(t->run_dir), 0);
 	free(t->run_dir);
 }

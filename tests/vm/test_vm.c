@@ -23,57 +23,25 @@
 #include "ttrpc/transport.h"
 #include "vm_helpers.h"
 
-#define AGENT "grpc.AgentService"
 #define BOOT_TIMEOUT (120 * SEC) /* TCG on a busy 2-core machine */
 
 static struct kc_config cfg;
 static char base[] = "/tmp/kc-vm-XXXXXX";
 
-struct conn {
-	struct kc_loop *loop;
-	struct kc_ttrpc_client *cli;
-};
-
-static void conn_open(struct conn *c, const char *uri)
+static void conn_open(struct ah_conn *c, const char *uri)
 {
 	cleanup_error kc_error_t err = NULL;
-	int fd;
+	int fd = kc_agent_dial_retry(uri, kc_monotonic_ns() + 30 * SEC, NULL, 0, &err);
 
-	assert_int_equal(kc_loop_new(&c->loop, &err), 0);
-	fd = kc_agent_dial_retry(uri, kc_monotonic_ns() + 30 * SEC, NULL, 0, &err);
 	if (fd < 0)
 		fail_msg("%s", err->msg);
-	assert_int_equal(kc_ttrpc_client_new(c->loop, fd, &c->cli, &err), 0);
+	ah_conn_fd(c, fd);
 }
 
 /* The connection kc_vm_start() kept (spec.keep_agent_conn). */
-static void conn_take(struct conn *c, struct kc_vm *vm)
+static void conn_take(struct ah_conn *c, struct kc_vm *vm)
 {
-	cleanup_error kc_error_t err = NULL;
-	int fd = kc_vm_take_agent_fd(vm);
-
-	assert_true(fd >= 0);
-	assert_int_equal(kc_loop_new(&c->loop, &err), 0);
-	assert_int_equal(kc_ttrpc_client_new(c->loop, fd, &c->cli, &err), 0);
-}
-
-static void conn_close(struct conn *c)
-{
-	kc_ttrpc_client_free(c->cli);
-	kc_loop_free(c->loop);
-}
-
-static int agent_call(struct conn *c, const char *svc, const char *method,
-		      const ProtobufCMessage *req, const ProtobufCMessageDescriptor *rd,
-		      ProtobufCMessage **resp)
-{
-	cleanup_error kc_error_t err = NULL;
-	struct kc_ttrpc_call_opts o = { .timeout_ns = 60 * SEC };
-	int ret = kc_ttrpc_client_call_msg_sync(c->cli, svc, method, req, rd, resp, &o, &err);
-
-	if (ret < 0)
-		print_message("# %s/%s: %s\n", svc, method, err->msg);
-	return ret;
+	ah_conn_fd(c, kc_vm_take_agent_fd(vm));
 }
 
 struct vm_case {
@@ -91,17 +59,17 @@ static void case_init(struct vm_case *t, const char *name)
 		.run_dir = t->run_dir,
 		.agent_timeout_ns = BOOT_TIMEOUT,
 	};
-	t->fds = count_fds();
-	t->children = count_children();
+	t->fds = ah_count_fds(getpid());
+	t->children = ah_count_children();
 }
 
 /* Nothing of the VM survives: processes, children, run dir, fds. */
 static void case_check_clean(struct vm_case *t)
 {
 	assert_int_equal(leftover_procs(t->run_dir), 0);
-	assert_int_equal(count_children(), t->children);
+	assert_int_equal(ah_count_children(), t->children);
 	assert_false(path_exists(t->run_dir));
-	assert_int_equal(count_fds(), t->fds);
+	assert_int_equal(ah_count_fds(getpid()), t->fds);
 	free(t->run_dir);
 }
 
@@ -133,7 +101,7 @@ static struct kc_vm *boot(struct vm_case *t)
 
 /* Check (retried on the same connection: see kc_agent_check_retry) and
  * Version on c. */
-static void check_health_on(struct conn *c)
+static void check_health_on(struct ah_conn *c)
 {
 	Grpc__CheckRequest req = GRPC__CHECK_REQUEST__INIT;
 	cleanup_error kc_error_t err = NULL;
@@ -142,7 +110,7 @@ static void check_health_on(struct conn *c)
 
 	if (kc_agent_check_retry(c->cli, kc_monotonic_ns() + 60 * SEC, &err) < 0)
 		fail_msg("Check: %s", err->msg);
-	assert_int_equal(agent_call(c, "grpc.Health", "Version", &req.base,
+	assert_int_equal(ah_call_sync(c->cli, "Health.Version", &req.base,
 				    &grpc__version_check_response__descriptor, &resp),
 			 0);
 	v = (Grpc__VersionCheckResponse *)resp;
@@ -154,11 +122,11 @@ static void check_health_on(struct conn *c)
 
 static void check_health(const char *uri)
 {
-	struct conn c;
+	struct ah_conn c;
 
 	conn_open(&c, uri);
 	check_health_on(&c);
-	conn_close(&c);
+	ah_conn_close(&c);
 }
 
 /* Boot keeping the connection that answered; Check and Version on it, then
@@ -171,7 +139,7 @@ static void test_boot_check_version(void **state)
 	struct kc_vm *vm;
 	cleanup_free char *logp = kc_xasprintf("%s/stop.log", base);
 	cleanup_free char *log = NULL;
-	struct conn c;
+	struct ah_conn c;
 	size_t len;
 	int logfd;
 
@@ -182,7 +150,7 @@ static void test_boot_check_version(void **state)
 	conn_take(&c, vm);
 	assert_int_equal(kc_vm_take_agent_fd(vm), -1);
 	check_health_on(&c);
-	conn_close(&c);
+	ah_conn_close(&c);
 	check_health(kc_vm_agent_uri(vm));
 	check_health(kc_vm_agent_uri(vm));
 	/* The stop is a clean QMP quit: QEMU exits 0, not by SIGKILL. */
@@ -247,7 +215,7 @@ static void test_destroy_sandbox_shuts_down(void **state)
 	struct pollfd pfd;
 	struct vm_case t;
 	struct kc_vm *vm;
-	struct conn c;
+	struct ah_conn c;
 	bool exited;
 
 	(void)state;
@@ -257,11 +225,11 @@ static void test_destroy_sandbox_shuts_down(void **state)
 	conn_take(&c, vm);
 	cs.sandbox_id = (char *)"destroy";
 	cs.hostname = (char *)"kc-destroy";
-	assert_int_equal(agent_call(&c, AGENT, "CreateSandbox", &cs.base, NULL, NULL), 0);
-	assert_int_equal(agent_call(&c, AGENT, "DestroySandbox", &ds.base, NULL, NULL), 0);
+	assert_int_equal(ah_call_sync(c.cli, "CreateSandbox", &cs.base, NULL, NULL), 0);
+	assert_int_equal(ah_call_sync(c.cli, "DestroySandbox", &ds.base, NULL, NULL), 0);
 	pfd = (struct pollfd){ .fd = kc_vm_pidfd(vm), .events = POLLIN };
 	exited = poll(&pfd, 1, 60000) == 1;
-	conn_close(&c);
+	ah_conn_close(&c);
 	/* Stopped either way, so that a failure leaves no VM running. */
 	assert_int_equal(kc_vm_stop(vm, &err), 0);
 	kc_vm_free(vm);
@@ -325,7 +293,7 @@ static void test_five_concurrent(void **state)
 {
 	char *dirs[5];
 	pid_t pids[5];
-	int children = count_children();
+	int children = ah_count_children();
 
 	(void)state;
 	for (int i = 0; i < 5; i++) {
@@ -339,7 +307,7 @@ static void test_five_concurrent(void **state)
 						.agent_timeout_ns = 300 * SEC,
 						.keep_agent_conn = true };
 			struct kc_vm *vm = NULL;
-			struct conn c;
+			struct ah_conn c;
 			Grpc__CheckRequest req = GRPC__CHECK_REQUEST__INIT;
 			ProtobufCMessage *resp = NULL;
 
@@ -349,11 +317,11 @@ static void test_five_concurrent(void **state)
 				_exit(1);
 			}
 			conn_take(&c, vm);
-			if (agent_call(&c, "grpc.Health", "Check", &req.base,
+			if (ah_call_sync(c.cli, "Health.Check", &req.base,
 				       &grpc__health_check_response__descriptor, &resp) < 0)
 				_exit(2);
 			protobuf_c_message_free_unpacked(resp, NULL);
-			conn_close(&c);
+			ah_conn_close(&c);
 			kc_vm_free(vm);
 			_exit(0);
 		}
@@ -370,26 +338,13 @@ static void test_five_concurrent(void **state)
 		assert_false(path_exists(dirs[i]));
 		free(dirs[i]);
 	}
-	assert_int_equal(count_children(), children);
+	assert_int_equal(ah_count_children(), children);
 }
 
 /* ---- a container whose rootfs comes over virtio-fs ---- */
 
 #define BUSYBOX "/bin/busybox"
 #define GUEST_SHARED "/run/kata-containers/shared/containers"
-
-static void copy_file(const char *from, const char *to)
-{
-	cleanup_free char *buf = NULL;
-	size_t len;
-	int fd;
-
-	assert_int_equal(kc_read_file(from, 64 << 20, &buf, &len, NULL), 0);
-	fd = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, buf, len), (ssize_t)len);
-	close(fd);
-}
 
 /* shared/ct1/rootfs with busybox and a file only the host wrote. */
 static char *make_shared(void)
@@ -408,7 +363,7 @@ static char *make_shared(void)
 	assert_int_equal(mkdir(ct, 0755), 0);
 	assert_int_equal(mkdir(rootfs, 0755), 0);
 	assert_int_equal(mkdir(bin, 0755), 0);
-	copy_file(BUSYBOX, bb);
+	ah_copy_file(BUSYBOX, bb);
 	assert_int_equal(symlink("busybox", sh), 0);
 	f = fopen(note, "w");
 	assert_non_null(f);
@@ -418,7 +373,7 @@ static char *make_shared(void)
 }
 
 /* The container's whole stdout, until end of stream; NULL on failure. */
-static char *read_stdout(struct conn *c, const char *id)
+static char *read_stdout(struct ah_conn *c, const char *id)
 {
 	Grpc__ReadStreamRequest req = GRPC__READ_STREAM_REQUEST__INIT;
 	char *out = kc_xzalloc(1);
@@ -431,7 +386,7 @@ static char *read_stdout(struct conn *c, const char *id)
 		ProtobufCMessage *m = NULL;
 		Grpc__ReadStreamResponse *r;
 
-		if (agent_call(c, AGENT, "ReadStdout", &req.base,
+		if (ah_call_sync(c->cli, "ReadStdout", &req.base,
 			       &grpc__read_stream_response__descriptor, &m) < 0) {
 			free(out);
 			return NULL;
@@ -452,7 +407,7 @@ static char *read_stdout(struct conn *c, const char *id)
 
 /* Runs the container; returns its stdout (NULL on any failure) and its
  * exit status in *status. */
-static char *run_shared_container(struct conn *c, int *status)
+static char *run_shared_container(struct ah_conn *c, int *status)
 {
 	Grpc__CreateSandboxRequest cs = GRPC__CREATE_SANDBOX_REQUEST__INIT;
 	Grpc__Storage st = GRPC__STORAGE__INIT;
@@ -479,28 +434,28 @@ static char *run_shared_container(struct conn *c, int *status)
 	cs.hostname = (char *)"kc-share";
 	cs.n_storages = 1;
 	cs.storages = sts;
-	if (agent_call(c, AGENT, "CreateSandbox", &cs.base, NULL, NULL) < 0)
+	if (ah_call_sync(c->cli, "CreateSandbox", &cs.base, NULL, NULL) < 0)
 		return NULL;
 	cc.container_id = (char *)"ct1";
 	cc.exec_id = (char *)"ct1";
 	cc.oci_spec_json.data = (uint8_t *)json;
 	cc.oci_spec_json.len = strlen(json);
-	if (agent_call(c, AGENT, "CreateContainer", &cc.base, NULL, NULL) < 0)
+	if (ah_call_sync(c->cli, "CreateContainer", &cc.base, NULL, NULL) < 0)
 		return NULL;
 	sc.container_id = (char *)"ct1";
-	if (agent_call(c, AGENT, "StartContainer", &sc.base, NULL, NULL) < 0)
+	if (ah_call_sync(c->cli, "StartContainer", &sc.base, NULL, NULL) < 0)
 		return NULL;
 	out = read_stdout(c, "ct1");
 	wp.container_id = (char *)"ct1";
 	wp.exec_id = (char *)"ct1";
-	if (out && agent_call(c, AGENT, "WaitProcess", &wp.base,
+	if (out && ah_call_sync(c->cli, "WaitProcess", &wp.base,
 			      &grpc__wait_process_response__descriptor, &m) == 0) {
 		*status = ((Grpc__WaitProcessResponse *)m)->status;
 		protobuf_c_message_free_unpacked(m, NULL);
 	}
 	rc.container_id = (char *)"ct1";
-	agent_call(c, AGENT, "RemoveContainer", &rc.base, NULL, NULL);
-	agent_call(c, AGENT, "DestroySandbox", &ds.base, NULL, NULL);
+	ah_call_sync(c->cli, "RemoveContainer", &rc.base, NULL, NULL);
+	ah_call_sync(c->cli, "DestroySandbox", &ds.base, NULL, NULL);
 	return out;
 }
 
@@ -514,7 +469,7 @@ static void test_container_over_virtiofs(void **state)
 	cleanup_error kc_error_t err = NULL;
 	struct vm_case t;
 	struct kc_vm *vm;
-	struct conn c;
+	struct ah_conn c;
 	int status = -1;
 
 	(void)state;
@@ -524,7 +479,7 @@ static void test_container_over_virtiofs(void **state)
 	vm = boot(&t);
 	conn_take(&c, vm);
 	out = run_shared_container(&c, &status);
-	conn_close(&c);
+	ah_conn_close(&c);
 	assert_int_equal(kc_vm_stop(vm, &err), 0);
 	kc_vm_free(vm);
 	live_vm = NULL;

@@ -4,8 +4,9 @@
 
 /*
  * Shared by the VM tests: a configuration pointing at the build tree's
- * guest image, agent calls over ttrpc, and the leftover checks (processes
- * whose command line names a run directory, the directory itself, fds).
+ * guest image and the leftover checks (processes whose command line names
+ * a run directory, the directory itself); calls and counts come from
+ * tests/common/agent_harness.h.
  */
 
 #include <dirent.h>
@@ -18,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent_harness.h"
 #include "lib/config.h"
 #include "lib/util.h"
 
@@ -62,87 +64,6 @@ static inline int load_test_config(struct kc_config *cfg)
 	return 0;
 }
 
-/* Processes (other than us) whose command line mentions needle. */
-static inline int count_procs_mentioning(const char *needle)
-{
-	DIR *d = opendir("/proc");
-	struct dirent *de;
-	int n = 0;
-
-	if (!d)
-		return -1;
-	while ((de = readdir(d)) != NULL) {
-		char path[300], buf[8192];
-		ssize_t len;
-		int fd;
-
-		if (de->d_name[0] < '0' || de->d_name[0] > '9' || atoi(de->d_name) == getpid())
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/cmdline", de->d_name);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		len = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (len <= 0)
-			continue;
-		for (ssize_t i = 0; i < len; i++)
-			if (buf[i] == '\0')
-				buf[i] = ' ';
-		buf[len] = '\0';
-		if (strstr(buf, needle))
-			n++;
-	}
-	closedir(d);
-	return n;
-}
-
-/* Our own children, zombies included. */
-static inline int count_children(void)
-{
-	DIR *d = opendir("/proc");
-	struct dirent *de;
-	int n = 0;
-
-	if (!d)
-		return -1;
-	while ((de = readdir(d)) != NULL) {
-		char path[300], buf[1024], *p;
-		int ppid = 0, fd;
-		ssize_t len;
-
-		if (de->d_name[0] < '0' || de->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		len = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (len <= 0)
-			continue;
-		buf[len] = '\0';
-		p = strrchr(buf, ')');
-		if (p && sscanf(p + 1, " %*c %d", &ppid) == 1 && ppid == getpid())
-			n++;
-	}
-	closedir(d);
-	return n;
-}
-
-static inline int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int n = 0;
-
-	if (!d)
-		return -1;
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
-}
-
 /* Waits (bounded) for processes that exit on their own after their parent
  * (virtiofsd's sandbox child) and returns how many remain. */
 static inline int leftover_procs(const char *needle)
@@ -150,11 +71,11 @@ static inline int leftover_procs(const char *needle)
 	for (int i = 0; i < 100; i++) {
 		struct timespec ts = { 0, 50000000 };
 
-		if (count_procs_mentioning(needle) == 0)
+		if (ah_count_procs_mentioning(needle) == 0)
 			return 0;
 		nanosleep(&ts, NULL);
 	}
-	return count_procs_mentioning(needle);
+	return ah_count_procs_mentioning(needle);
 }
 
 static inline bool path_exists(const char *p)
