@@ -22,3 +22,6 @@ fi
 echo
 echo "== kata-runtime env"
 kata-runtime env
+echo
+# The main command: a container in a VM through containerd and the shim.
+scripts/demo-ctr.sh

@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef KC_RUNTIME_CONTAINER_H
+#define KC_RUNTIME_CONTAINER_H
+
+/*
+ * The host half of one container: its rootfs and volumes mounted into the
+ * sandbox's share, and its OCI spec rewritten for the guest.
+ *
+ *   host  /run/kata-containers/shared/sandboxes/<sid>/mounts/<cid>/rootfs
+ *         .../mounts/<cid>-<n>-<name>                 (a volume)
+ *         .../shared/  read-only bind of mounts/, exported over virtio-fs
+ *   guest <guest_share>/<cid>/rootfs, <guest_share>/<cid>-<n>-<name>
+ *
+ * where <guest_share> is /run/kata-containers/shared/containers in a VM.
+ */
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "lib/error.h"
+
+/* One mount of CreateTaskRequest.rootfs (containerd.types.Mount). */
+struct kc_rootfs_mount {
+	const char *type, *source, *target;
+	char *const *options;
+	size_t n_options;
+};
+
+/* What a container's preparation needs to know of its sandbox. */
+struct kc_container_env {
+	const char *mounts_dir;  /* host: .../sandboxes/<sid>/mounts */
+	const char *guest_share; /* guest path of the share */
+	bool disable_guest_seccomp;
+};
+
+/* Container and sandbox ids as containerd allows them: [A-Za-z0-9] then
+ * [A-Za-z0-9_.-], at most 76 bytes (they become path components). */
+int kc_check_id(const char *what, const char *id, kc_error_t *err);
+
+/*
+ * Mounts the rootfs onto bundle/rootfs (as containerd expects of a shim)
+ * and binds it into the share at mounts/<cid>/rootfs.  No mount: the
+ * spec's root.path (spec_root: absolute, or relative to the bundle) must be
+ * a populated directory (containerd or the user prepared it).  Supported
+ * types: overlay, bind (options ro/rbind...).
+ * On failure nothing stays mounted.
+ */
+int kc_rootfs_setup(const struct kc_container_env *env, const char *cid, const char *bundle,
+		    const char *spec_root, const struct kc_rootfs_mount *m, size_t n,
+		    kc_error_t *err);
+
+/*
+ * Rewrites spec (in place) for the guest: root.path to the share; bind
+ * mounts shared through the share (files and dirs, read-only honoured);
+ * host-only parts removed (hooks, network namespace, namespace paths,
+ * device cgroup rules and host devices, AppArmor/SELinux labels, seccomp
+ * when disabled).  Refuses mount types it cannot honour and destinations
+ * that are not clean absolute paths, naming the mount.  Mounts it made
+ * stay on failure: kc_container_cleanup() removes them.
+ */
+int kc_spec_for_guest(const struct kc_container_env *env, const char *cid, json_t *spec,
+		      kc_error_t *err);
+
+/* Unmounts and removes everything of cid in the share, and bundle/rootfs
+ * (bundle may be NULL).  Idempotent. */
+int kc_container_cleanup(const struct kc_container_env *env, const char *cid, const char *bundle,
+			 kc_error_t *err);
+
+/*
+ * The sandbox size the spec asks for, as Kata computes it: the CRI sandbox
+ * annotations (io.kubernetes.cri.sandbox-cpu-quota/-period,
+ * sandbox-memory) or else the container's linux.resources (cpu quota and
+ * period, memory limit), added to the defaults; capped by the maximums
+ * (0: none).
+ */
+void kc_spec_sizing(json_t *spec, unsigned default_vcpus, unsigned max_vcpus,
+		    unsigned default_mib, unsigned max_mib, unsigned *vcpus, unsigned *mib);
+
+/*
+ * One entry of spec.mounts (volumes.c): a bind mount of a host file or
+ * directory is mounted into the share and its source rewritten to the
+ * guest path; a bind of the host's /proc, /sys or /dev is dropped (*drop:
+ * the guest has its own); mount types the guest provides pass unchanged.
+ * index makes the share name unique within the container.
+ */
+int kc_volume_share(const struct kc_container_env *env, const char *cid, size_t index,
+		    json_t *mnt, bool *drop, kc_error_t *err);
+
+/* The annotation `key` of a spec, or NULL. */
+const char *kc_spec_annotation(json_t *spec, const char *key);
+
+#endif

@@ -1,0 +1,252 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "sandbox.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include "agent_proc.h"
+#include "host_cgroup.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "mount.h"
+#include "hypervisor/hypervisor.h"
+
+struct kc_sandbox {
+	char *id;
+	char *base_dir, *mounts_dir, *shared_dir, *run_dir;
+	bool virtiofs;
+	bool stopped;
+	bool disable_guest_seccomp;
+	struct kc_vm *vm;
+	pid_t agent_pid; /* host agent */
+	int agent_pidfd;
+	char *agent_uri;
+	struct kc_host_cgroup *cgroup;
+};
+
+/* mounts/ becomes a shared mount and shared/ a read-only slave bind of it:
+ * what is mounted under mounts/ later shows up in shared/, and the guest
+ * cannot create anything at the top of the share. */
+static int share_setup(struct kc_sandbox *sb, kc_error_t *err)
+{
+	int ret;
+
+	ret = kc_mkdir_p(sb->mounts_dir, err);
+	if (ret < 0)
+		return ret;
+	ret = kc_mkdir_p(sb->shared_dir, err);
+	if (ret < 0)
+		return ret;
+	if (mount(sb->mounts_dir, sb->mounts_dir, NULL, MS_BIND, NULL) < 0)
+		return kc_error_set(err, errno, "bind mount `%s` on itself", sb->mounts_dir);
+	if (mount(NULL, sb->mounts_dir, NULL, MS_SHARED, NULL) < 0)
+		return kc_error_set(err, errno, "make `%s` shared", sb->mounts_dir);
+	if (mount(sb->mounts_dir, sb->shared_dir, NULL, MS_BIND, NULL) < 0)
+		return kc_error_set(err, errno, "bind mount `%s` on `%s`", sb->mounts_dir,
+				    sb->shared_dir);
+	if (mount(NULL, sb->shared_dir, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
+		return kc_error_set(err, errno, "remount `%s` read-only", sb->shared_dir);
+	if (mount(NULL, sb->shared_dir, NULL, MS_SLAVE, NULL) < 0)
+		return kc_error_set(err, errno, "make `%s` a slave", sb->shared_dir);
+	return 0;
+}
+
+static void paths(struct kc_sandbox *sb, const char *id)
+{
+	sb->id = kc_xstrdup(id);
+	sb->base_dir = kc_xasprintf("%s/%s", KC_SANDBOXES_DIR, id);
+	sb->mounts_dir = kc_xasprintf("%s/mounts", sb->base_dir);
+	sb->shared_dir = kc_xasprintf("%s/shared", sb->base_dir);
+	sb->run_dir = kc_xasprintf("%s/%s", KC_VM_RUN_DIR, id);
+}
+
+int kc_sandbox_start(const struct kc_sandbox_opts *o, struct kc_sandbox **out, kc_error_t *err)
+{
+	struct kc_sandbox *sb;
+	uint64_t timeout = (uint64_t)(o->cfg->agent.dial_timeout > 0 ? o->cfg->agent.dial_timeout
+								     : 30) *
+			   1000000000ull;
+	int ret;
+
+	ret = kc_check_id("sandbox id", o->id, err);
+	if (ret < 0)
+		return ret;
+	sb = kc_xzalloc(sizeof(*sb));
+	sb->agent_pidfd = -1;
+	sb->disable_guest_seccomp = o->cfg->runtime.disable_guest_seccomp;
+	paths(sb, o->id);
+	if (access(sb->base_dir, F_OK) == 0) {
+		ret = kc_error_set(err, EEXIST, "sandbox `%s`: `%s` already exists", o->id,
+				   sb->base_dir);
+		sb->stopped = true; /* not ours: leave it alone */
+		goto fail;
+	}
+	ret = share_setup(sb, err);
+	if (ret >= 0)
+		ret = kc_mkdir_p(sb->run_dir, err);
+	/* Before the VMM and virtiofsd start: they inherit it. */
+	if (ret >= 0 && o->cgroup_path)
+		ret = kc_host_cgroup_enter(o->cgroup_path, &sb->cgroup, err);
+	if (ret < 0)
+		goto fail;
+	if (o->agent_binary) {
+		ret = kc_agent_proc_start(o->agent_binary, sb->run_dir, timeout, &sb->agent_pid,
+					  &sb->agent_pidfd, &sb->agent_uri, err);
+	} else {
+		struct kc_vm_spec spec = {
+			.cfg = o->cfg,
+			.id = o->id,
+			.run_dir = sb->run_dir,
+			.shared_dir = sb->shared_dir,
+			.vcpus = o->vcpus,
+			.memory_mib = o->memory_mib,
+			.agent_timeout_ns = timeout,
+			.keep_agent_conn = true,
+		};
+
+		ret = kc_vm_start(&spec, &sb->vm, err);
+		sb->virtiofs = true;
+	}
+	if (ret < 0)
+		goto fail;
+	kc_info("sandbox %s started (%s)", o->id, kc_sandbox_agent_uri(sb));
+	*out = sb;
+	return 0;
+fail:
+	kc_error_wrap(err, "starting sandbox `%s`", o->id);
+	kc_sandbox_free(sb);
+	return ret;
+}
+
+const char *kc_sandbox_id(const struct kc_sandbox *sb)
+{
+	return sb->id;
+}
+
+const char *kc_sandbox_agent_uri(const struct kc_sandbox *sb)
+{
+	if (sb->vm)
+		return kc_vm_agent_uri(sb->vm);
+	return sb->agent_uri;
+}
+
+pid_t kc_sandbox_pid(const struct kc_sandbox *sb)
+{
+	if (sb->vm)
+		return kc_vm_pid(sb->vm);
+	return sb->agent_pid;
+}
+
+int kc_sandbox_pidfd(const struct kc_sandbox *sb)
+{
+	if (sb->vm)
+		return kc_vm_pidfd(sb->vm);
+	return sb->agent_pidfd;
+}
+
+int kc_sandbox_take_agent_fd(struct kc_sandbox *sb)
+{
+	return sb->vm ? kc_vm_take_agent_fd(sb->vm) : -1;
+}
+
+bool kc_sandbox_share_is_virtiofs(const struct kc_sandbox *sb)
+{
+	return sb->virtiofs;
+}
+
+void kc_sandbox_container_env(const struct kc_sandbox *sb, struct kc_container_env *env)
+{
+	env->mounts_dir = sb->mounts_dir;
+	env->guest_share = sb->virtiofs ? KC_GUEST_SHARE : sb->shared_dir;
+	env->disable_guest_seccomp = sb->disable_guest_seccomp;
+}
+
+static int remove_dirs(const char *base_dir, const char *run_dir, kc_error_t *err)
+{
+	int ret;
+
+	ret = kc_umount_below(base_dir, err);
+	if (ret >= 0)
+		ret = kc_rm_tree(base_dir, err);
+	if (ret >= 0)
+		ret = kc_rm_tree(run_dir, err);
+	return ret < 0 ? ret : 0;
+}
+
+int kc_sandbox_stop(struct kc_sandbox *sb, kc_error_t *err)
+{
+	int ret = 0;
+
+	if (sb->stopped)
+		return 0;
+	if (sb->vm) {
+		ret = kc_vm_stop(sb->vm, err);
+		kc_vm_free(sb->vm);
+		sb->vm = NULL;
+		if (ret < 0)
+			kc_warn("stopping the VM of %s: %s", sb->id, (*err)->msg);
+		kc_error_free(err);
+	}
+	if (sb->agent_pid > 0)
+		kc_agent_proc_stop(sb->agent_pid, sb->agent_pidfd);
+	sb->agent_pid = 0;
+	sb->agent_pidfd = -1;
+	kc_host_cgroup_leave(sb->cgroup);
+	sb->cgroup = NULL;
+	ret = remove_dirs(sb->base_dir, sb->run_dir, err);
+	if (ret < 0)
+		return ret;
+	sb->stopped = true;
+	return 0;
+}
+
+void kc_sandbox_free(struct kc_sandbox *sb)
+{
+	cleanup_error kc_error_t err = NULL;
+
+	if (!sb)
+		return;
+	if (kc_sandbox_stop(sb, &err) < 0)
+		kc_warn("sandbox %s: %s", sb->id, err->msg);
+	free(sb->id);
+	free(sb->base_dir);
+	free(sb->mounts_dir);
+	free(sb->shared_dir);
+	free(sb->run_dir);
+	free(sb->agent_uri);
+	free(sb);
+}
+
+int kc_sandbox_cleanup_dead(const char *id, const char *cgroup_path, kc_error_t *err)
+{
+	struct kc_sandbox sb = { 0 };
+	int ret;
+
+	ret = kc_check_id("sandbox id", id, err);
+	if (ret < 0)
+		return ret;
+	paths(&sb, id);
+	/* The VMM and virtiofsd name these paths on their command lines; the
+	 * host agent's containers have their root below the share. */
+	{
+		cleanup_free char *m1 = kc_xasprintf("%s/", sb.run_dir);
+		cleanup_free char *m2 = kc_xasprintf("%s/", sb.base_dir);
+
+		ret = kc_kill_procs_matching(m1, err);
+		if (ret >= 0)
+			ret = kc_kill_procs_matching(m2, err);
+	}
+	if (ret >= 0)
+		ret = remove_dirs(sb.base_dir, sb.run_dir, err);
+	if (ret >= 0 && cgroup_path)
+		kc_host_cgroup_remove(cgroup_path);
+	free(sb.id);
+	free(sb.base_dir);
+	free(sb.mounts_dir);
+	free(sb.shared_dir);
+	free(sb.run_dir);
+	return ret < 0 ? ret : 0;
+}

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef KC_RUNTIME_SANDBOX_H
+#define KC_RUNTIME_SANDBOX_H
+
+/*
+ * The host side of one pod: its shared directory and the VM its agent
+ * runs in.
+ *
+ *   /run/kata-containers/shared/sandboxes/<id>/mounts   real mounts (shared)
+ *   /run/kata-containers/shared/sandboxes/<id>/shared   read-only bind of
+ *       mounts/ (a slave, so later mounts appear), exported as kataShared
+ *   /run/vc/vm/<id>/                                     the VM's sockets
+ *
+ * Starting blocks until the agent answers (a VM boot); everything else the
+ * shim does with the agent goes through its own event loop.
+ *
+ * For tests of the shim on hosts where a VM cannot run, `agent_binary`
+ * runs kata-agent as an ordinary host process (`--no-init`) in place of
+ * the VM, as Kata's mock hypervisor does: the share is then seen by the
+ * agent at its host path and no virtio-fs storage is sent.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "container.h"
+#include "lib/config.h"
+#include "lib/error.h"
+
+#define KC_SANDBOXES_DIR "/run/kata-containers/shared/sandboxes"
+#define KC_VM_RUN_DIR "/run/vc/vm"
+/* Where the guest mounts the share (Kata's kataGuestSharedDir). */
+#define KC_GUEST_SHARE "/run/kata-containers/shared/containers"
+
+struct kc_sandbox_opts {
+	const struct kc_config *cfg;
+	const char *id;
+	unsigned vcpus, memory_mib; /* 0: the configuration's */
+	const char *agent_binary;   /* non-NULL: the agent as a host process */
+	const char *cgroup_path;    /* the pod's host cgroup (host_cgroup.h); NULL: none */
+};
+
+struct kc_sandbox;
+
+int kc_sandbox_start(const struct kc_sandbox_opts *o, struct kc_sandbox **out, kc_error_t *err);
+
+const char *kc_sandbox_id(const struct kc_sandbox *sb);
+const char *kc_sandbox_agent_uri(const struct kc_sandbox *sb);
+/* The process that is the VM (QEMU, or the host agent), and a pidfd that
+ * turns readable when it exits (owned by the sandbox). */
+pid_t kc_sandbox_pid(const struct kc_sandbox *sb);
+int kc_sandbox_pidfd(const struct kc_sandbox *sb);
+/* The connection to the agent that answered the VM's health check (over
+ * virtio-serial there is only one), now the caller's; -1: dial the URI. */
+int kc_sandbox_take_agent_fd(struct kc_sandbox *sb);
+/* Whether CreateSandbox must carry the virtio-fs storage of the share. */
+bool kc_sandbox_share_is_virtiofs(const struct kc_sandbox *sb);
+/* The paths container preparation needs. */
+void kc_sandbox_container_env(const struct kc_sandbox *sb, struct kc_container_env *env);
+
+/* Stops the VM and removes every mount, file and socket of the sandbox.
+ * Idempotent. */
+int kc_sandbox_stop(struct kc_sandbox *sb, kc_error_t *err);
+void kc_sandbox_free(struct kc_sandbox *sb);
+
+/* After a dead shim: kills what still runs for sandbox id and removes its
+ * mounts and directories.  Nothing there is success. */
+int kc_sandbox_cleanup_dead(const char *id, const char *cgroup_path, kc_error_t *err);
+
+#endif

@@ -1,0 +1,101 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+# (from the project's shared tools; here: logs under $KC_CRI_LOGDIR, the
+# pod id printed, ExecSync only when KC_CRI_EXEC=1, a second container)
+"""cri-mini.py -- drive containerd's CRI plugin (runtime.v1) without crictl.
+crictl/cri-tools is not packaged in Debian 12; this uses python3-grpcio with
+hand-encoded protobuf (field numbers from k8s.io/cri-api runtime/v1 api.proto).
+
+usage: cri-mini.py SOCKET RUNTIME_HANDLER IMAGE
+  e.g. cri-mini.py /tmp/kata-harness/cri/run/containerd.sock runc docker.io/library/bbtest:latest
+Runs: Version, RunPodSandbox (host network), CreateContainer, StartContainer,
+ContainerStatus, ExecSync, StopContainer, ContainerStatus, RemoveContainer,
+StopPodSandbox, RemovePodSandbox.  Exit 0 on success.
+"""
+import os, sys, time, grpc
+
+def varint(n):
+    if n < 0: n += 1 << 64
+    o = bytearray()
+    while True:
+        b = n & 0x7F; n >>= 7
+        o.append(b | 0x80 if n else b)
+        if not n: return bytes(o)
+def fv(f, v): return varint(f << 3) + varint(int(v)) if v else b""
+def fs(f, v):
+    if isinstance(v, str): v = v.encode()
+    return varint(f << 3 | 2) + varint(len(v)) + v if v else b""
+def fm(f, v): return varint(f << 3 | 2) + varint(len(v)) + v
+def mapf(f, d): return b"".join(fm(f, fs(1, k) + fs(2, v)) for k, v in d.items())
+
+def decode(b):
+    d, i = {}, 0
+    while i < len(b):
+        k = 0; s = 0
+        while True:
+            c = b[i]; i += 1; k |= (c & 0x7F) << s; s += 7
+            if not c & 0x80: break
+        fn, wt = k >> 3, k & 7
+        if wt == 0:
+            v = 0; s = 0
+            while True:
+                c = b[i]; i += 1; v |= (c & 0x7F) << s; s += 7
+                if not c & 0x80: break
+        elif wt == 2:
+            l = 0; s = 0
+            while True:
+                c = b[i]; i += 1; l |= (c & 0x7F) << s; s += 7
+                if not c & 0x80: break
+            v = b[i:i + l]; i += l
+        elif wt == 1: v = b[i:i + 8]; i += 8
+        elif wt == 5: v = b[i:i + 4]; i += 4
+        d.setdefault(fn, []).append(v)
+    return d
+
+sock, handler, image = sys.argv[1], sys.argv[2], sys.argv[3]
+ch = grpc.insecure_channel("unix://" + sock)
+def call(method, req, svc="runtime.v1.RuntimeService"):
+    f = ch.unary_unary("/%s/%s" % (svc, method), request_serializer=None, response_deserializer=None)
+    r = f(req, timeout=60)
+    print("%-18s ok  %s" % (method, {k: (v if len(v) > 1 else v[0]) for k, v in decode(r).items()} if len(r) < 400 else "(%d bytes)" % len(r)))
+    return decode(r)
+
+call("Version", fs(1, "v1"))
+logdir = os.environ.get("KC_CRI_LOGDIR", "/tmp/kata-harness/cri/logs") + "/pod-" + handler; os.makedirs(logdir, exist_ok=True)
+NODE = 2                                            # NamespaceMode NODE: host network -> no CNI needed
+sandbox_cfg = (fm(1, fs(1, "pod-" + handler) + fs(2, "uid-" + handler) + fs(3, "default") + fv(4, 0))  # metadata
+               + fs(3, logdir)          # no hostname: host network => host UTS ns, runc refuses sethostname
+               + fm(8, fm(2, fm(1, fv(1, NODE)))))       # linux.security_context.namespace_options.network=NODE
+pod = call("RunPodSandbox", fm(1, sandbox_cfg) + fs(2, handler))[1][0].decode()
+ccfg = (fm(1, fs(1, "c1")) + fm(2, fs(1, image))
+        + fs(3, "/bin/sh") + fs(3, "-c") + fs(3, "echo hello-from-cri-container; exec sleep 300")
+        + fs(11, "c1.log"))
+cid = call("CreateContainer", fs(1, pod) + fm(2, ccfg) + fm(3, sandbox_cfg))[1][0].decode()
+call("StartContainer", fs(1, cid))
+st = decode(call("ContainerStatus", fs(1, cid))[1][0]); print("   state (1=RUNNING):", st.get(3, [0])[0])
+if os.environ.get("KC_CRI_EXEC") == "1":
+  r = call("ExecSync", fs(1, cid) + fs(2, "/bin/sh") + fs(2, "-c") + fs(2, "echo execsync-out; exit 3") + fv(3, 10))
+  print("   ExecSync stdout=%r exit_code=%s" % (r.get(1, [b""])[0], r.get(3, [0])[0]))
+c2cfg = (fm(1, fs(1, "c2")) + fm(2, fs(1, image))
+         + fs(3, "/bin/sh") + fs(3, "-c") + fs(3, "echo hello-from-c2; exit 6") + fs(11, "c2.log"))
+cid2 = call("CreateContainer", fs(1, pod) + fm(2, c2cfg) + fm(3, sandbox_cfg))[1][0].decode()
+call("StartContainer", fs(1, cid2))
+for _ in range(300):
+    st2 = decode(call("ContainerStatus", fs(1, cid2))[1][0])
+    if st2.get(3, [0])[0] == 2: break
+    time.sleep(0.1)
+print("   c2 state (2=EXITED):", st2.get(3, [0])[0], "exit_code:", st2.get(7, [0])[0])
+call("RemoveContainer", fs(1, cid2))
+call("StopContainer", fs(1, cid) + fv(2, 2))
+for _ in range(300):
+    st = decode(call("ContainerStatus", fs(1, cid))[1][0])
+    if st.get(3, [0])[0] == 2: break
+    time.sleep(0.1)
+print("   state (2=EXITED):", st.get(3, [0])[0], "exit_code:", st.get(7, [0])[0])
+time.sleep(0.5)
+print("   container log:", open(os.path.join(logdir, "c1.log")).read().strip())
+call("RemoveContainer", fs(1, cid))
+call("StopPodSandbox", fs(1, pod))
+call("RemovePodSandbox", fs(1, pod))
+print("   c2 log:", open(os.path.join(logdir, "c2.log")).read().strip())
+print("CRI flow OK with runtime handler", handler)

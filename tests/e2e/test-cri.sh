@@ -1,0 +1,78 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# The CRI plugin of a private containerd drives the shim (tests/e2e/cri-pod.py,
+# runtime.v1 over gRPC, as the kubelet would): a host-network pod, two
+# containers in it (one shim, one VM), their logs and exit codes, stop and
+# removal.  TAP.
+. "$(dirname "$0")/lib.sh"
+/usr/bin/python3 -c 'import grpc' 2> /dev/null || { echo "1..0 # python3-grpcio is missing"; exit 1; }
+CW=$W/cri
+mkdir -p "$CW"/{root,state,run,opt,net.d,logs,bin}
+ln -s "$KC_BUILD_ROOT/src/shim/containerd-shim-kata-v2" "$CW/bin/containerd-shim-kata-v2"
+mkdir -p "$W/logs"
+cat > "$CW/config.toml" <<EOT
+version = 2
+root  = "$CW/root"
+state = "$CW/state"
+[grpc]
+  address = "$CW/run/containerd.sock"
+[debug]
+  level = "debug"
+[plugins]
+  [plugins."io.containerd.internal.v1.opt"]
+    path = "$CW/opt"
+  [plugins."io.containerd.grpc.v1.cri"]
+    sandbox_image = "docker.io/library/kcpause:latest"
+    disable_apparmor = true
+    restrict_oom_score_adj = true
+    stream_server_address = "127.0.0.1"
+    stream_server_port = "0"
+    [plugins."io.containerd.grpc.v1.cri".cni]
+      bin_dir = "/usr/lib/cni"
+      conf_dir = "$CW/net.d"
+    [plugins."io.containerd.grpc.v1.cri".containerd]
+      default_runtime_name = "kata"
+      snapshotter = "overlayfs"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.kata]
+        runtime_type = "io.containerd.kata.v2"
+        [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.kata.options]
+          ConfigPath = "$(e2e_config)"
+EOT
+env $( [ "$KC_E2E_MODE" = host-agent ] && echo "KATA_C_TEST_AGENT=$KC_BUILD_ROOT/src/agent/kata-agent") \
+	ASAN_OPTIONS=detect_leaks=1:log_path=$W/logs/asan PATH="$CW/bin:$PATH" \
+	containerd --config "$CW/config.toml" > "$W/logs/containerd.log" 2>&1 &
+CPID=$!
+CTR="ctr --address $CW/run/containerd.sock -n k8s.io"
+for _ in $(seq 100); do $CTR version > /dev/null 2>&1 && break; sleep 0.1; done
+"$KC_SOURCE_ROOT/scripts/mk-busybox-oci.sh" "$W/img.tar" "$IMG" > /dev/null
+"$KC_SOURCE_ROOT/scripts/mk-busybox-oci.sh" "$W/pause.tar" docker.io/library/kcpause:latest '["/bin/sleep","inf"]' > /dev/null
+$CTR images import "$W/img.tar" > /dev/null
+$CTR images import "$W/pause.tar" > /dev/null
+
+out=$(KC_CRI_LOGDIR=$W/logs timeout 300 /usr/bin/python3 "$(dirname "$0")/cri-pod.py" "$CW/run/containerd.sock" kata "$IMG" 2>&1)
+rc=$?
+check "CRI pod lifecycle completes" 0 $rc
+[ $rc = 0 ] || echo "$out" | sed 's/^/# /'
+case "$out" in *"container log:"*"hello-from-cri-container"*) ok "CRI: the container's log" ;; *) not_ok "CRI: the container's log" ;; esac
+case "$out" in *"c2 state (2=EXITED): 2 exit_code: 6"*) ok "CRI: a second container of the pod exits 6" ;; *) not_ok "CRI: a second container of the pod exits 6" ;; esac
+case "$out" in *"c2 log:"*"hello-from-c2"*) ok "CRI: the second container's log" ;; *) not_ok "CRI: the second container's log" ;; esac
+case "$out" in *"state (2=EXITED): 2 exit_code: 137"*|*"state (2=EXITED): 2 exit_code: 143"*) ok "CRI: StopContainer ends the first (SIGTERM, then SIGKILL)" ;; *) not_ok "CRI: StopContainer" ;; esac
+n=$(grep -c 'starting sandbox' "$W/logs/containerd.log")
+sid=$(sed -n 's/.*msg="starting sandbox \([0-9a-f]*\):.*/\1/p' "$W/logs/containerd.log" | head -1)
+check "CRI: one sandbox (VM) for the pod's three containers" 1 "$n"
+
+kill -TERM "$CPID"
+wait "$CPID" 2> /dev/null
+# The pod's shims are gone once the pod is removed.
+for _ in $(seq 50); do
+	ps -eo args | grep -q "[c]ontainerd-shim-kata-v2 .*-address $CW/" || break
+	sleep 0.1
+done
+check "CRI: no shim left" 0 "$(ps -eo args | grep -c "[c]ontainerd-shim-kata-v2 .*-address $CW/")"
+mnts=$(grep -cE " $W/| /run/kata-containers/shared/sandboxes/$sid" /proc/self/mountinfo)
+check "CRI: no mount left" 0 "$mnts"
+left=$(ls -d /run/kata-containers/shared/sandboxes/$sid /run/vc/vm/$sid 2> /dev/null | wc -l)
+check "CRI: no sandbox dir left" 0 "$left"
+cg=$(ls -d /sys/fs/cgroup/*/k8s.io/$sid* /sys/fs/cgroup/k8s.io/$sid* 2> /dev/null | wc -l)
+[ -n "$sid" ] && check "CRI: no host cgroup of the pod left" 0 "$cg" || not_ok "CRI: the sandbox id is in the log"
+e2e_finish

@@ -1,0 +1,268 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The shim's host side without a VM: guest spec rewriting, mount options,
+ * rootfs and volumes really mounted under a temporary dir (root), ids,
+ * sizing.  Every test checks that its mounts are gone afterwards.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "container.h"
+#include "lib/json.h"
+#include "lib/util.h"
+#include "mount.h"
+#include "../unit/tmpdir.h"
+
+static int mounts_below(const char *dir)
+{
+	cleanup_fclose FILE *f = fopen("/proc/self/mountinfo", "re");
+	cleanup_free char *line = NULL;
+	size_t cap = 0;
+	int n = 0;
+
+	while (getline(&line, &cap, f) > 0)
+		if (strstr(line, dir))
+			n++;
+	return n;
+}
+
+static json_t *parse(const char *text)
+{
+	json_t *j = NULL;
+	cleanup_error kc_error_t err = NULL;
+
+	assert_int_equal(kc_json_parse(text, strlen(text), "test", &j, &err), 0);
+	return j;
+}
+
+static void test_check_id(void **state)
+{
+	cleanup_error kc_error_t e1 = NULL, e2 = NULL, e3 = NULL, e4 = NULL;
+
+	(void)state;
+	assert_int_equal(kc_check_id("id", "abc-1.2_x", NULL), 0);
+	assert_true(kc_check_id("container id", "../x", &e1) < 0);
+	assert_non_null(strstr(e1->msg, "container id `../x`"));
+	assert_true(kc_check_id("id", "", &e2) < 0);
+	assert_true(kc_check_id("id", "a/b", &e3) < 0);
+	assert_true(kc_check_id("id", "-a", &e4) < 0);
+}
+
+static void test_mount_options(void **state)
+{
+	char *opts[] = { "rbind", "ro", "lowerdir=/a:/b", "nosuid", "index=off" };
+	char *bad[] = { "a,b" };
+	cleanup_free char *data = NULL, *d2 = NULL;
+	cleanup_error kc_error_t err = NULL;
+	unsigned long flags;
+
+	(void)state;
+	assert_int_equal(kc_mount_options(opts, 5, &flags, &data, NULL), 0);
+	assert_int_equal(flags, MS_BIND | MS_REC | MS_RDONLY | MS_NOSUID);
+	assert_string_equal(data, "lowerdir=/a:/b,index=off");
+	assert_true(kc_mount_options(bad, 1, &flags, &d2, &err) < 0);
+	assert_non_null(strstr(err->msg, "`a,b`"));
+}
+
+static void test_spec_rewrite(void **state)
+{
+	cleanup_free char *mounts = kc_xasprintf("%s/sb/mounts", tmpdir);
+	struct kc_container_env env = { mounts, "/run/kata-containers/shared/containers", true };
+	cleanup_error kc_error_t err = NULL;
+	cleanup_json json_t *spec = parse(
+		"{\"process\":{\"args\":[\"sh\"],\"apparmorProfile\":\"x\"},"
+		"\"root\":{\"path\":\"rootfs\",\"readonly\":true},"
+		"\"hooks\":{\"prestart\":[{\"path\":\"/bin/true\"}]},"
+		"\"mounts\":[{\"destination\":\"/proc\",\"type\":\"proc\",\"source\":\"proc\"},"
+		"{\"destination\":\"/dev/shm\",\"type\":\"bind\",\"source\":\"/dev/shm\","
+		"\"options\":[\"rbind\"]}],"
+		"\"linux\":{\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"network\",\"path\":"
+		"\"/proc/1/ns/net\"},{\"type\":\"ipc\",\"path\":\"/proc/1/ns/ipc\"}],"
+		"\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ERRNO\"},\"devices\":[{\"path\":\"/dev/x\"}],"
+		"\"resources\":{\"devices\":[{\"allow\":false}],\"memory\":{\"limit\":1}},"
+		"\"cgroupsPath\":\"system.slice:ctr:c1\"}}");
+	json_t *ns;
+
+	(void)state;
+	assert_int_equal(kc_spec_for_guest(&env, "c1", spec, &err), 0);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(spec, "root"), "path")),
+			    "/run/kata-containers/shared/containers/c1/rootfs");
+	assert_true(json_is_true(json_object_get(json_object_get(spec, "root"), "readonly")));
+	assert_null(json_object_get(spec, "hooks"));
+	assert_null(json_object_get(json_object_get(spec, "process"), "apparmorProfile"));
+	/* /proc stays (the guest mounts it), the host's /dev/shm bind goes. */
+	assert_int_equal(json_array_size(json_object_get(spec, "mounts")), 1);
+	ns = json_object_get(json_object_get(spec, "linux"), "namespaces");
+	assert_int_equal(json_array_size(ns), 2);
+	assert_null(json_object_get(json_array_get(ns, 1), "path"));
+	assert_null(json_object_get(json_object_get(spec, "linux"), "seccomp"));
+	assert_null(json_object_get(json_object_get(spec, "linux"), "devices"));
+	assert_null(json_object_get(json_object_get(json_object_get(spec, "linux"), "resources"),
+				    "devices"));
+	assert_string_equal(json_string_value(json_object_get(json_object_get(spec, "linux"),
+							       "cgroupsPath")),
+			    "/kata_c/c1");
+}
+
+static void test_spec_refuses(void **state)
+{
+	cleanup_free char *mounts = kc_xasprintf("%s/sb/mounts", tmpdir);
+	struct kc_container_env env = { mounts, "/g", false };
+	const char *bad[][2] = {
+		{ "{\"process\":{},\"mounts\":[{\"destination\":\"/x\",\"type\":\"nfs\"}]}",
+		  "mount `/x`: type `nfs` is not supported" },
+		{ "{\"process\":{},\"mounts\":[{\"destination\":\"/a/../../etc\",\"type\":\"bind\","
+		  "\"source\":\"/tmp\"}]}",
+		  "mount `/a/../../etc`: destination escapes the rootfs" },
+		{ "{\"process\":{},\"mounts\":[{\"destination\":\"rel\",\"type\":\"tmpfs\"}]}",
+		  "destination must be an absolute path" },
+		{ "{\"process\":{},\"mounts\":[{\"destination\":\"/v\",\"type\":\"bind\","
+		  "\"source\":\"/nonexistent-kc\"}]}",
+		  "source `/nonexistent-kc`: No such file or directory" },
+		{ "{\"mounts\":[]}", "process is missing" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < KC_ARRAY_SIZE(bad); i++) {
+		cleanup_json json_t *spec = parse(bad[i][0]);
+		cleanup_error kc_error_t err = NULL;
+
+		assert_true(kc_spec_for_guest(&env, "c1", spec, &err) < 0);
+		if (!strstr(err->msg, bad[i][1]))
+			fail_msg("case %zu: `%s` lacks `%s`", i, err->msg, bad[i][1]);
+	}
+}
+
+static void test_volumes_mounted(void **state)
+{
+	cleanup_free char *mounts = kc_xasprintf("%s/sb/mounts", tmpdir);
+	cleanup_free char *vdir = kc_xasprintf("%s/vol", tmpdir);
+	cleanup_free char *vfile = kc_xasprintf("%s/vol/file", tmpdir);
+	cleanup_free char *text = kc_xasprintf(
+		"{\"process\":{},\"mounts\":[{\"destination\":\"/data\",\"type\":\"bind\","
+		"\"source\":\"%s\",\"options\":[\"rbind\",\"ro\"]},{\"destination\":\"/etc/hosts\","
+		"\"type\":\"bind\",\"source\":\"%s\",\"options\":[\"rbind\",\"rw\"]}]}",
+		vdir, vfile);
+	cleanup_free char *ro_path = NULL, *rw_path = NULL;
+	struct kc_container_env env = { mounts, "/g", false };
+	cleanup_error kc_error_t err = NULL;
+	cleanup_json json_t *spec = parse(text);
+	json_t *m;
+	int fd;
+
+	(void)state;
+	assert_int_equal(kc_mkdir_p(vdir, NULL), 0);
+	fd = open(vfile, O_WRONLY | O_CREAT, 0644);
+	assert_true(write(fd, "hosts\n", 6) == 6);
+	close(fd);
+	assert_int_equal(kc_mkdir_p(mounts, NULL), 0);
+	assert_int_equal(kc_spec_for_guest(&env, "c1", spec, &err), 0);
+	m = json_array_get(json_object_get(spec, "mounts"), 0);
+	assert_string_equal(json_string_value(json_object_get(m, "source")), "/g/c1-0-data");
+	m = json_array_get(json_object_get(spec, "mounts"), 1);
+	assert_string_equal(json_string_value(json_object_get(m, "source")), "/g/c1-1-hosts");
+	/* Read-only is honoured on the host side already. */
+	ro_path = kc_xasprintf("%s/c1-0-data/new", mounts);
+	assert_true(open(ro_path, O_WRONLY | O_CREAT, 0644) < 0 && errno == EROFS);
+	rw_path = kc_xasprintf("%s/c1-1-hosts", mounts);
+	fd = open(rw_path, O_WRONLY | O_APPEND);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(mounts_below(mounts), 2);
+	assert_int_equal(kc_container_cleanup(&env, "c1", NULL, &err), 0);
+	assert_int_equal(mounts_below(mounts), 0);
+	assert_true(access(rw_path, F_OK) < 0);
+}
+
+static void test_rootfs_bind_and_overlay(void **state)
+{
+	cleanup_free char *mounts = kc_xasprintf("%s/sb2/mounts", tmpdir);
+	cleanup_free char *bundle = kc_xasprintf("%s/bundle", tmpdir);
+	cleanup_free char *lower = kc_xasprintf("%s/lower", tmpdir);
+	cleanup_free char *upper = kc_xasprintf("%s/upper", tmpdir);
+	cleanup_free char *work = kc_xasprintf("%s/work", tmpdir);
+	cleanup_free char *lo = kc_xasprintf("lowerdir=%s", lower);
+	cleanup_free char *up = kc_xasprintf("upperdir=%s", upper);
+	cleanup_free char *wo = kc_xasprintf("workdir=%s", work);
+	cleanup_free char *marker = kc_xasprintf("%s/marker", lower);
+	cleanup_free char *seen = kc_xasprintf("%s/c2/rootfs/marker", mounts);
+	char *bopts[] = { "rbind", "rw" };
+	char *oopts[] = { lo, up, wo };
+	struct kc_rootfs_mount bind = { "bind", lower, "", bopts, 2 };
+	struct kc_rootfs_mount ov = { "overlay", "overlay", "", oopts, 3 };
+	struct kc_rootfs_mount weird = { "zfs", "x", "", NULL, 0 };
+	struct kc_container_env env = { mounts, "/g", false };
+	cleanup_error kc_error_t err = NULL, e2 = NULL, e3 = NULL;
+	int fd;
+
+	(void)state;
+	assert_int_equal(kc_mkdir_p(bundle, NULL), 0);
+	assert_int_equal(kc_mkdir_p(lower, NULL), 0);
+	assert_int_equal(kc_mkdir_p(upper, NULL), 0);
+	assert_int_equal(kc_mkdir_p(work, NULL), 0);
+	assert_int_equal(kc_mkdir_p(mounts, NULL), 0);
+	fd = open(marker, O_WRONLY | O_CREAT, 0644);
+	close(fd);
+	assert_int_equal(kc_rootfs_setup(&env, "c2", bundle, NULL, &bind, 1, &err), 0);
+	assert_int_equal(access(seen, F_OK), 0);
+	assert_int_equal(kc_container_cleanup(&env, "c2", bundle, &err), 0);
+	assert_int_equal(mounts_below(tmpdir), 0);
+	assert_int_equal(kc_rootfs_setup(&env, "c2", bundle, NULL, &ov, 1, &err), 0);
+	assert_int_equal(access(seen, F_OK), 0);
+	assert_int_equal(kc_container_cleanup(&env, "c2", bundle, &err), 0);
+	assert_int_equal(mounts_below(tmpdir), 0);
+	assert_true(kc_rootfs_setup(&env, "c2", bundle, NULL, &weird, 1, &e2) < 0);
+	assert_non_null(strstr(e2->msg, "rootfs mount type `zfs` is not supported"));
+	/* No mount and an empty bundle rootfs: nothing to run. */
+	assert_true(kc_rootfs_setup(&env, "c2", bundle, NULL, NULL, 0, &e3) < 0);
+	assert_non_null(strstr(e3->msg, "no rootfs mount given"));
+	assert_int_equal(mounts_below(tmpdir), 0);
+}
+
+static void test_sizing(void **state)
+{
+	cleanup_json json_t *a = parse("{\"annotations\":{\"io.kubernetes.cri.sandbox-cpu-quota\":"
+				       "\"150000\",\"io.kubernetes.cri.sandbox-cpu-period\":\"100000\","
+				       "\"io.kubernetes.cri.sandbox-memory\":\"268435456\"}}");
+	cleanup_json json_t *b = parse("{\"linux\":{\"resources\":{\"cpu\":{\"quota\":50000,"
+				       "\"period\":100000},\"memory\":{\"limit\":134217728}}}}");
+	cleanup_json json_t *c = parse("{}");
+	unsigned v, m;
+
+	(void)state;
+	kc_spec_sizing(a, 1, 8, 256, 0, &v, &m);
+	assert_int_equal(v, 3);
+	assert_int_equal(m, 512);
+	kc_spec_sizing(b, 1, 8, 256, 300, &v, &m);
+	assert_int_equal(v, 2);
+	assert_int_equal(m, 300);
+	kc_spec_sizing(c, 1, 8, 256, 0, &v, &m);
+	assert_int_equal(v, 1);
+	assert_int_equal(m, 256);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_check_id),
+		cmocka_unit_test(test_mount_options),
+		cmocka_unit_test(test_spec_rewrite),
+		cmocka_unit_test(test_spec_refuses),
+		cmocka_unit_test(test_volumes_mounted),
+		cmocka_unit_test(test_rootfs_bind_and_overlay),
+		cmocka_unit_test(test_sizing),
+	};
+	return cmocka_run_group_tests_name("shim-host", tests, tmpdir_setup, tmpdir_teardown);
+}
