@@ -63,7 +63,6 @@ state = "$CW/state"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
         runtime_type = "io.containerd.runc.v2"
 EOT
-netns_before=$(ls /run/netns 2> /dev/null | sort)
 ip netns add "$NS"
 ip -n "$NS" link set lo up
 ASAN_OPTIONS=detect_leaks=1:log_path=$W/logs/asan PATH="$CW/bin:$PATH" \
@@ -112,7 +111,9 @@ check "no qemu or virtiofsd left" 0 "$procs"
 check "no mount of the sandboxes left" 0 "$mnts"
 check "no mount below the test dir left" 0 "$(grep -c " $W/" /proc/self/mountinfo)"
 check "no sandbox dir left" 0 "$dirs"
-check "no pod network namespace left" "$netns_before" "$(ls /run/netns 2> /dev/null | grep -vx "$NS" | sort)"
+pod_ns=$(grep -o "/var/run/netns/cni-[0-9a-f-]*" "$W/logs/containerd.log" | sort -u)
+[ -n "$pod_ns" ] && ok "containerd made the pods' network namespaces" || not_ok "containerd made the pods' network namespaces"
+check "no pod network namespace left" "" "$(ls -d $pod_ns 2> /dev/null)"
 check "no veth left on the bridge" "" "$(ip -n "$NS" -o link show master "$BR" 2> /dev/null)"
 check "no TAP or qdisc in the test's namespace" "" "$(ip -n "$NS" -o link show type tun; tc -n "$NS" qdisc show ingress 2> /dev/null)"
 ip netns del "$NS"
