@@ -58,9 +58,9 @@ def run_pod(name, handler):
     print("# pod %s (%s): %s ip %s" % (name, handler, pid[:12], ip), flush=True)
     return {"id": pid, "cfg": cfg, "ip": ip, "logdir": logdir, "name": name}
 
-def start(pod, name, script):
+def start(pod, name, script, mounts=b""):
     c = (fm(1, fs(1, name)) + fm(2, fs(1, image)) + fs(3, "/bin/sh") + fs(3, "-c")
-         + fs(3, script) + fs(11, name + ".log"))
+         + fs(3, script) + mounts + fs(11, name + ".log"))
     cid = call("CreateContainer", fs(1, pod["id"]) + fm(2, c) + fm(3, pod["cfg"]))[1][0].decode()
     call("StartContainer", fs(1, cid))
     return (pod, name, cid)
@@ -86,12 +86,68 @@ def client(ip, port):
     return ("for i in $(seq 120); do nc %s %d < /dev/null && exit 0; sleep 1; done; exit 1"
             % (ip, port))
 
+mode = sys.argv[5] if len(sys.argv) > 5 else "all"
+
+# ---- bench/net: kc-netperf between two pods of each runtime ----
+def cpu_of(match):
+    """CPU seconds (user+sys) of the processes whose command line contains
+    every string of match, split into KVM vCPU threads and the rest."""
+    vcpu = other = 0.0
+    hz = os.sysconf("SC_CLK_TCK")
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit(): continue
+        try: cmd = open("/proc/%s/cmdline" % pid, "rb").read().replace(b"\0", b" ").decode()
+        except OSError: continue
+        if not all(m in cmd for m in match): continue
+        for t in os.listdir("/proc/%s/task" % pid):
+            try:
+                comm = open("/proc/%s/task/%s/comm" % (pid, t)).read()
+                f = open("/proc/%s/task/%s/stat" % (pid, t)).read().rsplit(")", 1)[1].split()
+            except OSError: continue
+            v = (int(f[11]) + int(f[12])) / hz
+            if "KVM" in comm or comm.startswith("CPU "): vcpu += v
+            else: other += v
+    return vcpu, other
+
+def bench():
+    runs, mib, iters = (int(os.environ.get(k, d)) for k, d in
+                        (("KC_BENCH_RUNS", 5), ("KC_BENCH_MIB", 256), ("KC_BENCH_ITERS", 2000)))
+    tools = fm(7, fs(1, "/tools") + fs(2, os.environ["KC_NETPERF_DIR"]) + fv(3, 1))
+    ks, kc = run_pod("kcnet-ks", "kata"), run_pod("kcnet-kc", "kata")
+    rs, rc = run_pod("kcnet-rs", "runc"), run_pod("kcnet-rc", "runc")
+    srv = [start(p, "srv", "exec /tools/kc-netperf server 5201", tools) for p in (ks, rs)]
+    sids = (ks["id"], kc["id"])
+    cpu = {"qemu_vcpu": 0.0, "qemu_other": 0.0, "shim": 0.0, "wall": 0.0}
+    for i in range(runs):
+        for kind, cli, srvpod in (("kata", kc, ks), ("runc", rc, rs)):
+            if kind == "kata":
+                q0 = [cpu_of(["qemu-system", s]) for s in sids]
+                s0 = [sum(cpu_of(["containerd-shim-kata-v2", s])) for s in sids]
+                t0 = time.time()
+            st, code, text = finish(start(cli, "cli%d" % i, "exec /tools/kc-netperf client %s 5201 %d %d"
+                                          % (srvpod["ip"], mib, iters), tools))
+            if kind == "kata":
+                cpu["wall"] += time.time() - t0
+                q1 = [cpu_of(["qemu-system", s]) for s in sids]
+                s1 = [sum(cpu_of(["containerd-shim-kata-v2", s])) for s in sids]
+                cpu["qemu_vcpu"] += sum(b[0] - a[0] for a, b in zip(q0, q1))
+                cpu["qemu_other"] += sum(b[1] - a[1] for a, b in zip(q0, q1))
+                cpu["shim"] += sum(b - a for a, b in zip(s0, s1))
+            print("bench %s %s exit=%s" % (kind, text, code), flush=True)
+    print("cpu %s" % " ".join("%s=%.2f" % kv for kv in cpu.items()), flush=True)
+    for c in srv:
+        call("StopContainer", fs(1, c[2]) + fv(2, 1))
+        finish(c)
+
 try:
+    if mode == "bench":
+        bench()
+        sys.exit(0)
     a = run_pod("kcnet-a", "kata")
     check("pod_a_has_ip", "yes" if a["ip"] else "no")
     state, code, text = finish(start(a, "ping", "ping -c 3 -W 10 %s; echo ping-rc=$?" % gw))
     check("ping_gateway", "ok" if "ping-rc=0" in text and code == 0 else "fail")
-    if len(sys.argv) > 5 and sys.argv[5] == "ping-only":
+    if mode == "ping-only":
         sys.exit(0)
 
     b = run_pod("kcnet-b", "kata")
