@@ -10,8 +10,12 @@
  * half-closes and waits for the server's 8-byte count (so the time covers
  * delivery, not just the local send buffer), and prints tput_mbps=X;
  * 'R' bounces one byte ITERATIONS times with TCP_NODELAY and prints the
- * median round trip, rtt_us=X.  The server serves connections one after
- * another, forever.
+ * median round trip, rtt_us=X.  Around both it asks its own kernel and the
+ * server's ('S': the busy jiffies of /proc/stat's first line) and prints
+ * guest_cpu_s=X, the CPU both kernels spent meanwhile: in a kata-c pod
+ * that is the guest's side of the work (/proc/stat is the VM's), in a runc
+ * pod it is the host's whole load and means nothing.  The server serves
+ * connections one after another, forever.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -75,6 +79,21 @@ static int full_read(int fd, void *buf, size_t len)
 	return 0;
 }
 
+/* user + nice + system + irq + softirq of all CPUs, in USER_HZ. */
+static uint64_t busy_jiffies(void)
+{
+	unsigned long long v[7] = { 0 };
+	FILE *f = fopen("/proc/stat", "re");
+
+	if (!f)
+		return 0;
+	if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4],
+		   &v[5], &v[6]) != 7)
+		memset(v, 0, sizeof(v));
+	fclose(f);
+	return v[0] + v[1] + v[2] + v[5] + v[6];
+}
+
 static void serve(int c)
 {
 	static char buf[CHUNK];
@@ -90,6 +109,10 @@ static void serve(int c)
 		while ((n = read(c, buf, sizeof(buf))) > 0)
 			total += (uint64_t)n;
 		full_write(c, &total, sizeof(total));
+	} else if (cmd == 'S') {
+		uint64_t j = busy_jiffies();
+
+		full_write(c, &j, sizeof(j));
 	} else if (cmd == 'R') {
 		setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		while (full_read(c, buf, 1) == 0 && full_write(c, buf, 1) == 0)
@@ -150,13 +173,25 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+static uint64_t remote_jiffies(const char *ip, int port)
+{
+	int s = dial(ip, port);
+	uint64_t j = 0;
+
+	if (full_write(s, "S", 1) < 0 || full_read(s, &j, sizeof(j)) < 0)
+		die("stat");
+	close(s);
+	return j;
+}
+
 static int client(const char *ip, int port, unsigned mib, unsigned iters)
 {
 	static char buf[CHUNK];
-	uint64_t total = 0, t0, t1, *rtt;
+	uint64_t total = 0, t0, t1, *rtt, j0, j1;
 	int s, one = 1;
 	char cmd = 'T';
 
+	j0 = busy_jiffies() + remote_jiffies(ip, port);
 	s = dial(ip, port);
 	memset(buf, 'x', sizeof(buf));
 	t0 = now_ns();
@@ -193,6 +228,8 @@ static int client(const char *ip, int port, unsigned mib, unsigned iters)
 	close(s);
 	qsort(rtt, iters, sizeof(*rtt), cmp_u64);
 	printf("rtt_us=%.1f\n", (double)rtt[iters / 2] / 1000);
+	j1 = busy_jiffies() + remote_jiffies(ip, port);
+	printf("guest_cpu_s=%.2f\n", (double)(j1 - j0) / (double)sysconf(_SC_CLK_TCK));
 	free(rtt);
 	fflush(stdout);
 	return 0;

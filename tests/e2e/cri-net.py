@@ -117,6 +117,12 @@ def bench():
     rs, rc = run_pod("kcnet-rs", "runc"), run_pod("kcnet-rc", "runc")
     srv = [start(p, "srv", "exec /tools/kc-netperf server 5201", tools) for p in (ks, rs)]
     sids = (ks["id"], kc["id"])
+    for pid in os.listdir("/proc"):
+        try: cmd = open("/proc/%s/cmdline" % pid, "rb").read().split(b"\0")
+        except OSError: continue
+        if any(b"qemu-system" in a for a in cmd[:1]) and any(ks["id"].encode() in a for a in cmd):
+            print("accel %s" % cmd[cmd.index(b"-accel") + 1].decode() if b"-accel" in cmd else "accel ?")
+            break
     cpu = {"qemu_vcpu": 0.0, "qemu_other": 0.0, "shim": 0.0, "wall": 0.0}
     for i in range(runs):
         for kind, cli, srvpod in (("kata", kc, ks), ("runc", rc, rs)):
