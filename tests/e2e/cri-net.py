@@ -77,7 +77,7 @@ def finish(c, limit=240):
     except OSError: log = ""
     # CRI log lines: TIME STREAM TAG TEXT
     text = " ".join(l.split(" ", 3)[3] for l in log.splitlines() if l.count(" ") >= 3)
-    print("# %s/%s exit %s: %s" % (pod["name"], name, st.get(7, [0])[0], text), flush=True)
+    print("# %s/%s exit %s: %s" % (pod["name"], name, st.get(7, [0])[0], text[:400]), flush=True)
     call("RemoveContainer", fs(1, cid))
     return st.get(3, [0])[0], st.get(7, [0])[0], text
 
@@ -155,6 +155,7 @@ try:
     check("ping_gateway", "ok" if "ping-rc=0" in text and code == 0 else "fail")
     if mode == "ping-only":
         sys.exit(0)
+
 
     b = run_pod("kcnet-b", "kata")
     srv = start(b, "srv", "echo from-b | nc -l -p 5000; echo srv-rc=$?")
