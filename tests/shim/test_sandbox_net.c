@@ -22,6 +22,7 @@
 #include "lib/json.h"
 #include "lib/util.h"
 #include "sandbox.h"
+#include "sandbox_net.h"
 
 static char ns[64], id[64];
 static struct kc_config cfg;
@@ -146,6 +147,67 @@ static void test_bad_kind(void **state)
 	sh("ip -n %s link del br7", ns);
 }
 
+static json_t *spec_for(const char *path)
+{
+	cleanup_free char *text = kc_xasprintf(
+		"{\"linux\":{\"namespaces\":[{\"type\":\"network\",\"path\":\"%s\"}]}}", path);
+	json_t *spec = NULL;
+
+	assert_int_equal(kc_json_parse(text, strlen(text), "spec", &spec, NULL), 0);
+	return spec;
+}
+
+/* The glue without a VM: the veth gets its TAP and redirects, the VM's
+ * NIC list names them, teardown leaves the namespace as it was. */
+static void test_setup_teardown(void **state)
+{
+	cleanup_free char *p = kc_xasprintf("/run/netns/%s", ns);
+	cleanup_error kc_error_t err = NULL;
+	struct kc_sandbox_net n;
+	json_t *spec = spec_for(p);
+
+	(void)state;
+	sh("ip -n %s addr add 10.98.1.2/24 dev eth0", ns);
+	assert_int_equal(kc_sandbox_net_setup(&n, &cfg, spec, false, &err), 0);
+	assert_int_equal(n.n_netdevs, 1);
+	assert_string_equal(n.netdevs[0].id, "net0");
+	assert_int_equal(out_lines("ip -n %s -o link show tap0_kata", ns), 1);
+	assert_int_equal(out_lines("tc -n %s qdisc show dev eth0 ingress", ns), 1);
+	/* The host agent takes no NIC: nothing is connected. */
+	{
+		struct kc_sandbox_net h;
+
+		assert_int_equal(kc_sandbox_net_setup(&h, &cfg, spec, true, &err), 0);
+		assert_null(h.net);
+		assert_int_equal(h.n_netdevs, 0);
+		kc_sandbox_net_teardown(&h);
+	}
+	kc_sandbox_net_teardown(&n);
+	kc_sandbox_net_teardown(&n); /* idempotent */
+	assert_int_equal(out_lines("ip -n %s -o link show type tun", ns), 0);
+	assert_int_equal(out_lines("tc -n %s qdisc show ingress", ns), 0);
+	sh("ip -n %s addr del 10.98.1.2/24 dev eth0", ns);
+	json_decref(spec);
+}
+
+/* internetworking_model "none": the namespace is not even opened. */
+static void test_model_none(void **state)
+{
+	cleanup_error kc_error_t err = NULL;
+	struct kc_sandbox_net n;
+	json_t *spec = spec_for("/run/netns/kc-sbnet-does-not-exist");
+	char *saved = cfg.runtime.internetworking_model;
+
+	(void)state;
+	cfg.runtime.internetworking_model = "none";
+	assert_int_equal(kc_sandbox_net_setup(&n, &cfg, spec, false, &err), 0);
+	assert_int_equal(n.n_netdevs, 0);
+	assert_null(n.netdevs);
+	kc_sandbox_net_teardown(&n);
+	cfg.runtime.internetworking_model = saved;
+	json_decref(spec);
+}
+
 int main(void)
 {
 	const char *root = getenv("KC_SOURCE_ROOT");
@@ -156,6 +218,8 @@ int main(void)
 		cmocka_unit_test(test_no_address),
 		cmocka_unit_test(test_tap_clash),
 		cmocka_unit_test(test_bad_kind),
+		cmocka_unit_test(test_setup_teardown),
+		cmocka_unit_test(test_model_none),
 	};
 	int ret;
 
