@@ -12,7 +12,7 @@ packages="
   qemu-system-x86 qemu-system-common
   kmod cpio lz4 busybox-static e2fsprogs
   iproute2 runc
-  containerd python3-grpcio
+  containerd python3-grpcio containernetworking-plugins
   golang-go golang-github-containerd-ttrpc-dev golang-github-gogo-protobuf-dev
   golang-github-golang-protobuf-1-3-dev
 "

@@ -13,6 +13,7 @@
 #include "lib/util.h"
 #include "mount.h"
 #include "hypervisor/hypervisor.h"
+#include "sandbox_net.h"
 
 struct kc_sandbox {
 	char *id;
@@ -25,6 +26,7 @@ struct kc_sandbox {
 	int agent_pidfd;
 	char *agent_uri;
 	struct kc_host_cgroup *cgroup;
+	struct kc_sandbox_net net; /* sandbox_net.c */
 };
 
 /* mounts/ becomes a shared mount and shared/ a read-only slave bind of it:
@@ -90,6 +92,9 @@ int kc_sandbox_start(const struct kc_sandbox_opts *o, struct kc_sandbox **out, k
 	/* Before the VMM and virtiofsd start: they inherit it. */
 	if (ret >= 0 && o->cgroup_path)
 		ret = kc_host_cgroup_enter(o->cgroup_path, &sb->cgroup, err);
+	/* The pod's network before the VM: QEMU gets its TAPs. */
+	if (ret >= 0)
+		ret = kc_sandbox_net_setup(&sb->net, o->cfg, o->spec, o->agent_binary != NULL, err);
 	if (ret < 0)
 		goto fail;
 	if (o->agent_binary) {
@@ -105,6 +110,8 @@ int kc_sandbox_start(const struct kc_sandbox_opts *o, struct kc_sandbox **out, k
 			.memory_mib = o->memory_mib,
 			.agent_timeout_ns = timeout,
 			.keep_agent_conn = true,
+			.netdevs = sb->net.netdevs,
+			.n_netdevs = sb->net.n_netdevs,
 		};
 
 		ret = kc_vm_start(&spec, &sb->vm, err);
@@ -152,6 +159,16 @@ int kc_sandbox_take_agent_fd(struct kc_sandbox *sb)
 	return sb->vm ? kc_vm_take_agent_fd(sb->vm) : -1;
 }
 
+const struct kc_podnet *kc_sandbox_podnet(const struct kc_sandbox *sb)
+{
+	return sb->net.n_netdevs ? sb->net.net : NULL;
+}
+
+char *const *kc_sandbox_dns(const struct kc_sandbox *sb)
+{
+	return sb->net.dns;
+}
+
 bool kc_sandbox_share_is_virtiofs(const struct kc_sandbox *sb)
 {
 	return sb->virtiofs;
@@ -194,6 +211,8 @@ int kc_sandbox_stop(struct kc_sandbox *sb, kc_error_t *err)
 		kc_agent_proc_stop(sb->agent_pid, sb->agent_pidfd);
 	sb->agent_pid = 0;
 	sb->agent_pidfd = -1;
+	/* Only now that QEMU let go of the TAPs. */
+	kc_sandbox_net_teardown(&sb->net);
 	kc_host_cgroup_leave(sb->cgroup);
 	sb->cgroup = NULL;
 	ret = remove_dirs(sb->base_dir, sb->run_dir, err);

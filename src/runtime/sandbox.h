@@ -20,6 +20,7 @@
  * agent at its host path and no virtio-fs storage is sent.
  */
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -39,6 +40,9 @@ struct kc_sandbox_opts {
 	unsigned vcpus, memory_mib; /* 0: the configuration's */
 	const char *agent_binary;   /* non-NULL: the agent as a host process */
 	const char *cgroup_path;    /* the pod's host cgroup (host_cgroup.h); NULL: none */
+	/* The pod sandbox's OCI spec: its network namespace and resolv.conf
+	 * (sandbox_net.h); NULL: no network. */
+	const json_t *spec;
 };
 
 struct kc_sandbox;
@@ -56,6 +60,13 @@ int kc_sandbox_pidfd(const struct kc_sandbox *sb);
 int kc_sandbox_take_agent_fd(struct kc_sandbox *sb);
 /* Whether CreateSandbox must carry the virtio-fs storage of the share. */
 bool kc_sandbox_share_is_virtiofs(const struct kc_sandbox *sb);
+/* The pod's connected network, for the guest's UpdateInterface,
+ * UpdateRoutes and AddARPNeighbors (kc_podnet_agent_msgs()); NULL when the
+ * VM has no NIC. */
+struct kc_podnet;
+const struct kc_podnet *kc_sandbox_podnet(const struct kc_sandbox *sb);
+/* CreateSandboxRequest.dns: NULL-terminated, NULL when none. */
+char *const *kc_sandbox_dns(const struct kc_sandbox *sb);
 /* The paths container preparation needs. */
 void kc_sandbox_container_env(const struct kc_sandbox *sb, struct kc_container_env *env);
 

@@ -77,6 +77,7 @@ static int sandbox_boot(struct shim *s, const char *sid, json_t *spec, kc_error_
 	o.vcpus = vcpus;
 	o.memory_mib = mib;
 	o.agent_binary = s->agent_binary;
+	o.spec = spec;
 	{
 		json_t *cg = json_object_get(json_object_get(spec, "linux"), "cgroupsPath");
 
@@ -288,6 +289,9 @@ static void create_sandbox(struct shim *s, struct create_ctx *x)
 
 	req.hostname = json_is_string(hn) ? (char *)json_string_value(hn) : "";
 	req.sandbox_id = (char *)kc_sandbox_id(s->sb);
+	for (char *const *d = kc_sandbox_dns(s->sb); d && d[req.n_dns]; )
+		req.n_dns++;
+	req.dns = (char **)kc_sandbox_dns(s->sb);
 	if (kc_sandbox_share_is_virtiofs(s->sb)) {
 		/* Kata's shared-fs storage: the share, mounted once per VM. */
 		st.driver = "virtio-fs";
@@ -300,6 +304,16 @@ static void create_sandbox(struct shim *s, struct create_ctx *x)
 		req.storages = sts;
 	}
 	shim_agent_call(s, "CreateSandbox", &req.base, NULL, 30 * NS_SEC, on_sandbox_created, x);
+}
+
+static void on_guest_net(struct shim *s, void *ctx, kc_error_t *err, const ProtobufCMessage *m)
+{
+	(void)m;
+	if (err) {
+		create_fail(s, ctx, err);
+		return;
+	}
+	create_sandbox(s, ctx);
 }
 
 void shim_h_create(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data)
@@ -375,7 +389,7 @@ void shim_h_create(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *
 			create_fail(s, x, &err);
 			return;
 		}
-		create_sandbox(s, x);
+		shim_net_configure(s, on_guest_net, x);
 		return;
 	}
 	create_container(s, x);

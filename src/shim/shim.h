@@ -137,6 +137,13 @@ void shim_agent_call_id(struct shim *s, const char *method, const ProtobufCMessa
 /* Runs the call's callback now with CANCELLED (unknown ids are ignored). */
 void shim_agent_cancel(struct shim *s, uint32_t id);
 
+/* ---- net.c: the guest's network ---- */
+
+/* Configures the guest's NICs, routes and neighbours from the sandbox's
+ * pod network, then calls done (with the first error, if any); at once
+ * when the VM has no NIC. */
+void shim_net_configure(struct shim *s, shim_agent_fn done, void *ctx);
+
 /* ---- events.c ---- */
 
 /* Queues an event (topic "/tasks/exit", msg a containerd.events message)

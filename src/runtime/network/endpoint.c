@@ -143,8 +143,10 @@ static int connect_one(struct kc_mnl *m, struct kc_podnet *net, size_t i, kc_err
 	cleanup_error kc_error_t e = NULL;
 	int ret;
 
-	snprintf(ep->tap_name, sizeof(ep->tap_name), "tap%zu_kata", i);
-	snprintf(ep->netdev_id, sizeof(ep->netdev_id), "net%zu", i);
+	/* i < KC_PODNET_MAX_ENDPOINTS (the scan's limit): the narrow type
+	 * shows the compiler of release builds that the names fit. */
+	snprintf(ep->tap_name, sizeof(ep->tap_name), "tap%u_kata", (unsigned char)i);
+	snprintf(ep->netdev_id, sizeof(ep->netdev_id), "net%u", (unsigned char)i);
 	ep->queues = net->queues;
 	ret = kc_tap_create(ep->tap_name, ep->queues, ep->tap_fds, err);
 	if (ret < 0)
