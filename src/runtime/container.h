@@ -32,6 +32,9 @@ struct kc_container_env {
 	const char *mounts_dir;  /* host: .../sandboxes/<sid>/mounts */
 	const char *guest_share; /* guest path of the share */
 	bool disable_guest_seccomp;
+	/* The agent is a host process (tests, KATA_C_TEST_AGENT), not a guest:
+	 * linux.resources would be the host's cgroups, so they stay out. */
+	bool host_agent;
 };
 
 /* Container and sandbox ids as containerd allows them: [A-Za-z0-9] then
@@ -55,7 +58,9 @@ int kc_rootfs_setup(const struct kc_container_env *env, const char *cid, const c
  * mounts shared through the share (files and dirs, read-only honoured);
  * host-only parts removed (hooks, network namespace, namespace paths,
  * device cgroup rules and host devices, AppArmor/SELinux labels, seccomp
- * when disabled).  Refuses mount types it cannot honour and destinations
+ * when disabled, resources for a host agent); every container gets the guest
+ * cgroup /kata_c/<cid>, since the host's path means nothing there and two
+ * containers of a pod must not share one.  Refuses mount types it cannot honour and destinations
  * that are not clean absolute paths, naming the mount.  Mounts it made
  * stay on failure: kc_container_cleanup() removes them.
  */

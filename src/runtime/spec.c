@@ -97,7 +97,6 @@ int kc_spec_for_guest(const struct kc_container_env *env, const char *cid, json_
 	linux_ = json_object_get(spec, "linux");
 	if (json_is_object(linux_)) {
 		json_t *res = json_object_get(linux_, "resources");
-		json_t *cg = json_object_get(linux_, "cgroupsPath");
 
 		constrain_namespaces(linux_);
 		json_object_del(linux_, "devices");
@@ -106,12 +105,15 @@ int kc_spec_for_guest(const struct kc_container_env *env, const char *cid, json_
 			json_object_del(res, "devices");
 		if (env->disable_guest_seccomp)
 			json_object_del(linux_, "seccomp");
-		/* systemd's slice:prefix:name has no meaning in the guest. */
-		if (!json_is_string(cg) || json_string_value(cg)[0] != '/') {
-			char *p = kc_xasprintf("/kata_c/%s", cid);
+		if (env->host_agent)
+			json_object_del(linux_, "resources");
+		/* The host's path (cgroupfs or systemd's slice:prefix:name) means
+		 * nothing in the guest, and CRI gives the containers of a pod
+		 * paths the agent would refuse to share. */
+		{
+			cleanup_free char *p = kc_xasprintf("/kata_c/%s", cid);
 
 			json_object_set_new(linux_, "cgroupsPath", json_string(p));
-			free(p);
 		}
 	}
 	return 0;

@@ -114,6 +114,22 @@ static void test_spec_rewrite(void **state)
 	assert_string_equal(json_string_value(json_object_get(json_object_get(spec, "linux"),
 							       "cgroupsPath")),
 			    "/kata_c/c1");
+	/* The guest keeps the resources; a cgroupfs path is replaced too. */
+	assert_non_null(json_object_get(json_object_get(json_object_get(spec, "linux"), "resources"),
+					"memory"));
+	{
+		cleanup_json json_t *s2 = parse("{\"process\":{},\"linux\":{\"cgroupsPath\":"
+						"\"/default/c2\",\"resources\":{\"pids\":{}}}}");
+		struct kc_container_env host = env;
+
+		host.host_agent = true;
+		assert_int_equal(kc_spec_for_guest(&host, "c2", s2, &err), 0);
+		assert_string_equal(
+			json_string_value(json_object_get(json_object_get(s2, "linux"), "cgroupsPath")),
+			"/kata_c/c2");
+		/* A host agent would apply them to the host's cgroups. */
+		assert_null(json_object_get(json_object_get(s2, "linux"), "resources"));
+	}
 }
 
 static void test_spec_refuses(void **state)
