@@ -272,6 +272,59 @@ static int bring_up_loopback(struct kc_agent *a, struct kc_ttrpc_call *call)
 	return 0;
 }
 
+/* The most a DNS line (nameserver, search, options) may be. */
+#define DNS_LINE_MAX 1024
+
+/*
+ * CreateSandbox.dns: the pod's resolv.conf lines (from the host's
+ * /etc/resolv.conf of the pod), written as the guest's /etc/resolv.conf as
+ * Kata's agent does.  Only as the VM's init: an agent on the host must not
+ * change the host's resolver.  Lines are checked first: one line each, no
+ * control characters.
+ */
+static int set_guest_dns(struct kc_agent *a, const Grpc__CreateSandboxRequest *req,
+			 struct kc_ttrpc_call *call)
+{
+	cleanup_error kc_error_t err = NULL;
+	cleanup_free char *text = kc_xstrdup("");
+
+	for (size_t i = 0; i < req->n_dns; i++) {
+		const char *l = req->dns[i];
+		size_t n = strlen(l);
+		char *t;
+
+		if (n == 0 || n > DNS_LINE_MAX) {
+			kc_ttrpc_call_fail(call, KC_TTRPC_INVALID_ARGUMENT,
+					   "dns[%zu]: %zu bytes (1 to %d allowed)", i, n, DNS_LINE_MAX);
+			return -1;
+		}
+		for (size_t j = 0; j < n; j++) {
+			if ((unsigned char)l[j] < 0x20 && l[j] != '\t') {
+				kc_ttrpc_call_fail(call, KC_TTRPC_INVALID_ARGUMENT,
+						   "dns[%zu]: control character 0x%02x at byte %zu", i,
+						   (unsigned char)l[j], j);
+				return -1;
+			}
+		}
+		t = kc_xasprintf("%s%s\n", text, l);
+		free(text);
+		text = t;
+	}
+	if (!req->n_dns)
+		return 0;
+	if (!a->init_mode) {
+		kc_ttrpc_call_fail(call, KC_TTRPC_FAILED_PRECONDITION,
+				   "dns: only the VM's init writes the guest's /etc/resolv.conf");
+		return -1;
+	}
+	if (kc_write_file_atomic("/etc/resolv.conf", text, strlen(text), 0644, &err) < 0) {
+		kc_error_wrap(&err, "dns");
+		kc_ttrpc_call_fail_error(call, &err);
+		return -1;
+	}
+	return 0;
+}
+
 static void h_create_sandbox(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data)
 {
 	const Grpc__CreateSandboxRequest *req = (const void *)m;
@@ -289,6 +342,8 @@ static void h_create_sandbox(struct kc_ttrpc_call *call, const ProtobufCMessage 
 				   "sethostname `%s`: %s", req->hostname, strerror(errno));
 		return;
 	}
+	if (set_guest_dns(a, req, call) < 0)
+		return;
 	if (req->n_kernel_modules && !a->init_mode) {
 		kc_ttrpc_call_fail(call, KC_TTRPC_FAILED_PRECONDITION,
 				   "kernel_modules: only the VM's init loads modules");

@@ -199,6 +199,26 @@ static void test_sandbox(void **state)
 	ah_answer_free(&a);
 	req.sandbox_id = (char *)"sb1";
 	req.hostname = (char *)"not-set-without-init";
+	/* DNS lines: checked, and refused without init (the host's resolver
+	 * is not the agent's to change); neither creates the sandbox. */
+	{
+		char *bad[] = { (char *)"nameserver 10.0.0.1", (char *)"search a\nnameserver 6.6.6.6" };
+		char *good[] = { (char *)"nameserver 10.0.0.1" };
+
+		req.n_dns = 2;
+		req.dns = bad;
+		assert_int_equal(ah_call(C, "CreateSandbox", &req.base, &a), KC_TTRPC_INVALID_ARGUMENT);
+		assert_non_null(strstr(a.message, "dns[1]: control character 0x0a at byte 8"));
+		ah_answer_free(&a);
+		req.n_dns = 1;
+		req.dns = good;
+		assert_int_equal(ah_call(C, "CreateSandbox", &req.base, &a),
+				 KC_TTRPC_FAILED_PRECONDITION);
+		assert_non_null(strstr(a.message, "/etc/resolv.conf"));
+		ah_answer_free(&a);
+		req.n_dns = 0;
+		req.dns = NULL;
+	}
 	assert_int_equal(ah_call0(C, "CreateSandbox", &req.base), 0);
 	assert_int_equal(ah_call0(C, "CreateSandbox", &req.base), KC_TTRPC_ALREADY_EXISTS);
 }
