@@ -58,7 +58,6 @@ struct kc_agent_proc {
 	int stdin_fd; /* our write end (or the pty master), -1 once closed */
 	int tty_fd; /* the pty master, -1 without a terminal */
 	int child_stdin, child_stdout, child_stderr; /* the child's ends until start */
-	char *tty_slave; /* the pty's slave path, until start */
 	struct kc_agent_stream out, err;
 	struct kc_agent_waiter *waiters; /* WaitProcess */
 	/* An exec'd process is forgotten once it exited, a WaitProcess got

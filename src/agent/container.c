@@ -13,6 +13,9 @@
  *   child -> parent   'N'  namespaces made: write the id maps, run the
  *                          prestart and createRuntime hooks
  *   parent -> child   'G'  go on
+ *   child -> parent   'T'  + the pty master (SCM_RIGHTS), with a terminal:
+ *                          opened in the container (terminal.c), sent
+ *                          before 'R' (init) or before exec (exec)
  *   child -> parent   'R'  ready: rootfs entered, waiting for start
  *   parent -> child   'S'  start: exec the process
  *   child -> parent   'E'  + message: a failure; the child exits 127
@@ -40,6 +43,7 @@
 #include <unistd.h>
 
 #include "container.h"
+#include "io.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
@@ -85,23 +89,96 @@ static int send_msg(int fd, char kind, const char *payload)
 	return 0;
 }
 
-/* Returns the kind, 0 at end of file, negative on error; msg (1024 bytes)
- * gets the payload, NUL-terminated. */
-static int recv_msg(int fd, char *msg)
+/* A message of one byte with one fd. */
+static int send_fd(int fd, char kind, int passed)
 {
-	char buf[1024];
-	ssize_t n;
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { .iov_base = &kind, .iov_len = 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			     .msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
 
+	memset(u.buf, 0, sizeof(u.buf));
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &passed, sizeof(int));
+	while (sendmsg(fd, &mh, MSG_NOSIGNAL) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return 0;
+}
+
+/* Returns the kind, 0 at end of file, negative on error; msg (1024 bytes)
+ * gets the payload, NUL-terminated.  An fd that came with it is *passed
+ * (close-on-exec; -1 when none), or closed when passed is NULL. */
+static int recv_msg_fd(int fd, char *msg, int *passed)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	char buf[1024];
+	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			     .msg_controllen = sizeof(u.buf) };
+	ssize_t n;
+	int got = -1;
+
+	if (passed)
+		*passed = -1;
 	do
-		n = recv(fd, buf, sizeof(buf), 0);
+		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+		    cm->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(&got, CMSG_DATA(cm), sizeof(int));
+	if (got >= 0 && passed)
+		*passed = got;
+	else if (got >= 0)
+		close(got);
 	if (n == 0)
 		return 0;
 	memcpy(msg, buf + 1, (size_t)n - 1);
 	msg[n - 1] = '\0';
 	return (unsigned char)buf[0];
+}
+
+static int recv_msg(int fd, char *msg)
+{
+	return recv_msg_fd(fd, msg, NULL);
+}
+
+/* In the child, in the container's mount namespace and root: its terminal
+ * made, the master sent to the agent. */
+static int child_tty(const struct kc_oci_process *p, int sync, kc_error_t *err)
+{
+	int m, ret;
+
+	if (!p->terminal)
+		return 0;
+	m = kc_tty_child_open(p, err);
+	if (m < 0)
+		return m;
+	ret = send_fd(sync, 'T', m);
+	close(m);
+	if (ret < 0)
+		return kc_error_set(err, -ret, "send the terminal to the agent");
+	return 0;
+}
+
+/* In the agent: a 'T' message's fd becomes p's terminal. */
+static int take_tty(struct kc_agent_proc *p, int passed, kc_error_t *err)
+{
+	if (passed < 0)
+		return kc_error_set(err, EPROTO, "sync: a terminal message without its fd");
+	return kc_agent_proc_set_tty(p, passed, err);
 }
 
 /* The parent's error from the child's message, which names its cause. */
@@ -168,17 +245,23 @@ static int child_stdio(const struct kc_agent_proc *p, int *keep, size_t nkeep, k
 	for (int s = 1; s < NSIG; s++)
 		signal(s, SIG_DFL);
 	sigprocmask(SIG_UNBLOCK, &all, NULL);
-	if (p->tty_slave) {
-		int ret = kc_tty_child_attach(p->tty_slave, err);
+	if (setsid() < 0)
+		return kc_error_set(err, errno, "setsid");
+	if (p->spec->terminal) {
+		/* The terminal comes once in the container (child_tty); until
+		 * then, nothing of the agent's. */
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 
-		if (ret < 0)
-			return ret;
-	} else {
-		if (setsid() < 0)
-			return kc_error_set(err, errno, "setsid");
-		if (dup2(p->child_stdin, 0) < 0 || dup2(p->child_stdout, 1) < 0 ||
-		    dup2(p->child_stderr, 2) < 0)
-			return kc_error_set(err, errno, "dup2 stdio");
+		if (null < 0)
+			return kc_error_set(err, errno, "open /dev/null");
+		if (dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0) {
+			close(null);
+			return kc_error_set(err, errno, "dup2 /dev/null onto stdio");
+		}
+		close(null);
+	} else if (dup2(p->child_stdin, 0) < 0 || dup2(p->child_stdout, 1) < 0 ||
+		   dup2(p->child_stderr, 2) < 0) {
+		return kc_error_set(err, errno, "dup2 stdio");
 	}
 	sort_fds(keep, nkeep);
 	kc_agent_close_all_but(keep, nkeep);
@@ -396,7 +479,7 @@ static __attribute__((noreturn)) void init_child(struct kc_agent_container *c, i
 		}
 	}
 	if (set_sysctls(&s->lnx, &err) < 0 || write_oom_score_adj(p, &err) < 0 ||
-	    kc_proc_apply_rlimits(p, &err) < 0)
+	    kc_proc_apply_rlimits(p, &err) < 0 || child_tty(p, sync, &err) < 0)
 		child_die(sync, &err);
 	send_msg(sync, 'R', NULL);
 	if (child_wait(sync, 'S', &err) < 0)
@@ -467,7 +550,7 @@ int kc_agent_container_create(struct kc_agent_container *c, bool sandbox_pidns,
 	cleanup_close int pidns = -1;
 	cleanup_free char *state = NULL;
 	char msg[1024];
-	int sv[2], pidfd = -1, ret, k;
+	int sv[2], pidfd = -1, ret, k, passed;
 	pid_t pid;
 
 	if ((c->spec->hostname || c->spec->domainname) && !ns_new(l, CLONE_NEWUTS))
@@ -516,7 +599,14 @@ int kc_agent_container_create(struct kc_agent_container *c, bool sandbox_pidns,
 	if (ret < 0)
 		goto fail;
 	send_msg(c->sync_fd, 'A', NULL);
-	while ((k = recv_msg(c->sync_fd, msg)) > 0) {
+	while ((k = recv_msg_fd(c->sync_fd, msg, &passed)) > 0) {
+		if (k == 'T') {
+			if ((ret = take_tty(p, passed, err)) < 0)
+				goto fail;
+			continue;
+		}
+		if (passed >= 0)
+			close(passed);
 		if (k == 'N') {
 			if (c->userns &&
 			    ((ret = write_map(pid, "uid_map", l->uid_mappings, l->n_uid_mappings,
@@ -530,6 +620,10 @@ int kc_agent_container_create(struct kc_agent_container *c, bool sandbox_pidns,
 				goto fail;
 			send_msg(c->sync_fd, 'G', NULL);
 		} else if (k == 'R') {
+			if (p->spec->terminal && p->tty_fd < 0) {
+				ret = kc_error_set(err, EPROTO, "sync: ready without the terminal");
+				goto fail;
+			}
 			return 0;
 		} else if (k == 'E') {
 			ret = child_error(err, EINVAL, msg);
@@ -608,7 +702,7 @@ static __attribute__((noreturn)) void exec_child(struct kc_agent_container *c,
 	}
 	close(rootfd);
 	close(c->init.pidfd);
-	if (kc_proc_apply_rlimits(p->spec, &err) < 0)
+	if (kc_proc_apply_rlimits(p->spec, &err) < 0 || child_tty(p->spec, sync, &err) < 0)
 		child_die(sync, &err);
 	finalize(p->spec, seccomp_of(c), &err);
 	child_die(sync, &err);
@@ -621,7 +715,7 @@ int kc_agent_exec_spawn(struct kc_agent_container *c, struct kc_agent_proc *p,
 	cleanup_free char *nspath = kc_xasprintf("/proc/%d/ns/pid", (int)c->init.pid);
 	cleanup_close int rootfd = -1, pidns = -1;
 	char msg[1024];
-	int sv[2], pidfd = -1, ret, k;
+	int sv[2], pidfd = -1, ret, k, passed;
 	pid_t pid;
 
 	if (c->init.pid <= 0 || c->init.exited || c->init.pidfd < 0)
@@ -653,12 +747,21 @@ int kc_agent_exec_spawn(struct kc_agent_container *c, struct kc_agent_proc *p,
 		return ret;
 	}
 	send_msg(sv[0], 'A', NULL);
-	k = recv_msg(sv[0], msg);
+	while ((k = recv_msg_fd(sv[0], msg, &passed)) == 'T')
+		if ((ret = take_tty(p, passed, err)) < 0) {
+			abort_child(p);
+			close(sv[0]);
+			return ret;
+		}
+	if (passed >= 0)
+		close(passed);
 	close(sv[0]);
 	if (k == 'E')
 		return child_error(err, EINVAL, msg);
 	if (k != 0)
 		return kc_error_set(err, EPROTO, "exec into container `%s` failed", c->id);
+	if (p->spec->terminal && p->tty_fd < 0)
+		return kc_error_set(err, EPROTO, "exec into container `%s`: no terminal", c->id);
 	return 0;
 }
 

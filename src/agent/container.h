@@ -43,12 +43,11 @@ int kc_seccomp_load(const struct kc_oci_seccomp *s, kc_error_t *err);
 
 /* ---- terminal.c ---- */
 
-/* A new pty pair: the master (non-blocking, close-on-exec) and the slave's
- * path; the window size from consoleSize when given. */
-int kc_tty_new(const struct kc_oci_process *p, int *master, char **slave, kc_error_t *err);
-/* In the child: a new session whose controlling terminal is the slave, on
- * fds 0, 1 and 2. */
-int kc_tty_child_attach(const char *slave, kc_error_t *err);
+/* In the child, in a new session, in the container's mount namespace and
+ * root: a pty from the container's /dev/ptmx, its slave the controlling
+ * terminal on fds 0, 1 and 2, the window size from consoleSize.  Returns the
+ * master (close-on-exec), which the child sends to the agent. */
+int kc_tty_child_open(const struct kc_oci_process *p, kc_error_t *err);
 int kc_tty_resize(int master, unsigned rows, unsigned cols, kc_error_t *err);
 
 /* ---- hooks.c ---- */

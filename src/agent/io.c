@@ -171,8 +171,6 @@ void kc_agent_proc_close_child_ends(struct kc_agent_proc *p)
 			close(*fds[i]);
 		*fds[i] = -1;
 	}
-	free(p->tty_slave);
-	p->tty_slave = NULL;
 }
 
 int kc_agent_proc_stdio(struct kc_agent_proc *p, kc_error_t *err)
@@ -180,16 +178,9 @@ int kc_agent_proc_stdio(struct kc_agent_proc *p, kc_error_t *err)
 	int in[2], out[2], errp[2];
 
 	if (p->spec->terminal) {
-		int ret = kc_tty_new(p->spec, &p->tty_fd, &p->tty_slave, err);
-
-		if (ret < 0)
-			return ret;
-		/* One fd, two jobs: stdin is written to it, stdout read from
-		 * it; stderr is the same terminal and reads as empty. */
-		p->stdin_fd = p->tty_fd;
-		p->out.fd = fcntl(p->tty_fd, F_DUPFD_CLOEXEC, 3);
-		if (p->out.fd < 0)
-			return kc_error_set(err, errno, "dup the terminal");
+		/* The child opens the pty in the container and sends its
+		 * master (kc_agent_proc_set_tty); stderr is the same terminal
+		 * and reads as empty. */
 		p->out.is_tty = true;
 		p->err.eof = true;
 		return 0;
@@ -221,6 +212,28 @@ int kc_agent_proc_stdio(struct kc_agent_proc *p, kc_error_t *err)
 	fcntl(p->stdin_fd, F_SETFL, O_NONBLOCK);
 	fcntl(p->out.fd, F_SETFL, O_NONBLOCK);
 	fcntl(p->err.fd, F_SETFL, O_NONBLOCK);
+	return 0;
+}
+
+int kc_agent_proc_set_tty(struct kc_agent_proc *p, int master, kc_error_t *err)
+{
+	int out;
+
+	if (!p->spec->terminal || p->tty_fd >= 0) {
+		close(master);
+		return kc_error_set(err, EPROTO, "sync: a terminal the process did not ask for");
+	}
+	/* One fd, two jobs: stdin is written to it, stdout read from it. */
+	out = fcntl(master, F_DUPFD_CLOEXEC, 3);
+	if (out < 0) {
+		int e = errno;
+
+		close(master);
+		return kc_error_set(err, e, "dup the terminal");
+	}
+	fcntl(master, F_SETFL, O_NONBLOCK);
+	p->tty_fd = p->stdin_fd = master;
+	p->out.fd = out;
 	return 0;
 }
 

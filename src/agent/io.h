@@ -25,8 +25,12 @@ void kc_agent_waiters_fail_all(struct kc_agent_waiter **list, int code, const ch
 /* Sets up p's fields (no fds). */
 void kc_agent_proc_init(struct kc_agent *a, struct kc_agent_container *c,
 			struct kc_agent_proc *p);
-/* Pipes for stdin/stdout/stderr, or a pty when p->spec->terminal. */
+/* Pipes for stdin/stdout/stderr; with p->spec->terminal, nothing yet:
+ * the child sends the pty (kc_agent_proc_set_tty). */
 int kc_agent_proc_stdio(struct kc_agent_proc *p, kc_error_t *err);
+/* The pty master the child sent (kc_tty_child_open): p's stdin and stdout
+ * from now on.  Takes master, also on failure. */
+int kc_agent_proc_set_tty(struct kc_agent_proc *p, int master, kc_error_t *err);
 /* Closes the child's ends once it runs (or failed to). */
 void kc_agent_proc_close_child_ends(struct kc_agent_proc *p);
 /* Fails p's pending calls and closes everything p holds (not p itself). */

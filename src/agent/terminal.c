@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-/* A process's terminal: a pty pair whose master the agent keeps (stdin and
- * stdout of the process, through WriteStdin/ReadStdout) and whose slave
- * becomes the process's controlling terminal. */
+/* A process's terminal, made as runc and crun make it: the child, once in
+ * the container's mount namespace and root, opens the container's own
+ * /dev/ptmx (its devpts instance), makes the slave its controlling terminal
+ * and sends the master to the agent (container.c), which keeps it as the
+ * process's stdin and stdout (WriteStdin/ReadStdout).  A pty from the
+ * agent's devpts would be a terminal the container cannot name: ttyname()
+ * inside finds no /dev/pts entry for it, or another pty's. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -11,6 +15,10 @@
 
 #include "container.h"
 #include "lib/util.h"
+
+#ifndef TIOCGPTPEER
+#define TIOCGPTPEER _IO('T', 0x41)
+#endif
 
 int kc_tty_resize(int master, unsigned rows, unsigned cols, kc_error_t *err)
 {
@@ -23,47 +31,36 @@ int kc_tty_resize(int master, unsigned rows, unsigned cols, kc_error_t *err)
 	return 0;
 }
 
-int kc_tty_new(const struct kc_oci_process *p, int *master, char **slave, kc_error_t *err)
+int kc_tty_child_open(const struct kc_oci_process *p, kc_error_t *err)
 {
-	cleanup_close int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	cleanup_close int m = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	cleanup_close int s = -1;
 	char name[128];
 	int ret;
 
 	if (m < 0)
-		return kc_error_set(err, errno, "open /dev/ptmx");
+		return kc_error_set(err, errno, "open the container's /dev/ptmx");
 	if (unlockpt(m) < 0)
-		return kc_error_set(err, errno, "unlockpt");
-	if (ptsname_r(m, name, sizeof(name)) != 0)
-		return kc_error_set(err, errno, "ptsname");
+		return kc_error_set(err, errno, "unlockpt the container's /dev/ptmx");
+	/* The peer of this very master, whatever /dev/pts names; by path on
+	 * kernels before 4.13. */
+	s = ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (s < 0) {
+		if (ptsname_r(m, name, sizeof(name)) != 0)
+			return kc_error_set(err, errno, "ptsname of the container's /dev/ptmx");
+		s = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+		if (s < 0)
+			return kc_error_set(err, errno, "open the terminal `%s`", name);
+	}
 	if (p->has_console_size) {
 		ret = kc_tty_resize(m, p->console_height, p->console_width, err);
 		if (ret < 0)
 			return ret;
 	}
-	fcntl(m, F_SETFL, O_NONBLOCK);
-	*slave = kc_xstrdup(name);
-	*master = kc_steal_fd(&m);
-	return 0;
-}
-
-int kc_tty_child_attach(const char *slave, kc_error_t *err)
-{
-	int fd;
-
-	if (setsid() < 0)
-		return kc_error_set(err, errno, "setsid");
-	fd = open(slave, O_RDWR | O_NOCTTY);
-	if (fd < 0)
-		return kc_error_set(err, errno, "open the terminal `%s`", slave);
-	if (ioctl(fd, TIOCSCTTY, 0) < 0) {
-		close(fd);
-		return kc_error_set(err, errno, "make `%s` the controlling terminal", slave);
-	}
-	if (dup2(fd, 0) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0) {
-		close(fd);
-		return kc_error_set(err, errno, "dup2 the terminal");
-	}
-	if (fd > 2)
-		close(fd);
-	return 0;
+	/* The caller made a new session: the slave becomes its terminal. */
+	if (ioctl(s, TIOCSCTTY, 0) < 0)
+		return kc_error_set(err, errno, "make the pty the controlling terminal");
+	if (dup2(s, 0) < 0 || dup2(s, 1) < 0 || dup2(s, 2) < 0)
+		return kc_error_set(err, errno, "dup2 the terminal onto stdio");
+	return kc_steal_fd(&m);
 }

@@ -17,6 +17,9 @@
  *   bigout MIB        MIB MiB of the test pattern (see pattern_byte)
  *   tty               tty or notty (stdin), then the window size "rows cols"
  *   tty-on-input      reads one byte of stdin, then prints as tty does
+ *   ttyname           ttyname(0), then "same" when that path here is the
+ *                     very terminal on fd 0 (same device) or "other", then
+ *                     "ctty" when /dev/tty opens (a controlling terminal)
  *   pid               the pid
  *   exit N            exits with status N
  */
@@ -58,6 +61,25 @@ static int do_tty(void)
 	if (ioctl(0, TIOCGWINSZ, &ws) < 0)
 		return fail_errno();
 	printf("%u %u\n", ws.ws_row, ws.ws_col);
+	return 0;
+}
+
+static int do_ttyname(void)
+{
+	const char *name = ttyname(0);
+	struct stat fd0, path;
+	int t;
+
+	if (!name)
+		return fail_errno();
+	if (fstat(0, &fd0) < 0 || stat(name, &path) < 0)
+		return fail_errno();
+	t = open("/dev/tty", O_RDWR | O_NOCTTY);
+	printf("%s %s %s\n", name,
+	       S_ISCHR(path.st_mode) && path.st_rdev == fd0.st_rdev ? "same" : "other",
+	       t >= 0 ? "ctty" : "noctty");
+	if (t >= 0)
+		close(t);
 	return 0;
 }
 
@@ -179,6 +201,8 @@ int main(int argc, char **argv)
 		}
 	} else if (strcmp(cmd, "tty") == 0) {
 		return do_tty();
+	} else if (strcmp(cmd, "ttyname") == 0) {
+		return do_ttyname();
 	} else if (strcmp(cmd, "tty-on-input") == 0) {
 		char c;
 

@@ -227,11 +227,18 @@ static void test_stdin_init(void **state)
 	h_check_clean();
 }
 
+/* The container's own devpts, as containerd's default spec has it: the
+ * agent opens a process's pty from the container's /dev/ptmx. */
+#define DEVPTS                                                                          \
+	",\"mounts\":[{\"destination\":\"/dev/pts\",\"type\":\"devpts\","               \
+	"\"source\":\"devpts\",\"options\":[\"nosuid\",\"noexec\",\"newinstance\","     \
+	"\"ptmxmode=0666\",\"mode=0620\"]}]"
+
 static void test_tty(void **state)
 {
 	cleanup_free char *s =
 		h_spec("[\"kc-test-init\",\"tty-on-input\"]",
-		       ",\"terminal\":true,\"consoleSize\":{\"height\":30,\"width\":100}", NULL, NULL);
+		       ",\"terminal\":true,\"consoleSize\":{\"height\":30,\"width\":100}", NULL, DEVPTS);
 	Grpc__TtyWinResizeRequest rz = GRPC__TTY_WIN_RESIZE_REQUEST__INIT;
 	cleanup_free char *out = NULL, *errout = NULL, *eout = NULL;
 
@@ -252,7 +259,7 @@ static void test_tty(void **state)
 
 	/* CloseStdin on a terminal: the EOF character, and cat ends. */
 	{
-		cleanup_free char *sc = h_spec("[\"cat\"]", ",\"terminal\":true", NULL, NULL);
+		cleanup_free char *sc = h_spec("[\"cat\"]", ",\"terminal\":true", NULL, DEVPTS);
 		cleanup_free char *cout = NULL;
 
 		h_run("c-tty-cat", sc);
@@ -267,7 +274,7 @@ static void test_tty(void **state)
 
 	/* An exec with its own terminal; without one, resize is refused. */
 	{
-		cleanup_free char *s2 = h_spec("[\"sleep\",\"1005\"]", NULL, NULL, NULL);
+		cleanup_free char *s2 = h_spec("[\"sleep\",\"1005\"]", NULL, NULL, DEVPTS);
 
 		h_run("c-tty2", s2);
 		assert_int_equal(h_exec("c-tty2", "e-tty",
@@ -284,6 +291,45 @@ static void test_tty(void **state)
 		assert_int_equal(ah_call0(H, "TtyWinResize", &rz.base), 9);
 		assert_int_equal(h_remove("c-tty2", 0), 0);
 	}
+	h_check_clean();
+}
+
+/* The terminal is one of the container's: `tty` prints a /dev/pts path
+ * that, inside the container, is that very terminal, for the init process
+ * and for an exec (whose pty is the container's second); it is the
+ * controlling terminal.  Without a devpts in the container, a precise
+ * error. */
+static void test_tty_in_container(void **state)
+{
+	const char *sh = "[\"sh\",\"-c\",\"n=$(tty) && test -c $n && echo yes $n; "
+			 "kc-test-init ttyname\"]";
+	const char *ex = "{\"args\":[\"sh\",\"-c\",\"n=$(tty) && test -c $n && echo yes $n; "
+			 "kc-test-init ttyname\"],\"terminal\":true,\"env\":[\"PATH=/bin\"],"
+			 "\"cwd\":\"/\"}";
+	cleanup_free char *s = h_spec(sh, ",\"terminal\":true", NULL, DEVPTS);
+	cleanup_free char *s2 = h_spec("[\"cat\"]", ",\"terminal\":true", NULL, DEVPTS);
+	cleanup_free char *bare = h_spec("[\"true\"]", ",\"terminal\":true", NULL, NULL);
+	cleanup_free char *out = NULL, *eout = NULL, *msg = NULL;
+
+	(void)state;
+	h_run("c-ttyn", s);
+	out = h_read_all("c-ttyn", "", false, NULL);
+	assert_string_equal(out, "yes /dev/pts/0\r\n/dev/pts/0 same ctty\r\n");
+	assert_int_equal(h_wait_status("c-ttyn", ""), 0);
+	assert_int_equal(h_remove("c-ttyn", 0), 0);
+
+	/* The init (cat) holds the container's pts/0: the exec gets pts/1. */
+	h_run("c-ttyn2", s2);
+	assert_int_equal(h_exec("c-ttyn2", "e-ttyn", ex, NULL), 0);
+	eout = h_read_all("c-ttyn2", "e-ttyn", false, NULL);
+	assert_string_equal(eout, "yes /dev/pts/1\r\n/dev/pts/1 same ctty\r\n");
+	assert_int_equal(h_wait_status("c-ttyn2", "e-ttyn"), 0);
+	assert_int_equal(h_remove("c-ttyn2", 0), 0);
+
+	/* No devpts mounted: /dev/ptmx names nothing there. */
+	assert_int_not_equal(h_create("c-ttyn-bare", bare, &msg), 0);
+	print_message("# %s\n", msg);
+	assert_non_null(strstr(msg, "open the container's /dev/ptmx: No such file or directory"));
 	h_check_clean();
 }
 
@@ -619,6 +665,7 @@ int main(void)
 		cmocka_unit_test(test_exec_not_running),
 		cmocka_unit_test(test_stdin_init),
 		cmocka_unit_test(test_tty),
+		cmocka_unit_test(test_tty_in_container),
 		cmocka_unit_test(test_concurrent_execs),
 		cmocka_unit_test(test_big_output),
 		cmocka_unit_test(test_output_after_exit),
