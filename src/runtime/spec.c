@@ -18,6 +18,17 @@ const char *kc_spec_annotation(json_t *spec, const char *key)
 	return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
+static bool has_string(json_t *arr, const char *s)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach (arr, i, v)
+		if (json_is_string(v) && strcmp(json_string_value(v), s) == 0)
+			return true;
+	return false;
+}
+
 /* Namespaces: the VM is the pod's network; host namespace paths mean
  * nothing in the guest. */
 static void constrain_namespaces(json_t *linux_)
@@ -41,6 +52,42 @@ static void constrain_namespaces(json_t *linux_)
 		json_array_append_new(out, c);
 	}
 	json_object_set_new(linux_, "namespaces", out);
+}
+
+/*
+ * The guest runs cgroup v2, where containerd (CRI, ctr) gives a container a
+ * cgroup namespace so that its read-only /sys/fs/cgroup is its own cgroup.
+ * On a cgroup v1 host it asks for none, and the container would see the
+ * guest's whole hierarchy: one is added when the spec mounts cgroups
+ * read-only (CRI's privileged containers mount them read-write, and get
+ * none on a v2 host either).
+ */
+static void add_cgroup_namespace(json_t *spec, json_t *linux_)
+{
+	json_t *ns = json_object_get(linux_, "namespaces"), *m, *n;
+	bool ro_cgroup = false;
+	size_t i;
+
+	if (!json_is_array(ns))
+		return;
+	json_array_foreach (json_object_get(spec, "mounts"), i, m) {
+		const char *t = json_string_value(json_object_get(m, "type"));
+
+		if (t && (strcmp(t, "cgroup") == 0 || strcmp(t, "cgroup2") == 0) &&
+		    has_string(json_object_get(m, "options"), "ro"))
+			ro_cgroup = true;
+	}
+	if (!ro_cgroup)
+		return;
+	json_array_foreach (ns, i, n) {
+		const char *t = json_string_value(json_object_get(n, "type"));
+
+		if (t && strcmp(t, "cgroup") == 0)
+			return;
+	}
+	n = json_object();
+	json_object_set_new(n, "type", json_string("cgroup"));
+	json_array_append_new(ns, n);
 }
 
 int kc_spec_for_guest(const struct kc_container_env *env, const char *cid, json_t *spec,
@@ -99,6 +146,7 @@ int kc_spec_for_guest(const struct kc_container_env *env, const char *cid, json_
 		json_t *res = json_object_get(linux_, "resources");
 
 		constrain_namespaces(linux_);
+		add_cgroup_namespace(spec, linux_);
 		json_object_del(linux_, "devices");
 		json_object_del(linux_, "mountLabel");
 		if (json_is_object(res))

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: Apache-2.0
 # (from the project's shared tools; here: logs under $KC_CRI_LOGDIR, the
-# pod id printed, ExecSync only when KC_CRI_EXEC=1, a second container)
+# pod id printed, ExecSync only when KC_CRI_EXEC=1, a second container,
+# the cgroup view and UpdateContainerResources when KC_CRI_CGROUP=1)
 """cri-mini.py -- drive containerd's CRI plugin (runtime.v1) without crictl.
 crictl/cri-tools is not packaged in Debian 12; this uses python3-grpcio with
 hand-encoded protobuf (field numbers from k8s.io/cri-api runtime/v1 api.proto).
@@ -76,6 +77,15 @@ st = decode(call("ContainerStatus", fs(1, cid))[1][0]); print("   state (1=RUNNI
 if os.environ.get("KC_CRI_EXEC") == "1":
   r = call("ExecSync", fs(1, cid) + fs(2, "/bin/sh") + fs(2, "-c") + fs(2, "echo execsync-out; exit 3") + fv(3, 10))
   print("   ExecSync stdout=%r exit_code=%s" % (r.get(1, [b""])[0], r.get(3, [0])[0]))
+if os.environ.get("KC_CRI_CGROUP") == "1":
+  # The container's own cgroup at /sys/fs/cgroup, before and after
+  # UpdateContainerResources (linux: cpu_period 1, cpu_quota 2, memory 4).
+  show = "grep ' /sys/fs/cgroup ' /proc/self/mountinfo; cat /proc/self/cgroup; echo mem=$(cat /sys/fs/cgroup/memory.max) cpu=$(cat /sys/fs/cgroup/cpu.max)"
+  r = call("ExecSync", fs(1, cid) + fs(2, "/bin/sh") + fs(2, "-c") + fs(2, show) + fv(3, 30))
+  print("   cgroup before: %r" % r.get(1, [b""])[0].decode())
+  call("UpdateContainerResources", fs(1, cid) + fm(2, fv(1, 100000) + fv(2, 50000) + fv(4, 64 << 20)))
+  r = call("ExecSync", fs(1, cid) + fs(2, "/bin/sh") + fs(2, "-c") + fs(2, show) + fv(3, 30))
+  print("   cgroup after: %r" % r.get(1, [b""])[0].decode())
 c2cfg = (fm(1, fs(1, "c2")) + fm(2, fs(1, image))
          + fs(3, "/bin/sh") + fs(3, "-c") + fs(3, "echo hello-from-c2; exit 6") + fs(11, "c2.log"))
 cid2 = call("CreateContainer", fs(1, pod) + fm(2, c2cfg) + fm(3, sandbox_cfg))[1][0].decode()

@@ -49,7 +49,10 @@ for _ in $(seq 100); do $CTR version > /dev/null 2>&1 && break; sleep 0.1; done
 $CTR images import "$W/img.tar" > /dev/null
 $CTR images import "$W/pause.tar" > /dev/null
 
-out=$(KC_CRI_LOGDIR=$W/logs timeout 300 /usr/bin/python3 "$(dirname "$0")/cri-pod.py" "$CW/run/containerd.sock" kata "$IMG" 2>&1)
+# In a VM the container sees its own guest cgroup, and CRI's
+# UpdateContainerResources reaches it.
+cgtest=0; [ "$KC_E2E_MODE" = vm ] && cgtest=1
+out=$(KC_CRI_CGROUP=$cgtest KC_CRI_LOGDIR=$W/logs timeout 300 /usr/bin/python3 "$(dirname "$0")/cri-pod.py" "$CW/run/containerd.sock" kata "$IMG" 2>&1)
 rc=$?
 check "CRI pod lifecycle completes" 0 $rc
 [ $rc = 0 ] || echo "$out" | sed 's/^/# /'
@@ -57,6 +60,20 @@ case "$out" in *"container log:"*"hello-from-cri-container"*) ok "CRI: the conta
 case "$out" in *"c2 state (2=EXITED): 2 exit_code: 6"*) ok "CRI: a second container of the pod exits 6" ;; *) not_ok "CRI: a second container of the pod exits 6" ;; esac
 case "$out" in *"c2 log:"*"hello-from-c2"*) ok "CRI: the second container's log" ;; *) not_ok "CRI: the second container's log" ;; esac
 case "$out" in *"state (2=EXITED): 2 exit_code: 137"*|*"state (2=EXITED): 2 exit_code: 143"*) ok "CRI: StopContainer ends the first (SIGTERM, then SIGKILL)" ;; *) not_ok "CRI: StopContainer" ;; esac
+if [ $cgtest = 1 ]; then
+	before=$(echo "$out" | sed -n 's/^   cgroup before: //p')
+	after=$(echo "$out" | sed -n 's/^   cgroup after: //p')
+	# mountinfo: root "/" (the namespace's root is the container's
+	# cgroup), read-only, cgroup2.
+	case "$before" in *" / /sys/fs/cgroup ro,"*" - cgroup2 "*) ok "CRI: /sys/fs/cgroup is the container's cgroup2, read-only" ;;
+		*) not_ok "CRI: /sys/fs/cgroup is the container's cgroup2, read-only"; echo "# $before" ;; esac
+	case "$before" in *'\n0::/\n'*) ok "CRI: the container has its own cgroup namespace" ;;
+		*) not_ok "CRI: the container has its own cgroup namespace" ;; esac
+	case "$before" in *"mem=max cpu=max 100000"*) ok "CRI: no limits before the update" ;;
+		*) not_ok "CRI: no limits before the update" ;; esac
+	case "$after" in *"mem=67108864 cpu=50000 100000"*) ok "CRI: UpdateContainerResources sets memory.max and cpu.max in the guest" ;;
+		*) not_ok "CRI: UpdateContainerResources sets memory.max and cpu.max in the guest"; echo "# $after" ;; esac
+fi
 n=$(grep -c 'starting sandbox' "$W/logs/containerd.log")
 sid=$(sed -n 's/.*msg="starting sandbox \([0-9a-f]*\):.*/\1/p' "$W/logs/containerd.log" | head -1)
 check "CRI: one sandbox (VM) for the pod's three containers" 1 "$n"

@@ -132,6 +132,40 @@ static void test_spec_rewrite(void **state)
 	}
 }
 
+/* How many cgroup namespaces the guest's spec asks for. */
+static size_t cgroup_ns_after(const char *mount_opts, const char *extra_ns)
+{
+	cleanup_free char *mounts = kc_xasprintf("%s/sb/mounts", tmpdir);
+	struct kc_container_env env = { mounts, "/run/kata-containers/shared/containers", true };
+	cleanup_error kc_error_t err = NULL;
+	cleanup_free char *text = kc_xasprintf(
+		"{\"process\":{},\"mounts\":[{\"destination\":\"/sys/fs/cgroup\",\"type\":"
+		"\"cgroup\",\"source\":\"cgroup\",\"options\":[%s]}],"
+		"\"linux\":{\"namespaces\":[{\"type\":\"mount\"}%s]}}",
+		mount_opts, extra_ns);
+	cleanup_json json_t *spec = parse(text);
+	json_t *n;
+	size_t i, count = 0;
+
+	assert_int_equal(kc_spec_for_guest(&env, "c1", spec, &err), 0);
+	json_array_foreach (json_object_get(json_object_get(spec, "linux"), "namespaces"), i, n)
+		if (strcmp(json_string_value(json_object_get(n, "type")), "cgroup") == 0)
+			count++;
+	return count;
+}
+
+static void test_spec_cgroup_namespace(void **state)
+{
+	(void)state;
+	/* CRI on a cgroup v1 host: read-only cgroups, no namespace; the
+	 * guest (v2) gives one so that /sys/fs/cgroup is the container's. */
+	assert_int_equal(cgroup_ns_after("\"nosuid\",\"ro\"", ""), 1);
+	/* A privileged container's read-write cgroups: none, as on v2. */
+	assert_int_equal(cgroup_ns_after("\"nosuid\",\"rw\"", ""), 0);
+	/* One already asked for is not doubled. */
+	assert_int_equal(cgroup_ns_after("\"ro\"", ",{\"type\":\"cgroup\"}"), 1);
+}
+
 static void test_spec_refuses(void **state)
 {
 	cleanup_free char *mounts = kc_xasprintf("%s/sb/mounts", tmpdir);
@@ -275,6 +309,7 @@ int main(void)
 		cmocka_unit_test(test_check_id),
 		cmocka_unit_test(test_mount_options),
 		cmocka_unit_test(test_spec_rewrite),
+		cmocka_unit_test(test_spec_cgroup_namespace),
 		cmocka_unit_test(test_spec_refuses),
 		cmocka_unit_test(test_volumes_mounted),
 		cmocka_unit_test(test_rootfs_bind_and_overlay),
