@@ -144,11 +144,11 @@ static size_t rdrand_bytes(uint8_t *buf, size_t len)
 
 int kc_agent_init_entropy(kc_error_t *err)
 {
-	/* 32 bytes of RDRAND, then three timespecs. */
-	struct {
-		struct rand_pool_info info;
-		uint8_t buf[32 + 3 * sizeof(struct timespec)];
-	} pool;
+	/* 32 bytes of RDRAND, then three timespecs, after the ioctl's header
+	 * (a struct ending in a variable-sized buffer, hence the allocation). */
+	enum { RDRAND_MAX = 32, POOL_MAX = RDRAND_MAX + 3 * sizeof(struct timespec) };
+	cleanup_free struct rand_pool_info *info = kc_xzalloc(sizeof(*info) + POOL_MAX);
+	uint8_t *buf = (uint8_t *)(info + 1);
 	cleanup_close int fd = open("/dev/random", O_WRONLY | O_CLOEXEC);
 	static const clockid_t clocks[] = { CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_BOOTTIME };
 	size_t n;
@@ -158,21 +158,20 @@ int kc_agent_init_entropy(kc_error_t *err)
 	/* The CPU's generator counts as entropy (under TCG QEMU feeds it from
 	 * the host's getrandom); clock readings are only mixed in, since a
 	 * fresh VM's clocks are predictable. */
-	memset(&pool, 0, sizeof(pool));
-	n = rdrand_bytes(pool.buf, 32);
-	pool.info.entropy_count = (int)(n * 8);
+	n = rdrand_bytes(buf, RDRAND_MAX);
+	info->entropy_count = (int)(n * 8);
 	for (size_t i = 0; i < KC_ARRAY_SIZE(clocks); i++) {
 		struct timespec ts;
 
 		clock_gettime(clocks[i], &ts);
-		memcpy(pool.buf + n, &ts, sizeof(ts));
+		memcpy(buf + n, &ts, sizeof(ts));
 		n += sizeof(ts);
 	}
-	pool.info.buf_size = (int)n;
-	if (ioctl(fd, RNDADDENTROPY, &pool.info) < 0)
+	info->buf_size = (int)n;
+	if (ioctl(fd, RNDADDENTROPY, info) < 0)
 		return kc_error_set(err, errno, "RNDADDENTROPY on `/dev/random`");
-	kc_debug("entropy: %d bits credited from RDRAND, %zu bytes mixed",
-		 pool.info.entropy_count, n);
+	kc_debug("entropy: %d bits credited from RDRAND, %zu bytes mixed", info->entropy_count,
+		 n);
 	return 0;
 }
 

@@ -1,11 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
-# What needs the agent's whole container runtime (branch `container`):
-# exec (output, exit code, stdin), terminals (exec -t, run -t), pause and
-# resume, read-only and read-write bind volumes.  Not in the meson suite
-# until that agent is merged here: the agent of this branch has no
-# ExecProcess, TtyWinResize, Pause/Resume nor spec mounts.  Passed against
-# a trial merge with that branch (see docs/shim.md).
+# What needs the agent's whole container runtime: exec (output, exit
+# code, stdin), terminals (exec -t, run -t), pause and resume, read-only
+# and read-write bind volumes.  Pause and resume are checked in the VM
+# only: the host agent of tests runs on this host's cgroup v1 root, where
+# it makes no cgroups (and so has no freezer).
 . "$(dirname "$0")/lib.sh"
 trap 'e2e_stop' EXIT
 e2e_start
@@ -22,10 +21,12 @@ rc=$?
 case "$out" in *"/dev/pts/"*) t=yes ;; *) t="no: $out" ;; esac
 check "exec -t: a terminal" yes "$t"
 check "exec -t: exit code" 4 $rc
-$CTR tasks pause kce2e-ex > /dev/null 2>&1
-check "pause: PAUSED" PAUSED "$($CTR tasks ls 2> /dev/null | awk '$1=="kce2e-ex" {print $3}')"
-$CTR tasks resume kce2e-ex > /dev/null 2>&1
-check "resume: RUNNING" RUNNING "$($CTR tasks ls 2> /dev/null | awk '$1=="kce2e-ex" {print $3}')"
+if [ "$KC_E2E_MODE" = vm ]; then
+	$CTR tasks pause kce2e-ex > /dev/null 2>&1
+	check "pause: PAUSED" PAUSED "$($CTR tasks ls 2> /dev/null | awk '$1=="kce2e-ex" {print $3}')"
+	$CTR tasks resume kce2e-ex > /dev/null 2>&1
+	check "resume: RUNNING" RUNNING "$($CTR tasks ls 2> /dev/null | awk '$1=="kce2e-ex" {print $3}')"
+fi
 $CTR tasks kill -s SIGKILL kce2e-ex > /dev/null 2>&1
 for _ in $(seq 100); do
 	st=$($CTR tasks ls 2> /dev/null | awk '$1=="kce2e-ex" {print $3}')
