@@ -6,44 +6,11 @@ cri-pod.py): a kata pod pings the bridge's gateway, two kata pods talk TCP
 (busybox nc), a runc pod and a kata pod talk TCP both ways.  Prints one
 `check NAME VALUE` line per fact for the TAP script; exit 0 when the CRI
 calls all succeeded."""
-import os, sys, time, grpc
-
-def varint(n):
-    if n < 0: n += 1 << 64
-    o = bytearray()
-    while True:
-        b = n & 0x7F; n >>= 7
-        o.append(b | 0x80 if n else b)
-        if not n: return bytes(o)
-def fv(f, v): return varint(f << 3) + varint(int(v)) if v else b""
-def fs(f, v):
-    if isinstance(v, str): v = v.encode()
-    return varint(f << 3 | 2) + varint(len(v)) + v if v else b""
-def fm(f, v): return varint(f << 3 | 2) + varint(len(v)) + v
-
-def rd(b, i):
-    v = s = 0
-    while True:
-        c = b[i]; i += 1; v |= (c & 0x7F) << s; s += 7
-        if not c & 0x80: return v, i
-def decode(b):
-    d, i = {}, 0
-    while i < len(b):
-        k, i = rd(b, i)
-        fn, wt = k >> 3, k & 7
-        if wt == 0: v, i = rd(b, i)
-        elif wt == 2:
-            l, i = rd(b, i); v = b[i:i + l]; i += l
-        elif wt == 1: v = b[i:i + 8]; i += 8
-        elif wt == 5: v = b[i:i + 4]; i += 4
-        d.setdefault(fn, []).append(v)
-    return d
+import os, sys, time
+from cri_client import connect, decode, fm, fs, fv
 
 sock, image, gw, logroot = sys.argv[1:5]
-ch = grpc.insecure_channel("unix://" + sock)
-def call(method, req, timeout=180):
-    f = ch.unary_unary("/runtime.v1.RuntimeService/" + method)
-    return decode(f(req, timeout=timeout))
+call = connect(sock, 180)
 def check(name, value): print("check %s %s" % (name, value), flush=True)
 
 pods = []

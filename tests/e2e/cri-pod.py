@@ -13,53 +13,11 @@ Runs: Version, RunPodSandbox (host network), CreateContainer, StartContainer,
 ContainerStatus, ExecSync, StopContainer, ContainerStatus, RemoveContainer,
 StopPodSandbox, RemovePodSandbox.  Exit 0 on success.
 """
-import os, sys, time, grpc
-
-def varint(n):
-    if n < 0: n += 1 << 64
-    o = bytearray()
-    while True:
-        b = n & 0x7F; n >>= 7
-        o.append(b | 0x80 if n else b)
-        if not n: return bytes(o)
-def fv(f, v): return varint(f << 3) + varint(int(v)) if v else b""
-def fs(f, v):
-    if isinstance(v, str): v = v.encode()
-    return varint(f << 3 | 2) + varint(len(v)) + v if v else b""
-def fm(f, v): return varint(f << 3 | 2) + varint(len(v)) + v
-def mapf(f, d): return b"".join(fm(f, fs(1, k) + fs(2, v)) for k, v in d.items())
-
-def decode(b):
-    d, i = {}, 0
-    while i < len(b):
-        k = 0; s = 0
-        while True:
-            c = b[i]; i += 1; k |= (c & 0x7F) << s; s += 7
-            if not c & 0x80: break
-        fn, wt = k >> 3, k & 7
-        if wt == 0:
-            v = 0; s = 0
-            while True:
-                c = b[i]; i += 1; v |= (c & 0x7F) << s; s += 7
-                if not c & 0x80: break
-        elif wt == 2:
-            l = 0; s = 0
-            while True:
-                c = b[i]; i += 1; l |= (c & 0x7F) << s; s += 7
-                if not c & 0x80: break
-            v = b[i:i + l]; i += l
-        elif wt == 1: v = b[i:i + 8]; i += 8
-        elif wt == 5: v = b[i:i + 4]; i += 4
-        d.setdefault(fn, []).append(v)
-    return d
+import os, sys, time
+from cri_client import connect, decode, fm, fs, fv
 
 sock, handler, image = sys.argv[1], sys.argv[2], sys.argv[3]
-ch = grpc.insecure_channel("unix://" + sock)
-def call(method, req, svc="runtime.v1.RuntimeService"):
-    f = ch.unary_unary("/%s/%s" % (svc, method), request_serializer=None, response_deserializer=None)
-    r = f(req, timeout=60)
-    print("%-18s ok  %s" % (method, {k: (v if len(v) > 1 else v[0]) for k, v in decode(r).items()} if len(r) < 400 else "(%d bytes)" % len(r)))
-    return decode(r)
+call = connect(sock, 60, verbose=True)
 
 call("Version", fs(1, "v1"))
 logdir = os.environ.get("KC_CRI_LOGDIR", "/tmp/kata-harness/cri/logs") + "/pod-" + handler; os.makedirs(logdir, exist_ok=True)
