@@ -77,6 +77,56 @@ e2e_config() {
 	fi
 }
 
+# A private containerd with the CRI plugin under $CW (cri_config SHIM
+# [TOML]): its dirs, SHIM as its kata shim, and $CW/config.toml with the
+# kata runtime handler (the default; configuration: e2e_config) and TOML
+# appended (more runtime handlers).  CNI: /usr/lib/cni, $CW/net.d.
+cri_config() {
+	mkdir -p "$CW"/{root,state,run,opt,net.d,logs,bin} "$W/logs"
+	ln -sf "$1" "$CW/bin/containerd-shim-kata-v2"
+	cat > "$CW/config.toml" <<EOT
+version = 2
+root  = "$CW/root"
+state = "$CW/state"
+[grpc]
+  address = "$CW/run/containerd.sock"
+[debug]
+  level = "debug"
+[plugins]
+  [plugins."io.containerd.internal.v1.opt"]
+    path = "$CW/opt"
+  [plugins."io.containerd.grpc.v1.cri"]
+    sandbox_image = "docker.io/library/kcpause:latest"
+    disable_apparmor = true
+    restrict_oom_score_adj = true
+    stream_server_address = "127.0.0.1"
+    stream_server_port = "0"
+    [plugins."io.containerd.grpc.v1.cri".cni]
+      bin_dir = "/usr/lib/cni"
+      conf_dir = "$CW/net.d"
+      max_conf_num = 1
+    [plugins."io.containerd.grpc.v1.cri".containerd]
+      default_runtime_name = "kata"
+      snapshotter = "overlayfs"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.kata]
+        runtime_type = "io.containerd.kata.v2"
+        [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.kata.options]
+          ConfigPath = "$(e2e_config)"
+${2:-}
+EOT
+}
+
+# Once the CRI containerd started on $CW answers: CTR (its ctr, namespace
+# k8s.io), $IMG and the pause image imported.
+cri_images() {
+	CTR="ctr --address $CW/run/containerd.sock -n k8s.io"
+	for _ in $(seq 100); do $CTR version > /dev/null 2>&1 && break; sleep 0.1; done
+	"$KC_SOURCE_ROOT/scripts/mk-busybox-oci.sh" "$W/img.tar" "$IMG" > /dev/null
+	"$KC_SOURCE_ROOT/scripts/mk-busybox-oci.sh" "$W/pause.tar" docker.io/library/kcpause:latest '["/bin/sleep","inf"]' > /dev/null
+	$CTR images import "$W/img.tar" > /dev/null
+	$CTR images import "$W/pause.tar" > /dev/null
+}
+
 e2e_stop() {
 	$CTR tasks ls -q 2> /dev/null | while read -r t; do $CTR tasks kill -s SIGKILL "$t"; done
 	kill -TERM "$CPID" 2> /dev/null

@@ -7,47 +7,12 @@
 . "$(dirname "$0")/lib.sh"
 /usr/bin/python3 -c 'import grpc' 2> /dev/null || { echo "1..0 # python3-grpcio is missing"; exit 1; }
 CW=$W/cri
-mkdir -p "$CW"/{root,state,run,opt,net.d,logs,bin}
-ln -s "$KC_BUILD_ROOT/src/shim/containerd-shim-kata-v2" "$CW/bin/containerd-shim-kata-v2"
-mkdir -p "$W/logs"
-cat > "$CW/config.toml" <<EOT
-version = 2
-root  = "$CW/root"
-state = "$CW/state"
-[grpc]
-  address = "$CW/run/containerd.sock"
-[debug]
-  level = "debug"
-[plugins]
-  [plugins."io.containerd.internal.v1.opt"]
-    path = "$CW/opt"
-  [plugins."io.containerd.grpc.v1.cri"]
-    sandbox_image = "docker.io/library/kcpause:latest"
-    disable_apparmor = true
-    restrict_oom_score_adj = true
-    stream_server_address = "127.0.0.1"
-    stream_server_port = "0"
-    [plugins."io.containerd.grpc.v1.cri".cni]
-      bin_dir = "/usr/lib/cni"
-      conf_dir = "$CW/net.d"
-    [plugins."io.containerd.grpc.v1.cri".containerd]
-      default_runtime_name = "kata"
-      snapshotter = "overlayfs"
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.kata]
-        runtime_type = "io.containerd.kata.v2"
-        [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.kata.options]
-          ConfigPath = "$(e2e_config)"
-EOT
+cri_config "$KC_BUILD_ROOT/src/shim/containerd-shim-kata-v2"
 env $( [ "$KC_E2E_MODE" = host-agent ] && echo "KATA_C_TEST_AGENT=$KC_BUILD_ROOT/src/agent/kata-agent") \
 	ASAN_OPTIONS=detect_leaks=1:log_path=$W/logs/asan PATH="$CW/bin:$PATH" \
 	containerd --config "$CW/config.toml" > "$W/logs/containerd.log" 2>&1 &
 CPID=$!
-CTR="ctr --address $CW/run/containerd.sock -n k8s.io"
-for _ in $(seq 100); do $CTR version > /dev/null 2>&1 && break; sleep 0.1; done
-"$KC_SOURCE_ROOT/scripts/mk-busybox-oci.sh" "$W/img.tar" "$IMG" > /dev/null
-"$KC_SOURCE_ROOT/scripts/mk-busybox-oci.sh" "$W/pause.tar" docker.io/library/kcpause:latest '["/bin/sleep","inf"]' > /dev/null
-$CTR images import "$W/img.tar" > /dev/null
-$CTR images import "$W/pause.tar" > /dev/null
+cri_images
 
 # In a VM the container sees its own guest cgroup, and CRI's
 # UpdateContainerResources reaches it.
