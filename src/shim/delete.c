@@ -56,12 +56,12 @@ int shim_delete(const struct shim_args *a, kc_error_t *err)
 {
 	cleanup_free char *cwd = getcwd(NULL, 0);
 	const char *bundle = a->bundle ? a->bundle : cwd;
-	cleanup_free char *cfgpath = NULL, *rootfs = NULL, *sock = NULL;
+	cleanup_free char *rootfs = NULL, *sock = NULL;
 	cleanup_json json_t *spec = NULL;
 	Containerd__Task__V2__DeleteResponse r = CONTAINERD__TASK__V2__DELETE_RESPONSE__INIT;
 	Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
 	struct timespec now;
-	const char *sid = a->id, *type = NULL;
+	const char *sid = a->id;
 	cleanup_free uint8_t *out = NULL;
 	size_t len;
 	int ret;
@@ -69,15 +69,8 @@ int shim_delete(const struct shim_args *a, kc_error_t *err)
 	ret = kc_check_id("id", a->id, err);
 	if (ret < 0)
 		return ret;
-	if (bundle) {
-		cfgpath = kc_xasprintf("%s/config.json", bundle);
-		if (kc_json_load_file(cfgpath, &spec, NULL) >= 0) {
-			type = kc_spec_annotation(spec, "io.kubernetes.cri.container-type");
-			if (type && strcmp(type, "container") == 0 &&
-			    kc_spec_annotation(spec, "io.kubernetes.cri.sandbox-id"))
-				sid = kc_spec_annotation(spec, "io.kubernetes.cri.sandbox-id");
-		}
-	}
+	if (bundle)
+		sid = shim_sandbox_of(bundle, a->id, &spec);
 	ret = kc_check_id("sandbox id", sid, err);
 	if (ret < 0)
 		return ret;

@@ -191,6 +191,11 @@ struct shim_args {
 
 /* The socket path of the shim of (address, ns, id). */
 char *shim_socket_path(const char *address, const char *ns, const char *id);
+/* The pod that start/delete of ID is about: a CRI container's
+ * io.kubernetes.cri.sandbox-id annotation, else ID.  *spec gets BUNDLE's
+ * config.json (NULL where it is missing or does not parse); the result may
+ * point into it. */
+const char *shim_sandbox_of(const char *bundle, const char *id, json_t **spec);
 int shim_start(const struct shim_args *a, kc_error_t *err);
 int shim_delete(const struct shim_args *a, kc_error_t *err);
 /* The daemon: serves listen_fd until Shutdown.  Once it serves (pid file

@@ -38,6 +38,19 @@ char *shim_socket_path(const char *address, const char *ns, const char *id)
 	return kc_xasprintf("%s/%016llx.sock", SOCKET_DIR, (unsigned long long)h);
 }
 
+const char *shim_sandbox_of(const char *bundle, const char *id, json_t **spec)
+{
+	cleanup_free char *cfgpath = kc_xasprintf("%s/config.json", bundle);
+	const char *type, *sid;
+
+	*spec = NULL;
+	if (kc_json_load_file(cfgpath, spec, NULL) < 0)
+		return id;
+	type = kc_spec_annotation(*spec, "io.kubernetes.cri.container-type");
+	sid = kc_spec_annotation(*spec, "io.kubernetes.cri.sandbox-id");
+	return type && strcmp(type, "container") == 0 && sid ? sid : id;
+}
+
 static bool answers(const char *path)
 {
 	cleanup_free char *uri = kc_xasprintf("unix://%s", path);
@@ -102,10 +115,10 @@ static int write_address(const char *bundle, const char *addr, kc_error_t *err)
 int shim_start(const struct shim_args *a, kc_error_t *err)
 {
 	cleanup_free char *bundle = getcwd(NULL, 0);
-	cleanup_free char *cfgpath = NULL, *sock = NULL, *addr = NULL, *uri = NULL;
+	cleanup_free char *sock = NULL, *addr = NULL, *uri = NULL;
 	cleanup_free char *config_path = NULL;
 	cleanup_json json_t *spec = NULL;
-	const char *type = NULL, *sid = a->id;
+	const char *sid;
 	pid_t pid;
 	int fd, ret, ready[2];
 	char msg[512];
@@ -116,13 +129,7 @@ int shim_start(const struct shim_args *a, kc_error_t *err)
 	ret = kc_check_id("id", a->id, err);
 	if (ret < 0)
 		return ret;
-	cfgpath = kc_xasprintf("%s/config.json", bundle);
-	if (kc_json_load_file(cfgpath, &spec, NULL) >= 0) {
-		type = kc_spec_annotation(spec, "io.kubernetes.cri.container-type");
-		if (type && strcmp(type, "container") == 0 &&
-		    kc_spec_annotation(spec, "io.kubernetes.cri.sandbox-id"))
-			sid = kc_spec_annotation(spec, "io.kubernetes.cri.sandbox-id");
-	}
+	sid = shim_sandbox_of(bundle, a->id, &spec);
 	ret = kc_check_id("sandbox id", sid, err);
 	if (ret < 0)
 		return ret;
