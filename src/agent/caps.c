@@ -69,9 +69,13 @@ static int set_caps(const uint64_t *caps, kc_error_t *err)
 				    (unsigned long long)eff, (unsigned long long)prm);
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
 		return kc_error_set(err, errno, "clear the ambient set");
+	/* As runc does, an ambient capability the process may not hold (it
+	 * must be in both the permitted and the inheritable set: EPERM) is
+	 * left out rather than failing the container: the process only ends
+	 * up with fewer privileges.  Any other failure is an error. */
 	for (int c = 0; c <= last_cap(); c++)
 		if ((caps[KC_OCI_CAP_AMBIENT] >> c & 1) &&
-		    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0)
+		    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0 && errno != EPERM)
 			return kc_error_set(err, errno, "raise ambient capability %s",
 					    kc_oci_cap_name(c));
 	return 0;

@@ -84,7 +84,7 @@ static void test_masked_and_readonly_paths(void **state)
 
 static void test_capabilities(void **state)
 {
-	cleanup_free char *out = NULL, *out2 = NULL, *out3 = NULL;
+	cleanup_free char *out = NULL, *out2 = NULL, *out3 = NULL, *out4 = NULL;
 	int status;
 
 	(void)state;
@@ -114,6 +114,18 @@ static void test_capabilities(void **state)
 	assert_non_null(strstr(out2, "CapAmb:\t0000000000000020\n"));
 	assert_non_null(strstr(out2, "CapBnd:\t0000000000000020\n"));
 	assert_non_null(strstr(out2, "NoNewPrivs:\t1\n"));
+
+	/* An ambient capability outside the inheritable set cannot be held:
+	 * left out, as runc does, and the container still runs. */
+	out4 = run_init("c-ambient-no-inh", "\"status\"",
+			",\"user\":{\"uid\":1000,\"gid\":1000},"
+			"\"capabilities\":{\"bounding\":[\"CAP_KILL\"],\"effective\":[\"CAP_KILL\"],"
+			"\"permitted\":[\"CAP_KILL\"],\"ambient\":[\"CAP_KILL\"]}",
+			NULL, ",\"mounts\":[" PROC_MOUNT "]", &status);
+	assert_int_equal(status, 0);
+	assert_non_null(strstr(out4, "CapAmb:\t0000000000000000\n"));
+	/* ... and a non-root process keeps nothing across exec without it. */
+	assert_non_null(strstr(out4, "CapPrm:\t0000000000000000\n"));
 
 	/* Without a user change and without the capabilities member, the
 	 * process keeps what the agent has. */
