@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -188,6 +189,9 @@ int main(int argc, char **argv)
 	uri = kc_xasprintf("unix://%s/agent.sock", dir);
 	agent = fork();
 	if (agent == 0) {
+		/* A driver that dies on an error takes the agent with it (else
+		 * the agent keeps the bench script's output pipe open). */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		execl(argv[1], "kata-agent", "--no-init", "--listen", uri, "--log-level", "error",
 		      (char *)NULL);
 		_exit(127);
