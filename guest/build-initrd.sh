@@ -3,7 +3,8 @@
 # Reproducible gzip'd newc initramfs: sorted entries, mtimes fixed to
 # SOURCE_DATE_EPOCH (default 0), owner root:root, fixed modes, gzip -n.
 # Contents: /init (0755), /lib/modules/*.ko + /lib/modules/load-order
-# (0644), dirs /dev /proc /sys /run /tmp /lib /lib/modules (0755; /tmp 1777),
+# (0644), dirs /dev /etc /proc /sys /run /tmp /lib /lib/modules (0755; /tmp
+# 1777; /etc for the resolv.conf the agent writes from CreateSandbox.dns),
 # and /dev/console (char 5,1, 0600) when mknod is permitted (root).
 set -eu
 
@@ -22,7 +23,7 @@ trap 'rm -rf "$STAGE"' EXIT
 trap 'exit 130' INT TERM
 R=$STAGE/root
 umask 022
-mkdir -p "$R/dev" "$R/proc" "$R/sys" "$R/run" "$R/tmp" "$R/lib/modules"
+mkdir -p "$R/dev" "$R/etc" "$R/proc" "$R/sys" "$R/run" "$R/tmp" "$R/lib/modules"
 cp "$INIT" "$R/init"
 chmod 0755 "$R/init"
 cp "$MODS/load-order" "$R/lib/modules/load-order"
@@ -33,7 +34,7 @@ while read -r m; do
     cp "$MODS/$m" "$R/lib/modules/$m"
 done < "$MODS/load-order"
 chmod 0644 "$R"/lib/modules/*
-chmod 0755 "$R/dev" "$R/proc" "$R/sys" "$R/run" "$R/lib" "$R/lib/modules"
+chmod 0755 "$R/dev" "$R/etc" "$R/proc" "$R/sys" "$R/run" "$R/lib" "$R/lib/modules"
 chmod 1777 "$R/tmp"
 if mknod "$R/dev/console" c 5 1 2>/dev/null; then
     chmod 0600 "$R/dev/console"

@@ -317,12 +317,6 @@ static int set_guest_dns(struct kc_agent *a, const Grpc__CreateSandboxRequest *r
 				   "dns: only the VM's init writes the guest's /etc/resolv.conf");
 		return -1;
 	}
-	/* The guest initrd has no /etc of its own. */
-	if (mkdir("/etc", 0755) < 0 && errno != EEXIST) {
-		kc_error_set(&err, errno, "dns: mkdir `/etc`");
-		kc_ttrpc_call_fail_error(call, &err);
-		return -1;
-	}
 	if (kc_write_file_atomic("/etc/resolv.conf", text, strlen(text), 0644, &err) < 0) {
 		kc_error_wrap(&err, "dns");
 		kc_ttrpc_call_fail_error(call, &err);

@@ -118,7 +118,7 @@ fi
 
 # 8: exact entries
 entries_ok() {
-    { printf '%s\n' dev dev/console init lib lib/modules lib/modules/load-order proc run sys tmp
+    { printf '%s\n' dev dev/console etc init lib lib/modules lib/modules/load-order proc run sys tmp
       sed 's|^|lib/modules/|' "$KOUT/modules/load-order"; } | LC_ALL=C sort > "$TMP/want"
     gzip -dc "$IMG" | cpio -t --quiet 2>/dev/null | LC_ALL=C sort > "$TMP/got"
     diff "$TMP/want" "$TMP/got" > "$TMP/diff" || { diag "$TMP/diff"; return 1; }
@@ -200,7 +200,7 @@ static_ok() { readelf -h "$AGENT" > /dev/null && ! readelf -l "$AGENT" | grep -q
 if [ $AOK = 1 ]; then check "kata-agent.static is a static binary ($(wc -c < "$AGENT") bytes)" static_ok
 else nok "agent image built by meson ($AGENT, $AIMG)"; fi
 agent_entries_ok() {
-    { printf '%s\n' dev dev/console init lib lib/modules lib/modules/load-order proc run sys tmp
+    { printf '%s\n' dev dev/console etc init lib lib/modules lib/modules/load-order proc run sys tmp
       sed 's|^|lib/modules/|' "$KOUT/modules/load-order"; } | LC_ALL=C sort > "$TMP/awant"
     gzip -dc "$AIMG" | cpio -t --quiet 2>/dev/null | LC_ALL=C sort > "$TMP/agot"
     diff "$TMP/awant" "$TMP/agot" > "$TMP/adiff" || { diag "$TMP/adiff"; return 1; }

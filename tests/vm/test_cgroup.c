@@ -371,11 +371,17 @@ static void test_sandbox(void **state)
 {
 	Grpc__CreateSandboxRequest req = GRPC__CREATE_SANDBOX_REQUEST__INIT;
 
+	char *dns[] = { (char *)"nameserver 10.0.0.53", (char *)"search kc.test" };
+
 	(void)state;
 	req.sandbox_id = (char *)"cgroup-vm";
+	req.n_dns = KC_ARRAY_SIZE(dns);
+	req.dns = dns;
 	ah_call_ok(C, "CreateSandbox", &req.base, NULL);
 	/* The shell answers and the guest has cgroup2 with controllers. */
 	assert_guest("echo hello", "hello");
+	/* The sandbox's DNS lines are the guest's resolv.conf. */
+	assert_guest("cat /etc/resolv.conf | tr '\\n' ' '", "nameserver 10.0.0.53 search kc.test ");
 	{
 		cleanup_free char *ctl = guest_sh("cat /sys/fs/cgroup/cgroup.subtree_control");
 
