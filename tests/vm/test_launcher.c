@@ -106,6 +106,12 @@ static void test_argv_kvm_console_commas(void **state)
 	assert_null(opt_value(v, "-device", "vhost-user-fs-device"));
 }
 
+/* Kata's words for a fast boot (virtcontainers/qemu_amd64.go), spelled out
+ * here so that a change to them is seen. */
+#define BOOT                                                                                  \
+	"tsc=reliable no_timer_check rcupdate.rcu_expedited=1 i8042.direct=1 i8042.dumbkbd=1 " \
+	"i8042.nopnp=1 i8042.noaux=1 noreplace-smp reboot=k cryptomgr.notests"
+
 static void test_kernel_cmdline(void **state)
 {
 	struct kc_config c = { 0 };
@@ -114,16 +120,16 @@ static void test_kernel_cmdline(void **state)
 	(void)state;
 	c.hypervisor.kernel_params = (char *)"cgroup_no_v1=all";
 	s = kc_qemu_kernel_cmdline(&c, "foo=1", false, 0);
-	assert_string_equal(s, "quiet panic=-1 agent.listen=serial://agent.channel.0 "
+	assert_string_equal(s, "quiet panic=-1 " BOOT " agent.listen=serial://agent.channel.0 "
 			       "cgroup_no_v1=all foo=1");
 	free(s);
 	s = kc_qemu_kernel_cmdline(&c, NULL, true, 2400000);
-	assert_string_equal(s, "console=ttyS0 quiet panic=-1 agent.listen=serial://agent.channel.0 "
+	assert_string_equal(s, "console=ttyS0 quiet panic=-1 " BOOT " agent.listen=serial://agent.channel.0 "
 			       "tsc_early_khz=2400000 cgroup_no_v1=all");
 	free(s);
 	c.agent.enable_debug = true;
 	s = kc_qemu_kernel_cmdline(&c, NULL, true, 0);
-	assert_string_equal(s, "console=ttyS0 panic=-1 agent.listen=serial://agent.channel.0 "
+	assert_string_equal(s, "console=ttyS0 panic=-1 " BOOT " agent.listen=serial://agent.channel.0 "
 			       "agent.log=debug cgroup_no_v1=all");
 	free(s);
 }

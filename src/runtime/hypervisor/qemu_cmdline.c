@@ -129,6 +129,19 @@ char **kc_qemu_build_argv(const struct kc_qemu_cmdline *c)
 	return a.v;
 }
 
+/*
+ * Kata's built-in words for a fast boot of a VM that has no legacy PC
+ * devices and a TSC it can trust: no crypto self-tests at boot (about
+ * 200 ms of a TCG boot: the algorithms are the kernel's, not ours to
+ * test), no TSC and timer checks, expedited RCU grace periods, no i8042
+ * probing, no SMP alternatives patching, reboot through the keyboard
+ * controller.  Together about 350 ms of a 1.45 s TCG boot here.  The
+ * configuration's kernel_params come after these and can override them.
+ */
+#define KC_QEMU_BOOT_PARAMS                                                                \
+	"tsc=reliable no_timer_check rcupdate.rcu_expedited=1 i8042.direct=1 i8042.dumbkbd=1 " \
+	"i8042.nopnp=1 i8042.noaux=1 noreplace-smp reboot=k cryptomgr.notests"
+
 static void append_word(char **s, const char *w)
 {
 	char *n;
@@ -150,6 +163,7 @@ char *kc_qemu_kernel_cmdline(const struct kc_config *cfg, const char *extra, boo
 	append_word(&s, debug ? NULL : "quiet");
 	/* A panicking guest ends the VM (QEMU runs with -no-reboot). */
 	append_word(&s, "panic=-1");
+	append_word(&s, KC_QEMU_BOOT_PARAMS);
 	append_word(&s, "agent.listen=serial://" KC_QEMU_AGENT_PORT);
 	if (cfg->agent.enable_debug)
 		append_word(&s, "agent.log=debug");
