@@ -37,7 +37,9 @@ int kc_agent_module_load(const char *dir, const char *name, const char *params,
  * (NULL-terminated, may be NULL; the kernel command line's modules_load=).
  * Each gets its parameters from `cmdline` (may be NULL), as modprobe would.
  * The drivers of one kind of virtio device (net, blk, vsock, virtio-fs)
- * are skipped when virtio_bus (NULL: never skip) lists no such device.
+ * are skipped when virtio_bus (NULL: never skip) lists no such device, and
+ * those loaded on first use (kc_agent_module_for_fstype) unless `extra`
+ * names them.
  * A module that fails is logged with its name and the others are still
  * loaded.  The file of each module loaded (or found loaded) is unlinked:
  * the initrd's files take guest RAM; a later kc_agent_module_load() of one
@@ -46,6 +48,15 @@ int kc_agent_module_load(const char *dir, const char *name, const char *params,
  */
 int kc_agent_modules_load_all(const char *dir, const char *virtio_bus, char *const *extra,
 			      const char *cmdline, kc_error_t *err);
+
+/*
+ * A mount of `fstype` failed with ENODEV.  After init's
+ * kc_agent_modules_load_all, a module left for its first use (overlay) is
+ * loaded now, as the kernel's request_module would with a modprobe the
+ * guest does not have; true when it was, and the caller mounts again.
+ * Always false in a process that is not the VM's init.
+ */
+bool kc_agent_module_for_fstype(const char *fstype);
 
 /* CreateSandbox.kernel_modules: each module with its parameters, in order;
  * the first failure is the error. */

@@ -356,6 +356,8 @@ static char *make_shared(void)
 	cleanup_free char *bb = kc_xasprintf("%s/busybox", bin);
 	cleanup_free char *sh = kc_xasprintf("%s/sh", bin);
 	cleanup_free char *note = kc_xasprintf("%s/from-host.txt", rootfs);
+	cleanup_free char *layer = kc_xasprintf("%s/layer", rootfs);
+	cleanup_free char *marker = kc_xasprintf("%s/layer/marker", rootfs);
 	FILE *f;
 
 	assert_int_equal(access(BUSYBOX, X_OK), 0);
@@ -368,6 +370,10 @@ static char *make_shared(void)
 	f = fopen(note, "w");
 	assert_non_null(f);
 	fputs("written on the host\n", f);
+	fclose(f);
+	assert_int_equal(mkdir(layer, 0755), 0);
+	f = fopen(marker, "w");
+	assert_non_null(f);
 	fclose(f);
 	return shared;
 }
@@ -420,9 +426,12 @@ static char *run_shared_container(struct ah_conn *c, int *status)
 	ProtobufCMessage *m = NULL;
 	cleanup_free char *json = kc_xasprintf(
 		"{\"ociVersion\":\"1.0.2\",\"process\":{\"args\":[\"/bin/sh\",\"-c\","
-		"\"echo hello from the guest; /bin/busybox cat /from-host.txt\"],"
-		"\"env\":[\"PATH=/bin\"],\"cwd\":\"/\"},\"root\":{\"path\":\"%s/ct1/rootfs\"}}",
-		GUEST_SHARED);
+		"\"echo hello from the guest; /bin/busybox cat /from-host.txt; /bin/busybox ls /ov\"],"
+		"\"env\":[\"PATH=/bin\"],\"cwd\":\"/\"},\"root\":{\"path\":\"%s/ct1/rootfs\"},"
+		/* overlay is loaded on its first mount (src/agent/modules.c) */
+		"\"mounts\":[{\"destination\":\"/ov\",\"type\":\"overlay\",\"source\":\"overlay\","
+		"\"options\":[\"lowerdir=%s/ct1/rootfs/bin:%s/ct1/rootfs/layer\"]}]}",
+		GUEST_SHARED, GUEST_SHARED, GUEST_SHARED);
 	char *out;
 
 	/* Kata's sandbox storage for the shared directory. */
@@ -460,7 +469,8 @@ static char *run_shared_container(struct ah_conn *c, int *status)
 }
 
 /* A container in the guest runs from a rootfs the host shares over
- * virtio-fs; its output shows it read the host's file. */
+ * virtio-fs; its output shows it read the host's file, and an overlay
+ * mount of two of its dirs (the module loaded on first use). */
 static void test_container_over_virtiofs(void **state)
 {
 	cleanup_free char *shared = make_shared();
@@ -488,7 +498,8 @@ static void test_container_over_virtiofs(void **state)
 	assert_non_null(out);
 	for (char *l = out, *nl; (nl = strchr(l, '\n')) != NULL; l = nl + 1)
 		print_message("# container said: %.*s\n", (int)(nl - l), l);
-	assert_string_equal(out, "hello from the guest\nwritten on the host\n");
+	/* The overlay of bin/ and layer/: its first mount loaded the module. */
+	assert_string_equal(out, "hello from the guest\nwritten on the host\nbusybox\nmarker\nsh\n");
 	assert_int_equal(status, 0);
 	case_check_clean(&t);
 }
