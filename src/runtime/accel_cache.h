@@ -8,15 +8,17 @@
  * The KVM probe (kvm_probe.h) costs ~150 ms where KVM emulates guest kernel
  * code, and the shim is one process per pod: without a cache every pod
  * boot would pay it.  The verdict cannot change while the host runs (the
- * host's KVM is what it is), so it is kept in a file under /run (a tmpfs,
- * emptied at reboot) together with the kernel's boot_id, and probed again
- * when the boot_id differs or the file is missing or malformed.
+ * host's KVM is what it is), so it is kept in a boot cache file
+ * (boot_cache.h), and probed again when the file is from another boot,
+ * missing or malformed.
  */
 
 #include <stdbool.h>
 #include <stddef.h>
 
-#define KC_ACCEL_CACHE_PATH "/run/kata-containers/kata-c-accel"
+#include "boot_cache.h"
+
+#define KC_ACCEL_CACHE_PATH KC_BOOT_CACHE_DIR "/kata-c-accel"
 
 /* "kvm" or "tcg".  reason (size bytes) gets why KVM is not used ("" when
  * it is); *from_cache (may be NULL) tells whether the probe was skipped.

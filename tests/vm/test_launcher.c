@@ -467,6 +467,77 @@ static void test_accel_cache(void **state)
 	assert_int_equal(rmdir(dir), 0);
 }
 
+/* Lines of a file; 0 when it is missing. */
+static int count_lines(const char *path)
+{
+	cleanup_free char *text = NULL;
+	size_t len;
+	int n = 0;
+
+	if (kc_read_file(path, 1 << 20, &text, &len, NULL) < 0)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		n += text[i] == '\n';
+	return n;
+}
+
+/* A QEMU binary found good is asked `-M help` once per host boot, and
+ * again when it changes; one that fails is never remembered. */
+static void test_qemu_check_cache(void **state)
+{
+	cleanup_free char *cache = kc_xasprintf("%s/cache/qemu", base);
+	cleanup_free char *dir = kc_xasprintf("%s/cache", base);
+	cleanup_free char *calls = kc_xasprintf("%s/qemu-calls", base);
+	cleanup_free char *body = kc_xasprintf(
+		"echo \"$@\" >> '%s'\n"
+		"[ -e '%s.bad' ] && exit 3\n"
+		"echo 'microvm              microvm (i386)'", calls, calls);
+	cleanup_free char *fake = write_script("qemu-counted", body);
+	cleanup_free char *bad = kc_xasprintf("%s.bad", calls);
+	cleanup_free char *text = NULL;
+	cleanup_error kc_error_t err = NULL;
+	struct timespec ts[2] = { { 0, UTIME_OMIT }, { 12345, 0 } };
+	size_t len;
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(kc_qemu_check_binary(fake, cache, NULL), 0);
+	assert_int_equal(count_lines(calls), 1);
+	assert_int_equal(kc_read_file(cache, 4096, &text, &len, NULL), 0);
+	assert_int_equal(strncmp(text, "boot_id ", 8), 0);
+	assert_non_null(strstr(text, fake));
+	assert_int_equal(kc_qemu_check_binary(fake, cache, NULL), 0);
+	assert_int_equal(count_lines(calls), 1);
+	/* Another binary at that path (its mtime): asked again, then known. */
+	assert_int_equal(utimensat(AT_FDCWD, fake, ts, 0), 0);
+	assert_int_equal(kc_qemu_check_binary(fake, cache, NULL), 0);
+	assert_int_equal(kc_qemu_check_binary(fake, cache, NULL), 0);
+	assert_int_equal(count_lines(calls), 2);
+	/* A cache written in another boot is not believed. */
+	f = fopen(cache, "w");
+	assert_non_null(f);
+	fprintf(f, "boot_id 00000000-0000-0000-0000-000000000000\n%s\n",
+		strchr(text, '\n') ? strchr(text, '\n') + 1 : "");
+	fclose(f);
+	assert_int_equal(kc_qemu_check_binary(fake, cache, NULL), 0);
+	assert_int_equal(count_lines(calls), 3);
+	/* Broken now, after a change: the error, and nothing remembered. */
+	f = fopen(bad, "w");
+	assert_non_null(f);
+	fclose(f);
+	ts[1].tv_sec = 23456;
+	assert_int_equal(utimensat(AT_FDCWD, fake, ts, 0), 0);
+	assert_int_equal(kc_qemu_check_binary(fake, cache, &err), -EINVAL);
+	assert_non_null(strstr(err->msg, "-M help`: exited with status 3"));
+	assert_int_equal(kc_qemu_check_binary(fake, cache, NULL), -EINVAL);
+	assert_int_equal(count_lines(calls), 5);
+	assert_int_equal(unlink(bad), 0);
+	assert_int_equal(unlink(calls), 0);
+	assert_int_equal(unlink(fake), 0);
+	assert_int_equal(unlink(cache), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 static int group_setup(void **state)
 {
 	(void)state;
@@ -511,6 +582,7 @@ int main(void)
 		cmocka_unit_test(test_missing_initrd),
 		cmocka_unit_test(test_missing_qemu),
 		cmocka_unit_test(test_qemu_without_microvm),
+		cmocka_unit_test(test_qemu_check_cache),
 		cmocka_unit_test(test_missing_virtiofsd),
 		cmocka_unit_test(test_unknown_hypervisor),
 		cmocka_unit_test(test_socket_path_too_long),

@@ -148,7 +148,7 @@ static int check_spec(const struct kc_vm_spec *spec, const struct kc_config *cfg
 				return kc_error_set(err, EINVAL, "VM: netdev id `%s` twice",
 						    spec->netdevs[i].id);
 	}
-	return kc_qemu_check_binary(h->path, err);
+	return kc_qemu_check_binary(h->path, KC_QEMU_CHECK_CACHE_PATH, err);
 }
 
 static int make_run_dir(struct qvm *vm, kc_error_t *err)

@@ -13,6 +13,7 @@
 #include "hypervisor.h"
 #include "lib/config.h"
 #include "lib/error.h"
+#include "runtime/boot_cache.h"
 
 /* The name of the virtio-serial port the agent listens on. */
 #define KC_QEMU_AGENT_PORT "agent.channel.0"
@@ -53,9 +54,12 @@ char *kc_qemu_kernel_cmdline(const struct kc_config *cfg, const char *extra, boo
 /* The host's TSC frequency in kHz (from /proc/cpuinfo), 0 if unknown. */
 unsigned long kc_qemu_host_tsc_khz(void);
 
-/* QEMU at path exists, runs, and lists the microvm machine (`-M help`);
- * the answer is cached per binary (path, inode, mtime). */
-int kc_qemu_check_binary(const char *path, kc_error_t *err);
+/* QEMU at path exists, runs, and lists the microvm machine (`-M help`,
+ * ~20 ms).  A binary found good is remembered in the boot cache file
+ * cache_path (NULL: none; boot_cache.h) by device, inode, mtime, size and
+ * path, so the next shim does not ask again. */
+#define KC_QEMU_CHECK_CACHE_PATH KC_BOOT_CACHE_DIR "/kata-c-qemu"
+int kc_qemu_check_binary(const char *path, const char *cache_path, kc_error_t *err);
 
 /* run_dir/name as a unix socket path; too long for sun_path is an error
  * naming it. */

@@ -2,7 +2,6 @@
 /* QEMU microvm: command lines and the checks made before launching. */
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 
 #include "qemu.h"
 #include "lib/util.h"
+#include "runtime/boot_cache.h"
 #include "runtime/child.h"
 
 struct argv_buf {
@@ -255,15 +255,6 @@ int kc_qemu_socket_path(const char *run_dir, const char *name, char **out, kc_er
 	return 0;
 }
 
-/* The last binary found good: starting many VMs from one process asks once. */
-static pthread_mutex_t binary_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct {
-	char *path;
-	dev_t dev;
-	ino_t ino;
-	struct timespec mtime;
-} binary_ok;
-
 static bool output_has_microvm(const char *path)
 {
 	cleanup_free char *buf = NULL;
@@ -277,14 +268,56 @@ static bool output_has_microvm(const char *path)
 	return false;
 }
 
-int kc_qemu_check_binary(const char *path, kc_error_t *err)
+/* "DEV INO MTIME_S MTIME_NS SIZE PATH": a binary is the same one while
+ * all of these are. */
+static char *binary_key(const char *path, const struct stat *st)
+{
+	return kc_xasprintf("%llu %llu %lld %ld %lld %s", (unsigned long long)st->st_dev,
+			    (unsigned long long)st->st_ino, (long long)st->st_mtim.tv_sec,
+			    st->st_mtim.tv_nsec, (long long)st->st_size, path);
+}
+
+static bool cache_has(const char *cache, const char *key)
+{
+	for (const char *l = cache; l && *l;) {
+		const char *nl = strchr(l, '\n');
+		size_t n = nl ? (size_t)(nl - l) : strlen(l);
+
+		if (n == strlen(key) && strncmp(l, key, n) == 0)
+			return true;
+		l = nl ? nl + 1 : NULL;
+	}
+	return false;
+}
+
+/* The cache keeps the newest KEEP binaries. */
+#define KEEP 16
+
+static void cache_add(const char *cache_path, const char *cache, const char *key)
+{
+	cleanup_free char *body = kc_xasprintf("%s\n", key);
+	size_t n = 1;
+
+	for (const char *l = cache; l && *l && n < KEEP; n++) {
+		const char *nl = strchr(l, '\n');
+		size_t len = nl ? (size_t)(nl - l) : strlen(l);
+		char *b = kc_xasprintf("%s%.*s\n", body, (int)len, l);
+
+		free(body);
+		body = b;
+		l = nl ? nl + 1 : NULL;
+	}
+	kc_boot_cache_write(cache_path, body);
+}
+
+int kc_qemu_check_binary(const char *path, const char *cache_path, kc_error_t *err)
 {
 	char tmpl[] = "/tmp/kc-qemu-machines.XXXXXX";
 	char *argv[] = { (char *)path, (char *)"-M", (char *)"help", NULL };
+	cleanup_free char *key = NULL, *cache = NULL;
 	struct kc_child c;
 	struct stat st;
 	char how[64];
-	bool ok;
 	int ret, fd;
 
 	ret = kc_qemu_check_file("QEMU", path, true, err);
@@ -292,12 +325,9 @@ int kc_qemu_check_binary(const char *path, kc_error_t *err)
 		return ret;
 	if (stat(path, &st) < 0)
 		return kc_error_set(err, errno, "QEMU `%s`", path);
-	pthread_mutex_lock(&binary_lock);
-	ok = binary_ok.path && strcmp(binary_ok.path, path) == 0 && binary_ok.dev == st.st_dev &&
-	     binary_ok.ino == st.st_ino && binary_ok.mtime.tv_sec == st.st_mtim.tv_sec &&
-	     binary_ok.mtime.tv_nsec == st.st_mtim.tv_nsec;
-	pthread_mutex_unlock(&binary_lock);
-	if (ok)
+	key = binary_key(path, &st);
+	cache = cache_path ? kc_boot_cache_read(cache_path) : NULL;
+	if (cache_has(cache, key))
 		return 0;
 
 	fd = mkstemp(tmpl);
@@ -322,12 +352,7 @@ int kc_qemu_check_binary(const char *path, kc_error_t *err)
 	unlink(tmpl);
 	if (ret < 0)
 		return ret;
-	pthread_mutex_lock(&binary_lock);
-	free(binary_ok.path);
-	binary_ok.path = kc_xstrdup(path);
-	binary_ok.dev = st.st_dev;
-	binary_ok.ino = st.st_ino;
-	binary_ok.mtime = st.st_mtim;
-	pthread_mutex_unlock(&binary_lock);
+	if (cache_path)
+		cache_add(cache_path, cache, key);
 	return 0;
 }
