@@ -20,6 +20,7 @@
 #include "lib/json.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "metrics.h"
 #include "shim.h"
 #include "task.h"
 #include "shim_task.pb-c.h"
@@ -488,23 +489,29 @@ static void h_update(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void
 	shim_agent_call(s, "UpdateContainer", &ur.base, NULL, 30 * NS_SEC, on_empty_reply, call);
 }
 
+struct stats_ctx {
+	struct kc_ttrpc_call *call;
+	char *id;
+};
+
 static void on_stats(struct shim *s, void *ctx, kc_error_t *err, const ProtobufCMessage *m)
 {
-	struct kc_ttrpc_call *call = ctx;
+	struct stats_ctx *x = ctx;
 	Containerd__Task__V2__StatsResponse r = CONTAINERD__TASK__V2__STATS_RESPONSE__INIT;
 	Google__Protobuf__Any any = GOOGLE__PROTOBUF__ANY__INIT;
 
 	(void)s;
-	(void)m;
 	if (err) {
-		shim_fail(call, err);
-		return;
+		kc_error_wrap(err, "stats of container `%s`", x->id);
+		shim_fail(x->call, err);
+	} else {
+		shim_metrics_pack((const Grpc__StatsContainerResponse *)m, &any);
+		r.stats = &any;
+		kc_ttrpc_call_reply_msg(x->call, &r.base);
+		free(any.value.data);
 	}
-	/* The agent's cgroup figures are not converted to containerd's
-	 * cgroups Metrics message yet: an empty one. */
-	any.type_url = "io.containerd.cgroups.v1.Metrics";
-	r.stats = &any;
-	kc_ttrpc_call_reply_msg(call, &r.base);
+	free(x->id);
+	free(x);
 }
 
 static void h_stats(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data)
@@ -513,12 +520,16 @@ static void h_stats(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void 
 	struct shim *s = data;
 	struct shim_proc *p = shim_find_proc(s, call, req->id, "");
 	Grpc__StatsContainerRequest sr = GRPC__STATS_CONTAINER_REQUEST__INIT;
+	struct stats_ctx *x;
 
 	if (!p)
 		return;
+	x = kc_xzalloc(sizeof(*x));
+	x->call = call;
+	x->id = kc_xstrdup(p->c->id);
 	sr.container_id = p->c->id;
 	shim_agent_call(s, "StatsContainer", &sr.base, &grpc__stats_container_response__descriptor,
-			30 * NS_SEC, on_stats, call);
+			30 * NS_SEC, on_stats, x);
 }
 
 /* ---- Connect, Shutdown, Checkpoint ---- */

@@ -1,15 +1,17 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
 # What needs the agent's whole container runtime: exec (output, exit
-# code, stdin), terminals (exec -t, run -t), pause and resume, read-only
-# and read-write bind volumes.  Pause and resume are checked in the VM
+# code, stdin), terminals (exec -t, run -t), Task.Stats (ctr tasks
+# metrics), pause and resume, read-only and read-write bind volumes.  Pause and resume are checked in the VM
 # only: the host agent of tests runs on this host's cgroup v1 root, where
 # it makes no cgroups (and so has no freezer).
 . "$(dirname "$0")/lib.sh"
 trap 'e2e_stop' EXIT
 e2e_start
 C="--runtime-config-path $(e2e_config)"
-timeout 120 $CTR run -d $F $R $C $IMG kce2e-ex /bin/sleep 300 > /dev/null 2>&1
+# A 64 MiB memory limit, which Stats reports from the guest (the host
+# agent gets no resources).
+timeout 120 $CTR run -d $F $R $C --memory-limit 67108864 $IMG kce2e-ex /bin/sleep 300 > /dev/null 2>&1
 out=$(timeout 60 $CTR tasks exec --exec-id x1 $F kce2e-ex /bin/sh -c 'echo exec-ok; exit 3' 2>&1)
 rc=$?
 check "exec: output" "exec-ok" "$out"
@@ -21,6 +23,42 @@ rc=$?
 case "$out" in *"/dev/pts/"*) t=yes ;; *) t="no: $out" ;; esac
 check "exec -t: a terminal" yes "$t"
 check "exec -t: exit code" 4 $rc
+# Task.Stats: the guest cgroup's figures (/kata_c/<cid>, cgroup v2) as
+# cgroups v1 Metrics.  The host agent has a cgroup only on a cgroup2
+# host; on this v1 host its answer is the agent's clear refusal.
+metric() { awk -v k="$1" '$1==k {print $2}' <<< "$2"; }
+out=$(timeout 60 $CTR tasks metrics kce2e-ex 2>&1)
+rc=$?
+if [ "$KC_E2E_MODE" = vm ] || [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ]; then
+	check "metrics: ctr exits 0" 0 $rc
+	mem=$(metric memory.usage_in_bytes "$out")
+	[ "${mem:-0}" -gt 0 ] 2> /dev/null && ok "metrics: memory usage $mem bytes" ||
+		not_ok "metrics: memory usage > 0" "$out"
+	[ "$KC_E2E_MODE" = vm ] &&
+		check "metrics: memory limit (the spec's)" 67108864 "$(metric memory.limit_in_bytes "$out")"
+	cpu=$(metric cpuacct.usage "$out")
+	[ "${cpu:-0}" -gt 0 ] 2> /dev/null && ok "metrics: cpu usage $cpu ns" ||
+		not_ok "metrics: cpu usage > 0" "$out"
+	check "metrics: pids.current (the sleep)" 1 "$(metric pids.current "$out")"
+	# The JSON of the decoded message: containerd's field names.
+	out=$(timeout 60 $CTR tasks metrics --format json kce2e-ex 2>&1)
+	j=$(python3 -c '
+import json, sys
+m = json.load(sys.stdin)
+mem, cpu = m["memory"], m["cpu"]["usage"]
+print(mem["usage"]["usage"] > 0, mem["usage"]["limit"], mem["rss"] > 0, mem["total_cache"] > 0,
+      cpu["total"] > 0, cpu["user"] + cpu["kernel"] > 0, m["pids"]["current"], "blkio" in m)' \
+		<<< "$out" 2>&1)
+	want="True 67108864 True True True True 1 True"
+	[ "$KC_E2E_MODE" = vm ] || want="True 18446744073709551615 True True True True 1 True"
+	check "metrics --format json: memory usage, limit, rss, cache, cpu, pids, blkio" "$want" "$j"
+else
+	# containerd logs a task's Stats error and ctr gets no metrics.
+	check "metrics: none from the host agent without cgroup2" "1: ctr: no metrics received" "$rc: $out"
+	grep -q 'collecting metrics for kce2e-ex.*stats of container `kce2e-ex`: grpc.AgentService/StatsContainer: FAILED_PRECONDITION: container `kce2e-ex` has no cgroup: cgroup2 is not mounted' \
+		"$W/logs/containerd.log" && t=yes || t="no: $(grep 'collecting metrics' "$W/logs/containerd.log")"
+	check "metrics: the agent's refusal, naming why, reaches containerd" yes "$t"
+fi
 if [ "$KC_E2E_MODE" = vm ]; then
 	$CTR tasks pause kce2e-ex > /dev/null 2>&1
 	check "pause: PAUSED" PAUSED "$($CTR tasks ls 2> /dev/null | awk '$1=="kce2e-ex" {print $3}')"
