@@ -102,7 +102,7 @@ static void path_ok(const char *spec, const char *id, const char *want)
 	cleanup_free char *got = NULL;
 
 	if (kc_cgroup_path_from_spec(spec, id, &got, &err) < 0)
-		fail_msg("`%s`: %s", spec, err->msg);
+		fail_msg("`%s`: %s", spec ? spec : "(no cgroupsPath)", err->msg);
 	assert_string_equal(got, want);
 }
 
