@@ -180,12 +180,12 @@ int kc_agent_cgroup_create(struct kc_agent *a, struct kc_agent_container *c, con
 /* Kills what is left in c's cgroup and removes it (container_free). */
 void kc_agent_cgroup_remove(struct kc_agent_container *c);
 /*
- * Moves pid into c's cgroup.  The spawn path calls it after clone and
- * before the child is let go to exec, for the init process and for every
- * exec'd process, so that nothing the container runs escapes its limits.
- * No-op for a container without a cgroup.
+ * The directory fd of c's cgroup, -1 for a container without one.  The
+ * spawn path clones the init process and every exec'd process into it
+ * (CLONE_INTO_CGROUP), so that nothing the container runs escapes its
+ * limits.
  */
-int kc_agent_cgroup_attach(struct kc_agent_container *c, pid_t pid, kc_error_t *err);
+int kc_agent_cgroup_fd(const struct kc_agent_container *c);
 /* RPC handlers, in service.c's table. */
 void kc_agent_h_update_container(struct kc_ttrpc_call *call, const ProtobufCMessage *m,
 				 void *data);

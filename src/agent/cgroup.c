@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * A container's cgroup v2 directory: naming it safely under the root,
- * creating it with its ancestors' controllers enabled, moving processes in,
- * freezing, reading and writing interface files, and removing it.
+ * creating it with its ancestors' controllers enabled (processes are cloned
+ * into it: container.c), freezing, reading and writing interface files, and removing it.
  *
  * Every file is opened relative to the cgroup's directory fd with
  * O_NOFOLLOW, and every name that comes from the host (the spec's
@@ -294,18 +294,6 @@ void kc_cgroup_free(struct kc_cgroup *cg)
 	free(cg->rel);
 	free(cg->path);
 	free(cg);
-}
-
-int kc_cgroup_attach(struct kc_cgroup *cg, pid_t pid, kc_error_t *err)
-{
-	char buf[24];
-	int ret;
-
-	snprintf(buf, sizeof(buf), "%d", (int)pid);
-	ret = kc_cgroup_write(cg, "cgroup.procs", buf, err);
-	if (ret < 0)
-		kc_error_wrap(err, "moving process %d into its cgroup", (int)pid);
-	return ret;
 }
 
 int kc_cgroup_set_freeze(struct kc_cgroup *cg, bool freeze, kc_error_t *err)

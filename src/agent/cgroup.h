@@ -58,9 +58,6 @@ void kc_cgroup_free(struct kc_cgroup *cg);
  * calls again. */
 int kc_cgroup_destroy(struct kc_cgroup *cg, kc_error_t *err);
 
-/* Moves pid into the cgroup (cgroup.procs). */
-int kc_cgroup_attach(struct kc_cgroup *cg, pid_t pid, kc_error_t *err);
-
 /* Writes cgroup.freeze; the freeze completes when cgroup.events says
  * "frozen 1" (kc_cgroup_frozen). */
 int kc_cgroup_set_freeze(struct kc_cgroup *cg, bool freeze, kc_error_t *err);

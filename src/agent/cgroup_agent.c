@@ -355,11 +355,9 @@ void kc_agent_cgroup_remove(struct kc_agent_container *c)
 	c->cgroup = NULL;
 }
 
-int kc_agent_cgroup_attach(struct kc_agent_container *c, pid_t pid, kc_error_t *err)
+int kc_agent_cgroup_fd(const struct kc_agent_container *c)
 {
-	if (!c->cgroup)
-		return 0;
-	return kc_cgroup_attach(c->cgroup->cg, pid, err);
+	return c->cgroup ? c->cgroup->cg->dirfd : -1;
 }
 
 /* ---- RPCs ---- */

@@ -9,7 +9,6 @@
  * The agent and a child it clones talk over a SOCK_SEQPACKET pair, one
  * message a packet, the first byte its kind:
  *
- *   parent -> child   'A'  in the cgroup now (kc_agent_cgroup_attach)
  *   child -> parent   'N'  namespaces made: write the id maps, run the
  *                          prestart and createRuntime hooks
  *   parent -> child   'G'  go on
@@ -20,8 +19,11 @@
  *   parent -> child   'S'  start: exec the process
  *   child -> parent   'E'  + message: a failure; the child exits 127
  *
- * The child's end is close-on-exec: end of file after 'S' (or after 'A'
- * for an exec'd process) means the exec succeeded.  The agent is one
+ * A child is born in its container's cgroup (clone3 CLONE_INTO_CGROUP): no
+ * instruction of it runs outside the limits, and nothing is migrated (a
+ * move into a cgroup waits for an RCU grace period: 12 ms of a TCG guest).
+ * The child's end is close-on-exec: end of file after 'S' (or at once for
+ * an exec'd process) means the exec succeeded.  The agent is one
  * thread and waits for these answers in place: a container's setup takes
  * milliseconds, hooks are bounded by their timeouts.
  */
@@ -320,7 +322,7 @@ static const struct kc_oci_seccomp *seccomp_of(const struct kc_agent_container *
 	return c->agent->disable_guest_seccomp ? NULL : c->spec->lnx.seccomp;
 }
 
-static pid_t clone3_pidfd(uint64_t flags, int *pidfd)
+static pid_t clone3_pidfd(uint64_t flags, int cgroup_fd, int *pidfd)
 {
 	struct clone_args args;
 
@@ -328,10 +330,15 @@ static pid_t clone3_pidfd(uint64_t flags, int *pidfd)
 	args.flags = flags | CLONE_PIDFD;
 	args.pidfd = (uint64_t)(uintptr_t)pidfd;
 	args.exit_signal = SIGCHLD;
+	if (cgroup_fd >= 0) {
+		args.flags |= CLONE_INTO_CGROUP;
+		args.cgroup = (uint64_t)cgroup_fd;
+	}
 	return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
 }
 
-pid_t kc_agent_clone_in(int pidns_fd, uint64_t flags, int *pidfd, kc_error_t *err)
+pid_t kc_agent_clone_in(int pidns_fd, uint64_t flags, int cgroup_fd, int *pidfd,
+			kc_error_t *err)
 {
 	cleanup_close int own = -1;
 	pid_t pid;
@@ -346,12 +353,14 @@ pid_t kc_agent_clone_in(int pidns_fd, uint64_t flags, int *pidfd, kc_error_t *er
 		if (setns(pidns_fd, CLONE_NEWPID) < 0)
 			return kc_error_set(err, errno, "join the pid namespace");
 	}
-	pid = clone3_pidfd(flags, pidfd);
+	pid = clone3_pidfd(flags, cgroup_fd, pidfd);
 	if (pid == 0)
 		return 0;
 	e = errno;
 	if (pidns_fd >= 0 && setns(own, CLONE_NEWPID) < 0)
 		kc_error("cannot return to the agent's pid namespace: %s", strerror(errno));
+	if (pid < 0 && cgroup_fd >= 0)
+		return kc_error_set(err, e, "clone a process into its cgroup");
 	if (pid < 0)
 		return kc_error_set(err, e, "clone");
 	return pid;
@@ -444,13 +453,12 @@ static __attribute__((noreturn)) void init_child(struct kc_agent_container *c, i
 	cleanup_free char *state = NULL;
 	int keep[] = { sync };
 
-	if (child_stdio(&c->init, keep, 1, &err) < 0 || child_wait(sync, 'A', &err) < 0)
+	if (child_stdio(&c->init, keep, 1, &err) < 0)
 		child_die(sync, &err);
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	if (join_ns_paths(&s->lnx, &err) < 0)
 		child_die(sync, &err);
-	/* After the cgroup attach, so that the namespace's root is the
-	 * container's cgroup. */
+	/* Born in the container's cgroup: it is the namespace's root. */
 	if (ns_new(&s->lnx, CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0) {
 		kc_error_set(&err, errno, "unshare the cgroup namespace");
 		child_die(sync, &err);
@@ -581,7 +589,7 @@ int kc_agent_container_create(struct kc_agent_container *c, bool sandbox_pidns,
 	c->own_pidns = (flags & CLONE_NEWPID) != 0;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return kc_error_set(err, errno, "socketpair");
-	pid = kc_agent_clone_in(pidns, flags, &pidfd, err);
+	pid = kc_agent_clone_in(pidns, flags, kc_agent_cgroup_fd(c), &pidfd, err);
 	if (pid < 0) {
 		close(sv[0]);
 		close(sv[1]);
@@ -595,10 +603,6 @@ int kc_agent_container_create(struct kc_agent_container *c, bool sandbox_pidns,
 	c->sync_fd = sv[0];
 	p->pid = pid;
 	p->pidfd = pidfd;
-	ret = kc_agent_cgroup_attach(c, pid, err);
-	if (ret < 0)
-		goto fail;
-	send_msg(c->sync_fd, 'A', NULL);
 	while ((k = recv_msg_fd(c->sync_fd, msg, &passed)) > 0) {
 		if (k == 'T') {
 			if ((ret = take_tty(p, passed, err)) < 0)
@@ -685,7 +689,7 @@ static __attribute__((noreturn)) void exec_child(struct kc_agent_container *c,
 	int keep[] = { sync, rootfd, c->init.pidfd };
 	kc_error_t err = NULL;
 
-	if (child_stdio(p, keep, 3, &err) < 0 || child_wait(sync, 'A', &err) < 0)
+	if (child_stdio(p, keep, 3, &err) < 0)
 		child_die(sync, &err);
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	if (c->userns)
@@ -727,7 +731,7 @@ int kc_agent_exec_spawn(struct kc_agent_container *c, struct kc_agent_proc *p,
 				    c->id);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return kc_error_set(err, errno, "socketpair");
-	pid = kc_agent_clone_in(pidns, 0, &pidfd, err);
+	pid = kc_agent_clone_in(pidns, 0, kc_agent_cgroup_fd(c), &pidfd, err);
 	if (pid < 0) {
 		close(sv[0]);
 		close(sv[1]);
@@ -740,13 +744,6 @@ int kc_agent_exec_spawn(struct kc_agent_container *c, struct kc_agent_proc *p,
 	close(sv[1]);
 	p->pid = pid;
 	p->pidfd = pidfd;
-	ret = kc_agent_cgroup_attach(c, pid, err);
-	if (ret < 0) {
-		abort_child(p);
-		close(sv[0]);
-		return ret;
-	}
-	send_msg(sv[0], 'A', NULL);
 	while ((k = recv_msg_fd(sv[0], msg, &passed)) == 'T')
 		if ((ret = take_tty(p, passed, err)) < 0) {
 			abort_child(p);

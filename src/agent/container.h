@@ -67,8 +67,10 @@ int kc_hooks_add_guest(struct kc_oci_spec *s, const char *dir, kc_error_t *err);
 /* ---- container.c, for exec and init alike ---- */
 
 /* Clones a child (with a pidfd) in the pid namespace of pidns_fd (-1: the
- * agent's own) with the clone flags; 0 in the child. */
-pid_t kc_agent_clone_in(int pidns_fd, uint64_t flags, int *pidfd, kc_error_t *err);
+ * agent's own) and the cgroup of the directory cgroup_fd (-1: the agent's)
+ * with the clone flags; 0 in the child. */
+pid_t kc_agent_clone_in(int pidns_fd, uint64_t flags, int cgroup_fd, int *pidfd,
+			kc_error_t *err);
 /* In a child: closes every fd from 3 up but those in keep (ascending). */
 void kc_agent_close_all_but(const int *keep, size_t n);
 

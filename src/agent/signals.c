@@ -139,7 +139,7 @@ int kc_agent_sandbox_pidns_start(struct kc_agent *a, kc_error_t *err)
 
 	if (a->pidns_pid > 0)
 		return 0;
-	pid = kc_agent_clone_in(-1, CLONE_NEWPID, &pidfd, err);
+	pid = kc_agent_clone_in(-1, CLONE_NEWPID, -1, &pidfd, err);
 	if (pid < 0)
 		return pid;
 	if (pid == 0) {

@@ -479,11 +479,6 @@ static void test_freeze_files(void **state)
 		assert_int_equal(kc_cgroup_read_key(cg, "memory.events", "oom", &v, &err), 0);
 		assert_int_equal(v, 1);
 	}
-	/* Attach writes the pid. */
-	p = tmpdir_write("freeze/cgroup.procs", "", 0644);
-	free(p);
-	assert_int_equal(kc_cgroup_attach(cg, 4242, &err), 0);
-	assert_file(cg, "cgroup.procs", "4242");
 	kc_cgroup_free(cg);
 }
 

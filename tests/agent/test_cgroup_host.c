@@ -393,10 +393,10 @@ static void test_bad_input(void **state)
 	assert_int_equal(kill(g.sleeper, 0), 0);
 }
 
-/* The spawn path holds the child until it is in its cgroup: when that
- * fails, CreateContainer says why, the program never runs and nothing of
- * the container stays.  A domain cgroup below a threaded one is "domain
- * invalid" and refuses processes (EOPNOTSUPP): the move fails for real. */
+/* The spawn path clones the child into its cgroup: when that fails,
+ * CreateContainer says why, the program never runs and nothing of the
+ * container stays.  A domain cgroup below a threaded one is "domain
+ * invalid" and refuses processes (EOPNOTSUPP): the clone fails for real. */
 static void test_attach_failure(void **state)
 {
 	Grpc__StartContainerRequest start = GRPC__START_CONTAINER_REQUEST__INIT;
@@ -416,7 +416,7 @@ static void test_attach_failure(void **state)
 	a = create_answer("c5", "{\"cgroupsPath\":\"/thr/t/c5\"}");
 	print_message("# CreateContainer: %s\n", a.message ? a.message : "");
 	assert_int_not_equal(a.code, 0);
-	assert_non_null(strstr(a.message, "moving process"));
+	assert_non_null(strstr(a.message, "clone a process into its cgroup"));
 	ah_answer_free(&a);
 	start.container_id = (char *)"c5";
 	ah_call_fails(C, "StartContainer", &start.base, KC_TTRPC_NOT_FOUND, "`c5`");
