@@ -223,6 +223,14 @@ int kc_sandbox_stop(struct kc_sandbox *sb, kc_error_t *err)
 	return 0;
 }
 
+struct kc_host_cgroup *kc_sandbox_take_cgroup(struct kc_sandbox *sb)
+{
+	struct kc_host_cgroup *cg = sb->cgroup;
+
+	sb->cgroup = NULL;
+	return cg;
+}
+
 void kc_sandbox_free(struct kc_sandbox *sb)
 {
 	cleanup_error kc_error_t err = NULL;

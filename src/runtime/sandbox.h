@@ -26,6 +26,7 @@
 #include <sys/types.h>
 
 #include "container.h"
+#include "host_cgroup.h"
 #include "lib/config.h"
 #include "lib/error.h"
 
@@ -73,6 +74,10 @@ void kc_sandbox_container_env(const struct kc_sandbox *sb, struct kc_container_e
 /* Stops the VM and removes every mount, file and socket of the sandbox.
  * Idempotent. */
 int kc_sandbox_stop(struct kc_sandbox *sb, kc_error_t *err);
+/* The sandbox's host cgroup (NULL: none), now the caller's to leave with
+ * kc_host_cgroup_leave(): leaving waits for an RCU grace period (~15 ms on
+ * a cgroup v1 host), which a shim can spend after its last answer. */
+struct kc_host_cgroup *kc_sandbox_take_cgroup(struct kc_sandbox *sb);
 void kc_sandbox_free(struct kc_sandbox *sb);
 
 /* After a dead shim: kills what still runs for sandbox id and removes its

@@ -11,6 +11,7 @@
 
 #include "lib/log.h"
 #include "lib/util.h"
+#include "runtime/host_cgroup.h"
 #include "shim.h"
 
 static void on_signal(struct kc_loop_watch *w, int fd, uint32_t events, void *data)
@@ -88,6 +89,7 @@ int shim_serve(const struct shim_args *a, int listen_fd, const char *socket_path
 		s.agent_binary ? s.agent_binary : "in a VM");
 	tell(&ready_fd, "ok");
 	ret = kc_loop_run(s.loop, err);
+	kc_host_cgroup_leave(s.leave_cgroup);
 out:
 	if (ret < 0 && ready_fd >= 0)
 		tell(&ready_fd, (*err)->msg);

@@ -117,6 +117,7 @@ struct shim {
 	bool exiting;
 	struct kc_loop_timer exit_timer;
 	uint64_t exit_deadline;
+	struct kc_host_cgroup *leave_cgroup; /* left once the loop is over */
 };
 
 /* ---- agent.c: asynchronous agent calls ---- */

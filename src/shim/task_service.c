@@ -574,7 +574,11 @@ static void h_shutdown(struct kc_ttrpc_call *call, const ProtobufCMessage *m, vo
 		return;
 	}
 	/* The VM goes before the answer: the `delete` that containerd runs
-	 * once the connection closes then finds nothing left. */
+	 * once the connection closes then finds nothing left but this shim,
+	 * which it waits for.  The host cgroup is left after the answer (a
+	 * grace period of the kernel's; serve.c). */
+	if (s->sb)
+		s->leave_cgroup = kc_sandbox_take_cgroup(s->sb);
 	shim_sandbox_teardown(s);
 	kc_ttrpc_call_reply_msg(call, NULL);
 	if (!s->exiting) {
