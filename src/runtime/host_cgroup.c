@@ -17,13 +17,18 @@
 #include "lib/util.h"
 
 struct kc_host_cgroup {
-	char **roots;   /* hierarchy mount points we joined */
+	char **roots;   /* the hierarchies' mount points where the cgroup is */
+	bool *v2;       /* roots[i] is a cgroup2 hierarchy */
+	char **dirs;    /* roots[i] + the cgroup's path */
+	size_t n_roots;
 	char **created; /* dirs made, in creation order */
-	size_t n_roots, n_created;
+	size_t n_created;
+	bool joined;    /* the caller moved in (kc_host_cgroup_enter) */
 };
 
-/* Every cgroup (v1) and cgroup2 mount point, one per hierarchy. */
-static char **hierarchies(size_t *n)
+/* Every cgroup (v1) and cgroup2 mount point, one per hierarchy; *v2 gets
+ * which are cgroup2. */
+static char **hierarchies(size_t *n, bool **v2)
 {
 	cleanup_fclose FILE *f = fopen("/proc/self/mountinfo", "re");
 	cleanup_free char *line = NULL;
@@ -31,6 +36,7 @@ static char **hierarchies(size_t *n)
 	size_t cap = 0;
 
 	*n = 0;
+	*v2 = NULL;
 	if (!f)
 		return NULL;
 	while (getline(&line, &cap, f) > 0) {
@@ -43,25 +49,33 @@ static char **hierarchies(size_t *n)
 		if (strcmp(fstype, "cgroup") != 0 && strcmp(fstype, "cgroup2") != 0)
 			continue;
 		v = kc_xrealloc(v, (*n + 2) * sizeof(*v));
+		*v2 = kc_xrealloc(*v2, (*n + 1) * sizeof(**v2));
+		(*v2)[*n] = strcmp(fstype, "cgroup2") == 0;
 		v[(*n)++] = kc_xstrdup(mp);
 		v[*n] = NULL;
 	}
 	return v;
 }
 
-static int write_pid(const char *dir, kc_error_t *err)
+/* Writes id into dir/file (cgroup.procs: a process; tasks: one thread). */
+static int write_id(const char *dir, const char *file, pid_t id, kc_error_t *err)
 {
-	cleanup_free char *p = kc_xasprintf("%s/cgroup.procs", dir);
+	cleanup_free char *p = kc_xasprintf("%s/%s", dir, file);
 	char buf[32];
 	int fd = open(p, O_WRONLY | O_CLOEXEC), n, ret = 0;
 
 	if (fd < 0)
 		return kc_error_set(err, errno, "open `%s`", p);
-	n = snprintf(buf, sizeof(buf), "%d", (int)getpid());
+	n = snprintf(buf, sizeof(buf), "%d", (int)id);
 	if (write(fd, buf, (size_t)n) != n)
-		ret = kc_error_set(err, errno, "write `%s`", p);
+		ret = kc_error_set(err, errno, "write %d to `%s`", (int)id, p);
 	close(fd);
 	return ret;
+}
+
+static int write_pid(const char *dir, kc_error_t *err)
+{
+	return write_id(dir, "cgroup.procs", getpid(), err);
 }
 
 /* A new cpuset cgroup (v1) starts with no cpus and mems: each level
@@ -109,10 +123,11 @@ static bool path_ok(const char *path)
 	return true;
 }
 
-int kc_host_cgroup_enter(const char *path, struct kc_host_cgroup **out, kc_error_t *err)
+int kc_host_cgroup_create(const char *path, struct kc_host_cgroup **out, kc_error_t *err)
 {
 	struct kc_host_cgroup *cg;
 	size_t n;
+	bool *v2;
 	char **roots;
 
 	*out = NULL;
@@ -121,11 +136,13 @@ int kc_host_cgroup_enter(const char *path, struct kc_host_cgroup **out, kc_error
 				    "cgroupsPath `%s`: only absolute paths without `..` are supported "
 				    "on the host",
 				    path);
-	roots = hierarchies(&n);
+	roots = hierarchies(&n, &v2);
 	cg = kc_xzalloc(sizeof(*cg));
 	for (size_t i = 0; i < n; i++) {
 		cleanup_free char *dir = kc_xasprintf("%s%s", roots[i], path);
-		cleanup_error kc_error_t werr = NULL;
+		cleanup_free char *cpus = kc_xasprintf("%s/cpuset.cpus", dir);
+		cleanup_free char *text = NULL;
+		size_t len;
 
 		/* Create each missing component, remembering it for removal. */
 		for (char *s = dir + strlen(roots[i]) + 1;; s++) {
@@ -143,22 +160,61 @@ int kc_host_cgroup_enter(const char *path, struct kc_host_cgroup **out, kc_error
 					break;
 			}
 		}
-		if (write_pid(dir, NULL) == -ENOSPC) {
-			cleanup_free char *probe = kc_xasprintf("%s/cpuset.cpus", dir);
-
-			if (access(probe, F_OK) == 0)
-				cpuset_inherit(roots[i], dir);
-		}
-		if (write_pid(dir, &werr) < 0) {
-			kc_warn("host cgroup: %s (hierarchy skipped)", werr->msg);
+		if (access(dir, F_OK) < 0) {
+			kc_warn("host cgroup: `%s`: %s (hierarchy skipped)", dir, strerror(errno));
 			continue;
 		}
+		/* A new cpuset level (v1) has no cpus, and takes no process. */
+		if (!v2[i] && kc_read_file(cpus, 4096, &text, &len, NULL) == 0 && len <= 1)
+			cpuset_inherit(roots[i], dir);
 		cg->roots = kc_xrealloc(cg->roots, (cg->n_roots + 1) * sizeof(char *));
-		cg->roots[cg->n_roots++] = kc_xstrdup(roots[i]);
+		cg->dirs = kc_xrealloc(cg->dirs, (cg->n_roots + 1) * sizeof(char *));
+		cg->v2 = kc_xrealloc(cg->v2, (cg->n_roots + 1) * sizeof(bool));
+		cg->roots[cg->n_roots] = kc_xstrdup(roots[i]);
+		cg->dirs[cg->n_roots] = kc_steal_ptr(&dir);
+		cg->v2[cg->n_roots++] = v2[i];
 	}
 	kc_free_strv(roots);
+	free(v2);
 	*out = cg;
 	return 0;
+}
+
+int kc_host_cgroup_enter(const char *path, struct kc_host_cgroup **out, kc_error_t *err)
+{
+	int ret = kc_host_cgroup_create(path, out, err);
+
+	if (ret < 0)
+		return ret;
+	for (size_t i = 0; i < (*out)->n_roots; i++) {
+		cleanup_error kc_error_t werr = NULL;
+
+		if (write_pid((*out)->dirs[i], &werr) < 0)
+			kc_warn("host cgroup: %s (hierarchy skipped)", werr->msg);
+	}
+	(*out)->joined = true;
+	return 0;
+}
+
+void kc_host_cgroup_add_threads(struct kc_host_cgroup *cg, pid_t pid, const pid_t *tids,
+				size_t n)
+{
+	for (size_t i = 0; i < cg->n_roots; i++) {
+		cleanup_error kc_error_t werr = NULL;
+
+		/* cgroup2 puts whole processes in a domain cgroup. */
+		if (cg->v2[i]) {
+			if (write_id(cg->dirs[i], "cgroup.procs", pid, &werr) < 0)
+				kc_warn("host cgroup: %s (hierarchy skipped)", werr->msg);
+			continue;
+		}
+		for (size_t t = 0; t < n; t++) {
+			if (write_id(cg->dirs[i], "tasks", tids[t], &werr) < 0) {
+				kc_warn("host cgroup: %s (hierarchy skipped)", werr->msg);
+				break;
+			}
+		}
+	}
 }
 
 /* SIGKILLs what dir/cgroup.procs lists and waits (bounded) for it. */
@@ -185,14 +241,14 @@ void kc_host_cgroup_leave(struct kc_host_cgroup *cg)
 	if (!cg)
 		return;
 	for (size_t i = 0; i < cg->n_roots; i++) {
-		if (write_pid(cg->roots[i], NULL) < 0)
+		if (cg->joined && write_pid(cg->roots[i], NULL) < 0)
 			kc_warn("host cgroup: cannot leave under `%s`", cg->roots[i]);
+		/* The pod is over: what is still in its cgroup (a process
+		 * orphaned by a host agent that died) goes too. */
+		kill_members(cg->dirs[i]);
 		free(cg->roots[i]);
+		free(cg->dirs[i]);
 	}
-	/* The pod is over: what is still in its cgroup (a process orphaned
-	 * by a host agent that died) goes too. */
-	if (cg->n_created)
-		kill_members(cg->created[cg->n_created - 1]);
 	for (size_t i = cg->n_created; i-- > 0;) {
 		/* A parent shared with another pod (/default) stays. */
 		if (rmdir(cg->created[i]) < 0 && errno != ENOENT && errno != EBUSY &&
@@ -201,6 +257,8 @@ void kc_host_cgroup_leave(struct kc_host_cgroup *cg)
 		free(cg->created[i]);
 	}
 	free(cg->roots);
+	free(cg->dirs);
+	free(cg->v2);
 	free(cg->created);
 	free(cg);
 }
@@ -208,11 +266,13 @@ void kc_host_cgroup_leave(struct kc_host_cgroup *cg)
 void kc_host_cgroup_remove(const char *path)
 {
 	size_t n;
+	bool *v2;
 	char **roots;
 
 	if (!path_ok(path))
 		return;
-	roots = hierarchies(&n);
+	roots = hierarchies(&n, &v2);
+	free(v2);
 	for (size_t i = 0; i < n; i++) {
 		cleanup_free char *dir = kc_xasprintf("%s%s", roots[i], path);
 

@@ -90,8 +90,10 @@ int kc_sandbox_start(const struct kc_sandbox_opts *o, struct kc_sandbox **out, k
 	if (ret >= 0)
 		ret = kc_mkdir_p(sb->run_dir, err);
 	/* Before the VMM and virtiofsd start: they inherit it. */
-	if (ret >= 0 && o->cgroup_path)
+	if (ret >= 0 && o->cgroup_path && o->cfg->runtime.sandbox_cgroup_only)
 		ret = kc_host_cgroup_enter(o->cgroup_path, &sb->cgroup, err);
+	else if (ret >= 0 && o->cgroup_path)
+		ret = kc_host_cgroup_create(o->cgroup_path, &sb->cgroup, err);
 	/* The pod's network before the VM: QEMU gets its TAPs. */
 	if (ret >= 0)
 		ret = kc_sandbox_net_setup(&sb->net, o->cfg, o->spec, o->agent_binary != NULL, err);
@@ -100,6 +102,9 @@ int kc_sandbox_start(const struct kc_sandbox_opts *o, struct kc_sandbox **out, k
 	if (o->agent_binary) {
 		ret = kc_agent_proc_start(o->agent_binary, sb->run_dir, timeout, &sb->agent_pid,
 					  &sb->agent_pidfd, &sb->agent_uri, err);
+		/* The host agent stands for the vCPUs (it has one thread). */
+		if (ret >= 0 && sb->cgroup && !o->cfg->runtime.sandbox_cgroup_only)
+			kc_host_cgroup_add_threads(sb->cgroup, sb->agent_pid, &sb->agent_pid, 1);
 	} else {
 		struct kc_vm_spec spec = {
 			.cfg = o->cfg,
@@ -112,6 +117,7 @@ int kc_sandbox_start(const struct kc_sandbox_opts *o, struct kc_sandbox **out, k
 			.keep_agent_conn = true,
 			.netdevs = sb->net.netdevs,
 			.n_netdevs = sb->net.n_netdevs,
+			.vcpu_cgroup = o->cfg->runtime.sandbox_cgroup_only ? NULL : sb->cgroup,
 		};
 
 		ret = kc_vm_start(&spec, &sb->vm, err);

@@ -79,15 +79,44 @@ check "failed Creates leave no sandbox behind" 0 "$left"
 timeout 120 $CTR run -d $F $R $C $IMG kce2e-bg /bin/sleep 300 > /dev/null 2>&1
 st=$($CTR tasks ls 2> /dev/null | awk '$1=="kce2e-bg" {print $3}')
 check "detach: RUNNING" RUNNING "$st"
-# The VMM (the host agent without a VM) runs in the pod's host cgroup.
+# The pod's host cgroup, sandbox_cgroup_only = false (Kata's default): only
+# the vCPU threads are in /default/kce2e-bg (on the cgroup v1 "cpu"
+# hierarchy, which places threads; cgroup2 takes whole processes); QEMU's
+# other threads and the shim are not.  The host agent stands for the vCPUs.
+# in_pod FILE ID: whether FILE (a /proc/.../cgroup) puts it in /default/ID
+# on the cpu hierarchy.
+in_pod() { grep -Eq "^[0-9]+:cpu:/default/$2\$" "$1" 2> /dev/null; }
+shim_of() { ps -eo pid,args | awk -v w="$W" -v id="$1" '$0 ~ "containerd-shim-kata-v2 .*-address " w ".*-id " id " " && !/awk/ {print $1}'; }
 if [ "$KC_E2E_MODE" = vm ]; then
 	vpid=$(ps -eo pid,args | awk '/[q]emu-system.*-name kata-kce2e-bg / {print $1}')
+	n=0
+	for t in /proc/$vpid/task/*; do in_pod "$t/cgroup" kce2e-bg && n=$((n + 1)); done
+	check "host cgroup: the one vCPU thread of QEMU is in /default/kce2e-bg" 1 "$n"
+	in_pod /proc/$vpid/cgroup kce2e-bg && not_ok "host cgroup: QEMU's main thread is not" ||
+		ok "host cgroup: QEMU's main thread is not"
 else
 	vpid=$(ps -eo pid,args | awk '/[k]ata-agent --no-init --listen unix:\/\/\/run\/vc\/vm\/kce2e-bg\// {print $1}')
+	in_pod /proc/$vpid/cgroup kce2e-bg && ok "host cgroup: the host agent is in /default/kce2e-bg" ||
+		not_ok "host cgroup: the host agent is in /default/kce2e-bg" "$(cat /proc/$vpid/cgroup 2>&1)"
 fi
-n=$(grep -c ':/default/kce2e-bg$' /proc/$vpid/cgroup 2> /dev/null)
-[ "${n:-0}" -ge 1 ] && ok "the VMM is in the pod's cgroup /default/kce2e-bg ($n hierarchies)" ||
-	not_ok "the VMM is in the pod's cgroup" "$(cat /proc/$vpid/cgroup 2>&1)"
+in_pod /proc/"$(shim_of kce2e-bg)"/cgroup kce2e-bg && not_ok "host cgroup: the shim is not in it" ||
+	ok "host cgroup: the shim is not in it"
+# sandbox_cgroup_only = true (a runtime annotation): the shim, the VMM and
+# virtiofsd, whole.
+timeout 120 $CTR run -d $F $R $C --annotation io.katacontainers.config.runtime.sandbox_cgroup_only=true \
+	$IMG kce2e-cgo /bin/sleep 300 > /dev/null 2>&1
+if [ "$KC_E2E_MODE" = vm ]; then
+	opid=$(ps -eo pid,args | awk '/[q]emu-system.*-name kata-kce2e-cgo / {print $1}')
+else
+	opid=$(ps -eo pid,args | awk '/[k]ata-agent --no-init --listen unix:\/\/\/run\/vc\/vm\/kce2e-cgo\// {print $1}')
+fi
+in_pod /proc/"$opid"/cgroup kce2e-cgo && in_pod /proc/"$(shim_of kce2e-cgo)"/cgroup kce2e-cgo &&
+	ok "sandbox_cgroup_only: the shim and the VMM are in /default/kce2e-cgo" ||
+	not_ok "sandbox_cgroup_only: the shim and the VMM are in /default/kce2e-cgo" "$(cat /proc/$opid/cgroup 2>&1)"
+$CTR tasks kill -s SIGKILL kce2e-cgo > /dev/null 2>&1
+for _ in $(seq 100); do $CTR tasks ls 2> /dev/null | grep -q 'kce2e-cgo.*STOPPED' && break; sleep 0.1; done
+$CTR tasks delete kce2e-cgo > /dev/null 2>&1
+$CTR containers delete kce2e-cgo > /dev/null 2>&1
 n=$($CTR tasks ps kce2e-bg 2> /dev/null | awk 'NR>1 && $1 ~ /^[0-9]+$/' | wc -l)
 check "ps: lists the task's process" 1 "$n"
 $CTR tasks kill -s SIGTERM kce2e-bg > /dev/null 2>&1
@@ -119,7 +148,7 @@ check "five pods concurrently" 5 "$good"
 
 # A shim killed with SIGKILL: containerd's `shim delete` cleans its state.
 timeout 120 $CTR run -d $F $R $C $IMG kce2e-k9 /bin/sleep 300 > /dev/null 2>&1
-spid=$(ps -eo pid,args | awk -v w="$W" '$0 ~ "containerd-shim-kata-v2 .*-address " w ".*-id kce2e-k9 " && !/awk/ {print $1}')
+spid=$(shim_of kce2e-k9)
 [ -n "$spid" ] && kill -KILL $spid
 for _ in $(seq 100); do
 	st=$($CTR tasks ls 2> /dev/null | awk '$1=="kce2e-k9" {print $3}')

@@ -20,6 +20,7 @@
 
 #include "lib/config.h"
 #include "lib/error.h"
+#include "runtime/host_cgroup.h"
 
 /* A NIC of the VM: a TAP device whose queue fds QEMU inherits (the pod
  * network's endpoints, runtime/network/network.h; kc_podnet_vm_netdevs()
@@ -49,6 +50,9 @@ struct kc_vm_spec {
 	                              * kc_vm_take_agent_fd() */
 	const struct kc_vm_netdev *netdevs; /* NICs; NULL (n_netdevs 0): none */
 	size_t n_netdevs;
+	struct kc_host_cgroup *vcpu_cgroup; /* the vCPU threads go in once the VMM
+	                                     * runs (sandbox_cgroup_only = false);
+	                                     * NULL: none */
 };
 
 struct kc_vm;

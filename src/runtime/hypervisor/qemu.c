@@ -290,6 +290,58 @@ static int launch(struct qvm *vm, const struct kc_vm_spec *spec, const struct kc
 	return 0;
 }
 
+/*
+ * sandbox_cgroup_only = false (Kata's default): only the vCPU threads go to
+ * the pod's cgroup, which QMP's query-cpus-fast names.  QEMU answers QMP
+ * once its machine is up; it runs meanwhile, a few ms outside.
+ */
+static int place_vcpus(struct qvm *vm, struct kc_host_cgroup *cg, uint64_t deadline,
+		       kc_error_t *err)
+{
+	cleanup_free pid_t *tids = NULL;
+	json_t *cpus = NULL, *cpu;
+	struct kc_qmp *q = NULL;
+	size_t i, n = 0;
+	int ret;
+
+	for (;;) {
+		const struct timespec pause = { 0, 2 * 1000 * 1000 };
+		uint64_t d = kc_monotonic_ns() + QMP_TIMEOUT_NS;
+
+		ret = kc_qmp_connect(vm->qmp_sock, d < deadline ? d : deadline, &q, err);
+		if (ret == 0 || kc_child_exited(&vm->qemu) || kc_monotonic_ns() >= deadline ||
+		    (ret != -ENOENT && ret != -ECONNREFUSED))
+			break;
+		kc_error_free(err);
+		nanosleep(&pause, NULL);
+	}
+	if (ret == 0)
+		ret = kc_qmp_execute(q, "query-cpus-fast", NULL, &cpus, deadline, err);
+	kc_qmp_close(q);
+	if (ret == 0 && !json_is_array(cpus))
+		ret = kc_error_set(err, EPROTO, "QMP query-cpus-fast: no list of vCPUs");
+	if (ret == 0) {
+		tids = kc_xzalloc((json_array_size(cpus) + 1) * sizeof(*tids));
+		json_array_foreach (cpus, i, cpu) {
+			json_t *t = json_object_get(cpu, "thread-id");
+
+			if (!json_is_integer(t) || json_integer_value(t) <= 0 ||
+			    json_integer_value(t) > INT32_MAX) {
+				ret = kc_error_set(err, EPROTO,
+						   "QMP query-cpus-fast: vCPU %zu has no thread-id", i);
+				break;
+			}
+			tids[n++] = (pid_t)json_integer_value(t);
+		}
+	}
+	json_decref(cpus);
+	if (ret < 0)
+		return kc_error_wrap(err, "VM %s: the vCPU threads into the pod's cgroup", vm->id);
+	kc_host_cgroup_add_threads(cg, vm->qemu.pid, tids, n);
+	kc_debug("VM %s: %zu vCPU thread(s) in the pod's cgroup", vm->id, n);
+	return 0;
+}
+
 static int wait_agent(struct qvm *vm, uint64_t deadline, uint64_t timeout_ns, bool keep,
 		      kc_error_t *err)
 {
@@ -367,6 +419,8 @@ static int qemu_start(const struct kc_vm_spec *spec, void **out, kc_error_t *err
 	ret = make_run_dir(vm, err);
 	if (ret >= 0)
 		ret = launch(vm, spec, cfg, deadline, err);
+	if (ret >= 0 && spec->vcpu_cgroup)
+		ret = place_vcpus(vm, spec->vcpu_cgroup, deadline, err);
 	if (ret >= 0)
 		ret = wait_agent(vm, deadline, timeout_ns, spec->keep_agent_conn, err);
 	if (ret < 0) {
