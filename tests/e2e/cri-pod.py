@@ -44,6 +44,12 @@ if os.environ.get("KC_CRI_CGROUP") == "1":
   call("UpdateContainerResources", fs(1, cid) + fm(2, fv(1, 100000) + fv(2, 50000) + fv(4, 64 << 20)))
   r = call("ExecSync", fs(1, cid) + fs(2, "/bin/sh") + fs(2, "-c") + fs(2, show) + fv(3, 30))
   print("   cgroup after: %r" % r.get(1, [b""])[0].decode())
+  # ContainerStats (stats 1: cpu 2 {usage_core_nano_seconds 2 {value 1}},
+  # memory 3 {working_set_bytes 2 {value 1}}): the shim's Task.Stats.
+  st = decode(call("ContainerStats", fs(1, cid))[1][0])
+  cpu = decode(decode(st.get(2, [b""])[0]).get(2, [b""])[0]).get(1, [0])[0]
+  ws = decode(decode(st.get(3, [b""])[0]).get(2, [b""])[0]).get(1, [0])[0]
+  print("   stats: cpu_ns=%d working_set=%d" % (cpu, ws))
 c2cfg = (fm(1, fs(1, "c2")) + fm(2, fs(1, image))
          + fs(3, "/bin/sh") + fs(3, "-c") + fs(3, "echo hello-from-c2; exit 6") + fs(11, "c2.log"))
 cid2 = call("CreateContainer", fs(1, pod) + fm(2, c2cfg) + fm(3, sandbox_cfg))[1][0].decode()

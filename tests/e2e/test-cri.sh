@@ -38,6 +38,10 @@ if [ $cgtest = 1 ]; then
 		*) not_ok "CRI: no limits before the update" ;; esac
 	case "$after" in *"mem=67108864 cpu=50000 100000"*) ok "CRI: UpdateContainerResources sets memory.max and cpu.max in the guest" ;;
 		*) not_ok "CRI: UpdateContainerResources sets memory.max and cpu.max in the guest"; echo "# $after" ;; esac
+	# ContainerStats: the guest cgroup's cpu time and working set.
+	stats=$(echo "$out" | sed -n 's/^   stats: //p')
+	case "$stats" in "cpu_ns="[1-9]*" working_set="[1-9]*) ok "CRI: ContainerStats has the container's cpu time and working set ($stats)" ;;
+		*) not_ok "CRI: ContainerStats has the container's cpu time and working set" "got [$stats]" ;; esac
 fi
 n=$(grep -c 'starting sandbox' "$W/logs/containerd.log")
 sid=$(sed -n 's/.*msg="starting sandbox \([0-9a-f]*\):.*/\1/p' "$W/logs/containerd.log" | head -1)
