@@ -89,7 +89,6 @@ int shim_serve(const struct shim_args *a, int listen_fd, const char *socket_path
 		s.agent_binary ? s.agent_binary : "in a VM");
 	tell(&ready_fd, "ok");
 	ret = kc_loop_run(s.loop, err);
-	kc_host_cgroup_leave(s.leave_cgroup);
 out:
 	if (ret < 0 && ready_fd >= 0)
 		tell(&ready_fd, (*err)->msg);
@@ -101,6 +100,8 @@ out:
 	s.srv = NULL;
 	if (s.loop)
 		shim_task_free(&s);
+	/* After the VM: its vCPUs or the whole of it were in there. */
+	kc_host_cgroup_leave(s.leave_cgroup);
 	shim_events_free(&s);
 	if (s.sig_watch)
 		kc_loop_watch_remove(s.sig_watch);

@@ -573,13 +573,13 @@ static void h_shutdown(struct kc_ttrpc_call *call, const ProtobufCMessage *m, vo
 		kc_ttrpc_call_reply_msg(call, NULL);
 		return;
 	}
-	/* The VM goes before the answer: the `delete` that containerd runs
-	 * once the connection closes then finds nothing left but this shim,
-	 * which it waits for.  The host cgroup is left after the answer (a
-	 * grace period of the kernel's; serve.c). */
+	/* The answer goes first: containerd waits for it (Kata's shim does
+	 * not even answer, it exits), not for the VM's end.  The VM, its
+	 * files and then the host cgroup go once the loop is over (serve.c),
+	 * and the `delete` that containerd runs when the connection closes
+	 * waits for this shim to exit. */
 	if (s->sb)
 		s->leave_cgroup = kc_sandbox_take_cgroup(s->sb);
-	shim_sandbox_teardown(s);
 	kc_ttrpc_call_reply_msg(call, NULL);
 	if (!s->exiting) {
 		s->exiting = true;

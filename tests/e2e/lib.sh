@@ -134,9 +134,15 @@ e2e_stop() {
 }
 
 # Leftovers: no shim, agent, qemu or virtiofsd of ours, no mount or dir.
+# A shim answers Shutdown before it stops its VM (as containerd's shims
+# exit after answering): it is given 5 s to finish.
 e2e_leftovers() {
 	local procs mnts dirs
-	procs=$(ps -eo args | grep -E "containerd-shim-kata-v2 .*-address $W/|kata-agent --no-init --listen unix:///run/vc/vm/kce2e|qemu-system.*kce2e|virtiofsd.*kce2e" | grep -v grep | wc -l)
+	for _ in $(seq 50); do
+		procs=$(ps -eo args | grep -E "containerd-shim-kata-v2 .*-address $W/|kata-agent --no-init --listen unix:///run/vc/vm/kce2e|qemu-system.*kce2e|virtiofsd.*kce2e" | grep -v grep | wc -l)
+		[ "$procs" = 0 ] && break
+		sleep 0.1
+	done
 	check "no shim, agent, qemu or virtiofsd left" 0 "$procs"
 	mnts=$(grep -cE " /run/kata-containers/shared/sandboxes/kce2e| $W/" /proc/self/mountinfo)
 	check "no mount left" 0 "$mnts"
