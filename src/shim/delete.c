@@ -24,8 +24,9 @@
 #include "shim_task.pb-c.h"
 
 /* Whether the shim whose pid is in <socket>.pid still runs.  One that
- * containerd just saw disconnect may still be exiting: it is given a
- * moment (its pidfd turns readable when it is gone). */
+ * containerd just saw disconnect after Shutdown is still stopping its VM
+ * and cleans up after itself: not waited for, since containerd waits for
+ * this command.  A dead one's pidfd is readable at once (zombie or gone). */
 static bool shim_alive(const char *sock)
 {
 	cleanup_free char *pidfile = kc_xasprintf("%s.pid", sock);
@@ -44,7 +45,7 @@ static bool shim_alive(const char *sock)
 	if (fd < 0)
 		return false;
 	p = (struct pollfd){ .fd = fd, .events = POLLIN };
-	if (poll(&p, 1, 2000) > 0) {
+	if (poll(&p, 1, 0) > 0) {
 		close(fd);
 		return false;
 	}

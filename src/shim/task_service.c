@@ -575,9 +575,9 @@ static void h_shutdown(struct kc_ttrpc_call *call, const ProtobufCMessage *m, vo
 	}
 	/* The answer goes first: containerd waits for it (Kata's shim does
 	 * not even answer, it exits), not for the VM's end.  The VM, its
-	 * files and then the host cgroup go once the loop is over (serve.c),
-	 * and the `delete` that containerd runs when the connection closes
-	 * waits for this shim to exit. */
+	 * files and then the host cgroup go once the loop is over (serve.c);
+	 * the `delete` that containerd runs when the connection closes leaves
+	 * a live shim to clean up after itself. */
 	if (s->sb)
 		s->leave_cgroup = kc_sandbox_take_cgroup(s->sb);
 	kc_ttrpc_call_reply_msg(call, NULL);
