@@ -236,6 +236,14 @@ static void kill_members(const char *dir)
 	}
 }
 
+static bool made(const struct kc_host_cgroup *cg, const char *dir)
+{
+	for (size_t i = 0; i < cg->n_created; i++)
+		if (strcmp(cg->created[i], dir) == 0)
+			return true;
+	return false;
+}
+
 void kc_host_cgroup_leave(struct kc_host_cgroup *cg)
 {
 	if (!cg)
@@ -243,9 +251,11 @@ void kc_host_cgroup_leave(struct kc_host_cgroup *cg)
 	for (size_t i = 0; i < cg->n_roots; i++) {
 		if (cg->joined && write_pid(cg->roots[i], NULL) < 0)
 			kc_warn("host cgroup: cannot leave under `%s`", cg->roots[i]);
-		/* The pod is over: what is still in its cgroup (a process
-		 * orphaned by a host agent that died) goes too. */
-		kill_members(cg->dirs[i]);
+		/* The pod is over: what is still in the cgroup it made (a
+		 * process orphaned by a host agent that died) goes too.  One
+		 * it did not make may hold others. */
+		if (made(cg, cg->dirs[i]))
+			kill_members(cg->dirs[i]);
 		free(cg->roots[i]);
 		free(cg->dirs[i]);
 	}

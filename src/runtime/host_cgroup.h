@@ -37,8 +37,8 @@ int kc_host_cgroup_enter(const char *path, struct kc_host_cgroup **out, kc_error
 void kc_host_cgroup_add_threads(struct kc_host_cgroup *cg, pid_t pid, const pid_t *tids,
 				size_t n);
 /* Moves the caller back to each hierarchy's root if it entered, kills what
- * is left in the cgroup and removes the dirs created (once nothing else is
- * in them).  NULL is ignored. */
+ * is left in the cgroup if it made it, and removes the dirs it made (once
+ * nothing else is in them).  NULL is ignored. */
 void kc_host_cgroup_leave(struct kc_host_cgroup *cg);
 /* After a dead shim: SIGKILLs every process still in path's cgroup and
  * removes its dir on every hierarchy. */
