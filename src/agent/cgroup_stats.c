@@ -8,6 +8,7 @@
  *   memory.current/memory.peak/memory.max -> memory usage, max_usage, limit
  *   memory.events "max" -> memory usage failcnt
  *   memory.swap.current/memory.swap.max -> swap_usage
+ *   memory.stat "kernel" -> kernel_usage (runc leaves it empty on v2)
  *   memory.stat -> stats, key by key; its "file" is the cache
  *   pids.current/pids.max -> pids_stats ("max" reads as UINT64_MAX)
  *   io.stat rbytes/wbytes, rios/wios -> io_service_bytes / io_serviced
@@ -153,6 +154,8 @@ static int memory_stats(struct kc_cgroup *cg, Grpc__CgroupStats *s, kc_error_t *
 	m->swap_usage->limit = value_or_zero(cg, "memory.swap.max");
 	m->swap_usage->max_usage = value_or_zero(cg, "memory.swap.peak");
 	m->kernel_usage = memory_data();
+	/* memory.stat's "kernel" (5.18+): all the kernel memory charged. */
+	m->kernel_usage->usage = key_or_zero(cg, "memory.stat", "kernel");
 	memory_stat_map(cg, m);
 	return 0;
 }

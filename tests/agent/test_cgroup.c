@@ -493,7 +493,7 @@ static void test_stats(void **state)
 		{ "memory.current", "1234\n" },
 		{ "memory.max", "max\n" },
 		{ "memory.peak", "5000\n" },
-		{ "memory.stat", "anon 10\nfile 20\nbad line\n" },
+		{ "memory.stat", "anon 10\nfile 20\nkernel 30\nbad line\n" },
 		{ "memory.events", "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n" },
 		{ "memory.swap.current", "7\n" },
 		{ "memory.swap.max", "max\n" },
@@ -531,7 +531,8 @@ static void test_stats(void **state)
 	assert_int_equal(s->memory_stats->usage->failcnt, 3);
 	assert_int_equal(s->memory_stats->swap_usage->usage, 7);
 	assert_int_equal(s->memory_stats->cache, 20);
-	assert_int_equal(s->memory_stats->n_stats, 2);
+	assert_int_equal(s->memory_stats->kernel_usage->usage, 30);
+	assert_int_equal(s->memory_stats->n_stats, 3);
 	assert_string_equal(s->memory_stats->stats[0]->key, "anon");
 	assert_int_equal(s->memory_stats->stats[1]->value, 20);
 	assert_int_equal(s->pids_stats->current, 5);
