@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent.pb-c.h"
@@ -32,6 +33,9 @@ static struct shim *shim_of(struct shim_pump *pp)
 	return pp->proc->c->shim;
 }
 
+/* How long an output fifo's reader may take to appear. */
+#define FIFO_READER_WAIT_NS (5 * 1000000000ull)
+
 static int open_uri(const char *uri, bool in, int *fd, kc_error_t *err)
 {
 	*fd = -1;
@@ -49,12 +53,25 @@ static int open_uri(const char *uri, bool in, int *fd, kc_error_t *err)
 		return kc_error_set(err, EINVAL, "io `%s`: binary:// is for outputs only", uri);
 	if (strstr(uri, "://"))
 		return kc_error_set(err, EINVAL, "io `%s`: unknown scheme", uri);
-	/* The client made the fifo and holds its other end (for outputs);
-	 * a stdin fifo opened this way needs no writer yet. */
-	*fd = open(uri, (in ? O_RDONLY : O_WRONLY) | O_NONBLOCK | O_CLOEXEC);
-	if (*fd < 0)
-		return kc_error_set(err, errno, "open `%s`", uri);
-	return 0;
+	/* The client made the fifo; a stdin fifo opened this way needs no
+	 * writer yet.  An output's reading end may still be on its way:
+	 * containerd's fifo package opens it in a goroutine, and until then
+	 * a non-blocking open for writing fails with ENXIO (seen with CRI's
+	 * ExecSync).  The reader is waited for, briefly. */
+	for (uint64_t until = kc_monotonic_ns() + FIFO_READER_WAIT_NS;;) {
+		const struct timespec pause = { 0, 1000 * 1000 };
+
+		*fd = open(uri, (in ? O_RDONLY : O_WRONLY) | O_NONBLOCK | O_CLOEXEC);
+		if (*fd >= 0)
+			return 0;
+		if (in || errno != ENXIO || kc_monotonic_ns() >= until)
+			break;
+		nanosleep(&pause, NULL);
+	}
+	if (errno == ENXIO)
+		return kc_error_set(err, ENXIO, "open `%s`: nobody opened it for reading in %d s",
+				    uri, (int)(FIFO_READER_WAIT_NS / 1000000000ull));
+	return kc_error_set(err, errno, "open `%s`", uri);
 }
 
 static void pump_init(struct shim_proc *p, struct shim_pump *pp, bool is_stdin, bool is_stderr)

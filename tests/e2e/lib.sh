@@ -152,6 +152,23 @@ e2e_leftovers() {
 	check "no host cgroup left" 0 "$dirs"
 }
 
+# After a failure: what a broken run left is still stopped.  Shims of this
+# run tear their VMs down on SIGTERM; containerd's mounts under $W go.
+# The logs stay for reading.
+e2e_reap() {
+	local pids m
+	pids=$(ps -eo pid,args | awk -v w="$W/" '$0 ~ "containerd-shim-kata-v2 .*-address " w && !/awk/ {print $1}')
+	[ -n "$pids" ] && kill -TERM $pids 2> /dev/null
+	for _ in $(seq 100); do
+		[ -z "$pids" ] && break
+		kill -0 $pids 2> /dev/null || break
+		sleep 0.1
+	done
+	for m in $(awk -v w="$W/" 'index($5, w) == 1 {print $5}' /proc/self/mountinfo | sort -r); do
+		umount -l "$m" 2> /dev/null
+	done
+}
+
 e2e_finish() {
 	if ls "$W"/logs/asan* > /dev/null 2>&1; then
 		not_ok "no sanitizer report from the shim" "$(cat "$W"/logs/asan* | head -40)"
@@ -159,6 +176,6 @@ e2e_finish() {
 		ok "no sanitizer report from the shim"
 	fi
 	echo "1..$tap_n"
-	if [ "$tap_fail" = 0 ]; then rm -rf "$W"; else echo "# logs kept in $W"; fi
+	if [ "$tap_fail" = 0 ]; then rm -rf "$W"; else e2e_reap; echo "# logs kept in $W"; fi
 	[ "$tap_fail" = 0 ]
 }
