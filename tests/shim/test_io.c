@@ -124,6 +124,12 @@ int main(void)
 		return 1;
 	ret = cmocka_run_group_tests_name("shim-io", tests, NULL, NULL);
 	kc_loop_free(shim.loop);
+	/* A failed test leaves its fifos. */
+	for (const char *const *n = (const char *const[]){ "out", "err", "lonely", NULL }; *n; n++) {
+		cleanup_free char *p = kc_xasprintf("%s/%s", dir, *n);
+
+		unlink(p);
+	}
 	rmdir(dir);
 	return ret;
 }
