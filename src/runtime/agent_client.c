@@ -29,7 +29,7 @@ static int pause_watching(uint64_t until, const int *abort_fds, size_t n, kc_err
 	struct pollfd pfd[8];
 
 	if (n > KC_ARRAY_SIZE(pfd))
-		return kc_error_set(err, EINVAL, "agent dial: too many abort fds");
+		return kc_error_set(err, EINVAL, "dial: too many abort fds");
 	for (size_t i = 0; i < n; i++)
 		pfd[i] = (struct pollfd){ .fd = abort_fds[i], .events = POLLIN };
 	/* until == 0: only look whether one fired already. */
@@ -53,8 +53,8 @@ static int pause_watching(uint64_t until, const int *abort_fds, size_t n, kc_err
 	}
 }
 
-int kc_agent_dial_retry(const char *uri, uint64_t deadline, const int *abort_fds,
-			size_t n_abort, kc_error_t *err)
+int kc_dial_retry(const char *uri, uint64_t deadline, const int *abort_fds, size_t n_abort,
+		  kc_error_t *err)
 {
 	uint64_t pause = RETRY_MIN_NS;
 
@@ -66,26 +66,26 @@ int kc_agent_dial_retry(const char *uri, uint64_t deadline, const int *abort_fds
 		/* An abort fd that already fired wins over a connection. */
 		ret = pause_watching(0, abort_fds, n_abort, err);
 		if (ret < 0)
-			return kc_error_wrap(err, "dial agent at %s", uri);
+			return kc_error_wrap(err, "dial %s", uri);
 		left = deadline > now ? deadline - now : 0;
 		if (left == 0)
-			return kc_error_set(err, ETIMEDOUT, "dial agent at %s: deadline passed", uri);
+			return kc_error_set(err, ETIMEDOUT, "dial %s: deadline passed", uri);
 		fd = kc_ttrpc_dial(uri, left < ATTEMPT_MAX_NS ? left : ATTEMPT_MAX_NS, &e);
 		if (fd >= 0)
 			return fd;
 		if (!retryable(e->status)) {
 			*err = kc_steal_ptr(&e);
-			return kc_error_wrap(err, "dial agent");
+			return kc_error_wrap(err, "dial %s", uri);
 		}
 		now = kc_monotonic_ns();
 		if (now >= deadline) {
 			*err = kc_steal_ptr(&e);
-			return kc_error_wrap(err, "dial agent: deadline passed; last attempt");
+			return kc_error_wrap(err, "dial %s: deadline passed; last attempt", uri);
 		}
 		ret = pause_watching(now + pause < deadline ? now + pause : deadline, abort_fds,
 				     n_abort, err);
 		if (ret < 0)
-			return kc_error_wrap(err, "dial agent at %s", uri);
+			return kc_error_wrap(err, "dial %s", uri);
 		pause = pause * 2 < RETRY_MAX_NS ? pause * 2 : RETRY_MAX_NS;
 	}
 }
@@ -149,7 +149,7 @@ int kc_agent_wait_ready(const char *uri, uint64_t deadline, const int *abort_fds
 		uint64_t now;
 		int fd;
 
-		fd = kc_agent_dial_retry(uri, deadline, abort_fds, n_abort, err);
+		fd = kc_dial_retry(uri, deadline, abort_fds, n_abort, err);
 		if (fd < 0) {
 			ret = fd;
 			break;

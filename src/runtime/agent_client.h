@@ -16,15 +16,15 @@
 #include "ttrpc/client.h"
 
 /*
- * Dials uri (any ttrpc address, see ttrpc/transport.h) until it connects or
- * deadline (CLOCK_MONOTONIC ns) passes.  "Not there yet" failures
+ * Dials uri (any address of ttrpc/transport.h: the agent's, QMP's socket)
+ * until it connects or deadline (CLOCK_MONOTONIC ns) passes.  "Not there yet" failures
  * (ENOENT, ECONNREFUSED, ECONNRESET, EAGAIN, ETIMEDOUT of one attempt) are
  * retried with a short, growing pause; others end it at once.  While it
  * waits it watches abort_fds (e.g. the VMM's pidfd): one becoming readable
  * ends the wait with -ECHILD.  Returns the connected fd.
  */
-int kc_agent_dial_retry(const char *uri, uint64_t deadline, const int *abort_fds,
-			size_t n_abort, kc_error_t *err);
+int kc_dial_retry(const char *uri, uint64_t deadline, const int *abort_fds, size_t n_abort,
+		  kc_error_t *err);
 
 /* grpc.Health/Check on a connected client; OK needs status SERVING. */
 int kc_agent_check(struct kc_ttrpc_client *c, uint64_t timeout_ns, kc_error_t *err);
@@ -43,7 +43,7 @@ int kc_agent_check_retry(struct kc_ttrpc_client *c, uint64_t deadline, kc_error_
 /*
  * Waits until the agent at uri answers Check, before deadline: dials with
  * retry, checks, and dials again if the connection drops while the guest
- * boots.  abort_fds as for kc_agent_dial_retry().  With conn_fd, the
+ * boots.  abort_fds as for kc_dial_retry().  With conn_fd, the
  * connection that answered is kept and returned there (the caller owns
  * it); otherwise it is closed.
  */

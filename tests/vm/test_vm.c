@@ -31,7 +31,7 @@ static char base[] = "/tmp/kc-vm-XXXXXX";
 static void conn_open(struct ah_conn *c, const char *uri)
 {
 	cleanup_error kc_error_t err = NULL;
-	int fd = kc_agent_dial_retry(uri, kc_monotonic_ns() + 30 * SEC, NULL, 0, &err);
+	int fd = kc_dial_retry(uri, kc_monotonic_ns() + 30 * SEC, NULL, 0, &err);
 
 	if (fd < 0)
 		fail_msg("%s", err->msg);

@@ -293,7 +293,8 @@ static int launch(struct qvm *vm, const struct kc_vm_spec *spec, const struct kc
 /*
  * sandbox_cgroup_only = false (Kata's default): only the vCPU threads go to
  * the pod's cgroup, which QMP's query-cpus-fast names.  QEMU answers QMP
- * once its machine is up; it runs meanwhile, a few ms outside.
+ * once its machine is up; its vCPU runs outside until then (tens of ms,
+ * while the guest boots; the shim waits for the agent meanwhile anyway).
  */
 static int place_vcpus(struct qvm *vm, struct kc_host_cgroup *cg, uint64_t deadline,
 		       kc_error_t *err)
@@ -304,17 +305,7 @@ static int place_vcpus(struct qvm *vm, struct kc_host_cgroup *cg, uint64_t deadl
 	size_t i, n = 0;
 	int ret;
 
-	for (;;) {
-		const struct timespec pause = { 0, 2 * 1000 * 1000 };
-		uint64_t d = kc_monotonic_ns() + QMP_TIMEOUT_NS;
-
-		ret = kc_qmp_connect(vm->qmp_sock, d < deadline ? d : deadline, &q, err);
-		if (ret == 0 || kc_child_exited(&vm->qemu) || kc_monotonic_ns() >= deadline ||
-		    (ret != -ENOENT && ret != -ECONNREFUSED))
-			break;
-		kc_error_free(err);
-		nanosleep(&pause, NULL);
-	}
+	ret = kc_qmp_connect_wait(vm->qmp_sock, deadline, vm->qemu.pidfd, &q, err);
 	if (ret == 0)
 		ret = kc_qmp_execute(q, "query-cpus-fast", NULL, &cpus, deadline, err);
 	kc_qmp_close(q);

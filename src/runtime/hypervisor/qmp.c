@@ -9,6 +9,7 @@
 
 #include "qmp.h"
 #include "lib/util.h"
+#include "runtime/agent_client.h"
 #include "ttrpc/transport.h"
 
 /* QEMU's answers here are small; a line longer than this is not QMP. */
@@ -143,17 +144,14 @@ int kc_qmp_execute(struct kc_qmp *q, const char *command, json_t *arguments, jso
 	}
 }
 
-int kc_qmp_connect(const char *path, uint64_t deadline, struct kc_qmp **out, kc_error_t *err)
+/* The greeting and qmp_capabilities on a connected fd (taken). */
+static int handshake(int fd, const char *path, uint64_t deadline, struct kc_qmp **out,
+		     kc_error_t *err)
 {
-	cleanup_free char *uri = kc_xasprintf("unix://%s", path);
 	cleanup_json json_t *greeting = NULL;
-	uint64_t now = kc_monotonic_ns();
 	struct kc_qmp *q;
-	int fd, ret;
+	int ret;
 
-	fd = kc_ttrpc_dial(uri, deadline > now ? deadline - now : 1, err);
-	if (fd < 0)
-		return kc_error_wrap(err, "QMP");
 	q = kc_xzalloc(sizeof(*q));
 	q->fd = fd;
 	q->path = kc_xstrdup(path);
@@ -168,6 +166,28 @@ int kc_qmp_connect(const char *path, uint64_t deadline, struct kc_qmp **out, kc_
 	}
 	*out = q;
 	return 0;
+}
+
+int kc_qmp_connect(const char *path, uint64_t deadline, struct kc_qmp **out, kc_error_t *err)
+{
+	cleanup_free char *uri = kc_xasprintf("unix://%s", path);
+	uint64_t now = kc_monotonic_ns();
+	int fd = kc_ttrpc_dial(uri, deadline > now ? deadline - now : 1, err);
+
+	if (fd < 0)
+		return kc_error_wrap(err, "QMP");
+	return handshake(fd, path, deadline, out, err);
+}
+
+int kc_qmp_connect_wait(const char *path, uint64_t deadline, int abort_fd, struct kc_qmp **out,
+			kc_error_t *err)
+{
+	cleanup_free char *uri = kc_xasprintf("unix://%s", path);
+	int fd = kc_dial_retry(uri, deadline, &abort_fd, abort_fd >= 0, err);
+
+	if (fd < 0)
+		return kc_error_wrap(err, "QMP");
+	return handshake(fd, path, deadline, out, err);
 }
 
 void kc_qmp_close(struct kc_qmp *q)

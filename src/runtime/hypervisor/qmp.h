@@ -19,6 +19,11 @@ struct kc_qmp;
 /* Connects to the QMP unix socket at path and completes the handshake
  * (greeting + qmp_capabilities) before deadline (CLOCK_MONOTONIC ns). */
 int kc_qmp_connect(const char *path, uint64_t deadline, struct kc_qmp **out, kc_error_t *err);
+/* The same for a QEMU that may not serve QMP yet: the dial is retried
+ * (kc_dial_retry) until deadline, and ends with -ECHILD if abort_fd (the
+ * QEMU's pidfd; -1: none) turns readable. */
+int kc_qmp_connect_wait(const char *path, uint64_t deadline, int abort_fd, struct kc_qmp **out,
+			kc_error_t *err);
 
 /* Runs command (with arguments, which may be NULL) and stores its "return"
  * value in *ret (may be NULL).  A QMP "error" reply is -EIO naming its
