@@ -60,10 +60,49 @@ int kc_agent_exit_status(int wstatus)
 	return 255;
 }
 
+/* Whether pid leaves sig at its default action: neither caught nor
+ * ignored, as /proc/PID/status shows (SigCgt, SigIgn: hex masks where bit
+ * N-1 is signal N).  Unreadable counts as "not default": the signal is then
+ * sent as asked. */
+static bool signal_at_default(pid_t pid, int sig)
+{
+	unsigned long long handled = 0, mask;
+	char path[64], line[256];
+	unsigned seen = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (seen < 2 && fgets(line, sizeof(line), f))
+		if (sscanf(line, "SigCgt: %llx", &mask) == 1 ||
+		    sscanf(line, "SigIgn: %llx", &mask) == 1) {
+			handled |= mask;
+			seen++;
+		}
+	fclose(f);
+	return seen == 2 && !(handled & (1ull << (sig - 1)));
+}
+
 int kc_agent_proc_signal(struct kc_agent_proc *p, int sig, kc_error_t *err)
 {
 	int ret;
 
+	/* The init of a pid namespace of its own is that namespace's PID 1,
+	 * which the kernel protects from every signal it has no handler for,
+	 * SIGKILL aside, even from the agent in the parent namespace.
+	 * containerd and kubelet stop a container with SIGTERM and wait their
+	 * whole grace period before SIGKILL: a SIGTERM that a default action
+	 * would have obeyed (a process that has not installed its handler
+	 * yet, or never does) is sent as SIGKILL instead, as Kata's agent
+	 * does.  A process that ignores SIGTERM on purpose keeps ignoring it. */
+	if (sig == SIGTERM && p->container && p == &p->container->init &&
+	    p->container->own_pidns && signal_at_default(p->pid, SIGTERM)) {
+		kc_info("container %s: SIGTERM to its init, which has no handler for it, "
+			"sent as SIGKILL", p->container->id);
+		sig = SIGKILL;
+	}
 	if (p->pidfd >= 0)
 		ret = (int)syscall(SYS_pidfd_send_signal, p->pidfd, sig, NULL, 0);
 	else

@@ -78,6 +78,61 @@ static void test_sigkill_137(void **state)
 	h_check_clean();
 }
 
+/* A stop right after start (containerd sends SIGTERM about a millisecond
+ * after StartContainer): the init is PID 1 of its namespace and has no
+ * handler for SIGTERM, which the kernel would drop; the agent sends SIGKILL
+ * in its place, so the container stops at once instead of after the
+ * caller's whole grace period. */
+static void test_sigterm_without_handler(void **state)
+{
+	cleanup_free char *s = h_spec("[\"sleep\",\"1004\"]", NULL, NULL, NULL);
+
+	(void)state;
+	h_run("c-term", s);
+	assert_int_equal(h_signal("c-term", "c-term", SIGTERM), 0);
+	assert_int_equal(h_wait_status("c-term", ""), 128 + SIGKILL);
+	assert_int_equal(h_remove("c-term", 0), 0);
+	assert_false(ah_process_running("sleep", "1004"));
+	h_check_clean();
+}
+
+/* ... but an init that ignores SIGTERM on purpose keeps ignoring it, and
+ * one outside a pid namespace of its own dies of SIGTERM itself (143). */
+static void test_sigterm_ignored_or_not_init(void **state)
+{
+	cleanup_free char *ign = h_spec("[\"sh\",\"-c\",\"trap '' TERM; echo ready; "
+					"while true; do sleep 1; done\"]",
+					NULL, NULL, NULL);
+	cleanup_free char *shared = h_spec("[\"sleep\",\"1005\"]", NULL,
+					   "\"namespaces\":[{\"type\":\"mount\"},{\"type\":\"ipc\"},"
+					   "{\"type\":\"uts\"}]",
+					   NULL);
+	Grpc__ReadStreamRequest req = GRPC__READ_STREAM_REQUEST__INIT;
+	struct ah_answer a;
+
+	(void)state;
+	h_run("c-term-ign", ign);
+	req.container_id = (char *)"c-term-ign";
+	req.len = 6;
+	assert_int_equal(ah_call(H, "ReadStdout", &req.base, &a), 0);
+	ah_answer_free(&a);
+	assert_int_equal(h_signal("c-term-ign", "c-term-ign", SIGTERM), 0);
+	usleep(300 * 1000);
+	/* Still running: an exec needs a live init. */
+	assert_int_equal(h_exec("c-term-ign", "e-alive", PROC("[\"true\"]"), NULL), 0);
+	assert_int_equal(h_wait_status("c-term-ign", "e-alive"), 0);
+	assert_int_equal(h_signal("c-term-ign", "c-term-ign", SIGKILL), 0);
+	assert_int_equal(h_wait_status("c-term-ign", ""), 128 + SIGKILL);
+	assert_int_equal(h_remove("c-term-ign", 0), 0);
+
+	h_run("c-term-shared", shared);
+	assert_true(ah_process_running("sleep", "1005"));
+	assert_int_equal(h_signal("c-term-shared", "c-term-shared", SIGTERM), 0);
+	assert_int_equal(h_wait_status("c-term-shared", ""), 128 + SIGTERM);
+	assert_int_equal(h_remove("c-term-shared", 0), 0);
+	h_check_clean();
+}
+
 /* SignalProcess with an empty exec id reaches every process, execs too. */
 static void test_signal_all(void **state)
 {
@@ -659,6 +714,8 @@ int main(void)
 		cmocka_unit_test(test_echo_and_exit_codes),
 		cmocka_unit_test(test_create_then_start),
 		cmocka_unit_test(test_sigkill_137),
+		cmocka_unit_test(test_sigterm_without_handler),
+		cmocka_unit_test(test_sigterm_ignored_or_not_init),
 		cmocka_unit_test(test_signal_all),
 		cmocka_unit_test(test_signal_trap),
 		cmocka_unit_test(test_exec),
