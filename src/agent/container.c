@@ -512,8 +512,12 @@ static __attribute__((noreturn)) void init_child(struct kc_agent_container *c, i
 	if (kc_rootfs_prepare(s, c->root, c->userns, &err) < 0)
 		child_die(sync, &err);
 	state = kc_hook_state(c, "creating", getpid());
-	if (kc_hooks_run(s, KC_OCI_HOOK_CREATE_CONTAINER, state, &err) < 0 ||
-	    kc_rootfs_enter(s, c->root, &err) < 0)
+	if (kc_hooks_run(s, KC_OCI_HOOK_CREATE_CONTAINER, state, &err) < 0)
+		child_die(sync, &err);
+	/* Before the rootfs is entered, whose readonlyPaths make /proc/sys
+	 * read-only (as runc orders it).  /proc/sys acts on the writer's
+	 * namespaces, whichever proc mount it goes through. */
+	if (set_sysctls(&s->lnx, &err) < 0 || kc_rootfs_enter(s, c->root, &err) < 0)
 		child_die(sync, &err);
 	if (s->hostname || s->domainname) {
 		if (s->hostname && sethostname(s->hostname, strlen(s->hostname)) < 0) {
@@ -525,7 +529,7 @@ static __attribute__((noreturn)) void init_child(struct kc_agent_container *c, i
 			child_die(sync, &err);
 		}
 	}
-	if (set_sysctls(&s->lnx, &err) < 0 || write_oom_score_adj(p, &err) < 0 ||
+	if (write_oom_score_adj(p, &err) < 0 ||
 	    kc_proc_apply_rlimits(p, &err) < 0 || child_tty(p, sync, &err) < 0)
 		child_die(sync, &err);
 	send_msg(sync, 'R', NULL);

@@ -173,14 +173,18 @@ static void test_hostname_sysctl(void **state)
 {
 	cleanup_free char *out = NULL;
 	cleanup_free char *s = h_spec(
-		"[\"sh\",\"-c\",\"kc-test-init hostname; kc-test-init read /proc/sys/kernel/msgmax\"]",
-		NULL, ",\"sysctl\":{\"kernel.msgmax\":\"4321\"}",
+		"[\"sh\",\"-c\",\"kc-test-init hostname; kc-test-init read /proc/sys/kernel/msgmax; "
+		"echo 1 2> /dev/null > /proc/sys/kernel/msgmax || echo read-only\"]",
+		NULL,
+		/* containerd's default readonlyPaths: the sysctls are written
+		 * before /proc/sys becomes read-only, as runc does. */
+		",\"sysctl\":{\"kernel.msgmax\":\"4321\"},\"readonlyPaths\":[\"/proc/sys\"]",
 		",\"hostname\":\"kc-host\",\"domainname\":\"kc-domain\",\"mounts\":[" PROC_MOUNT "]");
 	int status;
 
 	(void)state;
 	out = h_run_output("c-uts", s, &status);
-	assert_string_equal(out, "kc-host kc-domain\n4321\n");
+	assert_string_equal(out, "kc-host kc-domain\n4321\nread-only\n");
 	assert_int_equal(status, 0);
 	h_check_clean();
 }
