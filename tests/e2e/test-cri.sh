@@ -25,6 +25,15 @@ case "$out" in *"container log:"*"hello-from-cri-container"*) ok "CRI: the conta
 case "$out" in *"c2 state (2=EXITED): 2 exit_code: 6"*) ok "CRI: a second container of the pod exits 6" ;; *) not_ok "CRI: a second container of the pod exits 6" ;; esac
 case "$out" in *"c2 log:"*"hello-from-c2"*) ok "CRI: the second container's log" ;; *) not_ok "CRI: the second container's log" ;; esac
 case "$out" in *"state (2=EXITED): 2 exit_code: 137"*|*"state (2=EXITED): 2 exit_code: 143"*) ok "CRI: StopContainer ends the first (SIGTERM, then SIGKILL)" ;; *) not_ok "CRI: StopContainer" ;; esac
+# A stop right after start ends the container well within its 30 s grace
+# period (SIGKILL in place of a SIGTERM its init could not receive), and
+# an init with a SIGTERM handler gets the SIGTERM and its own exit code.
+c3=$(echo "$out" | sed -n 's/^   c3 stop: \([0-9]*\)\.[0-9] s exit_code: \([0-9]*\)$/\1 \2/p')
+case "$c3" in [0-9]" 137"|1[0-9]" 137") ok "CRI: StopContainer right after start stops it in ${c3% *} s, not its 30 s timeout (137)" ;;
+	*) not_ok "CRI: StopContainer right after start" "got [$c3]" ;; esac
+case "$out" in *"c4 stop: "[0-9].[0-9]" s exit_code: 7"*) ok "CRI: StopContainer's SIGTERM reaches an init's handler (exit 7)" ;;
+	*) not_ok "CRI: StopContainer's SIGTERM reaches an init's handler" ;; esac
+case "$out" in *"c4 log: "*" ready "*" got-term"*) ok "CRI: ... which ran (its log)" ;; *) not_ok "CRI: ... which ran (its log)" ;; esac
 if [ $cgtest = 1 ]; then
 	before=$(echo "$out" | sed -n 's/^   cgroup before: //p')
 	after=$(echo "$out" | sed -n 's/^   cgroup after: //p')
@@ -45,7 +54,7 @@ if [ $cgtest = 1 ]; then
 fi
 n=$(grep -c 'starting sandbox' "$W/logs/containerd.log")
 sid=$(sed -n 's/.*msg="starting sandbox \([0-9a-f]*\):.*/\1/p' "$W/logs/containerd.log" | head -1)
-check "CRI: one sandbox (VM) for the pod's three containers" 1 "$n"
+check "CRI: one sandbox (VM) for the pod's five containers" 1 "$n"
 
 kill -TERM "$CPID"
 wait "$CPID" 2> /dev/null
