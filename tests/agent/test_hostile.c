@@ -1,0 +1,214 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Hostile input to the agent (issue 13): ids that are paths, newlines or
+ * 100 KB; a uid of 4294967295; sysctls outside the container's
+ * namespaces; seccomp filters libseccomp refuses; an image whose /dev/null
+ * is a symlink.  Each is refused with an error naming what was wrong, and
+ * a witness container started first keeps answering execs throughout.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "lib/util.h"
+#include "ttrpc/ttrpc.h"
+
+#define PROC_MOUNT "{\"destination\":\"/proc\",\"type\":\"proc\",\"source\":\"proc\"}"
+#define WITNESS "c-witness"
+
+/* The witness still runs execs and answers with their output. */
+static void witness_ok(void)
+{
+	static int n;
+	char eid[32];
+	cleanup_free char *out = NULL;
+
+	snprintf(eid, sizeof(eid), "w%d", n++);
+	assert_int_equal(h_exec(WITNESS, eid, "{\"args\":[\"echo\",\"alive\"],\"cwd\":\"/\"}",
+				NULL),
+			 0);
+	out = h_read_all(WITNESS, eid, false, NULL);
+	assert_string_equal(out, "alive\n");
+	free(out);
+	/* Both streams to their end: the agent then forgets the exec. */
+	out = h_read_all(WITNESS, eid, true, NULL);
+	assert_string_equal(out, "");
+	assert_int_equal(h_wait_status(WITNESS, eid), 0);
+}
+
+static int setup(void **state)
+{
+	cleanup_free char *s = NULL;
+
+	if (h_setup(state) < 0)
+		return -1;
+	s = h_spec("[\"sleep\",\"1050\"]", NULL, NULL, NULL);
+	h_run(WITNESS, s);
+	/* What h_check_clean() compares with: the witness included. */
+	h.base_fds = ah_count_fds(h.agent.pid);
+	h.base_mounts = ah_count_mounts(h.agent.dir);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	assert_int_equal(h_remove(WITNESS, 0), 0);
+	assert_false(ah_process_running("sleep", "1050"));
+	return h_teardown(state);
+}
+
+/* ---- ids (defect 14) ---- */
+
+/* A request of the method's own type with its id fields set by name:
+ * every method the agent has that takes one gets the same treatment. */
+static int call_with_ids(const char *method, const char *cid, const char *eid, const char *sid,
+			 char **msg)
+{
+	const ProtobufCServiceDescriptor *svc = &grpc__agent_service__descriptor;
+	const ProtobufCMethodDescriptor *m = protobuf_c_service_descriptor_get_method_by_name(svc,
+											      method);
+	const char *names[] = { "container_id", "exec_id", "sandbox_id" };
+	const char *vals[] = { cid, eid, sid };
+	cleanup_free void *req = NULL;
+	struct ah_answer a;
+	int code;
+
+	assert_non_null(m);
+	req = kc_xzalloc(m->input->sizeof_message);
+	protobuf_c_message_init(m->input, req);
+	for (size_t i = 0; i < KC_ARRAY_SIZE(names); i++) {
+		const ProtobufCFieldDescriptor *f =
+			protobuf_c_message_descriptor_get_field_by_name(m->input, names[i]);
+
+		if (f && vals[i])
+			*(const char **)(void *)((char *)req + f->offset) = vals[i];
+	}
+	code = ah_call(H, method, req, &a);
+	*msg = code ? kc_steal_ptr(&a.message) : NULL;
+	ah_answer_free(&a);
+	return code;
+}
+
+static bool has_field(const char *method, const char *field)
+{
+	const ProtobufCMethodDescriptor *m = protobuf_c_service_descriptor_get_method_by_name(
+		&grpc__agent_service__descriptor, method);
+
+	return protobuf_c_message_descriptor_get_field_by_name(m->input, field) != NULL;
+}
+
+static void test_bad_ids(void **state)
+{
+	static const char *const methods[] = {
+		"CreateContainer", "StartContainer", "RemoveContainer", "ExecProcess",
+		"SignalProcess",   "WaitProcess",	   "ReadStdout",	 "ReadStderr",
+		"WriteStdin",	   "CloseStdin",	   "TtyWinResize",	 "ListProcesses",
+		"UpdateContainer", "StatsContainer",	   "PauseContainer",	 "ResumeContainer",
+	};
+	cleanup_free char *huge = kc_xzalloc(100 * 1024 + 1);
+	struct {
+		const char *id, *shown;
+	} bad[] = {
+		{ "../../..", "`../../..`" },
+		{ "a\nb", "`a\\x0ab`" },
+		{ "", "is empty" },
+		{ "-lead", "`-lead`" },
+		{ "a b", "`a b`" },
+		{ "a/b", "`a/b`" },
+		{ "a`b\\", "`a\\x60b\\x5c`" },
+		{ huge, "... (102400 bytes)" },
+	};
+
+	(void)state;
+	memset(huge, 'a', 100 * 1024);
+	for (size_t i = 0; i < KC_ARRAY_SIZE(bad); i++) {
+		for (size_t k = 0; k < KC_ARRAY_SIZE(methods); k++) {
+			cleanup_free char *m1 = NULL, *m2 = NULL;
+			int code;
+
+			/* A bad container id. */
+			code = call_with_ids(methods[k], bad[i].id, "", NULL, &m1);
+			if (code != KC_TTRPC_INVALID_ARGUMENT || !strstr(m1, "container_id") ||
+			    !strstr(m1, bad[i].shown) || strlen(m1) > 512)
+				fail_msg("%s with container_id #%zu: %d `%s`", methods[k], i, code,
+					 m1 ? m1 : "(ok)");
+			/* A bad exec id, with a good container id (the
+			 * witness, or a new one for CreateContainer); the
+			 * empty exec id names the init process. */
+			if (!bad[i].id[0] || !has_field(methods[k], "exec_id"))
+				continue;
+			code = call_with_ids(methods[k],
+					     strcmp(methods[k], "CreateContainer") == 0 ? "c-eid"
+											 : WITNESS,
+					     bad[i].id, NULL, &m2);
+			if (code != KC_TTRPC_INVALID_ARGUMENT || !strstr(m2, "exec_id") ||
+			    !strstr(m2, bad[i].shown))
+				fail_msg("%s with exec_id #%zu: %d `%s`", methods[k], i, code,
+					 m2 ? m2 : "(ok)");
+		}
+		/* The sandbox exists: a good id would be ALREADY_EXISTS. */
+		{
+			cleanup_free char *m = NULL;
+			int code = call_with_ids("CreateSandbox", NULL, NULL, bad[i].id, &m);
+
+			if (code != KC_TTRPC_INVALID_ARGUMENT || !strstr(m, "sandbox_id") ||
+			    !strstr(m, bad[i].shown))
+				fail_msg("CreateSandbox with sandbox_id #%zu: %d `%s`", i, code,
+					 m ? m : "(ok)");
+		}
+	}
+	h_check_clean();
+	witness_ok();
+}
+
+/* What containerd, CRI, ctr and the shim send still works. */
+static void test_good_ids(void **state)
+{
+	static const char *const cids[] = {
+		"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+		"x",
+		"my_container.v2-1",
+	};
+	static const char *const eids[] = {
+		"fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210",
+		"1",
+		"exec-probe_3.sh",
+	};
+	cleanup_free char *s = h_spec("[\"sleep\",\"1051\"]", NULL, NULL, NULL);
+
+	(void)state;
+	for (size_t i = 0; i < KC_ARRAY_SIZE(cids); i++) {
+		h_run(cids[i], s);
+		for (size_t k = 0; k < KC_ARRAY_SIZE(eids); k++) {
+			assert_int_equal(h_exec(cids[i], eids[k],
+						"{\"args\":[\"true\"],\"cwd\":\"/\"}", NULL),
+					 0);
+			assert_int_equal(h_wait_status(cids[i], eids[k]), 0);
+		}
+		assert_int_equal(h_remove(cids[i], 0), 0);
+	}
+	assert_false(ah_process_running("sleep", "1051"));
+	h_check_clean();
+	witness_ok();
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bad_ids),
+		cmocka_unit_test(test_good_ids),
+	};
+
+	h_filter_from_env();
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
