@@ -114,9 +114,10 @@ static int parse_idmap(struct kc_oci_ctx *c, json_t *o, size_t i, struct kc_oci_
 		return ret;
 	if (m.size == 0)
 		return kc_oci_fail_key(c, "size", "must not be 0");
-	if ((uint64_t)m.container_id + m.size > (1ull << 32) ||
-	    (uint64_t)m.host_id + m.size > (1ull << 32))
-		return kc_oci_fail_key(c, "size", "the range overflows 32 bits");
+	/* (uid_t)-1 is no id: the kernel refuses a map that reaches it. */
+	if ((uint64_t)m.container_id + m.size > UINT32_MAX ||
+	    (uint64_t)m.host_id + m.size > UINT32_MAX)
+		return kc_oci_fail_key(c, "size", "the range reaches past id %u", UINT32_MAX - 1);
 	*maps = grow(*maps, *n, sizeof(m));
 	(*maps)[(*n)++] = m;
 	return 0;

@@ -67,6 +67,19 @@ static int teardown(void **state)
 	return h_teardown(state);
 }
 
+static void expect_create_error(const char *id, const char *spec, const char *want)
+{
+	cleanup_free char *msg = NULL;
+	int got = h_create(id, spec, &msg);
+
+	if (got != KC_TTRPC_INVALID_ARGUMENT || !msg || !strstr(msg, want))
+		fail_msg("CreateContainer %s: got %d `%s`, want %d `%s`", id, got,
+			 msg ? msg : "(ok)", KC_TTRPC_INVALID_ARGUMENT, want);
+	print_message("# %s\n", msg);
+	h_check_clean();
+	witness_ok();
+}
+
 /* ---- ids (defect 14) ---- */
 
 /* A request of the method's own type with its id fields set by name:
@@ -202,11 +215,53 @@ static void test_good_ids(void **state)
 	witness_ok();
 }
 
+/* ---- user ids (defect 3) ---- */
+
+static void test_uid_range(void **state)
+{
+	static const struct {
+		const char *user, *want;
+	} cases[] = {
+		{ "{\"uid\":4294967295,\"gid\":0}",
+		  "process.user.uid: must be an id from 0 to 2147483647" },
+		{ "{\"uid\":0,\"gid\":4294967295}",
+		  "process.user.gid: must be an id from 0 to 2147483647" },
+		{ "{\"uid\":2147483648,\"gid\":0}",
+		  "process.user.uid: must be an id from 0 to 2147483647" },
+		{ "{\"uid\":1000,\"gid\":1000,\"additionalGids\":[4294967295]}",
+		  "process.user.additionalGids[0]: must be an id from 0 to 2147483647" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < KC_ARRAY_SIZE(cases); i++) {
+		cleanup_free char *proc = kc_xasprintf(",\"user\":%s", cases[i].user);
+		cleanup_free char *s = h_spec("[\"id\"]", proc, NULL, NULL);
+		cleanup_free char *p = kc_xasprintf("{\"args\":[\"id\"],\"cwd\":\"/\",\"user\":%s}",
+						    cases[i].user);
+		cleanup_free char *msg = NULL;
+		int code;
+
+		expect_create_error("c-uid", s, cases[i].want);
+		/* ExecProcess, into the running witness. */
+		code = h_exec(WITNESS, "e-uid", p, &msg);
+		if (code != KC_TTRPC_INVALID_ARGUMENT || !strstr(msg, cases[i].want)) {
+			if (code == 0)
+				print_message("# it ran as: %s\n",
+					      h_read_all(WITNESS, "e-uid", false, NULL));
+			fail_msg("ExecProcess with user %s: %d `%s`", cases[i].user, code,
+				 msg ? msg : "(ok)");
+		}
+		witness_ok();
+	}
+	h_check_clean();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bad_ids),
 		cmocka_unit_test(test_good_ids),
+		cmocka_unit_test(test_uid_range),
 	};
 
 	h_filter_from_env();
