@@ -256,12 +256,92 @@ static void test_uid_range(void **state)
 	h_check_clean();
 }
 
+/* ---- sysctls (defect 5) ---- */
+
+/* The host's current value, so that an agent that wrongly writes it
+ * changes nothing. */
+static char *host_sysctl(const char *path)
+{
+	char *v = ah_read(path);
+
+	v[strcspn(v, "\n")] = '\0';
+	/* ping_group_range's two numbers: a JSON string holds no tab. */
+	for (char *c = v; *c; c++)
+		if (*c == '\t')
+			*c = ' ';
+	return v;
+}
+
+static void test_sysctls(void **state)
+{
+	cleanup_free char *ratio = host_sysctl("/proc/sys/vm/overcommit_ratio");
+	cleanup_free char *panic = host_sysctl("/proc/sys/kernel/panic");
+	cleanup_free char *ping = host_sysctl("/proc/sys/net/ipv4/ping_group_range");
+	const char *own_ns = "\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"mount\"},"
+			     "{\"type\":\"ipc\"},{\"type\":\"uts\"},{\"type\":\"network\"}]";
+	const char *no_ipc = "\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"mount\"}]";
+	struct {
+		const char *lnx;
+		char *sysctl;
+		const char *want;
+	} bad[] = {
+		{ NULL, kc_xasprintf("\"vm.overcommit_ratio\":\"%s\"", ratio),
+		  "linux.sysctl: `vm.overcommit_ratio` is not in a namespace of the container" },
+		{ NULL, kc_xasprintf("\"kernel.panic\":\"%s\"", panic),
+		  "linux.sysctl: `kernel.panic` is not in a namespace of the container" },
+		/* The agent shares the host's network namespace here. */
+		{ NULL, kc_xasprintf("\"net.ipv4.ping_group_range\":\"%s\"", ping),
+		  "linux.sysctl: `net.ipv4.ping_group_range` needs a network namespace of the "
+		  "container's own" },
+		{ no_ipc, kc_xstrdup("\"kernel.msgmax\":\"4321\""),
+		  "linux.sysctl: `kernel.msgmax` needs an ipc namespace of the container's own" },
+		{ no_ipc, kc_xstrdup("\"kernel.domainname\":\"x\""),
+		  "linux.sysctl: `kernel.domainname` needs a uts namespace of the container's own" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < KC_ARRAY_SIZE(bad); i++) {
+		cleanup_free char *lnx = kc_xasprintf("%s%s\"sysctl\":{%s}", bad[i].lnx ? bad[i].lnx : "",
+						      bad[i].lnx ? "," : ",", bad[i].sysctl);
+		cleanup_free char *s = h_spec("[\"true\"]", NULL, lnx,
+					      ",\"mounts\":[" PROC_MOUNT "]");
+
+		expect_create_error("c-sysctl", s, bad[i].want);
+		free(bad[i].sysctl);
+	}
+	/* In namespaces of its own: written, and seen inside. */
+	{
+		cleanup_free char *lnx = kc_xasprintf(
+			"%s,\"sysctl\":{\"net.ipv4.ping_group_range\":\"0 7\","
+			"\"kernel.shmmni\":\"123\",\"fs.mqueue.msg_max\":\"17\","
+			"\"kernel.domainname\":\"kc-dom\"}",
+			own_ns);
+		cleanup_free char *s = h_spec(
+			"[\"sh\",\"-c\",\"kc-test-init read /proc/sys/net/ipv4/ping_group_range; "
+			"kc-test-init read /proc/sys/kernel/shmmni; "
+			"kc-test-init read /proc/sys/fs/mqueue/msg_max; "
+			"kc-test-init read /proc/sys/kernel/domainname\"]",
+			NULL, lnx, ",\"mounts\":[" PROC_MOUNT "]");
+		cleanup_free char *out = NULL, *after = NULL;
+		int status;
+
+		out = h_run_output("c-sysctl-ok", s, &status);
+		assert_int_equal(status, 0);
+		assert_string_equal(out, "0\t7\n123\n17\nkc-dom\n");
+		after = host_sysctl("/proc/sys/net/ipv4/ping_group_range");
+		assert_string_equal(after, ping);
+	}
+	h_check_clean();
+	witness_ok();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bad_ids),
 		cmocka_unit_test(test_good_ids),
 		cmocka_unit_test(test_uid_range),
+		cmocka_unit_test(test_sysctls),
 	};
 
 	h_filter_from_env();
