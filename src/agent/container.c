@@ -646,6 +646,8 @@ int kc_agent_container_create(struct kc_agent_container *c, bool sandbox_pidns,
 	/* What would only fail in the child, or later at start, fails here. */
 	if ((ret = check_sysctls(c, err)) < 0)
 		return ret;
+	if (seccomp_of(c) && (ret = kc_seccomp_check(seccomp_of(c), err)) < 0)
+		return ret;
 	c->userns = (flags & CLONE_NEWUSER) != 0;
 	if (c->userns && (!l->n_uid_mappings || !l->n_gid_mappings))
 		return kc_error_set(err, EINVAL,

@@ -335,6 +335,58 @@ static void test_sysctls(void **state)
 	witness_ok();
 }
 
+/* ---- seccomp at CreateContainer (defect 12) ---- */
+
+static void test_seccomp_at_create(void **state)
+{
+	static const struct {
+		const char *seccomp, *want;
+	} bad[] = {
+		{ "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"architectures\":[\"SCMP_ARCH_X86_64\","
+		  "\"SCMP_ARCH_NOPE\"]}",
+		  "linux.seccomp.architectures[1]: architecture `SCMP_ARCH_NOPE` is unknown to "
+		  "libseccomp" },
+		{ "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"mkdir\"],"
+		  "\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":70000}]}",
+		  "linux.seccomp.syscalls[0].errnoRet: 70000 is not an errno (0 to 4095)" },
+		{ "{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"defaultErrnoRet\":65536}",
+		  "linux.seccomp.defaultErrnoRet: 65536 is not an errno (0 to 4095)" },
+		{ "{\"defaultAction\":\"SCMP_ACT_SOMETIMES\"}",
+		  "linux.seccomp.defaultAction: unknown seccomp action \"SCMP_ACT_SOMETIMES\"" },
+		{ "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"mkdir\"],"
+		  "\"action\":\"SCMP_ACT_ERRNO\",\"args\":[{\"index\":0,\"value\":1,"
+		  "\"op\":\"SCMP_CMP_ROUGHLY\"}]}]}",
+		  "linux.seccomp.syscalls[0].args[0].op: unknown seccomp operator" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < KC_ARRAY_SIZE(bad); i++) {
+		cleanup_free char *lnx = kc_xasprintf(",\"seccomp\":%s", bad[i].seccomp);
+		cleanup_free char *s = h_spec("[\"true\"]", NULL, lnx, NULL);
+
+		expect_create_error("c-seccomp", s, bad[i].want);
+	}
+	/* Names this libseccomp does not know are skipped, as runc does;
+	 * the known ones apply. */
+	{
+		cleanup_free char *s = h_spec(
+			"[\"sh\",\"-c\",\"mkdir /tmp/kc-sc 2>/dev/null || echo refused\"]", NULL,
+			",\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"architectures\":"
+			"[\"SCMP_ARCH_X86_64\",\"SCMP_ARCH_X86\"],\"syscalls\":[{\"names\":"
+			"[\"kc_no_such_syscall\",\"mkdir\",\"mkdirat\"],\"action\":\"SCMP_ACT_ERRNO\","
+			"\"errnoRet\":1}]}",
+			NULL);
+		cleanup_free char *out = NULL;
+		int status;
+
+		out = h_run_output("c-seccomp-ok", s, &status);
+		assert_string_equal(out, "refused\n");
+		assert_int_equal(status, 0);
+	}
+	h_check_clean();
+	witness_ok();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -342,6 +394,7 @@ int main(void)
 		cmocka_unit_test(test_good_ids),
 		cmocka_unit_test(test_uid_range),
 		cmocka_unit_test(test_sysctls),
+		cmocka_unit_test(test_seccomp_at_create),
 	};
 
 	h_filter_from_env();

@@ -219,6 +219,11 @@ static void test_errors(void **state)
 		  "linux.uidMappings[0].size: the range reaches past id 4294967294" },
 		{ L("\"gidMappings\":[{\"containerID\":4294967294,\"hostID\":0,\"size\":2}]"),
 		  "linux.gidMappings[0].size: the range reaches past id 4294967294" },
+		{ L("\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"defaultErrnoRet\":4096}"),
+		  "linux.seccomp.defaultErrnoRet: 4096 is not an errno (0 to 4095)" },
+		{ L("\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":"
+		    "[\"mkdir\"],\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":70000}]}"),
+		  "linux.seccomp.syscalls[0].errnoRet: 70000 is not an errno (0 to 4095)" },
 		{ L("\"devices\":[{\"path\":\"/dev/x\",\"type\":\"q\"}]"),
 		  "linux.devices[0].type: \"q\" is not a device type (c, b, u or p)" },
 		{ L("\"devices\":[{\"path\":\"/dev/x\",\"type\":\"c\",\"major\":1}]"),
