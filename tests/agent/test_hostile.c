@@ -387,6 +387,77 @@ static void test_seccomp_at_create(void **state)
 	witness_ok();
 }
 
+/* ---- masked paths and /dev/null (defect 4) ---- */
+
+static void test_masked_dev_null(void **state)
+{
+	cleanup_free char *null = kc_xasprintf("%s/dev/null", h.rootfs);
+	cleanup_free char *bait = kc_xasprintf("%s/tmp/kc-bait", h.rootfs);
+	cleanup_free char *secret = kc_xasprintf("%s/etc/kc-masked", h.rootfs);
+	cleanup_free char *s = h_spec("[\"sh\",\"-c\",\"echo \\\"[$(cat /etc/kc-masked)]\\\"\"]",
+				      NULL, ",\"maskedPaths\":[\"/etc/kc-masked\"]", NULL);
+	cleanup_free char *msg = NULL, *out = NULL;
+	struct stat st;
+	int code, status;
+
+	(void)state;
+	ah_write(secret, "secret\n");
+	/* The real thing first: masked, the file reads empty. */
+	out = h_run_output("c-mask", s, &status);
+	assert_string_equal(out, "[]\n");
+	assert_int_equal(status, 0);
+	free(out);
+	out = NULL;
+
+	/* The image's /dev/null: a symlink to a file it controls. */
+	assert_int_equal(lstat(null, &st), 0);
+	assert_true(S_ISCHR(st.st_mode));
+	assert_int_equal(unlink(null), 0);
+	ah_write(bait, "bait\n");
+	assert_int_equal(symlink("/tmp/kc-bait", null), 0);
+	code = h_create("c-mask-link", s, &msg);
+	if (code == 0) {
+		assert_int_equal(h_start("c-mask-link", NULL), 0);
+		out = h_read_all("c-mask-link", "", false, NULL);
+		h_wait_status("c-mask-link", "");
+		assert_int_equal(h_remove("c-mask-link", 0), 0);
+		fail_msg("a /dev/null symlink was used to mask: the masked file read `%s`", out);
+	}
+	assert_int_equal(code, KC_TTRPC_INVALID_ARGUMENT);
+	assert_non_null(strstr(msg, "mask `/etc/kc-masked`: /dev/null is a symlink"));
+	print_message("# %s\n", msg);
+	free(msg);
+	msg = NULL;
+
+	/* A regular file there instead: refused the same way. */
+	assert_int_equal(unlink(null), 0);
+	ah_write(null, "bait\n");
+	code = h_create("c-mask-file", s, &msg);
+	assert_int_equal(code, KC_TTRPC_INVALID_ARGUMENT);
+	assert_non_null(strstr(msg, "mask `/etc/kc-masked`: /dev/null is not the null device"));
+	free(msg);
+	msg = NULL;
+	assert_int_equal(unlink(null), 0);
+
+	/* A masked path through a symlink is masked where the link leads
+	 * inside the rootfs, never outside it. */
+	{
+		cleanup_free char *lnk = kc_xasprintf("%s/etc/kc-masked-link", h.rootfs);
+		cleanup_free char *s2 = h_spec(
+			"[\"sh\",\"-c\",\"echo \\\"[$(cat /etc/kc-masked)]\\\"\"]", NULL,
+			",\"maskedPaths\":[\"/etc/kc-masked-link\"]", NULL);
+
+		assert_int_equal(symlink("../../../../etc/kc-masked", lnk), 0);
+		out = h_run_output("c-mask-via", s2, &status);
+		assert_string_equal(out, "[]\n");
+		assert_int_equal(unlink(lnk), 0);
+	}
+	assert_int_equal(unlink(bait), 0);
+	assert_int_equal(unlink(secret), 0);
+	h_check_clean();
+	witness_ok();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -395,6 +466,7 @@ int main(void)
 		cmocka_unit_test(test_uid_range),
 		cmocka_unit_test(test_sysctls),
 		cmocka_unit_test(test_seccomp_at_create),
+		cmocka_unit_test(test_masked_dev_null),
 	};
 
 	h_filter_from_env();
