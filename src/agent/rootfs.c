@@ -11,7 +11,8 @@
  * an error naming the destination (runc would follow such a symlink
  * inside the rootfs; refusing is stricter and keeps the image honest).
  * Mounts go on the resolved fd through /proc/self/fd, so a path swapped
- * after the check cannot redirect them.
+ * after the check cannot redirect them.  Masked and readonly paths, after
+ * pivot_root, are resolved and mounted on fds too (see below).
  */
 #include <errno.h>
 #include <fcntl.h>
