@@ -92,6 +92,57 @@ int kc_agent_open_root(const char *root, kc_error_t *err)
 	return fd;
 }
 
+/* The offset in rel where its component number `k` (from 0) ends. */
+static size_t component_end(const char *rel, size_t k)
+{
+	size_t i = 0, len = strlen(rel);
+
+	for (;;) {
+		while (i < len && rel[i] == '/')
+			i++;
+		i += strcspn(rel + i, "/");
+		if (k-- == 0 || i >= len)
+			return i;
+	}
+}
+
+static size_t count_components(const char *rel)
+{
+	size_t n = 0;
+
+	for (const char *c = rel; *c;) {
+		c += strspn(c, "/");
+		if (!*c)
+			break;
+		n++;
+		c += strcspn(c, "/");
+	}
+	return n;
+}
+
+void kc_agent_unmake_beneath(int root_fd, const char *rel, size_t made)
+{
+	size_t n = count_components(rel);
+
+	for (size_t k = n; k > 0 && n - k < made; k--) {
+		cleanup_free char *prefix = kc_xstrndup(rel, component_end(rel, k - 1));
+		cleanup_close int parent = -1;
+		char *slash = strrchr(prefix, '/'), *name = slash ? slash + 1 : prefix;
+
+		if (slash)
+			*slash = '\0';
+		/* The parent resolved beneath the root again: the name is
+		 * removed in the directory it was made in, never elsewhere. */
+		parent = kc_agent_open_beneath(root_fd, slash ? prefix : "", O_PATH | O_DIRECTORY);
+		if (parent < 0)
+			return;
+		if (unlinkat(parent, name, AT_REMOVEDIR) == 0)
+			continue;
+		if (errno != ENOTDIR || k != n || unlinkat(parent, name, 0) < 0)
+			return;
+	}
+}
+
 /*
  * Opens (O_PATH) the mount point rel beneath root_fd, creating missing
  * directories (mode 0755; the last one `mode`, or an empty file when
@@ -99,15 +150,15 @@ int kc_agent_open_root(const char *root, kc_error_t *err)
  * the previous component resolved to.
  */
 int kc_agent_make_beneath(int root_fd, const char *rel, bool as_file, mode_t mode,
-			  const char *what, const char *path, const char *root, bool *created,
+			  const char *what, const char *path, const char *root, size_t *made,
 			  kc_error_t *err)
 {
 	cleanup_free char *prefix = kc_xstrdup(rel);
 	cleanup_close int parent = -1;
-	size_t len = strlen(rel), i = 0;
-	int fd;
+	size_t len = strlen(rel), i = 0, upto = 0;
+	int fd, ret;
 
-	*created = false;
+	*made = 0;
 	fd = kc_agent_open_beneath(root_fd, rel, O_PATH);
 	if (fd >= 0 || errno != ENOENT) {
 		if (fd < 0)
@@ -119,7 +170,7 @@ int kc_agent_make_beneath(int root_fd, const char *rel, bool as_file, mode_t mod
 		return kc_error_set(err, errno, "dup");
 	while (i < len) {
 		size_t start, n;
-		bool last;
+		bool last, here = false;
 
 		while (i < len && rel[i] == '/')
 			i++;
@@ -139,31 +190,47 @@ int kc_agent_make_beneath(int root_fd, const char *rel, bool as_file, mode_t mod
 					       O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 					       0644);
 
-				if (f < 0 && errno != EEXIST)
-					return kc_error_set(err, errno, "%s `%s`: create", what,
-							    path);
+				if (f < 0 && errno != EEXIST) {
+					ret = kc_error_set(err, errno, "%s `%s`: create", what, path);
+					upto = start;
+					goto fail;
+				}
 				if (f >= 0) {
 					close(f);
-					*created = last;
+					here = true;
 				}
 			} else if (mkdirat(parent, name, last ? mode : 0755) < 0) {
-				if (errno != EEXIST)
-					return kc_error_set(err, errno, "%s `%s`: mkdir", what,
-							    path);
+				if (errno != EEXIST) {
+					ret = kc_error_set(err, errno, "%s `%s`: mkdir", what, path);
+					upto = start;
+					goto fail;
+				}
 			} else {
-				*created = last;
+				here = true;
 			}
 			fd = kc_agent_open_beneath(root_fd, prefix, O_PATH);
 		}
-		if (fd < 0)
-			return kc_agent_beneath_error(what, path, root, err);
+		/* Only an unbroken run of made components at the end counts:
+		 * what existed (or appeared meanwhile) is someone else's. */
+		*made = here ? *made + 1 : 0;
+		upto = i;
+		if (fd < 0) {
+			ret = kc_agent_beneath_error(what, path, root, err);
+			goto fail;
+		}
 		prefix[i] = rel[i];
 		if (last)
 			return fd;
 		close(parent);
 		parent = fd;
 	}
-	return kc_error_set(err, EINVAL, "%s `%s`: empty", what, path);
+	ret = kc_error_set(err, EINVAL, "%s `%s`: empty", what, path);
+fail:
+	/* What was made so far: the last *made components before upto. */
+	prefix[upto] = '\0';
+	kc_agent_unmake_beneath(root_fd, prefix, *made);
+	*made = 0;
+	return ret;
 }
 
 char *kc_agent_fd_path(int fd)

@@ -11,6 +11,7 @@
  */
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 #include "lib/error.h"
@@ -37,11 +38,18 @@ int kc_agent_open_root(const char *root, kc_error_t *err);
  * Opens (O_PATH) rel beneath root_fd, creating missing directories (0755;
  * the last one `mode`, or an empty file when as_file) one component at a
  * time, each in the directory that the previous component resolved to.
- * *created tells whether the last component was made here.
+ * *made is how many of rel's last components were made here (0: none, 1:
+ * the last one, ...), for kc_agent_unmake_beneath().  On failure nothing
+ * made here is left.
  */
 int kc_agent_make_beneath(int root_fd, const char *rel, bool as_file, mode_t mode,
-			  const char *what, const char *path, const char *root, bool *created,
+			  const char *what, const char *path, const char *root, size_t *made,
 			  kc_error_t *err);
+
+/* Removes the last `made` components of rel beneath root_fd, deepest
+ * first: the last one whether file or empty directory, the others only
+ * while empty; stops at the first that stays.  Never more than made. */
+void kc_agent_unmake_beneath(int root_fd, const char *rel, size_t made);
 
 /* "/proc/self/fd/N": how mount(2) and chmod(2) reach an O_PATH fd. */
 char *kc_agent_fd_path(int fd);

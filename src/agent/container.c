@@ -48,6 +48,7 @@
 #include "io.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "network.h"
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -484,6 +485,85 @@ static bool ns_new(const struct kc_oci_linux *l, int type)
 	return false;
 }
 
+/*
+ * Whether the container has a namespace of `type` of its own: a new one,
+ * or one joined by a path that is not the agent's (`self`, its
+ * /proc/self/ns file), as runc's isHostNetNS compares.  A path that cannot
+ * be read counts as its own: joining it fails later, naming it.
+ */
+static bool ns_own(const struct kc_oci_linux *l, int type, const char *self)
+{
+	for (size_t i = 0; i < l->n_namespaces; i++) {
+		const struct kc_oci_namespace *ns = &l->namespaces[i];
+		struct stat a, b;
+
+		if (ns->type != type)
+			continue;
+		if (!ns->path || stat(ns->path, &a) < 0 || stat(self, &b) < 0)
+			return true;
+		return a.st_dev != b.st_dev || a.st_ino != b.st_ino;
+	}
+	return false;
+}
+
+static bool is_ipc_sysctl(const char *k)
+{
+	return strncmp(k, "kernel.msg", 10) == 0 || strncmp(k, "kernel.shm", 10) == 0 ||
+	       strncmp(k, "kernel.sem", 10) == 0 || strncmp(k, "fs.mqueue.", 10) == 0;
+}
+
+/*
+ * runc's rule (libcontainer/configs/validate): a sysctl is written only
+ * where it changes the container's own namespace, never the guest's
+ * kernel that every container of the pod shares.  kernel.msg*, kernel.sem*,
+ * kernel.shm* and fs.mqueue.* need an ipc namespace of the container's,
+ * kernel.hostname and kernel.domainname a uts one, net.* a network one;
+ * anything else (vm.*, kernel.panic...) is refused.
+ *
+ * The network namespace is the exception that Kata makes: the shim drops
+ * the spec's network namespace (the pod's network is the VM's), so the
+ * guest's containers run in the agent's own, which is the pod's and
+ * nobody else's.  net.* is allowed there, as Kubernetes' pod sysctls
+ * (net.ipv4.ip_unprivileged_port_start, ping_group_range...) need.  Only
+ * an agent that runs on the host in the host's namespace (--no-init, for
+ * tests) holds the container to runc's rule.
+ */
+static int check_sysctls(const struct kc_agent_container *c, kc_error_t *err)
+{
+	const struct kc_oci_linux *l = &c->spec->lnx;
+
+	for (size_t i = 0; l->sysctl_keys[i]; i++) {
+		const char *k = l->sysctl_keys[i];
+
+		if (is_ipc_sysctl(k)) {
+			if (!ns_own(l, CLONE_NEWIPC, "/proc/self/ns/ipc"))
+				return kc_error_set(err, EINVAL,
+						    "linux.sysctl: `%s` needs an ipc namespace of "
+						    "the container's own",
+						    k);
+		} else if (strncmp(k, "net.", 4) == 0) {
+			if (kc_agent_net_is_host(c->agent) &&
+			    !ns_own(l, CLONE_NEWNET, "/proc/self/ns/net"))
+				return kc_error_set(err, EINVAL,
+						    "linux.sysctl: `%s` needs a network namespace "
+						    "of the container's own",
+						    k);
+		} else if (strcmp(k, "kernel.hostname") == 0 || strcmp(k, "kernel.domainname") == 0) {
+			if (!ns_own(l, CLONE_NEWUTS, "/proc/self/ns/uts"))
+				return kc_error_set(err, EINVAL,
+						    "linux.sysctl: `%s` needs a uts namespace of "
+						    "the container's own",
+						    k);
+		} else {
+			return kc_error_set(err, EINVAL,
+					    "linux.sysctl: `%s` is not in a namespace of the container "
+					    "(it would change the whole guest)",
+					    k);
+		}
+	}
+	return 0;
+}
+
 static __attribute__((noreturn)) void init_child(struct kc_agent_container *c, int sync)
 {
 	const struct kc_oci_spec *s = c->spec;
@@ -606,6 +686,11 @@ int kc_agent_container_create(struct kc_agent_container *c, bool sandbox_pidns,
 
 	if ((c->spec->hostname || c->spec->domainname) && !ns_new(l, CLONE_NEWUTS))
 		return kc_error_set(err, EINVAL, "hostname: needs a uts namespace of its own");
+	/* What would only fail in the child, or later at start, fails here. */
+	if ((ret = check_sysctls(c, err)) < 0)
+		return ret;
+	if (seccomp_of(c) && (ret = kc_seccomp_check(seccomp_of(c), err)) < 0)
+		return ret;
 	c->userns = (flags & CLONE_NEWUSER) != 0;
 	if (c->userns && (!l->n_uid_mappings || !l->n_gid_mappings))
 		return kc_error_set(err, EINVAL,

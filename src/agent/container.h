@@ -39,6 +39,9 @@ int kc_proc_set_identity(const struct kc_oci_process *p, kc_error_t *err);
 
 /* ---- seccomp.c ---- */
 
+/* Builds the filter without loading it: what libseccomp refuses is an
+ * error naming the field, at CreateContainer rather than at start. */
+int kc_seccomp_check(const struct kc_oci_seccomp *s, kc_error_t *err);
 int kc_seccomp_load(const struct kc_oci_seccomp *s, kc_error_t *err);
 
 /* ---- terminal.c ---- */

@@ -108,9 +108,9 @@ static int open_parents(int root, const char *rel, mode_t dir_mode, uid_t uid, g
 			 * name (a dangling symlink) is never followed. */
 			if (mkdirat(cur, c, dir_mode) < 0)
 				return kc_error_set(err, errno, "mkdir `%s` in `%s`", c, rel);
-			if (fchmodat(cur, c, dir_mode, 0) < 0 ||
-			    fchownat(cur, c, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
-				return kc_error_set(err, errno, "set mode and owner of `%s`", c);
+			if (fchownat(cur, c, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 ||
+			    fchmodat(cur, c, dir_mode, 0) < 0)
+				return kc_error_set(err, errno, "set owner and mode of `%s`", c);
 			next = kc_open_in_root(cur, c, O_PATH | O_DIRECTORY, 0, err);
 		} else if (next < 0) {
 			*err = kc_steal_ptr(&e);
@@ -144,9 +144,10 @@ static int copy_dir(int dir, const struct copy_req *r, kc_error_t *err)
 			return kc_error_set(err, EEXIST, "`%s` exists and is not a directory",
 					    r->path);
 	}
-	if (fchmodat(dir, r->name, r->perm, 0) < 0 ||
-	    fchownat(dir, r->name, r->uid, r->gid, AT_SYMLINK_NOFOLLOW) < 0)
-		return kc_error_set(err, errno, "set mode and owner of `%s`", r->path);
+	/* Owner first: chown(2) may clear the set-id bits the mode sets. */
+	if (fchownat(dir, r->name, r->uid, r->gid, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    fchmodat(dir, r->name, r->perm, 0) < 0)
+		return kc_error_set(err, errno, "set owner and mode of `%s`", r->path);
 	return 0;
 }
 
@@ -210,8 +211,10 @@ static int copy_chunk(int dir, const struct copy_req *r, const char *tmp, kc_err
 		return kc_error_set(err, errno, "truncate `%s`", tmp);
 	if (r->offset + r->len < r->size)
 		return 0;
-	if (fchmod(fd, r->perm) < 0 || fchown(fd, r->uid, r->gid) < 0)
-		return kc_error_set(err, errno, "set mode and owner of `%s`", r->path);
+	/* Owner first: chown(2) clears a regular file's setuid and setgid
+	 * bits, which the mode then sets. */
+	if (fchown(fd, r->uid, r->gid) < 0 || fchmod(fd, r->perm) < 0)
+		return kc_error_set(err, errno, "set owner and mode of `%s`", r->path);
 	if (renameat(dir, tmp, dir, r->name) < 0)
 		return kc_error_set(err, errno, "rename into `%s`", r->path);
 	return 0;

@@ -11,7 +11,8 @@
  * an error naming the destination (runc would follow such a symlink
  * inside the rootfs; refusing is stricter and keeps the image honest).
  * Mounts go on the resolved fd through /proc/self/fd, so a path swapped
- * after the check cannot redirect them.
+ * after the check cannot redirect them.  Masked and readonly paths, after
+ * pivot_root, are resolved and mounted on fds too (see below).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -320,47 +321,131 @@ int kc_rootfs_prepare(const struct kc_oci_spec *s, const char *root, bool userns
 
 /* ---- after pivot_root ---- */
 
-static int mask_path(const char *p, kc_error_t *err)
+/*
+ * Masked and read-only paths are resolved inside the container's root
+ * (RESOLVE_IN_ROOT: a symlink in the image is followed as the container
+ * would, never out of it; a magic link of /proc is refused) and mounted on
+ * the fd that resolution gave, with open_tree()/move_mount(): neither a
+ * path swapped after the check nor a /proc the container lacks matters.
+ */
+static int open_in_root(int rootfd, const char *p, uint64_t resolve)
 {
+	struct open_how how = {
+		.flags = O_PATH | O_CLOEXEC,
+		.resolve = resolve,
+	};
+	long fd;
+
+	do
+		fd = syscall(SYS_openat2, rootfd, p, &how, sizeof(how));
+	while (fd < 0 && errno == EAGAIN);
+	return (int)fd;
+}
+
+/* Clones the mount (tree) at `from` onto `to`, both fds. */
+static int bind_fd(int from, int to, bool recursive, bool readonly)
+{
+	cleanup_close int tree = open_tree(from, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+						     AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0));
+	struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY };
+
+	if (tree < 0)
+		return -1;
+	/* Only the top mount, as a bind remount would (runc's too). */
+	if (readonly && mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0)
+		return -1;
+	return move_mount(tree, "", to, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+}
+
+/*
+ * The container's /dev/null, which masks files: it must be the null
+ * device itself.  An image whose /dev/null is a symlink or a file of its
+ * choosing would otherwise "mask" a path with content it controls (the
+ * class of runc's CVE-2025-31133).
+ */
+static int open_dev_null(int rootfd, kc_error_t *err)
+{
+	cleanup_close int fd = open_in_root(rootfd, "/dev/null",
+					   RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS);
 	struct stat st;
 
-	if (lstat(p, &st) < 0) {
-		if (errno == ENOENT)
-			return 0;
+	if (fd < 0 && errno == ELOOP)
+		return kc_error_set(err, EPERM, "/dev/null is a symlink, not the null device");
+	if (fd < 0)
+		return kc_error_set(err, errno, "open /dev/null");
+	if (fstat(fd, &st) < 0)
+		return kc_error_set(err, errno, "stat /dev/null");
+	if (!S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3))
+		return kc_error_set(err, EPERM,
+				    "/dev/null is not the null device (a character device 1:3)");
+	return kc_steal_fd(&fd);
+}
+
+/* The fd of a masked or read-only path, -ENOENT when it does not exist. */
+static int open_target(int rootfd, const char *what, const char *p, kc_error_t *err)
+{
+	int fd = open_in_root(rootfd, p, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+
+	if (fd >= 0)
+		return fd;
+	if (errno == ENOENT)
+		return -ENOENT;
+	if (errno == ELOOP || errno == EXDEV)
+		return kc_error_set(err, EPERM, "%s `%s`: a symlink leads out of the rootfs", what,
+				    p);
+	return kc_error_set(err, errno, "%s `%s`", what, p);
+}
+
+static int mask_path(int rootfd, int *null_fd, const char *p, kc_error_t *err)
+{
+	cleanup_close int fd = open_target(rootfd, "masked path", p, err);
+	struct stat st;
+
+	if (fd == -ENOENT)
+		return 0;
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &st) < 0)
 		return kc_error_set(err, errno, "masked path `%s`", p);
-	}
 	if (S_ISDIR(st.st_mode)) {
-		if (mount("tmpfs", p, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-			  "size=0") < 0)
-			return kc_error_set(err, errno, "mask `%s`", p);
-	} else if (mount("/dev/null", p, NULL, MS_BIND, NULL) < 0) {
-		return kc_error_set(err, errno, "mask `%s` with /dev/null", p);
+		/* On the directory the fd names: mount(2) takes the cwd. */
+		if (fchdir(fd) < 0)
+			return kc_error_set(err, errno, "masked path `%s`", p);
+		if (mount("tmpfs", ".", "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+			  "size=0") < 0) {
+			int e = errno;
+
+			if (chdir("/") < 0)
+				kc_debug("chdir /: %s", strerror(errno));
+			return kc_error_set(err, e, "mask `%s`", p);
+		}
+		if (chdir("/") < 0)
+			return kc_error_set(err, errno, "chdir /");
+		return 0;
 	}
+	if (*null_fd < 0 && (*null_fd = open_dev_null(rootfd, err)) < 0)
+		return kc_error_wrap(err, "mask `%s`", p);
+	if (bind_fd(*null_fd, fd, false, false) < 0)
+		return kc_error_set(err, errno, "mask `%s` with /dev/null", p);
 	return 0;
 }
 
-static int readonly_path(const char *p, kc_error_t *err)
+static int readonly_path(int rootfd, const char *p, kc_error_t *err)
 {
-	struct statvfs sv;
-	unsigned long keep = 0;
+	cleanup_close int fd = open_target(rootfd, "readonly path", p, err);
 
-	if (mount(p, p, NULL, MS_BIND | MS_REC, NULL) < 0) {
-		if (errno == ENOENT)
-			return 0;
-		return kc_error_set(err, errno, "bind readonly path `%s`", p);
-	}
-	if (statvfs(p, &sv) == 0) {
-		keep |= sv.f_flag & ST_NOSUID ? MS_NOSUID : 0;
-		keep |= sv.f_flag & ST_NODEV ? MS_NODEV : 0;
-		keep |= sv.f_flag & ST_NOEXEC ? MS_NOEXEC : 0;
-	}
-	if (mount(NULL, p, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | keep, NULL) < 0)
-		return kc_error_set(err, errno, "remount `%s` read-only", p);
+	if (fd == -ENOENT)
+		return 0;
+	if (fd < 0)
+		return fd;
+	if (bind_fd(fd, fd, true, true) < 0)
+		return kc_error_set(err, errno, "bind readonly path `%s` read-only", p);
 	return 0;
 }
 
 int kc_rootfs_enter(const struct kc_oci_spec *s, const char *root, kc_error_t *err)
 {
+	cleanup_close int rootfd = -1, null_fd = -1;
 	int ret;
 
 	if (chdir(root) < 0)
@@ -382,11 +467,14 @@ int kc_rootfs_enter(const struct kc_oci_spec *s, const char *root, kc_error_t *e
 	}
 	if (chdir("/") < 0)
 		return kc_error_set(err, errno, "chdir /");
+	rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		return kc_error_set(err, errno, "open the new root");
 	for (size_t i = 0; s->lnx.readonly_paths[i]; i++)
-		if ((ret = readonly_path(s->lnx.readonly_paths[i], err)) < 0)
+		if ((ret = readonly_path(rootfd, s->lnx.readonly_paths[i], err)) < 0)
 			return ret;
 	for (size_t i = 0; s->lnx.masked_paths[i]; i++)
-		if ((ret = mask_path(s->lnx.masked_paths[i], err)) < 0)
+		if ((ret = mask_path(rootfd, &null_fd, s->lnx.masked_paths[i], err)) < 0)
 			return ret;
 	if (s->root_readonly) {
 		struct statvfs sv;

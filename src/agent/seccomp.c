@@ -48,7 +48,7 @@ static enum scmp_compare op(enum kc_oci_seccomp_op o)
 }
 
 static int add_rule(scmp_filter_ctx ctx, const struct kc_oci_seccomp_rule *r, uint32_t act,
-		    int nr, const char *name, kc_error_t *err)
+		    int nr, size_t ri, size_t k, kc_error_t *err)
 {
 	struct scmp_arg_cmp cmp[6];
 	bool repeated = false;
@@ -72,18 +72,27 @@ static int add_rule(scmp_filter_ctx ctx, const struct kc_oci_seccomp_rule *r, ui
 			ret = seccomp_rule_add_array(ctx, act, nr, 1, &cmp[i]);
 	}
 	if (ret < 0)
-		return kc_error_set(err, -ret, "seccomp rule for `%s`", name);
+		return kc_error_set(err, -ret,
+				    "linux.seccomp.syscalls[%zu].names[%zu]: the rule for `%s` is "
+				    "refused by libseccomp",
+				    ri, k, r->names[k]);
 	return 0;
 }
 
-int kc_seccomp_load(const struct kc_oci_seccomp *s, kc_error_t *err)
+/*
+ * The whole filter, built but not loaded; errors name the spec's field.
+ * CreateContainer builds it once in the agent (kc_seccomp_check), so that
+ * a filter libseccomp refuses fails there, not in the child at start.
+ */
+static int build(const struct kc_oci_seccomp *s, scmp_filter_ctx *out, kc_error_t *err)
 {
 	uint32_t def = action(s->default_action, s->has_default_errno, s->default_errno);
 	scmp_filter_ctx ctx = seccomp_init(def);
 	int ret = 0;
 
 	if (!ctx)
-		return kc_error_set(err, ENOMEM, "seccomp_init");
+		return kc_error_set(err, EINVAL, "linux.seccomp.defaultAction: refused by "
+						 "libseccomp");
 	for (size_t i = 0; s->architectures[i]; i++) {
 		cleanup_free char *lower = kc_xstrdup(s->architectures[i] + strlen("SCMP_ARCH_"));
 		uint32_t arch;
@@ -92,13 +101,15 @@ int kc_seccomp_load(const struct kc_oci_seccomp *s, kc_error_t *err)
 			*c = (char)(*c >= 'A' && *c <= 'Z' ? *c - 'A' + 'a' : *c);
 		arch = seccomp_arch_resolve_name(lower);
 		if (arch == 0) {
-			ret = kc_error_set(err, EINVAL, "seccomp architecture `%s` is unknown",
-					   s->architectures[i]);
+			ret = kc_error_set(err, EINVAL,
+					   "linux.seccomp.architectures[%zu]: architecture `%s` is "
+					   "unknown to libseccomp",
+					   i, s->architectures[i]);
 			goto out;
 		}
 		ret = seccomp_arch_add(ctx, arch);
 		if (ret < 0 && ret != -EEXIST) {
-			ret = kc_error_set(err, -ret, "seccomp architecture `%s`",
+			ret = kc_error_set(err, -ret, "linux.seccomp.architectures[%zu]: `%s`", i,
 					   s->architectures[i]);
 			goto out;
 		}
@@ -114,7 +125,7 @@ int kc_seccomp_load(const struct kc_oci_seccomp *s, kc_error_t *err)
 		else if (strcmp(f, "SECCOMP_FILTER_FLAG_TSYNC") == 0)
 			ret = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
 		if (ret < 0) {
-			ret = kc_error_set(err, -ret, "seccomp flag `%s`", f);
+			ret = kc_error_set(err, -ret, "linux.seccomp.flags[%zu]: `%s`", i, f);
 			goto out;
 		}
 	}
@@ -131,15 +142,39 @@ int kc_seccomp_load(const struct kc_oci_seccomp *s, kc_error_t *err)
 				/* No log: the child's stderr is the container's. */
 				continue;
 			}
-			ret = add_rule(ctx, r, act, nr, r->names[k], err);
+			ret = add_rule(ctx, r, act, nr, i, k, err);
 			if (ret < 0)
 				goto out;
 		}
 	}
+	*out = ctx;
+	return 0;
+out:
+	seccomp_release(ctx);
+	return ret;
+}
+
+int kc_seccomp_check(const struct kc_oci_seccomp *s, kc_error_t *err)
+{
+	scmp_filter_ctx ctx;
+	int ret = build(s, &ctx, err);
+
+	if (ret < 0)
+		return ret;
+	seccomp_release(ctx);
+	return 0;
+}
+
+int kc_seccomp_load(const struct kc_oci_seccomp *s, kc_error_t *err)
+{
+	scmp_filter_ctx ctx;
+	int ret = build(s, &ctx, err);
+
+	if (ret < 0)
+		return ret;
 	ret = seccomp_load(ctx);
 	if (ret < 0)
 		ret = kc_error_set(err, -ret, "seccomp_load");
-out:
 	seccomp_release(ctx);
 	return ret;
 }

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -32,6 +33,107 @@
 
 /* The most bytes one ReadStdout answers, whatever the caller asks. */
 #define READ_MAX (1u << 20)
+
+/* ---- ids ---- */
+
+/*
+ * The longest id: an id becomes a path component in the guest (the
+ * container's cgroup, its log field), so a file name's limit bounds it;
+ * containerd's ids are at most 76 bytes and CRI's 64.
+ */
+#define ID_MAX 255
+/* How much of a refused id its error shows. */
+#define ID_SHOWN 64
+
+/*
+ * Kata's verify_id: a letter or digit, then letters, digits, '_', '.' and
+ * '-'.  One character is enough here (Kata wants two): containerd accepts
+ * one-character ids, and ctr's exec ids are whatever the user typed.
+ */
+static bool id_valid(const char *id)
+{
+	size_t n = strlen(id);
+
+	if (n == 0 || n > ID_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char ch = id[i];
+		bool alnum = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+			     (ch >= '0' && ch <= '9');
+
+		if (!alnum && (i == 0 || (ch != '_' && ch != '.' && ch != '-')))
+			return false;
+	}
+	return true;
+}
+
+/* The id as an error may show it: printable ASCII, the rest (and '`',
+ * '\\') as \xNN, at most ID_SHOWN bytes of it. */
+static char *id_shown(const char *id)
+{
+	size_t n = strlen(id), shown = n > ID_SHOWN ? ID_SHOWN : n;
+	char *out = kc_xzalloc(shown * 4 + 48), *o = out;
+
+	for (size_t i = 0; i < shown; i++) {
+		unsigned char ch = (unsigned char)id[i];
+
+		if (ch < 0x20 || ch >= 0x7f || ch == '`' || ch == '\\')
+			o += sprintf(o, "\\x%02x", ch);
+		else
+			*o++ = (char)ch;
+	}
+	if (shown < n)
+		sprintf(o, "... (%zu bytes)", n);
+	return out;
+}
+
+/*
+ * The ids of every request, checked once before its handler runs: a
+ * container id, an exec id or a sandbox id ends up in paths, logs and
+ * error messages, so `../..`, a newline or 100 KB never get that far.
+ * The fields are found by name in the request's descriptor, so a method
+ * added later is covered without a line here.  An empty exec_id names the
+ * init process; the other two must be given.
+ */
+static bool ids_valid(struct kc_ttrpc_call *call, const ProtobufCMessage *m)
+{
+	static const struct {
+		const char *field;
+		bool may_be_empty;
+	} fields[] = {
+		{ "container_id", false },
+		{ "exec_id", true },
+		{ "sandbox_id", false },
+	};
+
+	for (size_t i = 0; i < KC_ARRAY_SIZE(fields); i++) {
+		const ProtobufCFieldDescriptor *f =
+			protobuf_c_message_descriptor_get_field_by_name(m->descriptor,
+									fields[i].field);
+		const char *id;
+
+		if (!f || f->type != PROTOBUF_C_TYPE_STRING || f->label == PROTOBUF_C_LABEL_REPEATED)
+			continue;
+		id = *(char *const *)(const void *)((const char *)m + f->offset);
+		if (!id)
+			id = "";
+		if ((!id[0] && fields[i].may_be_empty) || id_valid(id))
+			continue;
+		if (!id[0]) {
+			kc_ttrpc_call_fail(call, KC_TTRPC_INVALID_ARGUMENT, "%s: %s is empty",
+					   kc_ttrpc_call_method(call), fields[i].field);
+		} else {
+			cleanup_free char *shown = id_shown(id);
+
+			kc_ttrpc_call_fail(call, KC_TTRPC_INVALID_ARGUMENT,
+					   "%s: %s `%s` is not a valid id (1 to %d letters, digits, "
+					   "'_', '.' or '-', the first a letter or digit)",
+					   kc_ttrpc_call_method(call), fields[i].field, shown, ID_MAX);
+		}
+		return false;
+	}
+	return true;
+}
 
 /* ---- lookup ---- */
 
@@ -417,10 +519,6 @@ static void h_create_container(struct kc_ttrpc_call *call, const ProtobufCMessag
 	if (!a->sandbox_created) {
 		kc_ttrpc_call_fail(call, KC_TTRPC_FAILED_PRECONDITION,
 				   "CreateContainer before CreateSandbox");
-		return;
-	}
-	if (!req->container_id[0]) {
-		kc_ttrpc_call_fail(call, KC_TTRPC_INVALID_ARGUMENT, "empty container_id");
 		return;
 	}
 	if (find_container(a, req->container_id)) {
@@ -909,16 +1007,27 @@ static const struct {
 	{ "ListProcesses", h_list_processes },
 };
 
+/* Every method comes here first: the ids, then the method's handler.
+ * A method the agent refuses anyway says why, whatever its ids. */
+static void h_dispatch(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data)
+{
+	const char *method = kc_ttrpc_call_method(call);
+	kc_ttrpc_msg_handler_fn fn = h_unimplemented;
+
+	for (size_t j = 0; j < KC_ARRAY_SIZE(handlers); j++)
+		if (strcmp(method, handlers[j].name) == 0)
+			fn = handlers[j].fn;
+	if (fn != h_unimplemented && fn != kc_agent_h_refused && !ids_valid(call, m))
+		return;
+	fn(call, m, data);
+}
+
 int kc_agent_service_register(struct kc_agent *a, kc_error_t *err)
 {
 	const ProtobufCServiceDescriptor *desc = &grpc__agent_service__descriptor;
 	cleanup_free kc_ttrpc_msg_handler_fn *fns = kc_xzalloc(desc->n_methods * sizeof(*fns));
 
-	for (unsigned i = 0; i < desc->n_methods; i++) {
-		fns[i] = h_unimplemented;
-		for (size_t j = 0; j < KC_ARRAY_SIZE(handlers); j++)
-			if (strcmp(desc->methods[i].name, handlers[j].name) == 0)
-				fns[i] = handlers[j].fn;
-	}
+	for (unsigned i = 0; i < desc->n_methods; i++)
+		fns[i] = h_dispatch;
 	return kc_ttrpc_server_register_service(a->srv, desc, fns, a, err);
 }

@@ -27,7 +27,8 @@ struct kc_agent_storage {
 	char *driver;
 	char *target; /* the mount point as the host named it */
 	bool mounted; /* false for local directories */
-	bool created; /* the agent made the mount point: it removes it */
+	size_t made; /* how many of the mount point's last components the
+		      * agent made: it removes them (kc_agent_make_beneath) */
 	bool shared;
 	char **owners; /* NULL-terminated */
 };
@@ -181,7 +182,7 @@ static void drop_owner(struct kc_agent_storage *st, const char *owner)
 	st->owners[j] = NULL;
 }
 
-static void storage_free(struct kc_agent_storage *st)
+static void storage_free(const struct kc_agent_storages *s, struct kc_agent_storage *st)
 {
 	if (st->mounted) {
 		if (umount2(st->target, UMOUNT_NOFOLLOW) < 0) {
@@ -194,18 +195,16 @@ static void storage_free(struct kc_agent_storage *st)
 					 strerror(e));
 		}
 	}
-	/* A mount point (or local directory) the agent created goes too: a
-	 * directory once empty (rmdir refuses anything else), a file bound
-	 * on always. */
-	if (st->created && rmdir(st->target) < 0) {
-		if (errno == ENOTDIR) {
-			if (unlink(st->target) < 0)
-				kc_debug("storage %s: unlink `%s`: %s", st->driver, st->target,
-					 strerror(errno));
-		} else if (errno != ENOENT) {
-			kc_debug("storage %s: rmdir `%s`: %s", st->driver, st->target,
-				 strerror(errno));
-		}
+	/* A mount point (or local directory) the agent created goes too,
+	 * with the parents it made for it: a directory once empty (rmdir
+	 * refuses anything else), a file bound on always. */
+	if (st->made) {
+		cleanup_close int root_fd = open(s->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		const char *rel;
+
+		if (root_fd >= 0 && kc_agent_rel_path(s->root, st->target, "mount_point", &rel,
+						      NULL) == 0)
+			kc_agent_unmake_beneath(root_fd, rel, st->made);
 	}
 	kc_debug("storage %s at %s released", st->driver, st->target);
 	kc_free_strv(st->owners);
@@ -225,7 +224,7 @@ void kc_agent_storages_release(struct kc_agent_storages *s, const char *owner)
 			drop_owner(st, owner);
 			if (!st->owners[0]) {
 				*pp = st->next;
-				storage_free(st);
+				storage_free(s, st);
 				continue;
 			}
 		}
@@ -239,7 +238,7 @@ void kc_agent_storages_clear(struct kc_agent_storages *s)
 		struct kc_agent_storage *st = s->list;
 
 		s->list = st->next;
-		storage_free(st);
+		storage_free(s, st);
 	}
 }
 
@@ -316,11 +315,11 @@ static int chown_group(const char *root, const char *rel, const Grpc__Storage *r
 }
 
 static int make_mount_point(struct kc_agent_storages *s, int root_fd, const char *rel,
-			    const Grpc__Storage *req, bool as_file, mode_t mode, bool *created,
+			    const Grpc__Storage *req, bool as_file, mode_t mode, size_t *made,
 			    kc_error_t *err)
 {
 	return kc_agent_make_beneath(root_fd, rel, as_file, mode, "mount_point", req->mount_point,
-				     s->root, created, err);
+				     s->root, made, err);
 }
 
 static int mount_one(struct kc_agent_storages *s, int root_fd, const char *owner,
@@ -332,8 +331,7 @@ static int mount_one(struct kc_agent_storages *s, int root_fd, const char *owner
 	struct kc_agent_storage *st;
 	struct opts o;
 	enum driver drv;
-	bool created = false;
-	size_t d;
+	size_t made = 0, d;
 	int ret;
 
 	for (d = 0; d < KC_ARRAY_SIZE(drivers); d++)
@@ -369,7 +367,7 @@ static int mount_one(struct kc_agent_storages *s, int root_fd, const char *owner
 					   req->source);
 			break;
 		}
-		ret = target = make_mount_point(s, root_fd, rel, req, false, 0755, &created, err);
+		ret = target = make_mount_point(s, root_fd, rel, req, false, 0755, &made, err);
 		if (ret < 0)
 			break;
 		ret = do_mount(req->source, target, drv == DRV_VIRTIOFS ? "virtiofs" : "9p",
@@ -384,13 +382,13 @@ static int mount_one(struct kc_agent_storages *s, int root_fd, const char *owner
 					   req->source);
 			break;
 		}
-		ret = target = make_mount_point(s, root_fd, rel, req, false, 0755, &created, err);
+		ret = target = make_mount_point(s, root_fd, rel, req, false, 0755, &made, err);
 		if (ret < 0)
 			break;
 		ret = do_mount(dev, target, req->fstype, o.flags, o.data, req->mount_point, err);
 		break;
 	case DRV_EPHEMERAL:
-		ret = target = make_mount_point(s, root_fd, rel, req, false, 0755, &created, err);
+		ret = target = make_mount_point(s, root_fd, rel, req, false, 0755, &made, err);
 		if (ret < 0)
 			break;
 		ret = do_mount("tmpfs", target, "tmpfs", o.flags, o.data, req->mount_point, err);
@@ -398,7 +396,7 @@ static int mount_one(struct kc_agent_storages *s, int root_fd, const char *owner
 	case DRV_LOCAL: {
 		mode_t mode = o.mode_set ? o.mode : 0777;
 
-		ret = target = make_mount_point(s, root_fd, rel, req, false, mode, &created, err);
+		ret = target = make_mount_point(s, root_fd, rel, req, false, mode, &made, err);
 		if (ret < 0)
 			break;
 		/* The mode exactly, whatever the umask or an earlier mkdir;
@@ -433,7 +431,7 @@ static int mount_one(struct kc_agent_storages *s, int root_fd, const char *owner
 			break;
 		}
 		ret = target = make_mount_point(s, root_fd, rel, req, !S_ISDIR(sst.st_mode), 0755,
-						&created, err);
+						&made, err);
 		if (ret < 0)
 			break;
 		src_path = kc_agent_fd_path(src);
@@ -443,14 +441,20 @@ static int mount_one(struct kc_agent_storages *s, int root_fd, const char *owner
 	}
 	}
 	opts_free(&o);
-	if (ret < 0)
+	if (ret < 0) {
+		/* What this storage made for its mount point goes with it;
+		 * what was there before stays. */
+		if (target >= 0)
+			close(kc_steal_fd(&target));
+		kc_agent_unmake_beneath(root_fd, rel, made);
 		return ret;
+	}
 
 	st = kc_xzalloc(sizeof(*st));
 	st->driver = kc_xstrdup(req->driver);
 	st->target = kc_xstrdup(req->mount_point);
 	st->mounted = drv != DRV_LOCAL;
-	st->created = created;
+	st->made = made;
 	st->shared = req->shared;
 	st->owners = kc_xzalloc(sizeof(char *));
 	add_owner(st, owner);

@@ -114,9 +114,10 @@ static int parse_idmap(struct kc_oci_ctx *c, json_t *o, size_t i, struct kc_oci_
 		return ret;
 	if (m.size == 0)
 		return kc_oci_fail_key(c, "size", "must not be 0");
-	if ((uint64_t)m.container_id + m.size > (1ull << 32) ||
-	    (uint64_t)m.host_id + m.size > (1ull << 32))
-		return kc_oci_fail_key(c, "size", "the range overflows 32 bits");
+	/* (uid_t)-1 is no id: the kernel refuses a map that reaches it. */
+	if ((uint64_t)m.container_id + m.size > UINT32_MAX ||
+	    (uint64_t)m.host_id + m.size > UINT32_MAX)
+		return kc_oci_fail_key(c, "size", "the range reaches past id %u", UINT32_MAX - 1);
 	*maps = grow(*maps, *n, sizeof(m));
 	(*maps)[(*n)++] = m;
 	return 0;
@@ -456,6 +457,17 @@ static int get_action(struct kc_oci_ctx *c, json_t *o, const char *key, bool req
 	return 1;
 }
 
+/* An errno a filter can return: the kernel's MAX_ERRNO bounds it (and
+ * libseccomp keeps only 16 bits of it). */
+static int get_errno(struct kc_oci_ctx *c, json_t *o, const char *key, uint32_t *out)
+{
+	int ret = kc_oci_get_u32(c, o, key, out);
+
+	if (ret > 0 && *out > 4095)
+		return kc_oci_fail_key(c, key, "%u is not an errno (0 to 4095)", *out);
+	return ret;
+}
+
 static int parse_seccomp_arg(struct kc_oci_ctx *c, json_t *o, size_t i,
 			     struct kc_oci_seccomp_rule *r)
 {
@@ -516,7 +528,7 @@ static int parse_syscall(struct kc_oci_ctx *c, json_t *o, size_t i, struct kc_oc
 			return kc_oci_fail_key(c, "names", "an empty syscall name");
 	if ((ret = get_action(c, o, "action", true, &r->action)) < 0)
 		return ret;
-	ret = kc_oci_get_u32(c, o, "errnoRet", &r->errno_ret);
+	ret = get_errno(c, o, "errnoRet", &r->errno_ret);
 	if (ret < 0)
 		return ret;
 	r->has_errno = ret > 0;
@@ -549,7 +561,7 @@ static int parse_seccomp(struct kc_oci_ctx *c, json_t *o, struct kc_oci_seccomp 
 
 	if ((ret = get_action(c, o, "defaultAction", true, &s->default_action)) < 0)
 		return ret;
-	ret = kc_oci_get_u32(c, o, "defaultErrnoRet", &s->default_errno);
+	ret = get_errno(c, o, "defaultErrnoRet", &s->default_errno);
 	if (ret < 0)
 		return ret;
 	s->has_default_errno = ret > 0;

@@ -167,6 +167,19 @@ int kc_oci_get_u32(struct kc_oci_ctx *c, json_t *obj, const char *key, uint32_t 
 	return 1;
 }
 
+int kc_oci_get_id(struct kc_oci_ctx *c, json_t *obj, const char *key, uint32_t *out)
+{
+	json_t *v = kc_oci_field(obj, key);
+
+	if (!v)
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+	    json_integer_value(v) > (json_int_t)KC_OCI_ID_MAX)
+		return kc_oci_fail_key(c, key, "must be an id from 0 to %u", KC_OCI_ID_MAX);
+	*out = (uint32_t)json_integer_value(v);
+	return 1;
+}
+
 int kc_oci_get_u64(struct kc_oci_ctx *c, json_t *obj, const char *key, uint64_t *out)
 {
 	json_t *v = kc_oci_field(obj, key);

@@ -41,6 +41,10 @@ int kc_oci_get_array(struct kc_oci_ctx *c, json_t *obj, const char *key, json_t 
 int kc_oci_get_string(struct kc_oci_ctx *c, json_t *obj, const char *key, char **out);
 int kc_oci_get_bool(struct kc_oci_ctx *c, json_t *obj, const char *key, bool *out);
 int kc_oci_get_u32(struct kc_oci_ctx *c, json_t *obj, const char *key, uint32_t *out);
+/* A user or group id: 0 to KC_OCI_ID_MAX (runc's range; (uid_t)-1 would
+ * leave the id unchanged, as root). */
+#define KC_OCI_ID_MAX 2147483647u
+int kc_oci_get_id(struct kc_oci_ctx *c, json_t *obj, const char *key, uint32_t *out);
 int kc_oci_get_u64(struct kc_oci_ctx *c, json_t *obj, const char *key, uint64_t *out);
 /* An integer >= min. */
 int kc_oci_get_i64(struct kc_oci_ctx *c, json_t *obj, const char *key, int64_t min,

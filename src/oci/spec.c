@@ -120,8 +120,10 @@ static int parse_user(struct kc_oci_ctx *c, json_t *u, struct kc_oci_user *user)
 	json_t *gids = NULL;
 	int ret;
 
-	if ((ret = kc_oci_get_u32(c, u, "uid", &user->uid)) < 0 ||
-	    (ret = kc_oci_get_u32(c, u, "gid", &user->gid)) < 0)
+	/* runc's range: setresuid(-1) changes nothing, and a process asked
+	 * to be 4294967295 would go on as root. */
+	if ((ret = kc_oci_get_id(c, u, "uid", &user->uid)) < 0 ||
+	    (ret = kc_oci_get_id(c, u, "gid", &user->gid)) < 0)
 		return ret;
 	ret = kc_oci_get_u32(c, u, "umask", &user->umask);
 	if (ret < 0)
@@ -147,9 +149,9 @@ static int parse_user(struct kc_oci_ctx *c, json_t *u, struct kc_oci_user *user)
 			json_t *g = json_array_get(gids, i);
 
 			if (!json_is_integer(g) || json_integer_value(g) < 0 ||
-			    json_integer_value(g) > (json_int_t)UINT32_MAX) {
+			    json_integer_value(g) > (json_int_t)KC_OCI_ID_MAX) {
 				kc_oci_push_index(c, i);
-				ret = kc_oci_fail(c, "must be an integer from 0 to %u", UINT32_MAX);
+				ret = kc_oci_fail(c, "must be an id from 0 to %u", KC_OCI_ID_MAX);
 				kc_oci_pop(c, old);
 				return ret;
 			}

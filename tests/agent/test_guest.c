@@ -335,6 +335,60 @@ static void test_copy_file(void **state)
 		   KC_TTRPC_INVALID_ARGUMENT, "file_mode");
 }
 
+/* Set-id bits survive the owner change (chown(2) clears them on a
+ * regular file, so the mode must come after it): a file 04755 and one
+ * 02755 owned by 1000, and a setgid directory made on the way. */
+static void test_copy_file_setid(void **state)
+{
+	static const struct {
+		const char *path, *rel;
+		uint32_t mode;
+	} files[] = {
+		{ "/run/kata-containers/shared/setid/sub/suid", "shared/setid/sub/suid",
+		  S_IFREG | 04755 },
+		{ "/run/kata-containers/shared/setid/sub/sgid", "shared/setid/sub/sgid",
+		  S_IFREG | 02755 },
+		{ "/run/kata-containers/shared/setid/sgid-dir", "shared/setid/sgid-dir",
+		  S_IFDIR | 02775 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < KC_ARRAY_SIZE(files); i++) {
+		Grpc__CopyFileRequest req = GRPC__COPY_FILE_REQUEST__INIT;
+		cleanup_free char *p = path_of(g.run, files[i].rel);
+		struct ah_answer ans;
+		struct stat st;
+
+		req.path = (char *)files[i].path;
+		req.file_size = S_ISDIR(files[i].mode) ? 0 : 4;
+		req.file_mode = files[i].mode;
+		req.dir_mode = 02750;
+		req.uid = 1000;
+		req.gid = 1000;
+		req.data.data = (uint8_t *)(S_ISDIR(files[i].mode) ? "" : "#!x\n");
+		req.data.len = (size_t)req.file_size;
+		if (ah_call(A, "CopyFile", &req.base, &ans) != 0)
+			fail_msg("CopyFile %s: %s", files[i].path, ans.message);
+		ah_answer_free(&ans);
+		assert_int_equal(lstat(p, &st), 0);
+		if ((st.st_mode & 07777) != (files[i].mode & 07777))
+			fail_msg("%s: mode %04o, not %04o", files[i].path, st.st_mode & 07777,
+				 files[i].mode & 07777);
+		assert_int_equal(st.st_mode & S_IFMT, files[i].mode & S_IFMT);
+		assert_int_equal(st.st_uid, 1000);
+		assert_int_equal(st.st_gid, 1000);
+	}
+	/* The directories made on the way have dir_mode and the owner. */
+	{
+		cleanup_free char *d = path_of(g.run, "shared/setid/sub");
+		struct stat st;
+
+		assert_int_equal(stat(d, &st), 0);
+		assert_int_equal(st.st_mode & 07777, 02750);
+		assert_int_equal(st.st_uid, 1000);
+	}
+}
+
 /* Symlinks inside the root cannot lead out of it. */
 static void test_copy_file_escape(void **state)
 {
@@ -510,6 +564,7 @@ int main(void)
 		cmocka_unit_test(test_online_cpu_mem),
 		cmocka_unit_test(test_mem_hotplug_probe),
 		cmocka_unit_test(test_copy_file),
+		cmocka_unit_test(test_copy_file_setid),
 		cmocka_unit_test(test_copy_file_escape),
 		cmocka_unit_test(test_volume_stats),
 		cmocka_unit_test(test_add_swap),

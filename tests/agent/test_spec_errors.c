@@ -51,7 +51,7 @@ static void test_bad_specs(void **state)
 		{ NULL, ",\"resources\":{\"memory\":{\"limit\":-100}}", NULL,
 		  "linux.resources.memory.limit: -100 is below the smallest allowed value -1" },
 		{ ",\"user\":{\"uid\":\"root\"}", NULL, NULL,
-		  "process.user.uid: must be an integer" },
+		  "process.user.uid: must be an id from 0 to 2147483647" },
 		{ ",\"terminal\":1", NULL, NULL, "process.terminal: must be true or false" },
 		{ NULL, ",\"seccomp\":{\"defaultAction\":\"SCMP_ACT_PERHAPS\"}", NULL,
 		  "linux.seccomp.defaultAction: unknown seccomp action \"SCMP_ACT_PERHAPS\"" },

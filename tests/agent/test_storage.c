@@ -381,6 +381,75 @@ static void test_escapes_refused(void **state)
 	assert_int_equal(remove_container("c-bad"), KC_TTRPC_NOT_FOUND);
 }
 
+static bool exists(const char *rel)
+{
+	cleanup_free char *p = kc_xasprintf("%s/%s", g.root, rel);
+	struct stat st;
+
+	return lstat(p, &st) == 0;
+}
+
+/* A mount that fails takes the directories it made with it (the mount
+ * point and its new parents), and only those: what was there before
+ * stays, whatever is in it. */
+static void test_failed_mount_cleans(void **state)
+{
+	static const struct {
+		const char *mp, *gone, *kept;
+	} cases[] = {
+		/* All new: nothing of it stays. */
+		{ "c-fail/deep/a/b", "c-fail", NULL },
+		/* Below a directory that was there: that one stays. */
+		{ "pre-fail/x/y", "pre-fail/x", "pre-fail" },
+		/* The mount point itself was there. */
+		{ "pre-fail/mp", NULL, "pre-fail/mp" },
+	};
+	cleanup_free char *pre = kc_xasprintf("%s/pre-fail", g.root);
+	cleanup_free char *pre_mp = kc_xasprintf("%s/pre-fail/mp", g.root);
+	cleanup_free char *pre_file = kc_xasprintf("%s/pre-fail/keep", g.root);
+
+	(void)state;
+	assert_int_equal(mkdir(pre, 0700), 0);
+	assert_int_equal(mkdir(pre_mp, 0700), 0);
+	ah_write(pre_file, "kept\n");
+	for (size_t i = 0; i < KC_ARRAY_SIZE(cases); i++) {
+		struct st sts[2];
+		char *msg = NULL;
+
+		/* A good storage first, then one whose tmpfs refuses its
+		 * option after its mount point was made. */
+		st_init(&sts[0], "ephemeral", "tmpfs", "c-fail-ok/tmp", NULL, NULL);
+		st_init(&sts[1], "ephemeral", "tmpfs", cases[i].mp, "size=lots", NULL);
+		assert_int_equal(create_container("c-fail", sts, 2, &msg),
+				 KC_TTRPC_INVALID_ARGUMENT);
+		assert_non_null(strstr(msg, cases[i].mp));
+		free(msg);
+		if (cases[i].gone && exists(cases[i].gone))
+			fail_msg("%s: `%s` was left behind", cases[i].mp, cases[i].gone);
+		if (cases[i].kept && !exists(cases[i].kept))
+			fail_msg("%s: `%s`, there before, was removed", cases[i].mp,
+				 cases[i].kept);
+		assert_false(exists("c-fail-ok"));
+		assert_int_equal(mounts_under_root(), 1);
+		st_fini(&sts[0]);
+		st_fini(&sts[1]);
+	}
+	assert_true(exists("pre-fail/keep"));
+	assert_int_equal(remove_container("c-fail"), KC_TTRPC_NOT_FOUND);
+	/* A mount point below a file: refused, and the file stays. */
+	{
+		struct st st;
+
+		st_init(&st, "local", "", "pre-fail/keep/sub", NULL, NULL);
+		assert_int_not_equal(create_container("c-fail", &st, 1, NULL), 0);
+		assert_true(exists("pre-fail/keep"));
+		st_fini(&st);
+	}
+	assert_int_equal(unlink(pre_file), 0);
+	assert_int_equal(rmdir(pre_mp), 0);
+	assert_int_equal(rmdir(pre), 0);
+}
+
 /* A shared storage is mounted once and stays while a container holds it. */
 static void test_shared(void **state)
 {
@@ -475,6 +544,7 @@ int main(void)
 		cmocka_unit_test(test_sandbox_storages),
 		cmocka_unit_test(test_container_bind),
 		cmocka_unit_test(test_escapes_refused),
+		cmocka_unit_test(test_failed_mount_cleans),
 		cmocka_unit_test(test_shared),
 		cmocka_unit_test(test_update_ephemeral),
 		cmocka_unit_test(test_destroy_unmounts),

@@ -156,12 +156,19 @@ static void test_errors(void **state)
 		{ P("\"cwd\":\"tmp\""), "process.cwd: \"tmp\" is not an absolute path" },
 		{ P("\"terminal\":\"yes\""), "process.terminal: must be true or false" },
 		{ P("\"env\":[\"NOEQUALS\"]"), "process.env[0]: \"NOEQUALS\" is not NAME=VALUE" },
-		{ P("\"user\":{\"uid\":-1}"),
-		  "process.user.uid: must be an integer from 0 to 4294967295" },
-		{ P("\"user\":{\"uid\":\"0\"}"),
-		  "process.user.uid: must be an integer from 0 to 4294967295" },
+		{ P("\"user\":{\"uid\":-1}"), "process.user.uid: must be an id from 0 to 2147483647" },
+		{ P("\"user\":{\"uid\":\"0\"}"), "process.user.uid: must be an id from 0 to 2147483647" },
 		{ P("\"user\":{\"additionalGids\":[1,\"x\"]}"),
-		  "process.user.additionalGids[1]: must be an integer from 0 to 4294967295" },
+		  "process.user.additionalGids[1]: must be an id from 0 to 2147483647" },
+		/* (uid_t)-1 would leave the process root: runc's range. */
+		{ P("\"user\":{\"uid\":4294967295}"),
+		  "process.user.uid: must be an id from 0 to 2147483647" },
+		{ P("\"user\":{\"uid\":2147483648}"),
+		  "process.user.uid: must be an id from 0 to 2147483647" },
+		{ P("\"user\":{\"uid\":0,\"gid\":4294967295}"),
+		  "process.user.gid: must be an id from 0 to 2147483647" },
+		{ P("\"user\":{\"additionalGids\":[1,4294967295]}"),
+		  "process.user.additionalGids[1]: must be an id from 0 to 2147483647" },
 		{ P("\"user\":{\"umask\":4096}"), "process.user.umask: 010000 is not a umask" },
 		{ P("\"capabilities\":{\"bounding\":[\"CAP_KILL\",\"CAP_FOO\"]}"),
 		  "process.capabilities.bounding[1]: unknown capability \"CAP_FOO\"" },
@@ -208,6 +215,15 @@ static void test_errors(void **state)
 		  "linux.namespaces[0].path: \"netns\" is not an absolute path" },
 		{ L("\"uidMappings\":[{\"containerID\":0,\"hostID\":1000,\"size\":0}]"),
 		  "linux.uidMappings[0].size: must not be 0" },
+		{ L("\"uidMappings\":[{\"containerID\":0,\"hostID\":4294967295,\"size\":1}]"),
+		  "linux.uidMappings[0].size: the range reaches past id 4294967294" },
+		{ L("\"gidMappings\":[{\"containerID\":4294967294,\"hostID\":0,\"size\":2}]"),
+		  "linux.gidMappings[0].size: the range reaches past id 4294967294" },
+		{ L("\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"defaultErrnoRet\":4096}"),
+		  "linux.seccomp.defaultErrnoRet: 4096 is not an errno (0 to 4095)" },
+		{ L("\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":"
+		    "[\"mkdir\"],\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":70000}]}"),
+		  "linux.seccomp.syscalls[0].errnoRet: 70000 is not an errno (0 to 4095)" },
 		{ L("\"devices\":[{\"path\":\"/dev/x\",\"type\":\"q\"}]"),
 		  "linux.devices[0].type: \"q\" is not a device type (c, b, u or p)" },
 		{ L("\"devices\":[{\"path\":\"/dev/x\",\"type\":\"c\",\"major\":1}]"),
@@ -288,6 +304,20 @@ static void test_process_and_resources(void **state)
 	assert_true(kc_oci_process_parse("{\"args\":[]}", 11, &p, &err) < 0);
 	assert_string_equal(err->msg, "process.args: is empty");
 	kc_error_free(&err);
+	/* ExecProcess's process: the same id range as the container's. */
+	{
+		const char *bad = "{\"args\":[\"id\"],\"user\":{\"uid\":4294967295,\"gid\":0}}";
+		const char *top = "{\"args\":[\"id\"],\"user\":{\"uid\":2147483647,"
+				  "\"gid\":2147483647,\"additionalGids\":[2147483647]}}";
+
+		assert_true(kc_oci_process_parse(bad, strlen(bad), &p, &err) < 0);
+		assert_string_equal(err->msg, "process.user.uid: must be an id from 0 to 2147483647");
+		kc_error_free(&err);
+		assert_int_equal(kc_oci_process_parse(top, strlen(top), &p, &err), 0);
+		assert_int_equal(p->user.uid, 2147483647);
+		assert_int_equal(p->user.additional_gids[0], 2147483647);
+		kc_oci_process_free(p);
+	}
 	assert_int_equal(kc_oci_resources_parse("{\"memory\":{\"limit\":1000}}", 25, &r, &err), 0);
 	assert_int_equal(r.memory_limit, 1000);
 	kc_oci_resources_clear(&r);
