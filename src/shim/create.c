@@ -97,7 +97,7 @@ static int sandbox_boot(struct shim *s, const char *sid, json_t *spec, kc_error_
 	if (fd < 0)
 		fd = kc_ttrpc_dial(kc_sandbox_agent_uri(s->sb), 5 * NS_SEC, err);
 	if (fd < 0 || kc_ttrpc_client_new(s->loop, fd, &s->agent, err) < 0 ||
-	    kc_loop_watch_fd(s->loop, kc_sandbox_pidfd(s->sb), EPOLLIN, on_vm_exit, s,
+	    kc_loop_watch_fd(s->loop, kc_sandbox_watch_fd(s->sb), EPOLLIN, on_vm_exit, s,
 			     &s->vm_watch, err) < 0) {
 		ret = kc_error_wrap(err, "connecting to the agent of `%s`", sid);
 		if (s->agent)
