@@ -64,7 +64,7 @@ check "VM killed: the sandbox is cleaned" 0 "$left"
 if [ "$KC_E2E_MODE" = vm ]; then
 	timeout 120 $CTR run -d $F $R $C $IMG kce2e-fsd /bin/sleep 300 > /dev/null 2>&1
 	wait_state kce2e-fsd RUNNING
-	timeout 60 $CTR tasks exec --exec-id w1 $F kce2e-fsd /bin/sleep 300 > /dev/null 2>&1 &
+	timeout -s KILL 60 $CTR tasks exec --exec-id w1 $F kce2e-fsd /bin/sleep 300 > /dev/null 2>&1 &
 	xpid=$!
 	for _ in $(seq 100); do
 		[ "$($CTR tasks ps kce2e-fsd 2> /dev/null | tail -n +2 | wc -l)" -ge 2 ] && break
@@ -95,9 +95,9 @@ if [ "$KC_E2E_MODE" = vm ]; then
 		sleep 0.1
 	done
 	check "virtiofsd killed: QEMU is stopped" 0 "$q"
-	out=$(timeout 30 $CTR tasks delete kce2e-fsd 2>&1)
+	out=$(timeout -s KILL 30 $CTR tasks delete kce2e-fsd 2>&1)
 	check "virtiofsd killed: task delete" "0 " "$? $out"
-	out=$(timeout 30 $CTR containers delete kce2e-fsd 2>&1)
+	out=$(timeout -s KILL 30 $CTR containers delete kce2e-fsd 2>&1)
 	check "virtiofsd killed: container delete" "0 " "$? $out"
 	for _ in $(seq 100); do
 		left=$(ls -d /run/kata-containers/shared/sandboxes/kce2e-fsd /run/vc/vm/kce2e-fsd 2> /dev/null | wc -l)
