@@ -256,6 +256,10 @@ static int launch(struct qvm *vm, const struct kc_vm_spec *spec, const struct kc
 		tsc = kc_qemu_host_tsc_khz();
 	}
 	append = kc_qemu_kernel_cmdline(cfg, spec->kernel_params, console != NULL, tsc);
+	/* Refused now, not by a guest that never answers. */
+	ret = kc_qemu_check_kernel_cmdline(append, err);
+	if (ret < 0)
+		return kc_error_wrap(err, "VM %s", vm->id);
 
 	if (spec->shared_dir) {
 		ret = kc_virtiofsd_start(cfg, vm->fs_sock, spec->shared_dir, vm->fs_log,
