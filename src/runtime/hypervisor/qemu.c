@@ -383,12 +383,41 @@ static struct kc_child *ended_by(struct qvm *vm, const char **what)
 	return NULL;
 }
 
+/* What the guest console says of its end: after a kernel panic, the
+ * panic's line and the few before it (what init said as it exited, or why
+ * the kernel gave up); the stack dump that follows tells a user nothing.
+ * Otherwise its last lines. */
+static char *console_reason(const char *console)
+{
+	char *tail = kc_log_tail(console, 8192);
+	char *panic = NULL, *start, *end;
+	size_t len;
+
+	for (char *p = tail; (p = strstr(p, "Kernel panic - not syncing")) != NULL; p++)
+		panic = p;
+	if (panic) {
+		start = panic;
+		for (int lines = 0; start > tail && lines < 4; start--)
+			if (start[-1] == '\n' && ++lines == 4)
+				break;
+		end = strchr(panic, '\n');
+		len = end ? (size_t)(end - start) : strlen(start);
+	} else {
+		len = strlen(tail);
+		start = tail + (len > 2048 ? len - 2048 : 0);
+		len = strlen(start);
+	}
+	memmove(tail, start, len);
+	tail[len] = '\0';
+	return tail;
+}
+
 /* QEMU runs with -no-reboot: status 0 is the guest going (its kernel
  * panicked, as it does when init exits, or it powered off), not QEMU
  * failing.  What the guest said last tells why, when its console is kept. */
 static int guest_died(struct qvm *vm, const char *console, kc_error_t *err)
 {
-	cleanup_free char *tail = console ? kc_log_tail(console, 2048) : NULL;
+	cleanup_free char *tail = console ? console_reason(console) : NULL;
 
 	if (!console)
 		return kc_vm_error(err, ECHILD, "VM %s: the guest died before its agent answered "
