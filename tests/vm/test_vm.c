@@ -524,7 +524,7 @@ static void test_kernel_params_words(void **state)
 	vm = boot(&t);
 	check_health(kc_vm_agent_uri(vm));
 	kc_vm_free(vm);
-	live_vm = NULL;
+	live_vm = vm = NULL;
 	assert_int_equal(kc_read_file(log, 16 << 20, &text, &len, &err), 0);
 	assert_non_null(strstr(text, "ignoring argument `foo`"));
 	assert_int_equal(unlink(log), 0);
