@@ -83,8 +83,14 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
+	/* As the VM's init, argv is what the kernel passed on: the words of its
+	 * command line it did not take itself (Kata users put bare words there
+	 * for the kernel, and the kernel hands unknown ones to init).  Exiting
+	 * on one would panic the guest, so they are logged and ignored. */
+	bool as_init = getpid() == 1;
 	int c;
 
+	opterr = !as_init;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'l':
@@ -119,10 +125,21 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			printf("kata-agent %s (API %s)\n", KC_VERSION, KC_AGENT_API_VERSION);
 			exit(0);
 		default:
+			if (as_init && optopt) {
+				kc_warn("ignoring option `-%c`: not one of kata-agent's", optopt);
+				break;
+			}
+			if (as_init) {
+				kc_warn("ignoring argument `%s`: not an option of kata-agent",
+					argv[optind - 1]);
+				break;
+			}
 			usage(stderr);
 			return -1;
 		}
 	}
+	for (; optind < argc && as_init; optind++)
+		kc_warn("ignoring argument `%s` (from the kernel command line)", argv[optind]);
 	if (optind < argc) {
 		fprintf(stderr, "kata-agent: unexpected argument `%s`\n", argv[optind]);
 		return -1;

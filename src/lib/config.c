@@ -35,6 +35,8 @@ enum key_flags {
 	KEY_OPTIONAL = 1 << 1,
 	/* May be overridden by an annotation of its section. */
 	KEY_ANNOTATION = 1 << 2,
+	/* Words for the guest kernel's command line (kc_kernel_params_check). */
+	KEY_KERNEL_PARAMS = 1 << 3,
 };
 
 /*
@@ -114,7 +116,7 @@ static const struct key_desc keys[] = {
 	STR(hypervisor, machine_accelerators, "", ANN),
 	STR(hypervisor, cpu_features, "pmu=off", ANN),
 	STR(hypervisor, kernel_params, "cgroup_no_v1=all lockdown=confidentiality percpu_alloc=page",
-	    ANN),
+	    ANN | KEY_KERNEL_PARAMS),
 	STR(hypervisor, accel, "auto", 0, .choices = choices_accel),
 	STRV(hypervisor, valid_hypervisor_paths, def_hypervisor_paths, 0),
 	STRV(hypervisor, valid_kernel_paths, def_kernel_paths, 0),
@@ -327,11 +329,39 @@ static char *join_list(const char *const *list)
 	return out;
 }
 
+int kc_kernel_params_check(const char *params, kc_error_t *err)
+{
+	const char *p = params;
+
+	while (*p) {
+		size_t n;
+
+		while (*p == ' ')
+			p++;
+		n = strcspn(p, " ");
+		for (size_t i = 0; i < n; i++) {
+			unsigned char c = (unsigned char)p[i];
+
+			if (c == '"')
+				return kc_error_set(err, 0, "kernel parameter `%.*s`: a quote is not "
+						    "allowed (the kernel would join the rest of "
+						    "the command line to it)", (int)n, p);
+			if (c < 0x20 || c == 0x7f)
+				return kc_error_set(err, 0, "kernel parameter `%.*s...`: control "
+						    "character 0x%02x is not allowed", (int)i, p, c);
+		}
+		p += n;
+	}
+	return 0;
+}
+
 /* Checks a string value against the key's rules (shared by the file and
  * by annotations, whose errors carry different prefixes). */
 static int check_string(const struct key_desc *k, const char *s, const char *where,
 			const char *keyname, kc_error_t *err)
 {
+	if ((k->flags & KEY_KERNEL_PARAMS) && kc_kernel_params_check(s, err) < 0)
+		return kc_error_wrap(err, "%s%s", where, keyname);
 	if (k->choices && !in_list(k->choices, s)) {
 		cleanup_free char *list = join_list(k->choices);
 		return kc_error_set(err, 0, "%s%s: `%s` is not one of: %s", where, keyname, s,

@@ -160,6 +160,17 @@ int kc_config_check_sizing(const struct kc_config *cfg, kc_error_t *err);
 int kc_config_apply_annotations(struct kc_config *cfg, const char *const *keys,
 				const char *const *values, size_t n, kc_error_t *err);
 
+/*
+ * Words for the guest kernel's command line (kernel_params, its
+ * annotation): each is `word` or `key=value`, separated by spaces.  A
+ * quote is refused (the kernel would take the rest of the line into one
+ * argument, which init then gets as argv), and so is a control character;
+ * the error names the word.  Bare words are fine: the kernel consumes its
+ * own (`quiet`, `nokaslr`) and passes the others to init, which ignores
+ * them.
+ */
+int kc_kernel_params_check(const char *params, kc_error_t *err);
+
 /* The resolved configuration as JSON (for `kata-runtime env`). */
 struct json_t;
 struct json_t *kc_config_to_json(const struct kc_config *cfg);

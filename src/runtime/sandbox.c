@@ -153,11 +153,19 @@ pid_t kc_sandbox_pid(const struct kc_sandbox *sb)
 	return sb->agent_pid;
 }
 
-int kc_sandbox_pidfd(const struct kc_sandbox *sb)
+int kc_sandbox_watch_fd(const struct kc_sandbox *sb)
 {
 	if (sb->vm)
-		return kc_vm_pidfd(sb->vm);
+		return kc_vm_watch_fd(sb->vm);
 	return sb->agent_pidfd;
+}
+
+char *kc_sandbox_lost(struct kc_sandbox *sb)
+{
+	if (sb->vm)
+		return kc_vm_lost(sb->vm);
+	/* The host agent is the sandbox's only process: nothing else to stop. */
+	return kc_xasprintf("the host agent (pid %d) exited", (int)sb->agent_pid);
 }
 
 int kc_sandbox_take_agent_fd(struct kc_sandbox *sb)

@@ -52,10 +52,15 @@ int kc_sandbox_start(const struct kc_sandbox_opts *o, struct kc_sandbox **out, k
 
 const char *kc_sandbox_id(const struct kc_sandbox *sb);
 const char *kc_sandbox_agent_uri(const struct kc_sandbox *sb);
-/* The process that is the VM (QEMU, or the host agent), and a pidfd that
- * turns readable when it exits (owned by the sandbox). */
+/* The process that is the VM (QEMU, or the host agent). */
 pid_t kc_sandbox_pid(const struct kc_sandbox *sb);
-int kc_sandbox_pidfd(const struct kc_sandbox *sb);
+/* A descriptor (owned by the sandbox) that turns readable once any process
+ * the sandbox depends on has exited: QEMU, virtiofsd, the host agent.  Any
+ * of them gone loses the sandbox: call kc_sandbox_lost(). */
+int kc_sandbox_watch_fd(const struct kc_sandbox *sb);
+/* Kills at once what still runs of a lost sandbox and says which process
+ * ended it (to be freed).  kc_sandbox_stop() removes the rest. */
+char *kc_sandbox_lost(struct kc_sandbox *sb);
 /* The connection to the agent that answered the VM's health check (over
  * virtio-serial there is only one), now the caller's; -1: dial the URI. */
 int kc_sandbox_take_agent_fd(struct kc_sandbox *sb);

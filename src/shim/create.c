@@ -97,7 +97,7 @@ static int sandbox_boot(struct shim *s, const char *sid, json_t *spec, kc_error_
 	if (fd < 0)
 		fd = kc_ttrpc_dial(kc_sandbox_agent_uri(s->sb), 5 * NS_SEC, err);
 	if (fd < 0 || kc_ttrpc_client_new(s->loop, fd, &s->agent, err) < 0 ||
-	    kc_loop_watch_fd(s->loop, kc_sandbox_pidfd(s->sb), EPOLLIN, on_vm_exit, s,
+	    kc_loop_watch_fd(s->loop, kc_sandbox_watch_fd(s->sb), EPOLLIN, on_vm_exit, s,
 			     &s->vm_watch, err) < 0) {
 		ret = kc_error_wrap(err, "connecting to the agent of `%s`", sid);
 		if (s->agent)
@@ -279,6 +279,59 @@ static void on_sandbox_created(struct shim *s, void *ctx, kc_error_t *err,
 	create_container(s, ctx);
 }
 
+/* CreateSandboxRequest.kernel_modules from [agent.kata] kernel_modules (or
+ * its annotation): each entry is "NAME [PARAM=VALUE]...", split at blanks
+ * as Kata's runtime does, blank entries skipped.  The agent loads them
+ * before any container runs and fails CreateSandbox naming the module it
+ * could not load.  The messages point into `words`, copies of the
+ * entries; the request is packed when sent, so all of it goes right after
+ * (kernel_modules_free). */
+struct kernel_modules {
+	Grpc__KernelModule *mods;
+	Grpc__KernelModule **ptrs;
+	char **words;
+	size_t n, n_cfg;
+};
+
+static void kernel_modules_build(const struct kc_strv *cfg, struct kernel_modules *km)
+{
+	km->mods = kc_xzalloc((cfg->n + 1) * sizeof(*km->mods));
+	km->ptrs = kc_xzalloc((cfg->n + 1) * sizeof(*km->ptrs));
+	km->words = kc_xzalloc((cfg->n + 1) * sizeof(*km->words));
+	km->n = 0;
+	km->n_cfg = cfg->n;
+	for (size_t i = 0; i < cfg->n; i++) {
+		Grpc__KernelModule *m = &km->mods[km->n];
+		char *copy = kc_xstrdup(cfg->v[i]), *save = NULL, *w;
+		size_t n_words = 0;
+
+		km->words[i] = copy;
+		grpc__kernel_module__init(m);
+		for (w = strtok_r(copy, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save)) {
+			if (n_words++ == 0) {
+				m->name = w;
+				continue;
+			}
+			m->parameters = kc_xrealloc(m->parameters,
+						    (m->n_parameters + 1) * sizeof(char *));
+			m->parameters[m->n_parameters++] = w;
+		}
+		if (n_words)
+			km->ptrs[km->n++] = m;
+	}
+}
+
+static void kernel_modules_free(struct kernel_modules *km)
+{
+	for (size_t i = 0; i < km->n_cfg; i++) {
+		free(km->mods[i].parameters);
+		free(km->words[i]);
+	}
+	free(km->mods);
+	free(km->ptrs);
+	free(km->words);
+}
+
 static void create_sandbox(struct shim *s, struct create_ctx *x)
 {
 	Grpc__CreateSandboxRequest req = GRPC__CREATE_SANDBOX_REQUEST__INIT;
@@ -286,6 +339,7 @@ static void create_sandbox(struct shim *s, struct create_ctx *x)
 	Grpc__Storage *sts[1] = { &st };
 	char *opts[] = { "nodev" };
 	json_t *hn = json_object_get(x->spec, "hostname");
+	struct kernel_modules km;
 
 	req.hostname = json_is_string(hn) ? (char *)json_string_value(hn) : "";
 	req.sandbox_id = (char *)kc_sandbox_id(s->sb);
@@ -303,7 +357,11 @@ static void create_sandbox(struct shim *s, struct create_ctx *x)
 		req.n_storages = 1;
 		req.storages = sts;
 	}
+	kernel_modules_build(&s->cfg.agent.kernel_modules, &km);
+	req.kernel_modules = km.ptrs;
+	req.n_kernel_modules = km.n;
 	shim_agent_call(s, "CreateSandbox", &req.base, NULL, 30 * NS_SEC, on_sandbox_created, x);
+	kernel_modules_free(&km);
 }
 
 static void on_guest_net(struct shim *s, void *ctx, kc_error_t *err, const ProtobufCMessage *m)

@@ -199,9 +199,15 @@ void shim_proc_running(struct shim_proc *p)
 
 void shim_sandbox_died(struct shim *s)
 {
+	cleanup_free char *why = NULL;
+
 	if (s->sandbox_dead)
 		return;
-	kc_warn("the sandbox's VM exited");
+	/* QEMU goes too when virtiofsd did: a guest without its file system
+	 * would hang every process of it. */
+	why = s->sb ? kc_sandbox_lost(s->sb) : kc_xstrdup("no sandbox");
+	kc_warn("the sandbox is lost (%s): its VM is stopped and every process exits with 255",
+		why);
 	s->sandbox_dead = true;
 	if (s->vm_watch)
 		kc_loop_watch_remove(s->vm_watch);

@@ -179,7 +179,9 @@ int shim_task_register(struct shim *s, kc_error_t *err);
 void shim_task_free(struct shim *s);
 /* A pump ended or WaitProcess answered: finish the process if both. */
 void shim_proc_maybe_exited(struct shim_proc *p);
-/* The VM is gone: every process exits with 255. */
+/* A process the sandbox depends on (QEMU, virtiofsd, the host agent) is
+ * gone: the VM is stopped and every process exits with 255.  The one path
+ * for any such death. */
 void shim_sandbox_died(struct shim *s);
 
 /* ---- start.c / delete.c / serve ---- */

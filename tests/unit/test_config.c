@@ -324,6 +324,45 @@ static void test_annotations(void **state)
 				"unknown configuration section");
 }
 
+/* kernel_params words reach the guest kernel's command line: a quote (the
+ * kernel would join the rest of the line to it and hand it to init) or a
+ * control character is refused, from the file and from the annotation,
+ * naming the key and the word; bare words and key=value pass. */
+static void test_kernel_params(void **state)
+{
+	cleanup_error kc_error_t err = NULL;
+	struct kc_config cfg;
+	cleanup_free char *path = write_config("kp.toml",
+		"[hypervisor.qemu]\nkernel_params = \"quiet nokaslr foo a.b=c,d\"\n");
+
+	(void)state;
+	assert_int_equal(kc_config_load_file(path, &cfg, NULL, &err), 0);
+	assert_string_equal(cfg.hypervisor.kernel_params, "quiet nokaslr foo a.b=c,d");
+	kc_config_free(&cfg);
+	assert_int_equal(kc_kernel_params_check("", &err), 0);
+	assert_int_equal(kc_kernel_params_check("  a  b=1 ", &err), 0);
+
+	expect_load_error("[hypervisor.qemu]\nkernel_params = \"quiet a\\\"b debug\"\n",
+			  "bad.toml:2:17: hypervisor.qemu.kernel_params: kernel parameter `a\"b`",
+			  "a quote is not allowed");
+	expect_load_error("[hypervisor.qemu]\nkernel_params = \"x=\\\"a b\\\"\"\n",
+			  "kernel parameter `x=\"a`", "a quote");
+	expect_load_error("[hypervisor.qemu]\nkernel_params = \"quiet ab\\ncd\"\n",
+			  "hypervisor.qemu.kernel_params: kernel parameter `ab...`",
+			  "control character 0x0a");
+	expect_load_error("[hypervisor.qemu]\nkernel_params = \"a\\tb\"\n", "0x09", NULL);
+	expect_annotation_error("io.katacontainers.config.hypervisor.kernel_params", "nokaslr a\"b",
+				"annotation io.katacontainers.config.hypervisor.kernel_params: "
+				"kernel parameter `a\"b`: a quote is not allowed");
+	expect_annotation_error("io.katacontainers.config.hypervisor.kernel_params", "a\x7f",
+				"control character 0x7f");
+	load_annotation_config(&cfg);
+	assert_int_equal(apply(&cfg, "io.katacontainers.config.hypervisor.kernel_params",
+			       "nokaslr foo", &err), 0);
+	assert_string_equal(cfg.hypervisor.kernel_params, "quiet nokaslr foo");
+	kc_config_free(&cfg);
+}
+
 static void test_to_json(void **state)
 {
 	(void)state;
@@ -354,6 +393,7 @@ int main(void)
 		cmocka_unit_test(test_lookup_order),
 		cmocka_unit_test(test_validate_host),
 		cmocka_unit_test(test_annotations),
+		cmocka_unit_test(test_kernel_params),
 		cmocka_unit_test(test_to_json),
 	};
 	return cmocka_run_group_tests_name("config", tests, tmpdir_setup, tmpdir_teardown);

@@ -354,6 +354,55 @@ static void test_virtiofsd_fails(void **state)
 	unlink(fake);
 }
 
+/* A command line the guest kernel would not take whole is refused before
+ * anything runs, at once, not by a guest that never answers (the fake
+ * QEMU hangs, as a guest without its agent would): a quote in a word of
+ * kernel_params, and a line over COMMAND_LINE_SIZE, with its length. */
+static void test_kernel_cmdline_refused(void **state)
+{
+	cleanup_free char *saved = kc_xstrdup(cfg.hypervisor.path);
+	cleanup_free char *params = kc_xstrdup(cfg.hypervisor.kernel_params);
+	cleanup_free char *fake = write_script(
+		"qemu-hangs2",
+		"if [ \"$1\" = -M ]; then echo 'microvm              microvm (i386)'; exit 0; fi\n"
+		"exec sleep 1000");
+	cleanup_error kc_error_t err = NULL;
+	cleanup_free char *big = kc_xmalloc(70 * 1024 + 1);
+	struct err_case t;
+	uint64_t t0;
+
+	(void)state;
+	set_str(&cfg.hypervisor.path, fake);
+	set_str(&cfg.hypervisor.kernel_params, "nokaslr a\"b foo");
+	ec_init(&t, "quote");
+	t0 = kc_monotonic_ns();
+	ec_expect(&t, -1, "VM quote: kernel parameter `a\"b`", "a quote is not allowed");
+	assert_true(kc_monotonic_ns() - t0 < 2 * SEC);
+
+	/* 70 KB of words (as a 70 KB kernel_params annotation would be). */
+	for (size_t i = 0; i < 70 * 1024; i += 2)
+		memcpy(big + i, "x ", 2);
+	big[70 * 1024] = '\0';
+	set_str(&cfg.hypervisor.kernel_params, big);
+	ec_init(&t, "long");
+	t0 = kc_monotonic_ns();
+	ec_expect(&t, -1, "VM long: the guest kernel command line is 7", " bytes, over the "
+		  "kernel's limit of 2047 (COMMAND_LINE_SIZE 2048");
+	assert_true(kc_monotonic_ns() - t0 < 2 * SEC);
+	set_str(&cfg.hypervisor.kernel_params, params);
+	set_str(&cfg.hypervisor.path, saved);
+	unlink(fake);
+
+	/* The limit itself: 2047 bytes pass, 2048 do not. */
+	memset(big, 'x', 2047);
+	big[2047] = '\0';
+	assert_int_equal(kc_qemu_check_kernel_cmdline(big, &err), 0);
+	big[2047] = 'x';
+	big[2048] = '\0';
+	assert_int_equal(kc_qemu_check_kernel_cmdline(big, &err), -1);
+	assert_non_null(strstr(err->msg, "is 2048 bytes, over the kernel's limit of 2047"));
+}
+
 /* accel = "auto": the probe decides, TCG is announced in the log, and the
  * argv QEMU really gets (recorded by a fake QEMU) matches; it inherits
  * none of our fds (stdin is /dev/null). */
@@ -589,6 +638,7 @@ int main(void)
 		cmocka_unit_test(test_qemu_exits_early),
 		cmocka_unit_test(test_never_answers),
 		cmocka_unit_test(test_virtiofsd_fails),
+		cmocka_unit_test(test_kernel_cmdline_refused),
 		cmocka_unit_test(test_accel_auto_argv),
 		cmocka_unit_test(test_accel_cache),
 	};

@@ -504,6 +504,75 @@ static void test_container_over_virtiofs(void **state)
 	case_check_clean(&t);
 }
 
+/* Bare words in kernel_params (`nokaslr` the kernel takes, `foo` it hands
+ * to init as an argument) boot: the agent as init logs and ignores what it
+ * does not know.  A quoted word fails at once, before anything runs. */
+static void test_kernel_params_words(void **state)
+{
+	cleanup_free char *log = kc_xasprintf("%s/words-console.txt", base);
+	cleanup_free char *text = NULL;
+	cleanup_error kc_error_t err = NULL;
+	struct kc_vm *vm = NULL;
+	struct vm_case t;
+	uint64_t t0;
+	size_t len;
+
+	(void)state;
+	case_init(&t, "words");
+	t.spec.kernel_params = "nokaslr foo";
+	t.spec.console_log = log;
+	vm = boot(&t);
+	check_health(kc_vm_agent_uri(vm));
+	kc_vm_free(vm);
+	live_vm = vm = NULL;
+	assert_int_equal(kc_read_file(log, 16 << 20, &text, &len, &err), 0);
+	assert_non_null(strstr(text, "ignoring argument `foo`"));
+	assert_int_equal(unlink(log), 0);
+	case_check_clean(&t);
+
+	case_init(&t, "quote");
+	t.spec.kernel_params = "nokaslr a\"b";
+	t0 = kc_monotonic_ns();
+	assert_true(kc_vm_start(&t.spec, &vm, &err) < 0);
+	assert_true(kc_monotonic_ns() - t0 < 2 * SEC);
+	assert_null(vm);
+	print_message("# %s\n", err->msg);
+	assert_non_null(strstr(err->msg, "kernel parameter `a\"b`: a quote is not allowed"));
+	case_check_clean(&t);
+}
+
+/* A guest that dies while booting (no init: the kernel panics, and QEMU,
+ * run with -no-reboot, exits 0) is reported as the guest dying, with what
+ * its console said last; not as virtiofsd, which exits with QEMU. */
+static void test_guest_dies_at_boot(void **state)
+{
+	cleanup_free char *log = kc_xasprintf("%s/died-console.txt", base);
+	cleanup_free char *shared = kc_xasprintf("%s/died-share", base);
+	cleanup_error kc_error_t err = NULL;
+	struct kc_vm *vm = NULL;
+	struct vm_case t;
+
+	(void)state;
+	assert_int_equal(mkdir(shared, 0755), 0);
+	case_init(&t, "died");
+	t.spec.kernel_params = "rdinit=/nonexistent";
+	t.spec.console_log = log;
+	t.spec.shared_dir = shared;
+	assert_int_equal(kc_vm_start(&t.spec, &vm, &err), -ECHILD);
+	assert_null(vm);
+	print_message("# %s\n", err->msg);
+	assert_non_null(strstr(err->msg, "VM died: the guest died before its agent answered "
+					 "(QEMU exited with status 0); guest console: "));
+	/* The panic's line and the ones before it, not its stack dump. */
+	assert_non_null(strstr(err->msg, "Kernel panic - not syncing: VFS: Unable to mount root fs"));
+	assert_non_null(strstr(err->msg, "Can't open blockdev"));
+	assert_null(strstr(err->msg, "Call Trace"));
+	assert_null(strstr(err->msg, "virtiofsd"));
+	assert_int_equal(unlink(log), 0);
+	assert_int_equal(rmdir(shared), 0);
+	case_check_clean(&t);
+}
+
 static int group_setup(void **state)
 {
 	(void)state;
@@ -531,6 +600,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_qemu_rejects_kernel, stop_live_vm),
 		cmocka_unit_test_teardown(test_five_concurrent, stop_live_vm),
 		cmocka_unit_test_teardown(test_container_over_virtiofs, stop_live_vm),
+		cmocka_unit_test_teardown(test_kernel_params_words, stop_live_vm),
+		cmocka_unit_test_teardown(test_guest_dies_at_boot, stop_live_vm),
 	};
 
 	/* KC_TEST_FILTER=test_boot* runs a subset while developing. */

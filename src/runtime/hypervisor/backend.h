@@ -17,6 +17,8 @@ struct kc_vm_ops {
 	int (*take_agent_fd)(void *impl);
 	pid_t (*pid)(const void *impl);
 	int (*pidfd)(const void *impl);
+	int (*watch_fd)(const void *impl);
+	char *(*lost)(void *impl);
 	int (*stop)(void *impl, kc_error_t *err);
 	void (*free)(void *impl);
 };

@@ -60,6 +60,16 @@ int kc_vm_pidfd(const struct kc_vm *vm)
 	return vm->ops->pidfd(vm->impl);
 }
 
+int kc_vm_watch_fd(const struct kc_vm *vm)
+{
+	return vm->ops->watch_fd(vm->impl);
+}
+
+char *kc_vm_lost(struct kc_vm *vm)
+{
+	return vm->ops->lost(vm->impl);
+}
+
 int kc_vm_stop(struct kc_vm *vm, kc_error_t *err)
 {
 	return vm->ops->stop(vm->impl, err);

@@ -80,6 +80,18 @@ int kc_vm_take_agent_fd(struct kc_vm *vm);
 pid_t kc_vm_pid(const struct kc_vm *vm);
 int kc_vm_pidfd(const struct kc_vm *vm);
 
+/* A descriptor that turns readable once any process the VM depends on has
+ * exited: the VMM, or virtiofsd, without which the guest's shared file
+ * system hangs.  Owned by the VM: watch it, do not close it. */
+int kc_vm_watch_fd(const struct kc_vm *vm);
+
+/* The VM is lost (kc_vm_watch_fd() turned readable): kills at once
+ * whatever of it still runs (a guest that lost a part of itself has
+ * nothing worth a clean shutdown) and returns which process ended it
+ * ("virtiofsd killed by signal 9 (Killed)"), to be freed.  kc_vm_stop()
+ * removes the rest. */
+char *kc_vm_lost(struct kc_vm *vm);
+
 /* Stops the VM: a clean quit (QMP), SIGKILL after a timeout, then virtiofsd;
  * removes the sockets.  Idempotent. */
 int kc_vm_stop(struct kc_vm *vm, kc_error_t *err);

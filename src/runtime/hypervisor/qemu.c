@@ -8,7 +8,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "backend.h"
@@ -26,6 +28,7 @@
 #define QUIT_GRACE_NS 5000000000ull      /* QEMU exiting after quit */
 #define VIRTIOFSD_GRACE_NS 2000000000ull /* virtiofsd exiting after QEMU */
 #define VIRTIOFSD_START_NS 10000000000ull
+#define EXIT_SETTLE_NS 1000000000ull     /* QEMU's exit seen after virtiofsd's */
 
 struct qvm {
 	char *id;
@@ -35,6 +38,7 @@ struct qvm {
 	char *console_auto; /* run_dir/console.log when debugging without spec->console_log */
 	char *agent_uri;
 	struct kc_child qemu, fsd;
+	int watch_fd; /* epoll set of the pidfds of qemu and fsd */
 	int agent_fd; /* kept for kc_vm_take_agent_fd(), -1: none */
 	bool stopped;
 };
@@ -89,6 +93,8 @@ static void vm_cleanup_files(struct qvm *vm)
 
 static void vm_release(struct qvm *vm)
 {
+	if (vm->watch_fd >= 0)
+		close(vm->watch_fd);
 	free(vm->id);
 	free(vm->run_dir);
 	free(vm->qmp_sock);
@@ -208,6 +214,18 @@ static void vm_stop_processes(struct qvm *vm, bool kill)
 	kc_child_stop(&vm->fsd, true, VIRTIOFSD_GRACE_NS);
 }
 
+/* Every process the VM depends on goes into its watch set as soon as it
+ * runs: the boot waits on the set, and so does whoever runs the VM. */
+static int watch_child(struct qvm *vm, const struct kc_child *c, const char *what,
+		       kc_error_t *err)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	if (epoll_ctl(vm->watch_fd, EPOLL_CTL_ADD, c->pidfd, &ev) < 0)
+		return kc_error_set(err, errno, "VM %s: watch the pidfd of %s", vm->id, what);
+	return 0;
+}
+
 static int launch(struct qvm *vm, const struct kc_vm_spec *spec, const struct kc_config *cfg,
 		  uint64_t deadline, kc_error_t *err)
 {
@@ -238,6 +256,10 @@ static int launch(struct qvm *vm, const struct kc_vm_spec *spec, const struct kc
 		tsc = kc_qemu_host_tsc_khz();
 	}
 	append = kc_qemu_kernel_cmdline(cfg, spec->kernel_params, console != NULL, tsc);
+	/* Refused now, not by a guest that never answers. */
+	ret = kc_qemu_check_kernel_cmdline(append, err);
+	if (ret < 0)
+		return kc_error_wrap(err, "VM %s", vm->id);
 
 	if (spec->shared_dir) {
 		ret = kc_virtiofsd_start(cfg, vm->fs_sock, spec->shared_dir, vm->fs_log,
@@ -245,6 +267,8 @@ static int launch(struct qvm *vm, const struct kc_vm_spec *spec, const struct kc
 						 ? kc_monotonic_ns() + VIRTIOFSD_START_NS
 						 : deadline,
 					 &vm->fsd, err);
+		if (ret >= 0)
+			ret = watch_child(vm, &vm->fsd, "virtiofsd", err);
 		if (ret < 0)
 			return ret;
 	}
@@ -285,6 +309,9 @@ static int launch(struct qvm *vm, const struct kc_vm_spec *spec, const struct kc
 	ret = kc_child_spawn_fds(argv, vm->qemu_log, tap_fds, n_tap_fds, &vm->qemu, err);
 	if (ret < 0)
 		return kc_error_wrap(err, "VM %s: QEMU", vm->id);
+	ret = watch_child(vm, &vm->qemu, "QEMU", err);
+	if (ret < 0)
+		return ret;
 	kc_info("VM %s: QEMU started (pid %d, accel %s, %u vCPU, %u MiB)", vm->id,
 		(int)vm->qemu.pid, accel, qc.vcpus, qc.memory_mib);
 	return 0;
@@ -333,34 +360,96 @@ static int place_vcpus(struct qvm *vm, struct kc_host_cgroup *cg, uint64_t deadl
 	return 0;
 }
 
-static int wait_agent(struct qvm *vm, uint64_t deadline, uint64_t timeout_ns, bool keep,
-		      kc_error_t *err)
+/*
+ * The process whose exit ended the VM; NULL while all of them run.  QEMU
+ * is named whenever it exited: virtiofsd ends when QEMU's vhost-user
+ * connection closes, which it may notice before QEMU's own exit shows, so
+ * a virtiofsd found gone alone gives QEMU a moment to show it went first.
+ */
+static struct kc_child *ended_by(struct qvm *vm, const char **what)
+{
+	bool fsd_gone = vm->fsd.pid > 0 && kc_child_exited(&vm->fsd);
+
+	if (fsd_gone && !kc_child_exited(&vm->qemu))
+		kc_child_wait(&vm->qemu, kc_monotonic_ns() + EXIT_SETTLE_NS, NULL);
+	if (vm->qemu.pid > 0 && kc_child_exited(&vm->qemu)) {
+		*what = "QEMU";
+		return &vm->qemu;
+	}
+	if (fsd_gone) {
+		*what = "virtiofsd";
+		return &vm->fsd;
+	}
+	return NULL;
+}
+
+/* What the guest console says of its end: after a kernel panic, the
+ * panic's line and the few before it (what init said as it exited, or why
+ * the kernel gave up); the stack dump that follows tells a user nothing.
+ * Otherwise its last lines. */
+static char *console_reason(const char *console)
+{
+	char *tail = kc_log_tail(console, 8192);
+	char *panic = NULL, *start, *end;
+	size_t len;
+
+	for (char *p = tail; (p = strstr(p, "Kernel panic - not syncing")) != NULL; p++)
+		panic = p;
+	if (panic) {
+		start = panic;
+		for (int lines = 0; start > tail && lines < 4; start--)
+			if (start[-1] == '\n' && ++lines == 4)
+				break;
+		end = strchr(panic, '\n');
+		len = end ? (size_t)(end - start) : strlen(start);
+	} else {
+		len = strlen(tail);
+		start = tail + (len > 2048 ? len - 2048 : 0);
+		len = strlen(start);
+	}
+	memmove(tail, start, len);
+	tail[len] = '\0';
+	return tail;
+}
+
+/* QEMU runs with -no-reboot: status 0 is the guest going (its kernel
+ * panicked, as it does when init exits, or it powered off), not QEMU
+ * failing.  What the guest said last tells why, when its console is kept. */
+static int guest_died(struct qvm *vm, const char *console, kc_error_t *err)
+{
+	cleanup_free char *tail = console ? console_reason(console) : NULL;
+
+	if (!console)
+		return kc_vm_error(err, ECHILD, "VM %s: the guest died before its agent answered "
+				    "(QEMU exited with status 0); no guest console was kept "
+				    "(enable_debug keeps one)", vm->id);
+	return kc_vm_error(err, ECHILD, "VM %s: the guest died before its agent answered "
+			    "(QEMU exited with status 0); guest console: %s", vm->id,
+			    *tail ? tail : "(empty)");
+}
+
+static int wait_agent(struct qvm *vm, const char *console, uint64_t deadline,
+		      uint64_t timeout_ns, bool keep, kc_error_t *err)
 {
 	cleanup_error kc_error_t e = NULL;
-	int fds[2];
-	size_t n = 0;
+	const char *what = NULL;
+	struct kc_child *who;
 	char how[64];
 	int ret;
 
-	fds[n++] = vm->qemu.pidfd;
-	if (vm->fsd.pidfd >= 0)
-		fds[n++] = vm->fsd.pidfd;
-	ret = kc_agent_wait_ready(vm->agent_uri, deadline, fds, n, keep ? &vm->agent_fd : NULL,
-				  &e);
+	ret = kc_agent_wait_ready(vm->agent_uri, deadline, &vm->watch_fd, 1,
+				  keep ? &vm->agent_fd : NULL, &e);
 	if (ret == 0)
 		return 0;
-	if (kc_child_exited(&vm->qemu)) {
-		cleanup_free char *tail = kc_log_tail(vm->qemu_log, 2048);
+	who = ended_by(vm, &what);
+	if (who == &vm->qemu && WIFEXITED(who->status) && WEXITSTATUS(who->status) == 0)
+		return guest_died(vm, console, err);
+	if (who) {
+		cleanup_free char *tail =
+			kc_log_tail(who == &vm->qemu ? vm->qemu_log : vm->fs_log, 2048);
 
-		return kc_vm_error(err, ECHILD, "VM %s: QEMU %s before the agent answered: %s",
-				    vm->id, kc_child_describe(&vm->qemu, how, sizeof(how)),
-				    *tail ? tail : "(no output)");
-	}
-	if (vm->fsd.pidfd >= 0 && kc_child_exited(&vm->fsd)) {
-		cleanup_free char *tail = kc_log_tail(vm->fs_log, 2048);
-
-		return kc_vm_error(err, ECHILD, "VM %s: virtiofsd %s before the agent answered: %s",
-				    vm->id, kc_child_describe(&vm->fsd, how, sizeof(how)),
+		return kc_vm_error(err, ECHILD, "VM %s: %s %s before the agent answered: %s",
+				    vm->id, what, kc_child_describe(who, how, sizeof(how)),
 				    *tail ? tail : "(no output)");
 	}
 	if (e->status == ETIMEDOUT)
@@ -388,6 +477,12 @@ static int qemu_start(const struct kc_vm_spec *spec, void **out, kc_error_t *err
 	vm->agent_fd = -1;
 	vm->id = kc_xstrdup(spec->id);
 	vm->run_dir = kc_xstrdup(spec->run_dir);
+	vm->watch_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (vm->watch_fd < 0) {
+		ret = kc_error_set(err, errno, "VM %s: epoll_create1", vm->id);
+		vm_release(vm);
+		return ret;
+	}
 	for (size_t n = strlen(vm->run_dir); n > 1 && vm->run_dir[n - 1] == '/'; n--)
 		vm->run_dir[n - 1] = '\0';
 	if ((ret = kc_qemu_socket_path(vm->run_dir, "qmp.sock", &vm->qmp_sock, err)) < 0 ||
@@ -413,7 +508,8 @@ static int qemu_start(const struct kc_vm_spec *spec, void **out, kc_error_t *err
 	if (ret >= 0 && spec->vcpu_cgroup)
 		ret = place_vcpus(vm, spec->vcpu_cgroup, deadline, err);
 	if (ret >= 0)
-		ret = wait_agent(vm, deadline, timeout_ns, spec->keep_agent_conn, err);
+		ret = wait_agent(vm, spec->console_log ? spec->console_log : vm->console_auto,
+				 deadline, timeout_ns, spec->keep_agent_conn, err);
 	if (ret < 0) {
 		vm_stop_processes(vm, true);
 		vm_cleanup_files(vm);
@@ -444,6 +540,27 @@ static int qemu_pidfd(const void *impl)
 	const struct qvm *vm = impl;
 
 	return vm->qemu.pidfd;
+}
+
+static int qemu_watch_fd(const void *impl)
+{
+	const struct qvm *vm = impl;
+
+	return vm->watch_fd;
+}
+
+static char *qemu_lost(void *impl)
+{
+	struct qvm *vm = impl;
+	const char *what = NULL;
+	struct kc_child *who = ended_by(vm, &what);
+	char how[64];
+	char *why;
+
+	why = who ? kc_xasprintf("%s %s", what, kc_child_describe(who, how, sizeof(how)))
+		  : kc_xstrdup("none of its processes exited");
+	vm_stop_processes(vm, true);
+	return why;
 }
 
 static int qemu_take_agent_fd(void *impl)
@@ -491,6 +608,8 @@ const struct kc_vm_ops kc_qemu_vm_ops = {
 	.take_agent_fd = qemu_take_agent_fd,
 	.pid = qemu_pid,
 	.pidfd = qemu_pidfd,
+	.watch_fd = qemu_watch_fd,
+	.lost = qemu_lost,
 	.stop = qemu_stop,
 	.free = qemu_free,
 };

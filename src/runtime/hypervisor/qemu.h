@@ -51,6 +51,15 @@ char **kc_qemu_build_argv(const struct kc_qemu_cmdline *c);
 char *kc_qemu_kernel_cmdline(const struct kc_config *cfg, const char *extra, bool console,
 			     unsigned long tsc_khz);
 
+/* The guest kernel's COMMAND_LINE_SIZE on x86_64: the command line and
+ * its NUL.  The kernel cuts a longer one without a word. */
+#define KC_KERNEL_CMDLINE_SIZE 2048
+
+/* A command line the guest kernel takes whole: kc_kernel_params_check()'s
+ * words, at most KC_KERNEL_CMDLINE_SIZE - 1 bytes (the error gives the
+ * length and the limit). */
+int kc_qemu_check_kernel_cmdline(const char *cmdline, kc_error_t *err);
+
 /* The host's TSC frequency in kHz (from /proc/cpuinfo), 0 if unknown. */
 unsigned long kc_qemu_host_tsc_khz(void);
 

@@ -178,6 +178,20 @@ char *kc_qemu_kernel_cmdline(const struct kc_config *cfg, const char *extra, boo
 	return s;
 }
 
+int kc_qemu_check_kernel_cmdline(const char *cmdline, kc_error_t *err)
+{
+	size_t len = strlen(cmdline);
+
+	/* Cut, the line would lose the words at its end (kernel_params) and
+	 * keep a half word, and the guest would boot without them. */
+	if (len >= KC_KERNEL_CMDLINE_SIZE)
+		return kc_error_set(err, 0, "the guest kernel command line is %zu bytes, over the "
+				    "kernel's limit of %d (COMMAND_LINE_SIZE %d on x86_64, "
+				    "with its NUL): shorten kernel_params", len,
+				    KC_KERNEL_CMDLINE_SIZE - 1, KC_KERNEL_CMDLINE_SIZE);
+	return kc_kernel_params_check(cmdline, err);
+}
+
 unsigned long kc_qemu_host_tsc_khz(void)
 {
 	cleanup_fclose FILE *f = fopen("/proc/cpuinfo", "re");
