@@ -126,6 +126,14 @@ static void check_cpu(struct check_ctx *c, const struct kc_host_info *h, const c
 		       cpu->hypervisor ? " (this host is a VM without nested virtualisation)" : "");
 }
 
+/* Without a usable /dev/kvm the checks that need it still get their line,
+ * so that every report (and its JSON) names the same checks. */
+static void kvm_unchecked(struct check_ctx *c, enum status miss, const char *fallback)
+{
+	report(c, miss, "kvm extensions", NULL, "not checked: no usable /dev/kvm%s", fallback);
+	report(c, miss, "kvm native speed", NULL, "not checked: no usable /dev/kvm%s", fallback);
+}
+
 /* The KVM checks, from the probe's findings (p NULL: it could not run,
  * for the reason in probe_err, or was not run: accel = "tcg"). */
 static void check_kvm(struct check_ctx *c, const struct kc_host_info *h, const char *accel,
@@ -146,12 +154,14 @@ static void check_kvm(struct check_ctx *c, const struct kc_host_info *h, const c
 	}
 	if (p == NULL) {
 		report(c, miss, "kvm", NULL, "%s%s", probe_err, fallback);
+		kvm_unchecked(c, miss, fallback);
 		return;
 	}
 	d = json_pack("{s:s, s:b, s:i}", "device", "/dev/kvm", "opened", p->opened, "api_version",
 		      p->api_version);
 	if (!p->opened || p->api_version != 12) {
 		report(c, miss, "kvm", d, "%s%s", p->reason, fallback);
+		kvm_unchecked(c, miss, fallback);
 		return;
 	}
 	report(c, PASS, "kvm", d, "/dev/kvm opened (API 12)%s", h->kvm_pvm ? ", kvm_pvm" : "");
