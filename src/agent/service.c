@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -392,6 +393,8 @@ static void h_destroy_sandbox(struct kc_ttrpc_call *call, const ProtobufCMessage
 	}
 	kc_agent_destroy_containers(a);
 	kc_agent_storages_clear(&a->storages);
+	free(a->infra_id);
+	a->infra_id = NULL;
 	a->sandbox_created = false;
 	a->disable_guest_seccomp = false;
 	free(a->guest_hook_path);
@@ -405,6 +408,12 @@ static void h_destroy_sandbox(struct kc_ttrpc_call *call, const ProtobufCMessage
 	 * once the answer is flushed and main() powers off. */
 	if (a->init_mode)
 		kc_loop_quit(a->loop);
+}
+
+static uint64_t sandbox_ns(const Grpc__CreateContainerRequest *req)
+{
+	return (req->sandbox_pidns ? CLONE_NEWPID : 0) | (req->sandbox_ipcns ? CLONE_NEWIPC : 0) |
+	       (req->sandbox_utsns ? CLONE_NEWUTS : 0);
 }
 
 static void h_create_container(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data)
@@ -451,7 +460,7 @@ static void h_create_container(struct kc_ttrpc_call *call, const ProtobufCMessag
 	    (a->guest_hook_path && kc_hooks_add_guest(c->spec, a->guest_hook_path, &err) < 0) ||
 	    kc_agent_proc_stdio(&c->init, &err) < 0 ||
 	    kc_agent_cgroup_create(a, c, req->oci_spec_json.data, req->oci_spec_json.len, &err) < 0 ||
-	    kc_agent_container_create(c, req->sandbox_pidns, &err) < 0) {
+	    kc_agent_container_create(c, sandbox_ns(req), &err) < 0) {
 		kc_error_wrap(&err, "container `%s`", c->id);
 		kc_agent_storages_release(&a->storages, c->id);
 		container_free(c);
@@ -462,6 +471,10 @@ static void h_create_container(struct kc_ttrpc_call *call, const ProtobufCMessag
 	c->state = KC_AGENT_CREATED;
 	c->next = a->containers;
 	a->containers = c;
+	/* Kata's rule: the first container is the sandbox's, whose
+	 * namespaces the others may share. */
+	if (!a->infra_id)
+		a->infra_id = kc_xstrdup(c->id);
 	kc_info("container %s created, init process %d", c->id, (int)c->init.pid);
 	kc_ttrpc_call_reply_msg(call, NULL);
 }
