@@ -6,6 +6,7 @@
  * removes what this Create made.  Also the GetOOMEvent long poll.
  */
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -205,6 +206,7 @@ static void create_container(struct shim *s, struct create_ctx *x)
 	struct kc_container_env env;
 	cleanup_free struct kc_rootfs_mount *mounts = NULL;
 	cleanup_free char *json = NULL;
+	uint64_t sandbox_ns = 0;
 	json_t *root;
 
 	kc_sandbox_container_env(s->sb, &env);
@@ -219,7 +221,8 @@ static void create_container(struct shim *s, struct create_ctx *x)
 	root = json_object_get(json_object_get(x->spec, "root"), "path");
 	if (kc_rootfs_setup(&env, c->id, c->bundle, json_is_string(root) ? json_string_value(root) : NULL,
 			    mounts, x->req->n_rootfs, &err) < 0 ||
-	    kc_spec_for_guest(&env, c->id, x->spec, &err) < 0 || shim_io_open(&c->init, &err) < 0) {
+	    kc_spec_for_guest(&env, c->id, x->spec, &sandbox_ns, &err) < 0 ||
+	    shim_io_open(&c->init, &err) < 0) {
 		create_fail(s, x, &err);
 		return;
 	}
@@ -228,6 +231,9 @@ static void create_container(struct shim *s, struct create_ctx *x)
 	req.exec_id = c->init.agent_eid;
 	req.oci_spec_json.data = (uint8_t *)json;
 	req.oci_spec_json.len = strlen(json);
+	req.sandbox_pidns = (sandbox_ns & CLONE_NEWPID) != 0;
+	req.sandbox_ipcns = (sandbox_ns & CLONE_NEWIPC) != 0;
+	req.sandbox_utsns = (sandbox_ns & CLONE_NEWUTS) != 0;
 	shim_agent_call(s, "CreateContainer", &req.base, NULL,
 			(uint64_t)s->cfg.runtime.create_container_timeout * NS_SEC,
 			on_container_created, x);
