@@ -6,6 +6,7 @@
  * removes what this Create made.  Also the GetOOMEvent long poll.
  */
 #include <errno.h>
+#include <limits.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -285,6 +286,20 @@ static void on_sandbox_created(struct shim *s, void *ctx, kc_error_t *err,
 	create_container(s, ctx);
 }
 
+static bool spec_has_namespace(json_t *spec, const char *type)
+{
+	size_t i;
+	json_t *n;
+
+	json_array_foreach (json_object_get(json_object_get(spec, "linux"), "namespaces"), i, n) {
+		const char *t = json_string_value(json_object_get(n, "type"));
+
+		if (t && strcmp(t, type) == 0)
+			return true;
+	}
+	return false;
+}
+
 static void create_sandbox(struct shim *s, struct create_ctx *x)
 {
 	Grpc__CreateSandboxRequest req = GRPC__CREATE_SANDBOX_REQUEST__INIT;
@@ -292,8 +307,15 @@ static void create_sandbox(struct shim *s, struct create_ctx *x)
 	Grpc__Storage *sts[1] = { &st };
 	char *opts[] = { "nodev" };
 	json_t *hn = json_object_get(x->spec, "hostname");
+	char node[HOST_NAME_MAX + 1] = "";
 
 	req.hostname = json_is_string(hn) ? (char *)json_string_value(hn) : "";
+	/* A sandbox without a uts namespace (CRI's hostNetwork) shares the
+	 * host's under runc, so its containers see the node's name; the
+	 * guest's is the nearest thing a VM has. */
+	if (!req.hostname[0] && !spec_has_namespace(x->spec, "uts") &&
+	    gethostname(node, sizeof(node) - 1) == 0)
+		req.hostname = node;
 	req.sandbox_id = (char *)kc_sandbox_id(s->sb);
 	for (char *const *d = kc_sandbox_dns(s->sb); d && d[req.n_dns]; )
 		req.n_dns++;
