@@ -606,25 +606,28 @@ static uint64_t clone_flags(const struct kc_oci_linux *l)
 	return f;
 }
 
-/* The sandbox (infra) container, while its init runs: the one whose
- * namespaces CreateContainer's sandbox_*ns name. */
-static struct kc_agent_container *infra_container(struct kc_agent *a, const char *what,
-						  kc_error_t *err)
+/*
+ * A pidfd of the sandbox (infra) container's init, while it runs: the
+ * process whose namespaces CreateContainer's sandbox_*ns (what) name.  A
+ * pidfd stands for all the namespaces of its process (setns(2)) and,
+ * unlike /proc/<pid>/ns, cannot name a recycled pid.
+ */
+static int infra_pidfd(struct kc_agent *a, const char *what, kc_error_t *err)
 {
 	struct kc_agent_container *c = a->containers;
+	int fd;
 
-	if (!a->infra_id) {
-		kc_error_set(err, EINVAL, "%s: the sandbox has no container yet", what);
-		return NULL;
-	}
+	if (!a->infra_id)
+		return kc_error_set(err, EINVAL, "%s: the sandbox has no container yet", what);
 	while (c && strcmp(c->id, a->infra_id) != 0)
 		c = c->next;
-	if (!c || c->init.pid <= 0 || c->init.exited || c->init.pidfd < 0) {
-		kc_error_set(err, ESRCH, "%s: the sandbox container `%s` is not running", what,
-			     a->infra_id);
-		return NULL;
-	}
-	return c;
+	if (!c || c->init.pid <= 0 || c->init.exited || c->init.pidfd < 0)
+		return kc_error_set(err, ESRCH, "%s: the sandbox container `%s` is not running",
+				    what, a->infra_id);
+	fd = fcntl(c->init.pidfd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0)
+		return kc_error_set(err, errno, "dup the pidfd of container `%s`", c->id);
+	return fd;
 }
 
 int kc_agent_container_create(struct kc_agent_container *c, uint64_t sandbox_ns,
@@ -648,17 +651,11 @@ int kc_agent_container_create(struct kc_agent_container *c, uint64_t sandbox_ns,
 				    "linux.uidMappings and gidMappings: needed with a user namespace");
 	/* The sandbox's namespaces stand in for the spec's of their type. */
 	flags &= ~sandbox_ns;
-	/* A pidfd stands for all the namespaces of its process (setns(2)),
-	 * and unlike /proc/<pid>/ns it cannot name a recycled pid. */
 	if (sandbox_ns & (CLONE_NEWIPC | CLONE_NEWUTS)) {
-		struct kc_agent_container *infra =
-			infra_container(c->agent, sandbox_ns & CLONE_NEWIPC ? "sandbox_ipcns" : "sandbox_utsns", err);
-
-		if (!infra)
-			return -EINVAL;
-		podns = dup(infra->init.pidfd);
+		podns = infra_pidfd(c->agent,
+				    sandbox_ns & CLONE_NEWIPC ? "sandbox_ipcns" : "sandbox_utsns", err);
 		if (podns < 0)
-			return kc_error_set(err, errno, "dup the pidfd of container `%s`", infra->id);
+			return podns;
 	}
 	if ((sandbox_ns & CLONE_NEWPID) && c->agent->pidns_pid > 0) {
 		cleanup_free char *path = kc_xasprintf("/proc/%d/ns/pid", (int)c->agent->pidns_pid);
@@ -667,13 +664,9 @@ int kc_agent_container_create(struct kc_agent_container *c, uint64_t sandbox_ns,
 		if (pidns < 0)
 			return kc_error_set(err, errno, "open the sandbox's pid namespace");
 	} else if (sandbox_ns & CLONE_NEWPID) {
-		struct kc_agent_container *infra = infra_container(c->agent, "sandbox_pidns", err);
-
-		if (!infra)
-			return -EINVAL;
-		pidns = dup(infra->init.pidfd);
+		pidns = infra_pidfd(c->agent, "sandbox_pidns", err);
 		if (pidns < 0)
-			return kc_error_set(err, errno, "dup the pidfd of container `%s`", infra->id);
+			return pidns;
 	} else {
 		for (size_t i = 0; i < l->n_namespaces; i++)
 			if (l->namespaces[i].type == CLONE_NEWPID && l->namespaces[i].path) {
