@@ -14,8 +14,9 @@ Pods (on the CNI network, each with its hostname):
   share  pid namespace POD: c1 makes a SysV shm segment and sleeps; c2
          (exec'd into, as kubectl exec) tells its hostname, the processes
          it sees and the segments.  Then: a Bidirectional mount, seccomp
-         profiles (localhost blocking sethostname, its control, runtime/
-         default, one that is not JSON, one with an unknown action).
+         profiles (localhost blocking sethostname, its control, which
+         renames the pod as c1 sees, runtime/default, one that is not JSON,
+         one with an unknown action).
   own    pid namespace CONTAINER: the same, c2 must not see c1.
   hostpid, hostipc  NamespaceMode NODE for pid, ipc.
   hostnet  network NODE: the interfaces and hostname a container sees.
@@ -159,10 +160,13 @@ try:
     sc = container(pod, pcfg, "sc-block", ["sleep", "341"], ns, sec=CAP_ADD + block)
     o, e, rc = execsync(sc, "hostname kc-blocked")
     check("seccomp_localhost", "EPERM" if rc != 0 and "not permitted" in e else "rc=%d:%s" % (rc, e.strip()))
-    sc2 = container(pod, pcfg, "sc-ctl", ["sleep", "342"], ns, sec=CAP_ADD)
-    o, e, rc = execsync(sc2, "hostname kc-share")
-    check("seccomp_control", "ok" if rc == 0 else "rc=%d:%s" % (rc, e.strip()))
     check("seccomp_hostname_after", execsync(c1, "hostname")[0].strip())
+    # Unfiltered, the rename goes through, and c1 sees it: the pod's uts
+    # namespace is one (a fresh one would only copy the guest's name).
+    sc2 = container(pod, pcfg, "sc-ctl", ["sleep", "342"], ns, sec=CAP_ADD)
+    o, e, rc = execsync(sc2, "hostname kc-renamed")
+    check("seccomp_control", "ok" if rc == 0 else "rc=%d:%s" % (rc, e.strip()))
+    check("uts_rename_seen", execsync(c1, "hostname")[0].strip())
     sc3 = container(pod, pcfg, "sc-default", ["sleep", "343"], ns, sec=fm(15, b""))
     check("seccomp_default_mode",
           execsync(sc3, "sed -n 's/^Seccomp:[[:space:]]*//p' /proc/self/status")[0].strip())

@@ -69,8 +69,9 @@ check "runc: hostNetwork: the node's interfaces" more "$(f runc.hostnet_ifaces)"
 both "hostNetwork: the container's hostname is the node's" yes hostnet_hostname_is_node
 
 both "seccomp: a localhost profile blocking sethostname gives EPERM" EPERM seccomp_localhost
-both "seccomp: without it, sethostname is allowed (CAP_SYS_ADMIN)" ok seccomp_control
 both "seccomp: the blocked sethostname changed nothing" kc-share seccomp_hostname_after
+both "seccomp: without it, sethostname is allowed (CAP_SYS_ADMIN)" ok seccomp_control
+both "uts: a hostname set in one container is the other containers' (one uts namespace)" kc-renamed uts_rename_seen
 both "seccomp: runtime/default puts a filter in place (Seccomp: 2)" 2 seccomp_default_mode
 both "seccomp: a profile that is not JSON is refused at CreateContainer" refused seccomp_notjson
 both "seccomp: a profile with an unknown action is refused at CreateContainer" refused seccomp_badaction
