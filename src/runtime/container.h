@@ -77,6 +77,14 @@ int kc_rootfs_setup(const struct kc_container_env *env, const char *cid, const c
 int kc_spec_for_guest(const struct kc_container_env *env, const char *cid, json_t *spec,
 		      uint64_t *sandbox_ns, kc_error_t *err);
 
+/* Whether linux.namespaces has an entry of type (path or not). */
+bool kc_spec_has_namespace(json_t *spec, const char *type);
+
+/* Refuses a CRI spec that asks for the host's pid or ipc namespace
+ * (hostPID, hostIPC), which no container in a VM can have; the shim asks
+ * before it starts a sandbox for it, kc_spec_for_guest() again. */
+int kc_spec_check_host_namespaces(json_t *spec, kc_error_t *err);
+
 /* Unmounts and removes everything of cid in the share, and bundle/rootfs
  * (bundle may be NULL).  Idempotent. */
 int kc_container_cleanup(const struct kc_container_env *env, const char *cid, const char *bundle,

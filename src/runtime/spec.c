@@ -41,6 +41,43 @@ static const struct {
 	{ "uts", CLONE_NEWUTS },
 };
 
+bool kc_spec_has_namespace(json_t *spec, const char *type)
+{
+	json_t *ns = json_object_get(json_object_get(spec, "linux"), "namespaces");
+	size_t i;
+	json_t *n;
+
+	json_array_foreach (ns, i, n) {
+		const char *t = json_string_value(json_object_get(n, "type"));
+
+		if (t && strcmp(t, type) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * A CRI spec without a pid or ipc entry is a pod that asked for the host's
+ * (hostPID, hostIPC: NamespaceMode NODE): a VM has no way to give a
+ * container the host's processes or SysV IPC.
+ */
+int kc_spec_check_host_namespaces(json_t *spec, kc_error_t *err)
+{
+	json_t *ns = json_object_get(json_object_get(spec, "linux"), "namespaces");
+
+	if (!json_is_array(ns) || !kc_spec_annotation(spec, "io.kubernetes.cri.container-type"))
+		return 0;
+	if (!kc_spec_has_namespace(spec, "pid"))
+		return kc_error_set(err, EINVAL,
+				    "linux.namespaces: the pod asks for the host's pid namespace "
+				    "(hostPID), which a container in a VM cannot have");
+	if (!kc_spec_has_namespace(spec, "ipc"))
+		return kc_error_set(err, EINVAL,
+				    "linux.namespaces: the pod asks for the host's ipc namespace "
+				    "(hostIPC), which a container in a VM cannot have");
+	return 0;
+}
+
 /*
  * Namespaces.  The VM is the pod's network, so the network entry goes: every
  * container shares the agent's, the one with the NIC.  A path names a host
@@ -50,25 +87,22 @@ static const struct {
  * (env->task_pid).  Those become *sandbox_ns (CreateContainer's
  * sandbox_pidns, sandbox_ipcns, sandbox_utsns): the guest shares the sandbox
  * container's, as runc shares the pause container's.  Any other path is
- * refused: it would otherwise silently become a namespace of its own.
- *
- * A CRI spec without a pid or ipc entry is a pod that asked for the host's
- * (hostPID, hostIPC: NamespaceMode NODE): a VM has no way to give a
- * container the host's processes or SysV IPC, so that is refused too.
- * Without a network entry (hostNetwork) the VM gets no NIC, as Kata does:
- * the pod runs with a loopback of its own (docs/kubernetes.md).
+ * refused: it would otherwise silently become a namespace of its own, as
+ * are hostPID and hostIPC (above).  Without a network entry (hostNetwork)
+ * the VM gets no NIC, as Kata does: the pod runs with a loopback of its own
+ * (docs/kubernetes.md).
  */
 static int constrain_namespaces(const struct kc_container_env *env, json_t *spec,
 				json_t *linux_, uint64_t *sandbox_ns, kc_error_t *err)
 {
 	json_t *ns = json_object_get(linux_, "namespaces"), *out;
-	bool cri = kc_spec_annotation(spec, "io.kubernetes.cri.container-type") != NULL;
-	bool has_pid = false, has_ipc = false;
 	size_t i;
 	json_t *n;
+	int ret;
 
-	if (!json_is_array(ns))
-		return 0;
+	ret = kc_spec_check_host_namespaces(spec, err);
+	if (ret < 0 || !json_is_array(ns))
+		return ret;
 	out = json_array();
 	json_array_foreach (ns, i, n) {
 		const char *t = json_string_value(json_object_get(n, "type"));
@@ -77,8 +111,6 @@ static int constrain_namespaces(const struct kc_container_env *env, json_t *spec
 
 		if (!json_is_object(n) || !t || strcmp(t, "network") == 0)
 			continue;
-		has_pid |= strcmp(t, "pid") == 0;
-		has_ipc |= strcmp(t, "ipc") == 0;
 		if (!path || !path[0]) {
 			json_t *c = json_deep_copy(n);
 
@@ -105,14 +137,6 @@ static int constrain_namespaces(const struct kc_container_env *env, json_t *spec
 		*sandbox_ns |= flag;
 	}
 	json_object_set_new(linux_, "namespaces", out);
-	if (cri && !has_pid)
-		return kc_error_set(err, EINVAL,
-				    "linux.namespaces: the pod asks for the host's pid namespace "
-				    "(hostPID), which a container in a VM cannot have");
-	if (cri && !has_ipc)
-		return kc_error_set(err, EINVAL,
-				    "linux.namespaces: the pod asks for the host's ipc namespace "
-				    "(hostIPC), which a container in a VM cannot have");
 	return 0;
 }
 

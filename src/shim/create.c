@@ -286,20 +286,6 @@ static void on_sandbox_created(struct shim *s, void *ctx, kc_error_t *err,
 	create_container(s, ctx);
 }
 
-static bool spec_has_namespace(json_t *spec, const char *type)
-{
-	size_t i;
-	json_t *n;
-
-	json_array_foreach (json_object_get(json_object_get(spec, "linux"), "namespaces"), i, n) {
-		const char *t = json_string_value(json_object_get(n, "type"));
-
-		if (t && strcmp(t, type) == 0)
-			return true;
-	}
-	return false;
-}
-
 static void create_sandbox(struct shim *s, struct create_ctx *x)
 {
 	Grpc__CreateSandboxRequest req = GRPC__CREATE_SANDBOX_REQUEST__INIT;
@@ -313,7 +299,7 @@ static void create_sandbox(struct shim *s, struct create_ctx *x)
 	/* A sandbox without a uts namespace (CRI's hostNetwork) shares the
 	 * host's under runc, so its containers see the node's name; the
 	 * guest's is the nearest thing a VM has. */
-	if (!req.hostname[0] && !spec_has_namespace(x->spec, "uts") &&
+	if (!req.hostname[0] && !kc_spec_has_namespace(x->spec, "uts") &&
 	    gethostname(node, sizeof(node) - 1) == 0)
 		req.hostname = node;
 	req.sandbox_id = (char *)kc_sandbox_id(s->sb);
@@ -413,7 +399,8 @@ void shim_h_create(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *
 		}
 		x->c->is_sandbox = true;
 		x->new_sandbox = true;
-		if (sandbox_boot(s, req->id, x->spec, &err) < 0) {
+		if (kc_spec_check_host_namespaces(x->spec, &err) < 0 ||
+		    sandbox_boot(s, req->id, x->spec, &err) < 0) {
 			create_fail(s, x, &err);
 			return;
 		}

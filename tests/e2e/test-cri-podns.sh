@@ -55,6 +55,8 @@ both "uts: the pod's hostname in the second container (pid CONTAINER)" kc-own ow
 check "kata: hostPID is refused at RunPodSandbox" refused "$(f kata.hostpid)"
 case "$(f kata.hostpid_msg)" in *"host's pid namespace (hostPID)"*) ok "kata: ... saying why" ;;
 	*) not_ok "kata: ... saying why" "got [$(f kata.hostpid_msg)]" ;; esac
+hid=$(f kata.hostpid_msg | sed -n 's/.*create `\([0-9a-f]*\)`.*/\1/p')
+check "kata: ... before any VM starts for it" 0 "$(grep -c "starting sandbox ${hid:-none}" "$W/logs/containerd.log")"
 check "runc: hostPID runs" ran "$(f runc.hostpid)"
 check "kata: hostIPC is refused at RunPodSandbox" refused "$(f kata.hostipc)"
 case "$(f kata.hostipc_msg)" in *"host's ipc namespace (hostIPC)"*) ok "kata: ... saying why" ;;
