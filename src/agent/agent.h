@@ -184,6 +184,8 @@ int kc_agent_cgroup_create(struct kc_agent *a, struct kc_agent_container *c, con
 			   size_t len, kc_error_t *err);
 /* Kills what is left in c's cgroup and removes it (container_free). */
 void kc_agent_cgroup_remove(struct kc_agent_container *c);
+/* Kills every process of c's cgroup; nothing without one. */
+void kc_agent_cgroup_kill(struct kc_agent_container *c);
 /*
  * The directory fd of c's cgroup, -1 for a container without one.  The
  * spawn path clones the init process and every exec'd process into it

@@ -141,6 +141,16 @@ static void proc_exited(struct kc_agent *a, struct kc_agent_container *c,
 	p->status = kc_agent_exit_status(wstatus);
 	if (p == &c->init)
 		c->state = KC_AGENT_STOPPED;
+	/* In a pid namespace of its own, the kernel ends the rest of the
+	 * container with its init.  In the pod's shared one nothing would:
+	 * what the container left goes, as runc's shim kills the whole
+	 * cgroup of such a container (runc kill --all). */
+	if (p == &c->init && !c->own_pidns) {
+		kc_agent_cgroup_kill(c);
+		for (struct kc_agent_proc *e = c->execs; e; e = e->next)
+			if (e->pid > 0 && !e->exited)
+				kc_agent_proc_signal(e, SIGKILL, NULL);
+	}
 	kc_info("container %s process %d (%s) exited with status %d", c->id, (int)p->pid,
 		p == &c->init ? "init" : p->exec_id, p->status);
 	while (p->waiters) {
