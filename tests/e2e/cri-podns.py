@@ -135,6 +135,15 @@ def profile(name, text):
 
 try:
     pod, pcfg, c1, ns = pod_namespaces("share", POD, 19267, 301)
+    # A container that leaves a process behind in the shared pid
+    # namespace: it goes with the container's init (runc kill --all).
+    c3 = container(pod, pcfg, "c3", ["/bin/sh", "-c", "sleep 351 & sleep 1"], ns)
+    for _ in range(120):
+        if decode(call("ContainerStatus", fs(1, c3))[1][0]).get(3, [0])[0] == 2:
+            break
+        time.sleep(0.25)
+    left = wait_for(c1, "cat /proc/[0-9]*/cmdline | tr '\\0' ' ' | grep -c 'sleep 35[1]'", "0", 10)
+    check("share_leftover", "gone" if left == "0" else "left")
     pod_namespaces("own", CONTAINER, 19268, 311)
 
     # Host namespaces.

@@ -44,6 +44,7 @@ both() { # both NAME EXPECTED FACT: kata and runc give EXPECTED
 
 both "pid POD: the second container sees the first's processes" yes share_c2_sees_c1
 both "pid POD: ... and the sandbox's (pause)" yes share_c2_sees_pause
+both "pid POD: what a container left running goes with its init" gone share_leftover
 both "pid CONTAINER: the second container does not see the first's" no own_c2_sees_c1
 both "pid CONTAINER: ... nor the sandbox's" no own_c2_sees_pause
 both "ipc: a SysV shm segment of one container is seen by another (pid POD)" 1 share_c2_sees_shm
@@ -56,7 +57,11 @@ check "kata: hostPID is refused at RunPodSandbox" refused "$(f kata.hostpid)"
 case "$(f kata.hostpid_msg)" in *"host's pid namespace (hostPID)"*) ok "kata: ... saying why" ;;
 	*) not_ok "kata: ... saying why" "got [$(f kata.hostpid_msg)]" ;; esac
 hid=$(f kata.hostpid_msg | sed -n 's/.*create `\([0-9a-f]*\)`.*/\1/p')
-check "kata: ... before any VM starts for it" 0 "$(grep -c "starting sandbox ${hid:-none}" "$W/logs/containerd.log")"
+if [ -n "$hid" ]; then
+	check "kata: ... before any VM starts for it" 0 "$(grep -c "starting sandbox $hid" "$W/logs/containerd.log")"
+else
+	not_ok "kata: ... before any VM starts for it" "no sandbox id in [$(f kata.hostpid_msg)]"
+fi
 check "runc: hostPID runs" ran "$(f runc.hostpid)"
 check "kata: hostIPC is refused at RunPodSandbox" refused "$(f kata.hostipc)"
 case "$(f kata.hostipc_msg)" in *"host's ipc namespace (hostIPC)"*) ok "kata: ... saying why" ;;
