@@ -113,6 +113,9 @@ struct kc_agent {
 	 * containers created with sandbox_pidns join. */
 	pid_t pidns_pid;
 	int pidns_pidfd;
+	/* The first container created in the sandbox: the sandbox (infra)
+	 * container, whose namespaces CreateContainer's sandbox_*ns join. */
+	char *infra_id;
 	/* CreateSandbox.guest_hook_path, or NULL. */
 	char *guest_hook_path;
 };
@@ -134,10 +137,12 @@ void kc_agent_destroy_containers(struct kc_agent *a);
 /*
  * Creates the container's init process from c->spec: namespaces, rootfs,
  * mounts, devices, hooks createRuntime and createContainer; it then waits
- * in the container for kc_agent_container_start().  Any failure in the
- * child comes back here as *err, with the child reaped.
+ * in the container for kc_agent_container_start().  sandbox_ns
+ * (CLONE_NEWPID, CLONE_NEWIPC, CLONE_NEWUTS) names the namespaces it joins
+ * rather than creates: the sandbox's (see CreateContainerRequest).  Any
+ * failure in the child comes back here as *err, with the child reaped.
  */
-int kc_agent_container_create(struct kc_agent_container *c, bool sandbox_pidns,
+int kc_agent_container_create(struct kc_agent_container *c, uint64_t sandbox_ns,
 			      kc_error_t *err);
 /* Lets the init process exec (startContainer hooks run first, poststart
  * hooks after).  An exec failure is *err. */
@@ -179,6 +184,8 @@ int kc_agent_cgroup_create(struct kc_agent *a, struct kc_agent_container *c, con
 			   size_t len, kc_error_t *err);
 /* Kills what is left in c's cgroup and removes it (container_free). */
 void kc_agent_cgroup_remove(struct kc_agent_container *c);
+/* Kills every process of c's cgroup; nothing without one. */
+void kc_agent_cgroup_kill(struct kc_agent_container *c);
 /*
  * The directory fd of c's cgroup, -1 for a container without one.  The
  * spawn path clones the init process and every exec'd process into it

@@ -331,6 +331,12 @@ static void kill_listed(struct kc_cgroup *cg)
 	}
 }
 
+void kc_cgroup_kill(struct kc_cgroup *cg)
+{
+	if (!kc_cgroup_has(cg, "cgroup.kill") || kc_cgroup_write(cg, "cgroup.kill", "1", NULL) < 0)
+		kill_listed(cg);
+}
+
 int kc_cgroup_destroy(struct kc_cgroup *cg, kc_error_t *err)
 {
 	cleanup_close int parent = -1;
@@ -339,12 +345,7 @@ int kc_cgroup_destroy(struct kc_cgroup *cg, kc_error_t *err)
 
 	if (!slash)
 		return kc_error_set(err, EINVAL, "cgroup `%s` has no parent", cg->path);
-	if (kc_cgroup_has(cg, "cgroup.kill")) {
-		if (kc_cgroup_write(cg, "cgroup.kill", "1", NULL) < 0)
-			kill_listed(cg);
-	} else {
-		kill_listed(cg);
-	}
+	kc_cgroup_kill(cg);
 	dir = kc_xstrndup(cg->path, (size_t)(slash - cg->path));
 	parent = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (parent < 0)

@@ -52,8 +52,11 @@ int kc_cgroup_path_from_spec(const char *spec_path, const char *id, char **out, 
 int kc_cgroup_create(const char *root, const char *rel, struct kc_cgroup **out, kc_error_t *err);
 /* Closes and frees; the directory stays (kc_cgroup_destroy removes it). */
 void kc_cgroup_free(struct kc_cgroup *cg);
-/* Kills every process left in the cgroup (cgroup.kill, or SIGKILL to each
- * pid of cgroup.procs on kernels before 5.14), then removes the directory.
+/* Kills every process in the cgroup: cgroup.kill, or SIGKILL to each pid
+ * of cgroup.procs on kernels before 5.14. */
+void kc_cgroup_kill(struct kc_cgroup *cg);
+/* Kills every process left in the cgroup (kc_cgroup_kill), then removes
+ * the directory.
  * EBUSY while killed processes are still exiting: the caller reaps and
  * calls again. */
 int kc_cgroup_destroy(struct kc_cgroup *cg, kc_error_t *err);

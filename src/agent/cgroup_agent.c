@@ -355,6 +355,12 @@ void kc_agent_cgroup_remove(struct kc_agent_container *c)
 	c->cgroup = NULL;
 }
 
+void kc_agent_cgroup_kill(struct kc_agent_container *c)
+{
+	if (c->cgroup)
+		kc_cgroup_kill(c->cgroup->cg);
+}
+
 int kc_agent_cgroup_fd(const struct kc_agent_container *c)
 {
 	return c->cgroup ? c->cgroup->cg->dirfd : -1;

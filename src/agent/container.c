@@ -452,7 +452,8 @@ static int write_oom_score_adj(const struct kc_oci_process *p, kc_error_t *err)
 	return 0;
 }
 
-static int join_ns_paths(const struct kc_oci_linux *l, kc_error_t *err)
+/* skip: the types the sandbox's namespaces stand in for. */
+static int join_ns_paths(const struct kc_oci_linux *l, uint64_t skip, kc_error_t *err)
 {
 	/* The user namespace first: the others may belong to it. */
 	for (int pass = 0; pass < 2; pass++)
@@ -460,7 +461,7 @@ static int join_ns_paths(const struct kc_oci_linux *l, kc_error_t *err)
 			const struct kc_oci_namespace *ns = &l->namespaces[i];
 			int fd;
 
-			if (!ns->path || ns->type == CLONE_NEWPID ||
+			if (!ns->path || ns->type == CLONE_NEWPID || (skip & (uint64_t)ns->type) ||
 			    (pass == 0) != (ns->type == CLONE_NEWUSER))
 				continue;
 			fd = open(ns->path, O_RDONLY | O_CLOEXEC);
@@ -564,19 +565,32 @@ static int check_sysctls(const struct kc_agent_container *c, kc_error_t *err)
 	return 0;
 }
 
-static __attribute__((noreturn)) void init_child(struct kc_agent_container *c, int sync)
+/* podns: a pidfd of the sandbox container, whose namespaces of
+ * pod_flags (ipc, uts) the container shares. */
+static __attribute__((noreturn)) void init_child(struct kc_agent_container *c, int sync,
+						 int podns, uint64_t pod_flags)
 {
 	const struct kc_oci_spec *s = c->spec;
 	const struct kc_oci_process *p = s->process;
 	kc_error_t err = NULL;
 	cleanup_free char *state = NULL;
-	int keep[] = { sync };
+	int keep[] = { sync, podns };
 
-	if (child_stdio(&c->init, keep, 1, &err) < 0)
+	if (child_stdio(&c->init, keep, podns >= 0 ? 2 : 1, &err) < 0)
 		child_die(sync, &err);
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-	if (join_ns_paths(&s->lnx, &err) < 0)
+	if (join_ns_paths(&s->lnx, pod_flags, &err) < 0)
 		child_die(sync, &err);
+	if (podns >= 0) {
+		if (setns(podns, (int)pod_flags) < 0) {
+			kc_error_set(&err, errno, "join the sandbox container's %s%s%s namespace",
+				     pod_flags & CLONE_NEWIPC ? "ipc" : "",
+				     pod_flags == (CLONE_NEWIPC | CLONE_NEWUTS) ? " and " : "",
+				     pod_flags & CLONE_NEWUTS ? "uts" : "");
+			child_die(sync, &err);
+		}
+		close(podns);
+	}
 	/* Born in the container's cgroup: it is the namespace's root. */
 	if (ns_new(&s->lnx, CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0) {
 		kc_error_set(&err, errno, "unshare the cgroup namespace");
@@ -672,19 +686,44 @@ static uint64_t clone_flags(const struct kc_oci_linux *l)
 	return f;
 }
 
-int kc_agent_container_create(struct kc_agent_container *c, bool sandbox_pidns,
+/*
+ * A pidfd of the sandbox (infra) container's init, while it runs: the
+ * process whose namespaces CreateContainer's sandbox_*ns (what) name.  A
+ * pidfd stands for all the namespaces of its process (setns(2)) and,
+ * unlike /proc/<pid>/ns, cannot name a recycled pid.
+ */
+static int infra_pidfd(struct kc_agent *a, const char *what, kc_error_t *err)
+{
+	struct kc_agent_container *c = a->containers;
+	int fd;
+
+	if (!a->infra_id)
+		return kc_error_set(err, EINVAL, "%s: the sandbox has no container yet", what);
+	while (c && strcmp(c->id, a->infra_id) != 0)
+		c = c->next;
+	if (!c || c->init.pid <= 0 || c->init.exited || c->init.pidfd < 0)
+		return kc_error_set(err, ESRCH, "%s: the sandbox container `%s` is not running",
+				    what, a->infra_id);
+	fd = fcntl(c->init.pidfd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0)
+		return kc_error_set(err, errno, "dup the pidfd of container `%s`", c->id);
+	return fd;
+}
+
+int kc_agent_container_create(struct kc_agent_container *c, uint64_t sandbox_ns,
 			      kc_error_t *err)
 {
 	const struct kc_oci_linux *l = &c->spec->lnx;
 	struct kc_agent_proc *p = &c->init;
 	uint64_t flags = clone_flags(l);
-	cleanup_close int pidns = -1;
+	cleanup_close int pidns = -1, podns = -1;
 	cleanup_free char *state = NULL;
 	char msg[1024];
 	int sv[2], pidfd = -1, ret, k, passed;
 	pid_t pid;
 
-	if ((c->spec->hostname || c->spec->domainname) && !ns_new(l, CLONE_NEWUTS))
+	if ((c->spec->hostname || c->spec->domainname) &&
+	    (!ns_new(l, CLONE_NEWUTS) || (sandbox_ns & CLONE_NEWUTS)))
 		return kc_error_set(err, EINVAL, "hostname: needs a uts namespace of its own");
 	/* What would only fail in the child, or later at start, fails here. */
 	if ((ret = check_sysctls(c, err)) < 0)
@@ -695,16 +734,24 @@ int kc_agent_container_create(struct kc_agent_container *c, bool sandbox_pidns,
 	if (c->userns && (!l->n_uid_mappings || !l->n_gid_mappings))
 		return kc_error_set(err, EINVAL,
 				    "linux.uidMappings and gidMappings: needed with a user namespace");
-	if (sandbox_pidns && c->agent->pidns_pid > 0) {
+	/* The sandbox's namespaces stand in for the spec's of their type. */
+	flags &= ~sandbox_ns;
+	if (sandbox_ns & (CLONE_NEWIPC | CLONE_NEWUTS)) {
+		podns = infra_pidfd(c->agent,
+				    sandbox_ns & CLONE_NEWIPC ? "sandbox_ipcns" : "sandbox_utsns", err);
+		if (podns < 0)
+			return podns;
+	}
+	if ((sandbox_ns & CLONE_NEWPID) && c->agent->pidns_pid > 0) {
 		cleanup_free char *path = kc_xasprintf("/proc/%d/ns/pid", (int)c->agent->pidns_pid);
 
-		flags &= ~(uint64_t)CLONE_NEWPID;
 		pidns = open(path, O_RDONLY | O_CLOEXEC);
 		if (pidns < 0)
 			return kc_error_set(err, errno, "open the sandbox's pid namespace");
-	} else if (sandbox_pidns) {
-		return kc_error_set(err, EINVAL,
-				    "sandbox_pidns: the sandbox has no shared pid namespace");
+	} else if (sandbox_ns & CLONE_NEWPID) {
+		pidns = infra_pidfd(c->agent, "sandbox_pidns", err);
+		if (pidns < 0)
+			return pidns;
 	} else {
 		for (size_t i = 0; i < l->n_namespaces; i++)
 			if (l->namespaces[i].type == CLONE_NEWPID && l->namespaces[i].path) {
@@ -725,7 +772,7 @@ int kc_agent_container_create(struct kc_agent_container *c, bool sandbox_pidns,
 	}
 	if (pid == 0) {
 		close(sv[0]);
-		init_child(c, sv[1]);
+		init_child(c, sv[1], podns, sandbox_ns & (CLONE_NEWIPC | CLONE_NEWUTS));
 	}
 	close(sv[1]);
 	c->sync_fd = sv[0];

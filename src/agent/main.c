@@ -365,6 +365,7 @@ out:
 		kc_loop_watch_remove(sigwatch);
 	kc_loop_free(a.loop);
 	free(a.sandbox_id);
+	free(a.infra_id);
 	free(a.guest_hook_path);
 	if (sock)
 		unlink(sock);

@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -242,6 +243,16 @@ static void proc_exited(struct kc_agent *a, struct kc_agent_container *c,
 	p->status = kc_agent_exit_status(wstatus);
 	if (p == &c->init)
 		c->state = KC_AGENT_STOPPED;
+	/* In a pid namespace of its own, the kernel ends the rest of the
+	 * container with its init.  In the pod's shared one nothing would:
+	 * what the container left goes, as runc's shim kills the whole
+	 * cgroup of such a container (runc kill --all). */
+	if (p == &c->init && !c->own_pidns) {
+		kc_agent_cgroup_kill(c);
+		for (struct kc_agent_proc *e = c->execs; e; e = e->next)
+			if (e->pid > 0 && !e->exited)
+				kc_agent_proc_signal(e, SIGKILL, NULL);
+	}
 	kc_info("container %s process %d (%s) exited with status %d", c->id, (int)p->pid,
 		p == &c->init ? "init" : p->exec_id, p->status);
 	while (p->waiters) {
@@ -494,6 +505,8 @@ static void h_destroy_sandbox(struct kc_ttrpc_call *call, const ProtobufCMessage
 	}
 	kc_agent_destroy_containers(a);
 	kc_agent_storages_clear(&a->storages);
+	free(a->infra_id);
+	a->infra_id = NULL;
 	a->sandbox_created = false;
 	a->disable_guest_seccomp = false;
 	free(a->guest_hook_path);
@@ -507,6 +520,12 @@ static void h_destroy_sandbox(struct kc_ttrpc_call *call, const ProtobufCMessage
 	 * once the answer is flushed and main() powers off. */
 	if (a->init_mode)
 		kc_loop_quit(a->loop);
+}
+
+static uint64_t sandbox_ns(const Grpc__CreateContainerRequest *req)
+{
+	return (req->sandbox_pidns ? CLONE_NEWPID : 0) | (req->sandbox_ipcns ? CLONE_NEWIPC : 0) |
+	       (req->sandbox_utsns ? CLONE_NEWUTS : 0);
 }
 
 static void h_create_container(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data)
@@ -549,7 +568,7 @@ static void h_create_container(struct kc_ttrpc_call *call, const ProtobufCMessag
 	    (a->guest_hook_path && kc_hooks_add_guest(c->spec, a->guest_hook_path, &err) < 0) ||
 	    kc_agent_proc_stdio(&c->init, &err) < 0 ||
 	    kc_agent_cgroup_create(a, c, req->oci_spec_json.data, req->oci_spec_json.len, &err) < 0 ||
-	    kc_agent_container_create(c, req->sandbox_pidns, &err) < 0) {
+	    kc_agent_container_create(c, sandbox_ns(req), &err) < 0) {
 		kc_error_wrap(&err, "container `%s`", c->id);
 		kc_agent_storages_release(&a->storages, c->id);
 		container_free(c);
@@ -560,6 +579,10 @@ static void h_create_container(struct kc_ttrpc_call *call, const ProtobufCMessag
 	c->state = KC_AGENT_CREATED;
 	c->next = a->containers;
 	a->containers = c;
+	/* Kata's rule: the first container is the sandbox's, whose
+	 * namespaces the others may share. */
+	if (!a->infra_id)
+		a->infra_id = kc_xstrdup(c->id);
 	kc_info("container %s created, init process %d", c->id, (int)c->init.pid);
 	kc_ttrpc_call_reply_msg(call, NULL);
 }

@@ -169,7 +169,9 @@ static const struct key_desc keys[] = {
 	BOOL(runtime, disable_new_netns, false, ANN),
 	BOOL(runtime, sandbox_cgroup_only, false, ANN),
 	BOOL(runtime, static_sandbox_resource_mgmt, false, 0),
-	BOOL(runtime, disable_guest_seccomp, true, ANN),
+	/* Kata's default is true; kata-c enforces a pod's seccomp profile
+	 * in the guest, as runc does on the host. */
+	BOOL(runtime, disable_guest_seccomp, false, ANN),
 	BOOL(runtime, enable_tracing, false, 0),
 	STR(runtime, jaeger_endpoint, "", 0),
 	STR(runtime, jaeger_user, "", 0),

@@ -17,6 +17,8 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 #include "lib/error.h"
 
@@ -32,6 +34,10 @@ struct kc_container_env {
 	const char *mounts_dir;  /* host: .../sandboxes/<sid>/mounts */
 	const char *guest_share; /* guest path of the share */
 	bool disable_guest_seccomp;
+	/* The pid the shim gives containerd for every task of the sandbox
+	 * (QEMU's, or the host agent's): CRI names the sandbox container's
+	 * namespaces /proc/<it>/ns/<type>. */
+	pid_t task_pid;
 	/* The agent is a host process (tests, KATA_C_TEST_AGENT), not a guest:
 	 * linux.resources would be the host's cgroups, so they stay out. */
 	bool host_agent;
@@ -56,16 +62,28 @@ int kc_rootfs_setup(const struct kc_container_env *env, const char *cid, const c
 /*
  * Rewrites spec (in place) for the guest: root.path to the share; bind
  * mounts shared through the share (files and dirs, read-only honoured);
- * host-only parts removed (hooks, network namespace, namespace paths,
- * device cgroup rules and host devices, AppArmor/SELinux labels, seccomp
- * when disabled, resources for a host agent); every container gets the guest
- * cgroup /kata_c/<cid>, since the host's path means nothing there and two
- * containers of a pod must not share one.  Refuses mount types it cannot honour and destinations
- * that are not clean absolute paths, naming the mount.  Mounts it made
+ * namespace paths that name the pod's sandbox container's pid, ipc or uts
+ * namespace become *sandbox_ns (CLONE_NEWPID, CLONE_NEWIPC, CLONE_NEWUTS:
+ * CreateContainer's sandbox_*ns), other host namespaces and rshared mounts
+ * are refused (spec.c says why); host-only parts removed (hooks, network
+ * namespace, device cgroup rules and host devices, AppArmor/SELinux labels,
+ * seccomp when disabled, resources for a host agent); every container gets
+ * the guest cgroup /kata_c/<cid>, since the host's path means nothing there
+ * and two containers of a pod must not share one.  Refuses mount types it
+ * cannot honour and destinations that are not clean absolute paths, naming
+ * the mount.  Mounts it made
  * stay on failure: kc_container_cleanup() removes them.
  */
 int kc_spec_for_guest(const struct kc_container_env *env, const char *cid, json_t *spec,
-		      kc_error_t *err);
+		      uint64_t *sandbox_ns, kc_error_t *err);
+
+/* Whether linux.namespaces has an entry of type (path or not). */
+bool kc_spec_has_namespace(json_t *spec, const char *type);
+
+/* Refuses a CRI spec that asks for the host's pid or ipc namespace
+ * (hostPID, hostIPC), which no container in a VM can have; the shim asks
+ * before it starts a sandbox for it, kc_spec_for_guest() again. */
+int kc_spec_check_host_namespaces(json_t *spec, kc_error_t *err);
 
 /* Unmounts and removes everything of cid in the share, and bundle/rootfs
  * (bundle may be NULL).  Idempotent. */

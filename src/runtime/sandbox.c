@@ -194,6 +194,7 @@ void kc_sandbox_container_env(const struct kc_sandbox *sb, struct kc_container_e
 	env->guest_share = sb->virtiofs ? KC_GUEST_SHARE : sb->shared_dir;
 	env->disable_guest_seccomp = sb->disable_guest_seccomp;
 	env->host_agent = !sb->virtiofs;
+	env->task_pid = kc_sandbox_pid(sb);
 }
 
 static int remove_dirs(const char *base_dir, const char *run_dir, kc_error_t *err)

@@ -5,6 +5,7 @@
  * is removed.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,29 +30,133 @@ static bool has_string(json_t *arr, const char *s)
 	return false;
 }
 
-/* Namespaces: the VM is the pod's network; host namespace paths mean
- * nothing in the guest. */
-static void constrain_namespaces(json_t *linux_)
+/* The namespaces a container may share with its pod's sandbox container,
+ * by the names the OCI spec and /proc/<pid>/ns give them. */
+static const struct {
+	const char *type;
+	uint64_t flag;
+} pod_ns[] = {
+	{ "pid", CLONE_NEWPID },
+	{ "ipc", CLONE_NEWIPC },
+	{ "uts", CLONE_NEWUTS },
+};
+
+bool kc_spec_has_namespace(json_t *spec, const char *type)
+{
+	json_t *ns = json_object_get(json_object_get(spec, "linux"), "namespaces");
+	size_t i;
+	json_t *n;
+
+	json_array_foreach (ns, i, n) {
+		const char *t = json_string_value(json_object_get(n, "type"));
+
+		if (t && strcmp(t, type) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * A CRI spec without a pid or ipc entry is a pod that asked for the host's
+ * (hostPID, hostIPC: NamespaceMode NODE): a VM has no way to give a
+ * container the host's processes or SysV IPC.
+ */
+int kc_spec_check_host_namespaces(json_t *spec, kc_error_t *err)
+{
+	json_t *ns = json_object_get(json_object_get(spec, "linux"), "namespaces");
+
+	if (!json_is_array(ns) || !kc_spec_annotation(spec, "io.kubernetes.cri.container-type"))
+		return 0;
+	if (!kc_spec_has_namespace(spec, "pid"))
+		return kc_error_set(err, EINVAL,
+				    "linux.namespaces: the pod asks for the host's pid namespace "
+				    "(hostPID), which a container in a VM cannot have");
+	if (!kc_spec_has_namespace(spec, "ipc"))
+		return kc_error_set(err, EINVAL,
+				    "linux.namespaces: the pod asks for the host's ipc namespace "
+				    "(hostIPC), which a container in a VM cannot have");
+	return 0;
+}
+
+/*
+ * Namespaces.  The VM is the pod's network, so the network entry goes: every
+ * container shares the agent's, the one with the NIC.  A path names a host
+ * namespace, which nothing in the guest can join; CRI (and any caller that
+ * builds a pod the same way) names the sandbox container's namespaces as
+ * /proc/<pid>/ns/<type> with the pid this shim gave for the sandbox's task
+ * (env->task_pid).  Those become *sandbox_ns (CreateContainer's
+ * sandbox_pidns, sandbox_ipcns, sandbox_utsns): the guest shares the sandbox
+ * container's, as runc shares the pause container's.  Any other path is
+ * refused: it would otherwise silently become a namespace of its own, as
+ * are hostPID and hostIPC (above).  Without a network entry (hostNetwork)
+ * the VM gets no NIC, as Kata does: the pod runs with a loopback of its own
+ * (docs/kubernetes.md).
+ */
+static int constrain_namespaces(const struct kc_container_env *env, json_t *spec,
+				json_t *linux_, uint64_t *sandbox_ns, kc_error_t *err)
 {
 	json_t *ns = json_object_get(linux_, "namespaces"), *out;
 	size_t i;
 	json_t *n;
+	int ret;
 
-	if (!json_is_array(ns))
-		return;
+	ret = kc_spec_check_host_namespaces(spec, err);
+	if (ret < 0 || !json_is_array(ns))
+		return ret;
 	out = json_array();
 	json_array_foreach (ns, i, n) {
-		json_t *t = json_object_get(n, "type");
+		const char *t = json_string_value(json_object_get(n, "type"));
+		const char *path = json_string_value(json_object_get(n, "path"));
+		uint64_t flag = 0;
 
-		if (!json_is_object(n) || !json_is_string(t) ||
-		    strcmp(json_string_value(t), "network") == 0)
+		if (!json_is_object(n) || !t || strcmp(t, "network") == 0)
 			continue;
-		json_t *c = json_deep_copy(n);
+		if (!path || !path[0]) {
+			json_t *c = json_deep_copy(n);
 
-		json_object_del(c, "path");
-		json_array_append_new(out, c);
+			json_object_del(c, "path");
+			json_array_append_new(out, c);
+			continue;
+		}
+		for (size_t k = 0; k < KC_ARRAY_SIZE(pod_ns); k++) {
+			cleanup_free char *own =
+				kc_xasprintf("/proc/%d/ns/%s", (int)env->task_pid, pod_ns[k].type);
+
+			if (env->task_pid > 0 && strcmp(t, pod_ns[k].type) == 0 &&
+			    strcmp(path, own) == 0)
+				flag = pod_ns[k].flag;
+		}
+		if (!flag) {
+			json_decref(out);
+			return kc_error_set(err, EINVAL,
+					    "linux.namespaces: %s namespace `%s`: a container in a VM "
+					    "cannot join a host namespace (it may share its pod's pid, "
+					    "ipc and uts namespaces, /proc/%d/ns/<type>)",
+					    t, path, (int)env->task_pid);
+		}
+		*sandbox_ns |= flag;
 	}
 	json_object_set_new(linux_, "namespaces", out);
+	return 0;
+}
+
+/*
+ * A shared or rshared mount (Kubernetes' Bidirectional propagation) would
+ * carry the container's mounts back to the host.  The guest reaches the
+ * host's files through virtio-fs, which carries no mounts back: refused,
+ * naming the mount, rather than run with a silently different meaning.
+ */
+static int check_propagation(json_t *m, size_t i, kc_error_t *err)
+{
+	json_t *dst = json_object_get(m, "destination");
+
+	if (!has_string(json_object_get(m, "options"), "rshared") &&
+	    !has_string(json_object_get(m, "options"), "shared"))
+		return 0;
+	return kc_error_set(err, EINVAL,
+			    "mount %zu (`%s`): propagation `rshared` (Bidirectional) cannot carry "
+			    "mounts from the VM back to the host",
+			    i, json_is_string(dst) ? json_string_value(dst) : "");
 }
 
 /*
@@ -91,13 +196,14 @@ static void add_cgroup_namespace(json_t *spec, json_t *linux_)
 }
 
 int kc_spec_for_guest(const struct kc_container_env *env, const char *cid, json_t *spec,
-		      kc_error_t *err)
+		      uint64_t *sandbox_ns, kc_error_t *err)
 {
 	json_t *root, *mounts, *linux_, *process, *kept;
 	size_t i;
 	json_t *m;
 	int ret;
 
+	*sandbox_ns = 0;
 	if (!json_is_object(spec))
 		return kc_error_set(err, EINVAL, "oci spec is not a JSON object");
 	process = json_object_get(spec, "process");
@@ -127,7 +233,9 @@ int kc_spec_for_guest(const struct kc_container_env *env, const char *cid, json_
 			json_decref(kept);
 			return kc_error_set(err, EINVAL, "oci spec: mount %zu is not an object", i);
 		}
-		ret = kc_volume_share(env, cid, i, m, &drop, err);
+		ret = check_propagation(m, i, err);
+		if (ret >= 0)
+			ret = kc_volume_share(env, cid, i, m, &drop, err);
 		if (ret < 0) {
 			json_decref(kept);
 			return ret;
@@ -145,7 +253,9 @@ int kc_spec_for_guest(const struct kc_container_env *env, const char *cid, json_
 	if (json_is_object(linux_)) {
 		json_t *res = json_object_get(linux_, "resources");
 
-		constrain_namespaces(linux_);
+		ret = constrain_namespaces(env, spec, linux_, sandbox_ns, err);
+		if (ret < 0)
+			return ret;
 		add_cgroup_namespace(spec, linux_);
 		json_object_del(linux_, "devices");
 		json_object_del(linux_, "mountLabel");

@@ -6,6 +6,8 @@
  * removes what this Create made.  Also the GetOOMEvent long poll.
  */
 #include <errno.h>
+#include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -205,6 +207,7 @@ static void create_container(struct shim *s, struct create_ctx *x)
 	struct kc_container_env env;
 	cleanup_free struct kc_rootfs_mount *mounts = NULL;
 	cleanup_free char *json = NULL;
+	uint64_t sandbox_ns = 0;
 	json_t *root;
 
 	kc_sandbox_container_env(s->sb, &env);
@@ -219,7 +222,8 @@ static void create_container(struct shim *s, struct create_ctx *x)
 	root = json_object_get(json_object_get(x->spec, "root"), "path");
 	if (kc_rootfs_setup(&env, c->id, c->bundle, json_is_string(root) ? json_string_value(root) : NULL,
 			    mounts, x->req->n_rootfs, &err) < 0 ||
-	    kc_spec_for_guest(&env, c->id, x->spec, &err) < 0 || shim_io_open(&c->init, &err) < 0) {
+	    kc_spec_for_guest(&env, c->id, x->spec, &sandbox_ns, &err) < 0 ||
+	    shim_io_open(&c->init, &err) < 0) {
 		create_fail(s, x, &err);
 		return;
 	}
@@ -228,6 +232,9 @@ static void create_container(struct shim *s, struct create_ctx *x)
 	req.exec_id = c->init.agent_eid;
 	req.oci_spec_json.data = (uint8_t *)json;
 	req.oci_spec_json.len = strlen(json);
+	req.sandbox_pidns = (sandbox_ns & CLONE_NEWPID) != 0;
+	req.sandbox_ipcns = (sandbox_ns & CLONE_NEWIPC) != 0;
+	req.sandbox_utsns = (sandbox_ns & CLONE_NEWUTS) != 0;
 	shim_agent_call(s, "CreateContainer", &req.base, NULL,
 			(uint64_t)s->cfg.runtime.create_container_timeout * NS_SEC,
 			on_container_created, x);
@@ -340,8 +347,15 @@ static void create_sandbox(struct shim *s, struct create_ctx *x)
 	char *opts[] = { "nodev" };
 	json_t *hn = json_object_get(x->spec, "hostname");
 	struct kernel_modules km;
+	char node[HOST_NAME_MAX + 1] = "";
 
 	req.hostname = json_is_string(hn) ? (char *)json_string_value(hn) : "";
+	/* A sandbox without a uts namespace (CRI's hostNetwork) shares the
+	 * host's under runc, so its containers see the node's name; the
+	 * guest's is the nearest thing a VM has. */
+	if (!req.hostname[0] && !kc_spec_has_namespace(x->spec, "uts") &&
+	    gethostname(node, sizeof(node) - 1) == 0)
+		req.hostname = node;
 	req.sandbox_id = (char *)kc_sandbox_id(s->sb);
 	for (char *const *d = kc_sandbox_dns(s->sb); d && d[req.n_dns]; )
 		req.n_dns++;
@@ -443,7 +457,8 @@ void shim_h_create(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *
 		}
 		x->c->is_sandbox = true;
 		x->new_sandbox = true;
-		if (sandbox_boot(s, req->id, x->spec, &err) < 0) {
+		if (kc_spec_check_host_namespaces(x->spec, &err) < 0 ||
+		    sandbox_boot(s, req->id, x->spec, &err) < 0) {
 			create_fail(s, x, &err);
 			return;
 		}

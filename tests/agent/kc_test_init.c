@@ -21,6 +21,8 @@
  *                     very terminal on fd 0 (same device) or "other", then
  *                     "ctty" when /dev/tty opens (a controlling terminal)
  *   pid               the pid
+ *   shm KEY           creates a SysV shared memory segment of KEY (decimal)
+ *                     in the ipc namespace: its id, or errno=N
  *   exit N            exits with status N
  */
 #define _GNU_SOURCE
@@ -32,6 +34,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -129,6 +132,12 @@ int main(int argc, char **argv)
 		mode_t m = umask(0);
 
 		printf("%04o\n", (unsigned)m);
+	} else if (strcmp(cmd, "shm") == 0) {
+		int id = shmget((key_t)atoi(arg), 4096, IPC_CREAT | 0600);
+
+		if (id < 0)
+			return fail_errno();
+		printf("%d\n", id);
 	} else if (strcmp(cmd, "hostname") == 0) {
 		struct utsname u;
 

@@ -214,7 +214,11 @@ static void test_sandbox_pidns(void **state)
 	const char *specs[] = { s1, s2 };
 
 	(void)state;
-	/* Asking for the sandbox's namespace when there is none. */
+	/* Asking for the sandbox's namespace when there is none: no pause
+	 * process and no container yet. */
+	assert_int_equal(ah_call0(H, "DestroySandbox", &d.base), 0);
+	c.sandbox_id = (char *)"sb-empty";
+	assert_int_equal(ah_call0(H, "CreateSandbox", &c.base), 0);
 	req.container_id = (char *)"c-pod-x";
 	req.exec_id = (char *)"c-pod-x";
 	req.oci_spec_json.data = (uint8_t *)s1;
@@ -256,6 +260,97 @@ static void test_sandbox_pidns(void **state)
 	h_check_clean();
 }
 
+/*
+ * CRI's pod: the sandbox container (the first created) has its own pid,
+ * ipc and uts namespaces and the pod's hostname; a container created with
+ * sandbox_pidns, sandbox_ipcns and sandbox_utsns shares them (it sees the
+ * sandbox's process, its hostname and its ipc namespace), one created
+ * without gets new ones.  Once the sandbox container is gone, asking for
+ * its namespaces is an error that names it.
+ */
+static void test_sandbox_container_ns(void **state)
+{
+	Grpc__DestroySandboxRequest d = GRPC__DESTROY_SANDBOX_REQUEST__INIT;
+	Grpc__CreateSandboxRequest c = GRPC__CREATE_SANDBOX_REQUEST__INIT;
+	Grpc__CreateContainerRequest req = GRPC__CREATE_CONTAINER_REQUEST__INIT;
+	const char *proc = ",\"mounts\":[{\"destination\":\"/proc\",\"type\":\"proc\","
+			   "\"source\":\"proc\"}]";
+	cleanup_free char *infra = h_spec("[\"sleep\",\"1050\"]", NULL, NULL,
+					  ",\"hostname\":\"kc-pod-host\"");
+	/* No pid, ipc or uts entry: they come from the sandbox. */
+	cleanup_free char *shared = h_spec(
+		"[\"sh\",\"-c\",\"hostname; cat /proc/[0-9]*/cmdline | tr '\\\\0' ' '; echo; "
+		"readlink /proc/self/ns/ipc\"]",
+		NULL, "\"namespaces\":[{\"type\":\"mount\"}]", proc);
+	cleanup_free char *own = h_spec(
+		"[\"sh\",\"-c\",\"hostname; cat /proc/[0-9]*/cmdline | tr '\\\\0' ' '; echo; "
+		"readlink /proc/self/ns/ipc\"]",
+		NULL, NULL, proc);
+	cleanup_free char *out = NULL, *out2 = NULL, *msg = NULL, *ipc = NULL;
+	char buf[64];
+	ssize_t n;
+
+	(void)state;
+	assert_int_equal(ah_call0(H, "DestroySandbox", &d.base), 0);
+	c.sandbox_id = (char *)"sb-infra";
+	assert_int_equal(ah_call0(H, "CreateSandbox", &c.base), 0);
+	assert_int_equal(h_create("c-infra", infra, &msg), 0);
+	assert_int_equal(h_start("c-infra", &msg), 0);
+
+	req.container_id = (char *)"c-shared";
+	req.exec_id = (char *)"c-shared";
+	req.oci_spec_json.data = (uint8_t *)shared;
+	req.oci_spec_json.len = strlen(shared);
+	req.sandbox_pidns = req.sandbox_ipcns = req.sandbox_utsns = true;
+	assert_int_equal(ah_call0(H, "CreateContainer", &req.base), 0);
+	assert_int_equal(h_start("c-shared", &msg), 0);
+	out = h_read_all("c-shared", "", false, NULL);
+	assert_int_equal(h_wait_status("c-shared", ""), 0);
+	{
+		cleanup_free char *p = NULL;
+
+		/* The sandbox container's ipc namespace, as the host sees it. */
+		p = kc_xasprintf("/proc/%d/ns/ipc", (int)ah_find_process("sleep", "1050"));
+		n = readlink(p, buf, sizeof(buf) - 1);
+		assert_true(n > 0);
+		buf[n] = 0;
+		ipc = kc_xstrdup(buf);
+	}
+	assert_int_equal(strncmp(out, "kc-pod-host\n", 12), 0);
+	assert_non_null(strstr(out, "sleep 1050"));
+	assert_non_null(strstr(out, ipc));
+
+	assert_int_equal(h_create("c-own", own, &msg), 0);
+	assert_int_equal(h_start("c-own", &msg), 0);
+	out2 = h_read_all("c-own", "", false, NULL);
+	assert_int_equal(h_wait_status("c-own", ""), 0);
+	assert_null(strstr(out2, "kc-pod-host"));
+	assert_null(strstr(out2, "sleep 1050"));
+	assert_null(strstr(out2, ipc));
+
+	/* A hostname needs a uts namespace of the container's own. */
+	cleanup_free char *named = h_spec("[\"true\"]", NULL, "\"namespaces\":[{\"type\":\"mount\"}]",
+					  ",\"hostname\":\"x\"");
+	req.container_id = (char *)"c-named";
+	req.exec_id = (char *)"c-named";
+	req.oci_spec_json.data = (uint8_t *)named;
+	req.oci_spec_json.len = strlen(named);
+	assert_int_equal(ah_call0(H, "CreateContainer", &req.base), 3);
+
+	assert_int_equal(h_remove("c-shared", 0), 0);
+	assert_int_equal(h_remove("c-own", 0), 0);
+	assert_int_equal(h_remove("c-infra", 0), 0);
+	req.container_id = (char *)"c-late";
+	req.exec_id = (char *)"c-late";
+	req.oci_spec_json.data = (uint8_t *)shared;
+	req.oci_spec_json.len = strlen(shared);
+	assert_int_equal(ah_call0(H, "CreateContainer", &req.base), 5);
+	assert_int_equal(ah_call0(H, "DestroySandbox", &d.base), 0);
+	c.sandbox_id = (char *)"sb-after2";
+	assert_int_equal(ah_call0(H, "CreateSandbox", &c.base), 0);
+	h_check_clean();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -264,6 +359,7 @@ int main(void)
 		cmocka_unit_test(test_start_errors),
 		cmocka_unit_test(test_exec_and_signal_errors),
 		cmocka_unit_test(test_sandbox_pidns),
+		cmocka_unit_test(test_sandbox_container_ns),
 	};
 
 	h_filter_from_env();

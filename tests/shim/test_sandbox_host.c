@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,9 @@
 #include "lib/util.h"
 #include "mount.h"
 #include "../unit/tmpdir.h"
+
+/* What kc_spec_for_guest() asks of the sandbox (unused but in one test). */
+static uint64_t sandbox_ns;
 
 static int mounts_below(const char *dir)
 {
@@ -96,7 +100,11 @@ static void test_spec_rewrite(void **state)
 	json_t *ns;
 
 	(void)state;
-	assert_int_equal(kc_spec_for_guest(&env, "c1", spec, &err), 0);
+	/* The pid the sandbox's tasks were given: /proc/1/ns/ipc names the
+	 * sandbox container's ipc namespace. */
+	env.task_pid = 1;
+	assert_int_equal(kc_spec_for_guest(&env, "c1", spec, &sandbox_ns, &err), 0);
+	assert_int_equal(sandbox_ns, CLONE_NEWIPC);
 	assert_string_equal(json_string_value(json_object_get(json_object_get(spec, "root"), "path")),
 			    "/run/kata-containers/shared/containers/c1/rootfs");
 	assert_true(json_is_true(json_object_get(json_object_get(spec, "root"), "readonly")));
@@ -104,9 +112,11 @@ static void test_spec_rewrite(void **state)
 	assert_null(json_object_get(json_object_get(spec, "process"), "apparmorProfile"));
 	/* /proc stays (the guest mounts it), the host's /dev/shm bind goes. */
 	assert_int_equal(json_array_size(json_object_get(spec, "mounts")), 1);
+	/* The network entry goes (the VM is the pod's network) and the ipc
+	 * entry is asked of the sandbox instead. */
 	ns = json_object_get(json_object_get(spec, "linux"), "namespaces");
-	assert_int_equal(json_array_size(ns), 2);
-	assert_null(json_object_get(json_array_get(ns, 1), "path"));
+	assert_int_equal(json_array_size(ns), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(ns, 0), "type")), "pid");
 	assert_null(json_object_get(json_object_get(spec, "linux"), "seccomp"));
 	assert_null(json_object_get(json_object_get(spec, "linux"), "devices"));
 	assert_null(json_object_get(json_object_get(json_object_get(spec, "linux"), "resources"),
@@ -123,7 +133,7 @@ static void test_spec_rewrite(void **state)
 		struct kc_container_env host = env;
 
 		host.host_agent = true;
-		assert_int_equal(kc_spec_for_guest(&host, "c2", s2, &err), 0);
+		assert_int_equal(kc_spec_for_guest(&host, "c2", s2, &sandbox_ns, &err), 0);
 		assert_string_equal(
 			json_string_value(json_object_get(json_object_get(s2, "linux"), "cgroupsPath")),
 			"/kata_c/c2");
@@ -147,7 +157,7 @@ static size_t cgroup_ns_after(const char *mount_opts, const char *extra_ns)
 	json_t *n;
 	size_t i, count = 0;
 
-	assert_int_equal(kc_spec_for_guest(&env, "c1", spec, &err), 0);
+	assert_int_equal(kc_spec_for_guest(&env, "c1", spec, &sandbox_ns, &err), 0);
 	json_array_foreach (json_object_get(json_object_get(spec, "linux"), "namespaces"), i, n)
 		if (strcmp(json_string_value(json_object_get(n, "type")), "cgroup") == 0)
 			count++;
@@ -169,7 +179,7 @@ static void test_spec_cgroup_namespace(void **state)
 static void test_spec_refuses(void **state)
 {
 	cleanup_free char *mounts = kc_xasprintf("%s/sb/mounts", tmpdir);
-	struct kc_container_env env = { mounts, "/g", false };
+	struct kc_container_env env = { mounts, "/g", false, 42, false };
 	const char *bad[][2] = {
 		{ "{\"process\":{},\"mounts\":[{\"destination\":\"/x\",\"type\":\"nfs\"}]}",
 		  "mount `/x`: type `nfs` is not supported" },
@@ -182,6 +192,28 @@ static void test_spec_refuses(void **state)
 		  "\"source\":\"/nonexistent-kc\"}]}",
 		  "source `/nonexistent-kc`: No such file or directory" },
 		{ "{\"mounts\":[]}", "process is missing" },
+		/* A host namespace, or another pod's. */
+		{ "{\"process\":{},\"linux\":{\"namespaces\":[{\"type\":\"ipc\",\"path\":"
+		  "\"/proc/1/ns/ipc\"}]}}",
+		  "ipc namespace `/proc/1/ns/ipc`: a container in a VM cannot join a host namespace" },
+		{ "{\"process\":{},\"linux\":{\"namespaces\":[{\"type\":\"mount\",\"path\":"
+		  "\"/proc/42/ns/mnt\"}]}}",
+		  "mount namespace `/proc/42/ns/mnt`: a container in a VM cannot join" },
+		{ "{\"process\":{},\"linux\":{\"namespaces\":[{\"type\":\"pid\",\"path\":"
+		  "\"/proc/42/ns/ipc\"}]}}",
+		  "pid namespace `/proc/42/ns/ipc`: a container in a VM cannot join" },
+		/* CRI's hostPID and hostIPC: no entry of the type. */
+		{ "{\"process\":{},\"annotations\":{\"io.kubernetes.cri.container-type\":"
+		  "\"sandbox\"},\"linux\":{\"namespaces\":[{\"type\":\"ipc\"}]}}",
+		  "the pod asks for the host's pid namespace (hostPID)" },
+		{ "{\"process\":{},\"annotations\":{\"io.kubernetes.cri.container-type\":"
+		  "\"container\"},\"linux\":{\"namespaces\":[{\"type\":\"pid\"}]}}",
+		  "the pod asks for the host's ipc namespace (hostIPC)" },
+		/* Bidirectional propagation. */
+		{ "{\"process\":{},\"mounts\":[{\"destination\":\"/t\",\"type\":\"tmpfs\"},"
+		  "{\"destination\":\"/m\",\"type\":\"bind\",\"source\":\"/tmp\","
+		  "\"options\":[\"rbind\",\"rshared\"]}]}",
+		  "mount 1 (`/m`): propagation `rshared` (Bidirectional) cannot carry mounts" },
 	};
 
 	(void)state;
@@ -189,7 +221,7 @@ static void test_spec_refuses(void **state)
 		cleanup_json json_t *spec = parse(bad[i][0]);
 		cleanup_error kc_error_t err = NULL;
 
-		assert_true(kc_spec_for_guest(&env, "c1", spec, &err) < 0);
+		assert_true(kc_spec_for_guest(&env, "c1", spec, &sandbox_ns, &err) < 0);
 		if (!strstr(err->msg, bad[i][1]))
 			fail_msg("case %zu: `%s` lacks `%s`", i, err->msg, bad[i][1]);
 	}
@@ -218,7 +250,7 @@ static void test_volumes_mounted(void **state)
 	assert_true(write(fd, "hosts\n", 6) == 6);
 	close(fd);
 	assert_int_equal(kc_mkdir_p(mounts, NULL), 0);
-	assert_int_equal(kc_spec_for_guest(&env, "c1", spec, &err), 0);
+	assert_int_equal(kc_spec_for_guest(&env, "c1", spec, &sandbox_ns, &err), 0);
 	m = json_array_get(json_object_get(spec, "mounts"), 0);
 	assert_string_equal(json_string_value(json_object_get(m, "source")), "/g/c1-0-data");
 	m = json_array_get(json_object_get(spec, "mounts"), 1);

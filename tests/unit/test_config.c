@@ -59,7 +59,8 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg.hypervisor.enable_annotations.n, 3);
 	assert_int_equal(cfg.agent.dial_timeout, 45);
 	assert_string_equal(cfg.runtime.internetworking_model, "tcfilter");
-	assert_true(cfg.runtime.disable_guest_seccomp);
+	/* Unlike Kata's: a pod's seccomp profile is enforced. */
+	assert_false(cfg.runtime.disable_guest_seccomp);
 	assert_int_equal(cfg.runtime.create_container_timeout, 60);
 	assert_string_equal(cfg.factory.template_path, "/run/vc/vm/template");
 	kc_config_free(&cfg);
@@ -81,6 +82,7 @@ static void test_shipped_config(void **state)
 	assert_string_equal(cfg.hypervisor.virtio_fs_daemon, "/usr/lib/qemu/virtiofsd");
 	assert_string_equal(cfg.hypervisor.kernel_params,
 			    "cgroup_no_v1=all lockdown=confidentiality percpu_alloc=page");
+	assert_false(cfg.runtime.disable_guest_seccomp);
 	kc_config_free(&cfg);
 }
 
@@ -281,7 +283,7 @@ static void test_annotations(void **state)
 	};
 	const char *values[] = {
 		"agent.log=debug", "2", "4", "/opt/kata/vmlinux-test",
-		"[\"--thread-pool-size=4\"]", "false", "e1000e EEE=1; i915 ", "sandbox",
+		"[\"--thread-pool-size=4\"]", "true", "e1000e EEE=1; i915 ", "sandbox",
 	};
 	cleanup_error kc_error_t err = NULL;
 	struct kc_config cfg;
@@ -294,7 +296,7 @@ static void test_annotations(void **state)
 	assert_string_equal(cfg.hypervisor.kernel, "/opt/kata/vmlinux-test");
 	assert_int_equal(cfg.hypervisor.virtio_fs_extra_args.n, 1);
 	assert_string_equal(cfg.hypervisor.virtio_fs_extra_args.v[0], "--thread-pool-size=4");
-	assert_false(cfg.runtime.disable_guest_seccomp);
+	assert_true(cfg.runtime.disable_guest_seccomp);
 	assert_int_equal(cfg.agent.kernel_modules.n, 2);
 	assert_string_equal(cfg.agent.kernel_modules.v[0], "e1000e EEE=1");
 	assert_string_equal(cfg.agent.kernel_modules.v[1], "i915");
@@ -376,8 +378,8 @@ static void test_to_json(void **state)
 	assert_string_equal(json_string_value(json_object_get(h, "name")), "qemu");
 	assert_int_equal(json_integer_value(json_object_get(h, "default_memory")), 2048);
 	assert_true(json_is_array(json_object_get(h, "enable_annotations")));
-	assert_true(json_is_true(json_object_get(json_object_get(j, "runtime"),
-						 "disable_guest_seccomp")));
+	assert_true(json_is_false(json_object_get(json_object_get(j, "runtime"),
+						  "disable_guest_seccomp")));
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "agent"),
 							    "dial_timeout")), 45);
 	kc_config_free(&cfg);
