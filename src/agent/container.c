@@ -526,15 +526,23 @@ static int write_map(pid_t pid, const char *file, const struct kc_oci_idmap *m, 
 	return 0;
 }
 
-/* Kills and reaps a child whose setup failed; it never reaches the
- * reaper, so the container records it as exited with 127. */
+/* Kills and reaps a child whose setup failed, through its pidfd so that
+ * a pid the reaper already collected (and the kernel reused) is never
+ * waited for; the process records it as exited with 127.  A killed child
+ * is reaped at once: SIGKILL ends it wherever it is in its setup. */
 static void abort_child(struct kc_agent_proc *p)
 {
-	int wstatus;
+	siginfo_t si;
 
+	if (p->exited)
+		return;
 	kc_agent_proc_signal(p, SIGKILL, NULL);
-	while (waitpid(p->pid, &wstatus, 0) < 0 && errno == EINTR)
-		;
+	if (p->pidfd >= 0)
+		while (waitid(P_PIDFD, (id_t)p->pidfd, &si, WEXITED) < 0 && errno == EINTR)
+			;
+	else
+		while (waitpid(p->pid, NULL, 0) < 0 && errno == EINTR)
+			;
 	p->exited = true;
 	p->status = 127;
 }
@@ -745,20 +753,29 @@ int kc_agent_exec_spawn(struct kc_agent_container *c, struct kc_agent_proc *p,
 	p->pid = pid;
 	p->pidfd = pidfd;
 	while ((k = recv_msg_fd(sv[0], msg, &passed)) == 'T')
-		if ((ret = take_tty(p, passed, err)) < 0) {
-			abort_child(p);
-			close(sv[0]);
-			return ret;
-		}
+		if ((ret = take_tty(p, passed, err)) < 0)
+			goto fail;
 	if (passed >= 0)
 		close(passed);
-	close(sv[0]);
 	if (k == 'E')
-		return child_error(err, EINVAL, msg);
-	if (k != 0)
-		return kc_error_set(err, EPROTO, "exec into container `%s` failed", c->id);
-	if (p->spec->terminal && p->tty_fd < 0)
-		return kc_error_set(err, EPROTO, "exec into container `%s`: no terminal", c->id);
-	return 0;
+		ret = child_error(err, EINVAL, msg);
+	else if (k != 0)
+		ret = kc_error_set(err, EPROTO, "exec into container `%s` failed", c->id);
+	else if (p->spec->terminal && p->tty_fd < 0)
+		ret = kc_error_set(err, EPROTO, "exec into container `%s`: no terminal", c->id);
+	else
+		ret = 0;
+	if (ret == 0) {
+		close(sv[0]);
+		return 0;
+	}
+fail:
+	/* A failed exec ends here, whatever the caller does next: the child
+	 * (exiting 127 after 'E', or still running after a protocol error)
+	 * is killed and reaped now, so that nothing of it waits for a
+	 * WaitProcess or a stream read that may never come. */
+	abort_child(p);
+	close(sv[0]);
+	return ret;
 }
 

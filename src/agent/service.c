@@ -597,15 +597,10 @@ static void h_exec_process(struct kc_ttrpc_call *call, const ProtobufCMessage *m
 	if (kc_oci_process_parse((const char *)req->process_json.data, req->process_json.len,
 				 &p->spec, &err) < 0 ||
 	    kc_agent_proc_stdio(p, &err) < 0 || kc_agent_exec_spawn(c, p, &err) < 0) {
-		kc_agent_proc_close_child_ends(p);
-		if (p->pid > 0) {
-			/* It failed after the clone: kept for the reaper, which
-			 * records its status (127). */
-			p->next = c->execs;
-			c->execs = p;
-		} else {
-			exec_free(p);
-		}
+		/* Nothing of a failed exec stays: its child is already reaped
+		 * (kc_agent_exec_spawn), and its pidfd and pipes go with it.
+		 * The error is the whole answer; the exec id is free again. */
+		exec_free(p);
 		kc_error_wrap(&err, "exec `%s` in container `%s`", req->exec_id, c->id);
 		kc_ttrpc_call_fail_error(call, &err);
 		return;
