@@ -142,7 +142,9 @@ int kc_agent_container_create(struct kc_agent_container *c, bool sandbox_pidns,
 /* Lets the init process exec (startContainer hooks run first, poststart
  * hooks after).  An exec failure is *err. */
 int kc_agent_container_start(struct kc_agent_container *c, kc_error_t *err);
-/* Starts p (p->spec set, pipes ready) in c's namespaces.  On failure no
+/* Starts p (p->spec set, pipes ready) in c's namespaces.  What p's spec
+ * leaves out of capabilities, noNewPrivileges and rlimits is the
+ * container's process's, as with runc.  On failure no
  * child is left: one cloned is killed and reaped before this returns,
  * and the caller frees p with everything it holds. */
 int kc_agent_exec_spawn(struct kc_agent_container *c, struct kc_agent_proc *p,

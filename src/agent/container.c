@@ -720,6 +720,31 @@ static __attribute__((noreturn)) void exec_child(struct kc_agent_container *c,
 	child_die(sync, &err);
 }
 
+/*
+ * What an exec'd process's spec leaves out comes from the container's own
+ * process, as runc's exec does (libcontainer's newInitConfig and
+ * finalizeNamespace): the capability sets, no_new_privileges and the
+ * rlimits.  Without this an exec with no "capabilities" ran with the
+ * agent's full set, outside what the container was given.
+ */
+static void exec_inherit(const struct kc_agent_container *c, struct kc_oci_process *p)
+{
+	const struct kc_oci_process *init = c->spec->process;
+
+	if (!p->has_caps && init->has_caps) {
+		p->has_caps = true;
+		memcpy(p->caps, init->caps, sizeof(p->caps));
+	}
+	if (!p->has_no_new_privileges)
+		p->no_new_privileges = init->no_new_privileges;
+	if (!p->n_rlimits && init->n_rlimits) {
+		free(p->rlimits);
+		p->rlimits = kc_xmalloc(init->n_rlimits * sizeof(*p->rlimits));
+		memcpy(p->rlimits, init->rlimits, init->n_rlimits * sizeof(*p->rlimits));
+		p->n_rlimits = init->n_rlimits;
+	}
+}
+
 int kc_agent_exec_spawn(struct kc_agent_container *c, struct kc_agent_proc *p,
 			kc_error_t *err)
 {
@@ -732,6 +757,7 @@ int kc_agent_exec_spawn(struct kc_agent_container *c, struct kc_agent_proc *p,
 
 	if (c->init.pid <= 0 || c->init.exited || c->init.pidfd < 0)
 		return kc_error_set(err, EINVAL, "container `%s` is not running", c->id);
+	exec_inherit(c, p->spec);
 	rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	pidns = open(nspath, O_RDONLY | O_CLOEXEC);
 	if (rootfd < 0 || pidns < 0)
