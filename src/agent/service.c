@@ -71,8 +71,20 @@ static struct kc_agent_proc *find_proc(struct kc_agent *a, struct kc_ttrpc_call 
 
 static void exec_free(struct kc_agent_proc *p);
 
+/* Stops c's step in progress and fails the call it was to answer. */
+static void container_abort(struct kc_agent_container *c, int code, const char *why)
+{
+	struct kc_ttrpc_call *call = c->pending;
+
+	kc_agent_container_abort(c);
+	c->pending = NULL;
+	if (call)
+		kc_ttrpc_call_fail(call, code, "container `%s`: %s", c->id, why);
+}
+
 static void container_free(struct kc_agent_container *c)
 {
+	container_abort(c, KC_TTRPC_ABORTED, "removed before the call finished");
 	kc_agent_waiters_fail_all(&c->removers, KC_TTRPC_NOT_FOUND, "container removed");
 	if (kc_loop_timer_armed(&c->remove_timer))
 		kc_loop_timer_stop(c->agent->loop, &c->remove_timer);
@@ -116,10 +128,13 @@ static bool container_alive(const struct kc_agent_container *c)
 	return false;
 }
 
-/* The end of RemoveContainer: poststop hooks, the answers, the memory. */
-static void container_remove_now(struct kc_agent *a, struct kc_agent_container *c)
+/* The end of RemoveContainer, once the poststop hooks ran: the answers,
+ * the memory. */
+static void container_removed(struct kc_agent_container *c, kc_error_t *err)
 {
-	kc_agent_container_poststop(c);
+	struct kc_agent *a = c->agent;
+
+	(void)err;
 	while (c->removers) {
 		struct kc_agent_waiter *w = c->removers;
 
@@ -131,6 +146,18 @@ static void container_remove_now(struct kc_agent *a, struct kc_agent_container *
 	container_unlink(a, c);
 	kc_info("container %s removed", c->id);
 	container_free(c);
+}
+
+/* Every process of c is gone: its poststop hooks run on the loop (the
+ * agent serves other calls meanwhile), then it goes. */
+static void container_remove_now(struct kc_agent *a, struct kc_agent_container *c)
+{
+	(void)a;
+	if (c->removing)
+		return;
+	c->removing = true;
+	if (!kc_agent_container_poststop_start(c, container_removed))
+		container_removed(c, NULL);
 }
 
 static void proc_exited(struct kc_agent *a, struct kc_agent_container *c,
@@ -181,7 +208,7 @@ void kc_agent_reap(struct kc_agent *a)
 		}
 		if (p)
 			proc_exited(a, c, p, wstatus);
-		else
+		else if (!kc_hooks_reaped(a, pid, wstatus))
 			kc_debug("reaped process %d (status %d)", (int)pid,
 				 kc_agent_exit_status(wstatus));
 	}
@@ -201,6 +228,7 @@ static void kill_and_wait(struct kc_agent_proc *p)
 void kc_agent_destroy_containers(struct kc_agent *a)
 {
 	for (struct kc_agent_container *c = a->containers; c; c = c->next) {
+		container_abort(c, KC_TTRPC_ABORTED, "the sandbox is destroyed");
 		kc_agent_container_signal_all(c, SIGKILL, NULL);
 		kill_and_wait(&c->init);
 		for (struct kc_agent_proc *p = c->execs; p; p = p->next)
@@ -407,6 +435,24 @@ static void h_destroy_sandbox(struct kc_ttrpc_call *call, const ProtobufCMessage
 		kc_loop_quit(a->loop);
 }
 
+static void create_done(struct kc_agent_container *c, kc_error_t *err)
+{
+	struct kc_agent *a = c->agent;
+	struct kc_ttrpc_call *call = c->pending;
+
+	c->pending = NULL;
+	if (err) {
+		kc_error_wrap(err, "container `%s`", c->id);
+		container_unlink(a, c);
+		container_free(c);
+		kc_ttrpc_call_fail_error(call, err);
+		return;
+	}
+	c->state = KC_AGENT_CREATED;
+	kc_info("container %s created, init process %d", c->id, (int)c->init.pid);
+	kc_ttrpc_call_reply_msg(call, NULL);
+}
+
 static void h_create_container(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data)
 {
 	const Grpc__CreateContainerRequest *req = (const void *)m;
@@ -451,18 +497,33 @@ static void h_create_container(struct kc_ttrpc_call *call, const ProtobufCMessag
 	    (a->guest_hook_path && kc_hooks_add_guest(c->spec, a->guest_hook_path, &err) < 0) ||
 	    kc_agent_proc_stdio(&c->init, &err) < 0 ||
 	    kc_agent_cgroup_create(a, c, req->oci_spec_json.data, req->oci_spec_json.len, &err) < 0 ||
-	    kc_agent_container_create(c, req->sandbox_pidns, &err) < 0) {
+	    kc_agent_container_create(c, req->sandbox_pidns, create_done, &err) < 0) {
 		kc_error_wrap(&err, "container `%s`", c->id);
 		kc_agent_storages_release(&a->storages, c->id);
 		container_free(c);
 		kc_ttrpc_call_fail_error(call, &err);
 		return;
 	}
+	/* Listed already (its id is taken), answered by create_done once
+	 * the setup and its hooks are through. */
 	kc_agent_proc_close_child_ends(&c->init);
-	c->state = KC_AGENT_CREATED;
+	c->state = KC_AGENT_CREATING;
+	c->pending = call;
 	c->next = a->containers;
 	a->containers = c;
-	kc_info("container %s created, init process %d", c->id, (int)c->init.pid);
+}
+
+static void start_done(struct kc_agent_container *c, kc_error_t *err)
+{
+	struct kc_ttrpc_call *call = c->pending;
+
+	c->pending = NULL;
+	if (err) {
+		kc_error_wrap(err, "container `%s`", c->id);
+		kc_ttrpc_call_fail_error(call, err);
+		return;
+	}
+	kc_info("container %s started as process %d", c->id, (int)c->init.pid);
 	kc_ttrpc_call_reply_msg(call, NULL);
 }
 
@@ -478,20 +539,23 @@ static void h_start_container(struct kc_ttrpc_call *call, const ProtobufCMessage
 				   req->container_id);
 		return;
 	}
-	if (c->state != KC_AGENT_CREATED || c->sync_fd < 0) {
+	if (c->state == KC_AGENT_CREATING) {
+		kc_ttrpc_call_fail(call, KC_TTRPC_FAILED_PRECONDITION,
+				   "container `%s` is still being created", c->id);
+		return;
+	}
+	if (c->state != KC_AGENT_CREATED || c->sync_fd < 0 || c->pending) {
 		kc_ttrpc_call_fail(call, KC_TTRPC_FAILED_PRECONDITION,
 				   "container `%s` was already started", c->id);
 		return;
 	}
-	if (kc_agent_container_start(c, &err) < 0) {
+	if (kc_agent_container_start(c, start_done, &err) < 0) {
 		kc_error_wrap(&err, "container `%s`", c->id);
 		kc_ttrpc_call_fail_error(call, &err);
 		return;
 	}
-	if (c->state == KC_AGENT_CREATED)
-		c->state = KC_AGENT_RUNNING;
-	kc_info("container %s started as process %d", c->id, (int)c->init.pid);
-	kc_ttrpc_call_reply_msg(call, NULL);
+	/* Answered by start_done once it runs and its poststart hooks ran. */
+	c->pending = call;
 }
 
 static void remove_timeout(void *data)
@@ -513,7 +577,13 @@ static void h_remove_container(struct kc_ttrpc_call *call, const ProtobufCMessag
 				   req->container_id);
 		return;
 	}
+	/* A create or start still under way ends here: its call fails, and
+	 * what it started is killed below like the rest. */
+	if (c->pending)
+		container_abort(c, KC_TTRPC_ABORTED, "removed before the call finished");
 	kc_agent_waiter_add(&c->removers, call);
+	if (c->removing)
+		return; /* answered with the first RemoveContainer */
 	if (!container_alive(c)) {
 		container_remove_now(a, c);
 		return;
