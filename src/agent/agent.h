@@ -169,8 +169,8 @@ int kc_agent_container_start(struct kc_agent_container *c, kc_agent_step_fn done
  * nothing to run (done is not called). */
 bool kc_agent_container_poststop_start(struct kc_agent_container *c, kc_agent_step_fn done);
 /* Stops the step in progress, if any: its hooks killed, the sync socket
- * closed (a child in setup then exits); its done is not called.  c's
- * pending call is the caller's to answer. */
+ * closed, a child still in its setup killed and reaped; its done is not
+ * called.  c's pending call is the caller's to answer. */
 void kc_agent_container_abort(struct kc_agent_container *c);
 /* Starts p (p->spec set, pipes ready) in c's namespaces.  What p's spec
  * leaves out of capabilities, noNewPrivileges and rlimits is the

@@ -587,6 +587,10 @@ void kc_agent_container_abort(struct kc_agent_container *c)
 	c->hooks = NULL;
 	if (c->sync_watch)
 		sync_close(c);
+	/* A child still in its setup will never be started: it goes now,
+	 * reaped, rather than left to exit on its own. */
+	if (c->state == KC_AGENT_CREATING && c->init.pid > 0)
+		abort_child(&c->init);
 	c->step_done = NULL;
 }
 

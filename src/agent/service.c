@@ -71,13 +71,24 @@ static struct kc_agent_proc *find_proc(struct kc_agent *a, struct kc_ttrpc_call 
 
 static void exec_free(struct kc_agent_proc *p);
 
-/* Stops c's step in progress and fails the call it was to answer. */
-static void container_abort(struct kc_agent_container *c, int code, const char *why)
+/* The call a step of c answers (NULL when its caller gave up), no longer
+ * held. */
+static struct kc_ttrpc_call *take_pending(struct kc_agent_container *c)
 {
 	struct kc_ttrpc_call *call = c->pending;
 
-	kc_agent_container_abort(c);
 	c->pending = NULL;
+	if (call)
+		kc_ttrpc_call_set_cancel(call, NULL, NULL);
+	return call;
+}
+
+/* Stops c's step in progress and fails the call it was to answer. */
+static void container_abort(struct kc_agent_container *c, int code, const char *why)
+{
+	struct kc_ttrpc_call *call = take_pending(c);
+
+	kc_agent_container_abort(c);
 	if (call)
 		kc_ttrpc_call_fail(call, code, "container `%s`: %s", c->id, why);
 }
@@ -438,9 +449,8 @@ static void h_destroy_sandbox(struct kc_ttrpc_call *call, const ProtobufCMessage
 static void create_done(struct kc_agent_container *c, kc_error_t *err)
 {
 	struct kc_agent *a = c->agent;
-	struct kc_ttrpc_call *call = c->pending;
+	struct kc_ttrpc_call *call = take_pending(c);
 
-	c->pending = NULL;
 	if (err) {
 		kc_error_wrap(err, "container `%s`", c->id);
 		container_unlink(a, c);
@@ -451,6 +461,25 @@ static void create_done(struct kc_agent_container *c, kc_error_t *err)
 	c->state = KC_AGENT_CREATED;
 	kc_info("container %s created, init process %d", c->id, (int)c->init.pid);
 	kc_ttrpc_call_reply_msg(call, NULL);
+}
+
+/*
+ * The caller of CreateContainer gave up (its deadline passed, or its
+ * connection went away) while the setup or its hooks ran: nobody will
+ * learn of the container, so what was begun is undone rather than left
+ * as a container no one knows to remove.
+ */
+static void create_cancelled(struct kc_ttrpc_call *call, void *data)
+{
+	struct kc_agent_container *c = data;
+
+	c->pending = NULL;
+	kc_warn("container %s: CreateContainer cancelled by its caller, the container is dropped",
+		c->id);
+	kc_agent_container_abort(c);
+	container_unlink(c->agent, c);
+	container_free(c);
+	kc_ttrpc_call_fail(call, KC_TTRPC_CANCELLED, "cancelled");
 }
 
 static void h_create_container(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data)
@@ -509,22 +538,34 @@ static void h_create_container(struct kc_ttrpc_call *call, const ProtobufCMessag
 	kc_agent_proc_close_child_ends(&c->init);
 	c->state = KC_AGENT_CREATING;
 	c->pending = call;
+	kc_ttrpc_call_set_cancel(call, create_cancelled, c);
 	c->next = a->containers;
 	a->containers = c;
 }
 
 static void start_done(struct kc_agent_container *c, kc_error_t *err)
 {
-	struct kc_ttrpc_call *call = c->pending;
+	struct kc_ttrpc_call *call = take_pending(c);
 
-	c->pending = NULL;
 	if (err) {
 		kc_error_wrap(err, "container `%s`", c->id);
-		kc_ttrpc_call_fail_error(call, err);
+		if (call)
+			kc_ttrpc_call_fail_error(call, err);
 		return;
 	}
 	kc_info("container %s started as process %d", c->id, (int)c->init.pid);
-	kc_ttrpc_call_reply_msg(call, NULL);
+	if (call)
+		kc_ttrpc_call_reply_msg(call, NULL);
+}
+
+/* The caller of StartContainer gave up: the start goes on (the process
+ * may already run), only its answer has nobody to go to. */
+static void start_cancelled(struct kc_ttrpc_call *call, void *data)
+{
+	struct kc_agent_container *c = data;
+
+	c->pending = NULL;
+	kc_ttrpc_call_fail(call, KC_TTRPC_CANCELLED, "cancelled");
 }
 
 static void h_start_container(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data)
@@ -556,6 +597,7 @@ static void h_start_container(struct kc_ttrpc_call *call, const ProtobufCMessage
 	}
 	/* Answered by start_done once it runs and its poststart hooks ran. */
 	c->pending = call;
+	kc_ttrpc_call_set_cancel(call, start_cancelled, c);
 }
 
 static void remove_timeout(void *data)

@@ -5,7 +5,8 @@
  * health check and calls on another container are answered at once, and
  * the hooked call is answered after its hooks.  A hook past its timeout is
  * killed with what it started and fails its call naming it; a container
- * removed while its hooks run takes them with it.
+ * removed while its hooks run takes them with it, and so does a caller
+ * giving up on its CreateContainer.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -196,12 +197,40 @@ static void test_remove_during_hook(void **state)
 	h_check_clean();
 }
 
+/* A caller that gives up on CreateContainer (its connection closed) while
+ * a hook runs: the hook is killed and the container dropped, not left as
+ * one nobody knows to remove. */
+static void test_create_cancelled(void **state)
+{
+	cleanup_free char *s = h_spec("[\"true\"]", NULL, NULL,
+				      ",\"hooks\":{\"createRuntime\":[" SLEEP_HOOK("1044") "]}");
+	Grpc__CreateContainerRequest cr = GRPC__CREATE_CONTAINER_REQUEST__INIT;
+	struct ah_conn other = { 0 };
+	struct ah_answer a;
+
+	(void)state;
+	cr.container_id = cr.exec_id = (char *)"c-hookcancel";
+	cr.oci_spec_json.data = (uint8_t *)s;
+	cr.oci_spec_json.len = strlen(s);
+	ah_conn_dial(&other, h.agent.uri, h.agent.pid);
+	ah_start_call(&other, "CreateContainer", &cr.base, &a);
+	ah_pump(&other, 300);
+	assert_true(ah_process_running("sleep", "1044"));
+	ah_conn_close(&other);
+	ah_answer_free(&a);
+	assert_true(gone("sleep", "1044"));
+	/* Dropped: the id is unknown, and free for a new container. */
+	assert_int_equal(h_remove("c-hookcancel", 0), 5);
+	h_check_clean();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_slow_hooks_do_not_block),
 		cmocka_unit_test(test_hook_timeout),
 		cmocka_unit_test(test_remove_during_hook),
+		cmocka_unit_test(test_create_cancelled),
 	};
 
 	h_filter_from_env();
