@@ -585,7 +585,9 @@ static void h_start_container(struct kc_ttrpc_call *call, const ProtobufCMessage
 				   "container `%s` is still being created", c->id);
 		return;
 	}
-	if (c->state != KC_AGENT_CREATED || c->sync_fd < 0 || c->pending) {
+	/* A start under way (its sync socket watched) is one too, also once
+	 * its caller gave up on it. */
+	if (c->state != KC_AGENT_CREATED || c->sync_fd < 0 || c->sync_watch) {
 		kc_ttrpc_call_fail(call, KC_TTRPC_FAILED_PRECONDITION,
 				   "container `%s` was already started", c->id);
 		return;
@@ -619,13 +621,14 @@ static void h_remove_container(struct kc_ttrpc_call *call, const ProtobufCMessag
 				   req->container_id);
 		return;
 	}
-	/* A create or start still under way ends here: its call fails, and
-	 * what it started is killed below like the rest. */
-	if (c->pending)
-		container_abort(c, KC_TTRPC_ABORTED, "removed before the call finished");
 	kc_agent_waiter_add(&c->removers, call);
 	if (c->removing)
 		return; /* answered with the first RemoveContainer */
+	/* A create or start still under way (also one whose caller gave up)
+	 * ends here: its call fails, and what it started is killed below like
+	 * the rest. */
+	if (c->pending || c->step_done)
+		container_abort(c, KC_TTRPC_ABORTED, "removed before the call finished");
 	if (!container_alive(c)) {
 		container_remove_now(a, c);
 		return;

@@ -197,6 +197,33 @@ static void test_remove_during_hook(void **state)
 	h_check_clean();
 }
 
+/* Two RemoveContainer while the poststop hook runs: both answered once it
+ * ran (the second neither restarts nor stops the removal). */
+static void test_remove_twice_during_poststop(void **state)
+{
+	cleanup_free char *s = h_spec("[\"true\"]", NULL, NULL,
+				      ",\"hooks\":{\"poststop\":[" SLEEP_HOOK("1.0405") "]}");
+	Grpc__RemoveContainerRequest rr = GRPC__REMOVE_CONTAINER_REQUEST__INIT;
+	struct ah_answer a1, a2;
+
+	(void)state;
+	h_run("c-twice", s);
+	assert_int_equal(h_wait_status("c-twice", ""), 0);
+	rr.container_id = (char *)"c-twice";
+	ah_start_call(H, "RemoveContainer", &rr.base, &a1);
+	ah_pump(H, 200);
+	assert_true(ah_process_running("sleep", "1.0405"));
+	ah_start_call(H, "RemoveContainer", &rr.base, &a2);
+	ah_wait(H, &a1);
+	ah_wait(H, &a2);
+	assert_int_equal(a1.code, 0);
+	assert_int_equal(a2.code, 0);
+	ah_answer_free(&a1);
+	ah_answer_free(&a2);
+	assert_int_equal(h_remove("c-twice", 0), 5);
+	h_check_clean();
+}
+
 /* A caller that gives up on CreateContainer (its connection closed) while
  * a hook runs: the hook is killed and the container dropped, not left as
  * one nobody knows to remove. */
@@ -230,6 +257,7 @@ int main(void)
 		cmocka_unit_test(test_slow_hooks_do_not_block),
 		cmocka_unit_test(test_hook_timeout),
 		cmocka_unit_test(test_remove_during_hook),
+		cmocka_unit_test(test_remove_twice_during_poststop),
 		cmocka_unit_test(test_create_cancelled),
 	};
 
