@@ -131,6 +131,8 @@ struct kc_agent {
 	/* CreateSandbox.guest_hook_path, or NULL. */
 	char *guest_hook_path;
 	struct kc_hook_run *hook_runs; /* hooks.c: every run on the loop */
+	/* DestroySandbox, held while the containers' poststop hooks run. */
+	struct kc_ttrpc_call *destroyer;
 };
 
 /* Registers grpc.Health (health.c). */
@@ -141,8 +143,9 @@ int kc_agent_service_register(struct kc_agent *a, kc_error_t *err);
 
 /* Reaps every exited child (SIGCHLD arrived) and answers their waiters. */
 void kc_agent_reap(struct kc_agent *a);
-/* Kills every container process, reaps them and frees every container
- * (DestroySandbox, shutdown).  Pending calls are failed. */
+/* Kills every container process, reaps them, runs the poststop hooks
+ * left to run in place and frees every container (shutdown, and the end
+ * of DestroySandbox).  Pending calls are failed. */
 void kc_agent_destroy_containers(struct kc_agent *a);
 
 /* ---- container.c: the container runtime ---- */

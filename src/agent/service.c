@@ -236,7 +236,9 @@ static void kill_and_wait(struct kc_agent_proc *p)
 	}
 }
 
-void kc_agent_destroy_containers(struct kc_agent *a)
+/* Every container's processes killed and reaped, each step in progress
+ * stopped. */
+static void kill_all(struct kc_agent *a)
 {
 	for (struct kc_agent_container *c = a->containers; c; c = c->next) {
 		container_abort(c, KC_TTRPC_ABORTED, "the sandbox is destroyed");
@@ -244,8 +246,20 @@ void kc_agent_destroy_containers(struct kc_agent *a)
 		kill_and_wait(&c->init);
 		for (struct kc_agent_proc *p = c->execs; p; p = p->next)
 			kill_and_wait(p);
-		kc_agent_container_poststop(c);
 	}
+}
+
+void kc_agent_destroy_containers(struct kc_agent *a)
+{
+	if (a->destroyer) {
+		struct kc_ttrpc_call *call = a->destroyer;
+
+		a->destroyer = NULL;
+		kc_ttrpc_call_fail(call, KC_TTRPC_ABORTED, "the agent is stopping");
+	}
+	kill_all(a);
+	for (struct kc_agent_container *c = a->containers; c; c = c->next)
+		kc_agent_container_poststop(c);
 	while (a->containers) {
 		struct kc_agent_container *c = a->containers;
 
@@ -420,15 +434,22 @@ static void h_create_sandbox(struct kc_ttrpc_call *call, const ProtobufCMessage 
 	kc_ttrpc_call_reply_msg(call, NULL);
 }
 
-static void h_destroy_sandbox(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data)
+/* Refuses call while DestroySandbox is under way. */
+static bool destroying(struct kc_agent *a, struct kc_ttrpc_call *call)
 {
-	struct kc_agent *a = data;
+	if (!a->destroyer)
+		return false;
+	kc_ttrpc_call_fail(call, KC_TTRPC_FAILED_PRECONDITION, "sandbox `%s` is being destroyed",
+			   a->sandbox_id ? a->sandbox_id : "");
+	return true;
+}
 
-	(void)m;
-	if (!a->sandbox_created) {
-		kc_ttrpc_call_fail(call, KC_TTRPC_FAILED_PRECONDITION, "no sandbox to destroy");
-		return;
-	}
+/* The end of DestroySandbox, every poststop hook run. */
+static void destroy_finish(struct kc_agent *a)
+{
+	struct kc_ttrpc_call *call = a->destroyer;
+
+	a->destroyer = NULL;
 	kc_agent_destroy_containers(a);
 	kc_agent_storages_clear(&a->storages);
 	a->sandbox_created = false;
@@ -444,6 +465,42 @@ static void h_destroy_sandbox(struct kc_ttrpc_call *call, const ProtobufCMessage
 	 * once the answer is flushed and main() powers off. */
 	if (a->init_mode)
 		kc_loop_quit(a->loop);
+}
+
+static void destroy_next(struct kc_agent *a);
+
+static void destroy_poststop_done(struct kc_agent_container *c, kc_error_t *err)
+{
+	(void)err;
+	destroy_next(c->agent);
+}
+
+/* The containers' poststop hooks, one container after the other, on the
+ * loop; then the end. */
+static void destroy_next(struct kc_agent *a)
+{
+	for (struct kc_agent_container *c = a->containers; c; c = c->next)
+		if (kc_agent_container_poststop_start(c, destroy_poststop_done))
+			return;
+	destroy_finish(a);
+}
+
+/* Every process is killed at once; the answer comes once the poststop
+ * hooks ran, and the agent serves the health check meanwhile. */
+static void h_destroy_sandbox(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data)
+{
+	struct kc_agent *a = data;
+
+	(void)m;
+	if (!a->sandbox_created) {
+		kc_ttrpc_call_fail(call, KC_TTRPC_FAILED_PRECONDITION, "no sandbox to destroy");
+		return;
+	}
+	if (destroying(a, call))
+		return;
+	a->destroyer = call;
+	kill_all(a);
+	destroy_next(a);
 }
 
 static void create_done(struct kc_agent_container *c, kc_error_t *err)
@@ -494,6 +551,8 @@ static void h_create_container(struct kc_ttrpc_call *call, const ProtobufCMessag
 				   "CreateContainer before CreateSandbox");
 		return;
 	}
+	if (destroying(a, call))
+		return;
 	if (!req->container_id[0]) {
 		kc_ttrpc_call_fail(call, KC_TTRPC_INVALID_ARGUMENT, "empty container_id");
 		return;
@@ -575,6 +634,8 @@ static void h_start_container(struct kc_ttrpc_call *call, const ProtobufCMessage
 	cleanup_error kc_error_t err = NULL;
 	struct kc_agent_container *c = find_container(a, req->container_id);
 
+	if (destroying(a, call))
+		return;
 	if (!c) {
 		kc_ttrpc_call_fail(call, KC_TTRPC_NOT_FOUND, "container `%s` not found",
 				   req->container_id);
@@ -616,6 +677,9 @@ static void h_remove_container(struct kc_ttrpc_call *call, const ProtobufCMessag
 	struct kc_agent *a = data;
 	struct kc_agent_container *c = find_container(a, req->container_id);
 
+	/* The containers' poststop hooks are DestroySandbox's now. */
+	if (destroying(a, call))
+		return;
 	if (!c) {
 		kc_ttrpc_call_fail(call, KC_TTRPC_NOT_FOUND, "container `%s` not found",
 				   req->container_id);

@@ -6,7 +6,8 @@
  * the hooked call is answered after its hooks.  A hook past its timeout is
  * killed with what it started and fails its call naming it; a container
  * removed while its hooks run takes them with it, and so does a caller
- * giving up on its CreateContainer.
+ * giving up on its CreateContainer.  DestroySandbox runs the poststop
+ * hooks on the loop too.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -251,6 +252,46 @@ static void test_create_cancelled(void **state)
 	h_check_clean();
 }
 
+/* DestroySandbox waits for the containers' poststop hooks on the loop:
+ * the health check is answered meanwhile, new containers are refused,
+ * and the answer comes after the hooks.  (Last: the sandbox is made
+ * again for the group's teardown.) */
+static void test_destroy_sandbox_hooks(void **state)
+{
+	cleanup_free char *s = h_spec("[\"sleep\",\"1045\"]", NULL, NULL,
+				      ",\"hooks\":{\"poststop\":[" SLEEP_HOOK("2.0406") "]}");
+	cleanup_free char *s2 = h_spec("[\"true\"]", NULL, NULL, NULL);
+	cleanup_free char *msg = NULL, *sbid = kc_xasprintf("sb-hooks-again-%d", (int)getpid());
+	Grpc__DestroySandboxRequest dr = GRPC__DESTROY_SANDBOX_REQUEST__INIT;
+	Grpc__CreateSandboxRequest sb = GRPC__CREATE_SANDBOX_REQUEST__INIT;
+	struct ah_answer a;
+	uint64_t t0, t1;
+
+	(void)state;
+	h_run("c-destroyhooks", s);
+	t0 = kc_monotonic_ns();
+	ah_start_call(H, "DestroySandbox", &dr.base, &a);
+	ah_pump(H, 300);
+	assert_false(a.done);
+	assert_false(ah_process_running("sleep", "1045"));
+	assert_true(ah_process_running("sleep", "2.0406"));
+	t1 = kc_monotonic_ns();
+	ah_check_health(H);
+	assert_prompt("Health.Check during DestroySandbox", t1);
+	assert_int_equal(h_create("c-late", s2, &msg), 9);
+	assert_non_null(strstr(msg, "is being destroyed"));
+	ah_wait(H, &a);
+	assert_int_equal(a.code, 0);
+	ah_answer_free(&a);
+	print_message("# DestroySandbox with a 2 s poststop hook: %llu ms\n",
+		      (unsigned long long)ms_since(t0));
+	assert_true(ms_since(t0) >= 1900);
+	assert_false(ah_process_running("sleep", "2.0406"));
+	sb.sandbox_id = sbid;
+	assert_int_equal(ah_call0(H, "CreateSandbox", &sb.base), 0);
+	h_check_clean();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -259,6 +300,7 @@ int main(void)
 		cmocka_unit_test(test_remove_during_hook),
 		cmocka_unit_test(test_remove_twice_during_poststop),
 		cmocka_unit_test(test_create_cancelled),
+		cmocka_unit_test(test_destroy_sandbox_hooks),
 	};
 
 	h_filter_from_env();
