@@ -69,10 +69,17 @@ struct kc_agent_proc {
 };
 
 enum kc_agent_container_state {
+	KC_AGENT_CREATING, /* CreateContainer not answered yet */
 	KC_AGENT_CREATED,
 	KC_AGENT_RUNNING,
 	KC_AGENT_STOPPED,
 };
+
+struct kc_agent_container;
+/* The end of a container's step that waits on the loop (create, start,
+ * poststop): err NULL when it succeeded.  Called from the loop, never
+ * from inside the call that began the step. */
+typedef void (*kc_agent_step_fn)(struct kc_agent_container *c, kc_error_t *err);
 
 struct kc_agent_container {
 	struct kc_agent_container *next;
@@ -85,6 +92,14 @@ struct kc_agent_container {
 	struct kc_agent_proc init;
 	struct kc_agent_proc *execs;
 	int sync_fd; /* to the init process until it execs, -1 after */
+	/* A step in progress (create, start, poststop): the init process's
+	 * sync socket watched, the agent's hooks running, the step's end and
+	 * the call it answers (CreateContainer, StartContainer). */
+	struct kc_loop_watch *sync_watch;
+	struct kc_hook_run *hooks;
+	kc_agent_step_fn step_done;
+	struct kc_ttrpc_call *pending;
+	bool removing; /* RemoveContainer's poststop hooks run */
 	bool own_pidns; /* the container has a pid namespace of its own */
 	bool userns; /* ... and a user namespace */
 	bool poststop_done;
@@ -118,6 +133,9 @@ struct kc_agent {
 	char *infra_id;
 	/* CreateSandbox.guest_hook_path, or NULL. */
 	char *guest_hook_path;
+	struct kc_hook_run *hook_runs; /* hooks.c: every run on the loop */
+	/* DestroySandbox, held while the containers' poststop hooks run. */
+	struct kc_ttrpc_call *destroyer;
 };
 
 /* Registers grpc.Health (health.c). */
@@ -128,26 +146,45 @@ int kc_agent_service_register(struct kc_agent *a, kc_error_t *err);
 
 /* Reaps every exited child (SIGCHLD arrived) and answers their waiters. */
 void kc_agent_reap(struct kc_agent *a);
-/* Kills every container process, reaps them and frees every container
- * (DestroySandbox, shutdown).  Pending calls are failed. */
+/* Kills every container process, reaps them, runs the poststop hooks
+ * left to run in place and frees every container (shutdown, and the end
+ * of DestroySandbox).  Pending calls are failed. */
 void kc_agent_destroy_containers(struct kc_agent *a);
 
 /* ---- container.c: the container runtime ---- */
 
 /*
  * Creates the container's init process from c->spec: namespaces, rootfs,
- * mounts, devices, hooks createRuntime and createContainer; it then waits
- * in the container for kc_agent_container_start().  sandbox_ns
+ * mounts, devices, hooks prestart, createRuntime and createContainer; it
+ * then waits in the container for kc_agent_container_start().  sandbox_ns
  * (CLONE_NEWPID, CLONE_NEWIPC, CLONE_NEWUTS) names the namespaces it joins
- * rather than creates: the sandbox's (see CreateContainerRequest).  Any
- * failure in the child comes back here as *err, with the child reaped.
+ * rather than creates: the sandbox's (see CreateContainerRequest).  The child
+ * is cloned here; the rest follows on the loop (its sync socket, the
+ * hooks), and done(c, err) tells the end.  A failure is *err (with done
+ * not called) or done's err, with the child reaped either way.
  */
 int kc_agent_container_create(struct kc_agent_container *c, uint64_t sandbox_ns,
-			      kc_error_t *err);
-/* Lets the init process exec (startContainer hooks run first, poststart
- * hooks after).  An exec failure is *err. */
-int kc_agent_container_start(struct kc_agent_container *c, kc_error_t *err);
-/* Starts p (p->spec set, pipes ready) in c's namespaces. */
+			      kc_agent_step_fn done, kc_error_t *err);
+/* Lets the init process exec (startContainer hooks run first, in it);
+ * the poststart hooks run on the loop once it did; then done(c, err),
+ * err an exec failure (a poststart hook's failure is only logged, as
+ * the OCI spec says).  Returns negative (done not called) when the
+ * start cannot begin. */
+int kc_agent_container_start(struct kc_agent_container *c, kc_agent_step_fn done,
+			     kc_error_t *err);
+/* Starts the poststop hooks once, on the loop; done(c, NULL) when they
+ * ran (failures are logged: the container is gone).  False when there is
+ * nothing to run (done is not called). */
+bool kc_agent_container_poststop_start(struct kc_agent_container *c, kc_agent_step_fn done);
+/* Stops the step in progress, if any: its hooks killed, the sync socket
+ * closed, a child still in its setup killed and reaped; its done is not
+ * called.  c's pending call is the caller's to answer. */
+void kc_agent_container_abort(struct kc_agent_container *c);
+/* Starts p (p->spec set, pipes ready) in c's namespaces.  What p's spec
+ * leaves out of capabilities, noNewPrivileges and rlimits is the
+ * container's process's, as with runc.  On failure no
+ * child is left: one cloned is killed and reaped before this returns,
+ * and the caller frees p with everything it holds. */
 int kc_agent_exec_spawn(struct kc_agent_container *c, struct kc_agent_proc *p,
 			kc_error_t *err);
 /* Sends sig to every process of the container (its pid namespace's, or
@@ -156,7 +193,8 @@ int kc_agent_container_signal_all(struct kc_agent_container *c, int sig, kc_erro
 /* The pids (agent's view) of the container's processes, sorted, for
  * ListProcesses; *n set.  The caller frees. */
 pid_t *kc_agent_container_pids(struct kc_agent_container *c, size_t *n);
-/* Runs the poststop hooks once (errors are logged: the container is gone). */
+/* Runs the poststop hooks once and waits for them in place
+ * (DestroySandbox, shutdown: errors are logged, the container is gone). */
 void kc_agent_container_poststop(struct kc_agent_container *c);
 /* The sandbox's shared pid namespace (a pause process). */
 int kc_agent_sandbox_pidns_start(struct kc_agent *a, kc_error_t *err);

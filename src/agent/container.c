@@ -23,9 +23,11 @@
  * instruction of it runs outside the limits, and nothing is migrated (a
  * move into a cgroup waits for an RCU grace period: 12 ms of a TCG guest).
  * The child's end is close-on-exec: end of file after 'S' (or at once for
- * an exec'd process) means the exec succeeded.  The agent is one
- * thread and waits for these answers in place: a container's setup takes
- * milliseconds, hooks are bounded by their timeouts.
+ * an exec'd process) means the exec succeeded.  The agent is one thread:
+ * a container's creation and start follow the sync socket on the loop,
+ * and the agent's hooks run as children on it (hooks.c), so that a hook
+ * that takes minutes holds only its own call.  An exec waits in place:
+ * it runs no hook, and its child's setup takes milliseconds.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -663,15 +665,23 @@ static int write_map(pid_t pid, const char *file, const struct kc_oci_idmap *m, 
 	return 0;
 }
 
-/* Kills and reaps a child whose setup failed; it never reaches the
- * reaper, so the container records it as exited with 127. */
+/* Kills and reaps a child whose setup failed, through its pidfd so that
+ * a pid the reaper already collected (and the kernel reused) is never
+ * waited for; the process records it as exited with 127.  A killed child
+ * is reaped at once: SIGKILL ends it wherever it is in its setup. */
 static void abort_child(struct kc_agent_proc *p)
 {
-	int wstatus;
+	siginfo_t si;
 
+	if (p->exited)
+		return;
 	kc_agent_proc_signal(p, SIGKILL, NULL);
-	while (waitpid(p->pid, &wstatus, 0) < 0 && errno == EINTR)
-		;
+	if (p->pidfd >= 0)
+		while (waitid(P_PIDFD, (id_t)p->pidfd, &si, WEXITED) < 0 && errno == EINTR)
+			;
+	else
+		while (waitpid(p->pid, NULL, 0) < 0 && errno == EINTR)
+			;
 	p->exited = true;
 	p->status = 127;
 }
@@ -710,16 +720,146 @@ static int infra_pidfd(struct kc_agent *a, const char *what, kc_error_t *err)
 	return fd;
 }
 
+/* ---- the steps that wait on the loop ---- */
+
+/* The step's end: its state cleared first, as done may free c. */
+static void step_finish(struct kc_agent_container *c, kc_error_t *err)
+{
+	kc_agent_step_fn done = c->step_done;
+
+	c->step_done = NULL;
+	if (done)
+		done(c, err);
+}
+
+static void sync_close(struct kc_agent_container *c)
+{
+	if (c->sync_watch)
+		kc_loop_watch_remove(c->sync_watch);
+	c->sync_watch = NULL;
+	if (c->sync_fd >= 0)
+		close(c->sync_fd);
+	c->sync_fd = -1;
+}
+
+void kc_agent_container_abort(struct kc_agent_container *c)
+{
+	kc_hooks_cancel(c->hooks);
+	c->hooks = NULL;
+	if (c->sync_watch)
+		sync_close(c);
+	/* A child still in its setup will never be started: it goes now,
+	 * reaped, rather than left to exit on its own. */
+	if (c->state == KC_AGENT_CREATING && c->init.pid > 0)
+		abort_child(&c->init);
+	c->step_done = NULL;
+}
+
+static int watch_sync(struct kc_agent_container *c, kc_loop_fd_fn fn, kc_error_t *err)
+{
+	return kc_loop_watch_fd(c->agent->loop, c->sync_fd, EPOLLIN, fn, c, &c->sync_watch, err);
+}
+
+/* Create failed: the child killed and reaped, nothing of the step left. */
+static void create_fail(struct kc_agent_container *c, kc_error_t *err)
+{
+	kc_hooks_cancel(c->hooks);
+	c->hooks = NULL;
+	abort_child(&c->init);
+	sync_close(c);
+	step_finish(c, err);
+}
+
+static void create_hooks_done(void *data, kc_error_t *err)
+{
+	struct kc_agent_container *c = data;
+
+	c->hooks = NULL;
+	if (err) {
+		create_fail(c, err);
+		return;
+	}
+	send_msg(c->sync_fd, 'G', NULL);
+}
+
+/* The child's namespaces exist: its id maps, then the prestart and
+ * createRuntime hooks (in the runtime's namespaces), then 'G'. */
+static int create_namespaces_made(struct kc_agent_container *c, kc_error_t *err)
+{
+	static const enum kc_oci_hook_kind kinds[] = { KC_OCI_HOOK_PRESTART,
+						       KC_OCI_HOOK_CREATE_RUNTIME };
+	const struct kc_oci_linux *l = &c->spec->lnx;
+	cleanup_free char *state = NULL;
+	pid_t pid = c->init.pid;
+	int ret;
+
+	if (c->userns &&
+	    ((ret = write_map(pid, "uid_map", l->uid_mappings, l->n_uid_mappings, err)) < 0 ||
+	     (ret = write_map(pid, "gid_map", l->gid_mappings, l->n_gid_mappings, err)) < 0))
+		return ret;
+	state = kc_hook_state(c, "creating", pid);
+	ret = kc_hooks_start(c->agent, c->spec, kinds, KC_ARRAY_SIZE(kinds), state,
+			     create_hooks_done, c, &c->hooks, err);
+	if (ret < 0)
+		return ret;
+	if (!c->hooks)
+		send_msg(c->sync_fd, 'G', NULL);
+	return 0;
+}
+
+/* One message of the child in setup (the socket is readable). */
+static void create_on_sync(struct kc_loop_watch *w, int fd, uint32_t events, void *data)
+{
+	struct kc_agent_container *c = data;
+	cleanup_error kc_error_t err = NULL;
+	char msg[1024];
+	int k, passed;
+
+	(void)w;
+	(void)events;
+	k = recv_msg_fd(fd, msg, &passed);
+	if (k == 'T') {
+		if (take_tty(&c->init, passed, &err) < 0)
+			create_fail(c, &err);
+		return;
+	}
+	if (passed >= 0)
+		close(passed);
+	if (k == 'N') {
+		if (create_namespaces_made(c, &err) < 0)
+			create_fail(c, &err);
+		return;
+	}
+	if (k == 'R') {
+		if (c->init.spec->terminal && c->init.tty_fd < 0) {
+			kc_error_set(&err, EPROTO, "sync: ready without the terminal");
+			create_fail(c, &err);
+			return;
+		}
+		/* The socket stays for the start; nothing comes on it until. */
+		kc_loop_watch_remove(c->sync_watch);
+		c->sync_watch = NULL;
+		step_finish(c, NULL);
+		return;
+	}
+	if (k == 'E')
+		child_error(&err, EINVAL, msg);
+	else if (k > 0)
+		kc_error_set(&err, EPROTO, "sync: unexpected message `%c` in setup", k);
+	else
+		kc_error_set(&err, k < 0 ? -k : ECHILD,
+			     "the container's init process died in setup");
+	create_fail(c, &err);
+}
+
 int kc_agent_container_create(struct kc_agent_container *c, uint64_t sandbox_ns,
-			      kc_error_t *err)
+			      kc_agent_step_fn done, kc_error_t *err)
 {
 	const struct kc_oci_linux *l = &c->spec->lnx;
 	struct kc_agent_proc *p = &c->init;
 	uint64_t flags = clone_flags(l);
 	cleanup_close int pidns = -1, podns = -1;
-	cleanup_free char *state = NULL;
-	char msg[1024];
-	int sv[2], pidfd = -1, ret, k, passed;
+	int sv[2], pidfd = -1, ret;
 	pid_t pid;
 
 	if ((c->spec->hostname || c->spec->domainname) &&
@@ -778,68 +918,116 @@ int kc_agent_container_create(struct kc_agent_container *c, uint64_t sandbox_ns,
 	c->sync_fd = sv[0];
 	p->pid = pid;
 	p->pidfd = pidfd;
-	while ((k = recv_msg_fd(c->sync_fd, msg, &passed)) > 0) {
-		if (k == 'T') {
-			if ((ret = take_tty(p, passed, err)) < 0)
-				goto fail;
-			continue;
-		}
-		if (passed >= 0)
-			close(passed);
-		if (k == 'N') {
-			if (c->userns &&
-			    ((ret = write_map(pid, "uid_map", l->uid_mappings, l->n_uid_mappings,
-					      err)) < 0 ||
-			     (ret = write_map(pid, "gid_map", l->gid_mappings, l->n_gid_mappings,
-					      err)) < 0))
-				goto fail;
-			state = kc_hook_state(c, "creating", pid);
-			if ((ret = kc_hooks_run(c->spec, KC_OCI_HOOK_PRESTART, state, err)) < 0 ||
-			    (ret = kc_hooks_run(c->spec, KC_OCI_HOOK_CREATE_RUNTIME, state, err)) < 0)
-				goto fail;
-			send_msg(c->sync_fd, 'G', NULL);
-		} else if (k == 'R') {
-			if (p->spec->terminal && p->tty_fd < 0) {
-				ret = kc_error_set(err, EPROTO, "sync: ready without the terminal");
-				goto fail;
-			}
-			return 0;
-		} else if (k == 'E') {
-			ret = child_error(err, EINVAL, msg);
-			goto fail;
-		}
+	/* The child's setup (and the hooks around it) goes on while the
+	 * agent serves other calls: its messages come through the loop. */
+	ret = watch_sync(c, create_on_sync, err);
+	if (ret < 0) {
+		abort_child(p);
+		sync_close(c);
+		return ret;
 	}
-	ret = kc_error_set(err, k < 0 ? -k : ECHILD, "the container's init process died in setup");
-fail:
-	abort_child(p);
-	close(c->sync_fd);
-	c->sync_fd = -1;
-	return ret;
+	c->step_done = done;
+	return 0;
 }
 
-int kc_agent_container_start(struct kc_agent_container *c, kc_error_t *err)
+static void start_hooks_done(void *data, kc_error_t *err)
 {
-	cleanup_error kc_error_t herr = NULL;
+	struct kc_agent_container *c = data;
+
+	c->hooks = NULL;
+	/* A poststart hook's failure is logged, as the OCI spec wants. */
+	if (err)
+		kc_warn("container %s: %s", c->id, (*err)->msg);
+	step_finish(c, NULL);
+}
+
+/* The init process's answer to 'S': end of file once it execs. */
+static void start_on_sync(struct kc_loop_watch *w, int fd, uint32_t events, void *data)
+{
+	static const enum kc_oci_hook_kind poststart = KC_OCI_HOOK_POSTSTART;
+	struct kc_agent_container *c = data;
+	cleanup_error kc_error_t err = NULL;
 	cleanup_free char *state = NULL;
 	char msg[1024];
 	int k;
 
+	(void)w;
+	(void)events;
+	k = recv_msg(fd, msg);
+	sync_close(c);
+	if (k == 'E') {
+		/* The child exits 127; the reaper collects it. */
+		child_error(&err, EINVAL, msg);
+		step_finish(c, &err);
+		return;
+	}
+	if (k != 0) {
+		kc_error_set(&err, EPROTO, "the container's init process failed to start");
+		step_finish(c, &err);
+		return;
+	}
+	if (c->state == KC_AGENT_CREATED)
+		c->state = KC_AGENT_RUNNING;
+	state = kc_hook_state(c, "running", c->init.pid);
+	if (kc_hooks_start(c->agent, c->spec, &poststart, 1, state, start_hooks_done, c, &c->hooks,
+			   &err) < 0)
+		kc_warn("container %s: %s", c->id, err->msg);
+	if (!c->hooks)
+		step_finish(c, NULL);
+}
+
+int kc_agent_container_start(struct kc_agent_container *c, kc_agent_step_fn done,
+			     kc_error_t *err)
+{
+	int ret;
+
 	if (c->sync_fd < 0)
 		return kc_error_set(err, EINVAL, "container `%s` has no process to start", c->id);
-	send_msg(c->sync_fd, 'S', NULL);
-	k = recv_msg(c->sync_fd, msg);
-	close(c->sync_fd);
-	c->sync_fd = -1;
-	if (k == 'E')
-		/* The child exits 127; the reaper collects it. */
-		return child_error(err, EINVAL, msg);
-	if (k != 0)
-		return kc_error_set(err, EPROTO, "the container's init process failed to start");
-	state = kc_hook_state(c, "running", c->init.pid);
-	/* A poststart hook's failure is logged, as the OCI spec wants. */
-	if (kc_hooks_run(c->spec, KC_OCI_HOOK_POSTSTART, state, &herr) < 0)
-		kc_warn("container %s: %s", c->id, herr->msg);
+	/* The startContainer hooks run in the child before it execs: the
+	 * answer comes through the loop. */
+	ret = watch_sync(c, start_on_sync, err);
+	if (ret < 0)
+		return ret;
+	/* A child that died since it was ready cannot take 'S': its end of
+	 * file would otherwise read as a successful exec. */
+	ret = send_msg(c->sync_fd, 'S', NULL);
+	if (ret < 0) {
+		kc_loop_watch_remove(c->sync_watch);
+		c->sync_watch = NULL;
+		return kc_error_set(err, -ret, "the init process of container `%s` is gone",
+				    c->id);
+	}
+	c->step_done = done;
 	return 0;
+}
+
+static void poststop_done(void *data, kc_error_t *err)
+{
+	struct kc_agent_container *c = data;
+
+	c->hooks = NULL;
+	if (err)
+		kc_warn("container %s: %s", c->id, (*err)->msg);
+	step_finish(c, NULL);
+}
+
+bool kc_agent_container_poststop_start(struct kc_agent_container *c, kc_agent_step_fn done)
+{
+	static const enum kc_oci_hook_kind poststop = KC_OCI_HOOK_POSTSTOP;
+	cleanup_error kc_error_t err = NULL;
+	cleanup_free char *state = NULL;
+
+	if (c->poststop_done || !c->spec || c->init.pid <= 0)
+		return false;
+	c->poststop_done = true;
+	state = kc_hook_state(c, "stopped", 0);
+	if (kc_hooks_start(c->agent, c->spec, &poststop, 1, state, poststop_done, c, &c->hooks,
+			   &err) < 0)
+		kc_warn("container %s: %s", c->id, err->msg);
+	if (!c->hooks)
+		return false;
+	c->step_done = done;
+	return true;
 }
 
 void kc_agent_container_poststop(struct kc_agent_container *c)
@@ -887,6 +1075,31 @@ static __attribute__((noreturn)) void exec_child(struct kc_agent_container *c,
 	child_die(sync, &err);
 }
 
+/*
+ * What an exec'd process's spec leaves out comes from the container's own
+ * process, as runc's exec does (libcontainer's newInitConfig and
+ * finalizeNamespace): the capability sets, no_new_privileges and the
+ * rlimits.  Without this an exec with no "capabilities" ran with the
+ * agent's full set, outside what the container was given.
+ */
+static void exec_inherit(const struct kc_agent_container *c, struct kc_oci_process *p)
+{
+	const struct kc_oci_process *init = c->spec->process;
+
+	if (!p->has_caps && init->has_caps) {
+		p->has_caps = true;
+		memcpy(p->caps, init->caps, sizeof(p->caps));
+	}
+	if (!p->has_no_new_privileges)
+		p->no_new_privileges = init->no_new_privileges;
+	if (!p->n_rlimits && init->n_rlimits) {
+		free(p->rlimits);
+		p->rlimits = kc_xmalloc(init->n_rlimits * sizeof(*p->rlimits));
+		memcpy(p->rlimits, init->rlimits, init->n_rlimits * sizeof(*p->rlimits));
+		p->n_rlimits = init->n_rlimits;
+	}
+}
+
 int kc_agent_exec_spawn(struct kc_agent_container *c, struct kc_agent_proc *p,
 			kc_error_t *err)
 {
@@ -899,6 +1112,7 @@ int kc_agent_exec_spawn(struct kc_agent_container *c, struct kc_agent_proc *p,
 
 	if (c->init.pid <= 0 || c->init.exited || c->init.pidfd < 0)
 		return kc_error_set(err, EINVAL, "container `%s` is not running", c->id);
+	exec_inherit(c, p->spec);
 	rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	pidns = open(nspath, O_RDONLY | O_CLOEXEC);
 	if (rootfd < 0 || pidns < 0)
@@ -920,20 +1134,29 @@ int kc_agent_exec_spawn(struct kc_agent_container *c, struct kc_agent_proc *p,
 	p->pid = pid;
 	p->pidfd = pidfd;
 	while ((k = recv_msg_fd(sv[0], msg, &passed)) == 'T')
-		if ((ret = take_tty(p, passed, err)) < 0) {
-			abort_child(p);
-			close(sv[0]);
-			return ret;
-		}
+		if ((ret = take_tty(p, passed, err)) < 0)
+			goto fail;
 	if (passed >= 0)
 		close(passed);
-	close(sv[0]);
 	if (k == 'E')
-		return child_error(err, EINVAL, msg);
-	if (k != 0)
-		return kc_error_set(err, EPROTO, "exec into container `%s` failed", c->id);
-	if (p->spec->terminal && p->tty_fd < 0)
-		return kc_error_set(err, EPROTO, "exec into container `%s`: no terminal", c->id);
-	return 0;
+		ret = child_error(err, EINVAL, msg);
+	else if (k != 0)
+		ret = kc_error_set(err, EPROTO, "exec into container `%s` failed", c->id);
+	else if (p->spec->terminal && p->tty_fd < 0)
+		ret = kc_error_set(err, EPROTO, "exec into container `%s`: no terminal", c->id);
+	else
+		ret = 0;
+	if (ret == 0) {
+		close(sv[0]);
+		return 0;
+	}
+fail:
+	/* A failed exec ends here, whatever the caller does next: the child
+	 * (exiting 127 after 'E', or still running after a protocol error)
+	 * is killed and reaped now, so that nothing of it waits for a
+	 * WaitProcess or a stream read that may never come. */
+	abort_child(p);
+	close(sv[0]);
+	return ret;
 }
 

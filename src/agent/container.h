@@ -58,9 +58,37 @@ int kc_tty_resize(int master, unsigned rows, unsigned cols, kc_error_t *err);
 /* The OCI state document a hook reads on stdin. */
 char *kc_hook_state(const struct kc_agent_container *c, const char *status, pid_t pid);
 /* Runs the spec's hooks of kind k in order, each with the state on stdin
- * and its timeout; the first failure stops and is *err. */
+ * and its timeout, and waits for them in place: for a container's process
+ * before it execs (createContainer, startContainer), and for the agent
+ * only where nothing else is served any more (DestroySandbox).  The first
+ * failure stops and is *err. */
 int kc_hooks_run(const struct kc_oci_spec *s, enum kc_oci_hook_kind k, const char *state,
 		 kc_error_t *err);
+
+/* A run of hooks on the agent's loop. */
+struct kc_hook_run;
+/* The end of a run: err NULL when every hook succeeded, else the first
+ * failure (done may take *err).  The run is already freed. */
+typedef void (*kc_hooks_done_fn)(void *data, kc_error_t *err);
+/*
+ * Starts s's hooks of kinds[0], then kinds[1]..., in order, each a child
+ * of the agent with the state on stdin, followed on a's loop (pidfd,
+ * stderr, a timer for its timeout: the hook and its process group are
+ * killed then); the agent goes on serving meanwhile.  Returns 0 with *out
+ * set: done(data, ...) follows once from the loop, unless
+ * kc_hooks_cancel(*out) comes first; 0 with *out NULL: there is no hook
+ * to run and done is not called; negative: the first hook could not be
+ * started (*err), done is not called.  s must outlive the run.
+ */
+int kc_hooks_start(struct kc_agent *a, const struct kc_oci_spec *s,
+		   const enum kc_oci_hook_kind *kinds, size_t nkinds, const char *state,
+		   kc_hooks_done_fn done, void *data, struct kc_hook_run **out, kc_error_t *err);
+/* Kills the hook running (with its group), reaps it and frees r; done is
+ * not called.  NULL is ignored. */
+void kc_hooks_cancel(struct kc_hook_run *r);
+/* For the agent's reaper: pid was a running hook's, whose run takes its
+ * status.  False when pid is no hook's. */
+bool kc_hooks_reaped(struct kc_agent *a, pid_t pid, int wstatus);
 
 /* Kata's guest hooks: the executables in dir/prestart, dir/poststart and
  * dir/poststop (CreateSandbox.guest_hook_path), added to s's hooks of the

@@ -174,8 +174,31 @@ static struct kc_agent_proc *find_proc(struct kc_agent *a, struct kc_ttrpc_call 
 
 static void exec_free(struct kc_agent_proc *p);
 
+/* The call a step of c answers (NULL when its caller gave up), no longer
+ * held. */
+static struct kc_ttrpc_call *take_pending(struct kc_agent_container *c)
+{
+	struct kc_ttrpc_call *call = c->pending;
+
+	c->pending = NULL;
+	if (call)
+		kc_ttrpc_call_set_cancel(call, NULL, NULL);
+	return call;
+}
+
+/* Stops c's step in progress and fails the call it was to answer. */
+static void container_abort(struct kc_agent_container *c, int code, const char *why)
+{
+	struct kc_ttrpc_call *call = take_pending(c);
+
+	kc_agent_container_abort(c);
+	if (call)
+		kc_ttrpc_call_fail(call, code, "container `%s`: %s", c->id, why);
+}
+
 static void container_free(struct kc_agent_container *c)
 {
+	container_abort(c, KC_TTRPC_ABORTED, "removed before the call finished");
 	kc_agent_waiters_fail_all(&c->removers, KC_TTRPC_NOT_FOUND, "container removed");
 	if (kc_loop_timer_armed(&c->remove_timer))
 		kc_loop_timer_stop(c->agent->loop, &c->remove_timer);
@@ -219,10 +242,13 @@ static bool container_alive(const struct kc_agent_container *c)
 	return false;
 }
 
-/* The end of RemoveContainer: poststop hooks, the answers, the memory. */
-static void container_remove_now(struct kc_agent *a, struct kc_agent_container *c)
+/* The end of RemoveContainer, once the poststop hooks ran: the answers,
+ * the memory. */
+static void container_removed(struct kc_agent_container *c, kc_error_t *err)
 {
-	kc_agent_container_poststop(c);
+	struct kc_agent *a = c->agent;
+
+	(void)err;
 	while (c->removers) {
 		struct kc_agent_waiter *w = c->removers;
 
@@ -234,6 +260,18 @@ static void container_remove_now(struct kc_agent *a, struct kc_agent_container *
 	container_unlink(a, c);
 	kc_info("container %s removed", c->id);
 	container_free(c);
+}
+
+/* Every process of c is gone: its poststop hooks run on the loop (the
+ * agent serves other calls meanwhile), then it goes. */
+static void container_remove_now(struct kc_agent *a, struct kc_agent_container *c)
+{
+	(void)a;
+	if (c->removing)
+		return;
+	c->removing = true;
+	if (!kc_agent_container_poststop_start(c, container_removed))
+		container_removed(c, NULL);
 }
 
 static void proc_exited(struct kc_agent *a, struct kc_agent_container *c,
@@ -294,7 +332,7 @@ void kc_agent_reap(struct kc_agent *a)
 		}
 		if (p)
 			proc_exited(a, c, p, wstatus);
-		else
+		else if (!kc_hooks_reaped(a, pid, wstatus))
 			kc_debug("reaped process %d (status %d)", (int)pid,
 				 kc_agent_exit_status(wstatus));
 	}
@@ -311,15 +349,30 @@ static void kill_and_wait(struct kc_agent_proc *p)
 	}
 }
 
-void kc_agent_destroy_containers(struct kc_agent *a)
+/* Every container's processes killed and reaped, each step in progress
+ * stopped. */
+static void kill_all(struct kc_agent *a)
 {
 	for (struct kc_agent_container *c = a->containers; c; c = c->next) {
+		container_abort(c, KC_TTRPC_ABORTED, "the sandbox is destroyed");
 		kc_agent_container_signal_all(c, SIGKILL, NULL);
 		kill_and_wait(&c->init);
 		for (struct kc_agent_proc *p = c->execs; p; p = p->next)
 			kill_and_wait(p);
-		kc_agent_container_poststop(c);
 	}
+}
+
+void kc_agent_destroy_containers(struct kc_agent *a)
+{
+	if (a->destroyer) {
+		struct kc_ttrpc_call *call = a->destroyer;
+
+		a->destroyer = NULL;
+		kc_ttrpc_call_fail(call, KC_TTRPC_ABORTED, "the agent is stopping");
+	}
+	kill_all(a);
+	for (struct kc_agent_container *c = a->containers; c; c = c->next)
+		kc_agent_container_poststop(c);
 	while (a->containers) {
 		struct kc_agent_container *c = a->containers;
 
@@ -494,15 +547,22 @@ static void h_create_sandbox(struct kc_ttrpc_call *call, const ProtobufCMessage 
 	kc_ttrpc_call_reply_msg(call, NULL);
 }
 
-static void h_destroy_sandbox(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data)
+/* Refuses call while DestroySandbox is under way. */
+static bool destroying(struct kc_agent *a, struct kc_ttrpc_call *call)
 {
-	struct kc_agent *a = data;
+	if (!a->destroyer)
+		return false;
+	kc_ttrpc_call_fail(call, KC_TTRPC_FAILED_PRECONDITION, "sandbox `%s` is being destroyed",
+			   a->sandbox_id ? a->sandbox_id : "");
+	return true;
+}
 
-	(void)m;
-	if (!a->sandbox_created) {
-		kc_ttrpc_call_fail(call, KC_TTRPC_FAILED_PRECONDITION, "no sandbox to destroy");
-		return;
-	}
+/* The end of DestroySandbox, every poststop hook run. */
+static void destroy_finish(struct kc_agent *a)
+{
+	struct kc_ttrpc_call *call = a->destroyer;
+
+	a->destroyer = NULL;
 	kc_agent_destroy_containers(a);
 	kc_agent_storages_clear(&a->storages);
 	free(a->infra_id);
@@ -528,6 +588,82 @@ static uint64_t sandbox_ns(const Grpc__CreateContainerRequest *req)
 	       (req->sandbox_utsns ? CLONE_NEWUTS : 0);
 }
 
+static void destroy_next(struct kc_agent *a);
+
+static void destroy_poststop_done(struct kc_agent_container *c, kc_error_t *err)
+{
+	(void)err;
+	destroy_next(c->agent);
+}
+
+/* The containers' poststop hooks, one container after the other, on the
+ * loop; then the end. */
+static void destroy_next(struct kc_agent *a)
+{
+	for (struct kc_agent_container *c = a->containers; c; c = c->next)
+		if (kc_agent_container_poststop_start(c, destroy_poststop_done))
+			return;
+	destroy_finish(a);
+}
+
+/* Every process is killed at once; the answer comes once the poststop
+ * hooks ran, and the agent serves the health check meanwhile. */
+static void h_destroy_sandbox(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data)
+{
+	struct kc_agent *a = data;
+
+	(void)m;
+	if (!a->sandbox_created) {
+		kc_ttrpc_call_fail(call, KC_TTRPC_FAILED_PRECONDITION, "no sandbox to destroy");
+		return;
+	}
+	if (destroying(a, call))
+		return;
+	a->destroyer = call;
+	kill_all(a);
+	destroy_next(a);
+}
+
+static void create_done(struct kc_agent_container *c, kc_error_t *err)
+{
+	struct kc_agent *a = c->agent;
+	struct kc_ttrpc_call *call = take_pending(c);
+
+	if (err) {
+		kc_error_wrap(err, "container `%s`", c->id);
+		container_unlink(a, c);
+		container_free(c);
+		kc_ttrpc_call_fail_error(call, err);
+		return;
+	}
+	c->state = KC_AGENT_CREATED;
+	/* Kata's rule: the first container is the sandbox's, whose
+	 * namespaces the others may share. */
+	if (!a->infra_id)
+		a->infra_id = kc_xstrdup(c->id);
+	kc_info("container %s created, init process %d", c->id, (int)c->init.pid);
+	kc_ttrpc_call_reply_msg(call, NULL);
+}
+
+/*
+ * The caller of CreateContainer gave up (its deadline passed, or its
+ * connection went away) while the setup or its hooks ran: nobody will
+ * learn of the container, so what was begun is undone rather than left
+ * as a container no one knows to remove.
+ */
+static void create_cancelled(struct kc_ttrpc_call *call, void *data)
+{
+	struct kc_agent_container *c = data;
+
+	c->pending = NULL;
+	kc_warn("container %s: CreateContainer cancelled by its caller, the container is dropped",
+		c->id);
+	kc_agent_container_abort(c);
+	container_unlink(c->agent, c);
+	container_free(c);
+	kc_ttrpc_call_fail(call, KC_TTRPC_CANCELLED, "cancelled");
+}
+
 static void h_create_container(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data)
 {
 	const Grpc__CreateContainerRequest *req = (const void *)m;
@@ -540,6 +676,8 @@ static void h_create_container(struct kc_ttrpc_call *call, const ProtobufCMessag
 				   "CreateContainer before CreateSandbox");
 		return;
 	}
+	if (destroying(a, call))
+		return;
 	if (find_container(a, req->container_id)) {
 		kc_ttrpc_call_fail(call, KC_TTRPC_ALREADY_EXISTS, "container `%s` already exists",
 				   req->container_id);
@@ -568,23 +706,46 @@ static void h_create_container(struct kc_ttrpc_call *call, const ProtobufCMessag
 	    (a->guest_hook_path && kc_hooks_add_guest(c->spec, a->guest_hook_path, &err) < 0) ||
 	    kc_agent_proc_stdio(&c->init, &err) < 0 ||
 	    kc_agent_cgroup_create(a, c, req->oci_spec_json.data, req->oci_spec_json.len, &err) < 0 ||
-	    kc_agent_container_create(c, sandbox_ns(req), &err) < 0) {
+	    kc_agent_container_create(c, sandbox_ns(req), create_done, &err) < 0) {
 		kc_error_wrap(&err, "container `%s`", c->id);
 		kc_agent_storages_release(&a->storages, c->id);
 		container_free(c);
 		kc_ttrpc_call_fail_error(call, &err);
 		return;
 	}
+	/* Listed already (its id is taken), answered by create_done once
+	 * the setup and its hooks are through. */
 	kc_agent_proc_close_child_ends(&c->init);
-	c->state = KC_AGENT_CREATED;
+	c->state = KC_AGENT_CREATING;
+	c->pending = call;
+	kc_ttrpc_call_set_cancel(call, create_cancelled, c);
 	c->next = a->containers;
 	a->containers = c;
-	/* Kata's rule: the first container is the sandbox's, whose
-	 * namespaces the others may share. */
-	if (!a->infra_id)
-		a->infra_id = kc_xstrdup(c->id);
-	kc_info("container %s created, init process %d", c->id, (int)c->init.pid);
-	kc_ttrpc_call_reply_msg(call, NULL);
+}
+
+static void start_done(struct kc_agent_container *c, kc_error_t *err)
+{
+	struct kc_ttrpc_call *call = take_pending(c);
+
+	if (err) {
+		kc_error_wrap(err, "container `%s`", c->id);
+		if (call)
+			kc_ttrpc_call_fail_error(call, err);
+		return;
+	}
+	kc_info("container %s started as process %d", c->id, (int)c->init.pid);
+	if (call)
+		kc_ttrpc_call_reply_msg(call, NULL);
+}
+
+/* The caller of StartContainer gave up: the start goes on (the process
+ * may already run), only its answer has nobody to go to. */
+static void start_cancelled(struct kc_ttrpc_call *call, void *data)
+{
+	struct kc_agent_container *c = data;
+
+	c->pending = NULL;
+	kc_ttrpc_call_fail(call, KC_TTRPC_CANCELLED, "cancelled");
 }
 
 static void h_start_container(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data)
@@ -594,25 +755,33 @@ static void h_start_container(struct kc_ttrpc_call *call, const ProtobufCMessage
 	cleanup_error kc_error_t err = NULL;
 	struct kc_agent_container *c = find_container(a, req->container_id);
 
+	if (destroying(a, call))
+		return;
 	if (!c) {
 		kc_ttrpc_call_fail(call, KC_TTRPC_NOT_FOUND, "container `%s` not found",
 				   req->container_id);
 		return;
 	}
-	if (c->state != KC_AGENT_CREATED || c->sync_fd < 0) {
+	if (c->state == KC_AGENT_CREATING) {
+		kc_ttrpc_call_fail(call, KC_TTRPC_FAILED_PRECONDITION,
+				   "container `%s` is still being created", c->id);
+		return;
+	}
+	/* A start under way (its sync socket watched) is one too, also once
+	 * its caller gave up on it. */
+	if (c->state != KC_AGENT_CREATED || c->sync_fd < 0 || c->sync_watch) {
 		kc_ttrpc_call_fail(call, KC_TTRPC_FAILED_PRECONDITION,
 				   "container `%s` was already started", c->id);
 		return;
 	}
-	if (kc_agent_container_start(c, &err) < 0) {
+	if (kc_agent_container_start(c, start_done, &err) < 0) {
 		kc_error_wrap(&err, "container `%s`", c->id);
 		kc_ttrpc_call_fail_error(call, &err);
 		return;
 	}
-	if (c->state == KC_AGENT_CREATED)
-		c->state = KC_AGENT_RUNNING;
-	kc_info("container %s started as process %d", c->id, (int)c->init.pid);
-	kc_ttrpc_call_reply_msg(call, NULL);
+	/* Answered by start_done once it runs and its poststart hooks ran. */
+	c->pending = call;
+	kc_ttrpc_call_set_cancel(call, start_cancelled, c);
 }
 
 static void remove_timeout(void *data)
@@ -629,12 +798,22 @@ static void h_remove_container(struct kc_ttrpc_call *call, const ProtobufCMessag
 	struct kc_agent *a = data;
 	struct kc_agent_container *c = find_container(a, req->container_id);
 
+	/* The containers' poststop hooks are DestroySandbox's now. */
+	if (destroying(a, call))
+		return;
 	if (!c) {
 		kc_ttrpc_call_fail(call, KC_TTRPC_NOT_FOUND, "container `%s` not found",
 				   req->container_id);
 		return;
 	}
 	kc_agent_waiter_add(&c->removers, call);
+	if (c->removing)
+		return; /* answered with the first RemoveContainer */
+	/* A create or start still under way (also one whose caller gave up)
+	 * ends here: its call fails, and what it started is killed below like
+	 * the rest. */
+	if (c->pending || c->step_done)
+		container_abort(c, KC_TTRPC_ABORTED, "removed before the call finished");
 	if (!container_alive(c)) {
 		container_remove_now(a, c);
 		return;
@@ -718,15 +897,10 @@ static void h_exec_process(struct kc_ttrpc_call *call, const ProtobufCMessage *m
 	if (kc_oci_process_parse((const char *)req->process_json.data, req->process_json.len,
 				 &p->spec, &err) < 0 ||
 	    kc_agent_proc_stdio(p, &err) < 0 || kc_agent_exec_spawn(c, p, &err) < 0) {
-		kc_agent_proc_close_child_ends(p);
-		if (p->pid > 0) {
-			/* It failed after the clone: kept for the reaper, which
-			 * records its status (127). */
-			p->next = c->execs;
-			c->execs = p;
-		} else {
-			exec_free(p);
-		}
+		/* Nothing of a failed exec stays: its child is already reaped
+		 * (kc_agent_exec_spawn), and its pidfd and pipes go with it.
+		 * The error is the whole answer; the exec id is free again. */
+		exec_free(p);
 		kc_error_wrap(&err, "exec `%s` in container `%s`", req->exec_id, c->id);
 		kc_ttrpc_call_fail_error(call, &err);
 		return;

@@ -250,6 +250,7 @@ int kc_oci_parse_process(struct kc_oci_ctx *c, json_t *j, struct kc_oci_process 
 	}
 	if ((ret = kc_oci_get_bool(c, j, "noNewPrivileges", &p->no_new_privileges)) < 0)
 		return ret;
+	p->has_no_new_privileges = ret > 0;
 	ret = kc_oci_get_i64(c, j, "oomScoreAdj", -1000, &adj);
 	if (ret < 0)
 		return ret;

@@ -61,6 +61,7 @@ struct kc_oci_process {
 	struct kc_oci_rlimit *rlimits;
 	size_t n_rlimits;
 	bool no_new_privileges;
+	bool has_no_new_privileges; /* process.noNewPrivileges present */
 	bool has_oom_score_adj;
 	int oom_score_adj;
 };

@@ -220,10 +220,17 @@ static void test_exec(void **state)
 		w.exec_id = (char *)"e-ps";
 		assert_int_equal(ah_call0(H, "WaitProcess", &w.base), 5);
 	}
-	/* An exec'd program not found: the error names it, at once. */
+	/* An exec'd program not found: the error names it, at once, and is
+	 * the whole answer: nothing of the process stays to be waited for. */
 	assert_int_not_equal(h_exec("c-exec", "e-missing", PROC("[\"no-such-prog\"]"), &msg), 0);
 	assert_non_null(strstr(msg, "no-such-prog"));
-	assert_int_equal(h_wait_status("c-exec", "e-missing"), 127);
+	{
+		Grpc__WaitProcessRequest w = GRPC__WAIT_PROCESS_REQUEST__INIT;
+
+		w.container_id = (char *)"c-exec";
+		w.exec_id = (char *)"e-missing";
+		assert_int_equal(ah_call0(H, "WaitProcess", &w.base), 5);
+	}
 	/* stdin to an exec'd cat, then its end. */
 	assert_int_equal(h_exec("c-exec", "e-cat", PROC("[\"cat\"]"), NULL), 0);
 	/* Exec ids are unique; the init's is refused. */
@@ -429,6 +436,55 @@ static void test_concurrent_execs(void **state)
 		assert_string_equal(out, want);
 	}
 	assert_int_equal(h_remove("c-many", 0), 0);
+	h_check_clean();
+}
+
+/*
+ * 1000 execs into one container, half of them failing (a program that is
+ * not there, as a Kubernetes exec probe naming a missing binary): a failed
+ * exec is released by the agent itself, without a WaitProcess or a stream
+ * read from the caller, so the agent's descriptors are the same after as
+ * before, and execs still work.
+ */
+static void test_failed_execs_release(void **state)
+{
+	cleanup_free char *s = h_spec("[\"sleep\",\"1010\"]", NULL, NULL, NULL);
+	cleanup_free char *out = NULL;
+	pid_t pid = h.agent.pid;
+	int before;
+
+	(void)state;
+	h_run("c-failexec", s);
+	before = ah_count_fds(pid);
+	for (int i = 0; i < 1000; i++) {
+		char id[16];
+
+		snprintf(id, sizeof(id), "e%d", i);
+		if (i % 2) {
+			cleanup_free char *msg = NULL;
+
+			assert_int_not_equal(
+				h_exec("c-failexec", id, PROC("[\"/nonexistent\"]"), &msg), 0);
+			if (!strstr(msg, "/nonexistent")) {
+				print_message("# exec %d: %s\n", i, msg);
+				fail();
+			}
+		} else {
+			cleanup_free char *o = NULL, *e = NULL;
+
+			assert_int_equal(h_exec("c-failexec", id, PROC("[\"true\"]"), NULL), 0);
+			assert_int_equal(h_wait_status("c-failexec", id), 0);
+			o = h_read_all("c-failexec", id, false, NULL);
+			e = h_read_all("c-failexec", id, true, NULL);
+		}
+	}
+	assert_int_equal(ah_count_fds(pid), before);
+	/* A failed exec's id is free again. */
+	assert_int_equal(h_exec("c-failexec", "e1", PROC("[\"echo\",\"still\"]"), NULL), 0);
+	out = h_read_all("c-failexec", "e1", false, NULL);
+	assert_string_equal(out, "still\n");
+	assert_int_equal(h_wait_status("c-failexec", "e1"), 0);
+	assert_int_equal(h_remove("c-failexec", 0), 0);
 	h_check_clean();
 }
 
@@ -724,6 +780,7 @@ int main(void)
 		cmocka_unit_test(test_tty),
 		cmocka_unit_test(test_tty_in_container),
 		cmocka_unit_test(test_concurrent_execs),
+		cmocka_unit_test(test_failed_execs_release),
 		cmocka_unit_test(test_big_output),
 		cmocka_unit_test(test_output_after_exit),
 		cmocka_unit_test(test_backpressure),

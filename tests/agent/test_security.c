@@ -134,6 +134,89 @@ static void test_capabilities(void **state)
 	h_check_clean();
 }
 
+/* The line of /proc/PID/status that starts with key, with its newline. */
+static char *status_line(pid_t pid, const char *key)
+{
+	cleanup_free char *path = kc_xasprintf("/proc/%d/status", (int)pid);
+	cleanup_free char *buf = NULL;
+	size_t len;
+	char *l, *e;
+
+	assert_int_equal(kc_read_file(path, 1 << 16, &buf, &len, NULL), 0);
+	l = strstr(buf, key);
+	assert_non_null(l);
+	e = strchr(l, '\n');
+	assert_non_null(e);
+	return kc_xasprintf("%.*s", (int)(e - l + 1), l);
+}
+
+/*
+ * An exec whose process leaves out capabilities, noNewPrivileges and
+ * rlimits gets the container's (as runc's exec does), not the agent's
+ * full set: what it sees in /proc/self/status is what the container's
+ * init has.
+ */
+static void test_exec_inherits_container(void **state)
+{
+	cleanup_free char *s = h_spec(
+		"[\"sleep\",\"1012\"]",
+		",\"noNewPrivileges\":true,"
+		"\"capabilities\":{\"bounding\":[\"CAP_CHOWN\",\"CAP_KILL\"],"
+		"\"effective\":[\"CAP_CHOWN\",\"CAP_KILL\"],"
+		"\"permitted\":[\"CAP_CHOWN\",\"CAP_KILL\"]},"
+		"\"rlimits\":[{\"type\":\"RLIMIT_NOFILE\",\"soft\":123,\"hard\":456}]",
+		NULL, ",\"mounts\":[" PROC_MOUNT "]");
+	cleanup_free char *out = NULL, *lim = NULL, *own_out = NULL;
+	static const char *const keys[] = { "CapInh:", "CapPrm:", "CapEff:", "CapBnd:",
+					    "CapAmb:", "NoNewPrivs:" };
+	pid_t init;
+
+	(void)state;
+	h_run("c-exec-inh", s);
+	init = ah_find_process("sleep", "1012");
+	assert_true(init > 0);
+	assert_int_equal(h_exec("c-exec-inh", "e-st",
+				"{\"args\":[\"kc-test-init\",\"status\"],\"cwd\":\"/\"}", NULL),
+			 0);
+	out = h_read_all("c-exec-inh", "e-st", false, NULL);
+	assert_int_equal(h_wait_status("c-exec-inh", "e-st"), 0);
+	for (size_t i = 0; i < KC_ARRAY_SIZE(keys); i++) {
+		cleanup_free char *want = status_line(init, keys[i]);
+
+		if (!strstr(out, want)) {
+			print_message("# exec's %s differs from the init's %s# the exec's:\n%s",
+				      keys[i], want, out);
+			fail();
+		}
+	}
+	assert_non_null(strstr(out, "CapEff:\t0000000000000021\n"));
+	assert_non_null(strstr(out, "NoNewPrivs:\t1\n"));
+	assert_int_equal(h_exec("c-exec-inh", "e-lim",
+				"{\"args\":[\"kc-test-init\",\"rlimit\",\"NOFILE\"],\"cwd\":\"/\"}",
+				NULL),
+			 0);
+	lim = h_read_all("c-exec-inh", "e-lim", false, NULL);
+	assert_string_equal(lim, "123 456\n");
+	assert_int_equal(h_wait_status("c-exec-inh", "e-lim"), 0);
+	/* What the exec's process does give is its own: an explicit false and
+	 * a narrower set. */
+	assert_int_equal(h_exec("c-exec-inh", "e-own",
+				"{\"args\":[\"kc-test-init\",\"status\"],\"cwd\":\"/\","
+				"\"noNewPrivileges\":false,\"capabilities\":{\"bounding\":[\"CAP_KILL\"],"
+				"\"effective\":[\"CAP_KILL\"],\"permitted\":[\"CAP_KILL\"]}}",
+				NULL),
+			 0);
+	own_out = h_read_all("c-exec-inh", "e-own", false, NULL);
+	assert_int_equal(h_wait_status("c-exec-inh", "e-own"), 0);
+	assert_non_null(strstr(own_out, "CapEff:\t0000000000000020\n"));
+	assert_non_null(strstr(own_out, "CapBnd:\t0000000000000020\n"));
+	/* The exec is the agent's child, not the init's: false leaves the
+	 * flag unset. */
+	assert_non_null(strstr(own_out, "NoNewPrivs:\t0\n"));
+	assert_int_equal(h_remove("c-exec-inh", 0), 0);
+	h_check_clean();
+}
+
 static void test_seccomp(void **state)
 {
 	cleanup_free char *out = NULL;
@@ -410,6 +493,7 @@ int main(void)
 		cmocka_unit_test(test_readonly_rootfs_real),
 		cmocka_unit_test(test_masked_and_readonly_paths),
 		cmocka_unit_test(test_capabilities),
+		cmocka_unit_test(test_exec_inherits_container),
 		cmocka_unit_test(test_seccomp),
 		cmocka_unit_test(test_rlimits_user_umask),
 		cmocka_unit_test(test_hostname_sysctl),

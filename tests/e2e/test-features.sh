@@ -23,6 +23,31 @@ rc=$?
 case "$out" in *"/dev/pts/"*) t=yes ;; *) t="no: $out" ;; esac
 check "exec -t: a terminal" yes "$t"
 check "exec -t: exit code" 4 $rc
+# Failed execs (a program that is not there, as a Kubernetes exec probe
+# naming a missing binary) leave nothing behind: the shim's descriptors,
+# and the host agent's, are the same after 30 of them, and an exec still
+# works.  (The agent once kept 4 descriptors per failed exec, and every
+# exec failed with EMFILE after about 250.)
+fds() { ls /proc/"$1"/fd 2> /dev/null | wc -l; }
+spid=$(ps -eo pid,args | awk -v w="$W" '$0 ~ "containerd-shim-kata-v2 .*-address " w ".*-id kce2e-ex " && !/awk/ {print $1}')
+apid=
+[ "$KC_E2E_MODE" = vm ] ||
+	apid=$(ps -eo pid,args | awk '/[k]ata-agent --no-init --listen unix:\/\/\/run\/vc\/vm\/kce2e-ex\// {print $1}')
+shim_before=$(fds "$spid")
+[ -n "$apid" ] && agent_before=$(fds "$apid")
+failed=0 named=0
+for i in $(seq 30); do
+	out=$(timeout 60 $CTR tasks exec --exec-id f$i $F kce2e-ex /nonexistent 2>&1) || failed=$((failed + 1))
+	case "$out" in *"/nonexistent"*) named=$((named + 1)) ;; esac
+done
+check "failed exec: all 30 fail" 30 "$failed"
+check "failed exec: the error names the program" 30 "$named"
+out=$(timeout 60 $CTR tasks exec --exec-id x4 $F kce2e-ex /bin/echo after-failures 2>&1)
+check "exec after 30 failed ones" "after-failures" "$out"
+check "failed exec: the shim's descriptors are as before" "$shim_before" "$(fds "$spid")"
+if [ -n "$apid" ]; then
+	check "failed exec: the agent's descriptors are as before" "$agent_before" "$(fds "$apid")"
+fi
 # Task.Stats: the guest cgroup's figures (/kata_c/<cid>, cgroup v2) as
 # cgroups v1 Metrics.  The host agent has a cgroup only on a cgroup2
 # host; on this v1 host its answer is the agent's clear refusal.
