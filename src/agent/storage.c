@@ -13,7 +13,6 @@
 #include "blockdev.h"
 #include "lib/log.h"
 #include "lib/util.h"
-#include "modules.h"
 #include "storage.h"
 
 /* Bounds on what one storage may carry: far above real use. */
@@ -274,9 +273,7 @@ static int do_mount(const char *source, int target_fd, const char *fstype, unsig
 {
 	cleanup_free char *tpath = kc_agent_fd_path(target_fd);
 
-	if (mount(source, tpath, fstype, flags & ~(unsigned long)MS_RDONLY, data) < 0 &&
-	    !(errno == ENODEV && kc_agent_module_for_fstype(fstype) &&
-	      mount(source, tpath, fstype, flags & ~(unsigned long)MS_RDONLY, data) == 0))
+	if (mount(source, tpath, fstype, flags & ~(unsigned long)MS_RDONLY, data) < 0)
 		return kc_error_set(err, errno, "mount %s `%s` on `%s`", fstype ? fstype : "bind",
 				    source, what);
 	/* A bind ignores MS_RDONLY until remounted; do every kind alike. */
