@@ -451,6 +451,12 @@ static int mount_one(struct kc_agent_storages *s, int root_fd, const char *owner
 	st->shared = req->shared;
 	st->owners = kc_xzalloc(sizeof(char *));
 	add_owner(st, owner);
+	/* A tmpfs or directory the pod's containers share by name (an
+	 * emptyDir, the pod's /dev/shm) lives as long as the pod, as in
+	 * Kubernetes: an init container's files are there for the containers
+	 * that start after it is gone.  The sandbox holds it too. */
+	if (req->shared && owner[0] && (drv == DRV_EPHEMERAL || drv == DRV_LOCAL))
+		add_owner(st, "");
 	st->next = s->list;
 	s->list = st;
 	if (req->fs_group_set) {

@@ -91,7 +91,7 @@ static void add_cgroup_namespace(json_t *spec, json_t *linux_)
 }
 
 int kc_spec_for_guest(const struct kc_container_env *env, const char *cid, json_t *spec,
-		      kc_error_t *err)
+		      struct kc_guest_storages *storages, kc_error_t *err)
 {
 	json_t *root, *mounts, *linux_, *process, *kept;
 	size_t i;
@@ -127,7 +127,7 @@ int kc_spec_for_guest(const struct kc_container_env *env, const char *cid, json_
 			json_decref(kept);
 			return kc_error_set(err, EINVAL, "oci spec: mount %zu is not an object", i);
 		}
-		ret = kc_volume_share(env, cid, i, m, &drop, err);
+		ret = kc_volume_share(env, cid, i, m, &drop, storages, err);
 		if (ret < 0) {
 			json_decref(kept);
 			return ret;
