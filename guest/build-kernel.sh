@@ -8,7 +8,9 @@
 # Needs: apt-get, apt-cache, dpkg-deb, depmod (kmod), od, dd, and the payload's
 #        decompressor (lz4 for Debian's kernel; gzip/xz/zstd/bzip2 handled).
 # Outputs: OUTDIR/vmlinux, OUTDIR/modules/*.ko, OUTDIR/modules/load-order,
-#          OUTDIR/kernel-version. Downloads are cached in OUTDIR/cache.
+#          OUTDIR/modules/*.ko.gz, OUTDIR/modules/on-demand,
+#          OUTDIR/modules/aliases, OUTDIR/kernel-version. Downloads are
+#          cached in OUTDIR/cache.
 #          --link FILE also makes FILE a hard link to (or copy of) the vmlinux
 #          (the meson target's output).
 set -eu
@@ -26,7 +28,25 @@ mkdir -p "$OUT/cache"
 OUT=$(cd "$OUT" && pwd)
 CACHE=$OUT/cache
 
-WANTED_MODULES="virtio_mmio virtio_console fuse virtiofs vsock vmw_vsock_virtio_transport virtio_blk virtio_net overlay"
+# Loaded by init at boot (load-order), the drivers of the VM's devices.
+WANTED_MODULES="virtio_mmio virtio_console fuse virtiofs vsock vmw_vsock_virtio_transport virtio_blk virtio_net"
+# What a Kata guest kernel has built in and Debian's builds as modules:
+# loaded on demand, when the kernel's request_module runs /sbin/modprobe
+# (the agent; src/agent/modules.c), so that a privileged container finds
+# bridges, veth, tun, nftables/iptables, the usual qdiscs and file systems
+# as under Kata.  Stored gzip'd (the initrd's files stay in guest RAM) with
+# their dependencies.  xfs and btrfs (4 MB each) are left out: a kata-c
+# container gets no block device to hold them.
+DEMAND_MODULES="overlay vfat
+    bridge br_netfilter veth tun dummy macvlan ipvlan vxlan 8021q
+    sch_ingress sch_htb sch_netem cls_u32 cls_bpf act_mirred act_gact ifb
+    nf_tables nft_chain_nat nft_compat nft_ct nft_nat nft_masq nft_redir
+    nft_reject_inet nft_fib_inet nft_limit nft_log
+    ip_tables iptable_filter iptable_nat iptable_mangle iptable_raw
+    ip6_tables ip6table_filter ip6table_nat ip6table_mangle ip6table_raw
+    xt_conntrack xt_MASQUERADE xt_addrtype xt_comment xt_mark xt_multiport
+    xt_nat xt_REDIRECT xt_tcpudp xt_state xt_limit xt_LOG ipt_REJECT
+    ip6t_REJECT"
 
 # 1. Resolve the metapackage to the concrete kernel image package.
 PKG=${KC_KERNEL_PACKAGE:-}
@@ -164,12 +184,58 @@ while read -r p; do
     basename "$p"
 done < "$ORDER" > "$STAGE/modules/load-order"
 
+#    On-demand modules: each line of on-demand is a module and the modules
+#    it needs, dependencies first ("bridge llc stp bridge"); aliases maps
+#    the names the kernel asks for ("rtnl-link-bridge", "fs-overlay",
+#    "char-major-10-200") to modules, as modules.alias does.  Only exact
+#    names are kept: the patterns of modules.alias match device IDs
+#    (pci:v*d*...) that no on-demand module of a microvm is asked for, and
+#    the agent compares names with strcmp (fnmatch would bring glibc's
+#    locale tables into the static agent).  A module that init loads is
+#    not repeated.
+BOOT=$ORDER
+closure() {  # the dependency-first closure of relative path $1, in $STAGE/closure
+    ORDER=$STAGE/closure
+    : > "$ORDER"
+    add "$1"
+}
+: > "$STAGE/paths"
+for m in $DEMAND_MODULES; do
+    p=$(modpath "$m")
+    [ -n "$p" ] || die "module $m not in $KVER modules.dep"
+    closure "$p"
+    while read -r q; do
+        grep -qxF "$q" "$BOOT" || grep -qxF "$q" "$STAGE/paths" || echo "$q" >> "$STAGE/paths"
+    done < "$STAGE/closure"
+done
+# Every module carried gets its line, dependencies included: the kernel
+# may ask for one of those by an alias of its own (nfnetlink's
+# net-pf-16-proto-12, before nf_tables).
+: > "$STAGE/modules/on-demand"
+: > "$STAGE/names"
+while read -r p; do
+    n=$(basename "$p" .ko)
+    echo "$n" >> "$STAGE/names"
+    gzip -n -9 -c "$MODDIR/$p" > "$STAGE/modules/$n.ko.gz"
+    closure "$p"
+    line=$n
+    while read -r q; do
+        grep -qxF "$q" "$BOOT" || line="$line $(basename "$q" .ko)"
+    done < "$STAGE/closure"
+    echo "$line" >> "$STAGE/modules/on-demand"
+done < "$STAGE/paths"
+# modules.alias names modules with '_' for '-'.
+tr '-' '_' < "$STAGE/names" > "$STAGE/names_"
+awk 'NR == FNR { want[$1] = 1; next }
+     $1 == "alias" && ($3 in want) && $2 !~ /[*?[]/ { print $2, $3 }' \
+    "$STAGE/names_" "$MODDIR/modules.alias" | LC_ALL=C sort > "$STAGE/modules/aliases"
+
 # 6. Install (replace previous outputs).
 rm -rf "$OUT/modules"
 mv "$STAGE/modules" "$OUT/modules"
 mv "$STAGE/vmlinux" "$OUT/vmlinux"
 echo "$KVER" > "$OUT/kernel-version"
-echo "build-kernel.sh: $KVER -> $OUT/vmlinux ($(wc -l < "$OUT/modules/load-order") modules)" >&2
+echo "build-kernel.sh: $KVER -> $OUT/vmlinux ($(wc -l < "$OUT/modules/load-order") modules at boot, $(ls "$OUT/modules" | grep -c '\.ko\.gz$') on demand)" >&2
 if [ -n "$LINK" ]; then
     rm -f "$LINK"
     ln "$OUT/vmlinux" "$LINK" 2>/dev/null || cp "$OUT/vmlinux" "$LINK"

@@ -251,6 +251,10 @@ static void init_setup(struct opts *o, char **listen)
 		kc_error("init: %s", err->msg);
 		kc_error_free(&err);
 	}
+	if (kc_agent_modprobe_install(KC_AGENT_MODULES_DIR, &err) < 0) {
+		kc_warn("init: %s", err->msg);
+		kc_error_free(&err);
+	}
 	if (cl.debug_console)
 		kc_agent_init_debug_console();
 	meminfo = mem_summary();
@@ -383,6 +387,14 @@ int main(int argc, char **argv)
 	bool init_mode;
 	int ret;
 
+	{
+		/* The initrd's /lib/modules/modprobe is this binary: the kernel
+		 * runs it to load a module (modules.c). */
+		const char *base = strrchr(argv[0], '/');
+
+		if (strcmp(base ? base + 1 : argv[0], "modprobe") == 0)
+			return kc_agent_modprobe_main(argc, argv);
+	}
 	kc_log_init("kata-agent", "agent");
 	if (parse_opts(argc, argv, &o) < 0)
 		return 2;

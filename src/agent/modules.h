@@ -4,10 +4,23 @@
 
 /*
  * Kernel modules of the guest image.  The initrd holds them flat in
- * /lib/modules (NAME.ko) with /lib/modules/load-order listing their file
- * names dependencies first (guest/build-kernel.sh writes it), so the agent
- * needs neither modprobe nor modules.dep: it loads them in that order with
- * finit_module(2).
+ * /lib/modules (guest/build-kernel.sh writes them):
+ *
+ *   NAME.ko, load-order   what init loads at boot, dependencies first,
+ *                         with finit_module(2)
+ *   NAME.ko.gz            the rest (bridge, veth, tun, nf_tables, overlay...),
+ *                         loaded on demand with init_module(2)
+ *   on-demand             "MODULE DEP... MODULE": each such module and what
+ *                         it needs, dependencies first
+ *   aliases               "ALIAS MODULE", from modules.alias
+ *
+ *   modprobe              a link to /init: the agent as modprobe
+ *
+ * Once init has loaded the boot modules it makes DIR/modprobe the kernel's
+ * modprobe (kc_agent_modprobe_install), so that the kernel's
+ * request_module (a bridge asked of rtnetlink, a mount of overlay,
+ * nf_tables over netlink) loads them when first used; the guest needs no
+ * kmod, modules.dep or depmod.
  */
 
 #include <stdbool.h>
@@ -23,9 +36,11 @@
 bool kc_agent_module_name_valid(const char *name);
 
 /*
- * Loads DIR/NAME.ko (or with '-' and '_' swapped, as modprobe treats them
- * alike) with finit_module and `params` ("key=value ...", may be NULL).
- * Already loaded (EEXIST) is success.  Errors name the module.
+ * Loads the module NAME (or with '-' and '_' swapped, as modprobe treats
+ * them alike), or the on-demand module an alias NAME names, with `params`
+ * ("key=value ...", may be NULL: those of the kernel command line), after
+ * the on-demand modules it needs.  Already loaded (EEXIST) is success.
+ * Errors name the module.
  */
 int kc_agent_module_load(const char *dir, const char *name, const char *params,
 			 kc_error_t *err);
@@ -37,9 +52,7 @@ int kc_agent_module_load(const char *dir, const char *name, const char *params,
  * (NULL-terminated, may be NULL; the kernel command line's modules_load=).
  * Each gets its parameters from `cmdline` (may be NULL), as modprobe would.
  * The drivers of one kind of virtio device (net, blk, vsock, virtio-fs)
- * are skipped when virtio_bus (NULL: never skip) lists no such device, and
- * those loaded on first use (kc_agent_module_for_fstype) unless `extra`
- * names them.
+ * are skipped when virtio_bus (NULL: never skip) lists no such device.
  * A module that fails is logged with its name and the others are still
  * loaded.  The file of each module loaded (or found loaded) is unlinked:
  * the initrd's files take guest RAM; a later kc_agent_module_load() of one
@@ -49,18 +62,21 @@ int kc_agent_module_load(const char *dir, const char *name, const char *params,
 int kc_agent_modules_load_all(const char *dir, const char *virtio_bus, char *const *extra,
 			      const char *cmdline, kc_error_t *err);
 
-/*
- * A mount of `fstype` failed with ENODEV.  After init's
- * kc_agent_modules_load_all, a module left for its first use (overlay) is
- * loaded now, as the kernel's request_module would with a modprobe the
- * guest does not have; true when it was, and the caller mounts again.
- * Always false in a process that is not the VM's init.
- */
-bool kc_agent_module_for_fstype(const char *fstype);
-
 /* CreateSandbox.kernel_modules: each module with its parameters, in order;
  * the first failure is the error. */
 int kc_agent_modules_load_request(const char *dir, Grpc__KernelModule *const *mods, size_t n,
 				  kc_error_t *err);
+
+/* Writes DIR/modprobe to /proc/sys/kernel/modprobe, where the image has
+ * one (only init calls this: a host's modprobe is not ours to change). */
+int kc_agent_modprobe_install(const char *dir, kc_error_t *err);
+
+/*
+ * The agent run as DIR/modprobe (argv[0]'s base name) by the kernel's
+ * request_module: `modprobe [-q] [--] NAME [PARAM=VALUE...]` loads NAME
+ * as kc_agent_module_load() does, logging to the kernel log.  Returns the
+ * exit status: 0 loaded (or already there), 1 failed, 2 usage.
+ */
+int kc_agent_modprobe_main(int argc, char **argv);
 
 #endif

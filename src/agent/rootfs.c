@@ -31,7 +31,6 @@
 #include "lib/log.h"
 #include "lib/path.h"
 #include "lib/util.h"
-#include "modules.h"
 
 static int openat2_beneath(int dirfd, const char *path)
 {
@@ -150,9 +149,7 @@ static int do_mount(const struct kc_oci_mount *m, int rootfd, bool userns, kc_er
 	} else {
 		const char *src = m->source ? m->source : type;
 
-		if (mount(src, path, type, flags, m->data) < 0 &&
-		    !(errno == ENODEV && kc_agent_module_for_fstype(type) &&
-		      mount(src, path, type, flags, m->data) == 0)) {
+		if (mount(src, path, type, flags, m->data) < 0) {
 			/* sysfs in a user namespace without its own network
 			 * namespace: a read-only bind of the agent's. */
 			if (errno == EPERM && userns && strcmp(type, "sysfs") == 0) {

@@ -13,7 +13,6 @@
 #include "blockdev.h"
 #include "lib/log.h"
 #include "lib/util.h"
-#include "modules.h"
 #include "storage.h"
 
 /* Bounds on what one storage may carry: far above real use. */
@@ -273,9 +272,7 @@ static int do_mount(const char *source, int target_fd, const char *fstype, unsig
 {
 	cleanup_free char *tpath = kc_agent_fd_path(target_fd);
 
-	if (mount(source, tpath, fstype, flags & ~(unsigned long)MS_RDONLY, data) < 0 &&
-	    !(errno == ENODEV && kc_agent_module_for_fstype(fstype) &&
-	      mount(source, tpath, fstype, flags & ~(unsigned long)MS_RDONLY, data) == 0))
+	if (mount(source, tpath, fstype, flags & ~(unsigned long)MS_RDONLY, data) < 0)
 		return kc_error_set(err, errno, "mount %s `%s` on `%s`", fstype ? fstype : "bind",
 				    source, what);
 	/* A bind ignores MS_RDONLY until remounted; do every kind alike. */
@@ -458,6 +455,12 @@ static int mount_one(struct kc_agent_storages *s, int root_fd, const char *owner
 	st->shared = req->shared;
 	st->owners = kc_xzalloc(sizeof(char *));
 	add_owner(st, owner);
+	/* A tmpfs or directory the pod's containers share by name (an
+	 * emptyDir, the pod's /dev/shm) lives as long as the pod, as in
+	 * Kubernetes: an init container's files are there for the containers
+	 * that start after it is gone.  The sandbox holds it too. */
+	if (req->shared && owner[0] && (drv == DRV_EPHEMERAL || drv == DRV_LOCAL))
+		add_owner(st, "");
 	st->next = s->list;
 	s->list = st;
 	if (req->fs_group_set) {

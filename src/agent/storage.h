@@ -24,7 +24,9 @@
  * naming the path, and the mount is made on the resolved fd, so nothing
  * can swap a component in between.  A storage marked shared is mounted
  * once and counted per owner; the rest are mounted per owner.  Everything
- * an owner mounted is unmounted (newest first) when it goes.
+ * an owner mounted is unmounted (newest first) when it goes.  A shared
+ * ephemeral or local storage (a pod's emptyDir or /dev/shm) is held by the
+ * sandbox as well: it goes with DestroySandbox, not with its containers.
  */
 
 #include <stdbool.h>

@@ -39,9 +39,40 @@ struct kc_container_env {
 	 * namespaces /proc/<it>/ns/<type>. */
 	pid_t task_pid;
 	/* The agent is a host process (tests, KATA_C_TEST_AGENT), not a guest:
-	 * linux.resources would be the host's cgroups, so they stay out. */
+	 * linux.resources would be the host's cgroups, so they stay out, and
+	 * volumes are all shared (no guest tmpfs). */
 	bool host_agent;
+	/* Kata's disable_guest_empty_dir = false: a disk emptyDir is a
+	 * directory of the guest instead of a host directory shared. */
+	bool guest_empty_dir;
+	/* Kata's emptydir_mode ("shared-fs"; "block-encrypted" is refused);
+	 * NULL is "shared-fs". */
+	const char *emptydir_mode;
 };
+
+/* Where the guest keeps what the pod's containers share by name. */
+#define KC_GUEST_SANDBOX_DIR "/run/kata-containers/sandbox"
+
+/*
+ * A storage the agent mounts for a container (CreateContainer.storages)
+ * besides the share: a pod's memory emptyDir or /dev/shm as a tmpfs of
+ * the guest ("ephemeral"), a disk emptyDir as a guest directory ("local").
+ * Each is marked shared: the pod's containers that name it get the same
+ * one, which lives as long as the pod.
+ */
+struct kc_guest_storage {
+	char *driver, *source, *fstype, *mount_point;
+	char **options; /* NULL-terminated */
+	bool fs_group_set;
+	unsigned fs_group;
+};
+
+struct kc_guest_storages {
+	struct kc_guest_storage *v;
+	size_t n;
+};
+
+void kc_guest_storages_free(struct kc_guest_storages *s);
 
 /* Container and sandbox ids as containerd allows them: [A-Za-z0-9] then
  * [A-Za-z0-9_.-], at most 76 bytes (they become path components). */
@@ -61,7 +92,9 @@ int kc_rootfs_setup(const struct kc_container_env *env, const char *cid, const c
 
 /*
  * Rewrites spec (in place) for the guest: root.path to the share; bind
- * mounts shared through the share (files and dirs, read-only honoured);
+ * mounts shared through the share (files and dirs, read-only honoured),
+ * except Kubernetes' emptyDir volumes and the pod's /dev/shm, which become
+ * storages of the guest appended to `storages` (kc_volume_share);
  * namespace paths that name the pod's sandbox container's pid, ipc or uts
  * namespace become *sandbox_ns (CLONE_NEWPID, CLONE_NEWIPC, CLONE_NEWUTS:
  * CreateContainer's sandbox_*ns), other host namespaces and rshared mounts
@@ -75,7 +108,8 @@ int kc_rootfs_setup(const struct kc_container_env *env, const char *cid, const c
  * stay on failure: kc_container_cleanup() removes them.
  */
 int kc_spec_for_guest(const struct kc_container_env *env, const char *cid, json_t *spec,
-		      uint64_t *sandbox_ns, kc_error_t *err);
+		      struct kc_guest_storages *storages, uint64_t *sandbox_ns,
+		      kc_error_t *err);
 
 /* Whether linux.namespaces has an entry of type (path or not). */
 bool kc_spec_has_namespace(json_t *spec, const char *type);
@@ -106,9 +140,19 @@ void kc_spec_sizing(json_t *spec, unsigned default_vcpus, unsigned max_vcpus,
  * guest path; a bind of the host's /proc, /sys or /dev is dropped (*drop:
  * the guest has its own); mount types the guest provides pass unchanged.
  * index makes the share name unique within the container.
+ *
+ * Volumes the guest holds itself, as Kata's runtime does: a bind of
+ * kubelet's emptyDir directory (.../kubernetes.io~empty-dir/NAME) on a
+ * tmpfs (medium: Memory) becomes a guest tmpfs of the host tmpfs's size
+ * (its sizeLimit) at KC_GUEST_SANDBOX_DIR/ephemeral/NAME; a bind on
+ * /dev/shm from a tmpfs (containerd's pod shm) a guest tmpfs of that size
+ * at KC_GUEST_SANDBOX_DIR/shm; with guest_empty_dir, a disk emptyDir a
+ * guest directory at KC_GUEST_SANDBOX_DIR/local/NAME.  The mount becomes
+ * a bind of that path and its storage is appended to `storages`.  A size
+ * larger than the host's memory is refused, naming the volume.
  */
 int kc_volume_share(const struct kc_container_env *env, const char *cid, size_t index,
-		    json_t *mnt, bool *drop, kc_error_t *err);
+		    json_t *mnt, bool *drop, struct kc_guest_storages *storages, kc_error_t *err);
 
 /* The annotation `key` of a spec, or NULL. */
 const char *kc_spec_annotation(json_t *spec, const char *key);

@@ -21,6 +21,8 @@ struct kc_sandbox {
 	bool virtiofs;
 	bool stopped;
 	bool disable_guest_seccomp;
+	bool guest_empty_dir;
+	char *emptydir_mode;
 	struct kc_vm *vm;
 	pid_t agent_pid; /* host agent */
 	int agent_pidfd;
@@ -79,6 +81,9 @@ int kc_sandbox_start(const struct kc_sandbox_opts *o, struct kc_sandbox **out, k
 	sb = kc_xzalloc(sizeof(*sb));
 	sb->agent_pidfd = -1;
 	sb->disable_guest_seccomp = o->cfg->runtime.disable_guest_seccomp;
+	sb->guest_empty_dir = !o->cfg->runtime.disable_guest_empty_dir;
+	sb->emptydir_mode = o->cfg->runtime.emptydir_mode ? kc_xstrdup(o->cfg->runtime.emptydir_mode)
+							  : NULL;
 	paths(sb, o->id);
 	if (access(sb->base_dir, F_OK) == 0) {
 		ret = kc_error_set(err, EEXIST, "sandbox `%s`: `%s` already exists", o->id,
@@ -195,6 +200,8 @@ void kc_sandbox_container_env(const struct kc_sandbox *sb, struct kc_container_e
 	env->disable_guest_seccomp = sb->disable_guest_seccomp;
 	env->host_agent = !sb->virtiofs;
 	env->task_pid = kc_sandbox_pid(sb);
+	env->guest_empty_dir = sb->guest_empty_dir;
+	env->emptydir_mode = sb->emptydir_mode;
 }
 
 static int remove_dirs(const char *base_dir, const char *run_dir, kc_error_t *err)
@@ -260,6 +267,7 @@ void kc_sandbox_free(struct kc_sandbox *sb)
 	free(sb->shared_dir);
 	free(sb->run_dir);
 	free(sb->agent_uri);
+	free(sb->emptydir_mode);
 	free(sb);
 }
 

@@ -196,7 +196,8 @@ static void add_cgroup_namespace(json_t *spec, json_t *linux_)
 }
 
 int kc_spec_for_guest(const struct kc_container_env *env, const char *cid, json_t *spec,
-		      uint64_t *sandbox_ns, kc_error_t *err)
+		      struct kc_guest_storages *storages, uint64_t *sandbox_ns,
+		      kc_error_t *err)
 {
 	json_t *root, *mounts, *linux_, *process, *kept;
 	size_t i;
@@ -235,7 +236,7 @@ int kc_spec_for_guest(const struct kc_container_env *env, const char *cid, json_
 		}
 		ret = check_propagation(m, i, err);
 		if (ret >= 0)
-			ret = kc_volume_share(env, cid, i, m, &drop, err);
+			ret = kc_volume_share(env, cid, i, m, &drop, storages, err);
 		if (ret < 0) {
 			json_decref(kept);
 			return ret;

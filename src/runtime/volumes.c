@@ -2,13 +2,18 @@
 /*
  * Volumes: the spec's bind mounts, shared with the guest the way Kata does
  * (a bind into the sandbox share, then a bind inside the guest from the
- * share to the destination).
+ * share to the destination), or held by the guest itself (emptyDir,
+ * /dev/shm).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysinfo.h>
 #include <unistd.h>
 
 #include "container.h"
@@ -60,8 +65,142 @@ static char *safe_base(const char *dest)
 	return s;
 }
 
+void kc_guest_storages_free(struct kc_guest_storages *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		free(s->v[i].driver);
+		free(s->v[i].source);
+		free(s->v[i].fstype);
+		free(s->v[i].mount_point);
+		kc_free_strv(s->v[i].options);
+	}
+	free(s->v);
+	s->v = NULL;
+	s->n = 0;
+}
+
+/* kubelet's emptyDir: .../volumes/kubernetes.io~empty-dir/NAME.  NAME (a
+ * DNS label for Kubernetes; anything else is not taken for one), or NULL. */
+static const char *empty_dir_name(const char *src)
+{
+	static const char kind[] = "/kubernetes.io~empty-dir/";
+	const char *name = strrchr(src, '/'), *k;
+
+	if (!name || name - src < (ptrdiff_t)strlen(kind) - 1)
+		return NULL;
+	k = name - (strlen(kind) - 1);
+	if (strncmp(k, kind, strlen(kind) - 1) != 0 || k == src)
+		return NULL;
+	name++;
+	if (!*name || strlen(name) > 63)
+		return NULL;
+	for (const char *p = name; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-'))
+			return NULL;
+	return name;
+}
+
+static void add_storage(struct kc_guest_storages *out, const char *driver, const char *source,
+			const char *fstype, const char *mount_point, char **options,
+			const struct stat *st)
+{
+	struct kc_guest_storage *g;
+
+	out->v = kc_xrealloc(out->v, (out->n + 1) * sizeof(*out->v));
+	g = &out->v[out->n++];
+	memset(g, 0, sizeof(*g));
+	g->driver = kc_xstrdup(driver);
+	g->source = kc_xstrdup(source);
+	g->fstype = kc_xstrdup(fstype);
+	g->mount_point = kc_xstrdup(mount_point);
+	g->options = options;
+	/* kubelet gives the volume the pod's fsGroup: the guest's copy gets
+	 * it too, as Kata's runtime passes it. */
+	if (st->st_gid != 0) {
+		g->fs_group_set = true;
+		g->fs_group = (unsigned)st->st_gid;
+	}
+}
+
+static char **strv(const char *a, const char *b, const char *c, const char *d, const char *e)
+{
+	const char *in[] = { a, b, c, d, e };
+	char **v = kc_xzalloc(6 * sizeof(char *));
+	size_t n = 0;
+
+	for (size_t i = 0; i < 5; i++)
+		if (in[i])
+			v[n++] = kc_xstrdup(in[i]);
+	return v;
+}
+
+/*
+ * The volumes the guest holds itself (container.h, kc_volume_share):
+ * *done when mnt now names a storage of `out`.
+ */
+static int guest_volume(const struct kc_container_env *env, const char *dest, const char *src,
+			const struct stat *st, json_t *mnt, struct kc_guest_storages *out,
+			bool *done, kc_error_t *err)
+{
+	const char *name = empty_dir_name(src);
+	bool shm = strcmp(dest, "/dev/shm") == 0;
+	cleanup_free char *guest = NULL, *size = NULL, *mode = NULL;
+	struct statfs sfs;
+
+	*done = false;
+	if (!out || env->host_agent || !S_ISDIR(st->st_mode) || (!name && !shm))
+		return 0;
+	if (statfs(src, &sfs) < 0)
+		return kc_error_set(err, errno, "mount `%s`: statfs `%s`", dest, src);
+	mode = kc_xasprintf("mode=%04o", (unsigned)(st->st_mode & 07777));
+	if (sfs.f_type == TMPFS_MAGIC) {
+		unsigned long long bytes = (unsigned long long)sfs.f_blocks * sfs.f_bsize;
+		unsigned long long host = 0;
+		struct sysinfo si;
+
+		if (sysinfo(&si) == 0)
+			host = (unsigned long long)si.totalram * si.mem_unit;
+		/* A tmpfs of size 0 has no limit: the guest's default, half
+		 * its memory, applies. */
+		if (host && bytes > host)
+			return kc_error_set(err, EINVAL,
+					    "mount `%s`: %s `%s` asks for %llu bytes (its sizeLimit), "
+					    "more than this host's memory (%llu bytes)",
+					    dest, name ? "emptyDir" : "/dev/shm", name ? name : src, bytes,
+					    host);
+		if (bytes)
+			size = kc_xasprintf("size=%llu", bytes);
+		if (name) {
+			guest = kc_xasprintf(KC_GUEST_SANDBOX_DIR "/ephemeral/%s", name);
+			add_storage(out, "ephemeral", "tmpfs", "tmpfs", guest,
+				    strv(mode, size, NULL, NULL, NULL), st);
+		} else {
+			guest = kc_xstrdup(KC_GUEST_SANDBOX_DIR "/shm");
+			add_storage(out, "ephemeral", "shm", "tmpfs", guest,
+				    strv("nosuid", "nodev", "noexec", mode, size), st);
+		}
+	} else if (name) {
+		if (env->emptydir_mode && strcmp(env->emptydir_mode, "shared-fs") != 0)
+			return kc_error_set(err, ENOTSUP,
+					    "mount `%s`: emptyDir `%s`: emptydir_mode `%s` is not "
+					    "supported (kata-c has shared-fs only)",
+					    dest, name, env->emptydir_mode);
+		if (!env->guest_empty_dir)
+			return 0;
+		guest = kc_xasprintf(KC_GUEST_SANDBOX_DIR "/local/%s", name);
+		add_storage(out, "local", "local", "", guest, strv(mode, NULL, NULL, NULL, NULL),
+			    st);
+	} else {
+		return 0; /* a /dev/shm that is no tmpfs: shared as it is */
+	}
+	json_object_set_new(mnt, "source", json_string(guest));
+	json_object_set_new(mnt, "type", json_string("bind"));
+	*done = true;
+	return 0;
+}
+
 int kc_volume_share(const struct kc_container_env *env, const char *cid, size_t index,
-		    json_t *mnt, bool *drop, kc_error_t *err)
+		    json_t *mnt, bool *drop, struct kc_guest_storages *storages, kc_error_t *err)
 {
 	json_t *jdest = json_object_get(mnt, "destination");
 	json_t *jtype = json_object_get(mnt, "type");
@@ -69,7 +208,7 @@ int kc_volume_share(const struct kc_container_env *env, const char *cid, size_t 
 	json_t *opts = json_object_get(mnt, "options");
 	const char *dest, *type, *src;
 	cleanup_free char *base = NULL, *host = NULL, *guest = NULL;
-	bool bind, ro;
+	bool bind, ro, done;
 	struct stat st;
 	int ret;
 
@@ -105,6 +244,9 @@ int kc_volume_share(const struct kc_container_env *env, const char *cid, size_t 
 		return kc_error_set(err, EINVAL,
 				    "mount `%s`: source `%s` is neither a file nor a directory", dest,
 				    src);
+	ret = guest_volume(env, dest, src, &st, mnt, storages, &done, err);
+	if (ret < 0 || done)
+		return ret;
 	ro = has_option(opts, "ro");
 	base = safe_base(dest);
 	host = kc_xasprintf("%s/%s-%zu-%s", env->mounts_dir, cid, index, base);

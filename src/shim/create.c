@@ -205,7 +205,10 @@ static void create_container(struct shim *s, struct create_ctx *x)
 	struct shim_container *c = x->c;
 	Grpc__CreateContainerRequest req = GRPC__CREATE_CONTAINER_REQUEST__INIT;
 	struct kc_container_env env;
+	struct kc_guest_storages gs = { 0 };
 	cleanup_free struct kc_rootfs_mount *mounts = NULL;
+	cleanup_free Grpc__Storage *st = NULL;
+	cleanup_free Grpc__Storage **sts = NULL;
 	cleanup_free char *json = NULL;
 	uint64_t sandbox_ns = 0;
 	json_t *root;
@@ -222,8 +225,9 @@ static void create_container(struct shim *s, struct create_ctx *x)
 	root = json_object_get(json_object_get(x->spec, "root"), "path");
 	if (kc_rootfs_setup(&env, c->id, c->bundle, json_is_string(root) ? json_string_value(root) : NULL,
 			    mounts, x->req->n_rootfs, &err) < 0 ||
-	    kc_spec_for_guest(&env, c->id, x->spec, &sandbox_ns, &err) < 0 ||
+	    kc_spec_for_guest(&env, c->id, x->spec, &gs, &sandbox_ns, &err) < 0 ||
 	    shim_io_open(&c->init, &err) < 0) {
+		kc_guest_storages_free(&gs);
 		create_fail(s, x, &err);
 		return;
 	}
@@ -235,9 +239,30 @@ static void create_container(struct shim *s, struct create_ctx *x)
 	req.sandbox_pidns = (sandbox_ns & CLONE_NEWPID) != 0;
 	req.sandbox_ipcns = (sandbox_ns & CLONE_NEWIPC) != 0;
 	req.sandbox_utsns = (sandbox_ns & CLONE_NEWUTS) != 0;
+	/* The volumes the guest holds itself (emptyDir, /dev/shm): shared
+	 * by the pod's containers, which name the same mount point. */
+	st = kc_xzalloc((gs.n + 1) * sizeof(*st));
+	sts = kc_xzalloc((gs.n + 1) * sizeof(*sts));
+	for (size_t i = 0; i < gs.n; i++) {
+		grpc__storage__init(&st[i]);
+		st[i].driver = gs.v[i].driver;
+		st[i].source = gs.v[i].source;
+		st[i].fstype = gs.v[i].fstype;
+		st[i].mount_point = gs.v[i].mount_point;
+		st[i].options = gs.v[i].options;
+		while (st[i].options[st[i].n_options])
+			st[i].n_options++;
+		st[i].fs_group = gs.v[i].fs_group;
+		st[i].fs_group_set = gs.v[i].fs_group_set;
+		st[i].shared = true;
+		sts[i] = &st[i];
+	}
+	req.storages = sts;
+	req.n_storages = gs.n;
 	shim_agent_call(s, "CreateContainer", &req.base, NULL,
 			(uint64_t)s->cfg.runtime.create_container_timeout * NS_SEC,
 			on_container_created, x);
+	kc_guest_storages_free(&gs);
 }
 
 static void oom_poll(struct shim *s);

@@ -187,6 +187,61 @@ static void test_modules_failures(void **state)
 	kc_error_free(&err);
 }
 
+/* dir/name.gz holds content gzip'd, cut short unless `whole`. */
+/* dir/name.gz holds content gzip'd, cut short unless `whole`. */
+static void write_gz(const char *dir, const char *name, const char *content, bool whole)
+{
+	cleanup_free char *cmd = kc_xasprintf("cd '%s' && gzip -n '%s'%s%s%s", dir, name,
+					      whole ? "" : " && truncate -s -9 '",
+					      whole ? "" : name, whole ? "" : ".gz'");
+
+	write_file(dir, name, content);
+	assert_int_equal(system(cmd), 0);
+}
+
+/*
+ * On-demand modules (what the kernel's request_module asks /sbin/modprobe
+ * for): an alias resolves to its module, whose dependencies load first
+ * from their gzip'd files.  Nothing here is a real module, so the first
+ * load fails, and the error names it and what needed it.
+ */
+static void test_modules_on_demand(void **state)
+{
+	char dir[] = "/tmp/kc-guest-boot-demand-XXXXXX";
+	cleanup_free char *cmd = NULL;
+	kc_error_t err = NULL;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	write_file(dir, "load-order", "");
+	write_file(dir, "on-demand", "top_kc dep_kc top_kc\nbad_gz_kc bad_gz_kc\n");
+	write_file(dir, "aliases", "fs-top-kc top_kc\nrtnl-link-top-kc top_kc\n");
+	write_gz(dir, "dep_kc.ko", "not an ELF file", true);
+	write_gz(dir, "top_kc.ko", "not an ELF file either", true);
+	write_gz(dir, "bad_gz_kc.ko", "a gzip stream cut short, a gzip stream cut short", false);
+	/* By alias: the dependency is inflated and tried first. */
+	assert_true(kc_agent_module_load(dir, "rtnl-link-top-kc", NULL, &err) < 0);
+	assert_non_null(strstr(err->msg, "`rtnl-link-top-kc` needs `dep_kc`"));
+	assert_non_null(strstr(err->msg, "module `dep_kc`: init_module"));
+	kc_error_free(&err);
+	/* By name, as kernel_modules asks. */
+	assert_true(kc_agent_module_load(dir, "top-kc", "", &err) < 0);
+	assert_non_null(strstr(err->msg, "needs `dep_kc`"));
+	kc_error_free(&err);
+	assert_true(kc_agent_module_load(dir, "bad_gz_kc", NULL, &err) < 0);
+	assert_non_null(strstr(err->msg, "`bad_gz_kc.ko.gz` is not a whole gzip stream"));
+	kc_error_free(&err);
+	/* Neither a module nor an alias of one. */
+	assert_true(kc_agent_module_load(dir, "rtnl-link-nothing-kc", NULL, &err) < 0);
+	assert_non_null(strstr(err->msg, "rtnl-link-nothing-kc"));
+	kc_error_free(&err);
+	assert_true(kc_agent_module_load(dir, "devname:net/tun", NULL, &err) < 0);
+	assert_non_null(strstr(err->msg, "not a valid module name"));
+	kc_error_free(&err);
+	cmd = kc_xasprintf("rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 /* Device drivers are skipped without their device on the virtio bus; the
  * rest, and modules_load=, are loaded (here: attempted and failed). */
 static void test_modules_skip(void **state)
@@ -335,6 +390,7 @@ int main(void)
 		cmocka_unit_test(test_module_params),
 		cmocka_unit_test(test_modules_failures),
 		cmocka_unit_test(test_modules_skip),
+		cmocka_unit_test(test_modules_on_demand),
 		cmocka_unit_test(test_cgroups),
 		cmocka_unit_test(test_reap_orphans),
 	};

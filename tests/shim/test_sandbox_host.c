@@ -103,7 +103,7 @@ static void test_spec_rewrite(void **state)
 	/* The pid the sandbox's tasks were given: /proc/1/ns/ipc names the
 	 * sandbox container's ipc namespace. */
 	env.task_pid = 1;
-	assert_int_equal(kc_spec_for_guest(&env, "c1", spec, &sandbox_ns, &err), 0);
+	assert_int_equal(kc_spec_for_guest(&env, "c1", spec, NULL, &sandbox_ns, &err), 0);
 	assert_int_equal(sandbox_ns, CLONE_NEWIPC);
 	assert_string_equal(json_string_value(json_object_get(json_object_get(spec, "root"), "path")),
 			    "/run/kata-containers/shared/containers/c1/rootfs");
@@ -133,7 +133,7 @@ static void test_spec_rewrite(void **state)
 		struct kc_container_env host = env;
 
 		host.host_agent = true;
-		assert_int_equal(kc_spec_for_guest(&host, "c2", s2, &sandbox_ns, &err), 0);
+		assert_int_equal(kc_spec_for_guest(&host, "c2", s2, NULL, &sandbox_ns, &err), 0);
 		assert_string_equal(
 			json_string_value(json_object_get(json_object_get(s2, "linux"), "cgroupsPath")),
 			"/kata_c/c2");
@@ -157,7 +157,7 @@ static size_t cgroup_ns_after(const char *mount_opts, const char *extra_ns)
 	json_t *n;
 	size_t i, count = 0;
 
-	assert_int_equal(kc_spec_for_guest(&env, "c1", spec, &sandbox_ns, &err), 0);
+	assert_int_equal(kc_spec_for_guest(&env, "c1", spec, NULL, &sandbox_ns, &err), 0);
 	json_array_foreach (json_object_get(json_object_get(spec, "linux"), "namespaces"), i, n)
 		if (strcmp(json_string_value(json_object_get(n, "type")), "cgroup") == 0)
 			count++;
@@ -221,7 +221,7 @@ static void test_spec_refuses(void **state)
 		cleanup_json json_t *spec = parse(bad[i][0]);
 		cleanup_error kc_error_t err = NULL;
 
-		assert_true(kc_spec_for_guest(&env, "c1", spec, &sandbox_ns, &err) < 0);
+		assert_true(kc_spec_for_guest(&env, "c1", spec, NULL, &sandbox_ns, &err) < 0);
 		if (!strstr(err->msg, bad[i][1]))
 			fail_msg("case %zu: `%s` lacks `%s`", i, err->msg, bad[i][1]);
 	}
@@ -250,7 +250,7 @@ static void test_volumes_mounted(void **state)
 	assert_true(write(fd, "hosts\n", 6) == 6);
 	close(fd);
 	assert_int_equal(kc_mkdir_p(mounts, NULL), 0);
-	assert_int_equal(kc_spec_for_guest(&env, "c1", spec, &sandbox_ns, &err), 0);
+	assert_int_equal(kc_spec_for_guest(&env, "c1", spec, NULL, &sandbox_ns, &err), 0);
 	m = json_array_get(json_object_get(spec, "mounts"), 0);
 	assert_string_equal(json_string_value(json_object_get(m, "source")), "/g/c1-0-data");
 	m = json_array_get(json_object_get(spec, "mounts"), 1);
@@ -266,6 +266,146 @@ static void test_volumes_mounted(void **state)
 	assert_int_equal(kc_container_cleanup(&env, "c1", NULL, &err), 0);
 	assert_int_equal(mounts_below(mounts), 0);
 	assert_true(access(rw_path, F_OK) < 0);
+}
+
+/* A tmpfs of `size` at dir (created), as kubelet mounts a memory emptyDir. */
+static void mount_tmpfs(const char *dir, const char *size)
+{
+	cleanup_free char *opts = kc_xasprintf("size=%s,mode=0777", size);
+
+	assert_int_equal(kc_mkdir_p(dir, NULL), 0);
+	assert_int_equal(mount("tmpfs", dir, "tmpfs", 0, opts), 0);
+}
+
+static const struct kc_guest_storage *find_storage(const struct kc_guest_storages *gs,
+						   const char *mount_point)
+{
+	for (size_t i = 0; i < gs->n; i++)
+		if (strcmp(gs->v[i].mount_point, mount_point) == 0)
+			return &gs->v[i];
+	fail_msg("no storage at `%s`", mount_point);
+	return NULL;
+}
+
+static bool has_opt(const struct kc_guest_storage *g, const char *opt)
+{
+	for (size_t i = 0; g->options[i]; i++)
+		if (strcmp(g->options[i], opt) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Kubernetes' volumes the guest holds itself: kubelet's directories laid
+ * out as kubelet does.  A memory emptyDir (a tmpfs with size=) and the
+ * pod's /dev/shm become guest tmpfs storages of that size; a disk emptyDir
+ * a guest directory when guest_empty_dir, else it is shared as before;
+ * nothing is mounted into the share for them.
+ */
+static void test_volumes_in_guest(void **state)
+{
+	cleanup_free char *mounts = kc_xasprintf("%s/sb/mounts", tmpdir);
+	cleanup_free char *pod = kc_xasprintf("%s/kubelet/pods/uid1/volumes", tmpdir);
+	cleanup_free char *mem = kc_xasprintf("%s/kubernetes.io~empty-dir/cache", pod);
+	cleanup_free char *disk = kc_xasprintf("%s/kubernetes.io~empty-dir/scratch", pod);
+	cleanup_free char *shm = kc_xasprintf("%s/sandboxes/s1/shm", tmpdir);
+	cleanup_free char *text = kc_xasprintf(
+		"{\"process\":{},\"mounts\":["
+		"{\"destination\":\"/cache\",\"type\":\"bind\",\"source\":\"%s\","
+		"\"options\":[\"rbind\",\"rw\"]},"
+		"{\"destination\":\"/scratch\",\"type\":\"bind\",\"source\":\"%s\","
+		"\"options\":[\"rbind\"]},"
+		"{\"destination\":\"/dev/shm\",\"type\":\"bind\",\"source\":\"%s\","
+		"\"options\":[\"rbind\",\"ro\"]}]}",
+		mem, disk, shm);
+	struct kc_container_env env = { mounts, "/g", false };
+	struct kc_guest_storages gs = { 0 };
+	const struct kc_guest_storage *g;
+	cleanup_error kc_error_t err = NULL;
+	cleanup_json json_t *spec = parse(text), *spec2 = NULL;
+	json_t *m;
+
+	(void)state;
+	mount_tmpfs(mem, "64m");
+	mount_tmpfs(shm, "65536k");
+	assert_int_equal(kc_mkdir_p(disk, NULL), 0);
+	assert_int_equal(chmod(disk, 0777), 0);
+	assert_int_equal(kc_mkdir_p(mounts, NULL), 0);
+	env.guest_empty_dir = true;
+	assert_int_equal(kc_spec_for_guest(&env, "c1", spec, &gs, &sandbox_ns, &err), 0);
+	assert_int_equal(gs.n, 3);
+	g = find_storage(&gs, KC_GUEST_SANDBOX_DIR "/ephemeral/cache");
+	assert_string_equal(g->driver, "ephemeral");
+	assert_string_equal(g->fstype, "tmpfs");
+	assert_true(has_opt(g, "size=67108864"));
+	assert_true(has_opt(g, "mode=0777"));
+	g = find_storage(&gs, KC_GUEST_SANDBOX_DIR "/shm");
+	assert_true(has_opt(g, "size=67108864") && has_opt(g, "noexec"));
+	g = find_storage(&gs, KC_GUEST_SANDBOX_DIR "/local/scratch");
+	assert_string_equal(g->driver, "local");
+	assert_true(has_opt(g, "mode=0777"));
+	m = json_array_get(json_object_get(spec, "mounts"), 0);
+	assert_string_equal(json_string_value(json_object_get(m, "source")),
+			    KC_GUEST_SANDBOX_DIR "/ephemeral/cache");
+	m = json_array_get(json_object_get(spec, "mounts"), 2);
+	assert_string_equal(json_string_value(json_object_get(m, "source")),
+			    KC_GUEST_SANDBOX_DIR "/shm");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(m, "options"), 1)),
+			    "ro");
+	/* Nothing of theirs went into the share. */
+	assert_int_equal(mounts_below(mounts), 0);
+	kc_guest_storages_free(&gs);
+
+	/* Kata's default (disable_guest_empty_dir): a disk emptyDir is
+	 * shared from the host; the memory one stays in the guest. */
+	spec2 = parse(text);
+	env.guest_empty_dir = false;
+	assert_int_equal(kc_spec_for_guest(&env, "c2", spec2, &gs, &sandbox_ns, &err), 0);
+	assert_int_equal(gs.n, 2);
+	m = json_array_get(json_object_get(spec2, "mounts"), 1);
+	assert_string_equal(json_string_value(json_object_get(m, "source")), "/g/c2-1-scratch");
+	kc_guest_storages_free(&gs);
+	assert_int_equal(kc_container_cleanup(&env, "c2", NULL, &err), 0);
+
+	/* No block-encrypted emptyDir in kata-c: said so, naming it. */
+	{
+		cleanup_json json_t *spec3 = parse(text);
+
+		env.emptydir_mode = "block-encrypted";
+		assert_true(kc_spec_for_guest(&env, "c3", spec3, &gs, &sandbox_ns, &err) < 0);
+		assert_non_null(strstr(err->msg, "emptyDir `scratch`: emptydir_mode `block-encrypted`"));
+		kc_error_free(&err);
+		kc_guest_storages_free(&gs);
+		assert_int_equal(kc_container_cleanup(&env, "c3", NULL, &err), 0);
+		env.emptydir_mode = NULL;
+	}
+	assert_int_equal(umount(mem), 0);
+	assert_int_equal(umount(shm), 0);
+	assert_int_equal(mounts_below(tmpdir), 0);
+}
+
+/* A sizeLimit no host could hold is refused, naming the volume. */
+static void test_volumes_absurd_size(void **state)
+{
+	cleanup_free char *mounts = kc_xasprintf("%s/sb/mounts", tmpdir);
+	cleanup_free char *mem = kc_xasprintf("%s/kubelet/pods/uid2/volumes/"
+					      "kubernetes.io~empty-dir/huge", tmpdir);
+	cleanup_free char *text = kc_xasprintf(
+		"{\"process\":{},\"mounts\":[{\"destination\":\"/huge\",\"type\":\"bind\","
+		"\"source\":\"%s\",\"options\":[\"rbind\"]}]}",
+		mem);
+	struct kc_container_env env = { mounts, "/g", false };
+	struct kc_guest_storages gs = { 0 };
+	cleanup_error kc_error_t err = NULL;
+	cleanup_json json_t *spec = parse(text);
+
+	(void)state;
+	mount_tmpfs(mem, "1P");
+	assert_true(kc_spec_for_guest(&env, "c1", spec, &gs, &sandbox_ns, &err) < 0);
+	assert_non_null(strstr(err->msg, "emptyDir `huge` asks for 1125899906842624 bytes"));
+	assert_non_null(strstr(err->msg, "more than this host's memory"));
+	assert_int_equal(gs.n, 0);
+	assert_int_equal(umount(mem), 0);
 }
 
 static void test_rootfs_bind_and_overlay(void **state)
@@ -344,6 +484,8 @@ int main(void)
 		cmocka_unit_test(test_spec_cgroup_namespace),
 		cmocka_unit_test(test_spec_refuses),
 		cmocka_unit_test(test_volumes_mounted),
+		cmocka_unit_test(test_volumes_in_guest),
+		cmocka_unit_test(test_volumes_absurd_size),
 		cmocka_unit_test(test_rootfs_bind_and_overlay),
 		cmocka_unit_test(test_sizing),
 	};

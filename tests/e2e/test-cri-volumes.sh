@@ -1,0 +1,84 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# Kubernetes' emptyDir volumes and the pod's /dev/shm through containerd's
+# CRI plugin (tests/e2e/cri-volumes.py), kata against runc in one
+# containerd.  kubelet does not run here: its directories are laid out as
+# it lays them out (a tmpfs of the sizeLimit for medium: Memory) and passed
+# through CRI as it passes them.  Under kata-c a memory emptyDir and
+# /dev/shm are tmpfs of the guest (nothing reaches the host's tmpfs), a disk
+# emptyDir a guest directory (disable_guest_empty_dir = false); both are
+# shared by the pod's containers.  VM mode only.  TAP.
+. "$(dirname "$0")/lib.sh"
+/usr/bin/python3 -c 'import grpc' 2> /dev/null || { echo "1..0 # python3-grpcio is missing"; exit 1; }
+CW=$W/cri
+cri_config "$KC_BUILD_ROOT/src/shim/containerd-shim-kata-v2" \
+	'      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+        runtime_type = "io.containerd.runc.v2"'
+sed -i 's/^disable_guest_empty_dir = .*/disable_guest_empty_dir = false/' "$W/configuration.toml"
+grep -q '^disable_guest_empty_dir = false' "$W/configuration.toml" ||
+	sed -i 's/^\[runtime\]$/[runtime]\ndisable_guest_empty_dir = false/' "$W/configuration.toml"
+env ASAN_OPTIONS=detect_leaks=1:log_path=$W/logs/asan PATH="$CW/bin:$PATH" \
+	containerd --config "$CW/config.toml" > "$W/logs/containerd.log" 2>&1 &
+CPID=$!
+cri_images
+
+# kubelet's layout, one pod per handler.
+K=$W/kubelet
+layout() {  # layout UID
+	local d=$K/pods/$1/volumes/kubernetes.io~empty-dir
+	mkdir -p "$d/mem" "$d/shm" "$d/disk" "$d/huge"
+	chmod 0777 "$d/mem" "$d/shm" "$d/disk" "$d/huge"
+	mount -t tmpfs -o size=64m tmpfs "$d/mem"
+	mount -t tmpfs -o size=128m tmpfs "$d/shm"
+	mount -t tmpfs -o size=1P tmpfs "$d/huge"
+}
+layout uid-vol-kata
+layout uid-vol-runc
+
+out_kata=$(KC_CRI_ABSURD=1 KC_CRI_LOGDIR=$W/logs timeout 600 /usr/bin/python3 "$(dirname "$0")/cri-volumes.py" \
+	"$CW/run/containerd.sock" kata "$IMG" "$K" 2>&1)
+rc=$?
+check "CRI: the kata pod with emptyDirs runs to its end" 0 $rc
+[ $rc = 0 ] || echo "$out_kata" | sed 's/^/# /'
+out_runc=$(KC_CRI_LOGDIR=$W/logs timeout 300 /usr/bin/python3 "$(dirname "$0")/cri-volumes.py" \
+	"$CW/run/containerd.sock" runc "$IMG" "$K" 2>&1)
+rc=$?
+check "CRI: the runc pod with emptyDirs runs to its end" 0 $rc
+[ $rc = 0 ] || echo "$out_runc" | sed 's/^/# /'
+fact() { echo "$1" | sed -n "s/^fact $2 //p" | head -1; }
+
+for h in kata runc; do
+	eval "out=\$out_$h"
+	check "$h: a 64 MiB memory emptyDir is 64 MiB" 65536 "$(fact "$out" mem_kib)"
+	check "$h: 65 MiB into it fails with ENOSPC" No_space_left_on_device "$(fact "$out" big_write)"
+	# 64 MiB less c1's first file.
+	k=$(fact "$out" big_kib)
+	check "$h: the writer filled it (got [$k] KiB in)" ok "$([ "${k:-0}" -ge 65000 ] && [ "$k" -le 65536 ] && echo ok)"
+	check "$h: a second container sees the first's file (memory emptyDir)" hello-mem "$(fact "$out" c2_mem)"
+	check "$h: a second container sees the first's file (disk emptyDir)" hello-disk "$(fact "$out" c2_disk)"
+	check "$h: the pod's /dev/shm is 64 MiB (containerd's size)" 65536 "$(fact "$out" shm_kib)"
+	check "$h: a memory emptyDir of 128 MiB on /dev/shm sizes it" 131072 "$(fact "$out" shm_dir_kib)"
+done
+check "kata: the memory emptyDir is a tmpfs of the guest" tmpfs "$(fact "$out_kata" mem_fs)"
+check "kata: /dev/shm is a tmpfs of the guest" tmpfs "$(fact "$out_kata" shm_fs)"
+d=$K/pods/uid-vol-kata/volumes/kubernetes.io~empty-dir
+check "kata: nothing reached the host's memory emptyDir" "" "$(ls -A "$d/mem")"
+check "kata: nothing reached the host's disk emptyDir (it is the guest's)" "" "$(ls -A "$d/disk")"
+check "runc: the host's disk emptyDir holds the file" hello "$(ls "$K/pods/uid-vol-runc/volumes/kubernetes.io~empty-dir/disk")"
+check "kata: an absurd sizeLimit is refused at CreateContainer" refused "$(fact "$out_kata" absurd)"
+case "$out_kata" in *"absurd error:"*"emptyDir \`huge\` asks for 1125899906842624 bytes"*"more than this host's memory"*)
+	ok "kata: the error names the volume and its size" ;;
+*) not_ok "kata: the error names the volume and its size" "$(echo "$out_kata" | grep 'absurd error')" ;; esac
+
+kill -TERM "$CPID"
+wait "$CPID" 2> /dev/null
+for _ in $(seq 50); do
+	ps -eo args | grep -q "[c]ontainerd-shim-kata-v2 .*-address $CW/" || break
+	sleep 0.1
+done
+check "CRI: no shim left" 0 "$(ps -eo args | grep -c "[c]ontainerd-shim-kata-v2 .*-address $CW/")"
+for m in $(awk -v k="$K/" 'index($5, k) == 1 {print $5}' /proc/self/mountinfo | sort -r); do
+	umount "$m"
+done
+check "CRI: no mount left" 0 "$(grep -cE " $W/" /proc/self/mountinfo)"
+e2e_finish
