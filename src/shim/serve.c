@@ -71,6 +71,8 @@ int shim_serve(const struct shim_args *a, int listen_fd, const char *socket_path
 	if (ret >= 0)
 		ret = shim_task_register(&s, err);
 	if (ret >= 0)
+		ret = shim_monitor_register(&s, err);
+	if (ret >= 0)
 		ret = kc_ttrpc_server_add_listener(s.srv, listen_fd, KC_TTRPC_SAME_USER, err);
 	listen_fd = -1;
 	if (ret >= 0 && s.sigfd >= 0)

@@ -182,6 +182,11 @@ void shim_proc_maybe_exited(struct shim_proc *p);
 /* The VM is gone: every process exits with 255. */
 void shim_sandbox_died(struct shim *s);
 
+/* ---- monitor.c ---- */
+
+/* grpc.AgentService/GetMetrics on the shim's socket, relayed to the agent. */
+int shim_monitor_register(struct shim *s, kc_error_t *err);
+
 /* ---- start.c / delete.c / serve ---- */
 
 struct shim_args {
