@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # Builds a libFuzzer target with clang and runs it for a bounded time,
-# reporting one TAP case.  Usage: run-fuzz.sh TARGET   (toml, ttrpc, oci)
+# reporting one TAP case.  Usage: run-fuzz.sh TARGET   (toml, ttrpc, oci,
+# cgroup, agent, pbjson)
 #
 #   KC_FUZZ_SECONDS  how long to fuzz (default 60)
 #   KC_SOURCE_ROOT   the source tree (default: two levels above this script)
@@ -58,6 +59,14 @@ oci)
 	seed_files="tests/data/oci/*.json"
 	libs="-ljansson"
 	;;
+pbjson)
+	# kata-agent-ctl's JSON <-> protobuf mapping, over the agent's messages.
+	harness=tests/fuzz/fuzz_pbjson.c
+	sources="src/cli/pbjson.c src/lib/error.c src/lib/util.c src/lib/log.c src/lib/json.c"
+	seed_files="tests/fuzz/pbjson-seeds/*"
+	protos=yes
+	libs="-ljansson -lprotobuf-c"
+	;;
 agent)
 	# The agent's service on a ttrpc server; see the harness for the
 	# fence (own network namespace, no fork or exec) around it.
@@ -71,7 +80,7 @@ agent)
 	libs="-lprotobuf-c -ljansson -lseccomp -lpthread"
 	;;
 *)
-	not_ok "unknown target \`$target\` (known: toml, ttrpc, agent, oci, cgroup)"
+	not_ok "unknown target \`$target\` (known: toml, ttrpc, agent, oci, cgroup, pbjson)"
 	;;
 esac
 
