@@ -162,6 +162,14 @@ static void create_fail(struct shim *s, struct create_ctx *x, kc_error_t *err)
 	shim_fail(x->call, err);
 	shim_container_free(x->c);
 	create_ctx_free(x);
+	/* containerd went away while this Create ran (stopped, or restarted:
+	 * it then forgets a bundle whose Create never answered), so no Delete
+	 * and Shutdown will come to a shim that holds nothing: it ends itself
+	 * rather than stay, unknown to anyone. */
+	if (!s->containers && kc_ttrpc_server_conn_count(s->srv) == 0) {
+		kc_warn("create failed and containerd is gone: the shim exits");
+		shim_exit(s);
+	}
 }
 
 static void on_container_created(struct shim *s, void *ctx, kc_error_t *err,
