@@ -88,8 +88,9 @@ task_events() {
 	grep -c "/tasks/$1 {\"container_id\":\"$2\"" "$W/events.log" 2> /dev/null
 }
 
-# The state of task ID as `ctr tasks ls` shows it; empty when there is none.
-task_state() { $CTR tasks ls 2> /dev/null | awk -v id="$1" '$1==id {print $3}'; }
+# The state of task ID as `ctr tasks ls` shows it; empty when there is none
+# (or when containerd does not answer within 10 s: a wedged shim).
+task_state() { timeout 10 $CTR tasks ls 2> /dev/null | awk -v id="$1" '$1==id {print $3}'; }
 # wait_state ID STATE: up to 20 s.
 wait_state() {
 	for _ in $(seq 200); do
@@ -99,10 +100,15 @@ wait_state() {
 	return 1
 }
 
-# The pids of pod ID's processes: its shim (of this run's containerd), its
-# VMM (QEMU, or the host agent that stands in for it), its virtiofsd (the
-# one the shim started; it forks a helper that dies with it).
-shim_of() { ps -eo pid,args | awk -v w="$W" -v id="$1" '$0 ~ "containerd-shim-kata-v2 .*-address " w ".*-id " id " " && !/awk/ {print $1}'; }
+# The pids of pod ID's processes: its shim (of this run's containerd: the
+# daemon, from the pid file it writes next to its socket once it serves;
+# while `start` runs, the launcher has the same command line), its VMM
+# (QEMU, or the host agent that stands in for it), its virtiofsd (the one
+# the shim started; it forks a helper that dies with it).
+shim_of() {
+	local pid
+	pid=$(cat "$(shim_socket "$1").pid" 2> /dev/null) && kill -0 "$pid" 2> /dev/null && echo "$pid"
+}
 vmm_of() {
 	if [ "$KC_E2E_MODE" = vm ]; then
 		ps -eo pid,args | awk -v id="$1" 'index($0, "qemu-system") && index($0, "-name kata-" id " ") && !/awk/ {print $1}'

@@ -47,11 +47,11 @@ settle() {
 	case $st in "" | STOPPED | CREATED) ok "$name: ctr tasks ls is truthful (${st:-no task})" ;;
 	*) not_ok "$name: ctr tasks ls is truthful" "10 s after the fault the task is still $st" ;; esac
 	if [ -n "$st" ]; then
-		out=$($CTR tasks rm -f "$id" 2>&1) && ok "$name: ctr tasks rm" ||
-			not_ok "$name: ctr tasks rm" "$out"
+		out=$(timeout 30 $CTR tasks rm -f "$id" 2>&1) && ok "$name: ctr tasks rm" ||
+			not_ok "$name: ctr tasks rm" "$(echo $out)"
 	fi
-	out=$($CTR containers rm "$id" 2>&1) && ok "$name: ctr containers rm" ||
-		not_ok "$name: ctr containers rm" "$out"
+	out=$(timeout 30 $CTR containers rm "$id" 2>&1) && ok "$name: ctr containers rm" ||
+		not_ok "$name: ctr containers rm" "$(echo $out)"
 	left=$(pod_clean "$id") && ok "$name: nothing left" ||
 		not_ok "$name: nothing left" "$(echo "$left" | tr '\n' ';')"
 }
