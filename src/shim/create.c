@@ -146,6 +146,22 @@ static void create_ctx_free(struct create_ctx *x)
 	free(x);
 }
 
+/*
+ * containerd went away while a Create ran (stopped, or restarted: it then
+ * forgets a bundle whose Create never answered), so no Delete and Shutdown
+ * will come to a shim that holds nothing: it ends itself rather than stay,
+ * unknown to anyone.
+ */
+static void orphan_check(void *data)
+{
+	struct shim *s = data;
+
+	if (s->containers || s->exiting || kc_ttrpc_server_conn_count(s->srv) > 0)
+		return;
+	kc_warn("create failed and containerd is gone: the shim exits");
+	shim_exit(s);
+}
+
 static void create_fail(struct shim *s, struct create_ctx *x, kc_error_t *err)
 {
 	struct kc_container_env env;
@@ -162,13 +178,12 @@ static void create_fail(struct shim *s, struct create_ctx *x, kc_error_t *err)
 	shim_fail(x->call, err);
 	shim_container_free(x->c);
 	create_ctx_free(x);
-	/* containerd went away while this Create ran (stopped, or restarted:
-	 * it then forgets a bundle whose Create never answered), so no Delete
-	 * and Shutdown will come to a shim that holds nothing: it ends itself
-	 * rather than stay, unknown to anyone. */
-	if (!s->containers && kc_ttrpc_server_conn_count(s->srv) == 0) {
-		kc_warn("create failed and containerd is gone: the shim exits");
-		shim_exit(s);
+	/* The connection that asked goes once the answer is out: whether it
+	 * was the last is seen a moment later. */
+	if (!s->containers && !s->exiting) {
+		if (!s->orphan_timer.fn) /* the first time; later, re-armed */
+			kc_loop_timer_init(&s->orphan_timer, orphan_check, s);
+		kc_loop_timer_start(s->loop, &s->orphan_timer, kc_loop_now(s->loop) + NS_SEC);
 	}
 }
 

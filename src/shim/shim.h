@@ -118,6 +118,8 @@ struct shim {
 	struct kc_loop_timer exit_timer;
 	uint64_t exit_deadline;
 	struct kc_host_cgroup *leave_cgroup; /* left once the loop is over */
+	/* After a failed Create: whether containerd is still there (create.c) */
+	struct kc_loop_timer orphan_timer;
 };
 
 /* ---- agent.c: asynchronous agent calls ---- */

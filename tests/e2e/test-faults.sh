@@ -73,10 +73,12 @@ creating() { # creating TARGET
 	(timeout 120 $CTR run -d $F $R $C $IMG "$id" /bin/sleep 300 > "$W/$id.out" 2>&1
 		echo $? > "$W/$id.rc") &
 	bg=$!
-	# containerd is restarted once the VM is booting.
+	# The shim and containerd are hit once the VM is booting: Create is
+	# in flight.  (A shim that dies between serving and containerd's dial
+	# fails its `start`; containerd knows nothing to clean then.)
 	for _ in $(seq 2000); do
 		[ -s "$W/$id.rc" ] && break
-		found=$(pid_of "${1/containerd/vmm}" "$id")
+		case $1 in shim | containerd) found=$(vmm_of "$id") ;; *) found=$(pid_of "$1" "$id") ;; esac
 		[ -n "$found" ] && break
 		sleep 0.01
 	done
