@@ -106,6 +106,7 @@ struct shim {
 	struct kc_loop_watch *vm_watch;
 	uint32_t oom_call; /* the GetOOMEvent long poll in flight */
 	struct shim_container *containers;
+	unsigned creating; /* Creates in flight */
 	/* events */
 	struct shim_event *ev_head, *ev_tail;
 	bool ev_busy;
@@ -118,7 +119,7 @@ struct shim {
 	struct kc_loop_timer exit_timer;
 	uint64_t exit_deadline;
 	struct kc_host_cgroup *leave_cgroup; /* left once the loop is over */
-	/* After a failed Create: whether containerd is still there (create.c) */
+	/* After a failed Create: whether the shim still holds anything (create.c) */
 	struct kc_loop_timer orphan_timer;
 };
 
