@@ -38,7 +38,7 @@ hit() {
 
 # settle NAME ID: what every case checks once the fault is done.
 settle() {
-	local name=$1 id=$2 st left
+	local name=$1 id=$2 st left out
 	for _ in $(seq 100); do
 		st=$(task_state "$id")
 		[ "$st" != RUNNING ] && break
@@ -48,12 +48,12 @@ settle() {
 	*) not_ok "$name: ctr tasks ls is truthful" "10 s after the fault the task is still $st" ;; esac
 	if [ -n "$st" ]; then
 		out=$(timeout 30 $CTR tasks rm -f "$id" 2>&1) && ok "$name: ctr tasks rm" ||
-			not_ok "$name: ctr tasks rm" "$(echo $out)"
+			not_ok "$name: ctr tasks rm" "${out//$'\n'/ }"
 	fi
 	out=$(timeout 30 $CTR containers rm "$id" 2>&1) && ok "$name: ctr containers rm" ||
-		not_ok "$name: ctr containers rm" "$(echo $out)"
+		not_ok "$name: ctr containers rm" "${out//$'\n'/ }"
 	left=$(pod_clean "$id") && ok "$name: nothing left" ||
-		not_ok "$name: nothing left" "$(echo "$left" | tr '\n' ';')"
+		not_ok "$name: nothing left" "${left//$'\n'/; }"
 }
 
 # While a container runs: it exits, once, and containerd hears of it.
@@ -68,7 +68,7 @@ running() { # running TARGET
 
 # While a container is created: `ctr run` fails and nothing started.
 creating() { # creating TARGET
-	local id=kce2e-fc-$1 name="$1 killed while creating" rc=1 found= bg
+	local id=kce2e-fc-$1 name="$1 killed while creating" rc=1 found='' bg
 	[ "$1" = containerd ] && name="containerd restarted while creating"
 	(timeout 120 $CTR run -d $F $R $C $IMG "$id" /bin/sleep 300 > "$W/$id.out" 2>&1
 		echo $? > "$W/$id.rc") &
