@@ -43,9 +43,12 @@ cgroup)
 	libs="-ljansson -lprotobuf-c"
 	;;
 toml)
+	# The TOML parser, and kata-c's configuration loaded from it.
 	harness=tests/fuzz/fuzz_toml.c
-	sources="src/lib/toml.c src/lib/error.c src/lib/util.c"
+	sources="src/lib/[a-z]*.c"
 	seed_files="tests/data/toml/*.toml tests/data/toml/*/*.toml config/*.toml"
+	build_config=yes
+	libs="-ljansson"
 	;;
 ttrpc)
 	harness=tests/ttrpc/fuzz_ttrpc.c
@@ -138,7 +141,8 @@ if [ "$protos" = yes ]; then
 fi
 
 if [ "$build_config" = yes ]; then
-	# What meson's configure_file() gives the agent.
+	# What meson's configure_file() gives the agent and the configuration.
+	mkdir -p "$tmp/proto"
 	cat >"$tmp/proto/kc-build-config.h" <<EOF
 #define KC_VERSION "fuzz"
 #define KC_DEFAULTS_DIR "/usr/share/defaults/kata-containers"
