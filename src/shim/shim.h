@@ -121,6 +121,9 @@ struct shim {
 	struct kc_host_cgroup *leave_cgroup; /* left once the loop is over */
 	/* After a failed Create: whether the shim still holds anything (create.c) */
 	struct kc_loop_timer orphan_timer;
+	/* Whether the bundle is still there (serve.c) */
+	char *bundle_dir;
+	struct kc_loop_timer bundle_timer;
 };
 
 /* ---- agent.c: asynchronous agent calls ---- */

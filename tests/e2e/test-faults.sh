@@ -94,8 +94,33 @@ creating() { # creating TARGET
 	check "$name: no TaskStart" 0 "$(task_events start "$id")"
 }
 
+# containerd gives up on a task and removes its bundle (as when it is
+# stopped in a Create that then succeeds in the shim), and is gone: the
+# shim, which nobody will ever reach again, ends itself and its pod.
+orphaned() {
+	local id=kce2e-fo name="bundle removed, containerd gone" b left out
+	b=$W/state/io.containerd.runtime.v2.task/default/$id
+	timeout 120 $CTR run -d $F $R $C $IMG "$id" /bin/sleep 300 > /dev/null 2>&1
+	wait_state "$id" RUNNING
+	kill -KILL "$CPID"
+	wait "$CPID" 2> /dev/null
+	umount "$b/rootfs"
+	rm -rf "$b"
+	for _ in $(seq 150); do
+		[ -z "$(shim_of "$id")" ] && break
+		sleep 0.1
+	done
+	check "$name: the shim ends itself" "" "$(shim_of "$id")"
+	e2e_containerd
+	out=$(timeout 30 $CTR containers rm "$id" 2>&1) && ok "$name: ctr containers rm" ||
+		not_ok "$name: ctr containers rm" "${out//$'\n'/ }"
+	left=$(pod_clean "$id") && ok "$name: nothing left" ||
+		not_ok "$name: nothing left" "${left//$'\n'/; }"
+}
+
 running shim
 creating shim
+orphaned
 creating containerd
 # The host agent answers at once: there is no boot to hit.
 if [ "$KC_E2E_MODE" = vm ]; then
