@@ -198,11 +198,15 @@ static int set_value(const ProtobufCFieldDescriptor *f, json_t *v, void *p, cons
 		const ProtobufCEnumDescriptor *ed = f->descriptor;
 		const ProtobufCEnumValue *ev = NULL;
 
+		/* Any int32 number: proto3's enums are open, and a value the
+		 * .proto does not name is printed (from_msg) as its number. */
+		if (json_is_integer(v) && json_integer_value(v) >= INT32_MIN &&
+		    json_integer_value(v) <= INT32_MAX) {
+			*(int *)p = (int)json_integer_value(v);
+			return 0;
+		}
 		if (json_is_string(v))
 			ev = protobuf_c_enum_descriptor_get_value_by_name(ed, json_string_value(v));
-		else if (json_is_integer(v) && json_integer_value(v) >= INT32_MIN &&
-			 json_integer_value(v) <= INT32_MAX)
-			ev = protobuf_c_enum_descriptor_get_value(ed, (int)json_integer_value(v));
 		if (!ev) {
 			cleanup_free char *names = kc_xstrdup("");
 

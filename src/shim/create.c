@@ -140,12 +140,31 @@ struct create_ctx {
 	bool new_sandbox;
 };
 
-static void create_ctx_free(struct create_ctx *x)
+static void create_ctx_free(struct shim *s, struct create_ctx *x)
 {
+	s->creating--;
 	json_decref(x->spec);
 	if (x->req)
 		protobuf_c_message_free_unpacked(&x->req->base, NULL);
 	free(x);
+}
+
+/*
+ * A shim that holds nothing 2 s after a failed Create ends itself, as the
+ * Shutdown that containerd sends at once after a failed Create would end
+ * it.  That Shutdown never comes when containerd went away while the
+ * Create ran (stopped, or restarted: the new one reconnects to the bundle
+ * but never shows or deletes a task that is not there), and the shim
+ * would stay, with nothing in it, for good.
+ */
+static void orphan_check(void *data)
+{
+	struct shim *s = data;
+
+	if (s->containers || s->creating || s->exiting)
+		return;
+	kc_warn("the shim holds nothing since a Create failed: it exits");
+	shim_exit(s);
 }
 
 static void create_fail(struct shim *s, struct create_ctx *x, kc_error_t *err)
@@ -163,7 +182,12 @@ static void create_fail(struct shim *s, struct create_ctx *x, kc_error_t *err)
 	kc_error_wrap(err, "create `%s`", x->c->id);
 	shim_fail(x->call, err);
 	shim_container_free(x->c);
-	create_ctx_free(x);
+	create_ctx_free(s, x);
+	if (!s->containers && !s->creating && !s->exiting) {
+		if (!s->orphan_timer.fn) /* the first time; later, re-armed */
+			kc_loop_timer_init(&s->orphan_timer, orphan_check, s);
+		kc_loop_timer_start(s->loop, &s->orphan_timer, kc_loop_now(s->loop) + 2 * NS_SEC);
+	}
 }
 
 static void on_container_created(struct shim *s, void *ctx, kc_error_t *err,
@@ -196,7 +220,7 @@ static void on_container_created(struct shim *s, void *ctx, kc_error_t *err,
 	shim_publish(s, "/tasks/create", &ev.base);
 	r.pid = shim_task_pid(s);
 	kc_ttrpc_call_reply_msg(x->call, &r.base);
-	create_ctx_free(x);
+	create_ctx_free(s, x);
 }
 
 static void create_container(struct shim *s, struct create_ctx *x)
@@ -443,6 +467,7 @@ void shim_h_create(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *
 		return;
 	}
 	x = kc_xzalloc(sizeof(*x));
+	s->creating++;
 	x->call = call;
 	len = protobuf_c_message_get_packed_size(m);
 	buf = kc_xmalloc(len + 1);

@@ -7,12 +7,14 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lib/log.h"
 #include "lib/util.h"
 #include "runtime/host_cgroup.h"
 #include "shim.h"
+#include "task.h"
 
 static void on_signal(struct kc_loop_watch *w, int fd, uint32_t events, void *data)
 {
@@ -25,6 +27,32 @@ static void on_signal(struct kc_loop_watch *w, int fd, uint32_t events, void *da
 		kc_info("signal %u: stopping", si.ssi_signo);
 		kc_loop_quit(s->loop);
 	}
+}
+
+/*
+ * A shim whose bundle is gone and that no one is connected to is an
+ * orphan: containerd removes a bundle when it gives up on its task (as it
+ * does when it is stopped in the middle of a Create that then succeeds
+ * here), and a restarted containerd finds shims through their bundles
+ * only.  Nobody will send it Shutdown: it ends itself, its pod with it.
+ */
+#define ORPHAN_CHECK_NS (5 * 1000000000ull)
+
+static void orphan_watch(void *data)
+{
+	struct shim *s = data;
+	struct stat st;
+
+	if (s->exiting)
+		return;
+	if (s->bundle_dir && kc_ttrpc_server_conn_count(s->srv) == 0 &&
+	    stat(s->bundle_dir, &st) < 0 && errno == ENOENT) {
+		kc_warn("the bundle `%s` is gone and nobody is connected: the shim exits",
+			s->bundle_dir);
+		shim_exit(s);
+		return;
+	}
+	kc_loop_timer_start(s->loop, &s->bundle_timer, kc_loop_now(s->loop) + ORPHAN_CHECK_NS);
 }
 
 static void tell(int *ready_fd, const char *msg)
@@ -71,10 +99,18 @@ int shim_serve(const struct shim_args *a, int listen_fd, const char *socket_path
 	if (ret >= 0)
 		ret = shim_task_register(&s, err);
 	if (ret >= 0)
+		ret = shim_monitor_register(&s, err);
+	if (ret >= 0)
 		ret = kc_ttrpc_server_add_listener(s.srv, listen_fd, KC_TTRPC_SAME_USER, err);
 	listen_fd = -1;
 	if (ret >= 0 && s.sigfd >= 0)
 		ret = kc_loop_watch_fd(s.loop, s.sigfd, EPOLLIN, on_signal, &s, &s.sig_watch, err);
+	/* containerd runs the shim in the bundle. */
+	s.bundle_dir = getcwd(NULL, 0);
+	if (ret >= 0) {
+		kc_loop_timer_init(&s.bundle_timer, orphan_watch, &s);
+		kc_loop_timer_start(s.loop, &s.bundle_timer, kc_loop_now(s.loop) + ORPHAN_CHECK_NS);
+	}
 	if (ret < 0)
 		goto out;
 	{
@@ -111,6 +147,7 @@ out:
 		kc_loop_free(s.loop);
 	if (s.cfg_loaded)
 		kc_config_free(&s.cfg);
+	free(s.bundle_dir);
 	unlink(socket_path);
 	{
 		cleanup_free char *pidfile = kc_xasprintf("%s.pid", socket_path);

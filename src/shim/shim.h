@@ -106,6 +106,7 @@ struct shim {
 	struct kc_loop_watch *vm_watch;
 	uint32_t oom_call; /* the GetOOMEvent long poll in flight */
 	struct shim_container *containers;
+	unsigned creating; /* Creates in flight */
 	/* events */
 	struct shim_event *ev_head, *ev_tail;
 	bool ev_busy;
@@ -118,6 +119,11 @@ struct shim {
 	struct kc_loop_timer exit_timer;
 	uint64_t exit_deadline;
 	struct kc_host_cgroup *leave_cgroup; /* left once the loop is over */
+	/* After a failed Create: whether the shim still holds anything (create.c) */
+	struct kc_loop_timer orphan_timer;
+	/* Whether the bundle is still there (serve.c) */
+	char *bundle_dir;
+	struct kc_loop_timer bundle_timer;
 };
 
 /* ---- agent.c: asynchronous agent calls ---- */
@@ -183,6 +189,11 @@ void shim_proc_maybe_exited(struct shim_proc *p);
  * gone: the VM is stopped and every process exits with 255.  The one path
  * for any such death. */
 void shim_sandbox_died(struct shim *s);
+
+/* ---- monitor.c ---- */
+
+/* grpc.AgentService/GetMetrics on the shim's socket, relayed to the agent. */
+int shim_monitor_register(struct shim *s, kc_error_t *err);
 
 /* ---- start.c / delete.c / serve ---- */
 

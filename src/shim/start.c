@@ -115,7 +115,7 @@ static int write_address(const char *bundle, const char *addr, kc_error_t *err)
 int shim_start(const struct shim_args *a, kc_error_t *err)
 {
 	cleanup_free char *bundle = getcwd(NULL, 0);
-	cleanup_free char *sock = NULL, *addr = NULL, *uri = NULL;
+	cleanup_free char *sock = NULL, *addr = NULL;
 	cleanup_free char *config_path = NULL;
 	cleanup_json json_t *spec = NULL;
 	const char *sid;

@@ -28,6 +28,10 @@ void shim_container_unlink(struct shim *s, struct shim_container *c);
 /* Started: IO pumps and the WaitProcess long poll. */
 void shim_proc_running(struct shim_proc *p);
 
+/* task_service.c: the shim ends as Shutdown ends it, once the events
+ * still queued are out (bounded); the VM and its files go after the loop. */
+void shim_exit(struct shim *s);
+
 /* create.c */
 void shim_h_create(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data);
 /* Stops the VM and removes the sandbox (Shutdown, exit). */

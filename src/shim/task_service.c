@@ -578,15 +578,20 @@ static void h_shutdown(struct kc_ttrpc_call *call, const ProtobufCMessage *m, vo
 	 * files and then the host cgroup go once the loop is over (serve.c);
 	 * the `delete` that containerd runs when the connection closes leaves
 	 * a live shim to clean up after itself. */
-	if (s->sb)
-		s->leave_cgroup = kc_sandbox_take_cgroup(s->sb);
 	kc_ttrpc_call_reply_msg(call, NULL);
-	if (!s->exiting) {
-		s->exiting = true;
-		s->exit_deadline = kc_monotonic_ns() + 2 * NS_SEC;
-		kc_loop_timer_init(&s->exit_timer, exit_check, s);
-		kc_loop_timer_start(s->loop, &s->exit_timer, kc_loop_now(s->loop) + 10000000ull);
-	}
+	shim_exit(s);
+}
+
+void shim_exit(struct shim *s)
+{
+	if (s->exiting)
+		return;
+	if (s->sb && !s->leave_cgroup)
+		s->leave_cgroup = kc_sandbox_take_cgroup(s->sb);
+	s->exiting = true;
+	s->exit_deadline = kc_monotonic_ns() + 2 * NS_SEC;
+	kc_loop_timer_init(&s->exit_timer, exit_check, s);
+	kc_loop_timer_start(s->loop, &s->exit_timer, kc_loop_now(s->loop) + 10000000ull);
 }
 
 static void h_checkpoint(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data)

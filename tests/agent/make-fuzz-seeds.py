@@ -4,6 +4,7 @@
 ttrpc request streams that call the agent's methods with valid and
 nearly valid requests.  Run from the repository root."""
 import os
+import re
 import struct
 
 
@@ -60,6 +61,34 @@ calls = {
               ("CopyFile", msg((1, "/run/kata-containers/a/l"), (3, 0o120777), (8, b"b"))),
               ("GetVolumeStats", msg((1, "/run/kata-containers/a"))),
               ("AddSwapPath", msg((1, "/run/kata-containers/a/b")))],
+    # Every other method on a live container: the process, stream and
+    # cgroup calls, and those the agent refuses.
+    "process": [("CreateSandbox", msg((1, "h"), (5, "sb"))),
+                ("CreateContainer", msg((1, "c1"), (2, "c1"), (5, SPEC))),
+                ("UpdateContainer", msg((1, "c1"), (2, b'{"pids":{"limit":10}}'))),
+                ("StatsContainer", msg((1, "c1"))),
+                ("PauseContainer", msg((1, "c1"))),
+                ("ResumeContainer", msg((1, "c1"))),
+                ("ExecProcess", msg((1, "c1"), (2, "e1"),
+                                    (3, b'{"args":["/bin/true"],"cwd":"/","terminal":true}'))),
+                ("SignalProcess", msg((1, "c1"), (2, "e1"), (3, 9))),
+                ("WriteStdin", msg((1, "c1"), (2, "e1"), (3, b"in"))),
+                ("CloseStdin", msg((1, "c1"), (2, "e1"))),
+                ("TtyWinResize", msg((1, "c1"), (2, "e1"), (3, 24), (4, 80))),
+                ("ReadStdout", msg((1, "c1"), (2, "nope"), (3, 4096))),
+                ("ReadStderr", msg((1, "c1"), (2, "nope"), (3, 4096))),
+                ("ListProcesses", msg((1, "c1"), (2, "json"), (3, "-ef"))),
+                ("GetDiagnosticData", msg((1, "c1"))),
+                ("RemoveContainer", msg((1, "c1")))],
+    "misc": [("SetIPTables", msg((1, 1), (2, b"*filter\nCOMMIT\n"))),
+             ("UpdateEphemeralMounts", msg((1, msg((1, "ephemeral"), (3, "tmpfs"), (4, "tmpfs"),
+                                                   (6, "/run/kata-containers/e"))))),
+             ("RemoveStaleVirtiofsShareMounts", b""),
+             ("AddSwap", msg((1, b"\x02\x01"))),
+             ("ResizeVolume", msg((1, "/run/kata-containers/a"), (2, 4096))),
+             ("MemAgentMemcgSet", msg((1, 1), (2, 1), (5, 50), (6, 60))),
+             ("MemAgentCompactSet", msg((1, 1), (2, 1), (6, 0xFFFFFFFFFFFFFFFF))),
+             ("GetOOMEvent", b"")],
     "guest": [("GetGuestDetails", msg((1, 1), (2, 1))),
               ("OnlineCPUMem", msg((1, 1), (2, 2))),
               ("MemHotplugByProbe", msg((1, 0x100000000))),
@@ -69,6 +98,14 @@ calls = {
               ("SetPolicy", msg((1, "package x"))),
               ("GetIPTables", b"")],
 }
+
+# Every method of the agent's services is called by some seed, so that the
+# fuzzer starts from each one's request decoding.
+with open("src/proto/agent.proto") as f:
+    rpcs = set(re.findall(r"^\s*rpc (\w+)\(", f.read(), re.M))
+missing = rpcs - {c[0] for seq in calls.values() for c in seq}
+if missing:
+    raise SystemExit(f"no seed calls {', '.join(sorted(missing))}")
 
 os.makedirs("tests/agent/fuzz-seeds", exist_ok=True)
 for name, seq in calls.items():

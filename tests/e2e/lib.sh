@@ -47,13 +47,124 @@ EOT
 	if [ "$KC_E2E_MODE" = host-agent ]; then
 		KC_E2E_AGENT_ENV="KATA_C_TEST_AGENT=$KC_BUILD_ROOT/src/agent/kata-agent"
 	fi
-	env $KC_E2E_AGENT_ENV ASAN_OPTIONS=detect_leaks=1:log_path=$W/logs/asan \
-		PATH="$W/bin:$PATH" containerd --config "$W/config.toml" \
-		> "$W/logs/containerd.log" 2>&1 &
-	CPID=$!
-	for _ in $(seq 100); do $CTR version > /dev/null 2>&1 && break; sleep 0.1; done
+	e2e_containerd
 	"$KC_SOURCE_ROOT/scripts/mk-busybox-oci.sh" "$W/img.tar" "$IMG" > /dev/null
 	$CTR images import "$W/img.tar" > /dev/null
+}
+
+# containerd on $W, started (again) with this run's environment, once it
+# answers; CPID is its pid.  Its log, with the shims' (they log through
+# it), goes on in $W/logs/containerd.log.  The event subscription of
+# e2e_events, which ends with containerd, is taken again.
+e2e_containerd() {
+	env $KC_E2E_AGENT_ENV ASAN_OPTIONS=detect_leaks=1:log_path=$W/logs/asan \
+		PATH="$W/bin:$PATH" containerd --config "$W/config.toml" \
+		>> "$W/logs/containerd.log" 2>&1 &
+	CPID=$!
+	for _ in $(seq 100); do $CTR version > /dev/null 2>&1 && break; sleep 0.1; done
+	if [ -n "${EVPID:-}" ]; then
+		$CTR events >> "$W/events.log" 2>&1 &
+		EVPID=$!
+	fi
+}
+
+# containerd stops (SIGTERM, as systemd stops it) and starts again.
+e2e_containerd_restart() {
+	kill -TERM "$CPID" 2> /dev/null
+	wait "$CPID" 2> /dev/null
+	e2e_containerd
+}
+
+# Every event containerd publishes, as `ctr events` prints them, in
+# $W/events.log (task_events counts them).
+e2e_events() {
+	$CTR events >> "$W/events.log" 2>&1 &
+	EVPID=$!
+}
+
+# task_events TOPIC ID: how many /tasks/TOPIC events (create, start, exit,
+# delete...) containerd published for container ID.
+task_events() {
+	grep -c "/tasks/$1 {\"container_id\":\"$2\"" "$W/events.log" 2> /dev/null
+}
+
+# The state of task ID as `ctr tasks ls` shows it; empty when there is none
+# (or when containerd does not answer within 10 s: a wedged shim).
+task_state() { timeout 10 $CTR tasks ls 2> /dev/null | awk -v id="$1" '$1==id {print $3}'; }
+# wait_state ID STATE: up to 20 s.
+wait_state() {
+	for _ in $(seq 200); do
+		[ "$(task_state "$1")" = "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# The pids of pod ID's processes: its shim (of this run's containerd: the
+# daemon, from the pid file it writes next to its socket once it serves;
+# while `start` runs, the launcher has the same command line), its VMM
+# (QEMU, or the host agent that stands in for it), its virtiofsd (the one
+# the shim started; it forks a helper that dies with it).
+shim_of() {
+	local pid
+	pid=$(cat "$(shim_socket "$1").pid" 2> /dev/null) && kill -0 "$pid" 2> /dev/null && echo "$pid"
+}
+vmm_of() {
+	if [ "$KC_E2E_MODE" = vm ]; then
+		ps -eo pid,args | awk -v id="$1" 'index($0, "qemu-system") && index($0, "-name kata-" id " ") && !/awk/ {print $1}'
+	else
+		ps -eo pid,args | awk -v id="$1" 'index($0, "kata-agent --no-init --listen unix:///run/vc/vm/" id "/") && !/awk/ {print $1}'
+	fi
+}
+virtiofsd_of() {
+	local shim
+	shim=$(shim_of "$1")
+	[ -n "$shim" ] && ps -eo pid,ppid,args | awk -v id="$1" -v s="$shim" '$2 == s && index($0, "virtiofsd --socket-path=/run/vc/vm/" id "/") {print $1}'
+}
+
+# The socket the shim of pod ID listens on: start.c's shim_socket_path(),
+# the FNV-1a hash of containerd's address, the namespace and the id.
+shim_socket() {
+	local k="$W/run/containerd.sock/default/$1" h=$((0xcbf29ce484222325)) i c
+	for ((i = 0; i < ${#k}; i++)); do
+		printf -v c '%d' "'${k:i:1}"
+		h=$(((h ^ c) * 0x100000001b3))
+	done
+	printf '/run/kata-containers/s/%016x.sock\n' "$h"
+}
+
+# What pod ID left on the host, a line each (nothing: it is clean): a
+# process (shim, VMM or host agent, virtiofsd), a mount (the shared
+# directory's, the bundle's rootfs), a state directory, the shim's socket
+# or pid file, a host cgroup, a TAP device.
+pod_leftovers() {
+	local id=$1 sock p
+	ps -eo pid,args | awk -v w="$W" -v id="$id" '!/awk/ &&
+		($0 ~ "containerd-shim-kata-v2 .*-address " w ".*-id " id " " ||
+		 index($0, "-name kata-" id " ") || index($0, "/run/vc/vm/" id "/") ||
+		 index($0, "/sandboxes/" id "/")) {print "process " substr($0, 1, 160)}'
+	awk -v id="$id" -v w="$W/" '{ n = split($5, c, "/") }
+		index($5, "/run/kata-containers/") == 1 || index($5, "/run/vc/") == 1 || index($5, w) == 1 {
+			for (i = 1; i <= n; i++) if (c[i] == id) { print "mount " $5; next } }' /proc/self/mountinfo
+	sock=$(shim_socket "$id")
+	for p in /run/vc/vm/"$id" /run/vc/sbs/"$id" /run/kata-containers/shared/sandboxes/"$id" \
+		"$sock" "$sock.pid" /sys/fs/cgroup/*/default/"$id" /sys/fs/cgroup/default/"$id"; do
+		[ -e "$p" ] && echo "left $p"
+	done
+	ip -o link show 2> /dev/null | awk -F': ' '$2 ~ /^tap[0-9]+_kata/ {print "tap " $2}'
+}
+
+# pod_clean ID: whether pod ID leaves nothing within 10 s (a shim answers
+# Shutdown before it stops its VM); prints what stays.
+pod_clean() {
+	local left
+	for _ in $(seq 100); do
+		left=$(pod_leftovers "$1")
+		[ -z "$left" ] && return 0
+		sleep 0.1
+	done
+	echo "$left"
+	return 1
 }
 
 # The configuration the shim reads (runtime option ConfigPath).
@@ -131,6 +242,8 @@ e2e_stop() {
 	$CTR tasks ls -q 2> /dev/null | while read -r t; do $CTR tasks kill -s SIGKILL "$t"; done
 	kill -TERM "$CPID" 2> /dev/null
 	wait "$CPID" 2> /dev/null
+	[ -n "${EVPID:-}" ] && kill "$EVPID" 2> /dev/null
+	EVPID=
 }
 
 # Leftovers: no shim, agent, qemu or virtiofsd of ours, no mount or dir.

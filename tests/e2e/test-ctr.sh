@@ -86,16 +86,15 @@ check "detach: RUNNING" RUNNING "$st"
 # in_pod FILE ID: whether FILE (a /proc/.../cgroup) puts it in /default/ID
 # on the cpu hierarchy.
 in_pod() { grep -Eq "^[0-9]+:cpu:/default/$2\$" "$1" 2> /dev/null; }
-shim_of() { ps -eo pid,args | awk -v w="$W" -v id="$1" '$0 ~ "containerd-shim-kata-v2 .*-address " w ".*-id " id " " && !/awk/ {print $1}'; }
 if [ "$KC_E2E_MODE" = vm ]; then
-	vpid=$(ps -eo pid,args | awk '/[q]emu-system.*-name kata-kce2e-bg / {print $1}')
+	vpid=$(vmm_of kce2e-bg)
 	n=0
 	for t in /proc/$vpid/task/*; do in_pod "$t/cgroup" kce2e-bg && n=$((n + 1)); done
 	check "host cgroup: the one vCPU thread of QEMU is in /default/kce2e-bg" 1 "$n"
 	in_pod /proc/$vpid/cgroup kce2e-bg && not_ok "host cgroup: QEMU's main thread is not" ||
 		ok "host cgroup: QEMU's main thread is not"
 else
-	vpid=$(ps -eo pid,args | awk '/[k]ata-agent --no-init --listen unix:\/\/\/run\/vc\/vm\/kce2e-bg\// {print $1}')
+	vpid=$(vmm_of kce2e-bg)
 	in_pod /proc/$vpid/cgroup kce2e-bg && ok "host cgroup: the host agent is in /default/kce2e-bg" ||
 		not_ok "host cgroup: the host agent is in /default/kce2e-bg" "$(cat /proc/$vpid/cgroup 2>&1)"
 fi
@@ -105,11 +104,7 @@ in_pod /proc/"$(shim_of kce2e-bg)"/cgroup kce2e-bg && not_ok "host cgroup: the s
 # virtiofsd, whole.
 timeout 120 $CTR run -d $F $R $C --annotation io.katacontainers.config.runtime.sandbox_cgroup_only=true \
 	$IMG kce2e-cgo /bin/sleep 300 > /dev/null 2>&1
-if [ "$KC_E2E_MODE" = vm ]; then
-	opid=$(ps -eo pid,args | awk '/[q]emu-system.*-name kata-kce2e-cgo / {print $1}')
-else
-	opid=$(ps -eo pid,args | awk '/[k]ata-agent --no-init --listen unix:\/\/\/run\/vc\/vm\/kce2e-cgo\// {print $1}')
-fi
+opid=$(vmm_of kce2e-cgo)
 in_pod /proc/"$opid"/cgroup kce2e-cgo && in_pod /proc/"$(shim_of kce2e-cgo)"/cgroup kce2e-cgo &&
 	ok "sandbox_cgroup_only: the shim and the VMM are in /default/kce2e-cgo" ||
 	not_ok "sandbox_cgroup_only: the shim and the VMM are in /default/kce2e-cgo" "$(cat /proc/$opid/cgroup 2>&1)"

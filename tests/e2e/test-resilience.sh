@@ -7,25 +7,11 @@ trap 'e2e_stop' EXIT
 e2e_start
 C="--runtime-config-path $(e2e_config)"
 
-task_state() { $CTR tasks ls 2> /dev/null | awk -v id="$1" '$1==id {print $3}'; }
-wait_state() { # wait_state ID STATE
-	for _ in $(seq 200); do
-		[ "$(task_state "$1")" = "$2" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 # containerd restarts: it reads the bundle's address, reconnects, and the
 # task is still there and usable.
 timeout 120 $CTR run -d $F $R $C $IMG kce2e-rs /bin/sleep 300 > /dev/null 2>&1
 wait_state kce2e-rs RUNNING
-kill -TERM "$CPID"
-wait "$CPID" 2> /dev/null
-env $KC_E2E_AGENT_ENV ASAN_OPTIONS=detect_leaks=1:log_path=$W/logs/asan PATH="$W/bin:$PATH" containerd --config "$W/config.toml" \
-	>> "$W/logs/containerd.log" 2>&1 &
-CPID=$!
-for _ in $(seq 100); do $CTR version > /dev/null 2>&1 && break; sleep 0.1; done
+e2e_containerd_restart
 check "containerd restarted: the task is still RUNNING" RUNNING "$(task_state kce2e-rs)"
 $CTR tasks kill -s SIGKILL kce2e-rs > /dev/null 2>&1
 wait_state kce2e-rs STOPPED
@@ -36,11 +22,7 @@ $CTR containers delete kce2e-rs > /dev/null 2>&1
 # The VM (or the host agent standing in for it) dies: the task exits 255.
 timeout 120 $CTR run -d $F $R $C $IMG kce2e-vmd /bin/sleep 300 > /dev/null 2>&1
 wait_state kce2e-vmd RUNNING
-if [ "$KC_E2E_MODE" = vm ]; then
-	vpid=$(ps -eo pid,args | awk '/[q]emu-system.*-name kata-kce2e-vmd / {print $1}')
-else
-	vpid=$(ps -eo pid,args | awk '/[k]ata-agent --no-init --listen unix:\/\/\/run\/vc\/vm\/kce2e-vmd\// {print $1}')
-fi
+vpid=$(vmm_of kce2e-vmd)
 [ -n "$vpid" ] && kill -KILL $vpid
 wait_state kce2e-vmd STOPPED
 check "VM killed: the task is STOPPED" STOPPED "$(task_state kce2e-vmd)"

@@ -4,8 +4,11 @@
  * the public API (so that every node is read back), free.  Besides the
  * sanitizers' findings it checks what toml.h promises: bounded nesting, a
  * position for every value, NUL-terminated strings, and errors of the form
- * "NAME:LINE:COL: message" that point into the input.  Built and run by
- * tests/fuzz/run-fuzz.sh.
+ * "NAME:LINE:COL: message" that point into the input.  A document that
+ * parses is then loaded as kata-c's configuration file (every section's
+ * keys, types and values checked, src/lib/config.c): that must succeed or
+ * fail with a message, and a loaded one must print as `kata-runtime env`
+ * prints it.  Built and run by tests/fuzz/run-fuzz.sh.
  */
 #undef NDEBUG
 #include <assert.h>
@@ -15,6 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "lib/config.h"
 #include "lib/toml.h"
 
 static const uint8_t *input;
@@ -65,6 +73,32 @@ static void walk_table(const struct kc_toml_table *t, unsigned depth)
 	assert(kc_toml_table_key(t, kc_toml_table_len(t)) == NULL);
 }
 
+/* The input as a configuration file (a memfd: the loader reads a path). */
+static void load_config(const uint8_t *data, size_t size)
+{
+	struct kc_config cfg;
+	struct kc_config_warnings warnings = { 0 };
+	kc_error_t err = NULL;
+	char path[64];
+	int fd = memfd_create("fuzz-config", MFD_CLOEXEC);
+
+	assert(fd >= 0);
+	assert(write(fd, data, size) == (ssize_t)size);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	if (kc_config_load_file(path, &cfg, &warnings, &err) == 0) {
+		json_t *j = kc_config_to_json(&cfg);
+
+		assert(j != NULL);
+		json_decref(j);
+		kc_config_free(&cfg);
+	} else {
+		assert(err != NULL && err->msg[0] != '\0');
+		kc_error_free(&err);
+	}
+	kc_config_warnings_free(&warnings);
+	close(fd);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -90,5 +124,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	assert(err == NULL);
 	walk_table(root, 0);
 	kc_toml_free(root);
+	load_config(data, size);
 	return 0;
 }

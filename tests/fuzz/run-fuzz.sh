@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # Builds a libFuzzer target with clang and runs it for a bounded time,
-# reporting one TAP case.  Usage: run-fuzz.sh TARGET   (toml, ttrpc, oci)
+# reporting one TAP case.  Usage: run-fuzz.sh TARGET   (toml, ttrpc, oci,
+# cgroup, agent, shim, pbjson)
 #
 #   KC_FUZZ_SECONDS  how long to fuzz (default 60)
 #   KC_SOURCE_ROOT   the source tree (default: two levels above this script)
@@ -13,7 +14,7 @@
 # A target is one `case` below: its harness, the sources it compiles
 # directly (the fuzzer needs its own instrumentation, so the meson build is
 # not reused), its seed files, whether it needs the C generated from
-# src/proto, and extra libraries; tests/fuzz/TARGET.dict, when it exists, is
+# src/proto, extra include directories and libraries; tests/fuzz/TARGET.dict, when it exists, is
 # its dictionary.
 set -u
 
@@ -30,6 +31,7 @@ not_ok() {
 
 protos=no
 build_config=no
+incs=
 libs=
 case $target in
 cgroup)
@@ -41,9 +43,12 @@ cgroup)
 	libs="-ljansson -lprotobuf-c"
 	;;
 toml)
+	# The TOML parser, and kata-c's configuration loaded from it.
 	harness=tests/fuzz/fuzz_toml.c
-	sources="src/lib/toml.c src/lib/error.c src/lib/util.c"
+	sources="src/lib/[a-z]*.c"
 	seed_files="tests/data/toml/*.toml tests/data/toml/*/*.toml config/*.toml"
+	build_config=yes
+	libs="-ljansson"
 	;;
 ttrpc)
 	harness=tests/ttrpc/fuzz_ttrpc.c
@@ -58,6 +63,28 @@ oci)
 	seed_files="tests/data/oci/*.json"
 	libs="-ljansson"
 	;;
+pbjson)
+	# kata-agent-ctl's JSON <-> protobuf mapping, over the agent's messages.
+	harness=tests/fuzz/fuzz_pbjson.c
+	sources="src/cli/pbjson.c src/lib/error.c src/lib/util.c src/lib/log.c src/lib/json.c"
+	seed_files="tests/fuzz/pbjson-seeds/*"
+	protos=yes
+	libs="-ljansson -lprotobuf-c"
+	;;
+shim)
+	# containerd's Task service as the shim serves it; see the harness for
+	# the fence around it.
+	harness=tests/shim/fuzz_shim.c
+	# (plus the shim's and the runtime's sources, listed below from the root)
+	sources="src/ttrpc/[a-z]*.c src/lib/[a-z]*.c src/oci/[a-z]*.c"
+	seed_files="tests/shim/fuzz-seeds/*.bin"
+	protos=yes
+	build_config=yes
+	# tcfilter.c builds the u32 selector and its key as the kernel reads
+	# them, one after the other: a GNU extension clang names.
+	incs="-I src/shim -I src/runtime -Wno-gnu-variable-sized-type-not-at-end"
+	libs="-lprotobuf-c -ljansson -lmnl -lpthread"
+	;;
 agent)
 	# The agent's service on a ttrpc server; see the harness for the
 	# fence (own network namespace, no fork or exec) around it.
@@ -71,13 +98,17 @@ agent)
 	libs="-lprotobuf-c -ljansson -lseccomp -lpthread"
 	;;
 *)
-	not_ok "unknown target \`$target\` (known: toml, ttrpc, agent, oci, cgroup)"
+	not_ok "unknown target \`$target\` (known: toml, ttrpc, agent, shim, oci, cgroup, pbjson)"
 	;;
 esac
 
 cd "$src_root" || not_ok "cannot enter $src_root"
 if [ "$target" = agent ]; then
 	sources="$(ls src/agent/[a-z]*.c | grep -v '/main\.c$' | tr '\n' ' ') $sources"
+fi
+if [ "$target" = shim ]; then
+	sources="$(ls src/shim/[a-z]*.c | grep -v '/main\.c$' | tr '\n' ' ') $sources"
+	sources="$sources src/runtime/[a-z]*.c src/runtime/hypervisor/[a-z]*.c src/runtime/network/[a-z]*.c"
 fi
 
 if ! command -v "$cc" >/dev/null 2>&1; then
@@ -110,7 +141,8 @@ if [ "$protos" = yes ]; then
 fi
 
 if [ "$build_config" = yes ]; then
-	# What meson's configure_file() gives the agent.
+	# What meson's configure_file() gives the agent and the configuration.
+	mkdir -p "$tmp/proto"
 	cat >"$tmp/proto/kc-build-config.h" <<EOF
 #define KC_VERSION "fuzz"
 #define KC_DEFAULTS_DIR "/usr/share/defaults/kata-containers"
@@ -120,10 +152,10 @@ if [ "$build_config" = yes ]; then
 EOF
 fi
 
-# shellcheck disable=SC2086 # $sources, $libs: paths and flags without spaces
+# shellcheck disable=SC2086 # $sources, $incs, $libs: paths and flags without spaces
 if ! "$cc" -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=all -std=gnu11 -Wall -Wextra -Werror -I src -D_GNU_SOURCE \
-	-I "$tmp/proto" "$harness" $sources $libs -o "$tmp/fuzzer" >"$tmp/build.log" 2>&1; then
+	-I "$tmp/proto" $incs "$harness" $sources $libs -o "$tmp/fuzzer" >"$tmp/build.log" 2>&1; then
 	echo "1..1"
 	echo "not ok 1 - fuzz $target: the fuzzer does not build"
 	sed 's/^/# /' "$tmp/build.log"
