@@ -81,10 +81,14 @@ def wait_exited(c, tries=600):
 # does, with a 30 s grace period: an init without a SIGTERM handler (PID 1
 # of its namespace, which the kernel would spare) is not left to the
 # timeout.  Then an init that handles SIGTERM exits as it chooses.
-for name, args, wait_log in (("c3", "exec sleep 301", None),
-                             ("c4", "trap 'echo got-term; exit 7' TERM; echo ready; while true; do sleep 0.1; done", "ready")):
+# c3 has a pid namespace of its own, as kubelet asks by default (linux 15,
+# security_context 2, namespace_options 3, pid 2 = CONTAINER): its init is
+# that namespace's PID 1.
+OWN_PIDNS = fm(15, fm(2, fm(3, fv(2, 1))))
+for name, args, wait_log, extra in (("c3", "exec sleep 301", None, OWN_PIDNS),
+                                    ("c4", "trap 'echo got-term; exit 7' TERM; echo ready; while true; do sleep 0.1; done", "ready", b"")):
     cfg = (fm(1, fs(1, name)) + fm(2, fs(1, image)) + fs(3, "/bin/sh") + fs(3, "-c") + fs(3, args)
-           + fs(11, name + ".log"))
+           + fs(11, name + ".log") + extra)
     c = call("CreateContainer", fs(1, pod) + fm(2, cfg) + fm(3, sandbox_cfg))[1][0].decode()
     call("StartContainer", fs(1, c))
     for _ in range(300 if wait_log else 0):
