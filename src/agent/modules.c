@@ -191,7 +191,7 @@ static int load_at(int dirfd, const char *dir, const char *name, const char *par
 		return kc_error_set(err, errno, "module `%s`: open `%s/%s.ko`", name, dir, name);
 	if (gz) {
 		cleanup_free char *image = NULL;
-		size_t len;
+		size_t len = 0;
 
 		ret = read_gz(fd, name, file, &image, &len, err);
 		if (ret < 0)
