@@ -95,7 +95,7 @@ agent)
 	seed_files="tests/agent/fuzz-seeds/*.bin"
 	protos=yes
 	build_config=yes
-	libs="-lprotobuf-c -ljansson -lseccomp -lpthread"
+	libs="-lprotobuf-c -ljansson -lseccomp -lz -lpthread"
 	;;
 *)
 	not_ok "unknown target \`$target\` (known: toml, ttrpc, agent, shim, oci, cgroup, pbjson)"
