@@ -17,22 +17,19 @@
  * Built and run by tests/fuzz/run-fuzz.sh shim (see there).
  */
 #include <errno.h>
-#include <linux/audit.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 #include <sched.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "lib/log.h"
 #include "shim.h"
+#include "../common/fuzz_rpc.h"
 #include "ttrpc/frame.h"
 #include "ttrpc/loop.h"
 #include "ttrpc/server.h"
@@ -41,75 +38,14 @@
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define DENY(nr) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (nr), 0, 1), \
-		 BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM)
-
-static void fence(void)
-{
-	struct sock_filter f[] = {
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-		/* clone without CLONE_VM is a fork. */
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone, 0, 3),
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
-		BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_VM, 1, 0),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-		/* clone3's flags are in memory: ENOSYS makes libc use clone. */
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone3, 0, 1),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
-		DENY(SYS_fork),
-		DENY(SYS_vfork),
-		DENY(SYS_execve),
-		DENY(SYS_execveat),
-		DENY(SYS_mount),
-		DENY(SYS_umount2),
-		DENY(SYS_unshare),
-		DENY(SYS_setns),
-		DENY(SYS_kill),
-		DENY(SYS_pidfd_send_signal),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-	};
-	struct sock_fprog prog = { .len = sizeof(f) / sizeof(f[0]), .filter = f };
-
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
-	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0) {
-		perror("fuzz_shim: seccomp");
-		abort();
-	}
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
 	kc_log_init("fuzz-shim", "runtime");
 	kc_log_set_level(KC_LOG_ERROR);
-	fence();
+	kc_fuzz_fence("fuzz_shim");
 	return 0;
-}
-
-/* Everything the shim writes back must be a well-formed Response. */
-static void drain(int fd, struct kc_ttrpc_reader *r)
-{
-	for (;;) {
-		size_t room;
-		uint8_t *p = kc_ttrpc_reader_space(r, &room);
-		ssize_t n = read(fd, p, room);
-		struct kc_ttrpc_frame f;
-		struct kc_ttrpc_response_view resp;
-
-		if (n <= 0)
-			return;
-		kc_ttrpc_reader_commit(r, (size_t)n);
-		while (kc_ttrpc_reader_next(r, &f) == KC_TTRPC_READ_FRAME) {
-			if (f.hdr.type != KC_TTRPC_TYPE_RESPONSE ||
-			    kc_ttrpc_response_decode(f.body, f.hdr.length, &resp) < 0)
-				abort();
-		}
-	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -144,7 +80,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			off++;
 		}
 		kc_loop_run_once(s.loop, 0, NULL);
-		drain(sv[1], &out);
+		kc_fuzz_drain(sv[1], &out);
 		if (iter > 100000)
 			abort(); /* a hang */
 	}
