@@ -40,15 +40,6 @@ EOT
 	cri_images
 }
 
-crinet_stop() {
-	kill -TERM "$CPID" 2> /dev/null
-	wait "$CPID" 2> /dev/null
-	for _ in $(seq 50); do
-		ps -eo args | grep -q "[c]ontainerd-shim-.* -address $CW/" || break
-		sleep 0.1
-	done
-}
-
 crinet_del() {
 	ip netns del "$NS" 2> /dev/null
 }

@@ -227,6 +227,18 @@ ${2:-}
 EOT
 }
 
+# Stops the CRI containerd of $CW and gives the pods' shims, which end once
+# their pods are removed, 5 s to go: cri_shims_left is how many stayed.
+cri_stop() {
+	kill -TERM "$CPID" 2> /dev/null
+	wait "$CPID" 2> /dev/null
+	for _ in $(seq 50); do
+		ps -eo args | grep -q "[c]ontainerd-shim-.* -address $CW/" || break
+		sleep 0.1
+	done
+	cri_shims_left=$(ps -eo args | grep -c "[c]ontainerd-shim-.* -address $CW/")
+}
+
 # Once the CRI containerd started on $CW answers: CTR (its ctr, namespace
 # k8s.io), $IMG and the pause image imported.
 cri_images() {

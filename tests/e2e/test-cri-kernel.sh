@@ -38,12 +38,7 @@ for s in bridge brctl veth tun iptables links; do
 done
 case "$out" in *"exit_code: 0"*) ok "CRI: the container exits 0" ;; *) not_ok "CRI: the container exits 0" ;; esac
 
-kill -TERM "$CPID"
-wait "$CPID" 2> /dev/null
-for _ in $(seq 50); do
-	ps -eo args | grep -q "[c]ontainerd-shim-kata-v2 .*-address $CW/" || break
-	sleep 0.1
-done
-check "CRI: no shim left" 0 "$(ps -eo args | grep -c "[c]ontainerd-shim-kata-v2 .*-address $CW/")"
+cri_stop
+check "CRI: no shim left" 0 "$cri_shims_left"
 check "CRI: no mount left" 0 "$(grep -cE " $W/" /proc/self/mountinfo)"
 e2e_finish

@@ -33,8 +33,8 @@ grep -q 'connected to the VM\|interface(s) connected' "$W/logs/containerd.log" &
 	ok "the shim connected the pod's interface" || not_ok "the shim connected the pod's interface"
 sids=$(sed -n 's/.*msg="starting sandbox \([0-9a-f]*\):.*/\1/p' "$W/logs/containerd.log" | sort -u)
 
-crinet_stop
-check "no shim left" 0 "$(ps -eo args | grep -c "[c]ontainerd-shim-.* -address $CW/")"
+cri_stop
+check "no shim left" 0 "$cri_shims_left"
 procs=0 mnts=0 dirs=0
 for sid in $sids; do
 	procs=$((procs + $(ps -eo args | grep -E "qemu-system.*$sid|virtiofsd.*$sid" | grep -vc grep)))

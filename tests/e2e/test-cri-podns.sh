@@ -86,9 +86,9 @@ case "$(f kata.seccomp_badaction_msg)" in *SCMP_ACT_BOGUS*) ok "kata: ... naming
 	*) not_ok "kata: ... naming the action" "got [$(f kata.seccomp_badaction_msg)]" ;; esac
 
 sids=$(sed -n 's/.*msg="starting sandbox \([0-9a-f]*\):.*/\1/p' "$W/logs/containerd.log" | sort -u)
-crinet_stop
+cri_stop
 umount "$W/bidir" 2> /dev/null
-check "no shim left" 0 "$(ps -eo args | grep -c "[c]ontainerd-shim-.* -address $CW/")"
+check "no shim left" 0 "$cri_shims_left"
 procs=0 dirs=0
 for sid in $sids; do
 	procs=$((procs + $(ps -eo args | grep -E "qemu-system.*$sid|virtiofsd.*$sid" | grep -vc grep)))

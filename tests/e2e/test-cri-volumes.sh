@@ -70,13 +70,8 @@ case "$out_kata" in *"absurd error:"*"emptyDir \`huge\` asks for 112589990684262
 	ok "kata: the error names the volume and its size" ;;
 *) not_ok "kata: the error names the volume and its size" "$(echo "$out_kata" | grep 'absurd error')" ;; esac
 
-kill -TERM "$CPID"
-wait "$CPID" 2> /dev/null
-for _ in $(seq 50); do
-	ps -eo args | grep -q "[c]ontainerd-shim-kata-v2 .*-address $CW/" || break
-	sleep 0.1
-done
-check "CRI: no shim left" 0 "$(ps -eo args | grep -c "[c]ontainerd-shim-kata-v2 .*-address $CW/")"
+cri_stop
+check "CRI: no shim left" 0 "$cri_shims_left"
 for m in $(awk -v k="$K/" 'index($5, k) == 1 {print $5}' /proc/self/mountinfo | sort -r); do
 	umount "$m"
 done

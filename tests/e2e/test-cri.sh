@@ -56,14 +56,8 @@ n=$(grep -c 'starting sandbox' "$W/logs/containerd.log")
 sid=$(sed -n 's/.*msg="starting sandbox \([0-9a-f]*\):.*/\1/p' "$W/logs/containerd.log" | head -1)
 check "CRI: one sandbox (VM) for the pod's five containers" 1 "$n"
 
-kill -TERM "$CPID"
-wait "$CPID" 2> /dev/null
-# The pod's shims are gone once the pod is removed.
-for _ in $(seq 50); do
-	ps -eo args | grep -q "[c]ontainerd-shim-kata-v2 .*-address $CW/" || break
-	sleep 0.1
-done
-check "CRI: no shim left" 0 "$(ps -eo args | grep -c "[c]ontainerd-shim-kata-v2 .*-address $CW/")"
+cri_stop
+check "CRI: no shim left" 0 "$cri_shims_left"
 mnts=$(grep -cE " $W/| /run/kata-containers/shared/sandboxes/$sid" /proc/self/mountinfo)
 check "CRI: no mount left" 0 "$mnts"
 left=$(ls -d /run/kata-containers/shared/sandboxes/$sid /run/vc/vm/$sid 2> /dev/null | wc -l)
