@@ -105,38 +105,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.run_root = run_dir,
 		.start_ns = kc_monotonic_ns(),
 	};
-	struct kc_ttrpc_reader out;
-	size_t off = 0;
-	int sv[2];
 
 	if (kc_loop_new(&a.loop, NULL) < 0 || kc_ttrpc_server_new(a.loop, &a.srv, NULL) < 0 ||
 	    kc_agent_health_register(&a, NULL) < 0 || kc_agent_service_register(&a, NULL) < 0)
 		abort();
 	kc_ttrpc_server_set_max_calls(a.srv, 64);
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0 ||
-	    kc_ttrpc_server_add_conn(a.srv, sv[0], NULL) < 0)
-		abort();
-	kc_ttrpc_reader_init(&out, KC_TTRPC_MESSAGE_MAX);
-	for (int iter = 0; kc_ttrpc_server_conn_count(a.srv) > 0; iter++) {
-		if (off < size) {
-			ssize_t n = write(sv[1], data + off, size - off);
-
-			if (n > 0)
-				off += (size_t)n;
-		}
-		if (off == size) {
-			shutdown(sv[1], SHUT_WR);
-			off++;
-		}
-		kc_loop_run_once(a.loop, 0, NULL);
-		kc_fuzz_drain(sv[1], &out);
-		if (iter > 100000)
-			abort(); /* a hang */
-	}
+	kc_fuzz_serve(a.loop, a.srv, data, size);
 	kc_agent_destroy_containers(&a);
 	kc_ttrpc_server_free(a.srv);
-	kc_ttrpc_reader_release(&out);
-	close(sv[1]);
 	kc_loop_free(a.loop);
 	free(a.sandbox_id);
 	kc_log_set_field("sandbox", NULL);

@@ -3,11 +3,13 @@
 #define KC_TESTS_FUZZ_RPC_H
 
 /*
- * What the fuzzers of an RPC server (tests/agent/fuzz_agent.c,
- * tests/shim/fuzz_shim.c) share: the fence that keeps a handler which
- * reaches further than decoding from touching the machine, and the check
- * that every answer is a well-formed ttrpc Response.  Header-only: the
- * fuzzers are built by tests/fuzz/run-fuzz.sh, one translation unit each.
+ * What the fuzzers of a ttrpc server (tests/agent/fuzz_agent.c,
+ * tests/shim/fuzz_shim.c, tests/ttrpc/fuzz_ttrpc.c) share: the fence that
+ * keeps a handler which reaches further than decoding from touching the
+ * machine, the check that every answer is a well-formed ttrpc Response,
+ * and the loop that feeds an input to a server as a client would.
+ * Header-only: the fuzzers are built by tests/fuzz/run-fuzz.sh, one
+ * translation unit each.
  */
 #include <errno.h>
 #include <linux/audit.h>
@@ -18,10 +20,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "ttrpc/frame.h"
+#include "ttrpc/loop.h"
+#include "ttrpc/server.h"
 #include "ttrpc/wire.h"
 
 #define KC_FUZZ_DENY(nr) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (nr), 0, 1), \
@@ -77,7 +82,8 @@ static inline void kc_fuzz_fence(const char *who)
 }
 
 /* Reads what the server wrote on fd: every frame must be a Response that
- * decodes, else the fuzzer aborts. */
+ * decodes, and none may be over the size limit (which the reader would be
+ * skipping: the server must never write one), else the fuzzer aborts. */
 static inline void kc_fuzz_drain(int fd, struct kc_ttrpc_reader *r)
 {
 	for (;;) {
@@ -95,7 +101,47 @@ static inline void kc_fuzz_drain(int fd, struct kc_ttrpc_reader *r)
 			    kc_ttrpc_response_decode(f.body, f.hdr.length, &resp) < 0)
 				abort();
 		}
+		if (kc_ttrpc_reader_partial(r) && r->skip > 0)
+			abort();
 	}
+}
+
+/*
+ * Writes data to srv over a socket pair as a client would, then its end,
+ * running loop and checking the answers (kc_fuzz_drain) until the server
+ * has closed the connection.  A server that
+ * never does is a hang: abort.
+ */
+static inline void kc_fuzz_serve(struct kc_loop *loop, struct kc_ttrpc_server *srv,
+				 const uint8_t *data, size_t size)
+{
+	struct kc_ttrpc_reader out;
+	/* off goes one past size once the end has been signalled. */
+	size_t off = 0;
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0 ||
+	    kc_ttrpc_server_add_conn(srv, sv[0], NULL) < 0)
+		abort();
+	kc_ttrpc_reader_init(&out, KC_TTRPC_MESSAGE_MAX);
+	for (int iter = 0; kc_ttrpc_server_conn_count(srv) > 0; iter++) {
+		if (off < size) {
+			ssize_t n = write(sv[1], data + off, size - off);
+
+			if (n > 0)
+				off += (size_t)n;
+		}
+		if (off == size) {
+			shutdown(sv[1], SHUT_WR);
+			off++;
+		}
+		kc_loop_run_once(loop, 0, NULL);
+		kc_fuzz_drain(sv[1], &out);
+		if (iter > 100000)
+			abort();
+	}
+	kc_ttrpc_reader_release(&out);
+	close(sv[1]);
 }
 
 #endif

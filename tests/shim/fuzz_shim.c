@@ -57,40 +57,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.config_path = "/nonexistent/kata-c-fuzz/configuration.toml",
 		.sigfd = -1,
 	};
-	struct kc_ttrpc_reader out;
-	size_t off = 0;
-	int sv[2];
 
 	if (kc_loop_new(&s.loop, NULL) < 0 || kc_ttrpc_server_new(s.loop, &s.srv, NULL) < 0 ||
 	    shim_task_register(&s, NULL) < 0 || shim_monitor_register(&s, NULL) < 0)
 		abort();
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0 ||
-	    kc_ttrpc_server_add_conn(s.srv, sv[0], NULL) < 0)
-		abort();
-	kc_ttrpc_reader_init(&out, KC_TTRPC_MESSAGE_MAX);
-	for (int iter = 0; kc_ttrpc_server_conn_count(s.srv) > 0; iter++) {
-		if (off < size) {
-			ssize_t n = write(sv[1], data + off, size - off);
-
-			if (n > 0)
-				off += (size_t)n;
-		}
-		if (off == size) {
-			shutdown(sv[1], SHUT_WR);
-			off++;
-		}
-		kc_loop_run_once(s.loop, 0, NULL);
-		kc_fuzz_drain(sv[1], &out);
-		if (iter > 100000)
-			abort(); /* a hang */
-	}
+	kc_fuzz_serve(s.loop, s.srv, data, size);
 	/* As serve.c ends a shim. */
 	kc_ttrpc_server_free(s.srv);
 	s.srv = NULL;
 	shim_task_free(&s);
 	shim_events_free(&s);
-	kc_ttrpc_reader_release(&out);
-	close(sv[1]);
 	kc_loop_free(s.loop);
 	if (s.cfg_loaded)
 		kc_config_free(&s.cfg);

@@ -32,6 +32,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "../common/fuzz_rpc.h"
 #include "lib/log.h"
 #include "shim_task.pb-c.h"
 #include "ttrpc/client.h"
@@ -168,38 +169,11 @@ static void h_create(struct kc_ttrpc_call *call, const ProtobufCMessage *req, vo
 		kc_ttrpc_call_reply_msg(call, NULL);
 }
 
-/* Everything the server writes must be a well-formed Response. */
-static void drain(int fd, struct kc_ttrpc_reader *r)
-{
-	for (;;) {
-		size_t room;
-		uint8_t *p = kc_ttrpc_reader_space(r, &room);
-		ssize_t n = read(fd, p, room);
-		struct kc_ttrpc_frame f;
-		struct kc_ttrpc_response_view resp;
-
-		if (n <= 0)
-			return;
-		kc_ttrpc_reader_commit(r, (size_t)n);
-		while (kc_ttrpc_reader_next(r, &f) == KC_TTRPC_READ_FRAME) {
-			if (f.hdr.type != KC_TTRPC_TYPE_RESPONSE ||
-			    kc_ttrpc_response_decode(f.body, f.hdr.length, &resp) < 0)
-				abort();
-		}
-		if (kc_ttrpc_reader_partial(r) && r->skip > 0)
-			abort();
-	}
-}
-
 static void fuzz_server(const uint8_t *data, size_t size)
 {
 	struct server_fx fx = { 0 };
-	/* off goes one past size once the end has been signalled. */
 	struct kc_ttrpc_server *srv;
 	kc_ttrpc_msg_handler_fn task[17] = { 0 };
-	struct kc_ttrpc_reader out;
-	size_t off = 0;
-	int sv[2];
 
 	task[1] = h_create;
 	task[15] = h_connect;
@@ -212,34 +186,11 @@ static void fuzz_server(const uint8_t *data, size_t size)
 	kc_ttrpc_server_register(srv, "f", "Hold", h_hold, &fx, NULL);
 	kc_ttrpc_server_register_service(srv, &containerd__task__v2__task__descriptor, task, &fx,
 					 NULL);
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
-		abort();
-	if (kc_ttrpc_server_add_conn(srv, sv[0], NULL) < 0)
-		abort();
-	kc_ttrpc_reader_init(&out, KC_TTRPC_MESSAGE_MAX);
-	/* Feed, serve and read back until the server has seen the end. */
-	for (int iter = 0; kc_ttrpc_server_conn_count(srv) > 0; iter++) {
-		if (off < size) {
-			ssize_t n = write(sv[1], data + off, size - off);
-
-			if (n > 0)
-				off += (size_t)n;
-		}
-		if (off == size) {
-			shutdown(sv[1], SHUT_WR);
-			off++;
-		}
-		kc_loop_run_once(fx.loop, 0, NULL);
-		drain(sv[1], &out);
-		if (iter > 100000)
-			abort(); /* a hang */
-	}
+	kc_fuzz_serve(fx.loop, srv, data, size);
 	kc_ttrpc_server_free(srv);
 	kc_loop_defer_cancel(fx.loop, &fx.answer);
 	if (fx.n_held != 0)
 		abort();
-	kc_ttrpc_reader_release(&out);
-	close(sv[1]);
 	kc_loop_free(fx.loop);
 }
 
