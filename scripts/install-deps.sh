@@ -7,11 +7,11 @@ set -eu
 packages="
   gcc libc6-dev binutils meson ninja-build pkg-config git python3
   libjansson-dev libcmocka-dev libseccomp-dev libprotobuf-c-dev protobuf-c-compiler
-  libmnl-dev
+  libmnl-dev zlib1g-dev
   clang libclang-rt-14-dev
   qemu-system-x86 qemu-system-common
   kmod cpio lz4 busybox-static e2fsprogs
-  iproute2 runc
+  iproute2 iptables runc
   containerd python3-grpcio containernetworking-plugins
   golang-go golang-github-containerd-ttrpc-dev golang-github-gogo-protobuf-dev
   golang-github-golang-protobuf-1-3-dev
