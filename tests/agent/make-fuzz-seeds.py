@@ -4,38 +4,10 @@
 ttrpc request streams that call the agent's methods with valid and
 nearly valid requests.  Run from the repository root."""
 import os
-import re
-import struct
+import sys
 
-
-def varint(n):
-    out = b""
-    n &= (1 << 64) - 1
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out += bytes([b | 0x80])
-        else:
-            return out + bytes([b])
-
-
-def field(num, value):
-    if isinstance(value, int):
-        return varint(num << 3) + varint(value)
-    if isinstance(value, str):
-        value = value.encode()
-    return varint(num << 3 | 2) + varint(len(value)) + value
-
-
-def msg(*fields):
-    return b"".join(field(n, v) for n, v in fields)
-
-
-def frame(sid, method, payload, service="grpc.AgentService"):
-    body = msg((1, service), (2, method), (3, payload))
-    return struct.pack(">IIBB", len(body), sid, 1, 0) + body
-
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "common"))
+from ttrpc_seeds import msg, write_seeds  # noqa: E402
 
 SPEC = b'{"process":{"args":["/bin/true"],"cwd":"/"},"root":{"path":"/"}}'
 calls = {
@@ -101,18 +73,4 @@ calls = {
 
 # Every method of the agent's services is called by some seed, so that the
 # fuzzer starts from each one's request decoding.
-with open("src/proto/agent.proto") as f:
-    rpcs = set(re.findall(r"^\s*rpc (\w+)\(", f.read(), re.M))
-missing = rpcs - {c[0] for seq in calls.values() for c in seq}
-if missing:
-    raise SystemExit(f"no seed calls {', '.join(sorted(missing))}")
-
-os.makedirs("tests/agent/fuzz-seeds", exist_ok=True)
-for name, seq in calls.items():
-    data = b""
-    for i, c in enumerate(seq):
-        method, payload = c[0], c[1]
-        service = c[2] if len(c) > 2 else "grpc.AgentService"
-        data += frame(2 * i + 1, method, payload, service)
-    with open(f"tests/agent/fuzz-seeds/{name}.bin", "wb") as f:
-        f.write(data)
+write_seeds(calls, "src/proto/agent.proto", "tests/agent/fuzz-seeds", "grpc.AgentService")

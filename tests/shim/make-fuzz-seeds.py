@@ -6,38 +6,10 @@ ttrpc request streams that call every method of containerd's Task service
 root.  The bundle /proc/self/cwd/tests/shim/fuzz-bundle is the fuzzer's
 working directory's (run-fuzz.sh runs it from the root)."""
 import os
-import re
-import struct
+import sys
 
-
-def varint(n):
-    out = b""
-    n &= (1 << 64) - 1
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out += bytes([b | 0x80])
-        else:
-            return out + bytes([b])
-
-
-def field(num, value):
-    if isinstance(value, int):
-        return varint(num << 3) + varint(value)
-    if isinstance(value, str):
-        value = value.encode()
-    return varint(num << 3 | 2) + varint(len(value)) + value
-
-
-def msg(*fields):
-    return b"".join(field(n, v) for n, v in fields)
-
-
-def frame(sid, method, payload, service="containerd.task.v2.Task"):
-    body = msg((1, service), (2, method), (3, payload))
-    return struct.pack(">IIBB", len(body), sid, 1, 0) + body
-
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "common"))
+from ttrpc_seeds import msg, write_seeds  # noqa: E402
 
 BUNDLE = "/proc/self/cwd/tests/shim/fuzz-bundle"
 OPTIONS = msg((1, "runtimeoptions.v1.Options"), (2, msg((2, "/nonexistent/configuration.toml"))))
@@ -73,18 +45,4 @@ calls = {
                 ("Shutdown", msg((1, "c1")))],
 }
 
-with open("src/proto/shim_task.proto") as f:
-    rpcs = set(re.findall(r"^\s*rpc (\w+)\(", f.read(), re.M))
-missing = rpcs - {c[0] for seq in calls.values() for c in seq}
-if missing:
-    raise SystemExit(f"no seed calls {', '.join(sorted(missing))}")
-
-os.makedirs("tests/shim/fuzz-seeds", exist_ok=True)
-for name, seq in calls.items():
-    data = b""
-    for i, c in enumerate(seq):
-        method, payload = c[0], c[1]
-        service = c[2] if len(c) > 2 else "containerd.task.v2.Task"
-        data += frame(2 * i + 1, method, payload, service)
-    with open(f"tests/shim/fuzz-seeds/{name}.bin", "wb") as f:
-        f.write(data)
+write_seeds(calls, "src/proto/shim_task.proto", "tests/shim/fuzz-seeds", "containerd.task.v2.Task")
