@@ -930,12 +930,13 @@ int kc_agent_container_create(struct kc_agent_container *c, uint64_t sandbox_ns,
 	return 0;
 }
 
-static void start_hooks_done(void *data, kc_error_t *err)
+/* The end of hooks whose failure is only logged, as the OCI spec wants of
+ * poststart and poststop: the step goes on. */
+static void logged_hooks_done(void *data, kc_error_t *err)
 {
 	struct kc_agent_container *c = data;
 
 	c->hooks = NULL;
-	/* A poststart hook's failure is logged, as the OCI spec wants. */
 	if (err)
 		kc_warn("container %s: %s", c->id, (*err)->msg);
 	step_finish(c, NULL);
@@ -969,7 +970,7 @@ static void start_on_sync(struct kc_loop_watch *w, int fd, uint32_t events, void
 	if (c->state == KC_AGENT_CREATED)
 		c->state = KC_AGENT_RUNNING;
 	state = kc_hook_state(c, "running", c->init.pid);
-	if (kc_hooks_start(c->agent, c->spec, &poststart, 1, state, start_hooks_done, c, &c->hooks,
+	if (kc_hooks_start(c->agent, c->spec, &poststart, 1, state, logged_hooks_done, c, &c->hooks,
 			   &err) < 0)
 		kc_warn("container %s: %s", c->id, err->msg);
 	if (!c->hooks)
@@ -1001,16 +1002,6 @@ int kc_agent_container_start(struct kc_agent_container *c, kc_agent_step_fn done
 	return 0;
 }
 
-static void poststop_done(void *data, kc_error_t *err)
-{
-	struct kc_agent_container *c = data;
-
-	c->hooks = NULL;
-	if (err)
-		kc_warn("container %s: %s", c->id, (*err)->msg);
-	step_finish(c, NULL);
-}
-
 bool kc_agent_container_poststop_start(struct kc_agent_container *c, kc_agent_step_fn done)
 {
 	static const enum kc_oci_hook_kind poststop = KC_OCI_HOOK_POSTSTOP;
@@ -1021,7 +1012,7 @@ bool kc_agent_container_poststop_start(struct kc_agent_container *c, kc_agent_st
 		return false;
 	c->poststop_done = true;
 	state = kc_hook_state(c, "stopped", 0);
-	if (kc_hooks_start(c->agent, c->spec, &poststop, 1, state, poststop_done, c, &c->hooks,
+	if (kc_hooks_start(c->agent, c->spec, &poststop, 1, state, logged_hooks_done, c, &c->hooks,
 			   &err) < 0)
 		kc_warn("container %s: %s", c->id, err->msg);
 	if (!c->hooks)
