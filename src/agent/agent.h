@@ -13,7 +13,7 @@
 #include <sys/types.h>
 
 #include "lib/error.h"
-#include "storage.h"
+#include "agent/storage/storage.h"
 #include "ttrpc/loop.h"
 #include "ttrpc/server.h"
 

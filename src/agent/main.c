@@ -27,9 +27,9 @@
 #include <unistd.h>
 
 #include "agent.h"
-#include "channel.h"
-#include "init.h"
-#include "modules.h"
+#include "agent/init/channel.h"
+#include "agent/init/init.h"
+#include "agent/init/modules.h"
 #include "kc-build-config.h"
 #include "lib/log.h"
 #include "lib/util.h"

@@ -21,15 +21,15 @@
 
 #include "agent.h"
 #include "agent.pb-c.h"
-#include "guest.h"
-#include "network.h"
-#include "container.h"
-#include "io.h"
+#include "agent/init/guest.h"
+#include "agent/network/network.h"
+#include "agent/container/container.h"
+#include "agent/container/io.h"
 #include "lib/json.h"
 #include "lib/log.h"
 #include "lib/path.h"
 #include "lib/util.h"
-#include "modules.h"
+#include "agent/init/modules.h"
 #include "oci/spec.h"
 
 /* The most bytes one ReadStdout answers, whatever the caller asks. */

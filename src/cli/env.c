@@ -7,8 +7,8 @@
 #include "lib/config.h"
 #include "lib/json.h"
 #include "lib/util.h"
-#include "runtime/host.h"
-#include "runtime/kvm_probe.h"
+#include "host/host.h"
+#include "host/kvm_probe.h"
 #include "kc-build-config.h"
 #include "kc-version.h"
 

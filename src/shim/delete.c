@@ -18,8 +18,8 @@
 #include "lib/json.h"
 #include "lib/log.h"
 #include "lib/util.h"
-#include "mount.h"
-#include "sandbox.h"
+#include "sandbox/mount.h"
+#include "sandbox/sandbox.h"
 #include "shim.h"
 #include "shim_task.pb-c.h"
 

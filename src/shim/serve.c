@@ -12,7 +12,7 @@
 
 #include "lib/log.h"
 #include "lib/util.h"
-#include "runtime/host_cgroup.h"
+#include "host/host_cgroup.h"
 #include "shim.h"
 #include "task.h"
 

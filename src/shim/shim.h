@@ -19,7 +19,7 @@
 
 #include "lib/config.h"
 #include "lib/error.h"
-#include "sandbox.h"
+#include "sandbox/sandbox.h"
 #include "ttrpc/client.h"
 #include "ttrpc/loop.h"
 #include "ttrpc/server.h"

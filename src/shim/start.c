@@ -20,7 +20,7 @@
 #include "lib/util.h"
 #include "runtimeoptions.pb-c.h"
 #include "google_protobuf.pb-c.h"
-#include "mount.h"
+#include "sandbox/mount.h"
 #include "shim.h"
 #include "ttrpc/transport.h"
 

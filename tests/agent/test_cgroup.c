@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "../unit/tmpdir.h"
-#include "agent/cgroup.h"
+#include "agent/cgroup/cgroup.h"
 #include "lib/json.h"
 #include "lib/util.h"
 

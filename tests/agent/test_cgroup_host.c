@@ -30,7 +30,7 @@
 
 #include "agent.pb-c.h"
 #include "agent_harness.h"
-#include "agent/cgroup.h"
+#include "agent/cgroup/cgroup.h"
 #include "lib/util.h"
 #include "ttrpc/client.h"
 

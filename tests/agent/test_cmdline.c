@@ -20,8 +20,8 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
-#include "agent/init.h"
-#include "agent/modules.h"
+#include "agent/init/init.h"
+#include "agent/init/modules.h"
 #include "lib/util.h"
 
 static void test_defaults(void **state)

@@ -20,7 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "agent/storage.h"
+#include "agent/storage/storage.h"
 #include "lib/util.h"
 
 static char dir[] = "/tmp/kc-guest-boot-slib-XXXXXX";

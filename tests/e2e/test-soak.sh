@@ -1,12 +1,12 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
-# A short soak (tests/e2e/soak.sh; bench/soak runs the long one): 10
+# A short soak (bench/drivers/soak.sh; bench/soak runs the long one): 10
 # `ctr run --rm` cycles and 60 execs into one pod, half of them of a
 # missing binary.  Nothing may grow: the agent's descriptors, the shim's,
 # containerd's, this run's mounts and processes; no cycle may fail or
 # leave anything.  KC_SOAK_CYCLES and KC_SOAK_EXECS change the counts.  TAP.
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/soak.sh"
+. "$(dirname "$0")/../../bench/drivers/soak.sh"
 trap 'e2e_stop' EXIT
 e2e_start
 soak_run "${KC_SOAK_CYCLES:-10}" "${KC_SOAK_EXECS:-60}"

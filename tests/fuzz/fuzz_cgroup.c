@@ -21,7 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent/cgroup.h"
+#include "agent/cgroup/cgroup.h"
 #include "lib/json.h"
 
 static struct kc_cgroup empty = { .rel = (char *)"fuzz", .dirfd = -1 };

@@ -37,7 +37,7 @@ case $target in
 cgroup)
 	# The agent's cgroupsPath and linux.resources handling.
 	harness=tests/fuzz/fuzz_cgroup.c
-	sources="src/agent/cgroup.c src/agent/cgroup_resources.c src/lib/error.c src/lib/util.c src/lib/log.c src/lib/json.c"
+	sources="src/agent/cgroup/cgroup.c src/agent/cgroup/cgroup_resources.c src/lib/error.c src/lib/util.c src/lib/log.c src/lib/json.c"
 	seed_files="tests/fuzz/cgroup-seeds/*.json"
 	protos=yes
 	libs="-ljansson -lprotobuf-c"
@@ -82,14 +82,14 @@ shim)
 	build_config=yes
 	# tcfilter.c builds the u32 selector and its key as the kernel reads
 	# them, one after the other: a GNU extension clang names.
-	incs="-I src/shim -I src/runtime -Wno-gnu-variable-sized-type-not-at-end"
+	incs="-I src/shim -Wno-gnu-variable-sized-type-not-at-end"
 	libs="-lprotobuf-c -ljansson -lmnl -lpthread"
 	;;
 agent)
 	# The agent's service on a ttrpc server; see the harness for the
 	# fence (own network namespace, no fork or exec) around it.
 	harness=tests/agent/fuzz_agent.c
-	# (plus every src/agent/*.c but main.c, listed below from the root)
+	# (plus every source of src/agent but main.c, listed below from the root)
 	sources="src/ttrpc/[a-z]*.c src/lib/error.c src/lib/util.c src/lib/log.c"
 	sources="$sources src/lib/json.c src/lib/path.c src/oci/[a-z]*.c"
 	seed_files="tests/agent/fuzz-seeds/*.bin"
@@ -104,11 +104,11 @@ esac
 
 cd "$src_root" || not_ok "cannot enter $src_root"
 if [ "$target" = agent ]; then
-	sources="$(ls src/agent/[a-z]*.c | grep -v '/main\.c$' | tr '\n' ' ') $sources"
+	sources="$(find src/agent -name '[a-z]*.c' ! -path src/agent/main.c | sort | tr '\n' ' ') $sources"
 fi
 if [ "$target" = shim ]; then
 	sources="$(ls src/shim/[a-z]*.c | grep -v '/main\.c$' | tr '\n' ' ') $sources"
-	sources="$sources src/runtime/[a-z]*.c src/runtime/hypervisor/[a-z]*.c src/runtime/network/[a-z]*.c"
+	sources="$sources $(find src/host src/hypervisor src/network src/sandbox -name '[a-z]*.c' | sort | tr '\n' ' ')"
 fi
 
 if ! command -v "$cc" >/dev/null 2>&1; then

@@ -36,9 +36,9 @@
 #include "agent_harness.h"
 #include "lib/json.h"
 #include "lib/util.h"
-#include "runtime/child.h"
-#include "runtime/hypervisor/qemu.h"
-#include "runtime/network/network.h"
+#include "host/child.h"
+#include "hypervisor/qemu/qemu.h"
+#include "network/network.h"
 
 static char ns_pod[64], ns_peer[64], ns_bad[64], ns_bad_peer[64], ns_empty[64], ns_noaddr[64];
 static char ns_gone[64];

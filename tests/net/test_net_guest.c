@@ -24,8 +24,8 @@
 #include "../vm/vm_helpers.h"
 #include "agent.pb-c.h"
 #include "lib/util.h"
-#include "runtime/hypervisor/hypervisor.h"
-#include "runtime/network/network.h"
+#include "hypervisor/hypervisor.h"
+#include "network/network.h"
 #include "ttrpc/client.h"
 #include "ttrpc/loop.h"
 

@@ -20,9 +20,9 @@
 #include "../vm/vm_helpers.h"
 #include "lib/json.h"
 #include "lib/util.h"
-#include "runtime/hypervisor/hypervisor.h"
-#include "runtime/hypervisor/qmp.h"
-#include "runtime/network/network.h"
+#include "hypervisor/hypervisor.h"
+#include "hypervisor/qemu/qmp.h"
+#include "network/network.h"
 
 static char ns_pod[64], ns_peer[64];
 static char base[] = "/tmp/kc-hostnet-vm-XXXXXX";

@@ -20,10 +20,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "container.h"
+#include "sandbox/container.h"
 #include "lib/json.h"
 #include "lib/util.h"
-#include "mount.h"
+#include "sandbox/mount.h"
 #include "../unit/tmpdir.h"
 
 /* What kc_spec_for_guest() asks of the sandbox (unused but in one test). */

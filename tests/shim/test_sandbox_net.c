@@ -21,8 +21,8 @@
 
 #include "lib/json.h"
 #include "lib/util.h"
-#include "sandbox.h"
-#include "sandbox_net.h"
+#include "sandbox/sandbox.h"
+#include "sandbox/sandbox_net.h"
 
 static char ns[64], id[64];
 static struct kc_config cfg;

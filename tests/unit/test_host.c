@@ -18,8 +18,8 @@
 #include "lib/json.h"
 #include "lib/util.h"
 #include "tmpdir.h"
-#include "runtime/host.h"
-#include "runtime/kvm_probe.h"
+#include "host/host.h"
+#include "host/kvm_probe.h"
 
 
 /* Writes an executable shell script; returns its path. */

@@ -13,11 +13,11 @@
 #include <cmocka.h>
 
 #include "lib/log.h"
-#include "runtime/accel_cache.h"
-#include "runtime/hypervisor/hypervisor.h"
-#include "runtime/hypervisor/qemu.h"
-#include "runtime/hypervisor/virtiofsd.h"
-#include "runtime/kvm_probe.h"
+#include "host/accel_cache.h"
+#include "hypervisor/hypervisor.h"
+#include "hypervisor/qemu/qemu.h"
+#include "hypervisor/virtiofsd.h"
+#include "host/kvm_probe.h"
 #include "vm_helpers.h"
 
 static char base[] = "/tmp/kc-vmu-XXXXXX";

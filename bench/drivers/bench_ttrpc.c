@@ -33,7 +33,7 @@
 #include "ttrpc/client.h"
 #include "ttrpc/loop.h"
 #include "ttrpc/server.h"
-#include "serve.h"
+#include "../../tests/interop/serve.h"
 #include "ttrpc/transport.h"
 
 #define NS_PER_S 1000000000ull

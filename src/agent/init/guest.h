@@ -17,7 +17,7 @@
  * succeeds without doing its work.
  */
 
-#include "agent.h"
+#include "agent/agent.h"
 
 /* The guest path that agent->run_root stands for. */
 #define KC_AGENT_RUN_DIR "/run/kata-containers"

@@ -9,7 +9,7 @@
 
 #include "qmp.h"
 #include "lib/util.h"
-#include "runtime/agent_client.h"
+#include "hypervisor/agent_client.h"
 #include "ttrpc/transport.h"
 
 /* QEMU's answers here are small; a line longer than this is not QMP. */

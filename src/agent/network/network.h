@@ -18,7 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "agent.h"
+#include "agent/agent.h"
 #include "agent.pb-c.h"
 #include "lib/error.h"
 #include "ttrpc/server.h"

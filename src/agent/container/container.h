@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "agent.h"
+#include "agent/agent.h"
 #include "lib/error.h"
 #include "oci/spec.h"
 

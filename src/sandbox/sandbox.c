@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "agent_proc.h"
-#include "host_cgroup.h"
+#include "host/host_cgroup.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "mount.h"

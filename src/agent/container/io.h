@@ -12,7 +12,7 @@
  * read.  End of stream comes only after every byte.
  */
 
-#include "agent.h"
+#include "agent/agent.h"
 
 /* The capacity asked for each output pipe. */
 #define KC_AGENT_PIPE_SIZE (256u << 10)

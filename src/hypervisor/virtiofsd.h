@@ -12,7 +12,7 @@
 
 #include "lib/config.h"
 #include "lib/error.h"
-#include "runtime/child.h"
+#include "host/child.h"
 
 /* The argv: cfg's virtio_fs_daemon, --socket-path=socket, -o source=dir,
  * -o cache=<virtio_fs_cache>, then virtio_fs_extra_args. */

@@ -18,14 +18,14 @@
 
 #include "agent.pb-c.h"
 #include "lib/log.h"
-#include "runtime/accel_cache.h"
-#include "runtime/agent_client.h"
-#include "runtime/child.h"
-#include "runtime/hypervisor/hypervisor.h"
-#include "runtime/hypervisor/qemu.h"
-#include "runtime/hypervisor/qmp.h"
+#include "host/accel_cache.h"
+#include "hypervisor/agent_client.h"
+#include "host/child.h"
+#include "hypervisor/hypervisor.h"
+#include "hypervisor/qemu/qemu.h"
+#include "hypervisor/qemu/qmp.h"
 #include "ttrpc/client.h"
-#include "vm_helpers.h"
+#include "../../tests/vm/vm_helpers.h"
 
 #define MEM_MIB 256
 #define MS(ns) ((double)(ns) / 1e6)

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "runtime/host.h"
+#include "host.h"
 
 #include <errno.h>
 #include <fcntl.h>

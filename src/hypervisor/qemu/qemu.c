@@ -13,16 +13,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "backend.h"
+#include "hypervisor/backend.h"
 #include "qemu.h"
 #include "qmp.h"
-#include "virtiofsd.h"
+#include "hypervisor/virtiofsd.h"
 #include "lib/log.h"
 #include "lib/util.h"
-#include "runtime/accel_cache.h"
-#include "runtime/agent_client.h"
-#include "runtime/child.h"
-#include "runtime/kvm_probe.h"
+#include "host/accel_cache.h"
+#include "hypervisor/agent_client.h"
+#include "host/child.h"
+#include "host/kvm_probe.h"
 
 #define QMP_TIMEOUT_NS 2000000000ull     /* connect + quit */
 #define QUIT_GRACE_NS 5000000000ull      /* QEMU exiting after quit */

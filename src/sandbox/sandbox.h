@@ -26,7 +26,7 @@
 #include <sys/types.h>
 
 #include "container.h"
-#include "host_cgroup.h"
+#include "host/host_cgroup.h"
 #include "lib/config.h"
 #include "lib/error.h"
 

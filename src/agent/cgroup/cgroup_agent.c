@@ -21,7 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent.h"
+#include "agent/agent.h"
 #include "agent.pb-c.h"
 #include "cgroup.h"
 #include "lib/json.h"

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "runtime/kvm_probe.h"
+#include "kvm_probe.h"
 
 #include <errno.h>
 #include <fcntl.h>

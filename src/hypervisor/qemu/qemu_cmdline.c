@@ -12,8 +12,8 @@
 
 #include "qemu.h"
 #include "lib/util.h"
-#include "runtime/boot_cache.h"
-#include "runtime/child.h"
+#include "host/boot_cache.h"
+#include "host/child.h"
 
 struct argv_buf {
 	char **v;

@@ -20,7 +20,7 @@
 
 #include "lib/config.h"
 #include "lib/error.h"
-#include "runtime/host_cgroup.h"
+#include "host/host_cgroup.h"
 
 /* A NIC of the VM: a TAP device whose queue fds QEMU inherits (the pod
  * network's endpoints, runtime/network/network.h; kc_podnet_vm_netdevs()

@@ -10,10 +10,10 @@
 
 #include <stdbool.h>
 
-#include "hypervisor.h"
+#include "hypervisor/hypervisor.h"
 #include "lib/config.h"
 #include "lib/error.h"
-#include "runtime/boot_cache.h"
+#include "host/boot_cache.h"
 
 /* The name of the virtio-serial port the agent listens on. */
 #define KC_QEMU_AGENT_PORT "agent.channel.0"

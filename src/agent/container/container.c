@@ -50,7 +50,7 @@
 #include "io.h"
 #include "lib/log.h"
 #include "lib/util.h"
-#include "network.h"
+#include "agent/network/network.h"
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
