@@ -226,35 +226,24 @@ static void init_setup(struct opts *o, char **listen)
 
 	if (kc_agent_init_mounts(&err) < 0) {
 		kc_agent_init_console();
-		kc_error("init: %s", err->msg);
-		kc_error_free(&err);
+		kc_log_error_free(KC_LOG_ERROR, &err, "init");
 	}
 	kc_agent_init_console();
 	if (kc_read_file("/proc/cmdline", 64 * 1024, &buf, &len, &err) < 0 ||
-	    kc_agent_cmdline_parse(buf, &cl, &err) < 0) {
-		kc_error("init: %s", err->msg);
-		kc_error_free(&err);
-	}
+	    kc_agent_cmdline_parse(buf, &cl, &err) < 0)
+		kc_log_error_free(KC_LOG_ERROR, &err, "init");
 	if (cl.log_level_set && !o->log_level)
 		kc_log_set_level(cl.log_level);
 	kc_info("kata-agent %s starting as init at boot+%llu ms", KC_VERSION, t0);
-	if (kc_agent_init_cgroups("/sys/fs/cgroup", &err) < 0) {
-		kc_error("init: %s", err->msg);
-		kc_error_free(&err);
-	}
-	if (kc_agent_init_entropy(&err) < 0) {
-		kc_warn("init: %s", err->msg);
-		kc_error_free(&err);
-	}
+	if (kc_agent_init_cgroups("/sys/fs/cgroup", &err) < 0)
+		kc_log_error_free(KC_LOG_ERROR, &err, "init");
+	if (kc_agent_init_entropy(&err) < 0)
+		kc_log_error_free(KC_LOG_WARNING, &err, "init");
 	if (kc_agent_modules_load_all(KC_AGENT_MODULES_DIR, KC_AGENT_VIRTIO_BUS, cl.modules, buf,
-				      &err) < 0) {
-		kc_error("init: %s", err->msg);
-		kc_error_free(&err);
-	}
-	if (kc_agent_modprobe_install(KC_AGENT_MODULES_DIR, &err) < 0) {
-		kc_warn("init: %s", err->msg);
-		kc_error_free(&err);
-	}
+				      &err) < 0)
+		kc_log_error_free(KC_LOG_ERROR, &err, "init");
+	if (kc_agent_modprobe_install(KC_AGENT_MODULES_DIR, &err) < 0)
+		kc_log_error_free(KC_LOG_WARNING, &err, "init");
 	if (cl.debug_console)
 		kc_agent_init_debug_console();
 	meminfo = mem_summary();
@@ -271,15 +260,11 @@ static void init_setup(struct opts *o, char **listen)
 		if (kc_ttrpc_addr_parse(*listen, &addr, NULL) == 0 &&
 		    addr.kind == KC_TTRPC_ADDR_SERIAL && addr.path[0] != '/' &&
 		    kc_agent_channel_wait_serial(PORTS_DIR, addr.path, CHANNEL_WAIT_NS, &dev,
-						 &err) < 0) {
-			kc_error("init: %s", err->msg);
-			kc_error_free(&err);
-		}
+						 &err) < 0)
+			kc_log_error_free(KC_LOG_ERROR, &err, "init");
 	} else if (kc_agent_channel_choose(PORTS_DIR, CHANNEL_WAIT_NS, listen,
-					   &err) < 0) {
-		kc_error("init: %s", err->msg);
-		kc_error_free(&err);
-	}
+					   &err) < 0)
+		kc_log_error_free(KC_LOG_ERROR, &err, "init");
 	kc_agent_cmdline_free(&cl);
 	kc_info("init done in %llu ms (boot+%llu ms); memory: %s", boot_ms() - t0, boot_ms(),
 		meminfo);
@@ -415,7 +400,7 @@ int main(int argc, char **argv)
 	else
 		ret = -1; /* init_setup() logged why */
 	if (ret < 0 && err)
-		kc_error("%s", err->msg);
+		kc_log_error_free(KC_LOG_ERROR, &err, NULL);
 	if (init_mode)
 		kc_agent_init_poweroff();
 	return ret < 0 ? 1 : 0;

@@ -429,7 +429,7 @@ static int bring_up_loopback(struct kc_agent *a, struct kc_ttrpc_call *call)
 		return 0;
 	if (kc_net_loopback_up(&err) < 0) {
 		if (!a->init_mode) {
-			kc_warn("%s", err->msg);
+			kc_log_error_free(KC_LOG_WARNING, &err, NULL);
 			return 0;
 		}
 		kc_ttrpc_call_fail_error(call, &err);

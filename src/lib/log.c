@@ -234,6 +234,27 @@ void kc_log(enum kc_log_level level, const char *fmt, ...)
 	free(msg);
 }
 
+void kc_log_error_free(enum kc_log_level level, kc_error_t *err, const char *fmt, ...)
+{
+	va_list ap;
+	char *ctx;
+
+	if (!*err)
+		return;
+	if (kc_log_enabled(level)) {
+		if (fmt) {
+			va_start(ap, fmt);
+			ctx = kc_xvasprintf(fmt, ap);
+			va_end(ap);
+			kc_log(level, "%s: %s", ctx, (*err)->msg);
+			free(ctx);
+		} else {
+			kc_log(level, "%s", (*err)->msg);
+		}
+	}
+	kc_error_free(err);
+}
+
 void kc_log_kv(enum kc_log_level level, const char *msg, ...)
 {
 	va_list ap;

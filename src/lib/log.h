@@ -49,13 +49,25 @@ static inline bool kc_log_enabled(enum kc_log_level level)
 
 void kc_log(enum kc_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/*
+ * Logs an error and frees it, in one call: "CONTEXT: MESSAGE" (only the
+ * message when fmt is NULL).  *err may be NULL (nothing is logged); it is
+ * NULL afterwards.  For the places that report a failure and go on:
+ *
+ *     if (kc_thing(..., &err) < 0)
+ *             kc_log_error_free(KC_LOG_WARNING, &err, "container %s", id);
+ */
+void kc_log_error_free(enum kc_log_level level, kc_error_t *err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* One record with extra key/value pairs: kc_log_kv(level, msg, "k1", v1, ..., NULL). */
 void kc_log_kv(enum kc_log_level level, const char *msg, ...) __attribute__((sentinel));
 
 /* Appends `value` to *buf quoted as logfmt requires (used by kc_log). */
 void kc_logfmt_append_value(char **buf, size_t *len, size_t *cap, const char *value);
 
-#define kc_error(...) kc_log(KC_LOG_ERROR, __VA_ARGS__)
+/* kc_log_error() logs; kc_error_t (error.h) is an error. */
+#define kc_log_error(...) kc_log(KC_LOG_ERROR, __VA_ARGS__)
 #define kc_warn(...) kc_log(KC_LOG_WARNING, __VA_ARGS__)
 #define kc_info(...) kc_log(KC_LOG_INFO, __VA_ARGS__)
 #define kc_debug(...)                                      \

@@ -61,7 +61,7 @@ void kc_netns_leave(int *saved)
 	if (*saved < 0)
 		return;
 	if (setns(*saved, CLONE_NEWNET) < 0) {
-		kc_error("return to the runtime's network namespace: setns: %m");
+		kc_log_error("return to the runtime's network namespace: setns: %m");
 		abort();
 	}
 	close(*saved);

@@ -184,7 +184,7 @@ int shim_start(const struct shim_args *a, kc_error_t *err)
 		close_others(fd, ready[1]);
 		ret = shim_serve(a, fd, sock, config_path, ready[1], &serr);
 		if (ret < 0)
-			kc_error("shim: %s", serr->msg);
+			kc_log_error("shim: %s", serr->msg);
 		_exit(ret < 0 ? 1 : 0);
 	}
 	close(fd);

@@ -822,7 +822,7 @@ static void on_accept(struct kc_loop_watch *w, int fd, uint32_t events, void *da
 			continue;
 		}
 		if (conn_new(l->srv, cfd, &err) == NULL)
-			kc_warn("ttrpc: %s", err->msg);
+			kc_log_error_free(KC_LOG_WARNING, &err, "ttrpc");
 	}
 }
 
@@ -867,7 +867,7 @@ static void reopen_ready(struct kc_loop_watch *w, int fd, uint32_t events, void 
 	r->watch = NULL;
 	r->conn = conn_new(r->srv, kc_steal_fd(&r->fd), &err);
 	if (r->conn == NULL) {
-		kc_warn("ttrpc: %s", err->msg);
+		kc_log_error_free(KC_LOG_WARNING, &err, "ttrpc");
 		kc_loop_timer_start(r->srv->loop, &r->timer,
 				    kc_loop_now(r->srv->loop) + REOPEN_RETRY_NS);
 		return;

@@ -247,7 +247,7 @@ static void enable_controllers(int dirfd, const char *path)
 			continue;
 		plus = kc_xasprintf("+%s", c);
 		if (kc_cgroup_write(&tmp, "cgroup.subtree_control", plus, &err) < 0)
-			kc_debug("enabling controller: %s", err->msg);
+			kc_log_error_free(KC_LOG_DEBUG, &err, "enabling controller");
 	}
 }
 

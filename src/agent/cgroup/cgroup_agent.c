@@ -349,7 +349,7 @@ void kc_agent_cgroup_remove(struct kc_agent_container *c)
 		nanosleep(&ts, NULL);
 	}
 	if (ret < 0)
-		kc_warn("container %s: %s", c->id, err->msg);
+		kc_log_error_free(KC_LOG_WARNING, &err, "container %s", c->id);
 	kc_cgroup_free(g->cg);
 	free(g);
 	c->cgroup = NULL;

@@ -400,7 +400,7 @@ pid_t kc_agent_clone_in(int pidns_fd, uint64_t flags, int cgroup_fd, int *pidfd,
 		return 0;
 	e = errno;
 	if (pidns_fd >= 0 && setns(own, CLONE_NEWPID) < 0)
-		kc_error("cannot return to the agent's pid namespace: %s", strerror(errno));
+		kc_log_error("cannot return to the agent's pid namespace: %s", strerror(errno));
 	if (pid < 0 && cgroup_fd >= 0)
 		return kc_error_set(err, e, "clone a process into its cgroup");
 	if (pid < 0)
@@ -938,7 +938,7 @@ static void logged_hooks_done(void *data, kc_error_t *err)
 
 	c->hooks = NULL;
 	if (err)
-		kc_warn("container %s: %s", c->id, (*err)->msg);
+		kc_log_error_free(KC_LOG_WARNING, err, "container %s", c->id);
 	step_finish(c, NULL);
 }
 
@@ -972,7 +972,7 @@ static void start_on_sync(struct kc_loop_watch *w, int fd, uint32_t events, void
 	state = kc_hook_state(c, "running", c->init.pid);
 	if (kc_hooks_start(c->agent, c->spec, &poststart, 1, state, logged_hooks_done, c, &c->hooks,
 			   &err) < 0)
-		kc_warn("container %s: %s", c->id, err->msg);
+		kc_log_error_free(KC_LOG_WARNING, &err, "container %s", c->id);
 	if (!c->hooks)
 		step_finish(c, NULL);
 }
@@ -1014,7 +1014,7 @@ bool kc_agent_container_poststop_start(struct kc_agent_container *c, kc_agent_st
 	state = kc_hook_state(c, "stopped", 0);
 	if (kc_hooks_start(c->agent, c->spec, &poststop, 1, state, logged_hooks_done, c, &c->hooks,
 			   &err) < 0)
-		kc_warn("container %s: %s", c->id, err->msg);
+		kc_log_error_free(KC_LOG_WARNING, &err, "container %s", c->id);
 	if (!c->hooks)
 		return false;
 	c->step_done = done;
@@ -1031,7 +1031,7 @@ void kc_agent_container_poststop(struct kc_agent_container *c)
 	c->poststop_done = true;
 	state = kc_hook_state(c, "stopped", 0);
 	if (kc_hooks_run(c->spec, KC_OCI_HOOK_POSTSTOP, state, &err) < 0)
-		kc_warn("container %s: %s", c->id, err->msg);
+		kc_log_error_free(KC_LOG_WARNING, &err, "container %s", c->id);
 }
 
 /* ---- exec ---- */

@@ -79,7 +79,7 @@ static void stream_update_watch(struct kc_agent_stream *s)
 
 		if (kc_loop_watch_fd(s->agent->loop, s->fd, EPOLLIN, stream_on_ready, s, &s->watch,
 				     &err) < 0)
-			kc_error("watching output pipe: %s", err->msg);
+			kc_log_error_free(KC_LOG_ERROR, &err, "watching output pipe");
 	} else if (!want && s->watch) {
 		kc_loop_watch_remove(s->watch);
 		s->watch = NULL;

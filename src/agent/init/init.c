@@ -55,9 +55,8 @@ int kc_agent_init_mounts(kc_error_t *err)
 			ret = r;
 			if (err)
 				*err = kc_steal_ptr(&e);
-		} else if (r < 0) {
-			kc_error("init: %s", e->msg);
-		}
+		} else if (r < 0)
+			kc_log_error_free(KC_LOG_ERROR, &e, "init");
 	}
 	return ret;
 }
@@ -194,7 +193,7 @@ void kc_agent_init_debug_console(void)
 	}
 	pid = fork();
 	if (pid < 0) {
-		kc_error("agent.debug_console: fork: %s", strerror(errno));
+		kc_log_error("agent.debug_console: fork: %s", strerror(errno));
 		return;
 	}
 	if (pid == 0) {

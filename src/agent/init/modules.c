@@ -350,7 +350,7 @@ static int load_logged(int dirfd, const char *dir, const char *name, const char 
 
 	if ((request ? load_request(dirfd, dir, name, NULL, cmdline, &err)
 		     : load_at(dirfd, dir, name, params, true, &err)) < 0) {
-		kc_error("%s", err->msg);
+		kc_log_error_free(KC_LOG_ERROR, &err, NULL);
 		return 1;
 	}
 	return 0;
@@ -548,14 +548,14 @@ int kc_agent_modprobe_main(int argc, char **argv)
 		/* The kernel passes -q; -v, -b and -s change nothing here. */
 		if (strcmp(argv[i], "-q") != 0 && strcmp(argv[i], "-v") != 0 &&
 		    strcmp(argv[i], "-b") != 0 && strcmp(argv[i], "-s") != 0) {
-			kc_error("option `%s` is not supported (usage: modprobe [-q] [--] NAME "
+			kc_log_error("option `%s` is not supported (usage: modprobe [-q] [--] NAME "
 				 "[PARAM=VALUE...])",
 				 argv[i]);
 			return 2;
 		}
 	}
 	if (i >= argc) {
-		kc_error("usage: modprobe [-q] [--] NAME [PARAM=VALUE...]");
+		kc_log_error("usage: modprobe [-q] [--] NAME [PARAM=VALUE...]");
 		return 2;
 	}
 	name = argv[i++];
@@ -570,11 +570,11 @@ int kc_agent_modprobe_main(int argc, char **argv)
 		cmdline = NULL;
 	dirfd = open(KC_AGENT_MODULES_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dirfd < 0) {
-		kc_error("module `%s`: open `%s`: %s", name, KC_AGENT_MODULES_DIR, strerror(errno));
+		kc_log_error("module `%s`: open `%s`: %s", name, KC_AGENT_MODULES_DIR, strerror(errno));
 		return 1;
 	}
 	if (load_request(dirfd, KC_AGENT_MODULES_DIR, name, params, cmdline, &err) < 0) {
-		kc_error("%s", err->msg);
+		kc_log_error_free(KC_LOG_ERROR, &err, NULL);
 		return 1;
 	}
 	return 0;

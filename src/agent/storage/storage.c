@@ -190,7 +190,7 @@ static void storage_free(const struct kc_agent_storages *s, struct kc_agent_stor
 			/* Still busy (a process holds it open): detach it so
 			 * that it goes once unused. */
 			if (e != EBUSY || umount2(st->target, MNT_DETACH | UMOUNT_NOFOLLOW) < 0)
-				kc_error("storage %s: unmount `%s`: %s", st->driver, st->target,
+				kc_log_error("storage %s: unmount `%s`: %s", st->driver, st->target,
 					 strerror(e));
 		}
 	}
