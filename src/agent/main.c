@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "agent/cgroup/cgroup_agent.h"
 #include "agent/init/channel.h"
 #include "agent/init/init.h"
 #include "agent/init/modules.h"

@@ -31,6 +31,8 @@
 #include "lib/util.h"
 #include "agent/init/modules.h"
 #include "oci/spec.h"
+#include "agent/cgroup/cgroup_agent.h"
+#include "agent/container/runtime.h"
 
 /* The most bytes one ReadStdout answers, whatever the caller asks. */
 #define READ_MAX (1u << 20)

@@ -27,6 +27,7 @@
 #include "lib/json.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "cgroup_agent.h"
 
 /* OOM events nobody asked for yet; older ones are dropped past this. */
 #define OOM_QUEUE_MAX 64

@@ -51,6 +51,8 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "agent/network/network.h"
+#include "agent/cgroup/cgroup_agent.h"
+#include "runtime.h"
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 

@@ -30,6 +30,7 @@
 #include "lib/json.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "runtime.h"
 
 /* Without a timeout a hook still cannot hold the agent forever. */
 #define DEFAULT_TIMEOUT_S 60

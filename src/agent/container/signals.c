@@ -21,6 +21,7 @@
 
 #include "container.h"
 #include "lib/util.h"
+#include "runtime.h"
 
 /* ---- all processes of a container ---- */
 
