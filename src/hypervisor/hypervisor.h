@@ -21,20 +21,7 @@
 #include "lib/config.h"
 #include "lib/error.h"
 #include "host/host_cgroup.h"
-
-/* A NIC of the VM: a TAP device whose queue fds QEMU inherits (the pod
- * network's endpoints, runtime/network/network.h; kc_podnet_vm_netdevs()
- * fills these from them).  QEMU gets `-netdev tap,id=ID,fd=N,vhost=off`
- * (`fds=N:M,...` with several queues) and `-device
- * virtio-net-device,netdev=ID,mac=MAC` (`,mq=on`). */
-#define KC_VM_MAX_NETDEVS 16
-#define KC_VM_MAX_NETDEV_FDS 8
-struct kc_vm_netdev {
-	const char *id;   /* QEMU's netdev id: [A-Za-z0-9_-], at most 15 bytes */
-	uint8_t mac[6];   /* the guest NIC's MAC (the pod veth's) */
-	const int *fds;   /* the TAP's queue fds: still the caller's, QEMU gets copies */
-	unsigned n_fds;   /* 1 to KC_VM_MAX_NETDEV_FDS */
-};
+#include "host/netdev.h" /* struct kc_vm_netdev: the NICs of kc_vm_spec and kc_vm_device */
 
 struct kc_vm_spec {
 	const struct kc_config *cfg; /* [hypervisor.qemu] and [agent.kata] settings */
