@@ -53,10 +53,14 @@ static int check_ops(const struct kc_vm_ops *ops, kc_error_t *err)
 		const char *name;
 		bool set;
 	} required[] = {
-		{ "start", ops->start != NULL },	 { "agent_uri", ops->agent_uri != NULL },
-		{ "take_agent_fd", ops->take_agent_fd != NULL }, { "pid", ops->pid != NULL },
-		{ "pidfd", ops->pidfd != NULL },	 { "watch_fd", ops->watch_fd != NULL },
-		{ "lost", ops->lost != NULL },		 { "stop", ops->stop != NULL },
+		{ "start", ops->start != NULL },
+		{ "agent_uri", ops->agent_uri != NULL },
+		{ "take_agent_fd", ops->take_agent_fd != NULL },
+		{ "pid", ops->pid != NULL },
+		{ "pidfd", ops->pidfd != NULL },
+		{ "watch_fd", ops->watch_fd != NULL },
+		{ "lost", ops->lost != NULL },
+		{ "stop", ops->stop != NULL },
 		{ "free", ops->free != NULL },
 	};
 

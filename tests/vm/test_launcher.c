@@ -668,11 +668,15 @@ static void test_null_ops_not_supported(void **state)
 	cleanup_error kc_error_t err = NULL;
 	struct kc_vm_spec spec = { .cfg = &cfg, .id = "f1", .run_dir = "/nonexistent" };
 	int fds[2] = { 5, 6 };
-	struct kc_vm_device disk = { .type = KC_VM_DEV_DISK, .disk = { .id = "d1", .path = "/img" } };
-	struct kc_vm_device net = { .type = KC_VM_DEV_NET, .net = { .id = "n1", .fds = fds, .n_fds = 2 } };
+	struct kc_vm_device disk = { .type = KC_VM_DEV_DISK,
+				     .disk = { .id = "d1", .path = "/img" } };
+	struct kc_vm_device net = { .type = KC_VM_DEV_NET,
+				    .net = { .id = "n1", .fds = fds, .n_fds = 2 } };
 	struct kc_vm_device cpus = { .type = KC_VM_DEV_VCPUS, .vcpus = { .count = 2 } };
-	struct kc_vm_device vfio = { .type = KC_VM_DEV_VFIO,
-				     .vfio = { .id = "gpu0", .sysfs_path = "/sys/bus/pci/devices/0000:01:00.0" } };
+	struct kc_vm_device vfio = {
+		.type = KC_VM_DEV_VFIO,
+		.vfio = { .id = "gpu0", .sysfs_path = "/sys/bus/pci/devices/0000:01:00.0" },
+	};
 	struct kc_vm_device bad;
 	struct kc_vm_ops incomplete = fake_ops;
 	struct kc_vm_info info;
@@ -714,7 +718,8 @@ static void test_null_ops_not_supported(void **state)
 	bad = (struct kc_vm_device){ .type = (enum kc_vm_device_type)99 };
 	expect_err(kc_vm_add_device(vm, &bad, &err), &err, EINVAL,
 		   "VM f1: add_device: unknown device type 99: Invalid argument");
-	bad = (struct kc_vm_device){ .type = KC_VM_DEV_DISK, .disk = { .id = "d2", .path = "img" } };
+	bad = (struct kc_vm_device){ .type = KC_VM_DEV_DISK,
+				     .disk = { .id = "d2", .path = "img" } };
 	expect_err(kc_vm_add_device(vm, &bad, &err), &err, EINVAL,
 		   "VM f1: add_device (disk `d2`): the host path must be an absolute path: "
 		   "Invalid argument");
@@ -728,7 +733,8 @@ static void test_null_ops_not_supported(void **state)
 	bad = (struct kc_vm_device){ .type = KC_VM_DEV_MEMORY };
 	expect_err(kc_vm_add_device(vm, &bad, &err), &err, EINVAL,
 		   "VM f1: add_device (memory 0 MiB): size 0: Invalid argument");
-	bad = (struct kc_vm_device){ .type = KC_VM_DEV_VFIO, .vfio = { .id = "v", .sysfs_path = "/dev/vfio/1" } };
+	bad = (struct kc_vm_device){ .type = KC_VM_DEV_VFIO,
+				     .vfio = { .id = "v", .sysfs_path = "/dev/vfio/1" } };
 	expect_err(kc_vm_add_device(vm, &bad, &err), &err, EINVAL,
 		   "VM f1: add_device (vfio `v`): the host device must be a path under /sys/: "
 		   "Invalid argument");

@@ -289,8 +289,10 @@ static void expect_not_supported(int ret, kc_error_t *err, const char *op)
 static void test_pause_resume(void **state)
 {
 	cleanup_error kc_error_t err = NULL;
-	struct kc_vm_device disk = { .type = KC_VM_DEV_DISK,
-				     .disk = { .id = "d1", .path = "/dev/null", .read_only = true } };
+	struct kc_vm_device disk = {
+		.type = KC_VM_DEV_DISK,
+		.disk = { .id = "d1", .path = "/dev/null", .read_only = true },
+	};
 	struct kc_vm_device mem = { .type = KC_VM_DEV_MEMORY, .memory = { .size_mib = 128 } };
 	struct kc_vm *restored = NULL;
 	struct vm_case t;

@@ -675,8 +675,9 @@ static int set_run_state(struct qvm *vm, const char *op, const char *command, co
 		return ret;
 	}
 	if (strcmp(status, want) != 0)
-		return kc_error_set(err, EPROTO, "VM %s: %s: QEMU took `%s` but reports status `%s`, "
-				    "not `%s`", vm->id, op, command, status, want);
+		return kc_error_set(err, EPROTO,
+				    "VM %s: %s: QEMU took `%s` but reports status `%s`, not `%s`",
+				    vm->id, op, command, status, want);
 	kc_info("VM %s: %s", vm->id, want);
 	return 0;
 }
