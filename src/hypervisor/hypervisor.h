@@ -11,7 +11,12 @@
  *
  * Ownership: kc_vm_start() returns a VM that owns every process, socket and
  * directory it made under spec->run_dir; kc_vm_free() stops whatever still
- * runs and removes them all.
+ * runs and removes them all.  A VM is used by one thread at a time.
+ *
+ * Not every back end can do everything: an operation its back end lacks
+ * fails with -ENOTSUP and a message naming the operation and the back end
+ * ("VM x: save: not supported by the qemu back end").  docs/vm.md has the
+ * table of what QEMU does.
  */
 
 #include <stdbool.h>
@@ -21,20 +26,7 @@
 #include "lib/config.h"
 #include "lib/error.h"
 #include "host/host_cgroup.h"
-
-/* A NIC of the VM: a TAP device whose queue fds QEMU inherits (the pod
- * network's endpoints, runtime/network/network.h; kc_podnet_vm_netdevs()
- * fills these from them).  QEMU gets `-netdev tap,id=ID,fd=N,vhost=off`
- * (`fds=N:M,...` with several queues) and `-device
- * virtio-net-device,netdev=ID,mac=MAC` (`,mq=on`). */
-#define KC_VM_MAX_NETDEVS 16
-#define KC_VM_MAX_NETDEV_FDS 8
-struct kc_vm_netdev {
-	const char *id;   /* QEMU's netdev id: [A-Za-z0-9_-], at most 15 bytes */
-	uint8_t mac[6];   /* the guest NIC's MAC (the pod veth's) */
-	const int *fds;   /* the TAP's queue fds: still the caller's, QEMU gets copies */
-	unsigned n_fds;   /* 1 to KC_VM_MAX_NETDEV_FDS */
-};
+#include "host/netdev.h" /* struct kc_vm_netdev: the NICs of kc_vm_spec and kc_vm_device */
 
 struct kc_vm_spec {
 	const struct kc_config *cfg; /* [hypervisor.qemu] and [agent.kata] settings */
@@ -91,6 +83,94 @@ int kc_vm_watch_fd(const struct kc_vm *vm);
  * ("virtiofsd killed by signal 9 (Killed)"), to be freed.  kc_vm_stop()
  * removes the rest. */
 char *kc_vm_lost(struct kc_vm *vm);
+
+/* Waits until the VMM exits or deadline (CLOCK_MONOTONIC ns; 0: forever)
+ * passes, and reaps it.  1: it has exited (kc_vm_lost() says how; at once
+ * after kc_vm_stop()), 0: still running at the deadline, negative on
+ * failure.  Nothing is stopped: the caller decides what follows. */
+int kc_vm_wait(struct kc_vm *vm, uint64_t deadline, kc_error_t *err);
+
+/* Pauses the guest's vCPUs (the VMM keeps running: its sockets still
+ * accept, but the agent answers nothing until kc_vm_resume()), and resumes
+ * them.  Both return once the VMM reports the new state; either on a VM
+ * already in that state does nothing.  A VM that is stopped or whose VMM
+ * exited is -ESRCH, saying so. */
+int kc_vm_pause(struct kc_vm *vm, kc_error_t *err);
+int kc_vm_resume(struct kc_vm *vm, kc_error_t *err);
+
+/* Saves the VM's state (devices and memory) into dir, to be started again
+ * by kc_vm_restore() (VM templates).  Not supported by QEMU yet. */
+int kc_vm_save(struct kc_vm *vm, const char *dir, kc_error_t *err);
+
+/* Starts a VM from a state kc_vm_save() left in dir, as kc_vm_start()
+ * would (spec names the back end, the run dir, the NICs...).  Not
+ * supported by QEMU yet. */
+int kc_vm_restore(const struct kc_vm_spec *spec, const char *dir, struct kc_vm **out,
+		  kc_error_t *err);
+
+/* A device added to (or removed from) a running VM. */
+enum kc_vm_device_type {
+	KC_VM_DEV_DISK = 1,
+	KC_VM_DEV_NET,
+	KC_VM_DEV_MEMORY,
+	KC_VM_DEV_VCPUS,
+	KC_VM_DEV_VFIO,
+};
+
+struct kc_vm_device {
+	enum kc_vm_device_type type;
+	union {
+		struct {
+			const char *id;        /* the VMM's device id */
+			const char *path;      /* host file or block device */
+			bool read_only;
+			const char *serial;    /* the guest's /dev/disk/by-id name; NULL: none */
+			const char *driver;    /* NULL: the back end's (virtio-blk) */
+		} disk;
+		struct kc_vm_netdev net;       /* netdev.h; the fds stay the caller's */
+		struct {
+			unsigned size_mib;     /* added (or removed) memory */
+		} memory;
+		struct {
+			unsigned count;        /* vCPUs added (or removed) */
+		} vcpus;
+		struct {
+			const char *id;
+			const char *sysfs_path; /* /sys/bus/pci/devices/0000:01:00.0 */
+		} vfio;
+	};
+};
+
+/* "disk", "net", ...; "unknown" for a type that is none of them. */
+const char *kc_vm_device_type_name(enum kc_vm_device_type type);
+
+/* Hot-plugs dev into the running VM, or unplugs it (disk, net and vfio by
+ * id; memory and vcpus by amount).  The description is checked first
+ * (-EINVAL naming the field); QEMU's microvm cannot hotplug, so QEMU
+ * answers -ENOTSUP naming the device type. */
+int kc_vm_add_device(struct kc_vm *vm, const struct kc_vm_device *dev, kc_error_t *err);
+int kc_vm_remove_device(struct kc_vm *vm, const struct kc_vm_device *dev, kc_error_t *err);
+
+enum kc_vm_state {
+	KC_VM_STOPPED,  /* the VMM has exited (or kc_vm_stop() ran) */
+	KC_VM_RUNNING,  /* the vCPUs run */
+	KC_VM_PAUSED,   /* the VMM runs, the vCPUs do not (kc_vm_pause(), or the VMM's
+	                 * own reasons: QEMU's "suspended", "debug", ...) */
+};
+
+/* "stopped", "running", "paused". */
+const char *kc_vm_state_name(enum kc_vm_state state);
+
+struct kc_vm_info {
+	pid_t pid;                /* the VMM's; 0 once stopped */
+	enum kc_vm_state state;   /* asked of the VMM (QMP query-status) while it runs */
+	unsigned vcpus;           /* asked of the VMM while it runs; as started after */
+	unsigned memory_mib;
+	const char *agent_uri;    /* kc_vm_agent_uri(): valid while vm is */
+};
+
+/* What the VM is now. */
+int kc_vm_query(struct kc_vm *vm, struct kc_vm_info *info, kc_error_t *err);
 
 /* Stops the VM: a clean quit (QMP), SIGKILL after a timeout, then virtiofsd;
  * removes the sockets.  Idempotent. */

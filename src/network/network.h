@@ -51,7 +51,7 @@
 #include "agent.pb-c.h"
 #include "lib/config.h"
 #include "lib/error.h"
-#include "hypervisor/hypervisor.h"
+#include "host/netdev.h"
 
 /* More interfaces than this in one pod is refused (E2BIG): microvm has 24
  * virtio-mmio slots for every device of the VM. */

@@ -14,6 +14,7 @@
 
 #include "lib/log.h"
 #include "host/accel_cache.h"
+#include "hypervisor/backend.h"
 #include "hypervisor/hypervisor.h"
 #include "hypervisor/qemu/qemu.h"
 #include "hypervisor/virtiofsd.h"
@@ -587,6 +588,170 @@ static void test_qemu_check_cache(void **state)
 	assert_int_equal(rmdir(dir), 0);
 }
 
+/* ---- the ops table: what a back end lacks, hypervisor.c answers ---- */
+
+static int fake_pauses;
+
+static int fake_start(const struct kc_vm_spec *spec, void **impl, kc_error_t *err)
+{
+	(void)spec;
+	(void)err;
+	*impl = kc_xstrdup("fake");
+	return 0;
+}
+
+static const char *fake_agent_uri(const void *impl)
+{
+	(void)impl;
+	return "unix:///nonexistent/agent.sock";
+}
+
+static int fake_take_agent_fd(void *impl)
+{
+	(void)impl;
+	return -1;
+}
+
+static pid_t fake_pid(const void *impl)
+{
+	(void)impl;
+	return 0;
+}
+
+static int fake_fd(const void *impl)
+{
+	(void)impl;
+	return -1;
+}
+
+static char *fake_lost(void *impl)
+{
+	(void)impl;
+	return kc_xstrdup("nothing");
+}
+
+static int fake_stop(void *impl, kc_error_t *err)
+{
+	(void)impl;
+	(void)err;
+	return 0;
+}
+
+static int fake_pause(void *impl, kc_error_t *err)
+{
+	(void)impl;
+	(void)err;
+	fake_pauses++;
+	return 0;
+}
+
+/* Only the required ops, and pause. */
+static const struct kc_vm_ops fake_ops = {
+	.name = "fake", .start = fake_start, .agent_uri = fake_agent_uri,
+	.take_agent_fd = fake_take_agent_fd, .pid = fake_pid, .pidfd = fake_fd,
+	.watch_fd = fake_fd, .lost = fake_lost, .stop = fake_stop, .free = free,
+	.pause = fake_pause,
+};
+
+/* ret is -errnum and the message is exactly msg. */
+static void expect_err(int ret, kc_error_t *err, int errnum, const char *msg)
+{
+	assert_non_null(*err);
+	print_message("# %s\n", (*err)->msg);
+	assert_int_equal(ret, -errnum);
+	assert_string_equal((*err)->msg, msg);
+	kc_error_free(err);
+}
+
+static void test_null_ops_not_supported(void **state)
+{
+	cleanup_error kc_error_t err = NULL;
+	struct kc_vm_spec spec = { .cfg = &cfg, .id = "f1", .run_dir = "/nonexistent" };
+	int fds[2] = { 5, 6 };
+	struct kc_vm_device disk = { .type = KC_VM_DEV_DISK,
+				     .disk = { .id = "d1", .path = "/img" } };
+	struct kc_vm_device net = { .type = KC_VM_DEV_NET,
+				    .net = { .id = "n1", .fds = fds, .n_fds = 2 } };
+	struct kc_vm_device cpus = { .type = KC_VM_DEV_VCPUS, .vcpus = { .count = 2 } };
+	struct kc_vm_device vfio = {
+		.type = KC_VM_DEV_VFIO,
+		.vfio = { .id = "gpu0", .sysfs_path = "/sys/bus/pci/devices/0000:01:00.0" },
+	};
+	struct kc_vm_device bad;
+	struct kc_vm_ops incomplete = fake_ops;
+	struct kc_vm_info info;
+	struct kc_vm *vm = NULL;
+
+	(void)state;
+	incomplete.lost = NULL;
+	expect_err(kc_vm_start_ops(&incomplete, &spec, &vm, &err), &err, EINVAL,
+		   "VM back end fake: no `lost` op (required): Invalid argument");
+	assert_null(vm);
+
+	assert_int_equal(kc_vm_start_ops(&fake_ops, &spec, &vm, &err), 0);
+	/* A table's op is called; a NULL one is answered here. */
+	assert_int_equal(kc_vm_pause(vm, &err), 0);
+	assert_int_equal(fake_pauses, 1);
+	expect_err(kc_vm_resume(vm, &err), &err, ENOTSUP,
+		   "VM f1: resume: not supported by the fake back end");
+	expect_err(kc_vm_wait(vm, 0, &err), &err, ENOTSUP,
+		   "VM f1: wait: not supported by the fake back end");
+	expect_err(kc_vm_query(vm, &info, &err), &err, ENOTSUP,
+		   "VM f1: query: not supported by the fake back end");
+	expect_err(kc_vm_save(vm, "/var/lib/tpl", &err), &err, ENOTSUP,
+		   "VM f1: save: not supported by the fake back end");
+	expect_err(kc_vm_add_device(vm, &disk, &err), &err, ENOTSUP,
+		   "VM f1: add_device (disk `d1`): not supported by the fake back end");
+	expect_err(kc_vm_add_device(vm, &net, &err), &err, ENOTSUP,
+		   "VM f1: add_device (net `n1`): not supported by the fake back end");
+	expect_err(kc_vm_add_device(vm, &vfio, &err), &err, ENOTSUP,
+		   "VM f1: add_device (vfio `gpu0`): not supported by the fake back end");
+	expect_err(kc_vm_remove_device(vm, &cpus, &err), &err, ENOTSUP,
+		   "VM f1: remove_device (vcpus 2): not supported by the fake back end");
+
+	/* Bad input is refused first, naming what is wrong. */
+	expect_err(kc_vm_save(vm, "tpl", &err), &err, EINVAL,
+		   "VM f1: save: the state directory must be an absolute path, not `tpl`: "
+		   "Invalid argument");
+	expect_err(kc_vm_add_device(vm, NULL, &err), &err, EINVAL,
+		   "VM f1: add_device: no device: Invalid argument");
+	bad = (struct kc_vm_device){ .type = (enum kc_vm_device_type)99 };
+	expect_err(kc_vm_add_device(vm, &bad, &err), &err, EINVAL,
+		   "VM f1: add_device: unknown device type 99: Invalid argument");
+	bad = (struct kc_vm_device){ .type = KC_VM_DEV_DISK,
+				     .disk = { .id = "d2", .path = "img" } };
+	expect_err(kc_vm_add_device(vm, &bad, &err), &err, EINVAL,
+		   "VM f1: add_device (disk `d2`): the host path must be an absolute path: "
+		   "Invalid argument");
+	/* Removal needs only the id. */
+	expect_err(kc_vm_remove_device(vm, &bad, &err), &err, ENOTSUP,
+		   "VM f1: remove_device (disk `d2`): not supported by the fake back end");
+	bad = (struct kc_vm_device){ .type = KC_VM_DEV_NET, .net = { .id = "n2" } };
+	expect_err(kc_vm_add_device(vm, &bad, &err), &err, EINVAL,
+		   "VM f1: add_device (net `n2`): needs 1 to 8 TAP queue fds, not 0: "
+		   "Invalid argument");
+	bad = (struct kc_vm_device){ .type = KC_VM_DEV_MEMORY };
+	expect_err(kc_vm_add_device(vm, &bad, &err), &err, EINVAL,
+		   "VM f1: add_device (memory 0 MiB): size 0: Invalid argument");
+	bad = (struct kc_vm_device){ .type = KC_VM_DEV_VFIO,
+				     .vfio = { .id = "v", .sysfs_path = "/dev/vfio/1" } };
+	expect_err(kc_vm_add_device(vm, &bad, &err), &err, EINVAL,
+		   "VM f1: add_device (vfio `v`): the host device must be a path under /sys/: "
+		   "Invalid argument");
+	bad = (struct kc_vm_device){ .type = KC_VM_DEV_VFIO };
+	expect_err(kc_vm_remove_device(vm, &bad, &err), &err, EINVAL,
+		   "VM f1: remove_device (vfio): no id: Invalid argument");
+	kc_vm_free(vm);
+	vm = NULL;
+
+	/* QEMU's table: restore is not there (nothing is started). */
+	expect_err(kc_vm_restore(&spec, "/var/lib/tpl", &vm, &err), &err, ENOTSUP,
+		   "VM f1: restore: not supported by the qemu back end");
+	assert_null(vm);
+	assert_string_equal(kc_vm_state_name(KC_VM_PAUSED), "paused");
+	assert_string_equal(kc_vm_device_type_name(KC_VM_DEV_VFIO), "vfio");
+}
+
 static int group_setup(void **state)
 {
 	(void)state;
@@ -641,6 +806,7 @@ int main(void)
 		cmocka_unit_test(test_kernel_cmdline_refused),
 		cmocka_unit_test(test_accel_auto_argv),
 		cmocka_unit_test(test_accel_cache),
+		cmocka_unit_test(test_null_ops_not_supported),
 	};
 
 	return cmocka_run_group_tests_name("vm-launcher", tests, group_setup, group_teardown);

@@ -230,11 +230,133 @@ static void test_destroy_sandbox_shuts_down(void **state)
 	pfd = (struct pollfd){ .fd = kc_vm_pidfd(vm), .events = POLLIN };
 	exited = poll(&pfd, 1, 60000) == 1;
 	ah_conn_close(&c);
+	if (exited) {
+		/* kc_vm_wait() reaps it; a VM whose VMM is gone cannot pause,
+		 * and says why; query reports it stopped before kc_vm_stop(). */
+		struct kc_vm_info info;
+
+		assert_int_equal(kc_vm_wait(vm, kc_monotonic_ns() + 10 * SEC, &err), 1);
+		assert_int_equal(kc_vm_pause(vm, &err), -ESRCH);
+		print_message("# %s\n", err->msg);
+		assert_non_null(strstr(err->msg, "VM destroy: pause: the VM is not running "
+						 "(QEMU exited with status 0)"));
+		kc_error_free(&err);
+		assert_int_equal(kc_vm_query(vm, &info, &err), 0);
+		assert_int_equal(info.state, KC_VM_STOPPED);
+		assert_int_equal(info.pid, 0);
+	}
 	/* Stopped either way, so that a failure leaves no VM running. */
 	assert_int_equal(kc_vm_stop(vm, &err), 0);
 	kc_vm_free(vm);
 	live_vm = NULL;
 	assert_true(exited);
+	case_check_clean(&t);
+}
+
+static void expect_state(struct kc_vm *vm, enum kc_vm_state state)
+{
+	cleanup_error kc_error_t err = NULL;
+	struct kc_vm_info info;
+
+	if (kc_vm_query(vm, &info, &err) < 0)
+		fail_msg("kc_vm_query: %s", err->msg);
+	print_message("# query: pid %d, %s, %u vCPU, %u MiB, %s\n", (int)info.pid,
+		      kc_vm_state_name(info.state), info.vcpus, info.memory_mib, info.agent_uri);
+	assert_int_equal(info.state, state);
+	assert_string_equal(info.agent_uri, kc_vm_agent_uri(vm));
+	assert_int_equal(info.vcpus, (unsigned)cfg.hypervisor.default_vcpus);
+	assert_int_equal(info.memory_mib, 256);
+	if (state == KC_VM_STOPPED)
+		assert_int_equal(info.pid, 0);
+	else
+		assert_int_equal(info.pid, kc_vm_pid(vm));
+}
+
+/* An operation QEMU does not support yet: -ENOTSUP naming it and QEMU. */
+static void expect_not_supported(int ret, kc_error_t *err, const char *op)
+{
+	assert_int_equal(ret, -ENOTSUP);
+	print_message("# %s\n", (*err)->msg);
+	assert_non_null(strstr((*err)->msg, op));
+	assert_non_null(strstr((*err)->msg, "not supported by the qemu back end"));
+	kc_error_free(err);
+}
+
+/* Pause and resume over QMP: the query follows, the agent stays silent
+ * while paused (its Check times out) and answers once resumed, on the
+ * same connection.  Templates and hotplug answer -ENOTSUP.  After the stop,
+ * wait returns at once, query says stopped, pause and resume fail. */
+static void test_pause_resume(void **state)
+{
+	cleanup_error kc_error_t err = NULL;
+	struct kc_vm_device disk = {
+		.type = KC_VM_DEV_DISK,
+		.disk = { .id = "d1", .path = "/dev/null", .read_only = true },
+	};
+	struct kc_vm_device mem = { .type = KC_VM_DEV_MEMORY, .memory = { .size_mib = 128 } };
+	struct kc_vm *restored = NULL;
+	struct vm_case t;
+	struct kc_vm *vm;
+	struct ah_conn c;
+	uint64_t t0;
+	int ret;
+
+	(void)state;
+	case_init(&t, "pause");
+	t.spec.keep_agent_conn = true;
+	vm = boot(&t);
+	conn_take(&c, vm);
+	check_health_on(&c);
+	expect_state(vm, KC_VM_RUNNING);
+	assert_int_equal(kc_vm_wait(vm, kc_monotonic_ns() + SEC / 10, &err), 0);
+
+	t0 = kc_monotonic_ns();
+	if (kc_vm_pause(vm, &err) < 0)
+		fail_msg("pause: %s", err->msg);
+	print_message("# pause: %.1f ms\n", (double)(kc_monotonic_ns() - t0) / 1e6);
+	expect_state(vm, KC_VM_PAUSED);
+	assert_int_equal(kc_vm_pause(vm, &err), 0); /* already paused */
+	expect_state(vm, KC_VM_PAUSED);
+	ret = kc_agent_check(c.cli, 2 * SEC, &err);
+	assert_int_equal(ret, -ETIMEDOUT);
+	print_message("# Check while paused: %s\n", err->msg);
+	kc_error_free(&err);
+
+	t0 = kc_monotonic_ns();
+	if (kc_vm_resume(vm, &err) < 0)
+		fail_msg("resume: %s", err->msg);
+	print_message("# resume: %.1f ms\n", (double)(kc_monotonic_ns() - t0) / 1e6);
+	expect_state(vm, KC_VM_RUNNING);
+	assert_int_equal(kc_vm_resume(vm, &err), 0); /* already running */
+	/* The answer to the Check sent while paused arrives late and is
+	 * dropped; a new one is answered. */
+	if (kc_agent_check_retry(c.cli, kc_monotonic_ns() + 30 * SEC, &err) < 0)
+		fail_msg("Check after resume: %s", err->msg);
+
+	expect_not_supported(kc_vm_save(vm, t.run_dir, &err), &err, "VM pause: save: ");
+	expect_not_supported(kc_vm_restore(&t.spec, t.run_dir, &restored, &err), &err,
+			     "VM pause: restore: ");
+	assert_null(restored);
+	expect_not_supported(kc_vm_add_device(vm, &disk, &err), &err,
+			     "VM pause: add_device (disk `d1`): ");
+	expect_not_supported(kc_vm_add_device(vm, &mem, &err), &err,
+			     "VM pause: add_device (memory 128 MiB): ");
+	expect_not_supported(kc_vm_remove_device(vm, &disk, &err), &err,
+			     "VM pause: remove_device (disk `d1`): ");
+	expect_state(vm, KC_VM_RUNNING);
+	ah_conn_close(&c);
+
+	assert_int_equal(kc_vm_stop(vm, &err), 0);
+	assert_int_equal(kc_vm_wait(vm, kc_monotonic_ns() + SEC / 10, &err), 1);
+	expect_state(vm, KC_VM_STOPPED);
+	assert_int_equal(kc_vm_pause(vm, &err), -ESRCH);
+	print_message("# %s\n", err->msg);
+	assert_string_equal(err->msg, "VM pause: pause: the VM is stopped");
+	kc_error_free(&err);
+	assert_int_equal(kc_vm_resume(vm, &err), -ESRCH);
+	assert_string_equal(err->msg, "VM pause: resume: the VM is stopped");
+	kc_vm_free(vm);
+	live_vm = NULL;
 	case_check_clean(&t);
 }
 
@@ -596,6 +718,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_boot_check_version, stop_live_vm),
 		cmocka_unit_test_teardown(test_console, stop_live_vm),
 		cmocka_unit_test_teardown(test_destroy_sandbox_shuts_down, stop_live_vm),
+		cmocka_unit_test_teardown(test_pause_resume, stop_live_vm),
 		cmocka_unit_test_teardown(test_never_answers_killed_at_deadline, stop_live_vm),
 		cmocka_unit_test_teardown(test_qemu_rejects_kernel, stop_live_vm),
 		cmocka_unit_test_teardown(test_five_concurrent, stop_live_vm),

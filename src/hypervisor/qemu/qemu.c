@@ -25,6 +25,7 @@
 #include "host/kvm_probe.h"
 
 #define QMP_TIMEOUT_NS 2000000000ull     /* connect + quit */
+#define QMP_COMMAND_NS 5000000000ull     /* connect + stop/cont/queries */
 #define QUIT_GRACE_NS 5000000000ull      /* QEMU exiting after quit */
 #define VIRTIOFSD_GRACE_NS 2000000000ull /* virtiofsd exiting after QEMU */
 #define VIRTIOFSD_START_NS 10000000000ull
@@ -40,6 +41,7 @@ struct qvm {
 	struct kc_child qemu, fsd;
 	int watch_fd; /* epoll set of the pidfds of qemu and fsd */
 	int agent_fd; /* kept for kc_vm_take_agent_fd(), -1: none */
+	unsigned vcpus, memory_mib; /* as launched */
 	bool stopped;
 };
 
@@ -312,6 +314,8 @@ static int launch(struct qvm *vm, const struct kc_vm_spec *spec, const struct kc
 	ret = watch_child(vm, &vm->qemu, "QEMU", err);
 	if (ret < 0)
 		return ret;
+	vm->vcpus = qc.vcpus;
+	vm->memory_mib = qc.memory_mib;
 	kc_info("VM %s: QEMU started (pid %d, accel %s, %u vCPU, %u MiB)", vm->id,
 		(int)vm->qemu.pid, accel, qc.vcpus, qc.memory_mib);
 	return 0;
@@ -601,6 +605,160 @@ static void qemu_free(void *impl)
 	vm_release(vm);
 }
 
+static int qemu_wait(void *impl, uint64_t deadline, kc_error_t *err)
+{
+	struct qvm *vm = impl;
+	int ret;
+
+	/* Stopped: reaped, and the pidfd is closed. */
+	if (vm->qemu.reaped || vm->qemu.pidfd < 0)
+		return 1;
+	ret = kc_child_wait(&vm->qemu, deadline, err);
+	if (ret < 0)
+		kc_error_wrap(err, "VM %s: wait for QEMU", vm->id);
+	return ret;
+}
+
+/* The VMM must run for op: -ESRCH saying why it does not. */
+static int check_alive(struct qvm *vm, const char *op, kc_error_t *err)
+{
+	char how[64];
+
+	if (vm->stopped)
+		return kc_vm_error(err, ESRCH, "VM %s: %s: the VM is stopped", vm->id, op);
+	if (kc_child_exited(&vm->qemu))
+		return kc_vm_error(err, ESRCH, "VM %s: %s: the VM is not running (QEMU %s)", vm->id,
+				   op, kc_child_describe(&vm->qemu, how, sizeof(how)));
+	return 0;
+}
+
+/* QMP query-status: QEMU's word for the run state ("running", "paused",
+ * "suspended", ...), to be freed. */
+static int qmp_status(struct kc_qmp *q, uint64_t deadline, char **status, kc_error_t *err)
+{
+	json_t *r = NULL;
+	const char *s;
+	int ret;
+
+	ret = kc_qmp_execute(q, "query-status", NULL, &r, deadline, err);
+	if (ret < 0)
+		return ret;
+	s = json_string_value(json_object_get(r, "status"));
+	if (s)
+		*status = kc_xstrdup(s);
+	else
+		ret = kc_error_set(err, EPROTO, "QMP query-status: no status in the answer");
+	json_decref(r);
+	return ret;
+}
+
+/* Pause and resume: QMP command, then query-status must answer want. */
+static int set_run_state(struct qvm *vm, const char *op, const char *command, const char *want,
+			 kc_error_t *err)
+{
+	uint64_t deadline = kc_monotonic_ns() + QMP_COMMAND_NS;
+	cleanup_free char *status = NULL;
+	struct kc_qmp *q = NULL;
+	int ret;
+
+	ret = check_alive(vm, op, err);
+	if (ret < 0)
+		return ret;
+	ret = kc_qmp_connect(vm->qmp_sock, deadline, &q, err);
+	if (ret >= 0)
+		ret = kc_qmp_execute(q, command, NULL, NULL, deadline, err);
+	if (ret >= 0)
+		ret = qmp_status(q, deadline, &status, err);
+	kc_qmp_close(q);
+	if (ret < 0) {
+		kc_error_wrap(err, "VM %s: %s", vm->id, op);
+		return ret;
+	}
+	if (strcmp(status, want) != 0)
+		return kc_error_set(err, EPROTO,
+				    "VM %s: %s: QEMU took `%s` but reports status `%s`, not `%s`",
+				    vm->id, op, command, status, want);
+	kc_info("VM %s: %s", vm->id, want);
+	return 0;
+}
+
+static int qemu_pause(void *impl, kc_error_t *err)
+{
+	return set_run_state(impl, "pause", "stop", "paused", err);
+}
+
+static int qemu_resume(void *impl, kc_error_t *err)
+{
+	return set_run_state(impl, "resume", "cont", "running", err);
+}
+
+/* query-cpus-fast and query-memory-size-summary: what the guest has now. */
+static int qmp_sizes(struct kc_qmp *q, uint64_t deadline, unsigned *vcpus, unsigned *mib,
+		     kc_error_t *err)
+{
+	json_t *cpus = NULL, *mem = NULL;
+	json_int_t bytes;
+	int ret;
+
+	ret = kc_qmp_execute(q, "query-cpus-fast", NULL, &cpus, deadline, err);
+	if (ret >= 0 && !json_is_array(cpus))
+		ret = kc_error_set(err, EPROTO, "QMP query-cpus-fast: no list of vCPUs");
+	if (ret >= 0)
+		ret = kc_qmp_execute(q, "query-memory-size-summary", NULL, &mem, deadline, err);
+	if (ret >= 0 && !json_is_integer(json_object_get(mem, "base-memory")))
+		ret = kc_error_set(err, EPROTO, "QMP query-memory-size-summary: no base-memory");
+	if (ret >= 0) {
+		bytes = json_integer_value(json_object_get(mem, "base-memory")) +
+			json_integer_value(json_object_get(mem, "plugged-memory"));
+		*vcpus = (unsigned)json_array_size(cpus);
+		*mib = (unsigned)(bytes >> 20);
+	}
+	json_decref(cpus);
+	json_decref(mem);
+	return ret;
+}
+
+static int qemu_query(void *impl, struct kc_vm_info *info, kc_error_t *err)
+{
+	struct qvm *vm = impl;
+	uint64_t deadline = kc_monotonic_ns() + QMP_COMMAND_NS;
+	cleanup_error kc_error_t e = NULL;
+	cleanup_free char *status = NULL;
+	struct kc_qmp *q = NULL;
+	unsigned vcpus = 0, mib = 0;
+	int ret;
+
+	info->agent_uri = vm->agent_uri;
+	info->vcpus = vm->vcpus;
+	info->memory_mib = vm->memory_mib;
+	info->state = KC_VM_STOPPED;
+	if (vm->stopped || kc_child_exited(&vm->qemu))
+		return 0;
+	ret = kc_qmp_connect(vm->qmp_sock, deadline, &q, &e);
+	if (ret >= 0)
+		ret = qmp_status(q, deadline, &status, &e);
+	if (ret >= 0)
+		ret = qmp_sizes(q, deadline, &vcpus, &mib, &e);
+	kc_qmp_close(q);
+	if (ret < 0) {
+		/* QEMU exiting while asked is the answer. */
+		if (kc_child_wait(&vm->qemu, kc_monotonic_ns() + QMP_TIMEOUT_NS / 4, NULL) == 1)
+			return 0;
+		kc_error_wrap(&e, "VM %s: query", vm->id);
+		if (err)
+			*err = kc_steal_ptr(&e);
+		return ret;
+	}
+	info->pid = vm->qemu.pid;
+	info->state = strcmp(status, "running") == 0 ? KC_VM_RUNNING : KC_VM_PAUSED;
+	info->vcpus = vcpus;
+	info->memory_mib = mib;
+	return 0;
+}
+
+/* save, restore, add_device and remove_device: not yet (hypervisor.c
+ * answers for them).  microvm has no bus to hot-plug devices on; templates
+ * come with QEMU's migration to a file. */
 const struct kc_vm_ops kc_qemu_vm_ops = {
 	.name = "qemu",
 	.start = qemu_start,
@@ -612,4 +770,8 @@ const struct kc_vm_ops kc_qemu_vm_ops = {
 	.lost = qemu_lost,
 	.stop = qemu_stop,
 	.free = qemu_free,
+	.wait = qemu_wait,
+	.pause = qemu_pause,
+	.resume = qemu_resume,
+	.query = qemu_query,
 };
