@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "backend.h"
-#include "virtiofsd.h" /* kc_vm_error() */
 #include "lib/util.h"
 
 static const struct kc_vm_ops *const backends[] = {
@@ -26,7 +25,7 @@ struct kc_vm {
 static int not_supported(const char *id, const struct kc_vm_ops *ops, const char *op,
 			 kc_error_t *err)
 {
-	return kc_vm_error(err, ENOTSUP, "VM %s: %s: not supported by the %s back end", id, op,
+	return kc_error_set_status(err, ENOTSUP, "VM %s: %s: not supported by the %s back end", id, op,
 			   ops->name);
 }
 
@@ -309,7 +308,7 @@ static int device_op(struct kc_vm *vm, const char *op, bool add,
 	if (fn)
 		return fn(vm->impl, dev, err);
 	describe_device(dev, what, sizeof(what));
-	return kc_vm_error(err, ENOTSUP, "VM %s: %s (%s): not supported by the %s back end",
+	return kc_error_set_status(err, ENOTSUP, "VM %s: %s (%s): not supported by the %s back end",
 			   vm->id, op, what, vm->ops->name);
 }
 

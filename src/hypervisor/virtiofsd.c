@@ -31,18 +31,6 @@ char **kc_virtiofsd_argv(const struct kc_config *cfg, const char *socket, const 
 	return v;
 }
 
-int kc_vm_error(kc_error_t *err, int errnum, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	kc_error_setv(err, 0, fmt, ap);
-	va_end(ap);
-	if (err && *err)
-		(*err)->status = errnum;
-	return -errnum;
-}
-
 char *kc_log_tail(const char *path, size_t max)
 {
 	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -89,7 +77,7 @@ int kc_virtiofsd_start(const struct kc_config *cfg, const char *socket, const ch
 			cleanup_free char *tail = kc_log_tail(log, 1024);
 			char how[64];
 
-			ret = kc_vm_error(err, ECHILD, "virtiofsd for `%s` %s before its socket "
+			ret = kc_error_set_status(err, ECHILD, "virtiofsd for `%s` %s before its socket "
 					   "appeared: %s", dir, kc_child_describe(c, how, sizeof(how)),
 					   *tail ? tail : "(no output)");
 			kc_child_stop(c, false, 0);

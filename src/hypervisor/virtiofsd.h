@@ -24,11 +24,6 @@ char **kc_virtiofsd_argv(const struct kc_config *cfg, const char *socket, const 
 int kc_virtiofsd_start(const struct kc_config *cfg, const char *socket, const char *dir,
 		       const char *log, uint64_t deadline, struct kc_child *c, kc_error_t *err);
 
-/* Like kc_error_set() with errnum's value but without its text: for
- * messages that already say what happened ("exited with status 1"). */
-int kc_vm_error(kc_error_t *err, int errnum, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
 /* The last lines of a log file (at most max bytes), for error messages;
  * "" when there is none.  Free the result. */
 char *kc_log_tail(const char *path, size_t max);

@@ -44,6 +44,18 @@ int kc_error_set(kc_error_t *err, int errnum, const char *fmt, ...)
 	return ret;
 }
 
+int kc_error_set_status(kc_error_t *err, int errnum, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	kc_error_setv(err, 0, fmt, ap);
+	va_end(ap);
+	if (err && *err)
+		(*err)->status = errnum;
+	return -errnum;
+}
+
 int kc_error_wrap(kc_error_t *err, const char *fmt, ...)
 {
 	va_list ap;

@@ -31,6 +31,10 @@ typedef struct kc_error *kc_error_t;
 int kc_error_set(kc_error_t *err, int errnum, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 int kc_error_setv(kc_error_t *err, int errnum, const char *fmt, va_list ap);
+/* Like kc_error_set() with errnum's value but without its text: for
+ * messages that already say what happened ("exited with status 1"). */
+int kc_error_set_status(kc_error_t *err, int errnum, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* Prefixes the message of an existing error with context ("loading X: ...").
  * Returns the same negative value kc_error_set() returned. */

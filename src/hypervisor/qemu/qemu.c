@@ -424,10 +424,10 @@ static int guest_died(struct qvm *vm, const char *console, kc_error_t *err)
 	cleanup_free char *tail = console ? console_reason(console) : NULL;
 
 	if (!console)
-		return kc_vm_error(err, ECHILD, "VM %s: the guest died before its agent answered "
+		return kc_error_set_status(err, ECHILD, "VM %s: the guest died before its agent answered "
 				    "(QEMU exited with status 0); no guest console was kept "
 				    "(enable_debug keeps one)", vm->id);
-	return kc_vm_error(err, ECHILD, "VM %s: the guest died before its agent answered "
+	return kc_error_set_status(err, ECHILD, "VM %s: the guest died before its agent answered "
 			    "(QEMU exited with status 0); guest console: %s", vm->id,
 			    *tail ? tail : "(empty)");
 }
@@ -452,12 +452,12 @@ static int wait_agent(struct qvm *vm, const char *console, uint64_t deadline,
 		cleanup_free char *tail =
 			kc_log_tail(who == &vm->qemu ? vm->qemu_log : vm->fs_log, 2048);
 
-		return kc_vm_error(err, ECHILD, "VM %s: %s %s before the agent answered: %s",
+		return kc_error_set_status(err, ECHILD, "VM %s: %s %s before the agent answered: %s",
 				    vm->id, what, kc_child_describe(who, how, sizeof(how)),
 				    *tail ? tail : "(no output)");
 	}
 	if (e->status == ETIMEDOUT)
-		return kc_vm_error(err, ETIMEDOUT,
+		return kc_error_set_status(err, ETIMEDOUT,
 				    "VM %s: the guest agent did not answer grpc.Health/Check within "
 				    "%.1f s; VM killed (last: %s)",
 				    vm->id, (double)timeout_ns / 1e9, e->msg);
@@ -625,9 +625,9 @@ static int check_alive(struct qvm *vm, const char *op, kc_error_t *err)
 	char how[64];
 
 	if (vm->stopped)
-		return kc_vm_error(err, ESRCH, "VM %s: %s: the VM is stopped", vm->id, op);
+		return kc_error_set_status(err, ESRCH, "VM %s: %s: the VM is stopped", vm->id, op);
 	if (kc_child_exited(&vm->qemu))
-		return kc_vm_error(err, ESRCH, "VM %s: %s: the VM is not running (QEMU %s)", vm->id,
+		return kc_error_set_status(err, ESRCH, "VM %s: %s: the VM is not running (QEMU %s)", vm->id,
 				   op, kc_child_describe(&vm->qemu, how, sizeof(how)));
 	return 0;
 }
