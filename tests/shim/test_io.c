@@ -148,9 +148,10 @@ static void test_binary_logger(void **state)
 {
 	struct shim_container c = { .id = (char *)"io3", .shim = &shim };
 	struct shim_proc p;
-	cleanup_free char *logger = recorder("logger", "exec 5>&-\n"
-					     "echo \"$CONTAINER_ID $CONTAINER_NAMESPACE $*\" >$0.info\n"
-					     "cat <&3 >$0.out\ncat <&4 >$0.err");
+	cleanup_free char *logger =
+		recorder("logger", "exec 5>&-\n"
+				   "echo \"$CONTAINER_ID $CONTAINER_NAMESPACE $*\" >$0.info\n"
+				   "cat <&3 >$0.out\ncat <&4 >$0.err");
 	cleanup_free char *uri = kc_xasprintf("binary://%s?level=x%%20y", logger);
 	cleanup_free char *sig = NULL, *fds = NULL, *info = NULL, *out = NULL, *err = NULL;
 	cleanup_error kc_error_t e = NULL;
