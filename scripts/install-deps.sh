@@ -7,7 +7,7 @@ set -eu
 packages="
   gcc libc6-dev binutils meson ninja-build pkg-config git python3
   libjansson-dev libcmocka-dev libseccomp-dev libprotobuf-c-dev protobuf-c-compiler
-  libmnl-dev zlib1g-dev
+  zlib1g-dev
   clang libclang-rt-14-dev
   qemu-system-x86 qemu-system-common
   kmod cpio lz4 busybox-static e2fsprogs

@@ -3,10 +3,13 @@
 #define KC_RUNTIME_CHILD_H
 
 /*
- * Child processes the runtime supervises (QEMU, virtiofsd): started with
- * no inherited file descriptors, default signal handling and an empty
- * signal mask, in their own session, and held by a pidfd so that waiting,
- * signalling and reaping can never hit a recycled pid.
+ * The one way the host side starts a program: kc_child_start().  Everything
+ * is allocated before fork (only async-signal-safe calls run between fork
+ * and exec); the child gets every signal disposition reset to default and
+ * an empty signal mask, exactly the fds it is given (the rest are closed),
+ * and is held by a pidfd so that waiting, signalling and reaping can never
+ * hit a recycled pid.  An exec failure travels back through a close-on-exec
+ * pipe: the call fails, naming the program, with nothing left running.
  */
 
 #include <stdbool.h>
@@ -22,22 +25,44 @@ struct kc_child {
 	int status;    /* wait status once reaped */
 };
 
-/* The most fds kc_child_spawn_fds() passes on. */
+/* The most fds (beyond 0, 1 and 2) a child is given. */
 #define KC_CHILD_MAX_FDS 128
 
 #define KC_CHILD_INIT { .pid = 0, .pidfd = -1, .reaped = false, .status = 0 }
 
-/*
- * Starts argv[0] (an absolute path) with stdin from /dev/null and stdout
- * and stderr appended to log_path (NULL: /dev/null).  Fails, with nothing
- * left running, when the program cannot be executed: the exec error travels
- * back through a close-on-exec pipe.
- */
+/* What kc_child_opts.stdio may hold besides an fd of the caller's. */
+#define KC_CHILD_NULL (-1) /* /dev/null */
+#define KC_CHILD_LOG (-2)  /* appended to log_path (/dev/null without one) */
+
+enum kc_child_group {
+	KC_CHILD_SAME_GROUP,  /* the caller's session and process group */
+	KC_CHILD_NEW_PGROUP,  /* its own process group: kill(-pid) reaches what it starts */
+	KC_CHILD_NEW_SESSION, /* its own session (setsid), hence group too */
+};
+
+struct kc_child_opts {
+	char *const *argv;    /* argv[0]: the program's path (not searched in $PATH) */
+	char *const *envp;    /* NULL: the caller's environment */
+	char *const *env_add; /* NULL-terminated "NAME=value"s on top of envp (replacing NAME) */
+	/* The child's 0, 1 and 2: fds of the caller's, KC_CHILD_NULL or
+	 * KC_CHILD_LOG.  NULL: { KC_CHILD_NULL, KC_CHILD_LOG, KC_CHILD_LOG }. */
+	const int *stdio;
+	const int *fds;       /* become the child's 3, 4, ... (the caller keeps its own) */
+	size_t n_fds;
+	const char *cwd;      /* NULL: the caller's */
+	const char *log_path; /* created (0640) when missing, appended to */
+	enum kc_child_group group;
+};
+
+/* Starts o->argv[0] as described by o; c is set on success and emptied
+ * (KC_CHILD_INIT) on failure. */
+int kc_child_start(const struct kc_child_opts *o, struct kc_child *c, kc_error_t *err);
+
+/* Shorthands for daemons (QEMU, virtiofsd): a new session, stdin from
+ * /dev/null, stdout and stderr appended to log_path (NULL: /dev/null), and
+ * fds[0..n_fds-1] as the child's 3, 4, ... */
 int kc_child_spawn(char *const argv[], const char *log_path, struct kc_child *c,
 		   kc_error_t *err);
-
-/* The same, and the child also inherits fds[0..n_fds-1] as its fds 3,
- * 4, ... (in that order; the caller keeps its own). */
 int kc_child_spawn_fds(char *const argv[], const char *log_path, const int *fds, size_t n_fds,
 		       struct kc_child *c, kc_error_t *err);
 

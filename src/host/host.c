@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "lib/json.h"
 #include "lib/util.h"
 
@@ -161,41 +162,6 @@ int kc_host_device_usable(const char *path)
 	return 0;
 }
 
-/* Makes fd available as target across exec (dup2 clears close-on-exec,
- * but is a no-op when fd already is target). */
-static int place_fd(int fd, int target)
-{
-	if (fd == target)
-		return fcntl(fd, F_SETFD, 0);
-	return dup2(fd, target);
-}
-
-/* The child's side: never returns.  Only async-signal-safe calls, as the
- * caller may have threads.  An exec failure travels back as an errno on
- * errfd, which the exec closes on success (O_CLOEXEC). */
-static void __attribute__((noreturn)) exec_child(char *const argv[], int outfd, int errfd)
-{
-	int devnull, e;
-
-	/* Its own process group: a timeout kills whatever it started too. */
-	setpgid(0, 0);
-	/* A caller running with fds 0-2 closed may have its pipes there:
-	 * move them out of the way before filling 0-2. */
-	outfd = fcntl(outfd, F_DUPFD_CLOEXEC, 3);
-	errfd = fcntl(errfd, F_DUPFD_CLOEXEC, 3);
-	devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (outfd < 0 || errfd < 0 || devnull < 0 || place_fd(devnull, STDIN_FILENO) < 0 ||
-	    place_fd(outfd, STDOUT_FILENO) < 0 || place_fd(outfd, STDERR_FILENO) < 0) {
-		e = errno;
-	} else {
-		execv(argv[0], argv);
-		e = errno;
-	}
-	if (write(errfd, &e, sizeof(e)) < 0)
-		_exit(126);
-	_exit(127);
-}
-
 /* Reads the child's output until EOF or the deadline; true on EOF. */
 static bool capture(int fd, int64_t deadline, char *buf, size_t *len)
 {
@@ -232,58 +198,39 @@ static bool capture(int fd, int64_t deadline, char *buf, size_t *len)
 int kc_host_run_capture(char *const argv[], int timeout_ms, char **output, kc_error_t *err)
 {
 	cleanup_free char *buf = kc_xmalloc(CAPTURE_MAX + 1);
-	int outpipe[2], errpipe[2], status = 0, exec_errno = 0;
 	int64_t deadline = (int64_t)(kc_monotonic_ns() / 1000000) + timeout_ms;
+	int outpipe[2], stdio[3] = { KC_CHILD_NULL, -1, -1 };
+	/* Its own process group: a timeout kills whatever it started too. */
+	struct kc_child_opts o = { .argv = argv, .stdio = stdio, .group = KC_CHILD_NEW_PGROUP };
+	struct kc_child c;
 	size_t len = 0;
 	bool done;
-	pid_t pid;
+	int ret;
 
 	if (pipe2(outpipe, O_CLOEXEC) < 0)
 		return kc_error_set(err, errno, "pipe");
-	if (pipe2(errpipe, O_CLOEXEC) < 0) {
-		int saved = errno;
-		close(outpipe[0]);
-		close(outpipe[1]);
-		return kc_error_set(err, saved, "pipe");
-	}
-	pid = fork();
-	if (pid < 0) {
-		int saved = errno;
-		close(outpipe[0]);
-		close(outpipe[1]);
-		close(errpipe[0]);
-		close(errpipe[1]);
-		return kc_error_set(err, saved, "fork to run `%s`", argv[0]);
-	}
-	if (pid == 0)
-		exec_child(argv, outpipe[1], errpipe[1]);
-	/* Both sides set the group, so that a kill right after fork finds it. */
-	setpgid(pid, pid);
+	stdio[1] = stdio[2] = outpipe[1];
+	ret = kc_child_start(&o, &c, err);
 	close(outpipe[1]);
-	close(errpipe[1]);
+	if (ret < 0) {
+		close(outpipe[0]);
+		return ret;
+	}
 	done = capture(outpipe[0], deadline, buf, &len);
 	close(outpipe[0]);
-	if (!done) {
-		kill(-pid, SIGKILL);
-		kill(pid, SIGKILL);
-	}
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	/* After the child is gone: the pipe holds an errno or nothing (EOF). */
-	while (read(errpipe[0], &exec_errno, sizeof(exec_errno)) < 0 && errno == EINTR)
-		;
-	close(errpipe[0]);
+	if (!done)
+		kill(-c.pid, SIGKILL); /* the group: the child and what it started */
+	kc_child_wait(&c, 0, NULL);
+	kc_child_stop(&c, false, 0);
 	buf[len] = '\0';
-	if (exec_errno != 0)
-		return kc_error_set(err, exec_errno, "run `%s`", argv[0]);
 	if (!done)
 		return kc_error_set(err, 0, "`%s` did not finish within %d ms (killed)", argv[0],
 				    timeout_ms);
-	if (WIFSIGNALED(status))
+	if (WIFSIGNALED(c.status))
 		return kc_error_set(err, 0, "`%s` was killed by signal %d (%s)", argv[0],
-				    WTERMSIG(status), strsignal(WTERMSIG(status)));
+				    WTERMSIG(c.status), strsignal(WTERMSIG(c.status)));
 	*output = kc_steal_ptr(&buf);
-	return WEXITSTATUS(status);
+	return WEXITSTATUS(c.status);
 }
 
 bool kc_qemu_parse_version(const char *text, char *out, size_t size)

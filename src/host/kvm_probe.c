@@ -404,6 +404,8 @@ int kc_kvm_probe_deadline(const char *dev_path, int deadline_ms, struct kc_kvm_p
 		munmap(s, sizeof(*s));
 		return kc_error_set(err, saved, "pipe");
 	}
+	/* Not a program started (child.h): the probe runs this process's own
+	 * code, forked so that a hang or a crash in KVM cannot take us along. */
 	pid = fork();
 	if (pid < 0) {
 		int saved = errno;

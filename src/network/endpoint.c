@@ -105,7 +105,7 @@ int kc_podnet_scan(const char *netns_path, const struct kc_podnet_options *o,
 /* Undoes connect_one() for ep, in the current namespace.  Errors on links
  * that vanished are expected (CNI DEL may have run first): the veth is gone
  * with its qdisc, and the TAP goes with our fds. */
-static int disconnect_one(struct kc_mnl *m, struct kc_podnet_endpoint *ep, kc_error_t *err)
+static int disconnect_one(struct kc_nl *m, struct kc_podnet_endpoint *ep, kc_error_t *err)
 {
 	int ret = 0, r;
 
@@ -137,7 +137,7 @@ static int disconnect_one(struct kc_mnl *m, struct kc_podnet_endpoint *ep, kc_er
 /* Steps of one endpoint; `done` says how far it got, for the undo. */
 enum { DONE_NONE, DONE_TAP, DONE_VETH_QDISC, DONE_ALL };
 
-static int connect_one(struct kc_mnl *m, struct kc_podnet *net, size_t i, kc_error_t *err)
+static int connect_one(struct kc_nl *m, struct kc_podnet *net, size_t i, kc_error_t *err)
 {
 	struct kc_podnet_endpoint *ep = &net->endpoints[i];
 	cleanup_error kc_error_t e = NULL;
@@ -188,7 +188,7 @@ fail:
 
 int kc_podnet_connect(struct kc_podnet *net, kc_error_t *err)
 {
-	struct kc_mnl m = { 0 };
+	struct kc_nl m = { .fd = -1 };
 	int saved = -1, ret;
 	size_t i;
 
@@ -201,7 +201,7 @@ int kc_podnet_connect(struct kc_podnet *net, kc_error_t *err)
 	ret = kc_netns_enter(net->netns_fd, net->netns_path, &saved, err);
 	if (ret < 0)
 		return ret;
-	ret = kc_mnl_open(&m, err);
+	ret = kc_nl_open(&m, err);
 	if (ret < 0) {
 		kc_netns_leave(&saved);
 		return kc_error_wrap(err, "connect the interfaces of `%s`", net->netns_path);
@@ -223,7 +223,7 @@ int kc_podnet_connect(struct kc_podnet *net, kc_error_t *err)
 			(void)disconnect_one(&m, &net->endpoints[--i], &e);
 		}
 	}
-	kc_mnl_close(&m);
+	kc_nl_close(&m);
 	kc_netns_leave(&saved);
 	if (ret < 0)
 		return ret;
@@ -234,7 +234,7 @@ int kc_podnet_connect(struct kc_podnet *net, kc_error_t *err)
 
 int kc_podnet_disconnect(struct kc_podnet *net, kc_error_t *err)
 {
-	struct kc_mnl m = { 0 };
+	struct kc_nl m = { .fd = -1 };
 	bool any = false;
 	int saved = -1, ret = 0;
 
@@ -246,7 +246,7 @@ int kc_podnet_disconnect(struct kc_podnet *net, kc_error_t *err)
 		return 0;
 	ret = kc_netns_enter(net->netns_fd, net->netns_path, &saved, err);
 	if (ret >= 0)
-		ret = kc_mnl_open(&m, err);
+		ret = kc_nl_open(&m, err);
 	if (ret < 0) {
 		/* Without the namespace the fds still go: the TAPs vanish
 		 * with them, and their qdiscs and filters with the TAPs. */
@@ -270,7 +270,7 @@ int kc_podnet_disconnect(struct kc_podnet *net, kc_error_t *err)
 			*err = kc_steal_ptr(&e);
 		}
 	}
-	kc_mnl_close(&m);
+	kc_nl_close(&m);
 	kc_netns_leave(&saved);
 	if (ret < 0)
 		return kc_error_wrap(err, "disconnect the pod network of `%s`", net->netns_path);

@@ -4,7 +4,7 @@
 
 /* Shared between the files of src/runtime/network; not an API. */
 
-#include "netlink.h"
+#include "lib/netlink.h"
 #include "network.h"
 
 /* Opens a network namespace file (/var/run/netns/X, /proc/PID/ns/net):
@@ -24,14 +24,14 @@ void kc_netns_leave(int *saved);
  * which must not exist; fds gets `queues` close-on-exec fds. */
 int kc_tap_create(const char *name, unsigned queues, int *fds, kc_error_t *err);
 /* MTU and IFF_UP on a link. */
-int kc_link_set_mtu_up(struct kc_mnl *m, int ifindex, const char *name, unsigned mtu,
+int kc_link_set_mtu_up(struct kc_nl *m, int ifindex, const char *name, unsigned mtu,
 		       kc_error_t *err);
 
 /* tcfilter.c. */
-int kc_tc_ingress_add(struct kc_mnl *m, int ifindex, const char *dev, kc_error_t *err);
+int kc_tc_ingress_add(struct kc_nl *m, int ifindex, const char *dev, kc_error_t *err);
 /* Deleting the ingress qdisc deletes its filters too. */
-int kc_tc_ingress_del(struct kc_mnl *m, int ifindex, const char *dev, kc_error_t *err);
-int kc_tc_redirect_add(struct kc_mnl *m, int from, const char *from_name, int to,
+int kc_tc_ingress_del(struct kc_nl *m, int ifindex, const char *dev, kc_error_t *err);
+int kc_tc_redirect_add(struct kc_nl *m, int from, const char *from_name, int to,
 		       const char *to_name, kc_error_t *err);
 
 /* scan.c: fills net's endpoints, routes and neighbours from the current

@@ -44,61 +44,62 @@ static size_t addr_len(int family)
 }
 
 /* Copies a string attribute that must fit in n bytes with its NUL. */
-static bool get_str(const struct nlattr *a, char *out, size_t n)
+static bool get_str(const struct rtattr *a, char *out, size_t n)
 {
+	const char *s = kc_nl_get_str(a);
 	size_t len;
 
-	if (!a || mnl_attr_validate(a, MNL_TYPE_NUL_STRING) < 0)
+	if (!s)
 		return false;
-	len = strnlen(mnl_attr_get_str(a), mnl_attr_get_payload_len(a));
+	len = strlen(s);
 	if (len >= n)
 		return false;
-	memcpy(out, mnl_attr_get_str(a), len);
+	memcpy(out, s, len);
 	out[len] = '\0';
 	return true;
 }
 
-static bool get_u32(const struct nlattr *a, unsigned *out)
+static bool get_u32(const struct rtattr *a, unsigned *out)
 {
-	if (!a || mnl_attr_validate(a, MNL_TYPE_U32) < 0)
+	if (!a || kc_nl_len(a) < sizeof(uint32_t))
 		return false;
-	*out = mnl_attr_get_u32(a);
+	*out = kc_nl_get_u32(a);
 	return true;
 }
 
-static bool get_addr(const struct nlattr *a, int family, uint8_t *out)
+static bool get_addr(const struct rtattr *a, int family, uint8_t *out)
 {
 	size_t n = addr_len(family);
 
-	if (!a || n == 0 || mnl_attr_get_payload_len(a) != n)
+	if (!a || n == 0 || kc_nl_len(a) != n)
 		return false;
-	memcpy(out, mnl_attr_get_payload(a), n);
+	memcpy(out, kc_nl_data(a), n);
 	return true;
 }
 
 static int on_link(const struct nlmsghdr *nlh, void *data, kc_error_t *err)
 {
 	struct links *ls = data;
-	const struct ifinfomsg *ifi = mnl_nlmsg_get_payload(nlh);
-	const struct nlattr *tb[IFLA_MAX + 1], *info[IFLA_INFO_MAX + 1];
+	const struct ifinfomsg *ifi = NLMSG_DATA(nlh);
+	const struct rtattr *tb[IFLA_MAX + 1], *info[IFLA_INFO_MAX + 1];
 	struct link l = { 0 };
 
 	(void)err;
-	if (nlh->nlmsg_type != RTM_NEWLINK || mnl_nlmsg_get_payload_len(nlh) < sizeof(*ifi))
+	if (nlh->nlmsg_type != RTM_NEWLINK || nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*ifi)))
 		return 0;
-	kc_mnl_parse(nlh, sizeof(*ifi), tb, IFLA_MAX);
+	kc_nl_parse(nlh, sizeof(*ifi), tb, IFLA_MAX);
 	l.index = ifi->ifi_index;
 	l.flags = ifi->ifi_flags;
 	l.type = ifi->ifi_type;
 	if (!get_str(tb[IFLA_IFNAME], l.name, sizeof(l.name)))
 		snprintf(l.name, sizeof(l.name), "if%d", ifi->ifi_index);
 	(void)get_u32(tb[IFLA_MTU], &l.mtu);
-	if (tb[IFLA_ADDRESS] && mnl_attr_get_payload_len(tb[IFLA_ADDRESS]) <= sizeof(l.mac)) {
-		l.mac_len = mnl_attr_get_payload_len(tb[IFLA_ADDRESS]);
-		memcpy(l.mac, mnl_attr_get_payload(tb[IFLA_ADDRESS]), l.mac_len);
+	if (tb[IFLA_ADDRESS] && kc_nl_len(tb[IFLA_ADDRESS]) <= sizeof(l.mac)) {
+		l.mac_len = kc_nl_len(tb[IFLA_ADDRESS]);
+		memcpy(l.mac, kc_nl_data(tb[IFLA_ADDRESS]), l.mac_len);
 	}
 	if (tb[IFLA_LINKINFO]) {
-		kc_mnl_parse_nested(tb[IFLA_LINKINFO], info, IFLA_INFO_MAX);
+		kc_nl_parse_nested(tb[IFLA_LINKINFO], info, IFLA_INFO_MAX);
 		(void)get_str(info[IFLA_INFO_KIND], l.kind, sizeof(l.kind));
 	}
 	ls->v = kc_xrealloc(ls->v, (ls->n + 1) * sizeof(*ls->v));
@@ -122,18 +123,18 @@ static bool is_v6_link_local(int family, const uint8_t *a)
 static int on_addr(const struct nlmsghdr *nlh, void *data, kc_error_t *err)
 {
 	struct kc_podnet *net = data;
-	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
-	const struct nlattr *tb[IFA_MAX + 1];
+	const struct ifaddrmsg *ifa = NLMSG_DATA(nlh);
+	const struct rtattr *tb[IFA_MAX + 1];
 	struct kc_podnet_endpoint *ep;
 	struct kc_podnet_addr a = { 0 };
 
 	(void)err;
-	if (nlh->nlmsg_type != RTM_NEWADDR || mnl_nlmsg_get_payload_len(nlh) < sizeof(*ifa))
+	if (nlh->nlmsg_type != RTM_NEWADDR || nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*ifa)))
 		return 0;
 	ep = endpoint_by_index(net, (int)ifa->ifa_index);
 	if (!ep || addr_len(ifa->ifa_family) == 0)
 		return 0;
-	kc_mnl_parse(nlh, sizeof(*ifa), tb, IFA_MAX);
+	kc_nl_parse(nlh, sizeof(*ifa), tb, IFA_MAX);
 	a.family = ifa->ifa_family;
 	a.prefix = ifa->ifa_prefixlen;
 	/* IFA_LOCAL is the interface's own address; IFA_ADDRESS is the
@@ -151,19 +152,19 @@ static int on_addr(const struct nlmsghdr *nlh, void *data, kc_error_t *err)
 static int on_route(const struct nlmsghdr *nlh, void *data, kc_error_t *err)
 {
 	struct kc_podnet *net = data;
-	const struct rtmsg *rt = mnl_nlmsg_get_payload(nlh);
-	const struct nlattr *tb[RTA_MAX + 1];
+	const struct rtmsg *rt = NLMSG_DATA(nlh);
+	const struct rtattr *tb[RTA_MAX + 1];
 	struct kc_podnet_endpoint *ep;
 	struct kc_podnet_route r = { 0 };
 	unsigned table, oif = 0;
 
 	(void)err;
-	if (nlh->nlmsg_type != RTM_NEWROUTE || mnl_nlmsg_get_payload_len(nlh) < sizeof(*rt))
+	if (nlh->nlmsg_type != RTM_NEWROUTE || nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*rt)))
 		return 0;
 	if (addr_len(rt->rtm_family) == 0 || rt->rtm_type != RTN_UNICAST ||
 	    (rt->rtm_flags & RTM_F_CLONED))
 		return 0;
-	kc_mnl_parse(nlh, sizeof(*rt), tb, RTA_MAX);
+	kc_nl_parse(nlh, sizeof(*rt), tb, RTA_MAX);
 	table = rt->rtm_table;
 	(void)get_u32(tb[RTA_TABLE], &table);
 	if (table != RT_TABLE_MAIN)
@@ -190,9 +191,9 @@ static int on_route(const struct nlmsghdr *nlh, void *data, kc_error_t *err)
 	r.scope = rt->rtm_scope;
 	r.flags = rt->rtm_flags & RTNH_F_ONLINK;
 	if (tb[RTA_METRICS]) {
-		const struct nlattr *mx[RTAX_MAX + 1];
+		const struct rtattr *mx[RTAX_MAX + 1];
 
-		kc_mnl_parse_nested(tb[RTA_METRICS], mx, RTAX_MAX);
+		kc_nl_parse_nested(tb[RTA_METRICS], mx, RTAX_MAX);
 		(void)get_u32(mx[RTAX_MTU], &r.mtu);
 	}
 	memcpy(r.device, ep->name, sizeof(r.device));
@@ -204,13 +205,13 @@ static int on_route(const struct nlmsghdr *nlh, void *data, kc_error_t *err)
 static int on_neigh(const struct nlmsghdr *nlh, void *data, kc_error_t *err)
 {
 	struct kc_podnet *net = data;
-	const struct ndmsg *nd = mnl_nlmsg_get_payload(nlh);
-	const struct nlattr *tb[NDA_MAX + 1];
+	const struct ndmsg *nd = NLMSG_DATA(nlh);
+	const struct rtattr *tb[NDA_MAX + 1];
 	struct kc_podnet_endpoint *ep;
 	struct kc_podnet_neigh n = { 0 };
 
 	(void)err;
-	if (nlh->nlmsg_type != RTM_NEWNEIGH || mnl_nlmsg_get_payload_len(nlh) < sizeof(*nd))
+	if (nlh->nlmsg_type != RTM_NEWNEIGH || nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*nd)))
 		return 0;
 	/* Kata copies the static entries only; the guest resolves the
 	 * others itself. */
@@ -219,12 +220,12 @@ static int on_neigh(const struct nlmsghdr *nlh, void *data, kc_error_t *err)
 	ep = endpoint_by_index(net, nd->ndm_ifindex);
 	if (!ep)
 		return 0;
-	kc_mnl_parse(nlh, sizeof(*nd), tb, NDA_MAX);
+	kc_nl_parse(nlh, sizeof(*nd), tb, NDA_MAX);
 	n.family = nd->ndm_family;
 	if (!get_addr(tb[NDA_DST], n.family, n.ip))
 		return 0;
-	if (tb[NDA_LLADDR] && mnl_attr_get_payload_len(tb[NDA_LLADDR]) == 6) {
-		memcpy(n.lladdr, mnl_attr_get_payload(tb[NDA_LLADDR]), 6);
+	if (tb[NDA_LLADDR] && kc_nl_len(tb[NDA_LLADDR]) == 6) {
+		memcpy(n.lladdr, kc_nl_data(tb[NDA_LLADDR]), 6);
 		n.has_lladdr = true;
 	}
 	n.state = NUD_PERMANENT;
@@ -293,38 +294,34 @@ static int classify(struct kc_podnet *net, const struct links *ls, kc_error_t *e
 
 int kc_podnet_scan_current(struct kc_podnet *net, kc_error_t *err)
 {
-	char buf[KC_MNL_MSG_SIZE];
-	struct nlmsghdr *nlh;
+	struct kc_nl_msg msg;
 	struct links ls = { 0 };
-	struct kc_mnl m = { 0 };
+	struct kc_nl m = { .fd = -1 };
 	size_t n_addrs = 0;
 	int ret;
 
-	ret = kc_mnl_open(&m, err);
+	ret = kc_nl_open(&m, err);
 	if (ret < 0)
 		return ret;
-	((struct rtgenmsg *)kc_mnl_msg(buf, &nlh, RTM_GETLINK, 0, sizeof(struct ifinfomsg)))
-		->rtgen_family = AF_UNSPEC;
-	ret = kc_mnl_dump(&m, nlh, on_link, &ls, "list links", err);
+	/* Zeroed headers: every family (AF_UNSPEC), no filter. */
+	kc_nl_msg_init(&msg, RTM_GETLINK, 0, sizeof(struct ifinfomsg));
+	ret = kc_nl_dump(&m, &msg, on_link, &ls, "list links", err);
 	if (ret >= 0)
 		ret = classify(net, &ls, err);
 	free(ls.v);
 	if (ret < 0 || net->n_endpoints == 0)
 		goto out;
 
-	((struct ifaddrmsg *)kc_mnl_msg(buf, &nlh, RTM_GETADDR, 0, sizeof(struct ifaddrmsg)))
-		->ifa_family = AF_UNSPEC;
-	ret = kc_mnl_dump(&m, nlh, on_addr, net, "list addresses", err);
+	kc_nl_msg_init(&msg, RTM_GETADDR, 0, sizeof(struct ifaddrmsg));
+	ret = kc_nl_dump(&m, &msg, on_addr, net, "list addresses", err);
 	if (ret < 0)
 		goto out;
-	((struct rtmsg *)kc_mnl_msg(buf, &nlh, RTM_GETROUTE, 0, sizeof(struct rtmsg)))
-		->rtm_family = AF_UNSPEC;
-	ret = kc_mnl_dump(&m, nlh, on_route, net, "list routes", err);
+	kc_nl_msg_init(&msg, RTM_GETROUTE, 0, sizeof(struct rtmsg));
+	ret = kc_nl_dump(&m, &msg, on_route, net, "list routes", err);
 	if (ret < 0)
 		goto out;
-	((struct ndmsg *)kc_mnl_msg(buf, &nlh, RTM_GETNEIGH, 0, sizeof(struct ndmsg)))
-		->ndm_family = AF_UNSPEC;
-	ret = kc_mnl_dump(&m, nlh, on_neigh, net, "list neighbours", err);
+	kc_nl_msg_init(&msg, RTM_GETNEIGH, 0, sizeof(struct ndmsg));
+	ret = kc_nl_dump(&m, &msg, on_neigh, net, "list neighbours", err);
 	if (ret < 0)
 		goto out;
 
@@ -336,6 +333,6 @@ int kc_podnet_scan_current(struct kc_podnet *net, kc_error_t *err)
 				   net->n_endpoints > 1 ? "any of its interfaces, e.g. " : "",
 				   net->endpoints[0].name);
 out:
-	kc_mnl_close(&m);
+	kc_nl_close(&m);
 	return ret;
 }

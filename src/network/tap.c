@@ -68,12 +68,11 @@ fail:
 	return ret;
 }
 
-int kc_link_set_mtu_up(struct kc_mnl *m, int ifindex, const char *name, unsigned mtu,
+int kc_link_set_mtu_up(struct kc_nl *m, int ifindex, const char *name, unsigned mtu,
 		       kc_error_t *err)
 {
-	char buf[KC_MNL_MSG_SIZE];
-	struct nlmsghdr *nlh;
-	struct ifinfomsg *ifi = kc_mnl_msg(buf, &nlh, RTM_NEWLINK, 0, sizeof(*ifi));
+	struct kc_nl_msg msg;
+	struct ifinfomsg *ifi = kc_nl_msg_init(&msg, RTM_NEWLINK, 0, sizeof(*ifi));
 	cleanup_free char *what = kc_xasprintf("set MTU %u and up on `%s`", mtu, name);
 
 	ifi->ifi_family = AF_UNSPEC;
@@ -81,6 +80,6 @@ int kc_link_set_mtu_up(struct kc_mnl *m, int ifindex, const char *name, unsigned
 	ifi->ifi_flags = IFF_UP;
 	ifi->ifi_change = IFF_UP;
 	if (mtu)
-		mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
-	return kc_mnl_request(m, nlh, what, err);
+		kc_nl_put_u32(&msg, IFLA_MTU, mtu);
+	return kc_nl_request(m, &msg, what, err);
 }

@@ -20,50 +20,46 @@
 /* Our filter's priority: one fixed value, so `tc filter show` is stable. */
 #define KC_TC_PRIO 1
 
-static struct tcmsg *tc_msg(char *buf, struct nlmsghdr **nlh, uint16_t type, uint16_t flags,
-			    int ifindex)
+static struct tcmsg *tc_msg(struct kc_nl_msg *msg, uint16_t type, uint16_t flags, int ifindex)
 {
-	struct tcmsg *tc = kc_mnl_msg(buf, nlh, type, flags, sizeof(*tc));
+	struct tcmsg *tc = kc_nl_msg_init(msg, type, flags, sizeof(*tc));
 
 	tc->tcm_family = AF_UNSPEC;
 	tc->tcm_ifindex = ifindex;
 	return tc;
 }
 
-int kc_tc_ingress_add(struct kc_mnl *m, int ifindex, const char *dev, kc_error_t *err)
+int kc_tc_ingress_add(struct kc_nl *m, int ifindex, const char *dev, kc_error_t *err)
 {
-	char buf[KC_MNL_MSG_SIZE];
-	struct nlmsghdr *nlh;
+	struct kc_nl_msg msg;
 	/* EXCL: an ingress qdisc that exists belongs to another tc user
 	 * (a CNI plugin such as bandwidth); replacing it would break it and
 	 * deleting it at teardown would not leave the link as we found it. */
-	struct tcmsg *tc = tc_msg(buf, &nlh, RTM_NEWQDISC, NLM_F_CREATE | NLM_F_EXCL, ifindex);
+	struct tcmsg *tc = tc_msg(&msg, RTM_NEWQDISC, NLM_F_CREATE | NLM_F_EXCL, ifindex);
 	cleanup_free char *what = kc_xasprintf("add ingress qdisc on `%s`", dev);
 
 	tc->tcm_handle = TC_H_MAKE(TC_H_INGRESS, 0);
 	tc->tcm_parent = TC_H_INGRESS;
-	mnl_attr_put_strz(nlh, TCA_KIND, "ingress");
-	return kc_mnl_request(m, nlh, what, err);
+	kc_nl_put_str(&msg, TCA_KIND, "ingress");
+	return kc_nl_request(m, &msg, what, err);
 }
 
-int kc_tc_ingress_del(struct kc_mnl *m, int ifindex, const char *dev, kc_error_t *err)
+int kc_tc_ingress_del(struct kc_nl *m, int ifindex, const char *dev, kc_error_t *err)
 {
-	char buf[KC_MNL_MSG_SIZE];
-	struct nlmsghdr *nlh;
-	struct tcmsg *tc = tc_msg(buf, &nlh, RTM_DELQDISC, 0, ifindex);
+	struct kc_nl_msg msg;
+	struct tcmsg *tc = tc_msg(&msg, RTM_DELQDISC, 0, ifindex);
 	cleanup_free char *what = kc_xasprintf("delete ingress qdisc on `%s`", dev);
 
 	tc->tcm_handle = TC_H_MAKE(TC_H_INGRESS, 0);
 	tc->tcm_parent = TC_H_INGRESS;
-	return kc_mnl_request(m, nlh, what, err);
+	return kc_nl_request(m, &msg, what, err);
 }
 
-int kc_tc_redirect_add(struct kc_mnl *m, int from, const char *from_name, int to,
+int kc_tc_redirect_add(struct kc_nl *m, int from, const char *from_name, int to,
 		       const char *to_name, kc_error_t *err)
 {
-	char buf[KC_MNL_MSG_SIZE];
-	struct nlmsghdr *nlh;
-	struct tcmsg *tc = tc_msg(buf, &nlh, RTM_NEWTFILTER, NLM_F_CREATE | NLM_F_EXCL, from);
+	struct kc_nl_msg msg;
+	struct tcmsg *tc = tc_msg(&msg, RTM_NEWTFILTER, NLM_F_CREATE | NLM_F_EXCL, from);
 	cleanup_free char *what =
 		kc_xasprintf("add redirect filter `%s` -> `%s`", from_name, to_name);
 	struct {
@@ -71,33 +67,33 @@ int kc_tc_redirect_add(struct kc_mnl *m, int from, const char *from_name, int to
 		struct tc_u32_key key;
 	} sel;
 	struct tc_mirred mirred;
-	struct nlattr *opts, *acts, *act, *aopts;
+	struct rtattr *opts, *acts, *act, *aopts;
 
 	tc->tcm_parent = TC_H_MAKE(TC_H_INGRESS, 0);
 	tc->tcm_info = TC_H_MAKE(KC_TC_PRIO << 16, htons(ETH_P_ALL));
-	mnl_attr_put_strz(nlh, TCA_KIND, "u32");
-	opts = mnl_attr_nest_start(nlh, TCA_OPTIONS);
+	kc_nl_put_str(&msg, TCA_KIND, "u32");
+	opts = kc_nl_nest_start(&msg, TCA_OPTIONS);
 
 	/* One key with mask 0 matches everything; TERMINAL ends the walk. */
 	memset(&sel, 0, sizeof(sel));
 	sel.sel.flags = TC_U32_TERMINAL;
 	sel.sel.nkeys = 1;
-	mnl_attr_put(nlh, TCA_U32_SEL, sizeof(sel), &sel);
+	kc_nl_put(&msg, TCA_U32_SEL, &sel, sizeof(sel));
 
-	acts = mnl_attr_nest_start(nlh, TCA_U32_ACT);
-	act = mnl_attr_nest_start(nlh, 1); /* the first action of the list */
-	mnl_attr_put_strz(nlh, TCA_ACT_KIND, "mirred");
-	aopts = mnl_attr_nest_start(nlh, TCA_ACT_OPTIONS);
+	acts = kc_nl_nest_start(&msg, TCA_U32_ACT);
+	act = kc_nl_nest_start(&msg, 1); /* the first action of the list */
+	kc_nl_put_str(&msg, TCA_ACT_KIND, "mirred");
+	aopts = kc_nl_nest_start(&msg, TCA_ACT_OPTIONS);
 	memset(&mirred, 0, sizeof(mirred));
 	/* STOLEN: the frame is consumed, the source link's stack never
 	 * sees it (it is the guest's, not the namespace's). */
 	mirred.action = TC_ACT_STOLEN;
 	mirred.eaction = TCA_EGRESS_REDIR;
 	mirred.ifindex = (uint32_t)to;
-	mnl_attr_put(nlh, TCA_MIRRED_PARMS, sizeof(mirred), &mirred);
-	mnl_attr_nest_end(nlh, aopts);
-	mnl_attr_nest_end(nlh, act);
-	mnl_attr_nest_end(nlh, acts);
-	mnl_attr_nest_end(nlh, opts);
-	return kc_mnl_request(m, nlh, what, err);
+	kc_nl_put(&msg, TCA_MIRRED_PARMS, &mirred, sizeof(mirred));
+	kc_nl_nest_end(&msg, aopts);
+	kc_nl_nest_end(&msg, act);
+	kc_nl_nest_end(&msg, acts);
+	kc_nl_nest_end(&msg, opts);
+	return kc_nl_request(m, &msg, what, err);
 }

@@ -2,7 +2,6 @@
 #include "agent_proc.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -12,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "host/child.h"
 #include "lib/util.h"
 #include "ttrpc/transport.h"
 
@@ -28,39 +28,19 @@ int kc_agent_proc_start(const char *binary, const char *run_dir, uint64_t timeou
 	cleanup_free char *uri = kc_xasprintf("unix://%s/agent.sock", run_dir);
 	cleanup_free char *log = kc_xasprintf("%s/agent.log", run_dir);
 	uint64_t deadline = kc_monotonic_ns() + timeout_ns;
-	int pidfd, logfd;
+	char *argv[] = { (char *)binary, "--no-init", "--listen", uri, "--log-level", "debug",
+			 NULL };
+	struct kc_child_opts o = { .argv = argv, .log_path = log };
+	struct kc_child c;
+	int pidfd;
 	pid_t pid;
 
 	if (access(binary, X_OK) < 0)
 		return kc_error_set(err, errno, "agent binary `%s`", binary);
-	logfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-	if (logfd < 0)
-		return kc_error_set(err, errno, "open `%s`", log);
-	pid = fork();
-	if (pid < 0) {
-		close(logfd);
-		return kc_error_set(err, errno, "fork for the agent");
-	}
-	if (pid == 0) {
-		int nul = open("/dev/null", O_RDONLY);
-
-		dup2(nul, 0);
-		dup2(logfd, 1);
-		dup2(logfd, 2);
-		syscall(SYS_close_range, 3, ~0u, 0);
-		execl(binary, binary, "--no-init", "--listen", uri, "--log-level", "debug",
-		      (char *)NULL);
-		_exit(127);
-	}
-	close(logfd);
-	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (pidfd < 0) {
-		int e = errno;
-
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		return kc_error_set(err, e, "pidfd_open of the agent");
-	}
+	if (kc_child_start(&o, &c, err) < 0)
+		return kc_error_wrap(err, "the agent");
+	pid = c.pid;
+	pidfd = c.pidfd;
 	for (;;) {
 		int fd = kc_ttrpc_dial(uri, 1000000000ull, NULL);
 		struct timespec ts = { 0, 10 * 1000 * 1000 };

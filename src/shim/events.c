@@ -7,16 +7,15 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "events_service.pb-c.h"
 #include "google_protobuf.pb-c.h"
+#include "host/child.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "shim.h"
@@ -31,8 +30,7 @@ struct shim_event {
 	size_t any_len;
 	struct timespec when;
 	/* publish binary in flight */
-	pid_t pid;
-	int pidfd;
+	struct kc_child child;
 	struct kc_loop_watch *watch;
 };
 
@@ -61,13 +59,14 @@ static void on_binary_exit(struct kc_loop_watch *w, int fd, uint32_t events, voi
 {
 	struct shim *s = data;
 	struct shim_event *e = s->ev_head;
-	int st = 0;
+	int st;
 
 	(void)fd;
 	(void)events;
 	kc_loop_watch_remove(w);
-	waitpid(e->pid, &st, 0);
-	close(e->pidfd);
+	kc_child_wait(&e->child, 0, NULL);
+	st = e->child.status;
+	kc_child_stop(&e->child, false, 0);
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
 		kc_warn("publishing %s with %s failed (status %d)", e->topic, s->publish_binary, st);
 	done_head(s);
@@ -76,39 +75,30 @@ static void on_binary_exit(struct kc_loop_watch *w, int fd, uint32_t events, voi
 static void publish_binary(struct shim *s, struct shim_event *e)
 {
 	cleanup_error kc_error_t err = NULL;
-	int p[2];
-	pid_t pid;
+	char *argv[] = { s->publish_binary, "--address", s->address, "publish", "--topic",
+			 e->topic, "--namespace", s->ns, NULL };
+	int p[2], stdio[3] = { -1, KC_CHILD_NULL, KC_CHILD_NULL };
+	struct kc_child_opts o = { .argv = argv, .stdio = stdio };
 
 	if (!s->publish_binary || pipe2(p, O_CLOEXEC) < 0)
 		goto fail;
-	pid = fork();
-	if (pid < 0) {
+	stdio[0] = p[0];
+	if (kc_child_start(&o, &e->child, &err) < 0) {
 		close(p[0]);
 		close(p[1]);
-		goto fail;
-	}
-	if (pid == 0) {
-		int nul = open("/dev/null", O_WRONLY);
-
-		dup2(p[0], 0);
-		dup2(nul, 1);
-		dup2(nul, 2);
-		execl(s->publish_binary, s->publish_binary, "--address", s->address, "publish",
-		      "--topic", e->topic, "--namespace", s->ns, (char *)NULL);
-		_exit(127);
+		kc_warn("event %s dropped: %s", e->topic, err->msg);
+		done_head(s);
+		return;
 	}
 	close(p[0]);
 	/* An event is far smaller than a pipe's buffer. */
 	if (write(p[1], e->any, e->any_len) < 0)
 		kc_warn("writing event to %s: %s", s->publish_binary, strerror(errno));
 	close(p[1]);
-	e->pid = pid;
-	e->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (e->pidfd < 0 || kc_loop_watch_fd(s->loop, e->pidfd, EPOLLIN, on_binary_exit, s,
-					     &e->watch, &err) < 0) {
-		waitpid(pid, NULL, 0);
-		if (e->pidfd >= 0)
-			close(e->pidfd);
+	if (kc_loop_watch_fd(s->loop, e->child.pidfd, EPOLLIN, on_binary_exit, s, &e->watch,
+			     &err) < 0) {
+		kc_child_wait(&e->child, 0, NULL);
+		kc_child_stop(&e->child, false, 0);
 		done_head(s);
 	}
 	return;
@@ -194,7 +184,7 @@ void shim_publish(struct shim *s, const char *topic, const ProtobufCMessage *msg
 	e->any = kc_xmalloc(e->any_len + 1);
 	protobuf_c_message_pack(&any.base, e->any);
 	e->topic = kc_xstrdup(topic);
-	e->pidfd = -1;
+	e->child = (struct kc_child)KC_CHILD_INIT;
 	clock_gettime(CLOCK_REALTIME, &e->when);
 	kc_debug("event %s", topic);
 	if (s->ev_tail)
@@ -213,8 +203,8 @@ void shim_events_free(struct shim *s)
 		s->ev_head = e->next;
 		if (e->watch) {
 			kc_loop_watch_remove(e->watch);
-			waitpid(e->pid, NULL, 0);
-			close(e->pidfd);
+			kc_child_wait(&e->child, 0, NULL);
+			kc_child_stop(&e->child, false, 0);
 		}
 		event_free(e);
 	}

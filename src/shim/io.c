@@ -88,6 +88,7 @@ void shim_io_init(struct shim_proc *p)
 	pump_init(p, &p->in, true, false);
 	pump_init(p, &p->out, false, false);
 	pump_init(p, &p->err, false, true);
+	p->logger = (struct kc_child)KC_CHILD_INIT;
 }
 
 int shim_io_open(struct shim_proc *p, kc_error_t *err)

@@ -9,13 +9,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "host/child.h"
 #include "lib/util.h"
 #include "shim.h"
 
@@ -78,9 +75,13 @@ static char **parse_uri(const char *uri, kc_error_t *err)
 int shim_io_binary_open(struct shim_proc *p, const char *uri, kc_error_t *err)
 {
 	cleanup_strv char **argv = parse_uri(uri, err);
+	cleanup_free char *id = kc_xasprintf("CONTAINER_ID=%s", p->c->id);
+	cleanup_free char *ns = kc_xasprintf("CONTAINER_NAMESPACE=%s", p->c->shim->ns);
+	char *env_add[] = { id, ns, NULL };
 	int out[2] = { -1, -1 }, errp[2] = { -1, -1 }, ready[2] = { -1, -1 };
+	int stdio[3] = { KC_CHILD_NULL, KC_CHILD_NULL, KC_CHILD_NULL }, fds[3];
+	struct kc_child_opts o = { .env_add = env_add, .stdio = stdio, .fds = fds, .n_fds = 3 };
 	struct pollfd pf;
-	pid_t pid;
 	int ret = 0;
 	char c;
 
@@ -92,39 +93,25 @@ int shim_io_binary_open(struct shim_proc *p, const char *uri, kc_error_t *err)
 		ret = kc_error_set(err, errno, "io `%s`: pipe", uri);
 		goto out;
 	}
-	pid = fork();
-	if (pid < 0) {
-		ret = kc_error_set(err, errno, "io `%s`: fork", uri);
+	o.argv = argv;
+	fds[0] = out[0];
+	fds[1] = errp[0];
+	fds[2] = ready[1];
+	ret = kc_child_start(&o, &p->logger, err);
+	if (ret < 0) {
+		kc_error_wrap(err, "io `%s`", uri);
 		goto out;
-	}
-	if (pid == 0) {
-		cleanup_free char *id = kc_xasprintf("CONTAINER_ID=%s", p->c->id);
-		cleanup_free char *ns = kc_xasprintf("CONTAINER_NAMESPACE=%s", p->c->shim->ns);
-		int nul = open("/dev/null", O_RDWR);
-
-		dup2(nul, 0);
-		dup2(nul, 1);
-		dup2(nul, 2);
-		dup2(out[0], 3);
-		dup2(errp[0], 4);
-		dup2(ready[1], 5);
-		syscall(SYS_close_range, 6, ~0u, 0);
-		putenv(id);
-		putenv(ns);
-		execv(argv[0], argv);
-		_exit(127);
 	}
 	close(ready[1]);
 	ready[1] = -1;
 	/* Ready when it closes fd 5 (EOF here), or dead. */
 	pf = (struct pollfd){ .fd = ready[0], .events = POLLIN };
 	if (poll(&pf, 1, 10000) <= 0 || read(ready[0], &c, 1) != 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
+		kc_child_stop(&p->logger, false, 0);
+		p->logger = (struct kc_child)KC_CHILD_INIT;
 		ret = kc_error_set(err, ETIMEDOUT, "io `%s`: the logging binary did not get ready", uri);
 		goto out;
 	}
-	p->log_pid = pid;
 	p->out.fd = out[1];
 	p->err.fd = errp[1];
 	fcntl(out[1], F_SETFL, O_NONBLOCK);
@@ -144,18 +131,10 @@ out:
 
 void shim_io_binary_reap(struct shim_proc *p)
 {
-	int fd;
-	struct pollfd pf;
-
-	if (p->log_pid <= 0)
+	if (p->logger.pid <= 0)
 		return;
 	/* The pipes are closed: it sees EOF, flushes and exits. */
-	fd = (int)syscall(SYS_pidfd_open, p->log_pid, 0);
-	pf = (struct pollfd){ .fd = fd, .events = POLLIN };
-	if (fd >= 0 && poll(&pf, 1, 2000) <= 0)
-		kill(p->log_pid, SIGKILL);
-	if (fd >= 0)
-		close(fd);
-	waitpid(p->log_pid, NULL, 0);
-	p->log_pid = 0;
+	kc_child_wait(&p->logger, kc_monotonic_ns() + 2000000000ull, NULL);
+	kc_child_stop(&p->logger, false, 0);
+	p->logger = (struct kc_child)KC_CHILD_INIT;
 }

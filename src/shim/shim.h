@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "lib/config.h"
+#include "host/child.h"
 #include "lib/error.h"
 #include "sandbox/sandbox.h"
 #include "ttrpc/client.h"
@@ -75,7 +76,7 @@ struct shim_proc {
 	uint32_t exit_status;
 	struct timespec exited_at;
 	struct shim_pump in, out, err;
-	pid_t log_pid; /* a binary:// logger (io_binary.c) */
+	struct kc_child logger; /* a binary:// logger (io_binary.c); pid 0: none */
 	struct shim_waiter *waiters;
 };
 

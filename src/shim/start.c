@@ -161,6 +161,8 @@ int shim_start(const struct shim_args *a, kc_error_t *err)
 		return kc_error_set(err, errno, "pipe");
 	}
 	fflush(stdout);
+	/* Not a program started (host/child.h): the shim daemonises itself,
+	 * the child going on in this very code with the socket. */
 	pid = fork();
 	if (pid < 0) {
 		close(fd);

@@ -36,10 +36,13 @@ exp=$(i=0; while [ $i -lt 2000 ]; do echo line-$i-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
 check "run: 118 KB of output arrive whole" "$exp" "$out"
 
 # binary:// logging: the logger gets stdout on fd 3, stderr on fd 4, the
-# query as arguments, the container's id in its environment.
+# query as arguments, the container's id in its environment; nothing of
+# the shim's signal state (it blocks and ignores some) and no other fd.
 cat > "$W/logger" <<EOT
 #!/bin/sh
+grep -E '^Sig(Blk|Ign)' /proc/\$\$/status > "$W/log.sig"
 exec 5>&-
+ls /proc/\$\$/fd > "$W/log.fds"
 echo "\$CONTAINER_ID \$CONTAINER_NAMESPACE \$*" > "$W/log.info"
 cat <&3 > "$W/log.out" &
 cat <&4 > "$W/log.err"
@@ -50,6 +53,11 @@ $RUN --log-uri "binary://$W/logger?level=x" $IMG kce2e-log /bin/sh -c 'echo to-o
 check "binary:// logger: stdout" "to-out" "$(cat "$W/log.out" 2> /dev/null)"
 check "binary:// logger: stderr" "to-err" "$(cat "$W/log.err" 2> /dev/null)"
 check "binary:// logger: id, namespace, arguments" "kce2e-log default level x" "$(cat "$W/log.info" 2> /dev/null)"
+check "binary:// logger: no signal blocked or ignored" "SigBlk:0000000000000000 SigIgn:0000000000000000 " \
+	"$(tr -d ' \t' < "$W/log.sig" 2> /dev/null | tr '\n' ' ')"
+# (dash keeps its own copies of stdin and of the script at 10 and 11)
+check "binary:// logger: fds 0-4 only" "0 1 2 3 4 " \
+	"$(awk '$1 < 10' "$W/log.fds" 2> /dev/null | sort -n | tr '\n' ' ')"
 $RUN --log-uri "file://$W/file.log" $IMG kce2e-flog /bin/sh -c 'echo to-file' > /dev/null 2>&1
 check "file:// log" "to-file" "$(cat "$W/file.log" 2> /dev/null)"
 

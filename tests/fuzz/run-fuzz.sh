@@ -83,7 +83,7 @@ shim)
 	# tcfilter.c builds the u32 selector and its key as the kernel reads
 	# them, one after the other: a GNU extension clang names.
 	incs="-I src/shim -Wno-gnu-variable-sized-type-not-at-end"
-	libs="-lprotobuf-c -ljansson -lmnl -lpthread"
+	libs="-lprotobuf-c -ljansson -lpthread"
 	;;
 agent)
 	# The agent's service on a ttrpc server; see the harness for the
@@ -91,7 +91,7 @@ agent)
 	harness=tests/agent/fuzz_agent.c
 	# (plus every source of src/agent but main.c, listed below from the root)
 	sources="src/ttrpc/[a-z]*.c src/lib/error.c src/lib/util.c src/lib/log.c"
-	sources="$sources src/lib/json.c src/lib/path.c src/oci/[a-z]*.c"
+	sources="$sources src/lib/json.c src/lib/path.c src/lib/netlink.c src/oci/[a-z]*.c"
 	seed_files="tests/agent/fuzz-seeds/*.bin"
 	protos=yes
 	build_config=yes

@@ -7,17 +7,20 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "lib/json.h"
 #include "lib/util.h"
 #include "tmpdir.h"
+#include "host/child.h"
 #include "host/host.h"
 #include "host/kvm_probe.h"
 
@@ -143,6 +146,175 @@ static void test_qemu_parsers(void **state)
 	assert_false(kc_qemu_parse_has_microvm("Supported machines are:\nq35   Standard PC\n# microvm\n"));
 }
 
+/* Everything fd holds until EOF. */
+static char *read_all(int fd)
+{
+	size_t len = 0, cap = 4096;
+	char *buf = kc_xmalloc(cap);
+	ssize_t n;
+
+	while ((n = read(fd, buf + len, cap - len - 1)) > 0) {
+		len += (size_t)n;
+		if (cap - len < 2)
+			buf = kc_xrealloc(buf, cap *= 2);
+	}
+	buf[len] = '\0';
+	return buf;
+}
+
+/* Which of the shell's fds 0-255 are open, from the shell itself (stat
+ * only: a glob or a $(...) would open fds of its own). */
+#define CHILD_FDS                                                                    \
+	"printf fds; i=0; while [ $i -lt 256 ]; do "                                 \
+	"[ -e /proc/$$/fd/$i ] && printf ' %s' $i; i=$((i + 1)); done; echo; "
+
+/* The shell reports on itself: its own blocked and ignored signals, its
+ * fds, fd 3's target, its working directory, session and group, and one
+ * variable. */
+#define CHILD_REPORT                                                                 \
+	"while read -r k v; do case $k in SigBlk:|SigIgn:) echo $k $v;; esac; "      \
+	"done </proc/$$/status; "                                                    \
+	CHILD_FDS                                                                    \
+	"echo three >&3; "                                                           \
+	"printf 'cwd '; pwd; "                                                       \
+	"echo var $KC_CHILD_VAR $(env | grep -c ^KC_CHILD_VAR=); "                   \
+	"read -r _ _ _ _ pgrp sid _ </proc/$$/stat; echo group $pgrp $sid $$; "        \
+	"echo err >&2"
+
+static void test_child_start(void **state)
+{
+	(void)state;
+	cleanup_error kc_error_t err = NULL;
+	char *argv[] = { "/bin/sh", "-c", CHILD_REPORT, NULL };
+	char *env_add[] = { "KC_CHILD_VAR=new", NULL };
+	int out[2], three[2], stray, fds = count_fds();
+	int stdio[3] = { KC_CHILD_NULL, -1, -1 };
+	struct kc_child_opts o = { .argv = argv, .env_add = env_add, .stdio = stdio,
+				   .fds = &three[1], .n_fds = 1, .cwd = tmpdir,
+				   .group = KC_CHILD_NEW_SESSION };
+	struct kc_child c;
+	sigset_t term, old;
+	struct sigaction ign = { .sa_handler = SIG_IGN }, oldpipe;
+
+	/* What the shim runs with: SIGTERM blocked, SIGPIPE ignored. */
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	assert_int_equal(sigprocmask(SIG_BLOCK, &term, &old), 0);
+	assert_int_equal(sigaction(SIGPIPE, &ign, &oldpipe), 0);
+	assert_int_equal(setenv("KC_CHILD_VAR", "old", 1), 0);
+	assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(three, O_CLOEXEC), 0);
+	stray = open("/dev/null", O_RDONLY); /* not close-on-exec: must not leak either */
+	assert_true(stray >= 0);
+	stdio[1] = stdio[2] = out[1];
+
+	assert_int_equal(kc_child_start(&o, &c, &err), 0);
+	assert_true(c.pid > 0);
+	assert_true(c.pidfd >= 0);
+	close(out[1]);
+	close(three[1]);
+	close(stray);
+	cleanup_free char *report = read_all(out[0]);
+	cleanup_free char *fd3 = read_all(three[0]);
+	close(out[0]);
+	close(three[0]);
+	assert_int_equal(kc_child_wait(&c, 0, &err), 1);
+	kc_child_stop(&c, false, 0);
+	assert_true(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0);
+
+	cleanup_free char *want = kc_xasprintf("SigBlk: 0000000000000000\n"
+					       "SigIgn: 0000000000000000\n"
+					       "fds 0 1 2 3\n"
+					       "cwd %s\n"
+					       "var new 1\n"
+					       "group %d %d %d\n"
+					       "err\n",
+					       tmpdir, (int)c.pid, (int)c.pid, (int)c.pid);
+	assert_string_equal(report, want);
+	assert_string_equal(fd3, "three\n");
+	/* The parent's own state is untouched. */
+	sigset_t now;
+	assert_int_equal(sigprocmask(SIG_SETMASK, NULL, &now), 0);
+	assert_true(sigismember(&now, SIGTERM));
+	assert_int_equal(sigprocmask(SIG_SETMASK, &old, NULL), 0);
+	assert_int_equal(sigaction(SIGPIPE, &oldpipe, NULL), 0);
+	unsetenv("KC_CHILD_VAR");
+	assert_int_equal(count_fds(), fds);
+}
+
+/* The defaults: stdin from /dev/null, stdout and stderr appended to the
+ * log, the caller's session and group, and nothing else open. */
+static void test_child_start_log(void **state)
+{
+	(void)state;
+	cleanup_error kc_error_t err = NULL;
+	cleanup_free char *log = kc_xasprintf("%s/child.log", tmpdir);
+	char *argv[] = { "/bin/sh", "-c",
+			 CHILD_FDS "read -r x; echo read $?; "
+			 "read -r _ _ _ _ pgrp sid _ </proc/$$/stat; echo group $pgrp $sid; "
+			 "echo err >&2",
+			 NULL };
+	struct kc_child_opts o = { .argv = argv, .log_path = log };
+	struct kc_child c;
+	cleanup_free char *text = NULL, *want = NULL;
+
+	assert_int_equal(kc_write_file_atomic(log, "before\n", 7, 0644, &err), 0);
+	assert_int_equal(kc_child_start(&o, &c, &err), 0);
+	assert_int_equal(kc_child_wait(&c, 0, &err), 1);
+	kc_child_stop(&c, false, 0);
+	assert_int_equal(kc_read_file(log, 4096, &text, NULL, &err), 0);
+	want = kc_xasprintf("before\nfds 0 1 2\nread 1\ngroup %d %d\nerr\n", (int)getpgrp(),
+			    (int)getsid(0));
+	assert_string_equal(text, want);
+}
+
+static void test_child_start_errors(void **state)
+{
+	(void)state;
+	cleanup_error kc_error_t err = NULL;
+	char *missing[] = { "/nonexistent/prog", NULL };
+	char *sh[] = { "/bin/sh", "-c", "exit 0", NULL };
+	int bad_fd[] = { 987 };
+	struct kc_child_opts o = { .argv = missing };
+	struct kc_child c;
+	int fds = count_fds();
+
+	/* A missing program: an error naming it, and no process left. */
+	assert_true(kc_child_start(&o, &c, &err) < 0);
+	assert_string_equal(err->msg, "execute `/nonexistent/prog`: No such file or directory");
+	kc_error_free(&err);
+	assert_int_equal(c.pid, 0);
+	assert_int_equal(c.pidfd, -1);
+	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+	assert_int_equal(errno, ECHILD);
+
+	/* A working directory that is not there. */
+	o = (struct kc_child_opts){ .argv = sh, .cwd = "/nonexistent/dir" };
+	assert_true(kc_child_start(&o, &c, &err) < 0);
+	assert_string_equal(err->msg, "enter the working directory of `/bin/sh` "
+				      "(`/nonexistent/dir`): No such file or directory");
+	kc_error_free(&err);
+	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+
+	/* An fd to pass that is not open, and a log that cannot be opened:
+	 * refused before anything starts. */
+	o = (struct kc_child_opts){ .argv = sh, .fds = bad_fd, .n_fds = 1 };
+	assert_true(kc_child_start(&o, &c, &err) < 0);
+	assert_string_equal(err->msg, "`/bin/sh`: fd 987 for its fd 3: Bad file descriptor");
+	kc_error_free(&err);
+	o = (struct kc_child_opts){ .argv = sh, .log_path = "/nonexistent/dir/log" };
+	assert_true(kc_child_start(&o, &c, &err) < 0);
+	assert_string_equal(err->msg,
+			    "`/bin/sh`: log `/nonexistent/dir/log`: No such file or directory");
+	kc_error_free(&err);
+	o = (struct kc_child_opts){ .argv = NULL };
+	assert_true(kc_child_start(&o, &c, &err) < 0);
+	assert_string_equal(err->msg, "start a child: no program: Invalid argument");
+	kc_error_free(&err);
+	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+	assert_int_equal(count_fds(), fds);
+}
+
 static void test_run_capture(void **state)
 {
 	(void)state;
@@ -169,7 +341,7 @@ static void test_run_capture(void **state)
 
 	char *argv_missing[] = { "/nonexistent/qemu", NULL };
 	assert_true(kc_host_run_capture(argv_missing, 1000, &out, &err) < 0);
-	assert_string_equal(err->msg, "run `/nonexistent/qemu`: No such file or directory");
+	assert_string_equal(err->msg, "execute `/nonexistent/qemu`: No such file or directory");
 	kc_error_free(&err);
 
 	/* Not executable: the exec error comes back as such, not as output. */
@@ -413,6 +585,9 @@ int main(void)
 		cmocka_unit_test(test_parse_meminfo),
 		cmocka_unit_test(test_host_info),
 		cmocka_unit_test(test_qemu_parsers),
+		cmocka_unit_test(test_child_start),
+		cmocka_unit_test(test_child_start_log),
+		cmocka_unit_test(test_child_start_errors),
 		cmocka_unit_test(test_run_capture),
 		cmocka_unit_test(test_qemu_probe),
 		cmocka_unit_test(test_virtiofsd_probe),

@@ -5,8 +5,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/if_link.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +19,7 @@
 #include "lib/error.h"
 #include "lib/json.h"
 #include "lib/log.h"
+#include "lib/netlink.h"
 #include "lib/path.h"
 #include "lib/util.h"
 
@@ -259,6 +263,117 @@ static void test_parse_u64(void **state)
 	assert_false(kc_parse_u64("99999999999999999999999", &v));
 }
 
+/* The netlink client's builder and parser agree: attributes, a nest, and a
+ * message that outgrows its buffer is refused rather than sent cut. */
+static void test_netlink_msg(void **state)
+{
+	(void)state;
+	cleanup_error kc_error_t err = NULL;
+	static struct kc_nl_msg m;
+	const struct rtattr *tb[IFLA_MAX + 1], *info[IFLA_INFO_MAX + 1];
+	struct ifinfomsg *ifi = kc_nl_msg_init(&m, RTM_NEWLINK, NLM_F_CREATE, sizeof(*ifi));
+	struct rtattr *nest;
+	struct kc_nl nl = { .fd = -1 };
+	char big[1024] = { 0 };
+
+	ifi->ifi_index = 7;
+	kc_nl_put_str(&m, IFLA_IFNAME, "kc0");
+	kc_nl_put_u32(&m, IFLA_MTU, 1400);
+	nest = kc_nl_nest_start(&m, IFLA_LINKINFO);
+	kc_nl_put_str(&m, IFLA_INFO_KIND, "veth");
+	kc_nl_nest_end(&m, nest);
+	assert_false(m.overflow);
+	assert_int_equal(m.nlh.nlmsg_flags, NLM_F_REQUEST | NLM_F_CREATE);
+	kc_nl_parse(&m.nlh, sizeof(*ifi), tb, IFLA_MAX);
+	assert_int_equal(((struct ifinfomsg *)NLMSG_DATA(&m.nlh))->ifi_index, 7);
+	assert_string_equal(kc_nl_get_str(tb[IFLA_IFNAME]), "kc0");
+	assert_int_equal(kc_nl_get_u32(tb[IFLA_MTU]), 1400);
+	assert_null(tb[IFLA_ADDRESS]);
+	assert_non_null(tb[IFLA_LINKINFO]);
+	kc_nl_parse_nested(tb[IFLA_LINKINFO], info, IFLA_INFO_MAX);
+	assert_string_equal(kc_nl_get_str(info[IFLA_INFO_KIND]), "veth");
+	/* Not NUL-terminated, too short: refused by the getters. */
+	kc_nl_put(&m, IFLA_QDISC, "abc", 3);
+	kc_nl_put(&m, IFLA_WEIGHT, "ab", 2);
+	kc_nl_parse(&m.nlh, sizeof(*ifi), tb, IFLA_MAX);
+	assert_int_equal(kc_nl_len(tb[IFLA_QDISC]), 3);
+	assert_null(kc_nl_get_str(tb[IFLA_QDISC]));
+	assert_int_equal(kc_nl_get_u32(tb[IFLA_WEIGHT]), 0);
+	assert_string_equal(kc_nl_get_str(tb[IFLA_IFNAME]), "kc0");
+
+	for (int i = 0; i < 4; i++)
+		kc_nl_put(&m, IFLA_IFALIAS, big, sizeof(big));
+	assert_true(m.overflow);
+	assert_int_equal(kc_nl_open(&nl, &err), 0);
+	assert_int_equal(kc_nl_request(&nl, &m, "add link `kc0`", &err), -EMSGSIZE);
+	assert_string_equal(err->msg, "add link `kc0`: netlink request too large: "
+				      "Message too long");
+	kc_nl_close(&nl);
+	assert_int_equal(nl.fd, -1);
+}
+
+static int count_link(const struct nlmsghdr *h, void *data, kc_error_t *err)
+{
+	const struct rtattr *tb[IFLA_MAX + 1];
+	const char *name;
+
+	(void)err;
+	kc_nl_parse(h, sizeof(struct ifinfomsg), tb, IFLA_MAX);
+	name = kc_nl_get_str(tb[IFLA_IFNAME]);
+	if (h->nlmsg_type == RTM_NEWLINK && name && strcmp(name, "lo") == 0)
+		(*(int *)data)++;
+	return 0;
+}
+
+static int stop_dump(const struct nlmsghdr *h, void *data, kc_error_t *err)
+{
+	(void)h;
+	(void)data;
+	return kc_error_set(err, ECANCELED, "stopped");
+}
+
+/* Against the kernel: a dump, a dump stopped early (the next exchange
+ * still works), and a request the kernel refuses, with its errno. */
+static void test_netlink_kernel(void **state)
+{
+	(void)state;
+	cleanup_error kc_error_t err = NULL;
+	struct kc_nl nl = { .fd = -1 };
+	struct kc_nl_msg m;
+	int lo = 0, fds = 0;
+	DIR *d = opendir("/proc/self/fd");
+
+	while (readdir(d))
+		fds++;
+	closedir(d);
+	assert_int_equal(kc_nl_open(&nl, &err), 0);
+	kc_nl_msg_init(&m, RTM_GETLINK, 0, sizeof(struct ifinfomsg));
+	assert_int_equal(kc_nl_dump(&nl, &m, count_link, &lo, "list links", &err), 0);
+	assert_int_equal(lo, 1);
+
+	kc_nl_msg_init(&m, RTM_GETLINK, 0, sizeof(struct ifinfomsg));
+	assert_true(kc_nl_dump(&nl, &m, stop_dump, NULL, "list links", &err) < 0);
+	assert_string_equal(err->msg, "stopped: Operation canceled");
+	kc_error_free(&err);
+	lo = 0;
+	kc_nl_msg_init(&m, RTM_GETLINK, 0, sizeof(struct ifinfomsg));
+	assert_int_equal(kc_nl_dump(&nl, &m, count_link, &lo, "list links", &err), 0);
+	assert_int_equal(lo, 1);
+
+	/* No such link: the kernel's errno, naming what was asked. */
+	((struct ifinfomsg *)kc_nl_msg_init(&m, RTM_DELLINK, 0, sizeof(struct ifinfomsg)))
+		->ifi_index = 0x7ffffff0;
+	assert_int_equal(kc_nl_request(&nl, &m, "delete link 2147483632", &err), -ENODEV);
+	assert_non_null(strstr(err->msg, "delete link 2147483632"));
+	assert_non_null(strstr(err->msg, "No such device"));
+	kc_nl_close(&nl);
+	d = opendir("/proc/self/fd");
+	while (readdir(d))
+		fds--;
+	closedir(d);
+	assert_int_equal(fds, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -272,6 +387,8 @@ int main(void)
 		cmocka_unit_test(test_files),
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_parse_u64),
+		cmocka_unit_test(test_netlink_msg),
+		cmocka_unit_test(test_netlink_kernel),
 	};
 	return cmocka_run_group_tests_name("lib", tests, NULL, NULL);
 }

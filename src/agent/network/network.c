@@ -17,8 +17,8 @@
 #include <sys/stat.h>
 
 #include "network.h"
-#include "netlink.h"
 #include "lib/log.h"
+#include "lib/netlink.h"
 #include "lib/util.h"
 
 /* ---- parsing ---- */

@@ -1,15 +1,22 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#ifndef KC_AGENT_NETLINK_H
-#define KC_AGENT_NETLINK_H
+#ifndef KC_LIB_NETLINK_H
+#define KC_LIB_NETLINK_H
 
 /*
- * A small rtnetlink client: one socket, a message builder and the two
- * exchanges the agent needs (a request answered by an ack, and a dump).
+ * The one rtnetlink client, for the agent (interfaces, routes, neighbours
+ * in the guest) and the host (pod network scan, TAP links, tc filters):
+ * one socket, a message builder and the two exchanges both need (a
+ * request answered by an ack, and a dump).
  *
  * It has libmnl's shape (nlmsghdr builder, attribute table parse, one
  * sequence number per request) without the library: Debian ships libmnl
  * as a shared object only, and the agent must link statically for the
  * initrd.  Everything it does is in these two files.
+ *
+ * A socket belongs to the network namespace its creator was in when it
+ * was opened, so open it after entering a namespace and it keeps talking
+ * to that one.  Requests carry NLM_F_ACK and wait for their answer; the
+ * kernel's extended ack text, when it gives one, ends the error message.
  */
 
 #include <linux/netlink.h>
@@ -20,7 +27,7 @@
 
 #include "lib/error.h"
 
-/* Requests the agent builds are small: addresses, routes, neighbours. */
+/* Requests are small: an address, route, neighbour, link, qdisc or filter. */
 #define KC_NL_MSG_MAX 4096
 
 struct kc_nl {

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/* The agent's rtnetlink client (see netlink.h). */
+/* The rtnetlink client of the agent and the host (see netlink.h). */
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -157,6 +157,8 @@ static int receive(struct kc_nl *nl, kc_nl_dump_fn fn, void *data, const char *w
 				continue; /* a late answer to an earlier request */
 			if (h->nlmsg_type == NLMSG_DONE)
 				return 0;
+			if (h->nlmsg_type == NLMSG_NOOP || h->nlmsg_type == NLMSG_OVERRUN)
+				continue;
 			if (h->nlmsg_type == NLMSG_ERROR) {
 				const struct nlmsgerr *e = NLMSG_DATA(h);
 				const char *why;
