@@ -284,7 +284,7 @@ void kc_podnet_free(struct kc_podnet *net)
 	if (!net)
 		return;
 	if (kc_podnet_disconnect(net, &e) < 0)
-		kc_warn("pod network: %s", e->msg);
+		kc_log_error_free(KC_LOG_WARNING, &e, "pod network");
 	for (size_t i = 0; i < net->n_endpoints; i++)
 		free(net->endpoints[i].addrs);
 	free(net->endpoints);
