@@ -101,9 +101,31 @@ static void print_toml_scalar(FILE *out, const json_t *v)
 	}
 }
 
+/* Whether key k of the table prefix is one of Config's not_implemented
+ * ("hypervisor.enable_iommu" for k enable_iommu of Config.hypervisor). */
+static bool not_implemented(const json_t *ni, const char *prefix, const char *k)
+{
+	size_t i;
+	json_t *item;
+
+	if (strncmp(prefix, "Config.", 7) != 0)
+		return false;
+	json_array_foreach ((json_t *)ni, i, item) {
+		const char *name = json_string_value(item);
+		size_t n = strlen(prefix + 7);
+
+		if (name && strncmp(name, prefix + 7, n) == 0 && name[n] == '.' &&
+		    strcmp(name + n + 1, k) == 0)
+			return true;
+	}
+	return false;
+}
+
 /* Prints a table's scalar keys, then each sub-table under its own header,
- * as TOML requires (keys after a header belong to that header). */
-static void print_toml_table(FILE *out, const json_t *obj, const char *prefix, bool *started)
+ * as TOML requires (keys after a header belong to that header).  Keys of
+ * ni (Config's not_implemented) get a comment that says so. */
+static void print_toml_table(FILE *out, const json_t *obj, const char *prefix, bool *started,
+			     const json_t *ni)
 {
 	const char *k;
 	json_t *v;
@@ -116,6 +138,8 @@ static void print_toml_table(FILE *out, const json_t *obj, const char *prefix, b
 		print_toml_key(out, k);
 		fputs(" = ", out);
 		print_toml_scalar(out, v);
+		if (not_implemented(ni, prefix, k))
+			fputs("  # not implemented by kata-c", out);
 		fputc('\n', out);
 	}
 	json_object_foreach ((json_t *)obj, k, v) {
@@ -128,7 +152,7 @@ static void print_toml_table(FILE *out, const json_t *obj, const char *prefix, b
 		name = *prefix ? kc_xasprintf("%s.%s", prefix, quoted) : kc_steal_ptr(&quoted);
 		fprintf(out, "%s[%s]\n", *started ? "\n" : "", name);
 		*started = true;
-		print_toml_table(out, v, name, started);
+		print_toml_table(out, v, name, started, ni);
 	}
 }
 
@@ -250,7 +274,8 @@ int kc_cmd_env(int argc, char **argv, const char *config_path)
 		puts(s);
 	} else {
 		bool started = false;
-		print_toml_table(stdout, env, "", &started);
+		print_toml_table(stdout, env, "", &started,
+				 json_object_get(json_object_get(env, "Config"), "not_implemented"));
 	}
 	kc_config_warnings_free(&w);
 	kc_config_free(&cfg);

@@ -10,6 +10,7 @@
 #include <inttypes.h>
 #include <regex.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -37,6 +38,15 @@ enum key_flags {
 	KEY_ANNOTATION = 1 << 2,
 	/* Words for the guest kernel's command line (kc_kernel_params_check). */
 	KEY_KERNEL_PARAMS = 1 << 3,
+	/*
+	 * Read, but nothing in kata-c acts on it: set (in the file or by an
+	 * annotation) to another value than its default, it is a warning that
+	 * `kata-runtime check --strict` refuses, and `kata-runtime env` marks
+	 * it.  A key whose only reader is env or check is not implemented.
+	 */
+	KEY_UNIMPLEMENTED = 1 << 4,
+	/* Its value is not repeated in warnings (a password). */
+	KEY_SECRET = 1 << 5,
 };
 
 /*
@@ -80,6 +90,7 @@ struct key_desc {
 	  .flags = fl, .def_strv = def }
 
 #define ANN KEY_ANNOTATION
+#define NI KEY_UNIMPLEMENTED
 #define VALID(field) .valid_paths = OFF(hypervisor.field)
 
 static const char *const choices_machine[] = { "microvm", NULL };
@@ -105,16 +116,25 @@ static const char *const def_enable_annotations[] = { "enable_iommu", "kernel_pa
 						      "kernel_verity_params", NULL };
 static const char *const empty_strv[] = { NULL };
 
+/*
+ * NI marks the keys nothing in kata-c acts on (an audit of every reader of
+ * struct kc_config; a key only env or check prints is not implemented; the
+ * list and the reason for each is in docs/configuration.md).  Not marked,
+ * although nothing reads them, because kata-c always behaves as their
+ * non-default value asks: disable_vhost_net (NICs run with vhost=off),
+ * disable_selinux (no SELinux labels) and static_sandbox_resource_mgmt
+ * (the VM is sized once, from the pod's spec).
+ */
 static const struct key_desc keys[] = {
 	STR(hypervisor, path, "/usr/bin/qemu-system-x86_64", KEY_PATH | ANN, VALID(valid_hypervisor_paths)),
 	STR(hypervisor, kernel, KC_SHARE_DIR "/vmlinux.container", KEY_PATH | ANN, VALID(valid_kernel_paths)),
 	STR(hypervisor, image, "", KEY_PATH | KEY_OPTIONAL | ANN, VALID(valid_image_paths)),
 	STR(hypervisor, initrd, KC_SHARE_DIR "/kata-containers-initrd.img", KEY_PATH | KEY_OPTIONAL | ANN,
 	    VALID(valid_initrd_paths)),
-	STR(hypervisor, firmware, "", KEY_PATH | KEY_OPTIONAL),
+	STR(hypervisor, firmware, "", KEY_PATH | KEY_OPTIONAL | NI),
 	STR(hypervisor, machine_type, "microvm", ANN, .choices = choices_machine),
-	STR(hypervisor, machine_accelerators, "", ANN),
-	STR(hypervisor, cpu_features, "pmu=off", ANN),
+	STR(hypervisor, machine_accelerators, "", ANN | NI),
+	STR(hypervisor, cpu_features, "pmu=off", ANN | NI),
 	STR(hypervisor, kernel_params, "cgroup_no_v1=all lockdown=confidentiality percpu_alloc=page",
 	    ANN | KEY_KERNEL_PARAMS),
 	STR(hypervisor, accel, "auto", 0, .choices = choices_accel),
@@ -129,40 +149,40 @@ static const struct key_desc keys[] = {
 	INT(hypervisor, default_maxvcpus, 0, 0, 240, ANN, .annotation = "default_max_vcpus"),
 	INT(hypervisor, default_memory, 2048, 64, INT64_C(1) << 32, ANN),
 	INT(hypervisor, default_maxmemory, 0, 0, INT64_C(1) << 32, 0),
-	INT(hypervisor, memory_slots, 10, 1, 256, ANN),
-	INT(hypervisor, default_bridges, 1, 0, 5, 0),
-	STR(hypervisor, shared_fs, "virtio-fs", ANN, .choices = choices_shared_fs),
+	INT(hypervisor, memory_slots, 10, 1, 256, ANN | NI),
+	INT(hypervisor, default_bridges, 1, 0, 5, NI),
+	STR(hypervisor, shared_fs, "virtio-fs", ANN | NI, .choices = choices_shared_fs),
 	STR(hypervisor, virtio_fs_daemon, "/usr/lib/qemu/virtiofsd", KEY_PATH | ANN,
 	    VALID(valid_virtio_fs_daemon_paths)),
 	STRV(hypervisor, virtio_fs_extra_args, empty_strv, ANN),
 	STR(hypervisor, virtio_fs_cache, "auto", ANN, .choices = choices_fs_cache),
-	INT(hypervisor, virtio_fs_cache_size, 0, 0, INT64_C(1) << 20, ANN),
-	INT(hypervisor, virtio_fs_queue_size, 1024, 1, 32768, 0),
-	STR(hypervisor, block_device_driver, "virtio-blk", ANN, .choices = choices_block_driver),
-	STR(hypervisor, block_device_aio, "io_uring", 0, .choices = choices_aio),
-	BOOL(hypervisor, disable_block_device_use, true, ANN),
-	BOOL(hypervisor, enable_iommu, false, ANN),
-	BOOL(hypervisor, enable_iommu_platform, false, ANN),
-	BOOL(hypervisor, enable_hugepages, false, ANN),
-	BOOL(hypervisor, enable_mem_prealloc, false, ANN),
-	BOOL(hypervisor, enable_virtio_mem, false, ANN),
+	INT(hypervisor, virtio_fs_cache_size, 0, 0, INT64_C(1) << 20, ANN | NI),
+	INT(hypervisor, virtio_fs_queue_size, 1024, 1, 32768, NI),
+	STR(hypervisor, block_device_driver, "virtio-blk", ANN | NI, .choices = choices_block_driver),
+	STR(hypervisor, block_device_aio, "io_uring", NI, .choices = choices_aio),
+	BOOL(hypervisor, disable_block_device_use, true, ANN | NI),
+	BOOL(hypervisor, enable_iommu, false, ANN | NI),
+	BOOL(hypervisor, enable_iommu_platform, false, ANN | NI),
+	BOOL(hypervisor, enable_hugepages, false, ANN | NI),
+	BOOL(hypervisor, enable_mem_prealloc, false, ANN | NI),
+	BOOL(hypervisor, enable_virtio_mem, false, ANN | NI),
 	BOOL(hypervisor, disable_vhost_net, false, ANN),
 	BOOL(hypervisor, disable_selinux, false, 0),
-	BOOL(hypervisor, disable_guest_selinux, true, 0),
+	BOOL(hypervisor, disable_guest_selinux, true, NI),
 	BOOL(hypervisor, enable_debug, false, 0),
-	BOOL(hypervisor, enable_guest_swap, false, 0),
-	BOOL(hypervisor, rootless, false, 0),
-	STR(hypervisor, entropy_source, "/dev/urandom", KEY_PATH | KEY_OPTIONAL | ANN,
+	BOOL(hypervisor, enable_guest_swap, false, NI),
+	BOOL(hypervisor, rootless, false, NI),
+	STR(hypervisor, entropy_source, "/dev/urandom", KEY_PATH | KEY_OPTIONAL | ANN | NI,
 	    VALID(valid_entropy_sources)),
-	STR(hypervisor, hot_plug_vfio, "no-port", 0, .choices = choices_vfio_port),
-	STR(hypervisor, cold_plug_vfio, "no-port", 0, .choices = choices_vfio_port),
+	STR(hypervisor, hot_plug_vfio, "no-port", NI, .choices = choices_vfio_port),
+	STR(hypervisor, cold_plug_vfio, "no-port", NI, .choices = choices_vfio_port),
 
 	BOOL(agent, enable_debug, false, 0),
-	BOOL(agent, enable_tracing, false, ANN),
-	BOOL(agent, debug_console_enabled, false, 0),
+	BOOL(agent, enable_tracing, false, ANN | NI),
+	BOOL(agent, debug_console_enabled, false, NI),
 	STRV(agent, kernel_modules, empty_strv, ANN),
 	INT(agent, dial_timeout, 45, 1, 3600, 0),
-	INT(agent, container_pipe_size, 0, 0, INT64_C(1) << 30, ANN),
+	INT(agent, container_pipe_size, 0, 0, INT64_C(1) << 30, ANN | NI),
 
 	BOOL(runtime, enable_debug, false, 0),
 	STR(runtime, internetworking_model, "tcfilter", ANN, .choices = choices_netmodel),
@@ -172,23 +192,23 @@ static const struct key_desc keys[] = {
 	/* Kata's default is true; kata-c enforces a pod's seccomp profile
 	 * in the guest, as runc does on the host. */
 	BOOL(runtime, disable_guest_seccomp, false, ANN),
-	BOOL(runtime, enable_tracing, false, 0),
-	STR(runtime, jaeger_endpoint, "", 0),
-	STR(runtime, jaeger_user, "", 0),
-	STR(runtime, jaeger_password, "", 0),
-	STRV(runtime, sandbox_bind_mounts, empty_strv, 0),
-	STR(runtime, vfio_mode, "guest-kernel", ANN, .choices = choices_vfio_mode),
+	BOOL(runtime, enable_tracing, false, NI),
+	STR(runtime, jaeger_endpoint, "", NI),
+	STR(runtime, jaeger_user, "", NI),
+	STR(runtime, jaeger_password, "", NI | KEY_SECRET),
+	STRV(runtime, sandbox_bind_mounts, empty_strv, NI),
+	STR(runtime, vfio_mode, "guest-kernel", ANN | NI, .choices = choices_vfio_mode),
 	BOOL(runtime, disable_guest_empty_dir, true, 0),
 	STR(runtime, emptydir_mode, "shared-fs", 0, .choices = choices_emptydir),
 	INT(runtime, create_container_timeout, 60, 1, 3600, ANN),
-	BOOL(runtime, enable_pprof, false, ANN),
-	BOOL(runtime, enable_vcpus_pinning, false, 0),
-	STRV(runtime, experimental, empty_strv, ANN),
+	BOOL(runtime, enable_pprof, false, ANN | NI),
+	BOOL(runtime, enable_vcpus_pinning, false, NI),
+	STRV(runtime, experimental, empty_strv, ANN | NI),
 
-	BOOL(factory, enable_template, false, 0),
-	STR(factory, template_path, "/run/vc/vm/template", 0),
-	INT(factory, vm_cache_number, 0, 0, 1024, 0),
-	STR(factory, vm_cache_endpoint, "/var/run/kata-containers/cache.sock", 0),
+	BOOL(factory, enable_template, false, NI),
+	STR(factory, template_path, "/run/vc/vm/template", NI),
+	INT(factory, vm_cache_number, 0, 0, 1024, NI),
+	STR(factory, vm_cache_endpoint, "/var/run/kata-containers/cache.sock", NI),
 };
 
 /* The only back ends this build knows; others are named in the error. */
@@ -289,8 +309,24 @@ void kc_config_warnings_free(struct kc_config_warnings *w)
 	for (size_t i = 0; i < w->n; i++)
 		free(w->lines[i]);
 	free(w->lines);
+	free(w->not_implemented);
 	w->lines = NULL;
+	w->not_implemented = NULL;
 	w->n = 0;
+}
+
+/* Keeps a warning (takes line), or logs it where w is NULL. */
+static void add_warning(struct kc_config_warnings *w, bool not_implemented, char *line)
+{
+	if (w == NULL) {
+		kc_warn("%s", line);
+		free(line);
+		return;
+	}
+	w->lines = kc_xrealloc(w->lines, (w->n + 1) * sizeof(char *));
+	w->not_implemented = kc_xrealloc(w->not_implemented, (w->n + 1) * sizeof(bool));
+	w->lines[w->n] = line;
+	w->not_implemented[w->n++] = not_implemented;
 }
 
 static void __attribute__((format(printf, 2, 3)))
@@ -302,13 +338,7 @@ warn(struct kc_config_warnings *w, const char *fmt, ...)
 	va_start(ap, fmt);
 	line = kc_xvasprintf(fmt, ap);
 	va_end(ap);
-	if (w == NULL) {
-		kc_warn("%s", line);
-		free(line);
-		return;
-	}
-	w->lines = kc_xrealloc(w->lines, (w->n + 1) * sizeof(char *));
-	w->lines[w->n++] = line;
+	add_warning(w, false, line);
 }
 
 static bool in_list(const char *const *list, const char *s)
@@ -470,6 +500,123 @@ static int set_from_toml(struct kc_config *cfg, const struct key_desc *k,
 	return 0;
 }
 
+static bool strv_equal(const struct kc_strv *v, const char *const *list)
+{
+	size_t n = 0;
+
+	for (; list[n]; n++)
+		if (n >= v->n || strcmp(v->v[n], list[n]) != 0)
+			return false;
+	return n == v->n;
+}
+
+static bool is_default(const struct kc_config *cfg, const struct key_desc *k)
+{
+	const void *f = cfield(cfg, k);
+
+	switch (k->type) {
+	case KEY_STRING:
+		return strcmp(*(char *const *)f, k->def_string) == 0;
+	case KEY_BOOL:
+		return *(const bool *)f == (k->def_int != 0);
+	case KEY_INT:
+		return *(const int64_t *)f == k->def_int;
+	case KEY_STRV:
+		return strv_equal(f, k->def_strv);
+	}
+	return false;
+}
+
+/* s as a TOML basic string, appended to out. */
+static char *append_toml_string(char *out, const char *s)
+{
+	size_t len = strlen(out);
+	char *r = kc_xmalloc(len + 6 * strlen(s) + 3), *p = r + len;
+
+	memcpy(r, out, len);
+	free(out);
+	*p++ = '"';
+	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+		if (*c == '"' || *c == '\\') {
+			*p++ = '\\';
+			*p++ = (char)*c;
+		} else if (*c < 0x20 || *c == 0x7f) {
+			p += sprintf(p, "\\u%04x", *c);
+		} else {
+			*p++ = (char)*c;
+		}
+	}
+	*p++ = '"';
+	*p = '\0';
+	return r;
+}
+
+/* A key's value as TOML, for messages. */
+static char *value_text(const struct kc_config *cfg, const struct key_desc *k)
+{
+	const void *f = cfield(cfg, k);
+
+	if (k->flags & KEY_SECRET)
+		return kc_xstrdup("\"(not shown)\"");
+	switch (k->type) {
+	case KEY_STRING:
+		return append_toml_string(kc_xstrdup(""), *(char *const *)f);
+	case KEY_BOOL:
+		return kc_xstrdup(*(const bool *)f ? "true" : "false");
+	case KEY_INT:
+		return kc_xasprintf("%" PRId64, *(const int64_t *)f);
+	case KEY_STRV: {
+		const struct kc_strv *sv = f;
+		char *out = kc_xstrdup("[");
+
+		for (size_t i = 0; i < sv->n; i++) {
+			if (i) {
+				char *n = kc_xasprintf("%s, ", out);
+				free(out);
+				out = n;
+			}
+			out = append_toml_string(out, sv->v[i]);
+		}
+		char *n = kc_xasprintf("%s]", out);
+		free(out);
+		return n;
+	}
+	}
+	return kc_xstrdup("?");
+}
+
+/* The section as the file writes it: [hypervisor.qemu], [agent.kata]. */
+static char *section_text(const struct kc_config *cfg, enum section sec)
+{
+	if (sec == SEC_HYPERVISOR)
+		return kc_xasprintf("hypervisor.%s", cfg->hypervisor.name);
+	if (sec == SEC_AGENT)
+		return kc_xstrdup("agent.kata");
+	return kc_xstrdup(section_names[sec]);
+}
+
+/* A key kata-c does not implement, set away from its default: a warning
+ * that starts with where (`FILE:LINE:COL`, or the annotation). */
+static void check_implemented(const struct kc_config *cfg, const struct key_desc *k,
+			      const char *where, struct kc_config_warnings *w)
+{
+	if (!(k->flags & KEY_UNIMPLEMENTED) || is_default(cfg, k))
+		return;
+	cleanup_free char *sec = section_text(cfg, k->section);
+	cleanup_free char *value = value_text(cfg, k);
+	add_warning(w, true, kc_xasprintf("%s: [%s] %s = %s: not implemented by kata-c (ignored)",
+					  where, sec, k->name, value));
+}
+
+bool kc_config_key_implemented(const char *section, const char *key)
+{
+	for (size_t i = 0; i < KC_ARRAY_SIZE(keys); i++)
+		if (strcmp(section_names[keys[i].section], section) == 0 &&
+		    strcmp(keys[i].name, key) == 0)
+			return !(keys[i].flags & KEY_UNIMPLEMENTED);
+	return false;
+}
+
 static const struct key_desc *find_key(enum section sec, const char *name)
 {
 	for (size_t i = 0; i < KC_ARRAY_SIZE(keys); i++)
@@ -498,6 +645,8 @@ static int load_section(struct kc_config *cfg, enum section sec, const struct kc
 		}
 		if (set_from_toml(cfg, k, v, file, keyname, err) < 0)
 			return -1;
+		cleanup_free char *where = kc_xasprintf("%s:%u:%u", file, v->line, v->col);
+		check_implemented(cfg, k, where, w);
 	}
 	return 0;
 }
@@ -901,6 +1050,8 @@ int kc_config_apply_annotations(struct kc_config *cfg, const char *const *akeys,
 					    a, rest);
 		if (apply_annotation_value(cfg, k, a, values[i], err) < 0)
 			return -1;
+		cleanup_free char *where = kc_xasprintf("annotation `%s`", a);
+		check_implemented(cfg, k, where, NULL);
 	}
 	return check_consistency(cfg, "annotations", err);
 }
@@ -909,6 +1060,7 @@ json_t *kc_config_to_json(const struct kc_config *cfg)
 {
 	json_t *root = json_object();
 	json_t *secs[KC_ARRAY_SIZE(section_names)];
+	json_t *ni = json_array();
 
 	json_object_set_new(root, "path", json_string(cfg->path ? cfg->path : ""));
 	for (size_t s = 0; s < KC_ARRAY_SIZE(section_names); s++) {
@@ -940,6 +1092,12 @@ json_t *kc_config_to_json(const struct kc_config *cfg)
 		}
 		}
 		json_object_set_new(secs[k->section], k->name, v);
+		if (k->flags & KEY_UNIMPLEMENTED) {
+			cleanup_free char *name = kc_xasprintf("%s.%s", section_names[k->section],
+							       k->name);
+			json_array_append_new(ni, json_string(name));
+		}
 	}
+	json_object_set_new(root, "not_implemented", ni);
 	return root;
 }

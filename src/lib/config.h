@@ -122,9 +122,16 @@ struct kc_config {
 	struct kc_factory_config factory;
 };
 
-/* What the load noticed but did not refuse (unknown keys...): one line each. */
+/*
+ * What the load noticed but did not refuse: one line each.  Unknown keys,
+ * and keys kata-c reads but does not implement set to a value other than
+ * their default (`FILE:LINE:COL: [section] key = VALUE: not implemented by
+ * kata-c (ignored)`); not_implemented[i] tells the second kind, which
+ * `kata-runtime check --strict` refuses.
+ */
 struct kc_config_warnings {
 	char **lines;
+	bool *not_implemented;
 	size_t n;
 };
 
@@ -132,7 +139,8 @@ struct kc_config_warnings {
  * lookup order above.  A miss names every path tried. */
 int kc_config_find(const char *explicit_path, char **out, kc_error_t *err);
 
-/* Parses and validates one file.  Unknown keys become warnings (may be NULL:
+/* Parses and validates one file.  Unknown keys, and not-implemented keys
+ * set to another value than their default, become warnings (may be NULL:
  * then they are logged).  Type errors and invalid values are errors that
  * name file:line:col and the key. */
 int kc_config_load_file(const char *path, struct kc_config *cfg,
@@ -155,7 +163,9 @@ int kc_config_check_sizing(const struct kc_config *cfg, kc_error_t *err);
  * an OCI spec).  Hypervisor keys must be allowed by the hypervisor's
  * enable_annotations (exact names or regular expressions, as in Kata), and
  * path values must match the valid_*_paths globs; anything else is an error
- * naming the annotation.  Annotations outside that prefix are ignored.
+ * naming the annotation.  Annotations outside that prefix are ignored.  An
+ * annotation that sets a not-implemented key to another value than its
+ * default is a warning in the log, as the same key in the file would be.
  */
 int kc_config_apply_annotations(struct kc_config *cfg, const char *const *keys,
 				const char *const *values, size_t n, kc_error_t *err);
@@ -171,7 +181,12 @@ int kc_config_apply_annotations(struct kc_config *cfg, const char *const *keys,
  */
 int kc_kernel_params_check(const char *params, kc_error_t *err);
 
-/* The resolved configuration as JSON (for `kata-runtime env`). */
+/* Whether kata-c implements a key (section "hypervisor", "agent", "runtime"
+ * or "factory"; a key it does not know is not implemented either). */
+bool kc_config_key_implemented(const char *section, const char *key);
+
+/* The resolved configuration as JSON (for `kata-runtime env`), with
+ * "not_implemented": every key kata-c reads but ignores, "section.key". */
 struct json_t;
 struct json_t *kc_config_to_json(const struct kc_config *cfg);
 

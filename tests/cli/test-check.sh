@@ -21,9 +21,12 @@ write_conf "$tmp/good.toml"
 
 run_cmd env KATA_CONF_FILE="$tmp/good.toml" "$KATA_RUNTIME" check
 ok "check passes when QEMU, virtiofsd, kernel and initrd are present" rc_is 0
-ok "check prints one line per check" sh -c 'for n in configuration cpu "cpu virtualisation" kvm "kvm extensions" "kvm native speed" vhost-vsock qemu "qemu microvm" virtiofsd "guest kernel" "guest initrd" cgroups; do
+ok "check prints one line per check" sh -c 'for n in configuration "configuration keys" cpu "cpu virtualisation" kvm "kvm extensions" "kvm native speed" vhost-vsock qemu "qemu microvm" virtiofsd "guest kernel" "guest initrd" cgroups; do
 	printf "%s\n" "$1" | grep -Eq "^(PASS|WARN|FAIL)  $n " || exit 1; done' _ "$out"
 ok "check prints a verdict" out_has "System is capable of running kata-c containers"
+ok "no key kata-c ignores is set" out_has "PASS  configuration keys   no key that kata-c does not implement is set"
+ok "vhost-net is said not to be used (NICs run with vhost=off)" \
+	out_has "PASS  vhost-net            not used: NICs go through QEMU's user-space virtio-net (vhost=off)"
 
 if [ ! -e /dev/kvm ]; then
 	# No KVM at all (some hosts of this kind lose /dev/kvm): TCG, said so.
@@ -48,6 +51,37 @@ elif [ -e /sys/module/kvm_pvm ]; then
 	ok "... saying so" out_has 'FAIL  kvm native speed     accel = "kvm" is configured, but KVM cannot run a normal guest at native speed'
 fi
 
+# A key kata-c reads but does not implement, set: a warning naming it, a
+# failure with --strict.
+write_conf "$tmp/ni.toml" 'enable_iommu = true' 'memory_slots = 10'
+run_cmd env KATA_CONF_FILE="$tmp/ni.toml" "$KATA_RUNTIME" check
+ok "a not-implemented key set is a warning, naming file:line:col and key" \
+	out_has "WARN  configuration keys   1 key set but not implemented by kata-c: $tmp/ni.toml:4:16: [hypervisor.qemu] enable_iommu = true: not implemented by kata-c (ignored)"
+ok "... and not a failure without --strict" sh -c '! printf "%s\n" "$1" | grep -q "^FAIL  configuration"' _ "$out"
+ok "... while a key at its default (memory_slots = 10) says nothing" sh -c '! printf "%s" "$1" | grep -q memory_slots' _ "$out"
+run_cmd env KATA_CONF_FILE="$tmp/ni.toml" "$KATA_RUNTIME" check --strict
+ok "check --strict fails on it" rc_is 1
+ok "... as a failed check" out_has "FAIL  configuration keys   1 key set but not implemented by kata-c:"
+ok "... that the verdict lists, with the key" \
+	out_has "  - configuration keys: 1 key set but not implemented by kata-c: $tmp/ni.toml:4:16: [hypervisor.qemu] enable_iommu = true"
+run_cmd env KATA_CONF_FILE="$tmp/ni.toml" "$KATA_RUNTIME" check --strict --json
+printf '%s' "$out" >"$tmp/ni.json"
+ok "... in JSON too" python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+k = [c for c in d["checks"] if c["name"] == "configuration keys"][0]
+assert k["status"] == "fail", k
+assert k["details"]["not_implemented"] == [sys.argv[2] + ":4:16: [hypervisor.qemu] enable_iommu = true: not implemented by kata-c (ignored)"], k
+assert d["capable"] is False and "configuration keys" in d["verdict"], d
+' "$tmp/ni.json" "$tmp/ni.toml"
+
+# Every VM shares through virtio-fs, whatever shared_fs says: virtiofsd is
+# checked anyway.
+write_conf "$tmp/nofs.toml" 'shared_fs = "none"' 'virtio_fs_daemon = "/bin/true"'
+run_cmd env KATA_CONF_FILE="$tmp/nofs.toml" "$KATA_RUNTIME" check
+ok "shared_fs = none still checks virtiofsd" out_has "FAIL  virtiofsd            \`/bin/true --version\` does not look like virtiofsd"
+ok "... and warns that shared_fs is not implemented" out_has '[hypervisor.qemu] shared_fs = "none": not implemented by kata-c (ignored)'
+
 write_conf "$tmp/tcg.toml" 'accel = "tcg"'
 run_cmd env KATA_CONF_FILE="$tmp/tcg.toml" "$KATA_RUNTIME" check --strict
 ok "accel = tcg does not need KVM, even with --strict" sh -c '[ "$1" -eq 0 ] || printf "%s" "$2" | grep -q "^FAIL  \(vhost\|tun\)"' _ "$rc" "$out"
@@ -60,7 +94,7 @@ ok "--json is one JSON document with every check" python3 -c '
 import json, os, sys
 d = json.load(open(sys.argv[1]))
 names = [c["name"] for c in d["checks"]]
-for n in ["configuration", "cpu", "cpu virtualisation", "kvm extensions", "kvm", "kvm native speed", "vhost-vsock",
+for n in ["configuration", "configuration keys", "cpu", "cpu virtualisation", "kvm extensions", "kvm", "kvm native speed", "vhost-vsock",
           "vhost-net", "qemu", "qemu microvm", "virtiofsd", "guest kernel", "guest initrd", "cgroups"]:
     assert n in names, n
 for c in d["checks"]:

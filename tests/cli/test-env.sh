@@ -12,6 +12,9 @@ ok "env prints TOML sections" sh -c 'contains() { case "$1" in *"$2"*) return 0;
   contains "$1" "[Runtime]" && contains "$1" "[Hypervisor]" && contains "$1" "[Host]" && contains "$1" "[Config.hypervisor]"' _ "$out"
 ok "env names the configuration file" out_has "Path = \"$conf\""
 ok "env shows the resolved kernel" out_has 'Path = "/usr/share/kata-containers/vmlinux.container"'
+ok "the shipped configuration loads without a warning" out_has "Warnings = []"
+ok "env marks a key kata-c does not implement" out_has "  memory_slots = 10  # not implemented by kata-c"
+ok "... and not one it implements" sh -c 'printf "%s\n" "$1" | grep -qx "  default_memory = 2048"' _ "$out"
 
 # The TOML that env prints is itself valid TOML for our own parser: feed it
 # back as a configuration file (unknown sections become warnings).
@@ -35,6 +38,29 @@ tomllib.load(open(sys.argv[1], 'rb'))
 PY
 rc=$?
 ok "env's TOML output parses as TOML" rc_is 0
+
+# A key kata-c does not implement, set: marked, and a warning with its place.
+printf '[hypervisor.qemu]\nenable_hugepages = true\n[factory]\nenable_template = true\n' >"$tmp/ni.toml"
+run_cmd env KATA_CONF_FILE="$tmp/ni.toml" "$KATA_RUNTIME" env
+ok "env with a not-implemented key set exits 0" rc_is 0
+ok "env marks the key" out_has "  enable_hugepages = true  # not implemented by kata-c"
+ok "... in every section" out_has "  enable_template = true  # not implemented by kata-c"
+ok "... and lists the warning with file:line:col" \
+	out_has "$tmp/ni.toml:2:20: [hypervisor.qemu] enable_hugepages = true: not implemented by kata-c (ignored)"
+run_cmd env KATA_CONF_FILE="$tmp/ni.toml" "$KATA_RUNTIME" env --json
+printf '%s' "$out" >"$tmp/ni.json"
+ok "env --json lists the not-implemented keys and the warnings" python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+ni = d["Config"]["not_implemented"]
+assert "hypervisor.enable_hugepages" in ni and "factory.enable_template" in ni, ni
+assert "hypervisor.default_memory" not in ni and "agent.kernel_modules" not in ni, ni
+w = d["Runtime"]["Config"]["Warnings"]
+assert len(w) == 2, w
+assert w[0] == sys.argv[2] + ":2:20: [hypervisor.qemu] enable_hugepages = true: not implemented by kata-c (ignored)", w
+assert w[1] == sys.argv[2] + ":4:19: [factory] enable_template = true: not implemented by kata-c (ignored)", w
+assert d["Config"]["hypervisor"]["enable_hugepages"] is True
+' "$tmp/ni.json" "$tmp/ni.toml"
 
 run_cmd env KATA_CONF_FILE="$conf" "$KATA_RUNTIME" env --bogus
 ok "env rejects an unknown option with exit 2" rc_is 2

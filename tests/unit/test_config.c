@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 
 #include "lib/config.h"
 #include "lib/json.h"
+#include "lib/log.h"
 #include "lib/util.h"
 #include "tmpdir.h"
 
@@ -365,6 +367,222 @@ static void test_kernel_params(void **state)
 	kc_config_free(&cfg);
 }
 
+/* Every key kata-c reads but does not implement, with a value other than
+ * its default (valid for the key).  The test fails when a key is marked in
+ * config.c and not here, or the other way round. */
+static const struct {
+	const char *section, *key, *value;
+} unimplemented[] = {
+	{ "hypervisor", "firmware", "\"/opt/kata/OVMF.fd\"" },
+	{ "hypervisor", "machine_accelerators", "\"nvdimm=on\"" },
+	{ "hypervisor", "cpu_features", "\"pmu=on\"" },
+	{ "hypervisor", "memory_slots", "20" },
+	{ "hypervisor", "default_bridges", "2" },
+	{ "hypervisor", "shared_fs", "\"virtio-9p\"" },
+	{ "hypervisor", "virtio_fs_cache_size", "64" },
+	{ "hypervisor", "virtio_fs_queue_size", "512" },
+	{ "hypervisor", "block_device_driver", "\"virtio-scsi\"" },
+	{ "hypervisor", "block_device_aio", "\"threads\"" },
+	{ "hypervisor", "disable_block_device_use", "false" },
+	{ "hypervisor", "enable_iommu", "true" },
+	{ "hypervisor", "enable_iommu_platform", "true" },
+	{ "hypervisor", "enable_hugepages", "true" },
+	{ "hypervisor", "enable_mem_prealloc", "true" },
+	{ "hypervisor", "enable_virtio_mem", "true" },
+	{ "hypervisor", "disable_guest_selinux", "false" },
+	{ "hypervisor", "enable_guest_swap", "true" },
+	{ "hypervisor", "rootless", "true" },
+	{ "hypervisor", "entropy_source", "\"/dev/random\"" },
+	{ "hypervisor", "hot_plug_vfio", "\"root-port\"" },
+	{ "hypervisor", "cold_plug_vfio", "\"bridge-port\"" },
+	{ "agent", "enable_tracing", "true" },
+	{ "agent", "debug_console_enabled", "true" },
+	{ "agent", "container_pipe_size", "4096" },
+	{ "runtime", "enable_tracing", "true" },
+	{ "runtime", "jaeger_endpoint", "\"http://localhost:14268/api/traces\"" },
+	{ "runtime", "jaeger_user", "\"kata\"" },
+	{ "runtime", "jaeger_password", "\"hunter2\"" },
+	{ "runtime", "sandbox_bind_mounts", "[\"/opt/data:ro\"]" },
+	{ "runtime", "vfio_mode", "\"vfio\"" },
+	{ "runtime", "enable_pprof", "true" },
+	{ "runtime", "enable_vcpus_pinning", "true" },
+	{ "runtime", "experimental", "[\"newfeature\"]" },
+	{ "factory", "enable_template", "true" },
+	{ "factory", "template_path", "\"/run/kata/template\"" },
+	{ "factory", "vm_cache_number", "2" },
+	{ "factory", "vm_cache_endpoint", "\"/run/kata/cache.sock\"" },
+};
+
+static const char *section_header(const char *section)
+{
+	if (strcmp(section, "hypervisor") == 0)
+		return "hypervisor.qemu";
+	if (strcmp(section, "agent") == 0)
+		return "agent.kata";
+	return section;
+}
+
+/* A default value (from kc_config_to_json) written back as TOML. */
+static char *toml_of(const json_t *v)
+{
+	size_t i;
+	json_t *item;
+	char *out;
+
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		return kc_xasprintf("\"%s\"", json_string_value(v));
+	case JSON_INTEGER:
+		return kc_xasprintf("%" JSON_INTEGER_FORMAT, json_integer_value(v));
+	case JSON_TRUE:
+		return kc_xstrdup("true");
+	case JSON_FALSE:
+		return kc_xstrdup("false");
+	case JSON_ARRAY:
+		out = kc_xstrdup("[");
+		json_array_foreach ((json_t *)v, i, item) {
+			char *n = kc_xasprintf("%s%s\"%s\"", out, i ? ", " : "",
+					       json_string_value(item));
+			free(out);
+			out = n;
+		}
+		char *n = kc_xasprintf("%s]", out);
+		free(out);
+		return n;
+	default:
+		fail_msg("unexpected JSON type %d", json_typeof(v));
+	}
+	return NULL;
+}
+
+/* The marked keys are exactly the table above; each set away from its
+ * default is one warning with file:line:col, section, key and value; at
+ * its default (written out) it is silent. */
+static void test_unimplemented_keys(void **state)
+{
+	(void)state;
+	cleanup_error kc_error_t err = NULL;
+	cleanup_free char *min = write_config("min.toml", "[hypervisor.qemu]\n");
+	struct kc_config cfg;
+
+	assert_int_equal(kc_config_load_file(min, &cfg, NULL, &err), 0);
+	cleanup_json json_t *defaults = kc_config_to_json(&cfg);
+	kc_config_free(&cfg);
+	json_t *ni = json_object_get(defaults, "not_implemented");
+	assert_int_equal(json_array_size(ni), KC_ARRAY_SIZE(unimplemented));
+
+	for (size_t i = 0; i < KC_ARRAY_SIZE(unimplemented); i++) {
+		const char *sec = unimplemented[i].section, *key = unimplemented[i].key;
+		cleanup_free char *full = kc_xasprintf("%s.%s", sec, key);
+		struct kc_config_warnings w = { 0 };
+		bool listed = false;
+		size_t j;
+		json_t *item;
+
+		json_array_foreach (ni, j, item)
+			listed |= strcmp(json_string_value(item), full) == 0;
+		if (!listed)
+			fail_msg("%s is not marked as not implemented", full);
+		assert_false(kc_config_key_implemented(sec, key));
+
+		/* Line 3, the value at column strlen(key) + 4. */
+		cleanup_free char *text = kc_xasprintf("[%s]\n# a comment\n%s = %s\n",
+						       section_header(sec), key,
+						       unimplemented[i].value);
+		cleanup_free char *path = write_config("ni.toml", text);
+		cleanup_free char *want = kc_xasprintf("%s:3:%zu: [%s] %s = ", path,
+						       strlen(key) + 4, section_header(sec), key);
+		assert_int_equal(kc_config_load_file(path, &cfg, &w, &err), 0);
+		if (w.n != 1)
+			fail_msg("%s: %zu warnings, want 1", full, w.n);
+		if (strncmp(w.lines[0], want, strlen(want)) != 0 ||
+		    strstr(w.lines[0], ": not implemented by kata-c (ignored)") == NULL)
+			fail_msg("%s: warning `%s`, want `%s...`", full, w.lines[0], want);
+		assert_true(w.not_implemented[0]);
+		if (strcmp(key, "jaeger_password") == 0)
+			assert_null(strstr(w.lines[0], "hunter2"));
+		else if (strstr(w.lines[0], unimplemented[i].value) == NULL)
+			fail_msg("%s: warning `%s` lacks the value %s", full, w.lines[0],
+				 unimplemented[i].value);
+		kc_config_warnings_free(&w);
+		kc_config_free(&cfg);
+
+		/* The default, written out: no warning. */
+		cleanup_free char *def = toml_of(json_object_get(json_object_get(defaults, sec),
+								 key));
+		cleanup_free char *dtext = kc_xasprintf("[%s]\n%s = %s\n", section_header(sec), key,
+							def);
+		cleanup_free char *dpath = write_config("ni-default.toml", dtext);
+		assert_int_equal(kc_config_load_file(dpath, &cfg, &w, &err), 0);
+		if (w.n != 0)
+			fail_msg("%s at its default %s: warning `%s`", full, def, w.lines[0]);
+		kc_config_free(&cfg);
+	}
+	/* Implemented keys are not marked, and unknown ones are not implemented. */
+	assert_true(kc_config_key_implemented("hypervisor", "default_memory"));
+	assert_true(kc_config_key_implemented("agent", "kernel_modules"));
+	assert_false(kc_config_key_implemented("hypervisor", "no_such_key"));
+}
+
+/* Unknown keys and not-implemented ones are told apart. */
+static void test_warning_kinds(void **state)
+{
+	(void)state;
+	cleanup_error kc_error_t err = NULL;
+	cleanup_free char *path = write_config("kinds.toml",
+		"[hypervisor.qemu]\nno_such_key = 1\nenable_hugepages = true\n");
+	struct kc_config_warnings w = { 0 };
+	struct kc_config cfg;
+
+	assert_int_equal(kc_config_load_file(path, &cfg, &w, &err), 0);
+	assert_int_equal(w.n, 2);
+	assert_false(w.not_implemented[0]);
+	assert_non_null(strstr(w.lines[0], "unknown key `hypervisor.qemu.no_such_key`"));
+	assert_true(w.not_implemented[1]);
+	assert_non_null(strstr(w.lines[1], ":3:20: [hypervisor.qemu] enable_hugepages = true: "
+					   "not implemented by kata-c (ignored)"));
+	kc_config_warnings_free(&w);
+	kc_config_free(&cfg);
+}
+
+/* An annotation that sets a not-implemented key warns in the log (where
+ * the shim's load warnings go); one back to the default does not. */
+static void test_unimplemented_annotation(void **state)
+{
+	(void)state;
+	cleanup_error kc_error_t err = NULL;
+	cleanup_free char *log = kc_xasprintf("%s/ann.log", tmpdir);
+	cleanup_free char *path = write_config("ann-ni.toml", "[hypervisor.qemu]\n");
+	cleanup_free char *text = NULL;
+	struct kc_config cfg;
+	int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	assert_true(fd >= 0);
+	assert_int_equal(kc_config_load_file(path, &cfg, NULL, &err), 0);
+	kc_log_set_fd(fd);
+	/* enable_iommu is in the default enable_annotations. */
+	assert_int_equal(apply(&cfg, "io.katacontainers.config.hypervisor.enable_iommu", "false",
+			       &err), 0);
+	assert_int_equal(apply(&cfg, "io.katacontainers.config.hypervisor.enable_iommu", "true",
+			       &err), 0);
+	assert_int_equal(apply(&cfg, "io.katacontainers.config.runtime.enable_pprof", "1", &err),
+			 0);
+	kc_log_set_fd(-1);
+	close(fd);
+	assert_true(cfg.hypervisor.enable_iommu);
+	kc_config_free(&cfg);
+
+	assert_int_equal(kc_read_file(log, 1 << 20, &text, NULL, &err), 0);
+	assert_non_null(strstr(text, "annotation `io.katacontainers.config.hypervisor.enable_iommu`: "
+				     "[hypervisor.qemu] enable_iommu = true: not implemented by "
+				     "kata-c (ignored)"));
+	assert_non_null(strstr(text, "annotation `io.katacontainers.config.runtime.enable_pprof`: "
+				     "[runtime] enable_pprof = true: not implemented"));
+	/* Two warnings: the one back to false said nothing. */
+	assert_null(strstr(strstr(strstr(text, "not implemented") + 1, "not implemented") + 1,
+			   "not implemented"));
+}
+
 static void test_to_json(void **state)
 {
 	(void)state;
@@ -397,6 +615,9 @@ int main(void)
 		cmocka_unit_test(test_annotations),
 		cmocka_unit_test(test_kernel_params),
 		cmocka_unit_test(test_to_json),
+		cmocka_unit_test(test_unimplemented_keys),
+		cmocka_unit_test(test_warning_kinds),
+		cmocka_unit_test(test_unimplemented_annotation),
 	};
 	return cmocka_run_group_tests_name("config", tests, tmpdir_setup, tmpdir_teardown);
 }
