@@ -150,7 +150,7 @@ assert d["capable"] is False, d
 write_conf "$tmp/noqemu.toml" 'path = "/opt/nowhere/qemu-system-x86_64"'
 run_cmd env KATA_CONF_FILE="$tmp/noqemu.toml" "$KATA_RUNTIME" check
 ok "a missing QEMU fails" rc_is 1
-ok "... naming its path" out_has "FAIL  qemu                 run \`/opt/nowhere/qemu-system-x86_64\`: No such file or directory"
+ok "... naming its path" out_has "FAIL  qemu                 execute \`/opt/nowhere/qemu-system-x86_64\`: No such file or directory"
 
 write_conf "$tmp/fsd.toml" 'virtio_fs_daemon = "/bin/true"'
 run_cmd env KATA_CONF_FILE="$tmp/fsd.toml" "$KATA_RUNTIME" check
