@@ -70,6 +70,12 @@ char *kc_vm_lost(struct kc_vm *vm)
 	return vm->ops->lost(vm->impl);
 }
 
+void kc_vm_parts(const struct kc_vm *vm, struct kc_vm_parts *out)
+{
+	memset(out, 0, sizeof(*out));
+	vm->ops->parts(vm->impl, out);
+}
+
 int kc_vm_stop(struct kc_vm *vm, kc_error_t *err)
 {
 	return vm->ops->stop(vm->impl, err);

@@ -92,6 +92,20 @@ int kc_vm_watch_fd(const struct kc_vm *vm);
  * removes the rest. */
 char *kc_vm_lost(struct kc_vm *vm);
 
+/* What the VM is made of on the host, for the sandbox's state: its
+ * processes ("qemu", "virtiofsd") and its QMP socket.  The strings are the
+ * VM's. */
+#define KC_VM_MAX_PROCS 4
+struct kc_vm_parts {
+	struct {
+		const char *what;
+		pid_t pid;
+	} procs[KC_VM_MAX_PROCS];
+	size_t n_procs;
+	const char *qmp_socket; /* NULL: none */
+};
+void kc_vm_parts(const struct kc_vm *vm, struct kc_vm_parts *out);
+
 /* Stops the VM: a clean quit (QMP), SIGKILL after a timeout, then virtiofsd;
  * removes the sockets.  Idempotent. */
 int kc_vm_stop(struct kc_vm *vm, kc_error_t *err);
