@@ -81,7 +81,10 @@ int shim_delete(const struct shim_args *a, kc_error_t *err)
 	if (ret < 0)
 		return ret;
 	sock = shim_socket_path(a->address, a->ns, sid);
-	if (strcmp(sid, a->id) == 0 && !shim_alive(sock)) {
+	owner_alive = shim_alive(sock) || kc_sandbox_owner_alive(sid);
+	if (owner_alive) {
+		kc_info("delete %s: the shim of sandbox %s is alive: left to it", a->id, sid);
+	} else if (strcmp(sid, a->id) == 0) {
 		/* The pod's shim is gone: so must everything it ran. */
 		json_t *cg = json_object_get(json_object_get(spec, "linux"), "cgroupsPath");
 
@@ -89,6 +92,7 @@ int shim_delete(const struct shim_args *a, kc_error_t *err)
 					      err);
 		if (ret < 0)
 			return ret;
+		/* 1: an owner took the sandbox meanwhile. */
 		owner_alive = ret == 1;
 		if (!owner_alive) {
 			cleanup_free char *pidfile = kc_xasprintf("%s.pid", sock);
@@ -96,9 +100,7 @@ int shim_delete(const struct shim_args *a, kc_error_t *err)
 			unlink(sock);
 			unlink(pidfile);
 		}
-	} else if (strcmp(sid, a->id) != 0 && (owner_alive = kc_sandbox_owner_alive(sid))) {
-		kc_info("delete %s: the shim of sandbox %s is alive: left to it", a->id, sid);
-	} else if (strcmp(sid, a->id) != 0) {
+	} else {
 		cleanup_free char *mounts = kc_xasprintf("%s/%s/mounts", KC_SANDBOXES_DIR, sid);
 		struct kc_container_env env = { .mounts_dir = mounts };
 

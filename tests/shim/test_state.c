@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "lib/util.h"
+#include "sandbox/sandbox.h"
 #include "sandbox/state.h"
 #include "../unit/tmpdir.h"
 
@@ -384,6 +385,54 @@ static void test_kill_only_ours(void **state)
 	assert_int_equal(kc_state_kill(&p, SIGKILL, &err), 0);
 }
 
+/* kc_sandbox_cleanup_dead() from a state in the real KC_STATE_ROOT: a live
+ * owner's sandbox is left alone; a dead owner's recorded process is killed,
+ * one recorded with another start time survives, the state goes. */
+static void test_cleanup_dead(void **state)
+{
+	cleanup_free char *id = kc_xasprintf("kc-test-%d", (int)getpid());
+	cleanup_free char *dir = kc_xasprintf("%s/%s", KC_STATE_ROOT, id);
+	cleanup_error kc_error_t err = NULL;
+	struct kc_state_proc procs[2] = { { "qemu", 0, 0 }, { "virtiofsd", 0, 0 } };
+	struct kc_sandbox_state st;
+	int lock = -1, status;
+
+	(void)state;
+	procs[0].pid = spawn_sleep();
+	procs[1].pid = spawn_sleep();
+	assert_int_equal(kc_proc_start_time(procs[0].pid, &procs[0].start_time, &err), 0);
+	assert_int_equal(kc_proc_start_time(procs[1].pid, &procs[1].start_time, &err), 0);
+	procs[1].start_time += 7;
+	assert_int_equal(kc_state_claim(dir, &lock, &err), 0);
+	sample(&st, id);
+	st.owner_pid = getpid();
+	assert_int_equal(kc_proc_start_time(getpid(), &st.owner_start_time, &err), 0);
+	st.procs = procs;
+	st.run_dir = kc_xasprintf("%s/%s", "/run/vc/vm", id);
+	st.share_dir = kc_xasprintf("%s/%s", "/run/kata-containers/shared/sandboxes", id);
+	st.cgroup = NULL;
+	st.netns = NULL;
+	st.n_taps = 0;
+	assert_int_equal(kc_state_write(dir, &st, &err), 0);
+	/* The owner holds the lock: nothing is touched. */
+	assert_int_equal(kc_sandbox_cleanup_dead(id, NULL, &err), 1);
+	assert_int_equal(waitpid(procs[0].pid, &status, WNOHANG), 0);
+	assert_int_equal(access(dir, F_OK), 0);
+	/* The owner dies. */
+	close(lock);
+	assert_int_equal(kc_sandbox_cleanup_dead(id, NULL, &err), 0);
+	assert_int_equal(waitpid(procs[0].pid, &status, WNOHANG), procs[0].pid);
+	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	assert_int_equal(waitpid(procs[1].pid, &status, WNOHANG), 0);
+	assert_int_equal(access(dir, F_OK), -1);
+	/* Nothing left: success again. */
+	assert_int_equal(kc_sandbox_cleanup_dead(id, NULL, &err), 0);
+	kill(procs[1].pid, SIGKILL);
+	waitpid(procs[1].pid, &status, 0);
+	free(st.run_dir);
+	free(st.share_dir);
+}
+
 static void test_start_time(void **state)
 {
 	cleanup_error kc_error_t err = NULL;
@@ -436,6 +485,7 @@ int main(void)
 		cmocka_unit_test(test_refused_files),
 		cmocka_unit_test(test_ownership),
 		cmocka_unit_test(test_kill_only_ours),
+		cmocka_unit_test(test_cleanup_dead),
 		cmocka_unit_test(test_start_time),
 		cmocka_unit_test(test_edits),
 	};
