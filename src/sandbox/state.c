@@ -70,8 +70,8 @@ int kc_proc_start_time(pid_t pid, uint64_t *out, kc_error_t *err)
 		if (++field < 22)
 			continue;
 		if (!kc_parse_u64(tok, &v))
-			return kc_error_set(err, EINVAL, "`%s`: field 22 `%s` is not a number", path,
-					    tok);
+			return kc_error_set(err, EINVAL, "`%s`: field 22 `%s` is not a number",
+					    path, tok);
 		*out = v;
 		return 0;
 	}
@@ -135,11 +135,11 @@ int kc_state_claim(const char *dir, int *lock_fd, kc_error_t *err)
 			return ret;
 	}
 	if (mkdir(dir, 0700) < 0) {
-		if (errno == EEXIST)
-			return kc_error_set(err, EEXIST, "sandbox state `%s` exists already (%s)", dir,
-					    lock_held(dir) ? "its owner is alive"
-							   : "left by a dead owner: delete it first");
-		return kc_error_set(err, errno, "mkdir `%s`", dir);
+		if (errno != EEXIST)
+			return kc_error_set(err, errno, "mkdir `%s`", dir);
+		return kc_error_set(err, EEXIST, "sandbox state `%s` exists already (%s)", dir,
+				    lock_held(dir) ? "its owner is alive"
+						   : "left by a dead owner: delete it first");
 	}
 	fd = open_lock(dir, true, err);
 	if (fd < 0)
@@ -465,7 +465,8 @@ static int read_network(struct rd *r, const json_t *doc, struct kc_sandbox_state
 		if (ret < 0)
 			return ret;
 		if (strlen(t->link) >= IFNAMSIZ || strchr(t->link, '/'))
-			return bad(r, FIELD(f, "network.taps[%zu].link", i), "is no interface name");
+			return bad(r, FIELD(f, "network.taps[%zu].link", i),
+				   "is no interface name");
 		if (strlen(t->tap) >= IFNAMSIZ || strchr(t->tap, '/'))
 			return bad(r, FIELD(f, "network.taps[%zu].tap", i), "is no interface name");
 	}
@@ -536,8 +537,9 @@ static int read_containers(struct rd *r, const json_t *doc, struct kc_sandbox_st
 		if (ret >= 0)
 			ret = get_status(r, o, FIELD(f, "containers[%zu].status", i), &c->status);
 		if (ret >= 0)
-			ret = get_uint(r, o, "exit_status", FIELD(f, "containers[%zu].exit_status", i),
-				       0, UINT32_MAX, &v);
+			ret = get_uint(r, o, "exit_status",
+				       FIELD(f, "containers[%zu].exit_status", i), 0, UINT32_MAX,
+				       &v);
 		if (ret >= 0)
 			ret = read_execs(r, o, i, c);
 		if (ret < 0)
@@ -569,8 +571,9 @@ static int from_json(struct rd *r, const char *dir, const json_t *doc,
 	if (kc_check_id("sandbox id", st->id, &e) < 0)
 		return bad_id(r, "id", e);
 	if (strcmp(st->id, base_name(dir)) != 0)
-		return kc_error_set(r->err, EINVAL, "`%s`: field `id` is `%s`, not the directory's `%s`",
-				    r->path, st->id, base_name(dir));
+		return kc_error_set(r->err, EINVAL,
+				    "`%s`: field `id` is `%s`, not the directory's `%s`", r->path,
+				    st->id, base_name(dir));
 	ret = get_object(r, doc, "owner", "owner", &owner);
 	if (ret >= 0)
 		ret = get_uint(r, owner, "pid", "owner.pid", 2, INT32_MAX, &v);
