@@ -30,6 +30,8 @@
 /* A document is a few KiB; anything this large is not ours. */
 #define STATE_MAX_SIZE (1024 * 1024)
 #define KILL_WAIT_MS 5000
+#define LOCK_RETRIES 5
+#define LOCK_RETRY_US 20000
 
 static const char *const status_names[] = {
 	[KC_STATE_UNKNOWN] = "UNKNOWN", [KC_STATE_CREATED] = "CREATED",
@@ -161,9 +163,15 @@ int kc_state_lock(const char *dir, int *lock_fd, kc_error_t *err)
 
 	if (fd < 0)
 		return fd;
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+	/* A reader asking lock_held() holds a shared lock for a moment: a
+	 * few short retries ride over it, an owner holds it for good. */
+	for (int i = 0; flock(fd, LOCK_EX | LOCK_NB) < 0; i++) {
 		int e = errno;
 
+		if (e == EWOULDBLOCK && i < LOCK_RETRIES) {
+			usleep(LOCK_RETRY_US);
+			continue;
+		}
 		close(fd);
 		if (e == EWOULDBLOCK)
 			return kc_error_set(err, EBUSY, "`%s/%s` is held: the sandbox has an owner",
