@@ -10,6 +10,8 @@
  *   /run/kata-containers/shared/sandboxes/<id>/shared   read-only bind of
  *       mounts/ (a slave, so later mounts appear), exported as kataShared
  *   /run/vc/vm/<id>/                                     the VM's sockets
+ *   /run/vc/sbs/<id>/                                    its state, for after the
+ *       shim (state.h): the owner holds its lock while the sandbox lives
  *
  * Starting blocks until the agent answers (a VM boot); everything else the
  * shim does with the agent goes through its own event loop.
