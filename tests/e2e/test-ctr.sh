@@ -149,6 +149,7 @@ K9NS=
 K9NET=
 if [ "$KC_E2E_MODE" = vm ]; then
 	K9NS=kce2e-k9net
+	trap 'e2e_stop; ip netns del kce2e-k9net 2> /dev/null' EXIT
 	ip netns add $K9NS
 	ip link add kce2e-k9v type veth peer name eth0 netns $K9NS
 	ip -n $K9NS addr add 10.231.9.2/24 dev eth0
@@ -230,6 +231,7 @@ if [ -n "$K9NS" ]; then
 	got="$(ip -n $K9NS -o link show 2> /dev/null | grep -c tap0_kata) $(tc -n $K9NS qdisc show dev eth0 ingress 2> /dev/null | grep -c ingress)"
 	check "shim SIGKILLed: no TAP or tc redirect left in the pod's namespace" "0 0" "$got"
 	ip netns del $K9NS
+	trap 'e2e_stop' EXIT
 fi
 
 trap - EXIT
