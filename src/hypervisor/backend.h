@@ -25,6 +25,7 @@ struct kc_vm_ops {
 	int (*pidfd)(const void *impl);
 	int (*watch_fd)(const void *impl);
 	char *(*lost)(void *impl);
+	void (*parts)(const void *impl, struct kc_vm_parts *out);
 	int (*stop)(void *impl, kc_error_t *err);
 	void (*free)(void *impl);
 

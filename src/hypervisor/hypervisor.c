@@ -343,6 +343,13 @@ int kc_vm_query(struct kc_vm *vm, struct kc_vm_info *info, kc_error_t *err)
 	return vm->ops->query(vm->impl, info, err);
 }
 
+void kc_vm_parts(const struct kc_vm *vm, struct kc_vm_parts *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (vm->ops->parts)
+		vm->ops->parts(vm->impl, out);
+}
+
 int kc_vm_stop(struct kc_vm *vm, kc_error_t *err)
 {
 	return vm->ops->stop(vm->impl, err);

@@ -171,6 +171,19 @@ struct kc_vm_info {
 
 /* What the VM is now. */
 int kc_vm_query(struct kc_vm *vm, struct kc_vm_info *info, kc_error_t *err);
+/* What the VM is made of on the host, for the sandbox's state: its
+ * processes ("qemu", "virtiofsd") and its QMP socket.  The strings are the
+ * VM's. */
+#define KC_VM_MAX_PROCS 4
+struct kc_vm_parts {
+	struct {
+		const char *what;
+		pid_t pid;
+	} procs[KC_VM_MAX_PROCS];
+	size_t n_procs;
+	const char *qmp_socket; /* NULL: none */
+};
+void kc_vm_parts(const struct kc_vm *vm, struct kc_vm_parts *out);
 
 /* Stops the VM: a clean quit (QMP), SIGKILL after a timeout, then virtiofsd;
  * removes the sockets.  Idempotent. */

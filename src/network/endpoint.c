@@ -3,6 +3,7 @@
  * the QEMU arguments of each endpoint. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/rtnetlink.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -348,4 +349,61 @@ struct kc_vm_netdev *kc_podnet_vm_netdevs(const struct kc_podnet *net)
 		v[i].n_fds = ep->connected ? ep->queues : 0;
 	}
 	return v;
+}
+
+/* Deletes link `name` of the current namespace if it exists. */
+static int link_del(struct kc_nl *nl, const char *name, kc_error_t *err)
+{
+	struct kc_nl_msg msg;
+	struct ifinfomsg *ifi;
+	cleanup_free char *what = kc_xasprintf("delete link `%s`", name);
+	int ifindex = (int)if_nametoindex(name);
+
+	if (ifindex == 0)
+		return 0;
+	ifi = kc_nl_msg_init(&msg, RTM_DELLINK, 0, sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = ifindex;
+	return kc_nl_request(nl, &msg, what, err);
+}
+
+int kc_podnet_cleanup_dead(const char *netns_path, const char *const *links,
+			   const char *const *taps, size_t n, kc_error_t *err)
+{
+	struct kc_nl m = { .fd = -1 };
+	cleanup_close int nsfd = -1;
+	int saved = -1, ret;
+
+	if (n == 0)
+		return 0;
+	ret = kc_netns_open(netns_path, &nsfd, err);
+	if (ret == -ENOENT || ret == -EINVAL) {
+		/* CNI DEL ran first: the namespace went with all of it. */
+		kc_error_free(err);
+		return 0;
+	}
+	if (ret >= 0)
+		ret = kc_netns_enter(nsfd, netns_path, &saved, err);
+	if (ret < 0)
+		return ret;
+	ret = kc_nl_open(&m, err);
+	for (size_t i = 0; i < n && ret >= 0; i++) {
+		int ifindex = (int)if_nametoindex(links[i]);
+
+		/* Our redirect's qdisc: connect refuses a link that has one. */
+		if (ifindex > 0) {
+			ret = kc_tc_ingress_del(&m, ifindex, links[i], err);
+			if (ret == -ENOENT || ret == -EINVAL) {
+				kc_error_free(err);
+				ret = 0;
+			}
+		}
+		if (ret >= 0)
+			ret = link_del(&m, taps[i], err);
+	}
+	kc_nl_close(&m);
+	kc_netns_leave(&saved);
+	if (ret < 0)
+		return kc_error_wrap(err, "clean the pod network of `%s`", netns_path);
+	return 0;
 }

@@ -169,6 +169,12 @@ int kc_podnet_connect(struct kc_podnet *net, kc_error_t *err);
  * Idempotent. */
 int kc_podnet_disconnect(struct kc_podnet *net, kc_error_t *err);
 
+/* After a dead shim (from the sandbox's state): in netns_path, removes the
+ * ingress qdisc (and so the redirect) of each links[i] and deletes TAP
+ * taps[i] if it is still there.  A namespace already gone is success. */
+int kc_podnet_cleanup_dead(const char *netns_path, const char *const *links,
+			   const char *const *taps, size_t n, kc_error_t *err);
+
 void kc_podnet_free(struct kc_podnet *net);
 static inline void kc_podnet_freep(struct kc_podnet **p)
 {

@@ -2,6 +2,7 @@
 #include "sandbox.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -14,6 +15,7 @@
 #include "mount.h"
 #include "hypervisor/hypervisor.h"
 #include "sandbox_net.h"
+#include "state.h"
 
 struct kc_sandbox {
 	char *id;
@@ -29,6 +31,11 @@ struct kc_sandbox {
 	char *agent_uri;
 	struct kc_host_cgroup *cgroup;
 	struct kc_sandbox_net net; /* sandbox_net.c */
+	/* The state that outlives us (state.h): KC_STATE_ROOT/<id>, owned
+	 * while state_lock is held (-1: not ours). */
+	char *state_dir;
+	int state_lock;
+	struct kc_sandbox_state st;
 };
 
 /* mounts/ becomes a shared mount and shared/ a read-only slave bind of it:
@@ -65,6 +72,82 @@ static void paths(struct kc_sandbox *sb, const char *id)
 	sb->mounts_dir = kc_xasprintf("%s/mounts", sb->base_dir);
 	sb->shared_dir = kc_xasprintf("%s/shared", sb->base_dir);
 	sb->run_dir = kc_xasprintf("%s/%s", KC_VM_RUN_DIR, id);
+	sb->state_dir = kc_xasprintf("%s/%s", KC_STATE_ROOT, id);
+	sb->state_lock = -1;
+}
+
+static void state_save(struct kc_sandbox *sb)
+{
+	cleanup_error kc_error_t err = NULL;
+
+	if (sb->state_lock >= 0 && kc_state_write(sb->state_dir, &sb->st, &err) < 0)
+		kc_warn("sandbox %s: %s", sb->id, err->msg);
+}
+
+/* The owner, its dirs, cgroup and network: written before the VM starts,
+ * so that a shim killed while it boots leaves enough to clean up. */
+static int state_begin(struct kc_sandbox *sb, const struct kc_sandbox_opts *o, kc_error_t *err)
+{
+	struct kc_sandbox_state *st = &sb->st;
+	const struct kc_podnet *net = sb->net.net;
+
+	st->id = kc_xstrdup(sb->id);
+	st->owner_pid = getpid();
+	if (kc_proc_start_time(st->owner_pid, &st->owner_start_time, err) < 0)
+		return kc_error_ret(err);
+	st->run_dir = kc_xstrdup(sb->run_dir);
+	st->share_dir = kc_xstrdup(sb->base_dir);
+	st->owner_socket = o->owner_socket ? kc_xasprintf("unix://%s", o->owner_socket) : NULL;
+	st->cgroup = o->cgroup_path ? kc_xstrdup(o->cgroup_path) : NULL;
+	if (net && net->netns_path) {
+		st->netns = kc_xstrdup(net->netns_path);
+		st->taps = kc_xzalloc((net->n_endpoints + 1) * sizeof(*st->taps));
+		for (size_t i = 0; i < net->n_endpoints; i++) {
+			if (!net->endpoints[i].connected)
+				continue;
+			st->taps[st->n_taps].link = kc_xstrdup(net->endpoints[i].name);
+			st->taps[st->n_taps++].tap = kc_xstrdup(net->endpoints[i].tap_name);
+		}
+	}
+	return kc_state_write(sb->state_dir, st, err);
+}
+
+static int state_proc(struct kc_sandbox *sb, const char *what, pid_t pid, kc_error_t *err)
+{
+	struct kc_state_proc *p;
+	int ret;
+
+	sb->st.procs = kc_xrealloc(sb->st.procs, (sb->st.n_procs + 1) * sizeof(*sb->st.procs));
+	p = &sb->st.procs[sb->st.n_procs];
+	p->pid = pid;
+	ret = kc_proc_start_time(pid, &p->start_time, err);
+	if (ret < 0)
+		return kc_error_wrap(err, "the start time of %s", what);
+	p->what = kc_xstrdup(what);
+	sb->st.n_procs++;
+	return 0;
+}
+
+/* The VM is up: its processes and sockets. */
+static int state_vm_up(struct kc_sandbox *sb, kc_error_t *err)
+{
+	int ret = 0;
+
+	if (sb->vm) {
+		struct kc_vm_parts parts;
+
+		kc_vm_parts(sb->vm, &parts);
+		for (size_t i = 0; i < parts.n_procs && ret >= 0; i++)
+			ret = state_proc(sb, parts.procs[i].what, parts.procs[i].pid, err);
+		if (parts.qmp_socket)
+			sb->st.qmp_socket = kc_xstrdup(parts.qmp_socket);
+	} else {
+		ret = state_proc(sb, "agent", sb->agent_pid, err);
+	}
+	if (ret < 0)
+		return ret;
+	sb->st.agent_uri = kc_xstrdup(kc_sandbox_agent_uri(sb));
+	return kc_state_write(sb->state_dir, &sb->st, err);
 }
 
 int kc_sandbox_start(const struct kc_sandbox_opts *o, struct kc_sandbox **out, kc_error_t *err)
@@ -91,6 +174,11 @@ int kc_sandbox_start(const struct kc_sandbox_opts *o, struct kc_sandbox **out, k
 		sb->stopped = true; /* not ours: leave it alone */
 		goto fail;
 	}
+	ret = kc_state_claim(sb->state_dir, &sb->state_lock, err);
+	if (ret < 0) {
+		sb->stopped = true;
+		goto fail;
+	}
 	ret = share_setup(sb, err);
 	if (ret >= 0)
 		ret = kc_mkdir_p(sb->run_dir, err);
@@ -102,6 +190,8 @@ int kc_sandbox_start(const struct kc_sandbox_opts *o, struct kc_sandbox **out, k
 	/* The pod's network before the VM: QEMU gets its TAPs. */
 	if (ret >= 0)
 		ret = kc_sandbox_net_setup(&sb->net, o->cfg, o->spec, o->agent_binary != NULL, err);
+	if (ret >= 0)
+		ret = state_begin(sb, o, err);
 	if (ret < 0)
 		goto fail;
 	if (o->agent_binary) {
@@ -128,6 +218,8 @@ int kc_sandbox_start(const struct kc_sandbox_opts *o, struct kc_sandbox **out, k
 		ret = kc_vm_start(&spec, &sb->vm, err);
 		sb->virtiofs = true;
 	}
+	if (ret >= 0)
+		ret = state_vm_up(sb, err);
 	if (ret < 0)
 		goto fail;
 	kc_info("sandbox %s started (%s)", o->id, kc_sandbox_agent_uri(sb));
@@ -241,6 +333,14 @@ int kc_sandbox_stop(struct kc_sandbox *sb, kc_error_t *err)
 	ret = remove_dirs(sb->base_dir, sb->run_dir, err);
 	if (ret < 0)
 		return ret;
+	/* The state goes last, still locked: until then a cleaner after a
+	 * crash would find what is left. */
+	if (sb->state_lock >= 0) {
+		ret = kc_state_remove(sb->state_dir, err);
+		if (ret < 0)
+			return ret;
+		close(kc_steal_fd(&sb->state_lock));
+	}
 	sb->stopped = true;
 	return 0;
 }
@@ -266,23 +366,108 @@ void kc_sandbox_free(struct kc_sandbox *sb)
 	free(sb->mounts_dir);
 	free(sb->shared_dir);
 	free(sb->run_dir);
+	free(sb->state_dir);
+	if (sb->state_lock >= 0)
+		close(sb->state_lock);
+	kc_state_clear(&sb->st);
 	free(sb->agent_uri);
 	free(sb->emptydir_mode);
 	free(sb);
 }
 
+void kc_sandbox_state_container(struct kc_sandbox *sb, const char *id, const char *bundle,
+				int status)
+{
+	if (!sb)
+		return;
+	kc_state_set_container(&sb->st, id, bundle, (enum kc_state_status)status);
+	state_save(sb);
+}
+
+void kc_sandbox_state_process(struct kc_sandbox *sb, const char *cid, const char *eid, int status,
+			      uint32_t exit_status)
+{
+	if (!sb)
+		return;
+	kc_state_set_process(&sb->st, cid, eid, (enum kc_state_status)status, exit_status);
+	state_save(sb);
+}
+
+void kc_sandbox_state_gone(struct kc_sandbox *sb, const char *cid, const char *eid)
+{
+	if (!sb)
+		return;
+	kc_state_drop(&sb->st, cid, eid);
+	state_save(sb);
+}
+
+/* What the state of a dead owner records: its processes (those still the
+ * ones recorded) are killed and its pod network undone.  The cgroup it
+ * names replaces the caller's guess. */
+static int cleanup_recorded(const struct kc_sandbox_state *st, kc_error_t *err)
+{
+	cleanup_free const char **links = kc_xzalloc((st->n_taps + 1) * sizeof(*links));
+	cleanup_free const char **taps = kc_xzalloc((st->n_taps + 1) * sizeof(*taps));
+	int ret;
+
+	for (size_t i = 0; i < st->n_procs; i++) {
+		ret = kc_state_kill(&st->procs[i], SIGKILL, err);
+		if (ret < 0)
+			return ret;
+		if (ret == 0)
+			kc_info("sandbox %s: %s (pid %d) is gone or not ours: left alone", st->id,
+				st->procs[i].what, (int)st->procs[i].pid);
+	}
+	/* Only now that QEMU let go of the TAPs. */
+	for (size_t i = 0; i < st->n_taps; i++) {
+		links[i] = st->taps[i].link;
+		taps[i] = st->taps[i].tap;
+	}
+	if (st->netns)
+		return kc_podnet_cleanup_dead(st->netns, links, taps, st->n_taps, err);
+	return 0;
+}
+
 int kc_sandbox_cleanup_dead(const char *id, const char *cgroup_path, kc_error_t *err)
 {
 	struct kc_sandbox sb = { 0 };
+	struct kc_sandbox_state st = { 0 };
+	cleanup_close int lock = -1;
+	bool have_state = false;
 	int ret;
 
 	ret = kc_check_id("sandbox id", id, err);
 	if (ret < 0)
 		return ret;
 	paths(&sb, id);
-	/* The VMM and virtiofsd name these paths on their command lines; the
-	 * host agent's containers have their root below the share. */
-	{
+	ret = kc_state_lock(sb.state_dir, &lock, err);
+	if (ret == -EBUSY) {
+		kc_info("sandbox %s: %s: left to it", id, (*err)->msg);
+		kc_error_free(err);
+		ret = 1;
+		goto out;
+	}
+	if (ret < 0 && ret != -ENOENT)
+		goto out;
+	if (ret == -ENOENT) {
+		/* No state (an older shim's sandbox, or none at all). */
+		kc_error_free(err);
+	} else {
+		cleanup_error kc_error_t e = NULL;
+
+		/* A state that cannot be trusted kills nothing: what follows
+		 * finds the processes by the sandbox's paths as before. */
+		have_state = kc_state_read(sb.state_dir, &st, &e) == 0;
+		if (!have_state && e->status != ENOENT)
+			kc_warn("sandbox %s: %s: cleaning up without it", id, e->msg);
+		if (have_state && st.cgroup)
+			cgroup_path = st.cgroup;
+	}
+	ret = have_state ? cleanup_recorded(&st, err) : 0;
+	/* What the recorded processes started is found by the paths: the VMM
+	 * and virtiofsd (and its sandbox child) name them on their command
+	 * lines; the host agent's containers have their root below the share. */
+	if (ret >= 0) {
 		cleanup_free char *m1 = kc_xasprintf("%s/", sb.run_dir);
 		cleanup_free char *m2 = kc_xasprintf("%s/", sb.base_dir);
 
@@ -294,10 +479,24 @@ int kc_sandbox_cleanup_dead(const char *id, const char *cgroup_path, kc_error_t 
 		ret = remove_dirs(sb.base_dir, sb.run_dir, err);
 	if (ret >= 0 && cgroup_path)
 		kc_host_cgroup_remove(cgroup_path);
+	if (ret >= 0 && lock >= 0)
+		ret = kc_state_remove(sb.state_dir, err);
+	if (ret >= 0)
+		ret = 0;
+out:
+	kc_state_clear(&st);
 	free(sb.id);
 	free(sb.base_dir);
 	free(sb.mounts_dir);
 	free(sb.shared_dir);
 	free(sb.run_dir);
-	return ret < 0 ? ret : 0;
+	free(sb.state_dir);
+	return ret;
+}
+
+bool kc_sandbox_owner_alive(const char *id)
+{
+	cleanup_free char *dir = kc_xasprintf("%s/%s", KC_STATE_ROOT, id);
+
+	return kc_state_owner_alive(dir, NULL);
 }

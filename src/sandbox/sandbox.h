@@ -10,6 +10,8 @@
  *   /run/kata-containers/shared/sandboxes/<id>/shared   read-only bind of
  *       mounts/ (a slave, so later mounts appear), exported as kataShared
  *   /run/vc/vm/<id>/                                     the VM's sockets
+ *   /run/vc/sbs/<id>/                                    its state, for after the
+ *       shim (state.h): the owner holds its lock while the sandbox lives
  *
  * Starting blocks until the agent answers (a VM boot); everything else the
  * shim does with the agent goes through its own event loop.
@@ -44,6 +46,9 @@ struct kc_sandbox_opts {
 	/* The pod sandbox's OCI spec: its network namespace and resolv.conf
 	 * (sandbox_net.h); NULL: no network. */
 	const json_t *spec;
+	/* The unix socket where the owner (the shim) answers ttrpc, recorded
+	 * in the state for others (state.h); NULL: none. */
+	const char *owner_socket;
 };
 
 struct kc_sandbox;
@@ -85,8 +90,35 @@ int kc_sandbox_stop(struct kc_sandbox *sb, kc_error_t *err);
 struct kc_host_cgroup *kc_sandbox_take_cgroup(struct kc_sandbox *sb);
 void kc_sandbox_free(struct kc_sandbox *sb);
 
-/* After a dead shim: kills what still runs for sandbox id and removes its
- * mounts and directories.  Nothing there is success. */
+/*
+ * The pod's containers and processes as the shim sees them, kept in the
+ * sandbox's state (state.h, rewritten at each call) for whoever comes after
+ * the shim.  status: a containerd.v1.types.Status value (enum
+ * kc_state_status).  A NULL sb is ignored, so a caller needs no check.
+ *   _container: a container created (or its status and bundle changed);
+ *   _process:   the status of its init (eid "") or of an exec (added when
+ *               new), exit_status once STOPPED;
+ *   _gone:      an exec (eid) or the whole container (eid NULL) deleted.
+ */
+void kc_sandbox_state_container(struct kc_sandbox *sb, const char *id, const char *bundle,
+				int status);
+void kc_sandbox_state_process(struct kc_sandbox *sb, const char *cid, const char *eid, int status,
+			      uint32_t exit_status);
+void kc_sandbox_state_gone(struct kc_sandbox *sb, const char *cid, const char *eid);
+
+/*
+ * After a dead shim: cleans up sandbox id from its state (KC_STATE_ROOT/<id>):
+ * kills the recorded processes that are still the ones recorded, undoes
+ * the pod network, then kills what they started (found by the sandbox's
+ * paths), removes its mounts, dirs, host cgroup (the state's, else
+ * cgroup_path) and the state.  Without a state (or with one that does not
+ * pass kc_state_read()) only the paths are used, as before.  Returns 0 when
+ * cleaned (nothing there is success), 1 when the sandbox has a live owner
+ * (its lock is held) and was left alone.
+ */
 int kc_sandbox_cleanup_dead(const char *id, const char *cgroup_path, kc_error_t *err);
+
+/* Whether sandbox id has a live owner, by its state. */
+bool kc_sandbox_owner_alive(const char *id);
 
 #endif

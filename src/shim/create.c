@@ -80,6 +80,7 @@ static int sandbox_boot(struct shim *s, const char *sid, json_t *spec, kc_error_
 	o.memory_mib = mib;
 	o.agent_binary = s->agent_binary;
 	o.spec = spec;
+	o.owner_socket = s->socket_path;
 	{
 		json_t *cg = json_object_get(json_object_get(spec, "linux"), "cgroupsPath");
 
@@ -207,6 +208,7 @@ static void on_container_created(struct shim *s, void *ctx, kc_error_t *err,
 	c->next = s->containers;
 	s->containers = c;
 	kc_info("container %s created", c->id);
+	kc_sandbox_state_container(s->sb, c->id, c->bundle, ST_CREATED);
 	ev.container_id = c->id;
 	ev.bundle = c->bundle;
 	ev.n_rootfs = x->req->n_rootfs;

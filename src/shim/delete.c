@@ -3,7 +3,11 @@
  * `delete`: containerd runs it whenever its connection to the shim closes
  * (after a normal Shutdown too).  It cleans what a dead shim left of the
  * sandbox or container and prints a protobuf DeleteResponse; finding
- * nothing is success.
+ * nothing is success.  The sandbox's state (sandbox/state.h) says what the
+ * shim made and whether it still lives: a shim that holds its state's lock
+ * (stopping its VM after Shutdown, or serving a pod whose other container
+ * is deleted) is left to clean up after itself; containerd only needs the
+ * DeleteResponse then.
  */
 #include <errno.h>
 #include <poll.h>
@@ -64,6 +68,7 @@ int shim_delete(const struct shim_args *a, kc_error_t *err)
 	struct timespec now;
 	const char *sid = a->id;
 	cleanup_free uint8_t *out = NULL;
+	bool owner_alive = false;
 	size_t len;
 	int ret;
 
@@ -76,7 +81,10 @@ int shim_delete(const struct shim_args *a, kc_error_t *err)
 	if (ret < 0)
 		return ret;
 	sock = shim_socket_path(a->address, a->ns, sid);
-	if (strcmp(sid, a->id) == 0 && !shim_alive(sock)) {
+	owner_alive = shim_alive(sock) || kc_sandbox_owner_alive(sid);
+	if (owner_alive) {
+		kc_info("delete %s: the shim of sandbox %s is alive: left to it", a->id, sid);
+	} else if (strcmp(sid, a->id) == 0) {
 		/* The pod's shim is gone: so must everything it ran. */
 		json_t *cg = json_object_get(json_object_get(spec, "linux"), "cgroupsPath");
 
@@ -84,13 +92,15 @@ int shim_delete(const struct shim_args *a, kc_error_t *err)
 					      err);
 		if (ret < 0)
 			return ret;
-		unlink(sock);
-		{
+		/* 1: an owner took the sandbox meanwhile. */
+		owner_alive = ret == 1;
+		if (!owner_alive) {
 			cleanup_free char *pidfile = kc_xasprintf("%s.pid", sock);
 
+			unlink(sock);
 			unlink(pidfile);
 		}
-	} else if (strcmp(sid, a->id) != 0) {
+	} else {
 		cleanup_free char *mounts = kc_xasprintf("%s/%s/mounts", KC_SANDBOXES_DIR, sid);
 		struct kc_container_env env = { .mounts_dir = mounts };
 
@@ -98,7 +108,7 @@ int shim_delete(const struct shim_args *a, kc_error_t *err)
 		if (ret < 0)
 			return ret;
 	}
-	if (bundle) {
+	if (bundle && !owner_alive) {
 		rootfs = kc_xasprintf("%s/rootfs", bundle);
 		ret = kc_umount_below(rootfs, err);
 		if (ret < 0)

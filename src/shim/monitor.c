@@ -10,10 +10,17 @@
  * This is the part of Kata's shim-monitor /metrics that reads the agent,
  * reachable with `kata-agent-ctl --server-address unix://SHIM_SOCKET call
  * GetMetrics` (the socket answers root or the shim's own user only).
+ *
+ * grpc.Health/Check is relayed the same way, answer and failure as the
+ * agent gave them: the health check of a live sandbox for another process,
+ * which finds this socket in the sandbox's state (sandbox/state.h,
+ * kc_state_open_live()).
  */
+#include <errno.h>
 #include <string.h>
 
 #include "agent.pb-c.h"
+#include "health.pb-c.h"
 #include "lib/util.h"
 #include "task.h"
 
@@ -36,13 +43,49 @@ static void h_get_metrics(struct kc_ttrpc_call *call, const ProtobufCMessage *m,
 			call);
 }
 
-int shim_monitor_register(struct shim *s, kc_error_t *err)
+static void on_check(const struct kc_ttrpc_reply *reply, void *data)
 {
-	const ProtobufCServiceDescriptor *desc = &grpc__agent_service__descriptor;
+	struct kc_ttrpc_call *call = data;
+
+	if (reply->code == KC_TTRPC_OK)
+		kc_ttrpc_call_reply(call, reply->payload, reply->len);
+	else
+		kc_ttrpc_call_fail(call, reply->code, "the agent's grpc.Health/Check: %.*s",
+				   (int)reply->message_len, reply->message);
+}
+
+static void h_check(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data)
+{
+	struct shim *s = data;
+	cleanup_error kc_error_t err = NULL;
+	struct kc_ttrpc_call_opts opts = { .timeout_ns = 10 * NS_SEC };
+
+	if (!s->agent || s->sandbox_dead) {
+		kc_ttrpc_call_fail(call, KC_TTRPC_UNAVAILABLE, "the sandbox's agent is gone");
+		return;
+	}
+	if (kc_ttrpc_client_call_msg(s->agent, "grpc.Health", "Check", m, &opts, on_check, call,
+				     NULL, &err) < 0)
+		shim_fail(call, &err);
+}
+
+static int register_one(struct shim *s, const ProtobufCServiceDescriptor *desc,
+			const char *method, kc_ttrpc_msg_handler_fn fn, kc_error_t *err)
+{
 	cleanup_free kc_ttrpc_msg_handler_fn *fns = kc_xzalloc(desc->n_methods * sizeof(*fns));
 
 	for (unsigned i = 0; i < desc->n_methods; i++)
-		if (strcmp(desc->methods[i].name, "GetMetrics") == 0)
-			fns[i] = h_get_metrics;
+		if (strcmp(desc->methods[i].name, method) == 0)
+			fns[i] = fn;
 	return kc_ttrpc_server_register_service(s->srv, desc, fns, s, err);
+}
+
+int shim_monitor_register(struct shim *s, kc_error_t *err)
+{
+	int ret = register_one(s, &grpc__agent_service__descriptor, "GetMetrics", h_get_metrics,
+			       err);
+
+	if (ret >= 0)
+		ret = register_one(s, &grpc__health__descriptor, "Check", h_check, err);
+	return ret;
 }

@@ -157,6 +157,7 @@ void shim_proc_maybe_exited(struct shim_proc *p)
 	clock_gettime(CLOCK_REALTIME, &p->exited_at);
 	shim_io_close(p);
 	kc_info("process %s/%s exited with %u", p->c->id, p->exec_id, p->exit_status);
+	kc_sandbox_state_process(s->sb, p->c->id, p->exec_id, ST_STOPPED, p->exit_status);
 	ev.container_id = p->c->id;
 	ev.id = p->exec_id[0] ? p->exec_id : p->c->id;
 	ev.pid = shim_task_pid(s);
@@ -189,6 +190,7 @@ void shim_proc_running(struct shim_proc *p)
 	Grpc__WaitProcessRequest req = GRPC__WAIT_PROCESS_REQUEST__INIT;
 
 	p->status = ST_RUNNING;
+	kc_sandbox_state_process(p->c->shim->sb, p->c->id, p->exec_id, ST_RUNNING, 0);
 	shim_io_start(p);
 	req.container_id = p->c->id;
 	req.exec_id = p->agent_eid;

@@ -193,7 +193,8 @@ void shim_sandbox_died(struct shim *s);
 
 /* ---- monitor.c ---- */
 
-/* grpc.AgentService/GetMetrics on the shim's socket, relayed to the agent. */
+/* grpc.AgentService/GetMetrics and grpc.Health/Check on the shim's socket,
+ * relayed to the agent. */
 int shim_monitor_register(struct shim *s, kc_error_t *err);
 
 /* ---- start.c / delete.c / serve ---- */

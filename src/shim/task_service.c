@@ -162,6 +162,7 @@ static void h_exec(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *
 	p->process_json = kc_json_dump(proc, 1);
 	p->next = c->execs;
 	c->execs = p;
+	kc_sandbox_state_process(s->sb, c->id, p->exec_id, ST_CREATED, 0);
 	ev.container_id = c->id;
 	ev.exec_id = p->exec_id;
 	shim_publish(s, "/tasks/exec-added", &ev.base);
@@ -306,6 +307,7 @@ static void on_removed(struct shim *s, void *ctx, kc_error_t *err, const Protobu
 	ev.exited_at = &ts;
 	shim_publish(s, "/tasks/delete", &ev.base);
 	delete_reply(x->call, s, &c->init);
+	kc_sandbox_state_gone(s->sb, c->id, NULL);
 	shim_container_unlink(s, c);
 	shim_container_free(c);
 	free(x);
@@ -329,6 +331,7 @@ static void h_delete(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void
 		struct shim_container *c = p->c;
 
 		delete_reply(call, s, p);
+		kc_sandbox_state_gone(s->sb, c->id, p->exec_id);
 		for (struct shim_proc **pp = &c->execs; *pp; pp = &(*pp)->next) {
 			if (*pp == p) {
 				*pp = p->next;
@@ -381,6 +384,7 @@ static void on_paused(struct shim *s, void *ctx, kc_error_t *err, const Protobuf
 		Containerd__Events__TaskPaused ev = CONTAINERD__EVENTS__TASK_PAUSED__INIT;
 
 		x->c->init.status = ST_PAUSED;
+		kc_sandbox_state_process(s->sb, x->c->id, "", ST_PAUSED, 0);
 		ev.container_id = x->c->id;
 		shim_publish(s, "/tasks/paused", &ev.base);
 		kc_ttrpc_call_reply_msg(x->call, NULL);
@@ -388,6 +392,7 @@ static void on_paused(struct shim *s, void *ctx, kc_error_t *err, const Protobuf
 		Containerd__Events__TaskResumed ev = CONTAINERD__EVENTS__TASK_RESUMED__INIT;
 
 		x->c->init.status = ST_RUNNING;
+		kc_sandbox_state_process(s->sb, x->c->id, "", ST_RUNNING, 0);
 		ev.container_id = x->c->id;
 		shim_publish(s, "/tasks/resumed", &ev.base);
 		kc_ttrpc_call_reply_msg(x->call, NULL);

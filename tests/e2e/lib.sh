@@ -271,7 +271,7 @@ e2e_leftovers() {
 	check "no shim, agent, qemu or virtiofsd left" 0 "$procs"
 	mnts=$(grep -cE " /run/kata-containers/shared/sandboxes/kce2e| $W/" /proc/self/mountinfo)
 	check "no mount left" 0 "$mnts"
-	dirs=$(ls -d /run/kata-containers/shared/sandboxes/kce2e* /run/vc/vm/kce2e* 2> /dev/null | wc -l)
+	dirs=$(ls -d /run/kata-containers/shared/sandboxes/kce2e* /run/vc/vm/kce2e* /run/vc/sbs/kce2e* 2> /dev/null | wc -l)
 	check "no sandbox dir left" 0 "$dirs"
 	dirs=$(ls -d /sys/fs/cgroup/*/default/kce2e* /sys/fs/cgroup/default/kce2e* 2> /dev/null | wc -l)
 	check "no host cgroup left" 0 "$dirs"

@@ -149,9 +149,68 @@ for i in 1 2 3 4 5; do
 done
 check "five pods concurrently" 5 "$good"
 
-# A shim killed with SIGKILL: containerd's `shim delete` cleans its state.
-timeout 120 $CTR run -d $F $R $C $IMG kce2e-k9 /bin/sleep 300 > /dev/null 2>&1
+# A shim killed with SIGKILL: containerd's `shim delete` cleans up from
+# the state the sandbox keeps in /run/vc/sbs/<id> (docs/state.md).  In VM
+# mode the pod has a network (a veth in its own namespace), so there is a
+# TAP and a tc redirect to undo too.
+K9NS=
+K9NET=
+if [ "$KC_E2E_MODE" = vm ]; then
+	K9NS=kce2e-k9net
+	trap 'e2e_stop; ip netns del kce2e-k9net 2> /dev/null' EXIT
+	ip netns add $K9NS
+	ip link add kce2e-k9v type veth peer name eth0 netns $K9NS
+	ip -n $K9NS addr add 10.231.9.2/24 dev eth0
+	ip -n $K9NS link set eth0 up
+	K9NET="--with-ns network:/var/run/netns/$K9NS"
+fi
+timeout 120 $CTR run -d $F $R $C $K9NET $IMG kce2e-k9 /bin/sleep 300 > /dev/null 2>&1
+wait_state kce2e-k9 RUNNING
+timeout 60 $CTR tasks exec -d --exec-id x1 kce2e-k9 /bin/sleep 300 > /dev/null 2>&1
+STATE=/run/vc/sbs/kce2e-k9/state.json
+for _ in $(seq 50); do
+	[ "$(jq -r '.containers[0].execs[0].status' $STATE 2> /dev/null)" = RUNNING ] && break
+	sleep 0.1
+done
 spid=$(shim_of kce2e-k9)
+got=$(jq -r '[.version, .id, .owner.pid, .containers[0].id, .containers[0].status,
+	.containers[0].execs[0].id, .containers[0].execs[0].status] | map(tostring) | join(" ")' $STATE 2>&1)
+check "state: the document while the container runs" "1 kce2e-k9 $spid kce2e-k9 RUNNING x1 RUNNING" "$got"
+check "state: root's, not readable by others" "0 600" "$(stat -c '%u %a' $STATE)"
+if [ "$KC_E2E_MODE" = vm ]; then
+	want="qemu $(vmm_of kce2e-k9) virtiofsd $(virtiofsd_of kce2e-k9)"
+	check "state: the TAP and its link" "eth0 tap0_kata" "$(jq -r '.network.taps[0] | .link + " " + .tap' $STATE)"
+else
+	want="agent $(vmm_of kce2e-k9)"
+fi
+check "state: the VM's processes" "$want" "$(jq -r '[.processes[] | .what, (.pid | tostring)] | join(" ")' $STATE)"
+# Each recorded start time is the process's own (field 22 of its stat).
+bad=0
+for pid in $(jq -r '.processes[].pid' $STATE) $spid; do
+	rec=$(jq -r --argjson p "$pid" '(.processes[] | select(.pid == $p) | .start_time), (select(.owner.pid == $p) | .owner.start_time)' $STATE)
+	now=$(sed 's/.*) //' /proc/$pid/stat | cut -d' ' -f20)
+	[ "$rec" = "$now" ] || bad=$((bad + 1))
+done
+check "state: start times match /proc" 0 "$bad"
+VMPIDS=$(jq -r '.processes[].pid' $STATE)
+# Another process opens the live sandbox from its state and asks its
+# agent's health through the owner.
+out=$("$KC_BUILD_ROOT/tests/kc-state-probe" kce2e-k9 2>&1)
+case "$out" in *"health SERVING"*) ok "state: another process gets SERVING through the owner" ;;
+	*) not_ok "state: another process gets SERVING through the owner" "$out" ;; esac
+out=$("$KC_BUILD_ROOT/tests/kc-state-probe" kce2e-nope 2>&1)
+case "$out" in *"/run/vc/sbs/kce2e-nope"*) ok "state: no sandbox, an error naming the file" ;;
+	*) not_ok "state: no sandbox, an error naming the file" "$out" ;; esac
+# `delete` as containerd runs it while the owner lives: nothing is torn
+# down under its feet (not even the bundle's rootfs).
+bundle="$W/state/io.containerd.runtime.v2.task/default/kce2e-k9"
+(cd "$bundle" && "$KC_BUILD_ROOT/src/shim/containerd-shim-kata-v2" -namespace default \
+	-address "$W/run/containerd.sock" -publish-binary /bin/true -id kce2e-k9 delete > /dev/null 2>&1)
+rfs=$(grep -c " $bundle/rootfs " /proc/self/mountinfo)
+check "delete while the owner lives: left alone" "RUNNING 1 1" "$(task_state kce2e-k9) $([ -f $STATE ] && echo 1) $rfs"
+out=$("$KC_BUILD_ROOT/tests/kc-state-probe" kce2e-k9 2>&1)
+case "$out" in *"health SERVING"*) ok "... and its agent still answers" ;; *) not_ok "... and its agent still answers" "$out" ;; esac
+
 [ -n "$spid" ] && kill -KILL $spid
 for _ in $(seq 100); do
 	st=$($CTR tasks ls 2> /dev/null | awk '$1=="kce2e-k9" {print $3}')
@@ -160,13 +219,28 @@ for _ in $(seq 100); do
 done
 $CTR tasks delete kce2e-k9 > /dev/null 2>&1
 $CTR containers delete kce2e-k9 > /dev/null 2>&1
-# containerd runs `shim delete` on its own once it sees the shim gone.
-for _ in $(seq 100); do
-	left=$(ls -d /run/kata-containers/shared/sandboxes/kce2e-k9 /run/vc/vm/kce2e-k9 2> /dev/null | wc -l)
-	[ "$left" = 0 ] && break
+# containerd runs `shim delete` on its own once it sees the shim gone:
+# no process, mount, socket, cgroup, TAP or dir of the pod is left.
+left=$(pod_clean kce2e-k9)
+check "shim SIGKILLed: nothing of its sandbox is left" "" "$left"
+# (A zombie waits for the host's init to reap it: gone all the same.)
+for _ in $(seq 50); do
+	alive=0
+	for pid in $VMPIDS; do
+		[ "$(sed 's/.*) //' /proc/$pid/stat 2> /dev/null | cut -d' ' -f1)" = "" ] ||
+			[ "$(sed 's/.*) //' /proc/$pid/stat 2> /dev/null | cut -d' ' -f1)" = Z ] ||
+			alive=$((alive + 1))
+	done
+	[ $alive = 0 ] && break
 	sleep 0.1
 done
-check "shim SIGKILLed: its sandbox is cleaned" 0 "$left"
+check "shim SIGKILLed: the recorded VM processes are gone" 0 "$alive"
+if [ -n "$K9NS" ]; then
+	got="$(ip -n $K9NS -o link show 2> /dev/null | grep -c tap0_kata) $(tc -n $K9NS qdisc show dev eth0 ingress 2> /dev/null | grep -c ingress)"
+	check "shim SIGKILLed: no TAP or tc redirect left in the pod's namespace" "0 0" "$got"
+	ip netns del $K9NS
+	trap 'e2e_stop' EXIT
+fi
 
 trap - EXIT
 e2e_stop

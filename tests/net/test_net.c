@@ -609,6 +609,63 @@ static void test_connect_traffic_disconnect(void **state)
 	assert_int_equal(ah_count_fds(getpid()), fds_before);
 }
 
+/* A shim killed with SIGKILL: its TAP fds close with it (the TAPs go when
+ * QEMU's do too), but the veth's ingress qdisc and redirect stay.
+ * kc_podnet_cleanup_dead() undoes them from the names the sandbox's state
+ * recorded, and deletes a TAP that something still holds. */
+static void test_cleanup_dead(void **state)
+{
+	cleanup_podnet struct kc_podnet *net = scan_ok(path_pod);
+	cleanup_error kc_error_t err = NULL;
+	cleanup_free char *qdisc_before = ah_sh_out("tc -n %s -j qdisc show dev eth0", ns_pod);
+	const char *links[2], *taps[2];
+	char tap_names[2][IFNAMSIZ];
+	int held;
+
+	(void)state;
+	if (kc_podnet_connect(net, &err) < 0)
+		fail_msg("connect: %s", err->msg);
+	for (size_t i = 0; i < 2; i++) {
+		struct kc_podnet_endpoint *ep = &net->endpoints[i];
+
+		memcpy(tap_names[i], ep->tap_name, IFNAMSIZ);
+		links[i] = ep->name;
+		taps[i] = tap_names[i];
+		/* The owner dies: no disconnect, only its fds close. */
+		ep->connected = false;
+		for (unsigned q = 0; q < KC_PODNET_MAX_QUEUES; q++) {
+			if (q == 0 && i == 1)
+				continue;
+			if (ep->tap_fds[q] >= 0)
+				close(ep->tap_fds[q]);
+			ep->tap_fds[q] = -1;
+		}
+	}
+	/* tap1_kata: still held (a VMM that was not ours to kill). */
+	held = net->endpoints[1].tap_fds[0];
+	net->endpoints[1].tap_fds[0] = -1;
+	assert_false(link_exists(ns_pod, "tap0_kata"));
+	assert_true(link_exists(ns_pod, "tap1_kata"));
+	assert_true(has_ingress(ns_pod, "eth0"));
+	assert_true(has_ingress(ns_pod, "eth1"));
+	if (kc_podnet_cleanup_dead(path_pod, links, taps, 2, &err) < 0)
+		fail_msg("cleanup: %s", err->msg);
+	assert_false(has_ingress(ns_pod, "eth0"));
+	assert_false(has_ingress(ns_pod, "eth1"));
+	assert_false(link_exists(ns_pod, "tap1_kata"));
+	close(held);
+	{
+		cleanup_free char *qdisc_after = ah_sh_out("tc -n %s -j qdisc show dev eth0", ns_pod);
+
+		assert_string_equal(qdisc_after, qdisc_before);
+	}
+	/* Again (nothing left), and a namespace that is gone: success. */
+	assert_int_equal(kc_podnet_cleanup_dead(path_pod, links, taps, 2, &err), 0);
+	assert_int_equal(kc_podnet_cleanup_dead("/var/run/netns/kc-no-such-ns", links, taps, 2,
+						&err),
+			 0);
+}
+
 /* Two queues: two fds, `fds=` and mq=on for QEMU. */
 static void test_multiqueue(void **state)
 {
@@ -1110,6 +1167,7 @@ int main(void)
 		cmocka_unit_test(test_scan),
 		cmocka_unit_test(test_agent_msgs),
 		cmocka_unit_test(test_connect_traffic_disconnect),
+		cmocka_unit_test(test_cleanup_dead),
 		cmocka_unit_test(test_multiqueue),
 		cmocka_unit_test(test_vm_netdevs),
 		cmocka_unit_test(test_bad_netns),

@@ -567,6 +567,21 @@ static char *qemu_lost(void *impl)
 	return why;
 }
 
+static void qemu_parts(const void *impl, struct kc_vm_parts *out)
+{
+	const struct qvm *vm = impl;
+
+	if (vm->qemu.pid > 0 && !vm->qemu.reaped) {
+		out->procs[out->n_procs].what = "qemu";
+		out->procs[out->n_procs++].pid = vm->qemu.pid;
+	}
+	if (vm->fsd.pid > 0 && !vm->fsd.reaped) {
+		out->procs[out->n_procs].what = "virtiofsd";
+		out->procs[out->n_procs++].pid = vm->fsd.pid;
+	}
+	out->qmp_socket = vm->qmp_sock;
+}
+
 static int qemu_take_agent_fd(void *impl)
 {
 	struct qvm *vm = impl;
@@ -768,6 +783,7 @@ const struct kc_vm_ops kc_qemu_vm_ops = {
 	.pidfd = qemu_pidfd,
 	.watch_fd = qemu_watch_fd,
 	.lost = qemu_lost,
+	.parts = qemu_parts,
 	.stop = qemu_stop,
 	.free = qemu_free,
 	.wait = qemu_wait,
