@@ -98,13 +98,12 @@ static int sandbox_boot(struct shim *s, const char *sid, json_t *spec, kc_error_
 	fd = kc_sandbox_take_agent_fd(s->sb);
 	if (fd < 0)
 		fd = kc_ttrpc_dial(kc_sandbox_agent_uri(s->sb), 5 * NS_SEC, err);
-	if (fd < 0 || kc_ttrpc_client_new(s->loop, fd, &s->agent, err) < 0 ||
+	if (fd < 0 || kc_agent_new(s->loop, fd,
+			 (uint64_t)s->cfg.runtime.create_container_timeout * NS_SEC, &s->agent, err) < 0 ||
 	    kc_loop_watch_fd(s->loop, kc_sandbox_watch_fd(s->sb), EPOLLIN, on_vm_exit, s,
 			     &s->vm_watch, err) < 0) {
 		ret = kc_error_wrap(err, "connecting to the agent of `%s`", sid);
-		if (s->agent)
-			kc_ttrpc_client_free(s->agent);
-		s->agent = NULL;
+		kc_agent_close(&s->agent);
 		kc_sandbox_free(s->sb);
 		s->sb = NULL;
 		return ret;
@@ -120,9 +119,7 @@ void shim_sandbox_teardown(struct shim *s)
 	if (s->vm_watch)
 		kc_loop_watch_remove(s->vm_watch);
 	s->vm_watch = NULL;
-	if (s->agent)
-		kc_ttrpc_client_free(s->agent);
-	s->agent = NULL;
+	kc_agent_close(&s->agent);
 	s->sandbox_dead = true;
 	if (s->sb && kc_sandbox_stop(s->sb, &err) < 0)
 		kc_warn("stopping sandbox: %s", err->msg);
@@ -190,10 +187,10 @@ static void create_fail(struct shim *s, struct create_ctx *x, kc_error_t *err)
 	}
 }
 
-static void on_container_created(struct shim *s, void *ctx, kc_error_t *err,
-				 const ProtobufCMessage *m)
+static void on_container_created(void *ctx, kc_error_t *err, const ProtobufCMessage *m)
 {
 	struct create_ctx *x = ctx;
+	struct shim *s = x->c->shim;
 	struct shim_container *c = x->c;
 	Containerd__Task__V2__CreateTaskResponse r = CONTAINERD__TASK__V2__CREATE_TASK_RESPONSE__INIT;
 	Containerd__Events__TaskCreate ev = CONTAINERD__EVENTS__TASK_CREATE__INIT;
@@ -283,9 +280,7 @@ static void create_container(struct shim *s, struct create_ctx *x)
 	}
 	req.storages = sts;
 	req.n_storages = gs.n;
-	shim_agent_call(s, "CreateContainer", &req.base, NULL,
-			(uint64_t)s->cfg.runtime.create_container_timeout * NS_SEC,
-			on_container_created, x);
+	kc_agent_create_container(s->agent, &req, on_container_created, x);
 	kc_guest_storages_free(&gs);
 }
 
@@ -293,12 +288,12 @@ static void oom_poll(struct shim *s);
 
 /* GetOOMEvent is a long poll: each answer names a container whose process
  * the guest's OOM killer hit, published as TaskOOM (as Kata's shim does). */
-static void on_oom(struct shim *s, void *ctx, kc_error_t *err, const ProtobufCMessage *m)
+static void on_oom(void *ctx, kc_error_t *err, const ProtobufCMessage *m)
 {
+	struct shim *s = ctx;
 	const Grpc__OOMEvent *r = (const void *)m;
 	Containerd__Events__TaskOOM ev = CONTAINERD__EVENTS__TASK_OOM__INIT;
 
-	(void)ctx;
 	s->oom_call = 0;
 	if (err) {
 		/* An agent without it, or the sandbox going: stop asking. */
@@ -319,13 +314,13 @@ static void oom_poll(struct shim *s)
 
 	if (s->sandbox_dead || s->oom_call)
 		return;
-	shim_agent_call_id(s, "GetOOMEvent", &req.base, &grpc__oomevent__descriptor, 0, on_oom,
-			   NULL, &s->oom_call);
+	s->oom_call = kc_agent_get_oom_event(s->agent, &req, on_oom, s);
 }
 
-static void on_sandbox_created(struct shim *s, void *ctx, kc_error_t *err,
-			       const ProtobufCMessage *m)
+static void on_sandbox_created(void *ctx, kc_error_t *err, const ProtobufCMessage *m)
 {
+	struct shim *s = ((struct create_ctx *)ctx)->c->shim;
+
 	(void)m;
 	if (err) {
 		create_fail(s, ctx, err);
@@ -423,12 +418,14 @@ static void create_sandbox(struct shim *s, struct create_ctx *x)
 	kernel_modules_build(&s->cfg.agent.kernel_modules, &km);
 	req.kernel_modules = km.ptrs;
 	req.n_kernel_modules = km.n;
-	shim_agent_call(s, "CreateSandbox", &req.base, NULL, 30 * NS_SEC, on_sandbox_created, x);
+	kc_agent_create_sandbox(s->agent, &req, on_sandbox_created, x);
 	kernel_modules_free(&km);
 }
 
-static void on_guest_net(struct shim *s, void *ctx, kc_error_t *err, const ProtobufCMessage *m)
+static void on_guest_net(void *ctx, kc_error_t *err, const ProtobufCMessage *m)
 {
+	struct shim *s = ((struct create_ctx *)ctx)->c->shim;
+
 	(void)m;
 	if (err) {
 		create_fail(s, ctx, err);

@@ -119,7 +119,7 @@ static void pump_stop(struct shim_pump *pp)
 
 	kc_loop_timer_stop(s->loop, &pp->retry);
 	if (pp->busy)
-		shim_agent_cancel(s, pp->call_id);
+		kc_agent_cancel(s->agent, pp->call_id);
 	if (pp->watch)
 		kc_loop_watch_remove(pp->watch);
 	pp->watch = NULL;
@@ -180,13 +180,12 @@ static void out_writable(struct kc_loop_watch *w, int fd, uint32_t events, void 
 	}
 }
 
-static void out_reply(struct shim *s, void *ctx, kc_error_t *err, const ProtobufCMessage *m)
+static void out_reply(void *ctx, kc_error_t *err, const ProtobufCMessage *m)
 {
 	struct shim_pump *pp = ctx;
 	const Grpc__ReadStreamResponse *r = (const void *)m;
 	cleanup_error kc_error_t werr = NULL;
 
-	(void)s;
 	pp->busy = false;
 	if (pp->done)
 		return;
@@ -227,17 +226,16 @@ static void out_request(struct shim_pump *pp)
 	req.exec_id = pp->proc->agent_eid;
 	req.len = CHUNK;
 	pp->busy = true;
-	shim_agent_call_id(shim_of(pp), pp->is_stderr ? "ReadStderr" : "ReadStdout", &req.base,
-			   &grpc__read_stream_response__descriptor, 0, out_reply, pp, &pp->call_id);
+	pp->call_id = (pp->is_stderr ? kc_agent_read_stderr : kc_agent_read_stdout)(
+		shim_of(pp)->agent, &req, out_reply, pp);
 }
 
 /* ---- stdin ---- */
 
-static void in_closed(struct shim *s, void *ctx, kc_error_t *err, const ProtobufCMessage *m)
+static void in_closed(void *ctx, kc_error_t *err, const ProtobufCMessage *m)
 {
 	struct shim_pump *pp = ctx;
 
-	(void)s;
 	(void)m;
 	pp->busy = false;
 	if (err)
@@ -255,8 +253,7 @@ static void in_finish(struct shim_pump *pp)
 	req.container_id = pp->proc->c->id;
 	req.exec_id = pp->proc->agent_eid;
 	pp->busy = true;
-	shim_agent_call_id(shim_of(pp), "CloseStdin", &req.base, NULL, 0, in_closed, pp,
-			   &pp->call_id);
+	pp->call_id = kc_agent_close_stdin(shim_of(pp)->agent, &req, in_closed, pp);
 }
 
 /* Reads one chunk: sends it, or at the end (every writer gone, or CloseIO
@@ -311,9 +308,10 @@ static void in_retry(void *data)
 	in_send(data);
 }
 
-static void in_written(struct shim *s, void *ctx, kc_error_t *err, const ProtobufCMessage *m)
+static void in_written(void *ctx, kc_error_t *err, const ProtobufCMessage *m)
 {
 	struct shim_pump *pp = ctx;
+	struct shim *s = shim_of(pp);
 	const Grpc__WriteStreamResponse *r = (const void *)m;
 
 	pp->busy = false;
@@ -352,8 +350,7 @@ static void in_send(struct shim_pump *pp)
 	req.data.data = pp->buf + pp->off;
 	req.data.len = pp->len - pp->off;
 	pp->busy = true;
-	shim_agent_call_id(shim_of(pp), "WriteStdin", &req.base,
-			   &grpc__write_stream_response__descriptor, 0, in_written, pp, &pp->call_id);
+	pp->call_id = kc_agent_write_stdin(shim_of(pp)->agent, &req, in_written, pp);
 }
 
 void shim_io_close_stdin(struct shim_proc *p)

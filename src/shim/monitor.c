@@ -17,11 +17,10 @@
 #include "lib/util.h"
 #include "task.h"
 
-static void on_metrics(struct shim *s, void *ctx, kc_error_t *err, const ProtobufCMessage *m)
+static void on_metrics(void *ctx, kc_error_t *err, const ProtobufCMessage *m)
 {
 	struct kc_ttrpc_call *call = ctx;
 
-	(void)s;
 	if (err) {
 		kc_error_wrap(err, "the agent's metrics");
 		shim_fail(call, err);
@@ -32,8 +31,9 @@ static void on_metrics(struct shim *s, void *ctx, kc_error_t *err, const Protobu
 
 static void h_get_metrics(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data)
 {
-	shim_agent_call(data, "GetMetrics", m, &grpc__metrics__descriptor, 10 * NS_SEC, on_metrics,
-			call);
+	struct shim *s = data;
+
+	kc_agent_get_metrics(s->agent, (const Grpc__GetMetricsRequest *)m, on_metrics, call);
 }
 
 int shim_monitor_register(struct shim *s, kc_error_t *err)
@@ -42,7 +42,7 @@ int shim_monitor_register(struct shim *s, kc_error_t *err)
 	cleanup_free kc_ttrpc_msg_handler_fn *fns = kc_xzalloc(desc->n_methods * sizeof(*fns));
 
 	for (unsigned i = 0; i < desc->n_methods; i++)
-		if (strcmp(desc->methods[i].name, "GetMetrics") == 0)
+		if (strcmp(desc->methods[i].name, kc_agent_method(KC_AGENT_GET_METRICS)) == 0)
 			fns[i] = h_get_metrics;
 	return kc_ttrpc_server_register_service(s->srv, desc, fns, s, err);
 }

@@ -101,7 +101,7 @@ void shim_proc_release(struct shim_proc *p)
 	struct shim *s = p->c->shim;
 
 	if (p->waiting)
-		shim_agent_cancel(s, p->wait_call);
+		kc_agent_cancel(s->agent, p->wait_call);
 	shim_io_close(p);
 	while (p->waiters) {
 		struct shim_waiter *w = p->waiters;
@@ -168,12 +168,11 @@ void shim_proc_maybe_exited(struct shim_proc *p)
 	shim_waiters_answer(p);
 }
 
-static void on_wait(struct shim *s, void *ctx, kc_error_t *err, const ProtobufCMessage *m)
+static void on_wait(void *ctx, kc_error_t *err, const ProtobufCMessage *m)
 {
 	struct shim_proc *p = ctx;
 	const Grpc__WaitProcessResponse *r = (const void *)m;
 
-	(void)s;
 	p->waiting = false;
 	if (p->wait_answered)
 		return;
@@ -193,8 +192,7 @@ void shim_proc_running(struct shim_proc *p)
 	req.container_id = p->c->id;
 	req.exec_id = p->agent_eid;
 	p->waiting = true;
-	shim_agent_call_id(p->c->shim, "WaitProcess", &req.base,
-			   &grpc__wait_process_response__descriptor, 0, on_wait, p, &p->wait_call);
+	p->wait_call = kc_agent_wait_process(p->c->shim->agent, &req, on_wait, p);
 }
 
 void shim_sandbox_died(struct shim *s)
@@ -212,9 +210,7 @@ void shim_sandbox_died(struct shim *s)
 	if (s->vm_watch)
 		kc_loop_watch_remove(s->vm_watch);
 	s->vm_watch = NULL;
-	if (s->agent)
-		kc_ttrpc_client_free(s->agent);
-	s->agent = NULL;
+	kc_agent_close(&s->agent);
 	/* As Kata: every process still running exits with 255. */
 	for (struct shim_container *c = s->containers; c; c = c->next) {
 		struct shim_proc *p = &c->init;

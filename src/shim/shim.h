@@ -5,7 +5,7 @@
 /*
  * containerd-shim-kata-v2: one process per pod, one event loop.  The Task
  * service (task_service.c) answers containerd; every call that needs the
- * guest goes to the agent as an asynchronous ttrpc call (agent.c) and the
+ * guest goes to the agent as an asynchronous call (sandbox/agent.h) and the
  * containerd call is answered from its callback.  Process IO (io.c) is a
  * set of long polls against the agent, events (events.c) a queue forwarded
  * in order.
@@ -19,6 +19,7 @@
 
 #include "lib/config.h"
 #include "lib/error.h"
+#include "sandbox/agent.h"
 #include "sandbox/sandbox.h"
 #include "ttrpc/client.h"
 #include "ttrpc/loop.h"
@@ -101,7 +102,7 @@ struct shim {
 	struct kc_config cfg;
 	bool cfg_loaded;
 	struct kc_sandbox *sb;
-	struct kc_ttrpc_client *agent;
+	struct kc_agent *agent; /* NULL: the sandbox's agent is gone */
 	bool sandbox_dead;
 	struct kc_loop_watch *vm_watch;
 	uint32_t oom_call; /* the GetOOMEvent long poll in flight */
@@ -126,30 +127,12 @@ struct shim {
 	struct kc_loop_timer bundle_timer;
 };
 
-/* ---- agent.c: asynchronous agent calls ---- */
-
-/* resp is NULL on failure (err set) or for Empty answers; both are freed
- * after the callback. */
-typedef void (*shim_agent_fn)(struct shim *s, void *ctx, kc_error_t *err,
-			      const ProtobufCMessage *resp);
-/* Always calls fn exactly once, possibly before returning (when the call
- * cannot be sent): call it last. */
-void shim_agent_call(struct shim *s, const char *method, const ProtobufCMessage *req,
-		     const ProtobufCMessageDescriptor *resp_desc, uint64_t timeout_ns,
-		     shim_agent_fn fn, void *ctx);
-/* The same, storing the call's id for shim_agent_cancel() (0 if none). */
-void shim_agent_call_id(struct shim *s, const char *method, const ProtobufCMessage *req,
-			const ProtobufCMessageDescriptor *resp_desc, uint64_t timeout_ns,
-			shim_agent_fn fn, void *ctx, uint32_t *id);
-/* Runs the call's callback now with CANCELLED (unknown ids are ignored). */
-void shim_agent_cancel(struct shim *s, uint32_t id);
-
 /* ---- net.c: the guest's network ---- */
 
 /* Configures the guest's NICs, routes and neighbours from the sandbox's
  * pod network, then calls done (with the first error, if any); at once
  * when the VM has no NIC. */
-void shim_net_configure(struct shim *s, shim_agent_fn done, void *ctx);
+void shim_net_configure(struct shim *s, kc_agent_fn done, void *ctx);
 
 /* ---- events.c ---- */
 
@@ -217,7 +200,5 @@ int shim_delete(const struct shim_args *a, kc_error_t *err);
  * stopped it, and closes it. */
 int shim_serve(const struct shim_args *a, int listen_fd, const char *socket_path,
 	       const char *config_path, int ready_fd, kc_error_t *err);
-
-#define SHIM_AGENT_SERVICE "grpc.AgentService"
 
 #endif

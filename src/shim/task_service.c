@@ -42,10 +42,11 @@ static struct call_ctx *cctx(struct kc_ttrpc_call *call, struct shim_proc *p)
 	return x;
 }
 
-static void on_started(struct shim *s, void *ctx, kc_error_t *err, const ProtobufCMessage *m)
+static void on_started(void *ctx, kc_error_t *err, const ProtobufCMessage *m)
 {
 	struct call_ctx *x = ctx;
 	struct shim_proc *p = x->p;
+	struct shim *s = p->c->shim;
 	Containerd__Task__V2__StartResponse r = CONTAINERD__TASK__V2__START_RESPONSE__INIT;
 
 	(void)m;
@@ -103,14 +104,12 @@ static void h_start(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void 
 		er.exec_id = p->agent_eid;
 		er.process_json.data = (uint8_t *)p->process_json;
 		er.process_json.len = strlen(p->process_json);
-		shim_agent_call(s, "ExecProcess", &er.base, NULL, 60 * NS_SEC, on_started,
-				cctx(call, p));
+		kc_agent_exec_process(s->agent, &er, on_started, cctx(call, p));
 	} else {
 		Grpc__StartContainerRequest sr = GRPC__START_CONTAINER_REQUEST__INIT;
 
 		sr.container_id = p->c->id;
-		shim_agent_call(s, "StartContainer", &sr.base, NULL, 60 * NS_SEC, on_started,
-				cctx(call, p));
+		kc_agent_start_container(s->agent, &sr, on_started, cctx(call, p));
 	}
 }
 
@@ -214,11 +213,10 @@ static void h_state(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void 
 	kc_ttrpc_call_reply_msg(call, &r.base);
 }
 
-static void on_empty_reply(struct shim *s, void *ctx, kc_error_t *err, const ProtobufCMessage *m)
+static void on_empty_reply(void *ctx, kc_error_t *err, const ProtobufCMessage *m)
 {
 	struct kc_ttrpc_call *call = ctx;
 
-	(void)s;
 	(void)m;
 	if (err)
 		shim_fail(call, err);
@@ -257,7 +255,7 @@ static void h_kill(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *
 	/* Kata: an empty exec id signals every process of the container. */
 	sr.exec_id = req->all && !p->exec_id[0] ? "" : p->agent_eid;
 	sr.signal = req->signal;
-	shim_agent_call(s, "SignalProcess", &sr.base, NULL, 10 * NS_SEC, on_empty_reply, call);
+	kc_agent_signal_process(s->agent, &sr, on_empty_reply, call);
 }
 
 /* ---- Delete ---- */
@@ -275,10 +273,11 @@ static void delete_reply(struct kc_ttrpc_call *call, struct shim *s, struct shim
 	kc_ttrpc_call_reply_msg(call, &r.base);
 }
 
-static void on_removed(struct shim *s, void *ctx, kc_error_t *err, const ProtobufCMessage *m)
+static void on_removed(void *ctx, kc_error_t *err, const ProtobufCMessage *m)
 {
 	struct call_ctx *x = ctx;
 	struct shim_container *c = x->p->c;
+	struct shim *s = c->shim;
 	cleanup_error kc_error_t cerr = NULL;
 	Containerd__Events__TaskDelete ev = CONTAINERD__EVENTS__TASK_DELETE__INIT;
 	Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
@@ -341,8 +340,7 @@ static void h_delete(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void
 	}
 	p->c->deleting = true;
 	rr.container_id = p->c->id;
-	shim_agent_call(s, "RemoveContainer", &rr.base, NULL, 30 * NS_SEC, on_removed,
-			cctx(call, p));
+	kc_agent_remove_container(s->agent, &rr, on_removed, cctx(call, p));
 }
 
 /* ---- Pids, Pause, Resume, ResizePty, CloseIO, Update, Stats ---- */
@@ -370,9 +368,10 @@ struct pause_ctx {
 	bool pause;
 };
 
-static void on_paused(struct shim *s, void *ctx, kc_error_t *err, const ProtobufCMessage *m)
+static void on_paused(void *ctx, kc_error_t *err, const ProtobufCMessage *m)
 {
 	struct pause_ctx *x = ctx;
+	struct shim *s = x->c->shim;
 
 	(void)m;
 	if (err) {
@@ -413,10 +412,10 @@ static void pause_resume(struct kc_ttrpc_call *call, struct shim *s, const char 
 	*x = (struct pause_ctx){ call, p->c, pause };
 	if (pause) {
 		pr.container_id = p->c->id;
-		shim_agent_call(s, "PauseContainer", &pr.base, NULL, 30 * NS_SEC, on_paused, x);
+		kc_agent_pause_container(s->agent, &pr, on_paused, x);
 	} else {
 		rr.container_id = p->c->id;
-		shim_agent_call(s, "ResumeContainer", &rr.base, NULL, 30 * NS_SEC, on_paused, x);
+		kc_agent_resume_container(s->agent, &rr, on_paused, x);
 	}
 }
 
@@ -448,7 +447,7 @@ static void h_resize_pty(struct kc_ttrpc_call *call, const ProtobufCMessage *m, 
 	tr.exec_id = p->agent_eid;
 	tr.row = req->height;
 	tr.column = req->width;
-	shim_agent_call(s, "TtyWinResize", &tr.base, NULL, 10 * NS_SEC, on_empty_reply, call);
+	kc_agent_tty_win_resize(s->agent, &tr, on_empty_reply, call);
 }
 
 static void h_close_io(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data)
@@ -486,7 +485,7 @@ static void h_update(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void
 	}
 	ur.container_id = p->c->id;
 	ur.resources_json = req->resources->value;
-	shim_agent_call(s, "UpdateContainer", &ur.base, NULL, 30 * NS_SEC, on_empty_reply, call);
+	kc_agent_update_container(s->agent, &ur, on_empty_reply, call);
 }
 
 struct stats_ctx {
@@ -494,13 +493,12 @@ struct stats_ctx {
 	char *id;
 };
 
-static void on_stats(struct shim *s, void *ctx, kc_error_t *err, const ProtobufCMessage *m)
+static void on_stats(void *ctx, kc_error_t *err, const ProtobufCMessage *m)
 {
 	struct stats_ctx *x = ctx;
 	Containerd__Task__V2__StatsResponse r = CONTAINERD__TASK__V2__STATS_RESPONSE__INIT;
 	Google__Protobuf__Any any = GOOGLE__PROTOBUF__ANY__INIT;
 
-	(void)s;
 	if (err) {
 		kc_error_wrap(err, "stats of container `%s`", x->id);
 		shim_fail(x->call, err);
@@ -528,8 +526,7 @@ static void h_stats(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void 
 	x->call = call;
 	x->id = kc_xstrdup(p->c->id);
 	sr.container_id = p->c->id;
-	shim_agent_call(s, "StatsContainer", &sr.base, &grpc__stats_container_response__descriptor,
-			30 * NS_SEC, on_stats, x);
+	kc_agent_stats_container(s->agent, &sr, on_stats, x);
 }
 
 /* ---- Connect, Shutdown, Checkpoint ---- */
