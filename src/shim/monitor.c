@@ -15,7 +15,7 @@
 
 #include "agent.pb-c.h"
 #include "lib/util.h"
-#include "task.h"
+#include "shim.h"
 
 static void on_metrics(void *ctx, kc_error_t *err, const ProtobufCMessage *m)
 {
@@ -33,7 +33,7 @@ static void h_get_metrics(struct kc_ttrpc_call *call, const ProtobufCMessage *m,
 {
 	struct shim *s = data;
 
-	kc_agent_get_metrics(s->agent, (const Grpc__GetMetricsRequest *)m, on_metrics, call);
+	kc_pod_agent_metrics(s->pod, (const Grpc__GetMetricsRequest *)m, on_metrics, call);
 }
 
 int shim_monitor_register(struct shim *s, kc_error_t *err)

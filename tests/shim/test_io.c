@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * test_io.c -- the shim's opening of containerd's IO fifos (src/shim/io.c).
+ * test_io.c -- the opening of containerd's IO fifos (src/sandbox/io.c).
  * containerd's fifo package opens its reading end of an output fifo in a
  * goroutine, so the shim may get there first: a reader that comes a little
  * later is waited for, one that never comes is a clear error.
@@ -22,11 +22,10 @@
 #include <cmocka.h>
 
 #include "lib/util.h"
-#include "shim.h"
-#include "task.h"
+#include "sandbox/internal.h"
 
 static char dir[] = "/tmp/kc-test-shim-io.XXXXXX";
-static struct shim shim; /* its loop: the pumps' timers and watches */
+static struct kc_pod pod; /* its loop: the pumps' timers and watches */
 
 static char *fifo(const char *name)
 {
@@ -65,8 +64,8 @@ static pid_t late_reader(const char *path, int delay_ms)
 
 static void test_reader_comes_later(void **state)
 {
-	struct shim_container c = { .id = (char *)"io1", .shim = &shim };
-	struct shim_proc p;
+	struct kc_ctr c = { .id = (char *)"io1", .pod = &pod };
+	struct kc_proc p;
 	cleanup_free char *out = fifo("out"), *err = fifo("err");
 	cleanup_error kc_error_t e = NULL;
 	pid_t r1, r2;
@@ -74,41 +73,41 @@ static void test_reader_comes_later(void **state)
 
 	(void)state;
 	memset(&p, 0, sizeof(p));
-	shim_proc_init(&c, &p, "", false, "", out, err);
+	kc_proc_init(&c, &p, "", false, "", out, err);
 	r1 = late_reader(out, 100);
 	r2 = late_reader(err, 200);
-	assert_int_equal(shim_io_open(&p, &e), 0);
+	assert_int_equal(kc_io_open(&p, &e), 0);
 	assert_true(p.out.fd >= 0);
 	assert_true(p.err.fd >= 0);
 	/* The fds reach the readers. */
 	assert_int_equal(write(p.out.fd, "hello", 5), 5);
 	assert_int_equal(write(p.err.fd, "ab", 2), 2);
-	shim_io_close(&p);
+	kc_io_close(&p);
 	assert_int_equal(waitpid(r1, &st, 0), r1);
 	assert_int_equal(WEXITSTATUS(st), 5);
 	assert_int_equal(waitpid(r2, &st, 0), r2);
 	assert_int_equal(WEXITSTATUS(st), 2);
-	shim_proc_release(&p);
+	kc_proc_release(&p);
 	unlink(out);
 	unlink(err);
 }
 
 static void test_reader_never_comes(void **state)
 {
-	struct shim_container c = { .id = (char *)"io2", .shim = &shim };
-	struct shim_proc p;
+	struct kc_ctr c = { .id = (char *)"io2", .pod = &pod };
+	struct kc_proc p;
 	cleanup_free char *out = fifo("lonely");
 	cleanup_error kc_error_t e = NULL;
 	uint64_t t0 = kc_monotonic_ns();
 
 	(void)state;
 	memset(&p, 0, sizeof(p));
-	shim_proc_init(&c, &p, "", false, "", out, "");
-	assert_int_equal(shim_io_open(&p, &e), -ENXIO);
+	kc_proc_init(&c, &p, "", false, "", out, "");
+	assert_int_equal(kc_io_open(&p, &e), -ENXIO);
 	assert_non_null(strstr(e->msg, "lonely`: nobody opened it for reading in 5 s"));
 	assert_true(kc_monotonic_ns() - t0 >= 4500000000ull);
 	assert_true(p.out.fd < 0);
-	shim_proc_release(&p);
+	kc_proc_release(&p);
 	unlink(out);
 }
 
@@ -120,10 +119,10 @@ int main(void)
 	};
 	int ret;
 
-	if (!mkdtemp(dir) || kc_loop_new(&shim.loop, NULL) < 0)
+	if (!mkdtemp(dir) || kc_loop_new(&pod.loop, NULL) < 0)
 		return 1;
 	ret = cmocka_run_group_tests_name("shim-io", tests, NULL, NULL);
-	kc_loop_free(shim.loop);
+	kc_loop_free(pod.loop);
 	/* A failed test leaves its fifos. */
 	for (const char *const *n = (const char *const[]){ "out", "err", "lonely", NULL }; *n; n++) {
 		cleanup_free char *p = kc_xasprintf("%s/%s", dir, *n);

@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "lib/util.h"
-#include "shim.h"
+#include "internal.h"
 
 static int hexval(char c)
 {
@@ -75,7 +75,7 @@ static char **parse_uri(const char *uri, kc_error_t *err)
 	return argv;
 }
 
-int shim_io_binary_open(struct shim_proc *p, const char *uri, kc_error_t *err)
+int kc_io_binary_open(struct kc_proc *p, const char *uri, kc_error_t *err)
 {
 	cleanup_strv char **argv = parse_uri(uri, err);
 	int out[2] = { -1, -1 }, errp[2] = { -1, -1 }, ready[2] = { -1, -1 };
@@ -99,7 +99,7 @@ int shim_io_binary_open(struct shim_proc *p, const char *uri, kc_error_t *err)
 	}
 	if (pid == 0) {
 		cleanup_free char *id = kc_xasprintf("CONTAINER_ID=%s", p->c->id);
-		cleanup_free char *ns = kc_xasprintf("CONTAINER_NAMESPACE=%s", p->c->shim->ns);
+		cleanup_free char *ns = kc_xasprintf("CONTAINER_NAMESPACE=%s", p->c->pod->ns);
 		int nul = open("/dev/null", O_RDWR);
 
 		dup2(nul, 0);
@@ -142,7 +142,7 @@ out:
 	return ret;
 }
 
-void shim_io_binary_reap(struct shim_proc *p)
+void kc_io_binary_reap(struct kc_proc *p)
 {
 	int fd;
 	struct pollfd pf;

@@ -10,13 +10,12 @@
 
 #include "lib/util.h"
 #include "network/network.h"
-#include "sandbox/agent.h"
-#include "shim.h"
+#include "internal.h"
 
 struct net_ctx {
 	struct kc_podnet_agent_msgs msgs;
 	size_t step; /* interfaces, then routes, then neighbours */
-	struct shim *s;
+	struct kc_pod *pod;
 	kc_agent_fn done;
 	void *ctx;
 };
@@ -24,7 +23,7 @@ struct net_ctx {
 static void net_next(void *ctx, kc_error_t *err, const ProtobufCMessage *m)
 {
 	struct net_ctx *n = ctx;
-	struct shim *s = n->s;
+	struct kc_pod *pod = n->pod;
 	size_t i = n->step++;
 	kc_agent_fn done = n->done;
 	void *dctx = n->ctx;
@@ -32,17 +31,17 @@ static void net_next(void *ctx, kc_error_t *err, const ProtobufCMessage *m)
 	(void)m;
 	if (!err) {
 		if (i < n->msgs.n_interfaces) {
-			kc_agent_update_interface(s->agent, n->msgs.interfaces[i], net_next, n);
+			kc_agent_update_interface(pod->agent, n->msgs.interfaces[i], net_next, n);
 			return;
 		}
 		if (i == n->msgs.n_interfaces && n->msgs.routes) {
-			kc_agent_update_routes(s->agent, n->msgs.routes, net_next, n);
+			kc_agent_update_routes(pod->agent, n->msgs.routes, net_next, n);
 			return;
 		}
 		if (i <= n->msgs.n_interfaces + 1 && n->msgs.neighbors &&
 		    n->msgs.neighbors->n_neighbors) {
 			n->step = n->msgs.n_interfaces + 2;
-			kc_agent_add_arp_neighbors(s->agent, n->msgs.neighbors, net_next, n);
+			kc_agent_add_arp_neighbors(pod->agent, n->msgs.neighbors, net_next, n);
 			return;
 		}
 	}
@@ -53,9 +52,9 @@ static void net_next(void *ctx, kc_error_t *err, const ProtobufCMessage *m)
 	done(dctx, err, NULL);
 }
 
-void shim_net_configure(struct shim *s, kc_agent_fn done, void *ctx)
+void kc_guest_net_configure(struct kc_pod *pod, kc_agent_fn done, void *ctx)
 {
-	const struct kc_podnet *net = s->sb ? kc_sandbox_podnet(s->sb) : NULL;
+	const struct kc_podnet *net = pod->sb ? kc_sandbox_podnet(pod->sb) : NULL;
 	struct net_ctx *n;
 
 	if (!net) {
@@ -64,7 +63,7 @@ void shim_net_configure(struct shim *s, kc_agent_fn done, void *ctx)
 	}
 	n = kc_xzalloc(sizeof(*n));
 	kc_podnet_agent_msgs(net, &n->msgs);
-	n->s = s;
+	n->pod = pod;
 	n->done = done;
 	n->ctx = ctx;
 	net_next(n, NULL, NULL);
