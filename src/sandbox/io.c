@@ -327,7 +327,8 @@ static void in_written(void *ctx, kc_error_t *err, const ProtobufCMessage *m)
 	pp->off += r->len < pp->len - pp->off ? r->len : pp->len - pp->off;
 	if (pp->off < pp->len) {
 		if (r->len == 0) {
-			kc_loop_timer_start(pod->loop, &pp->retry, kc_loop_now(pod->loop) + 5000000ull);
+			kc_loop_timer_start(pod->loop, &pp->retry,
+					    kc_loop_now(pod->loop) + 5000000ull);
 			return;
 		}
 		in_send(pp);

@@ -235,8 +235,9 @@ static int sandbox_boot(struct kc_pod *pod, const char *sid, json_t *spec, kc_er
 	fd = kc_sandbox_take_agent_fd(pod->sb);
 	if (fd < 0)
 		fd = kc_ttrpc_dial(kc_sandbox_agent_uri(pod->sb), 5 * NS_SEC, err);
-	if (fd < 0 || kc_agent_new(pod->loop, fd,
-			 (uint64_t)pod->cfg.runtime.create_container_timeout * NS_SEC, &pod->agent, err) < 0 ||
+	if (fd < 0 ||
+	    kc_agent_new(pod->loop, fd, (uint64_t)pod->cfg.runtime.create_container_timeout * NS_SEC,
+			 &pod->agent, err) < 0 ||
 	    kc_loop_watch_fd(pod->loop, kc_sandbox_watch_fd(pod->sb), EPOLLIN, on_vm_exit, pod,
 			     &pod->vm_watch, err) < 0) {
 		ret = kc_error_wrap(err, "connecting to the agent of `%s`", sid);
@@ -331,7 +332,8 @@ static void create_container(struct kc_pod *pod, struct create_ctx *x)
 	kc_sandbox_container_env(pod->sb, &env);
 	root = json_object_get(json_object_get(x->spec, "root"), "path");
 	if (kc_rootfs_setup(&env, c->id, c->bundle,
-			    json_is_string(root) ? json_string_value(root) : NULL, x->rootfs, x->n_rootfs, &err) < 0 ||
+			    json_is_string(root) ? json_string_value(root) : NULL, x->rootfs,
+			    x->n_rootfs, &err) < 0 ||
 	    kc_spec_for_guest(&env, c->id, x->spec, &gs, &sandbox_ns, &err) < 0 ||
 	    kc_io_open(&c->init, &err) < 0) {
 		kc_guest_storages_free(&gs);
@@ -539,7 +541,8 @@ static void create_start(struct create_ctx *x)
 	sid = kc_spec_annotation(x->spec, SANDBOX_ANNOTATION);
 	if (type && strcmp(type, "container") == 0) {
 		if (!pod->sb || !sid || strcmp(sid, kc_sandbox_id(pod->sb)) != 0) {
-			kc_error_set(&err, ENOENT, "sandbox `%s` of container `%s` is not in this pod",
+			kc_error_set(&err, ENOENT,
+				     "sandbox `%s` of container `%s` is not in this pod",
 				     sid ? sid : "", x->c->id);
 			create_fail(pod, x, &err);
 			return;

@@ -329,8 +329,8 @@ int kc_proc_delete(struct kc_proc *p, kc_error_t *err)
 	struct kc_ctr *c = p->c;
 
 	if (!p->i.exec_id[0])
-		return kc_pod_fail(err, EINVAL, "process `%s` is a container's: delete the container",
-				   c->id);
+		return kc_pod_fail(err, EINVAL,
+				   "process `%s` is a container's: delete the container", c->id);
 	if (p->i.status == KC_PROC_RUNNING || p->i.status == KC_PROC_PAUSED)
 		return kc_pod_fail(err, EBUSY, "process `%s` is still running", p->i.exec_id);
 	for (struct kc_proc **pp = &c->execs; *pp; pp = &(*pp)->next) {
