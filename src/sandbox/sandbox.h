@@ -13,8 +13,9 @@
  *   /run/vc/sbs/<id>/                                    its state, for after the
  *       shim (state.h): the owner holds its lock while the sandbox lives
  *
- * Starting blocks until the agent answers (a VM boot); everything else the
- * shim does with the agent goes through its own event loop.
+ * Starting blocks until the agent answers (a VM boot); everything else done
+ * with the agent goes through the caller's event loop (pod.h, the pod's
+ * lifecycle, is what uses this).
  *
  * For tests of the shim on hosts where a VM cannot run, `agent_binary`
  * runs kata-agent as an ordinary host process (`--no-init`) in place of

@@ -22,15 +22,15 @@
 #include "agent.pb-c.h"
 #include "health.pb-c.h"
 #include "lib/util.h"
-#include "task.h"
+#include "shim.h"
 
-static void on_metrics(struct shim *s, void *ctx, kc_error_t *err, const ProtobufCMessage *m)
+/* Returns the agent's answer to call as is. */
+static void on_answer(void *ctx, kc_error_t *err, const ProtobufCMessage *m)
 {
 	struct kc_ttrpc_call *call = ctx;
 
-	(void)s;
 	if (err) {
-		kc_error_wrap(err, "the agent's metrics");
+		kc_error_wrap(err, "relayed to the agent");
 		shim_fail(call, err);
 		return;
 	}
@@ -39,34 +39,16 @@ static void on_metrics(struct shim *s, void *ctx, kc_error_t *err, const Protobu
 
 static void h_get_metrics(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data)
 {
-	shim_agent_call(data, "GetMetrics", m, &grpc__metrics__descriptor, 10 * NS_SEC, on_metrics,
-			call);
-}
+	struct shim *s = data;
 
-static void on_check(const struct kc_ttrpc_reply *reply, void *data)
-{
-	struct kc_ttrpc_call *call = data;
-
-	if (reply->code == KC_TTRPC_OK)
-		kc_ttrpc_call_reply(call, reply->payload, reply->len);
-	else
-		kc_ttrpc_call_fail(call, reply->code, "the agent's grpc.Health/Check: %.*s",
-				   (int)reply->message_len, reply->message);
+	kc_pod_agent_metrics(s->pod, (const Grpc__GetMetricsRequest *)m, on_answer, call);
 }
 
 static void h_check(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data)
 {
 	struct shim *s = data;
-	cleanup_error kc_error_t err = NULL;
-	struct kc_ttrpc_call_opts opts = { .timeout_ns = 10 * NS_SEC };
 
-	if (!s->agent || s->sandbox_dead) {
-		kc_ttrpc_call_fail(call, KC_TTRPC_UNAVAILABLE, "the sandbox's agent is gone");
-		return;
-	}
-	if (kc_ttrpc_client_call_msg(s->agent, "grpc.Health", "Check", m, &opts, on_check, call,
-				     NULL, &err) < 0)
-		shim_fail(call, &err);
+	kc_pod_agent_check(s->pod, (const Grpc__CheckRequest *)m, on_answer, call);
 }
 
 static int register_one(struct shim *s, const ProtobufCServiceDescriptor *desc,
@@ -82,10 +64,11 @@ static int register_one(struct shim *s, const ProtobufCServiceDescriptor *desc,
 
 int shim_monitor_register(struct shim *s, kc_error_t *err)
 {
-	int ret = register_one(s, &grpc__agent_service__descriptor, "GetMetrics", h_get_metrics,
-			       err);
+	int ret = register_one(s, &grpc__agent_service__descriptor,
+			       kc_agent_method(KC_AGENT_GET_METRICS), h_get_metrics, err);
 
 	if (ret >= 0)
-		ret = register_one(s, &grpc__health__descriptor, "Check", h_check, err);
+		ret = register_one(s, &grpc__health__descriptor,
+				   kc_agent_method(KC_AGENT_HEALTH_CHECK), h_check, err);
 	return ret;
 }

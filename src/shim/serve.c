@@ -14,7 +14,6 @@
 #include "lib/util.h"
 #include "host/host_cgroup.h"
 #include "shim.h"
-#include "task.h"
 
 static void on_signal(struct kc_loop_watch *w, int fd, uint32_t events, void *data)
 {
@@ -145,8 +144,6 @@ out:
 		close(s.sigfd);
 	if (s.loop)
 		kc_loop_free(s.loop);
-	if (s.cfg_loaded)
-		kc_config_free(&s.cfg);
 	free(s.bundle_dir);
 	unlink(socket_path);
 	{

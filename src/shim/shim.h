@@ -4,11 +4,10 @@
 
 /*
  * containerd-shim-kata-v2: one process per pod, one event loop.  The Task
- * service (task_service.c) answers containerd; every call that needs the
- * guest goes to the agent as an asynchronous ttrpc call (agent.c) and the
- * containerd call is answered from its callback.  Process IO (io.c) is a
- * set of long polls against the agent, events (events.c) a queue forwarded
- * in order.
+ * service (task_service.c) translates containerd's calls into the pod's
+ * lifecycle library (sandbox/pod.h) and answers them from its callbacks;
+ * what the library reports on its own (exits, OOM) becomes containerd
+ * events (events.c), a queue forwarded in order.
  */
 
 #include <jansson.h>
@@ -17,78 +16,12 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "lib/config.h"
-#include "host/child.h"
 #include "lib/error.h"
-#include "sandbox/sandbox.h"
+#include "host/host_cgroup.h"
+#include "sandbox/pod.h"
 #include "ttrpc/client.h"
 #include "ttrpc/loop.h"
 #include "ttrpc/server.h"
-
-/* containerd.v1.types.Status */
-enum shim_status {
-	ST_UNKNOWN = 0,
-	ST_CREATED = 1,
-	ST_RUNNING = 2,
-	ST_STOPPED = 3,
-	ST_PAUSED = 4,
-};
-
-struct shim;
-struct shim_proc;
-
-/* One byte stream between containerd's side (fifo, file) and the agent. */
-struct shim_pump {
-	struct shim_proc *proc;
-	bool is_stdin, is_stderr;
-	int fd;         /* containerd's end, -1 when none */
-	struct kc_loop_watch *watch;
-	uint8_t *buf;   /* data not yet passed on */
-	size_t len, off;
-	bool busy;      /* an agent call is in flight */
-	uint32_t call_id; /* its stream id, to cancel it */
-	struct kc_loop_timer retry;
-	bool done;      /* reached its end (or failed) */
-	bool close_req; /* stdin: CloseIO asked, close once drained */
-};
-
-struct shim_waiter {
-	struct shim_waiter *next;
-	struct kc_ttrpc_call *call;
-};
-
-struct shim_container;
-
-struct shim_proc {
-	struct shim_proc *next;
-	struct shim_container *c;
-	char *exec_id;   /* "" for the init process */
-	char *agent_eid; /* the exec id the agent knows it by */
-	enum shim_status status;
-	bool terminal;
-	char *stdin_path, *stdout_path, *stderr_path;
-	char *process_json; /* exec: the OCI process */
-	bool waiting;       /* a WaitProcess is in flight */
-	uint32_t wait_call;
-	bool wait_answered; /* the agent's WaitProcess came back */
-	int agent_status;
-	bool exited; /* final: status, time set, TaskExit sent */
-	uint32_t exit_status;
-	struct timespec exited_at;
-	struct shim_pump in, out, err;
-	struct kc_child logger; /* a binary:// logger (io_binary.c); pid 0: none */
-	struct shim_waiter *waiters;
-};
-
-struct shim_container {
-	struct shim_container *next;
-	struct shim *shim;
-	char *id, *bundle;
-	bool is_sandbox;
-	struct shim_proc init;
-	struct shim_proc *execs;
-	bool deleting;
-};
 
 struct shim_event;
 
@@ -99,15 +32,7 @@ struct shim {
 	char *socket_path;
 	char *config_path; /* from the runtime options */
 	const char *agent_binary; /* $KATA_C_TEST_AGENT: the host agent (tests) */
-	struct kc_config cfg;
-	bool cfg_loaded;
-	struct kc_sandbox *sb;
-	struct kc_ttrpc_client *agent;
-	bool sandbox_dead;
-	struct kc_loop_watch *vm_watch;
-	uint32_t oom_call; /* the GetOOMEvent long poll in flight */
-	struct shim_container *containers;
-	unsigned creating; /* Creates in flight */
+	struct kc_pod *pod; /* the lifecycle (sandbox/pod.h) */
 	/* events */
 	struct shim_event *ev_head, *ev_tail;
 	bool ev_busy;
@@ -120,37 +45,14 @@ struct shim {
 	struct kc_loop_timer exit_timer;
 	uint64_t exit_deadline;
 	struct kc_host_cgroup *leave_cgroup; /* left once the loop is over */
-	/* After a failed Create: whether the shim still holds anything (create.c) */
+	/* After a failed Create: whether the shim still holds anything */
 	struct kc_loop_timer orphan_timer;
 	/* Whether the bundle is still there (serve.c) */
 	char *bundle_dir;
 	struct kc_loop_timer bundle_timer;
 };
 
-/* ---- agent.c: asynchronous agent calls ---- */
-
-/* resp is NULL on failure (err set) or for Empty answers; both are freed
- * after the callback. */
-typedef void (*shim_agent_fn)(struct shim *s, void *ctx, kc_error_t *err,
-			      const ProtobufCMessage *resp);
-/* Always calls fn exactly once, possibly before returning (when the call
- * cannot be sent): call it last. */
-void shim_agent_call(struct shim *s, const char *method, const ProtobufCMessage *req,
-		     const ProtobufCMessageDescriptor *resp_desc, uint64_t timeout_ns,
-		     shim_agent_fn fn, void *ctx);
-/* The same, storing the call's id for shim_agent_cancel() (0 if none). */
-void shim_agent_call_id(struct shim *s, const char *method, const ProtobufCMessage *req,
-			const ProtobufCMessageDescriptor *resp_desc, uint64_t timeout_ns,
-			shim_agent_fn fn, void *ctx, uint32_t *id);
-/* Runs the call's callback now with CANCELLED (unknown ids are ignored). */
-void shim_agent_cancel(struct shim *s, uint32_t id);
-
-/* ---- net.c: the guest's network ---- */
-
-/* Configures the guest's NICs, routes and neighbours from the sandbox's
- * pod network, then calls done (with the first error, if any); at once
- * when the VM has no NIC. */
-void shim_net_configure(struct shim *s, shim_agent_fn done, void *ctx);
+#define NS_SEC 1000000000ull
 
 /* ---- events.c ---- */
 
@@ -160,36 +62,18 @@ void shim_publish(struct shim *s, const char *topic, const ProtobufCMessage *msg
 /* Frees what is still queued (at exit). */
 void shim_events_free(struct shim *s);
 
-/* ---- io.c ---- */
-
-/* Sets the pumps up with no fds (before anything else touches p). */
-void shim_io_init(struct shim_proc *p);
-/* Opens containerd's ends of p's IO (fifos, file://, binary:// not yet)
- * and starts passing data once the process runs. */
-int shim_io_open(struct shim_proc *p, kc_error_t *err);
-void shim_io_start(struct shim_proc *p);
-/* CloseIO: closes stdin once what was read is written. */
-void shim_io_close_stdin(struct shim_proc *p);
-/* Both outputs reached their end (or there are none). */
-bool shim_io_drained(const struct shim_proc *p);
-/* Stops every pump and closes the fds. */
-void shim_io_close(struct shim_proc *p);
-/* io_binary.c: starts the binary:// logger of p's outputs (out.fd and
- * err.fd become its pipes); reaps it once they are closed. */
-int shim_io_binary_open(struct shim_proc *p, const char *uri, kc_error_t *err);
-void shim_io_binary_reap(struct shim_proc *p);
-
 /* ---- task_service.c ---- */
 
+/* Makes the pod (with the shim's event callbacks) and registers the Task
+ * service. */
 int shim_task_register(struct shim *s, kc_error_t *err);
 /* Frees every container and stops the sandbox (at exit). */
 void shim_task_free(struct shim *s);
-/* A pump ended or WaitProcess answered: finish the process if both. */
-void shim_proc_maybe_exited(struct shim_proc *p);
-/* A process the sandbox depends on (QEMU, virtiofsd, the host agent) is
- * gone: the VM is stopped and every process exits with 255.  The one path
- * for any such death. */
-void shim_sandbox_died(struct shim *s);
+/* The shim ends as Shutdown ends it, once the events still queued are out
+ * (bounded); the VM and its files go after the loop. */
+void shim_exit(struct shim *s);
+/* Logs and fails call with *err (freed). */
+void shim_fail(struct kc_ttrpc_call *call, kc_error_t *err);
 
 /* ---- monitor.c ---- */
 
@@ -219,7 +103,5 @@ int shim_delete(const struct shim_args *a, kc_error_t *err);
  * stopped it, and closes it. */
 int shim_serve(const struct shim_args *a, int listen_fd, const char *socket_path,
 	       const char *config_path, int ready_fd, kc_error_t *err);
-
-#define SHIM_AGENT_SERVICE "grpc.AgentService"
 
 #endif

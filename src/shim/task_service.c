@@ -1,15 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * containerd.task.v2.Task: every method, on the shim's one loop.
+ * containerd.task.v2.Task: every method, on the shim's one loop, as calls
+ * into the pod's lifecycle library (sandbox/pod.h).
  *
- * A method that needs the guest sends its agent call and answers
- * containerd from the callback; containerd's other calls (Wait, State,
- * Connect...) are served meanwhile.  The first Create of a shim boots the
- * sandbox; that one step blocks the loop (nothing else is in flight for
- * the pod then).
+ * A method decodes and checks containerd's request, calls the library and
+ * answers containerd from the library's callback; containerd's other calls
+ * (Wait, State, Connect...) are served meanwhile.  What the library
+ * reports on its own (a process exited, OOM) becomes containerd's events.
+ * The first Create of a shim boots the sandbox; that one step blocks the
+ * loop (nothing else is in flight for the pod then).
  */
 #include <errno.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -17,299 +18,396 @@
 #include "agent.pb-c.h"
 #include "containerd_events.pb-c.h"
 #include "kc-build-config.h"
-#include "lib/json.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "metrics.h"
 #include "shim.h"
-#include "task.h"
 #include "shim_task.pb-c.h"
-#include "ttrpc/transport.h"
 
-/* ---- Start ---- */
+void shim_fail(struct kc_ttrpc_call *call, kc_error_t *err)
+{
+	kc_warn("%s: %s", kc_ttrpc_call_method(call), (*err)->msg);
+	kc_ttrpc_call_fail_error(call, err);
+}
+
+/* The pid containerd sees for every process: the VMM's. */
+static uint32_t task_pid(struct shim *s)
+{
+	return (uint32_t)kc_pod_pid(s->pod);
+}
+
+static Containerd__V1__Types__Status status_of(enum kc_proc_status st)
+{
+	switch (st) {
+	case KC_PROC_CREATED:
+		return CONTAINERD__V1__TYPES__STATUS__CREATED;
+	case KC_PROC_RUNNING:
+		return CONTAINERD__V1__TYPES__STATUS__RUNNING;
+	case KC_PROC_STOPPED:
+		return CONTAINERD__V1__TYPES__STATUS__STOPPED;
+	case KC_PROC_PAUSED:
+		return CONTAINERD__V1__TYPES__STATUS__PAUSED;
+	}
+	return CONTAINERD__V1__TYPES__STATUS__UNKNOWN;
+}
+
+static void set_ts(Google__Protobuf__Timestamp *ts, const struct timespec *t)
+{
+	ts->seconds = t->tv_sec;
+	ts->nanos = (int32_t)t->tv_nsec;
+}
+
+/* The process (init for an empty eid), or fails call with NOT_FOUND. */
+static struct kc_proc *find_proc(struct shim *s, struct kc_ttrpc_call *call, const char *id,
+				 const char *eid)
+{
+	struct kc_ctr *c = kc_pod_container(s->pod, id);
+	struct kc_proc *p;
+
+	if (!c) {
+		kc_ttrpc_call_fail(call, KC_TTRPC_NOT_FOUND, "container `%s` not found", id);
+		return NULL;
+	}
+	p = kc_ctr_proc(c, eid);
+	if (!p)
+		kc_ttrpc_call_fail(call, KC_TTRPC_NOT_FOUND, "container `%s` has no exec `%s`", id,
+				   eid);
+	return p;
+}
 
 struct call_ctx {
 	struct kc_ttrpc_call *call;
-	struct shim_proc *p;
+	struct shim *s;
+	struct kc_proc *p;
 };
 
-static struct call_ctx *cctx(struct kc_ttrpc_call *call, struct shim_proc *p)
+static struct call_ctx *cctx(struct kc_ttrpc_call *call, struct shim *s, struct kc_proc *p)
 {
 	struct call_ctx *x = kc_xzalloc(sizeof(*x));
 
-	x->call = call;
-	x->p = p;
+	*x = (struct call_ctx){ call, s, p };
 	return x;
 }
 
-static void on_started(struct shim *s, void *ctx, kc_error_t *err, const ProtobufCMessage *m)
-{
-	struct call_ctx *x = ctx;
-	struct shim_proc *p = x->p;
-	Containerd__Task__V2__StartResponse r = CONTAINERD__TASK__V2__START_RESPONSE__INIT;
-
-	(void)m;
-	if (err) {
-		if (p->exec_id[0])
-			shim_io_close(p);
-		shim_fail(x->call, err);
-		free(x);
-		return;
-	}
-	if (p->exec_id[0]) {
-		Containerd__Events__TaskExecStarted ev = CONTAINERD__EVENTS__TASK_EXEC_STARTED__INIT;
-
-		ev.container_id = p->c->id;
-		ev.exec_id = p->exec_id;
-		ev.pid = shim_task_pid(s);
-		shim_publish(s, "/tasks/exec-started", &ev.base);
-	} else {
-		Containerd__Events__TaskStart ev = CONTAINERD__EVENTS__TASK_START__INIT;
-
-		ev.container_id = p->c->id;
-		ev.pid = shim_task_pid(s);
-		shim_publish(s, "/tasks/start", &ev.base);
-	}
-	r.pid = shim_task_pid(s);
-	kc_ttrpc_call_reply_msg(x->call, &r.base);
-	free(x);
-	shim_proc_running(p);
-}
-
-static void h_start(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data)
-{
-	const Containerd__Task__V2__StartRequest *req = (const void *)m;
-	struct shim *s = data;
-	struct shim_proc *p = shim_find_proc(s, call, req->id, req->exec_id);
-
-	if (!p)
-		return;
-	if (p->status != ST_CREATED) {
-		kc_ttrpc_call_fail(call, KC_TTRPC_FAILED_PRECONDITION,
-				   "process `%s` of `%s` was already started", p->exec_id, req->id);
-		return;
-	}
-	if (p->exec_id[0]) {
-		Grpc__ExecProcessRequest er = GRPC__EXEC_PROCESS_REQUEST__INIT;
-		cleanup_error kc_error_t err = NULL;
-
-		/* ctr opens an exec's fifos after Exec: they are opened here. */
-		if (shim_io_open(p, &err) < 0) {
-			shim_fail(call, &err);
-			return;
-		}
-
-		er.container_id = p->c->id;
-		er.exec_id = p->agent_eid;
-		er.process_json.data = (uint8_t *)p->process_json;
-		er.process_json.len = strlen(p->process_json);
-		shim_agent_call(s, "ExecProcess", &er.base, NULL, 60 * NS_SEC, on_started,
-				cctx(call, p));
-	} else {
-		Grpc__StartContainerRequest sr = GRPC__START_CONTAINER_REQUEST__INIT;
-
-		sr.container_id = p->c->id;
-		shim_agent_call(s, "StartContainer", &sr.base, NULL, 60 * NS_SEC, on_started,
-				cctx(call, p));
-	}
-}
-
-/* ---- Exec ---- */
-
-static void h_exec(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data)
-{
-	const Containerd__Task__V2__ExecProcessRequest *req = (const void *)m;
-	struct shim *s = data;
-	struct shim_container *c = shim_find_container(s, req->id);
-	cleanup_error kc_error_t err = NULL;
-	cleanup_json json_t *proc = NULL;
-	Containerd__Events__TaskExecAdded ev = CONTAINERD__EVENTS__TASK_EXEC_ADDED__INIT;
-	struct shim_proc *p;
-
-	if (!c || c->deleting) {
-		kc_ttrpc_call_fail(call, KC_TTRPC_NOT_FOUND, "container `%s` not found", req->id);
-		return;
-	}
-	if (kc_check_id("exec id", req->exec_id, &err) < 0) {
-		shim_fail(call, &err);
-		return;
-	}
-	for (p = c->execs; p; p = p->next)
-		if (strcmp(p->exec_id, req->exec_id) == 0) {
-			kc_ttrpc_call_fail(call, KC_TTRPC_ALREADY_EXISTS, "exec `%s` already exists",
-					   req->exec_id);
-			return;
-		}
-	if (c->init.status != ST_RUNNING) {
-		kc_ttrpc_call_fail(call, KC_TTRPC_FAILED_PRECONDITION, "container `%s` is not running",
-				   req->id);
-		return;
-	}
-	if (!req->spec || kc_json_parse((const char *)req->spec->value.data, req->spec->value.len,
-					"exec process spec", &proc, &err) < 0 ||
-	    !json_is_object(proc)) {
-		if (!err)
-			kc_error_set(&err, EINVAL, "exec `%s`: the process spec is missing",
-				     req->exec_id);
-		err->status = EINVAL;
-		shim_fail(call, &err);
-		return;
-	}
-	json_object_del(proc, "apparmorProfile");
-	json_object_del(proc, "selinuxLabel");
-	p = kc_xzalloc(sizeof(*p));
-	shim_proc_init(c, p, req->exec_id, req->terminal, req->stdin, req->stdout, req->stderr);
-	p->process_json = kc_json_dump(proc, 1);
-	p->next = c->execs;
-	c->execs = p;
-	kc_sandbox_state_process(s->sb, c->id, p->exec_id, ST_CREATED, 0);
-	ev.container_id = c->id;
-	ev.exec_id = p->exec_id;
-	shim_publish(s, "/tasks/exec-added", &ev.base);
-	kc_ttrpc_call_reply_msg(call, NULL);
-}
-
-/* ---- Wait, State, Kill ---- */
-
-static void h_wait(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data)
-{
-	const Containerd__Task__V2__WaitRequest *req = (const void *)m;
-	struct shim_proc *p = shim_find_proc(data, call, req->id, req->exec_id);
-	struct shim_waiter *w;
-
-	if (!p)
-		return;
-	w = kc_xzalloc(sizeof(*w));
-	w->call = call;
-	w->next = p->waiters;
-	p->waiters = w;
-	if (p->exited)
-		shim_waiters_answer(p);
-}
-
-static void h_state(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data)
-{
-	const Containerd__Task__V2__StateRequest *req = (const void *)m;
-	struct shim *s = data;
-	struct shim_proc *p = shim_find_proc(s, call, req->id, req->exec_id);
-	Containerd__Task__V2__StateResponse r = CONTAINERD__TASK__V2__STATE_RESPONSE__INIT;
-	Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
-
-	if (!p)
-		return;
-	r.id = p->c->id;
-	r.bundle = p->c->bundle;
-	r.pid = shim_task_pid(s);
-	r.status = (Containerd__V1__Types__Status)p->status;
-	r.stdin = p->stdin_path;
-	r.stdout = p->stdout_path;
-	r.stderr = p->stderr_path;
-	r.terminal = p->terminal;
-	r.exec_id = p->exec_id;
-	if (p->exited) {
-		r.exit_status = p->exit_status;
-		ts.seconds = p->exited_at.tv_sec;
-		ts.nanos = (int32_t)p->exited_at.tv_nsec;
-		r.exited_at = &ts;
-	}
-	kc_ttrpc_call_reply_msg(call, &r.base);
-}
-
-static void on_empty_reply(struct shim *s, void *ctx, kc_error_t *err, const ProtobufCMessage *m)
+static void on_empty_reply(void *ctx, kc_error_t *err)
 {
 	struct kc_ttrpc_call *call = ctx;
 
-	(void)s;
-	(void)m;
 	if (err)
 		shim_fail(call, err);
 	else
 		kc_ttrpc_call_reply_msg(call, NULL);
 }
 
-static void h_kill(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data)
+/* ---- the library's own events ---- */
+
+static void on_exited(void *data, struct kc_proc *p)
 {
-	const Containerd__Task__V2__KillRequest *req = (const void *)m;
 	struct shim *s = data;
-	struct shim_proc *p = shim_find_proc(s, call, req->id, req->exec_id);
-	Grpc__SignalProcessRequest sr = GRPC__SIGNAL_PROCESS_REQUEST__INIT;
+	const struct kc_proc_info *i = kc_proc_info(p);
+	Containerd__Events__TaskExit ev = CONTAINERD__EVENTS__TASK_EXIT__INIT;
+	Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
+
+	ev.container_id = (char *)i->container_id;
+	ev.id = (char *)(i->exec_id[0] ? i->exec_id : i->container_id);
+	ev.pid = task_pid(s);
+	ev.exit_status = i->exit_status;
+	set_ts(&ts, &i->exited_at);
+	ev.exited_at = &ts;
+	shim_publish(s, "/tasks/exit", &ev.base);
+}
+
+static void on_oom(void *data, const char *id)
+{
+	Containerd__Events__TaskOOM ev = CONTAINERD__EVENTS__TASK_OOM__INIT;
+
+	ev.container_id = (char *)id;
+	shim_publish(data, "/tasks/oom", &ev.base);
+}
+
+/* ---- Create ---- */
+
+struct create_ctx {
+	struct kc_ttrpc_call *call;
+	struct shim *s;
+	Containerd__Task__V2__CreateTaskRequest *req; /* a copy, for TaskCreate */
+};
+
+static void create_ctx_free(struct create_ctx *x)
+{
+	protobuf_c_message_free_unpacked(&x->req->base, NULL);
+	free(x);
+}
+
+/*
+ * A shim that holds nothing 2 s after a failed Create ends itself, as the
+ * Shutdown that containerd sends at once after a failed Create would end
+ * it.  That Shutdown never comes when containerd went away while the
+ * Create ran (stopped, or restarted: the new one reconnects to the bundle
+ * but never shows or deletes a task that is not there), and the shim
+ * would stay, with nothing in it, for good.
+ */
+static void orphan_check(void *data)
+{
+	struct shim *s = data;
+
+	if (!kc_pod_idle(s->pod) || s->exiting)
+		return;
+	kc_warn("the shim holds nothing since a Create failed: it exits");
+	shim_exit(s);
+}
+
+static void on_created(void *ctx, kc_error_t *err)
+{
+	struct create_ctx *x = ctx;
+	struct shim *s = x->s;
+	Containerd__Task__V2__CreateTaskResponse r = CONTAINERD__TASK__V2__CREATE_TASK_RESPONSE__INIT;
+	Containerd__Events__TaskCreate ev = CONTAINERD__EVENTS__TASK_CREATE__INIT;
+	Containerd__Events__TaskIO tio = CONTAINERD__EVENTS__TASK_IO__INIT;
+	const struct kc_proc_info *i;
+
+	if (err) {
+		shim_fail(x->call, err);
+		create_ctx_free(x);
+		if (kc_pod_idle(s->pod) && !s->exiting) {
+			if (!s->orphan_timer.fn) /* the first time; later, re-armed */
+				kc_loop_timer_init(&s->orphan_timer, orphan_check, s);
+			kc_loop_timer_start(s->loop, &s->orphan_timer,
+					    kc_loop_now(s->loop) + 2 * NS_SEC);
+		}
+		return;
+	}
+	i = kc_proc_info(kc_ctr_proc(kc_pod_container(s->pod, x->req->id), ""));
+	ev.container_id = x->req->id;
+	ev.bundle = x->req->bundle;
+	ev.n_rootfs = x->req->n_rootfs;
+	ev.rootfs = x->req->rootfs;
+	tio.stdin = (char *)i->stdin_path;
+	tio.stdout = (char *)i->stdout_path;
+	tio.stderr = (char *)i->stderr_path;
+	tio.terminal = i->terminal;
+	ev.io = &tio;
+	ev.pid = task_pid(s);
+	shim_publish(s, "/tasks/create", &ev.base);
+	r.pid = task_pid(s);
+	kc_ttrpc_call_reply_msg(x->call, &r.base);
+	create_ctx_free(x);
+}
+
+static void h_create(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data)
+{
+	const Containerd__Task__V2__CreateTaskRequest *req = (const void *)m;
+	struct shim *s = data;
+	cleanup_error kc_error_t err = NULL;
+	cleanup_free struct kc_rootfs_mount *mounts = NULL;
+	struct kc_ctr_opts o = { 0 };
+	struct create_ctx *x;
+	size_t len;
+	uint8_t *buf;
+
+	if (req->checkpoint[0]) {
+		kc_ttrpc_call_fail(call, KC_TTRPC_UNIMPLEMENTED, "checkpoint restore is not supported");
+		return;
+	}
+	mounts = kc_xzalloc((req->n_rootfs + 1) * sizeof(*mounts));
+	for (size_t i = 0; i < req->n_rootfs; i++) {
+		mounts[i].type = req->rootfs[i]->type;
+		mounts[i].source = req->rootfs[i]->source;
+		mounts[i].target = req->rootfs[i]->target;
+		mounts[i].options = req->rootfs[i]->options;
+		mounts[i].n_options = req->rootfs[i]->n_options;
+	}
+	o.id = req->id;
+	o.bundle = req->bundle;
+	o.rootfs = mounts;
+	o.n_rootfs = req->n_rootfs;
+	o.terminal = req->terminal;
+	o.stdin_path = req->stdin;
+	o.stdout_path = req->stdout;
+	o.stderr_path = req->stderr;
+	x = kc_xzalloc(sizeof(*x));
+	x->call = call;
+	x->s = s;
+	len = protobuf_c_message_get_packed_size(m);
+	buf = kc_xmalloc(len + 1);
+	protobuf_c_message_pack(m, buf);
+	x->req = containerd__task__v2__create_task_request__unpack(NULL, len, buf);
+	free(buf);
+	if (kc_ctr_create(s->pod, &o, on_created, x, &err) < 0) {
+		create_ctx_free(x);
+		shim_fail(call, &err);
+	}
+}
+
+/* ---- Start, Exec ---- */
+
+static void on_started(void *ctx, kc_error_t *err)
+{
+	struct call_ctx *x = ctx;
+	const struct kc_proc_info *i = kc_proc_info(x->p);
+	Containerd__Task__V2__StartResponse r = CONTAINERD__TASK__V2__START_RESPONSE__INIT;
+
+	if (err) {
+		shim_fail(x->call, err);
+		free(x);
+		return;
+	}
+	if (i->exec_id[0]) {
+		Containerd__Events__TaskExecStarted ev = CONTAINERD__EVENTS__TASK_EXEC_STARTED__INIT;
+
+		ev.container_id = (char *)i->container_id;
+		ev.exec_id = (char *)i->exec_id;
+		ev.pid = task_pid(x->s);
+		shim_publish(x->s, "/tasks/exec-started", &ev.base);
+	} else {
+		Containerd__Events__TaskStart ev = CONTAINERD__EVENTS__TASK_START__INIT;
+
+		ev.container_id = (char *)i->container_id;
+		ev.pid = task_pid(x->s);
+		shim_publish(x->s, "/tasks/start", &ev.base);
+	}
+	r.pid = task_pid(x->s);
+	kc_ttrpc_call_reply_msg(x->call, &r.base);
+	free(x);
+}
+
+static void h_start(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data)
+{
+	const Containerd__Task__V2__StartRequest *req = (const void *)m;
+	struct shim *s = data;
+	struct kc_proc *p = find_proc(s, call, req->id, req->exec_id);
+
+	if (p)
+		kc_proc_start(p, on_started, cctx(call, s, p));
+}
+
+static void h_exec(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data)
+{
+	const Containerd__Task__V2__ExecProcessRequest *req = (const void *)m;
+	struct shim *s = data;
+	struct kc_ctr *c = kc_pod_container(s->pod, req->id);
+	cleanup_error kc_error_t err = NULL;
+	Containerd__Events__TaskExecAdded ev = CONTAINERD__EVENTS__TASK_EXEC_ADDED__INIT;
+	struct kc_proc *p;
+
+	if (!c) {
+		kc_ttrpc_call_fail(call, KC_TTRPC_NOT_FOUND, "container `%s` not found", req->id);
+		return;
+	}
+	if (kc_ctr_exec(c, req->exec_id, req->spec ? req->spec->value.data : NULL,
+			req->spec ? req->spec->value.len : 0, req->terminal, req->stdin,
+			req->stdout, req->stderr, &p, &err) < 0) {
+		shim_fail(call, &err);
+		return;
+	}
+	ev.container_id = req->id;
+	ev.exec_id = req->exec_id;
+	shim_publish(s, "/tasks/exec-added", &ev.base);
+	kc_ttrpc_call_reply_msg(call, NULL);
+}
+
+/* ---- Wait, State, Kill ---- */
+
+static void on_waited(void *ctx, kc_error_t *err)
+{
+	struct call_ctx *x = ctx;
+	Containerd__Task__V2__WaitResponse r = CONTAINERD__TASK__V2__WAIT_RESPONSE__INIT;
+	Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
+
+	if (err) {
+		/* The process was deleted first: it is gone. */
+		kc_ttrpc_call_fail_error(x->call, err);
+	} else {
+		r.exit_status = kc_proc_info(x->p)->exit_status;
+		set_ts(&ts, &kc_proc_info(x->p)->exited_at);
+		r.exited_at = &ts;
+		kc_ttrpc_call_reply_msg(x->call, &r.base);
+	}
+	free(x);
+}
+
+static void h_wait(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data)
+{
+	const Containerd__Task__V2__WaitRequest *req = (const void *)m;
+	struct kc_proc *p = find_proc(data, call, req->id, req->exec_id);
+
+	if (p)
+		kc_proc_wait(p, on_waited, cctx(call, data, p));
+}
+
+static void h_state(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data)
+{
+	const Containerd__Task__V2__StateRequest *req = (const void *)m;
+	struct shim *s = data;
+	struct kc_proc *p = find_proc(s, call, req->id, req->exec_id);
+	Containerd__Task__V2__StateResponse r = CONTAINERD__TASK__V2__STATE_RESPONSE__INIT;
+	Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
+	const struct kc_proc_info *i;
 
 	if (!p)
 		return;
-	if (req->signal == 0 || req->signal >= NSIG) {
-		kc_ttrpc_call_fail(call, KC_TTRPC_INVALID_ARGUMENT, "invalid signal %u", req->signal);
-		return;
+	i = kc_proc_info(p);
+	r.id = (char *)i->container_id;
+	r.bundle = (char *)i->bundle;
+	r.pid = task_pid(s);
+	r.status = status_of(i->status);
+	r.stdin = (char *)i->stdin_path;
+	r.stdout = (char *)i->stdout_path;
+	r.stderr = (char *)i->stderr_path;
+	r.terminal = i->terminal;
+	r.exec_id = (char *)i->exec_id;
+	if (i->exited) {
+		r.exit_status = i->exit_status;
+		set_ts(&ts, &i->exited_at);
+		r.exited_at = &ts;
 	}
-	if (p->exited || p->wait_answered) {
-		kc_ttrpc_call_fail(call, KC_TTRPC_NOT_FOUND, "process `%s` already finished",
-				   p->exec_id[0] ? p->exec_id : p->c->id);
-		return;
-	}
-	if (p->status == ST_CREATED) {
-		/* Never started: it ends as if the signal had killed it. */
-		p->wait_answered = true;
-		p->agent_status = 128 + (int)req->signal;
-		p->out.done = p->err.done = true;
-		shim_proc_maybe_exited(p);
-		kc_ttrpc_call_reply_msg(call, NULL);
-		return;
-	}
-	sr.container_id = p->c->id;
-	/* Kata: an empty exec id signals every process of the container. */
-	sr.exec_id = req->all && !p->exec_id[0] ? "" : p->agent_eid;
-	sr.signal = req->signal;
-	shim_agent_call(s, "SignalProcess", &sr.base, NULL, 10 * NS_SEC, on_empty_reply, call);
+	kc_ttrpc_call_reply_msg(call, &r.base);
+}
+
+static void h_kill(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data)
+{
+	const Containerd__Task__V2__KillRequest *req = (const void *)m;
+	struct kc_proc *p = find_proc(data, call, req->id, req->exec_id);
+
+	if (p)
+		kc_proc_kill(p, req->signal, req->all, on_empty_reply, call);
 }
 
 /* ---- Delete ---- */
 
-static void delete_reply(struct kc_ttrpc_call *call, struct shim *s, struct shim_proc *p)
+static void delete_reply(struct kc_ttrpc_call *call, struct shim *s, uint32_t status,
+			 const struct timespec *at)
 {
 	Containerd__Task__V2__DeleteResponse r = CONTAINERD__TASK__V2__DELETE_RESPONSE__INIT;
 	Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
 
-	r.pid = shim_task_pid(s);
-	r.exit_status = p->exit_status;
-	ts.seconds = p->exited_at.tv_sec;
-	ts.nanos = (int32_t)p->exited_at.tv_nsec;
+	r.pid = task_pid(s);
+	r.exit_status = status;
+	set_ts(&ts, at);
 	r.exited_at = &ts;
 	kc_ttrpc_call_reply_msg(call, &r.base);
 }
 
-static void on_removed(struct shim *s, void *ctx, kc_error_t *err, const ProtobufCMessage *m)
+static void on_deleted(void *ctx, kc_error_t *err)
 {
 	struct call_ctx *x = ctx;
-	struct shim_container *c = x->p->c;
-	cleanup_error kc_error_t cerr = NULL;
+	const struct kc_proc_info *i = kc_proc_info(x->p);
 	Containerd__Events__TaskDelete ev = CONTAINERD__EVENTS__TASK_DELETE__INIT;
 	Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
-	struct kc_container_env env;
 
-	(void)m;
-	if (err)
-		kc_warn("RemoveContainer %s: %s", c->id, (*err)->msg);
-	shim_io_close(&c->init);
-	if (s->sb) {
-		kc_sandbox_container_env(s->sb, &env);
-		if (kc_container_cleanup(&env, c->id, c->bundle, &cerr) < 0) {
-			shim_fail(x->call, &cerr);
-			c->deleting = false;
-			free(x);
-			return;
-		}
+	if (err) {
+		shim_fail(x->call, err);
+		free(x);
+		return;
 	}
-	ev.container_id = c->id;
-	ev.id = c->id;
-	ev.pid = shim_task_pid(s);
-	ev.exit_status = c->init.exit_status;
-	ts.seconds = c->init.exited_at.tv_sec;
-	ts.nanos = (int32_t)c->init.exited_at.tv_nsec;
+	ev.container_id = (char *)i->container_id;
+	ev.id = (char *)i->container_id;
+	ev.pid = task_pid(x->s);
+	ev.exit_status = i->exit_status;
+	set_ts(&ts, &i->exited_at);
 	ev.exited_at = &ts;
-	shim_publish(s, "/tasks/delete", &ev.base);
-	delete_reply(x->call, s, &c->init);
-	kc_sandbox_state_gone(s->sb, c->id, NULL);
-	shim_container_unlink(s, c);
-	shim_container_free(c);
+	shim_publish(x->s, "/tasks/delete", &ev.base);
+	delete_reply(x->call, x->s, i->exit_status, &i->exited_at);
 	free(x);
 }
 
@@ -317,35 +415,24 @@ static void h_delete(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void
 {
 	const Containerd__Task__V2__DeleteRequest *req = (const void *)m;
 	struct shim *s = data;
-	struct shim_proc *p = shim_find_proc(s, call, req->id, req->exec_id);
-	Grpc__RemoveContainerRequest rr = GRPC__REMOVE_CONTAINER_REQUEST__INIT;
+	struct kc_proc *p = find_proc(s, call, req->id, req->exec_id);
+	cleanup_error kc_error_t err = NULL;
+	struct timespec at;
+	uint32_t status;
 
 	if (!p)
 		return;
-	if (p->status == ST_RUNNING || p->status == ST_PAUSED) {
-		kc_ttrpc_call_fail(call, KC_TTRPC_FAILED_PRECONDITION,
-				   "process `%s` is still running", p->exec_id[0] ? p->exec_id : req->id);
+	if (!kc_proc_info(p)->exec_id[0]) {
+		kc_ctr_delete(kc_pod_container(s->pod, req->id), on_deleted, cctx(call, s, p));
 		return;
 	}
-	if (p->exec_id[0]) {
-		struct shim_container *c = p->c;
-
-		delete_reply(call, s, p);
-		kc_sandbox_state_gone(s->sb, c->id, p->exec_id);
-		for (struct shim_proc **pp = &c->execs; *pp; pp = &(*pp)->next) {
-			if (*pp == p) {
-				*pp = p->next;
-				break;
-			}
-		}
-		shim_proc_release(p);
-		free(p);
+	status = kc_proc_info(p)->exit_status;
+	at = kc_proc_info(p)->exited_at;
+	if (kc_proc_delete(p, &err) < 0) {
+		shim_fail(call, &err);
 		return;
 	}
-	p->c->deleting = true;
-	rr.container_id = p->c->id;
-	shim_agent_call(s, "RemoveContainer", &rr.base, NULL, 30 * NS_SEC, on_removed,
-			cctx(call, p));
+	delete_reply(call, s, status, &at);
 }
 
 /* ---- Pids, Pause, Resume, ResizePty, CloseIO, Update, Stats ---- */
@@ -358,43 +445,33 @@ static void h_pids(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *
 	Containerd__V1__Types__ProcessInfo pi = CONTAINERD__V1__TYPES__PROCESS_INFO__INIT;
 	Containerd__V1__Types__ProcessInfo *pis[1] = { &pi };
 
-	if (!shim_find_proc(s, call, req->id, ""))
+	if (!find_proc(s, call, req->id, ""))
 		return;
 	/* As Kata: the processes of a container are behind one host pid. */
-	pi.pid = shim_task_pid(s);
+	pi.pid = task_pid(s);
 	r.n_processes = 1;
 	r.processes = pis;
 	kc_ttrpc_call_reply_msg(call, &r.base);
 }
 
-struct pause_ctx {
-	struct kc_ttrpc_call *call;
-	struct shim_container *c;
-	bool pause;
-};
-
-static void on_paused(struct shim *s, void *ctx, kc_error_t *err, const ProtobufCMessage *m)
+static void on_paused(void *ctx, kc_error_t *err)
 {
-	struct pause_ctx *x = ctx;
+	struct call_ctx *x = ctx;
+	const struct kc_proc_info *i = kc_proc_info(x->p);
 
-	(void)m;
 	if (err) {
 		shim_fail(x->call, err);
-	} else if (x->pause) {
+	} else if (i->status == KC_PROC_PAUSED) {
 		Containerd__Events__TaskPaused ev = CONTAINERD__EVENTS__TASK_PAUSED__INIT;
 
-		x->c->init.status = ST_PAUSED;
-		kc_sandbox_state_process(s->sb, x->c->id, "", ST_PAUSED, 0);
-		ev.container_id = x->c->id;
-		shim_publish(s, "/tasks/paused", &ev.base);
+		ev.container_id = (char *)i->container_id;
+		shim_publish(x->s, "/tasks/paused", &ev.base);
 		kc_ttrpc_call_reply_msg(x->call, NULL);
 	} else {
 		Containerd__Events__TaskResumed ev = CONTAINERD__EVENTS__TASK_RESUMED__INIT;
 
-		x->c->init.status = ST_RUNNING;
-		kc_sandbox_state_process(s->sb, x->c->id, "", ST_RUNNING, 0);
-		ev.container_id = x->c->id;
-		shim_publish(s, "/tasks/resumed", &ev.base);
+		ev.container_id = (char *)i->container_id;
+		shim_publish(x->s, "/tasks/resumed", &ev.base);
 		kc_ttrpc_call_reply_msg(x->call, NULL);
 	}
 	free(x);
@@ -402,27 +479,10 @@ static void on_paused(struct shim *s, void *ctx, kc_error_t *err, const Protobuf
 
 static void pause_resume(struct kc_ttrpc_call *call, struct shim *s, const char *id, bool pause)
 {
-	struct shim_proc *p = shim_find_proc(s, call, id, "");
-	Grpc__PauseContainerRequest pr = GRPC__PAUSE_CONTAINER_REQUEST__INIT;
-	Grpc__ResumeContainerRequest rr = GRPC__RESUME_CONTAINER_REQUEST__INIT;
-	struct pause_ctx *x;
+	struct kc_proc *p = find_proc(s, call, id, "");
 
-	if (!p)
-		return;
-	if (p->status != (pause ? ST_RUNNING : ST_PAUSED)) {
-		kc_ttrpc_call_fail(call, KC_TTRPC_FAILED_PRECONDITION, "container `%s` is not %s", id,
-				   pause ? "running" : "paused");
-		return;
-	}
-	x = kc_xzalloc(sizeof(*x));
-	*x = (struct pause_ctx){ call, p->c, pause };
-	if (pause) {
-		pr.container_id = p->c->id;
-		shim_agent_call(s, "PauseContainer", &pr.base, NULL, 30 * NS_SEC, on_paused, x);
-	} else {
-		rr.container_id = p->c->id;
-		shim_agent_call(s, "ResumeContainer", &rr.base, NULL, 30 * NS_SEC, on_paused, x);
-	}
+	if (p)
+		kc_ctr_pause(kc_pod_container(s->pod, id), pause, on_paused, cctx(call, s, p));
 }
 
 static void h_pause(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data)
@@ -438,33 +498,21 @@ static void h_resume(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void
 static void h_resize_pty(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data)
 {
 	const Containerd__Task__V2__ResizePtyRequest *req = (const void *)m;
-	struct shim *s = data;
-	struct shim_proc *p = shim_find_proc(s, call, req->id, req->exec_id);
-	Grpc__TtyWinResizeRequest tr = GRPC__TTY_WIN_RESIZE_REQUEST__INIT;
+	struct kc_proc *p = find_proc(data, call, req->id, req->exec_id);
 
-	if (!p)
-		return;
-	/* ctr under script(1) sends 0x0: nothing to tell the guest. */
-	if ((req->width == 0 && req->height == 0) || p->status != ST_RUNNING) {
-		kc_ttrpc_call_reply_msg(call, NULL);
-		return;
-	}
-	tr.container_id = p->c->id;
-	tr.exec_id = p->agent_eid;
-	tr.row = req->height;
-	tr.column = req->width;
-	shim_agent_call(s, "TtyWinResize", &tr.base, NULL, 10 * NS_SEC, on_empty_reply, call);
+	if (p)
+		kc_proc_resize_pty(p, req->width, req->height, on_empty_reply, call);
 }
 
 static void h_close_io(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data)
 {
 	const Containerd__Task__V2__CloseIORequest *req = (const void *)m;
-	struct shim_proc *p = shim_find_proc(data, call, req->id, req->exec_id);
+	struct kc_proc *p = find_proc(data, call, req->id, req->exec_id);
 
 	if (!p)
 		return;
 	if (req->stdin)
-		shim_io_close_stdin(p);
+		kc_proc_close_stdin(p);
 	kc_ttrpc_call_reply_msg(call, NULL);
 }
 
@@ -472,26 +520,17 @@ static void h_update(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void
 {
 	const Containerd__Task__V2__UpdateTaskRequest *req = (const void *)m;
 	struct shim *s = data;
-	struct shim_proc *p = shim_find_proc(s, call, req->id, "");
-	Grpc__UpdateContainerRequest ur = GRPC__UPDATE_CONTAINER_REQUEST__INIT;
-	cleanup_error kc_error_t err = NULL;
-	cleanup_json json_t *res = NULL;
 
-	if (!p)
+	if (!find_proc(s, call, req->id, ""))
 		return;
 	/* containerd sends the OCI LinuxResources as JSON in the Any. */
-	if (!req->resources ||
-	    kc_json_parse((const char *)req->resources->value.data, req->resources->value.len,
-			  "resources", &res, &err) < 0) {
-		if (!err)
-			kc_error_set(&err, EINVAL, "update `%s`: no resources", req->id);
-		err->status = EINVAL;
-		shim_fail(call, &err);
+	if (!req->resources) {
+		kc_ttrpc_call_fail(call, KC_TTRPC_INVALID_ARGUMENT, "update `%s`: no resources",
+				   req->id);
 		return;
 	}
-	ur.container_id = p->c->id;
-	ur.resources_json = req->resources->value;
-	shim_agent_call(s, "UpdateContainer", &ur.base, NULL, 30 * NS_SEC, on_empty_reply, call);
+	kc_ctr_update(kc_pod_container(s->pod, req->id), req->resources->value.data,
+		      req->resources->value.len, on_empty_reply, call);
 }
 
 struct stats_ctx {
@@ -499,13 +538,12 @@ struct stats_ctx {
 	char *id;
 };
 
-static void on_stats(struct shim *s, void *ctx, kc_error_t *err, const ProtobufCMessage *m)
+static void on_stats(void *ctx, kc_error_t *err, const ProtobufCMessage *m)
 {
 	struct stats_ctx *x = ctx;
 	Containerd__Task__V2__StatsResponse r = CONTAINERD__TASK__V2__STATS_RESPONSE__INIT;
 	Google__Protobuf__Any any = GOOGLE__PROTOBUF__ANY__INIT;
 
-	(void)s;
 	if (err) {
 		kc_error_wrap(err, "stats of container `%s`", x->id);
 		shim_fail(x->call, err);
@@ -523,18 +561,14 @@ static void h_stats(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void 
 {
 	const Containerd__Task__V2__StatsRequest *req = (const void *)m;
 	struct shim *s = data;
-	struct shim_proc *p = shim_find_proc(s, call, req->id, "");
-	Grpc__StatsContainerRequest sr = GRPC__STATS_CONTAINER_REQUEST__INIT;
 	struct stats_ctx *x;
 
-	if (!p)
+	if (!find_proc(s, call, req->id, ""))
 		return;
 	x = kc_xzalloc(sizeof(*x));
 	x->call = call;
-	x->id = kc_xstrdup(p->c->id);
-	sr.container_id = p->c->id;
-	shim_agent_call(s, "StatsContainer", &sr.base, &grpc__stats_container_response__descriptor,
-			30 * NS_SEC, on_stats, x);
+	x->id = kc_xstrdup(req->id);
+	kc_ctr_stats(kc_pod_container(s->pod, req->id), on_stats, x);
 }
 
 /* ---- Connect, Shutdown, Checkpoint ---- */
@@ -546,7 +580,7 @@ static void h_connect(struct kc_ttrpc_call *call, const ProtobufCMessage *m, voi
 
 	(void)m;
 	r.shim_pid = (uint32_t)getpid();
-	r.task_pid = shim_task_pid(s);
+	r.task_pid = task_pid(s);
 	r.version = KC_VERSION;
 	kc_ttrpc_call_reply_msg(call, &r.base);
 }
@@ -573,7 +607,7 @@ static void h_shutdown(struct kc_ttrpc_call *call, const ProtobufCMessage *m, vo
 	struct shim *s = data;
 
 	(void)m;
-	if (s->containers) {
+	if (kc_pod_has_containers(s->pod)) {
 		/* As the runc shim: other tasks still live here. */
 		kc_ttrpc_call_reply_msg(call, NULL);
 		return;
@@ -591,8 +625,8 @@ void shim_exit(struct shim *s)
 {
 	if (s->exiting)
 		return;
-	if (s->sb && !s->leave_cgroup)
-		s->leave_cgroup = kc_sandbox_take_cgroup(s->sb);
+	if (!s->leave_cgroup)
+		s->leave_cgroup = kc_pod_take_cgroup(s->pod);
 	s->exiting = true;
 	s->exit_deadline = kc_monotonic_ns() + 2 * NS_SEC;
 	kc_loop_timer_init(&s->exit_timer, exit_check, s);
@@ -610,7 +644,7 @@ static const struct {
 	const char *name;
 	kc_ttrpc_msg_handler_fn fn;
 } handlers[] = {
-	{ "State", h_state },	    { "Create", shim_h_create },	{ "Start", h_start },
+	{ "State", h_state },	    { "Create", h_create },	{ "Start", h_start },
 	{ "Delete", h_delete },	    { "Pids", h_pids },		{ "Pause", h_pause },
 	{ "Resume", h_resume },	    { "Checkpoint", h_checkpoint }, { "Kill", h_kill },
 	{ "Exec", h_exec },	    { "ResizePty", h_resize_pty }, { "CloseIO", h_close_io },
@@ -622,6 +656,19 @@ int shim_task_register(struct shim *s, kc_error_t *err)
 {
 	const ProtobufCServiceDescriptor *desc = &containerd__task__v2__task__descriptor;
 	cleanup_free kc_ttrpc_msg_handler_fn *fns = kc_xzalloc(desc->n_methods * sizeof(*fns));
+	struct kc_pod_opts o = {
+		.loop = s->loop,
+		.config_path = s->config_path,
+		.agent_binary = s->agent_binary,
+		.ns = s->ns,
+		.owner_socket = s->socket_path,
+		.events = { .data = s, .exited = on_exited, .oom = on_oom },
+	};
+	int ret;
+
+	ret = kc_pod_new(&o, &s->pod, err);
+	if (ret < 0)
+		return ret;
 
 	for (unsigned i = 0; i < desc->n_methods; i++)
 		for (size_t j = 0; j < KC_ARRAY_SIZE(handlers); j++)
@@ -632,11 +679,6 @@ int shim_task_register(struct shim *s, kc_error_t *err)
 
 void shim_task_free(struct shim *s)
 {
-	while (s->containers) {
-		struct shim_container *c = s->containers;
-
-		s->containers = c->next;
-		shim_container_free(c);
-	}
-	shim_sandbox_teardown(s);
+	kc_pod_free(s->pod);
+	s->pod = NULL;
 }

@@ -68,7 +68,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	shim_task_free(&s);
 	shim_events_free(&s);
 	kc_loop_free(s.loop);
-	if (s.cfg_loaded)
-		kc_config_free(&s.cfg);
 	return 0;
 }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * test_io.c -- the shim's opening of containerd's IO fifos (src/shim/io.c).
+ * test_io.c -- the opening of containerd's IO fifos (src/sandbox/io.c).
  * containerd's fifo package opens its reading end of an output fifo in a
  * goroutine, so the shim may get there first: a reader that comes a little
  * later is waited for, one that never comes is a clear error.  The
@@ -25,12 +25,13 @@
 #include <cmocka.h>
 
 #include "lib/util.h"
-#include "shim.h"
 #include "google_protobuf.pb-c.h"
-#include "task.h"
+#include "sandbox/internal.h"
+#include "shim.h"
 
 static char dir[] = "/tmp/kc-test-shim-io.XXXXXX";
-static struct shim shim; /* its loop: the pumps' timers and watches */
+static struct kc_pod pod; /* its loop: the pumps' timers and watches */
+static struct shim shim;  /* the event publisher's (same loop) */
 
 static char *fifo(const char *name)
 {
@@ -69,8 +70,8 @@ static pid_t late_reader(const char *path, int delay_ms)
 
 static void test_reader_comes_later(void **state)
 {
-	struct shim_container c = { .id = (char *)"io1", .shim = &shim };
-	struct shim_proc p;
+	struct kc_ctr c = { .id = (char *)"io1", .pod = &pod };
+	struct kc_proc p;
 	cleanup_free char *out = fifo("out"), *err = fifo("err");
 	cleanup_error kc_error_t e = NULL;
 	pid_t r1, r2;
@@ -78,41 +79,41 @@ static void test_reader_comes_later(void **state)
 
 	(void)state;
 	memset(&p, 0, sizeof(p));
-	shim_proc_init(&c, &p, "", false, "", out, err);
+	kc_proc_init(&c, &p, "", false, "", out, err);
 	r1 = late_reader(out, 100);
 	r2 = late_reader(err, 200);
-	assert_int_equal(shim_io_open(&p, &e), 0);
+	assert_int_equal(kc_io_open(&p, &e), 0);
 	assert_true(p.out.fd >= 0);
 	assert_true(p.err.fd >= 0);
 	/* The fds reach the readers. */
 	assert_int_equal(write(p.out.fd, "hello", 5), 5);
 	assert_int_equal(write(p.err.fd, "ab", 2), 2);
-	shim_io_close(&p);
+	kc_io_close(&p);
 	assert_int_equal(waitpid(r1, &st, 0), r1);
 	assert_int_equal(WEXITSTATUS(st), 5);
 	assert_int_equal(waitpid(r2, &st, 0), r2);
 	assert_int_equal(WEXITSTATUS(st), 2);
-	shim_proc_release(&p);
+	kc_proc_release(&p);
 	unlink(out);
 	unlink(err);
 }
 
 static void test_reader_never_comes(void **state)
 {
-	struct shim_container c = { .id = (char *)"io2", .shim = &shim };
-	struct shim_proc p;
+	struct kc_ctr c = { .id = (char *)"io2", .pod = &pod };
+	struct kc_proc p;
 	cleanup_free char *out = fifo("lonely");
 	cleanup_error kc_error_t e = NULL;
 	uint64_t t0 = kc_monotonic_ns();
 
 	(void)state;
 	memset(&p, 0, sizeof(p));
-	shim_proc_init(&c, &p, "", false, "", out, "");
-	assert_int_equal(shim_io_open(&p, &e), -ENXIO);
+	kc_proc_init(&c, &p, "", false, "", out, "");
+	assert_int_equal(kc_io_open(&p, &e), -ENXIO);
 	assert_non_null(strstr(e->msg, "lonely`: nobody opened it for reading in 5 s"));
 	assert_true(kc_monotonic_ns() - t0 >= 4500000000ull);
 	assert_true(p.out.fd < 0);
-	shim_proc_release(&p);
+	kc_proc_release(&p);
 	unlink(out);
 }
 
@@ -146,8 +147,8 @@ static char *slurp(const char *name)
 
 static void test_binary_logger(void **state)
 {
-	struct shim_container c = { .id = (char *)"io3", .shim = &shim };
-	struct shim_proc p;
+	struct kc_ctr c = { .id = (char *)"io3", .pod = &pod };
+	struct kc_proc p;
 	cleanup_free char *logger =
 		recorder("logger", "exec 5>&-\n"
 				   "echo \"$CONTAINER_ID $CONTAINER_NAMESPACE $*\" >$0.info\n"
@@ -158,12 +159,12 @@ static void test_binary_logger(void **state)
 
 	(void)state;
 	memset(&p, 0, sizeof(p));
-	shim_proc_init(&c, &p, "", false, "", uri, uri);
-	assert_int_equal(shim_io_open(&p, &e), 0);
+	kc_proc_init(&c, &p, "", false, "", uri, uri);
+	assert_int_equal(kc_io_open(&p, &e), 0);
 	assert_true(p.logger.pid > 0);
 	assert_int_equal(write(p.out.fd, "hello", 5), 5);
 	assert_int_equal(write(p.err.fd, "ab", 2), 2);
-	shim_io_close(&p); /* EOF: it finishes, and is reaped */
+	kc_io_close(&p); /* EOF: it finishes, and is reaped */
 	assert_int_equal(p.logger.pid, 0);
 	sig = slurp("logger.sig");
 	fds = slurp("logger.fds");
@@ -175,7 +176,7 @@ static void test_binary_logger(void **state)
 	assert_string_equal(info, "io3 kc-test level x y\n");
 	assert_string_equal(out, "hello");
 	assert_string_equal(err, "ab");
-	shim_proc_release(&p);
+	kc_proc_release(&p);
 }
 
 static void test_publish_binary(void **state)
@@ -223,8 +224,10 @@ int main(void)
 	sigset_t term;
 	int ret;
 
-	if (!mkdtemp(dir) || kc_loop_new(&shim.loop, NULL) < 0)
+	if (!mkdtemp(dir) || kc_loop_new(&pod.loop, NULL) < 0)
 		return 1;
+	pod.ns = (char *)"kc-test";
+	shim.loop = pod.loop;
 	shim.ns = (char *)"kc-test";
 	shim.address = (char *)"/run/kc-test.sock";
 	sigemptyset(&term);
@@ -232,7 +235,7 @@ int main(void)
 	sigprocmask(SIG_BLOCK, &term, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	ret = cmocka_run_group_tests_name("shim-io", tests, NULL, NULL);
-	kc_loop_free(shim.loop);
+	kc_loop_free(pod.loop);
 	/* A failed test leaves its fifos; the scripts and what they wrote. */
 	for (const char *const *n = (const char *const[]){ "out", "err", "lonely", "logger",
 		     "logger.sig", "logger.fds", "logger.info", "logger.out", "logger.err",

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Process IO: containerd's stdin/stdout/stderr (fifos the client made, or
- * file:// paths) against the agent's WriteStdin/ReadStdout/ReadStderr.
+ * Process IO: the front end's stdin/stdout/stderr (fifos its client made,
+ * file:// paths, binary:// loggers) against the agent's WriteStdin,
+ * ReadStdout and ReadStderr.
  *
  * Backpressure both ways: an output pump asks the agent for more only once
- * what it got was written to containerd's side (waiting for EPOLLOUT in
+ * what it got was written to the front end's side (waiting for EPOLLOUT in
  * between); the stdin pump reads the fifo only when the previous chunk was
  * taken by the agent (which answers how much its pipe took, 0 when full:
  * then it retries after a short pause instead of spinning).
@@ -19,18 +20,18 @@
 #include "agent.pb-c.h"
 #include "lib/log.h"
 #include "lib/util.h"
-#include "shim.h"
+#include "internal.h"
 
 #define CHUNK (64u * 1024)
 
-static void out_request(struct shim_pump *pp);
+static void out_request(struct kc_pump *pp);
 static void in_retry(void *data);
-static void in_send(struct shim_pump *pp);
-static void in_watch(struct shim_pump *pp, bool on);
+static void in_send(struct kc_pump *pp);
+static void in_watch(struct kc_pump *pp, bool on);
 
-static struct shim *shim_of(struct shim_pump *pp)
+static struct kc_pod *pod_of(struct kc_pump *pp)
 {
-	return pp->proc->c->shim;
+	return pp->proc->c->pod;
 }
 
 /* How long an output fifo's reader may take to appear. */
@@ -74,7 +75,7 @@ static int open_uri(const char *uri, bool in, int *fd, kc_error_t *err)
 	return kc_error_set(err, errno, "open `%s`", uri);
 }
 
-static void pump_init(struct shim_proc *p, struct shim_pump *pp, bool is_stdin, bool is_stderr)
+static void pump_init(struct kc_proc *p, struct kc_pump *pp, bool is_stdin, bool is_stderr)
 {
 	pp->proc = p;
 	pp->is_stdin = is_stdin;
@@ -83,7 +84,7 @@ static void pump_init(struct shim_proc *p, struct shim_pump *pp, bool is_stdin, 
 	kc_loop_timer_init(&pp->retry, in_retry, pp);
 }
 
-void shim_io_init(struct shim_proc *p)
+void kc_io_init(struct kc_proc *p)
 {
 	pump_init(p, &p->in, true, false);
 	pump_init(p, &p->out, false, false);
@@ -91,36 +92,36 @@ void shim_io_init(struct shim_proc *p)
 	p->logger = (struct kc_child)KC_CHILD_INIT;
 }
 
-int shim_io_open(struct shim_proc *p, kc_error_t *err)
+int kc_io_open(struct kc_proc *p, kc_error_t *err)
 {
 	int ret;
 
-	ret = open_uri(p->stdin_path, true, &p->in.fd, err);
-	if (ret >= 0 && strncmp(p->stdout_path, "binary://", 9) == 0)
+	ret = open_uri(p->i.stdin_path, true, &p->in.fd, err);
+	if (ret >= 0 && strncmp(p->i.stdout_path, "binary://", 9) == 0)
 		/* One logger takes both outputs. */
-		ret = shim_io_binary_open(p, p->stdout_path, err);
+		ret = kc_io_binary_open(p, p->i.stdout_path, err);
 	else if (ret >= 0)
-		ret = open_uri(p->stdout_path, false, &p->out.fd, err);
-	if (ret >= 0 && !p->terminal && p->err.fd < 0)
-		ret = open_uri(p->stderr_path, false, &p->err.fd, err);
+		ret = open_uri(p->i.stdout_path, false, &p->out.fd, err);
+	if (ret >= 0 && !p->i.terminal && p->err.fd < 0)
+		ret = open_uri(p->i.stderr_path, false, &p->err.fd, err);
 	if (ret < 0) {
-		shim_io_close(p);
+		kc_io_close(p);
 		return ret;
 	}
 	if (p->in.fd < 0)
 		p->in.done = true;
-	if (p->terminal)
+	if (p->i.terminal)
 		p->err.done = true;
 	return 0;
 }
 
-static void pump_stop(struct shim_pump *pp)
+static void pump_stop(struct kc_pump *pp)
 {
-	struct shim *s = shim_of(pp);
+	struct kc_pod *pod = pod_of(pp);
 
-	kc_loop_timer_stop(s->loop, &pp->retry);
+	kc_loop_timer_stop(pod->loop, &pp->retry);
 	if (pp->busy)
-		shim_agent_cancel(s, pp->call_id);
+		kc_agent_cancel(pod->agent, pp->call_id);
 	if (pp->watch)
 		kc_loop_watch_remove(pp->watch);
 	pp->watch = NULL;
@@ -134,15 +135,15 @@ static void pump_stop(struct shim_pump *pp)
 
 /* ---- output ---- */
 
-static void out_finish(struct shim_pump *pp)
+static void out_finish(struct kc_pump *pp)
 {
 	pp->done = true;
 	pump_stop(pp);
-	shim_proc_maybe_exited(pp->proc);
+	kc_proc_maybe_exited(pp->proc);
 }
 
 /* Writes what is buffered; true when all of it went. */
-static bool out_flush(struct shim_pump *pp)
+static bool out_flush(struct kc_pump *pp)
 {
 	while (pp->off < pp->len && pp->fd >= 0) {
 		ssize_t n = write(pp->fd, pp->buf + pp->off, pp->len - pp->off);
@@ -170,7 +171,7 @@ static bool out_flush(struct shim_pump *pp)
 
 static void out_writable(struct kc_loop_watch *w, int fd, uint32_t events, void *data)
 {
-	struct shim_pump *pp = data;
+	struct kc_pump *pp = data;
 
 	(void)fd;
 	(void)events;
@@ -181,13 +182,12 @@ static void out_writable(struct kc_loop_watch *w, int fd, uint32_t events, void 
 	}
 }
 
-static void out_reply(struct shim *s, void *ctx, kc_error_t *err, const ProtobufCMessage *m)
+static void out_reply(void *ctx, kc_error_t *err, const ProtobufCMessage *m)
 {
-	struct shim_pump *pp = ctx;
+	struct kc_pump *pp = ctx;
 	const Grpc__ReadStreamResponse *r = (const void *)m;
 	cleanup_error kc_error_t werr = NULL;
 
-	(void)s;
 	pp->busy = false;
 	if (pp->done)
 		return;
@@ -210,7 +210,7 @@ static void out_reply(struct shim *s, void *ctx, kc_error_t *err, const Protobuf
 		out_request(pp);
 		return;
 	}
-	if (kc_loop_watch_fd(shim_of(pp)->loop, pp->fd, EPOLLOUT, out_writable, pp, &pp->watch,
+	if (kc_loop_watch_fd(pod_of(pp)->loop, pp->fd, EPOLLOUT, out_writable, pp, &pp->watch,
 			     &werr) < 0) {
 		kc_warn("output of %s: %s", pp->proc->c->id, werr->msg);
 		pp->len = pp->off = 0;
@@ -218,7 +218,7 @@ static void out_reply(struct shim *s, void *ctx, kc_error_t *err, const Protobuf
 	}
 }
 
-static void out_request(struct shim_pump *pp)
+static void out_request(struct kc_pump *pp)
 {
 	Grpc__ReadStreamRequest req = GRPC__READ_STREAM_REQUEST__INIT;
 
@@ -228,42 +228,40 @@ static void out_request(struct shim_pump *pp)
 	req.exec_id = pp->proc->agent_eid;
 	req.len = CHUNK;
 	pp->busy = true;
-	shim_agent_call_id(shim_of(pp), pp->is_stderr ? "ReadStderr" : "ReadStdout", &req.base,
-			   &grpc__read_stream_response__descriptor, 0, out_reply, pp, &pp->call_id);
+	pp->call_id = (pp->is_stderr ? kc_agent_read_stderr : kc_agent_read_stdout)(
+		pod_of(pp)->agent, &req, out_reply, pp);
 }
 
 /* ---- stdin ---- */
 
-static void in_closed(struct shim *s, void *ctx, kc_error_t *err, const ProtobufCMessage *m)
+static void in_closed(void *ctx, kc_error_t *err, const ProtobufCMessage *m)
 {
-	struct shim_pump *pp = ctx;
+	struct kc_pump *pp = ctx;
 
-	(void)s;
 	(void)m;
 	pp->busy = false;
 	if (err)
 		kc_debug("CloseStdin of %s: %s", pp->proc->c->id, (*err)->msg);
 }
 
-static void in_finish(struct shim_pump *pp)
+static void in_finish(struct kc_pump *pp)
 {
 	Grpc__CloseStdinRequest req = GRPC__CLOSE_STDIN_REQUEST__INIT;
 
 	pp->done = true;
 	pump_stop(pp);
-	if (pp->proc->status != ST_RUNNING && pp->proc->status != ST_PAUSED)
+	if (pp->proc->i.status != KC_PROC_RUNNING && pp->proc->i.status != KC_PROC_PAUSED)
 		return;
 	req.container_id = pp->proc->c->id;
 	req.exec_id = pp->proc->agent_eid;
 	pp->busy = true;
-	shim_agent_call_id(shim_of(pp), "CloseStdin", &req.base, NULL, 0, in_closed, pp,
-			   &pp->call_id);
+	pp->call_id = kc_agent_close_stdin(pod_of(pp)->agent, &req, in_closed, pp);
 }
 
 /* Reads one chunk: sends it, or at the end (every writer gone, or CloseIO
  * asked and nothing is left) closes the guest's stdin.  Returns false
  * when there is nothing to read now. */
-static bool in_read(struct shim_pump *pp)
+static bool in_read(struct kc_pump *pp)
 {
 	ssize_t n;
 
@@ -273,11 +271,11 @@ static bool in_read(struct shim_pump *pp)
 	if (n < 0 && (errno == EAGAIN || errno == EINTR) && !pp->close_req)
 		return false;
 	if (n <= 0) {
-		kc_debug("stdin of %s/%s: end", pp->proc->c->id, pp->proc->exec_id);
+		kc_debug("stdin of %s/%s: end", pp->proc->c->id, pp->proc->i.exec_id);
 		in_finish(pp);
 		return true;
 	}
-	kc_debug("stdin of %s/%s: %zd bytes", pp->proc->c->id, pp->proc->exec_id, n);
+	kc_debug("stdin of %s/%s: %zd bytes", pp->proc->c->id, pp->proc->i.exec_id, n);
 	pp->len = (size_t)n;
 	pp->off = 0;
 	in_watch(pp, false);
@@ -293,12 +291,12 @@ static void in_readable(struct kc_loop_watch *w, int fd, uint32_t events, void *
 	in_read(data);
 }
 
-static void in_watch(struct shim_pump *pp, bool on)
+static void in_watch(struct kc_pump *pp, bool on)
 {
 	cleanup_error kc_error_t err = NULL;
 
 	if (on && !pp->watch && pp->fd >= 0) {
-		if (kc_loop_watch_fd(shim_of(pp)->loop, pp->fd, EPOLLIN, in_readable, pp,
+		if (kc_loop_watch_fd(pod_of(pp)->loop, pp->fd, EPOLLIN, in_readable, pp,
 				     &pp->watch, &err) < 0)
 			kc_warn("stdin of %s: %s", pp->proc->c->id, err->msg);
 	} else if (!on && pp->watch) {
@@ -312,9 +310,10 @@ static void in_retry(void *data)
 	in_send(data);
 }
 
-static void in_written(struct shim *s, void *ctx, kc_error_t *err, const ProtobufCMessage *m)
+static void in_written(void *ctx, kc_error_t *err, const ProtobufCMessage *m)
 {
-	struct shim_pump *pp = ctx;
+	struct kc_pump *pp = ctx;
+	struct kc_pod *pod = pod_of(pp);
 	const Grpc__WriteStreamResponse *r = (const void *)m;
 
 	pp->busy = false;
@@ -329,7 +328,8 @@ static void in_written(struct shim *s, void *ctx, kc_error_t *err, const Protobu
 	pp->off += r->len < pp->len - pp->off ? r->len : pp->len - pp->off;
 	if (pp->off < pp->len) {
 		if (r->len == 0) {
-			kc_loop_timer_start(s->loop, &pp->retry, kc_loop_now(s->loop) + 5000000ull);
+			kc_loop_timer_start(pod->loop, &pp->retry,
+					    kc_loop_now(pod->loop) + 5000000ull);
 			return;
 		}
 		in_send(pp);
@@ -344,7 +344,7 @@ static void in_written(struct shim *s, void *ctx, kc_error_t *err, const Protobu
 	in_watch(pp, true);
 }
 
-static void in_send(struct shim_pump *pp)
+static void in_send(struct kc_pump *pp)
 {
 	Grpc__WriteStreamRequest req = GRPC__WRITE_STREAM_REQUEST__INIT;
 
@@ -353,28 +353,27 @@ static void in_send(struct shim_pump *pp)
 	req.data.data = pp->buf + pp->off;
 	req.data.len = pp->len - pp->off;
 	pp->busy = true;
-	shim_agent_call_id(shim_of(pp), "WriteStdin", &req.base,
-			   &grpc__write_stream_response__descriptor, 0, in_written, pp, &pp->call_id);
+	pp->call_id = kc_agent_write_stdin(pod_of(pp)->agent, &req, in_written, pp);
 }
 
-void shim_io_close_stdin(struct shim_proc *p)
+void kc_io_close_stdin(struct kc_proc *p)
 {
-	struct shim_pump *pp = &p->in;
+	struct kc_pump *pp = &p->in;
 
 	if (pp->done)
 		return;
 	pp->close_req = true;
 	/* Before the process runs, the pump starts with a drain. */
-	if (pp->proc->status == ST_RUNNING && !pp->busy && pp->off >= pp->len)
+	if (pp->proc->i.status == KC_PROC_RUNNING && !pp->busy && pp->off >= pp->len)
 		in_read(pp);
 }
 
 /* ---- whole process ---- */
 
-void shim_io_start(struct shim_proc *p)
+void kc_io_start(struct kc_proc *p)
 {
 	out_request(&p->out);
-	if (!p->terminal)
+	if (!p->i.terminal)
 		out_request(&p->err);
 	if (!p->in.done) {
 		if (p->in.close_req)
@@ -384,16 +383,16 @@ void shim_io_start(struct shim_proc *p)
 	}
 }
 
-bool shim_io_drained(const struct shim_proc *p)
+bool kc_io_drained(const struct kc_proc *p)
 {
 	return p->out.done && p->err.done;
 }
 
-void shim_io_close(struct shim_proc *p)
+void kc_io_close(struct kc_proc *p)
 {
 	p->in.done = p->out.done = p->err.done = true;
 	pump_stop(&p->in);
 	pump_stop(&p->out);
 	pump_stop(&p->err);
-	shim_io_binary_reap(p);
+	kc_io_binary_reap(p);
 }

@@ -14,7 +14,7 @@
 
 #include "host/child.h"
 #include "lib/util.h"
-#include "shim.h"
+#include "internal.h"
 
 static int hexval(char c)
 {
@@ -72,11 +72,11 @@ static char **parse_uri(const char *uri, kc_error_t *err)
 	return argv;
 }
 
-int shim_io_binary_open(struct shim_proc *p, const char *uri, kc_error_t *err)
+int kc_io_binary_open(struct kc_proc *p, const char *uri, kc_error_t *err)
 {
 	cleanup_strv char **argv = parse_uri(uri, err);
 	cleanup_free char *id = kc_xasprintf("CONTAINER_ID=%s", p->c->id);
-	cleanup_free char *ns = kc_xasprintf("CONTAINER_NAMESPACE=%s", p->c->shim->ns);
+	cleanup_free char *ns = kc_xasprintf("CONTAINER_NAMESPACE=%s", p->c->pod->ns);
 	char *env_add[] = { id, ns, NULL };
 	int out[2] = { -1, -1 }, errp[2] = { -1, -1 }, ready[2] = { -1, -1 };
 	int stdio[3] = { KC_CHILD_NULL, KC_CHILD_NULL, KC_CHILD_NULL }, fds[3];
@@ -129,7 +129,7 @@ out:
 	return ret;
 }
 
-void shim_io_binary_reap(struct shim_proc *p)
+void kc_io_binary_reap(struct kc_proc *p)
 {
 	if (p->logger.pid <= 0)
 		return;
