@@ -279,18 +279,18 @@ static void test_parse_bounds(void **state)
 /* The text kata-c's agent answers GetMetrics with today (guest.c), plus
  * what Kata's agent sends and what a hostile guest might. */
 #define AGENT_CLEAN \
-	"# HELP kata_agent_scrape_count Metrics scrapes served.\n" \
+	"# HELP kata_agent_scrape_count Metrics scrape count\n" \
 	"# TYPE kata_agent_scrape_count counter\n" \
 	"kata_agent_scrape_count 3\n" \
-	"# HELP kata_agent_threads Agent threads.\n" \
+	"# HELP kata_agent_threads Agent process threads\n" \
 	"# TYPE kata_agent_threads gauge\n" \
 	"kata_agent_threads 2\n" \
-	"# HELP kata_guest_load Guest load average.\n" \
+	"# HELP kata_guest_load Guest system load.\n" \
 	"# TYPE kata_guest_load gauge\n" \
 	"kata_guest_load{item=\"load1\"} 0.25\n" \
 	"kata_guest_load{item=\"load5\"} 0.5\n" \
 	"kata_guest_load{item=\"load15\"} 0.75\n" \
-	"# HELP kata_guest_meminfo Guest memory (/proc/meminfo), bytes.\n" \
+	"# HELP kata_guest_meminfo Statistics about memory usage in the system.\n" \
 	"# TYPE kata_guest_meminfo gauge\n" \
 	"kata_guest_meminfo{item=\"MemTotal\"} 2048000\n" \
 	"kata_guest_meminfo{item=\"Active_anon_\"} 4096\n" \
@@ -331,7 +331,7 @@ static void test_agent(void **state)
 
 	assert_true(sample(&d, "kata_agent_scrape_count", NULL, NULL)->value == 3);
 	assert_int_equal(family(&d, "kata_agent_scrape_count")->type, KC_PROM_COUNTER);
-	assert_string_equal(family(&d, "kata_agent_threads")->help, "Agent threads.");
+	assert_string_equal(family(&d, "kata_agent_threads")->help, "Agent process threads");
 	assert_true(sample(&d, "kata_guest_load", "item", "load15")->value == 0.75);
 	/* meminfo's items take Kata's names. */
 	assert_true(sample(&d, "kata_guest_meminfo", "item", "mem_total")->value == 2048000);
