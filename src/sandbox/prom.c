@@ -39,6 +39,15 @@ static const char *const type_names[] = {
 	[KC_PROM_UNTYPED] = "untyped",
 };
 
+/* Room for element n of an array grown by doubling: its capacity is the
+ * power of two above the count, so it grows when the count is one. */
+static void *grow(void *array, size_t n, size_t size)
+{
+	if (n && (n & (n - 1)))
+		return array;
+	return kc_xrealloc(array, (n ? 2 * n : 1) * size);
+}
+
 bool kc_prom_valid_name(const char *s)
 {
 	if (!s || !*s || !(isalpha((unsigned char)*s) || *s == '_' || *s == ':'))
@@ -171,7 +180,7 @@ int kc_prom_family(struct kc_prom *p, const char *name, const char *help,
 	for (size_t i = 0; i < p->n_families; i++)
 		if (strcmp(p->families[i], name) == 0)
 			return kc_error_set(err, EEXIST, "metrics: family %s written twice", name);
-	p->families = kc_xrealloc(p->families, (p->n_families + 1) * sizeof(char *));
+	p->families = grow(p->families, p->n_families, sizeof(char *));
 	p->families[p->n_families] = kc_xstrdup(name);
 	p->cur = p->families[p->n_families++];
 	if (help) {
@@ -314,8 +323,8 @@ static struct kc_prom_parsed_family *new_family(struct parser *ps, const char *n
 	struct kc_prom_parsed *o = ps->out;
 	struct kc_prom_parsed_family *f;
 
-	o->families = kc_xrealloc(o->families, (o->n_families + 1) * sizeof(*f));
-	ps->closed = kc_xrealloc(ps->closed, (o->n_families + 1) * sizeof(bool));
+	o->families = grow(o->families, o->n_families, sizeof(*f));
+	ps->closed = grow(ps->closed, o->n_families, sizeof(bool));
 	ps->closed[o->n_families] = false;
 	f = &o->families[o->n_families++];
 	memset(f, 0, sizeof(*f));
@@ -516,7 +525,7 @@ static int parse_sample(struct parser *ps, const char *line, kc_error_t *err)
 		why = "a family's samples apart, or too many families";
 		goto bad;
 	}
-	f->samples = kc_xrealloc(f->samples, (f->n_samples + 1) * sizeof(s));
+	f->samples = grow(f->samples, f->n_samples, sizeof(s));
 	f->samples[f->n_samples++] = s;
 	ps->samples++;
 	return 0;

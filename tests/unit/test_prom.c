@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -367,6 +368,8 @@ static pid_t sleeper(void)
 
 	assert_true(pid >= 0);
 	if (pid == 0) {
+		/* Gone with the test, should a failed assertion skip reap(). */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		pause();
 		_exit(0);
 	}
