@@ -563,7 +563,7 @@ static bool unescape_help(const char *s, char **out)
 
 static int parse_comment(struct parser *ps, const char *line, kc_error_t *err)
 {
-	char name[KC_PROM_MAX_NAME];
+	char name[KC_PROM_MAX_NAME] = "";
 	const char *p = line + 1, *why = NULL;
 	bool help;
 	struct kc_prom_parsed_family *f;
@@ -580,6 +580,7 @@ static int parse_comment(struct parser *ps, const char *line, kc_error_t *err)
 	while (*p == ' ' || *p == '\t')
 		p++;
 	if (!take_name(&p, name, sizeof(name), true) || (*p && *p != ' ' && *p != '\t')) {
+		name[0] = '\0'; /* no family to close below */
 		why = "invalid metric name";
 		goto bad;
 	}

@@ -219,6 +219,7 @@ static void test_parse_refuses(void **state)
 	expect_parse_error("a{__x=\"1\"} 1\n", "line 1: invalid label name");
 	expect_parse_error("a{x=\"1\" y=\"2\"} 1\n", "line 1: labels not separated");
 	expect_parse_error("9a 1\n", "line 1: invalid metric name");
+	expect_parse_error("# TYPE 9a gauge\na 1\n", "line 1: invalid metric name");
 	expect_parse_error("a one\n", "line 1: no valid value");
 	expect_parse_error("a 0x10\n", "line 1: no valid value");
 	expect_parse_error("a 1 2 3\n", "line 1: junk after the timestamp");
@@ -358,6 +359,41 @@ static void test_agent(void **state)
 	 * TYPE and three samples, the bad line. */
 	assert_int_equal(dropped, 8);
 	kc_prom_parsed_free(&d);
+}
+
+/* Whatever the guest sends, what passes is valid text: the agent's text
+ * mutated byte by byte (a fixed seed, so a failure repeats), ingested, and
+ * the result parsed strictly. */
+static void test_agent_mutated(void **state)
+{
+	static const char alphabet[] = "{}\"\\\n =,#_aZ09.-+e\r\t\0";
+	unsigned seed = 20261207;
+	size_t len = strlen(agent_text);
+
+	(void)state;
+	for (int round = 0; round < 3000; round++) {
+		cleanup_prom struct kc_prom *p = kc_prom_new();
+		cleanup_error kc_error_t err = NULL;
+		cleanup_free char *text = kc_xstrdup(agent_text);
+		struct kc_prom_parsed d;
+		size_t dropped;
+
+		assert_int_equal(kc_prom_const_label(p, "sandbox_id", "sb", &err), 0);
+		for (int i = 0; i < 1 + round % 8; i++)
+			text[rand_r(&seed) % len] = alphabet[rand_r(&seed) % (sizeof(alphabet) - 1)];
+		assert_int_equal(kc_prom_agent(p, text, len, &dropped, &err), 0);
+		parse_strict(kc_prom_text(p, NULL), &d);
+		for (size_t i = 0; i < d.n_families; i++) {
+			const char *name = d.families[i].name;
+
+			assert_true(strncmp(name, "kata_agent_", 11) == 0 ||
+				    strncmp(name, "kata_guest_", 11) == 0);
+			for (size_t j = 0; j < d.families[i].n_samples; j++)
+				assert_string_equal(label(&d.families[i].samples[j], "sandbox_id"),
+						    "sb");
+		}
+		kc_prom_parsed_free(&d);
+	}
 }
 
 /* ---- a whole sandbox ---- */
@@ -529,6 +565,7 @@ int main(void)
 		cmocka_unit_test(test_parse_accepts),
 		cmocka_unit_test(test_parse_bounds),
 		cmocka_unit_test(test_agent),
+		cmocka_unit_test(test_agent_mutated),
 		cmocka_unit_test(test_sandbox),
 		cmocka_unit_test(test_sandbox_hypervisor_gone),
 		cmocka_unit_test(test_promtool),
