@@ -284,7 +284,9 @@ static int agent_family(struct kc_prom *p, const struct kc_prom_parsed_family *f
 	bool meminfo, started = false;
 	int ret = 0;
 
-	if (!name || !f->n_samples) {
+	/* Kata's agent sends no histograms, and their buckets would need
+	 * checking of their own. */
+	if (!name || !f->n_samples || f->type == KC_PROM_HISTOGRAM) {
 		*dropped += f->n_samples;
 		return 0;
 	}

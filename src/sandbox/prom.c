@@ -29,6 +29,7 @@ struct kc_prom {
 	char **families; /* names started, in order */
 	size_t n_families;
 	const char *cur; /* the family samples go to (an entry of families) */
+	enum kc_prom_type cur_type;
 	char **const_labels; /* name, value, ... */
 	size_t n_const;
 };
@@ -37,6 +38,7 @@ static const char *const type_names[] = {
 	[KC_PROM_COUNTER] = "counter",
 	[KC_PROM_GAUGE] = "gauge",
 	[KC_PROM_UNTYPED] = "untyped",
+	[KC_PROM_HISTOGRAM] = "histogram",
 };
 
 /* Room for element n of an array grown by doubling: its capacity is the
@@ -183,6 +185,7 @@ int kc_prom_family(struct kc_prom *p, const char *name, const char *help,
 	p->families = grow(p->families, p->n_families, sizeof(char *));
 	p->families[p->n_families] = kc_xstrdup(name);
 	p->cur = p->families[p->n_families++];
+	p->cur_type = type;
 	if (help) {
 		puts_(p, "# HELP ");
 		puts_(p, name);
@@ -208,32 +211,48 @@ static void put_label(struct kc_prom *p, bool *first, const char *name, const ch
 	puts_(p, "\"");
 }
 
-int kc_prom_sample(struct kc_prom *p, const char *const *labels, double value, kc_error_t *err)
+/* The caller's labels checked: n their count of names and values. */
+static int check_labels(const struct kc_prom *p, const char *const *labels, size_t *n,
+			kc_error_t *err)
+{
+	if (!p->cur)
+		return kc_error_set(err, EINVAL, "metrics: a sample before any family");
+	for (*n = 0; labels && labels[*n]; *n += 2) {
+		const char *name = labels[*n];
+
+		if (!kc_prom_valid_label(name))
+			return kc_error_set(err, EINVAL, "metrics: %s: invalid label name \"%s\"",
+					    p->cur, name);
+		if (!labels[*n + 1])
+			return kc_error_set(err, EINVAL, "metrics: %s: label %s has no value",
+					    p->cur, name);
+		if (kc_prom_is_const_label(p, name))
+			return kc_error_set(err, EINVAL, "metrics: %s: label %s is constant",
+					    p->cur, name);
+		if (p->cur_type == KC_PROM_HISTOGRAM && strcmp(name, "le") == 0)
+			return kc_error_set(err, EINVAL, "metrics: %s: label le is the buckets'",
+					    p->cur);
+		for (size_t j = 0; j < *n; j += 2)
+			if (strcmp(labels[j], name) == 0)
+				return kc_error_set(err, EINVAL, "metrics: %s: label %s twice",
+						    p->cur, name);
+	}
+	return 0;
+}
+
+/* name{labels,le="le",constant labels} value */
+static void put_sample(struct kc_prom *p, const char *suffix, const char *const *labels,
+		       size_t n, const char *le, double value)
 {
 	char num[32];
 	bool first = true;
-	size_t n = 0;
 
-	if (!p->cur)
-		return kc_error_set(err, EINVAL, "metrics: a sample before any family");
-	for (; labels && labels[n]; n += 2) {
-		if (!kc_prom_valid_label(labels[n]))
-			return kc_error_set(err, EINVAL, "metrics: %s: invalid label name \"%s\"",
-					    p->cur, labels[n]);
-		if (!labels[n + 1])
-			return kc_error_set(err, EINVAL, "metrics: %s: label %s has no value",
-					    p->cur, labels[n]);
-		if (kc_prom_is_const_label(p, labels[n]))
-			return kc_error_set(err, EINVAL, "metrics: %s: label %s is constant",
-					    p->cur, labels[n]);
-		for (size_t j = 0; j < n; j += 2)
-			if (strcmp(labels[j], labels[n]) == 0)
-				return kc_error_set(err, EINVAL, "metrics: %s: label %s twice",
-						    p->cur, labels[n]);
-	}
 	puts_(p, p->cur);
+	puts_(p, suffix);
 	for (size_t i = 0; i < n; i += 2)
 		put_label(p, &first, labels[i], labels[i + 1]);
+	if (le)
+		put_label(p, &first, "le", le);
 	for (size_t i = 0; i < p->n_const; i++)
 		put_label(p, &first, p->const_labels[2 * i], p->const_labels[2 * i + 1]);
 	if (!first)
@@ -242,6 +261,58 @@ int kc_prom_sample(struct kc_prom *p, const char *const *labels, double value, k
 	puts_(p, " ");
 	puts_(p, num);
 	puts_(p, "\n");
+}
+
+int kc_prom_sample(struct kc_prom *p, const char *const *labels, double value, kc_error_t *err)
+{
+	size_t n;
+	int ret = check_labels(p, labels, &n, err);
+
+	if (ret < 0)
+		return ret;
+	if (p->cur_type == KC_PROM_HISTOGRAM)
+		return kc_error_set(err, EINVAL, "metrics: %s: a histogram takes "
+				    "kc_prom_histogram()", p->cur);
+	put_sample(p, "", labels, n, NULL, value);
+	return 0;
+}
+
+static double hist_bound(size_t i)
+{
+	return (double)(1u << i);
+}
+
+void kc_prom_hist_observe(struct kc_prom_hist *h, double v)
+{
+	for (size_t i = 0; i < KC_PROM_HIST_BUCKETS; i++)
+		if (v <= hist_bound(i)) {
+			h->counts[i]++;
+			break;
+		}
+	h->count++;
+	h->sum += v;
+}
+
+int kc_prom_histogram(struct kc_prom *p, const char *const *labels,
+		      const struct kc_prom_hist *h, kc_error_t *err)
+{
+	uint64_t cumulative = 0;
+	char le[32];
+	size_t n;
+	int ret = check_labels(p, labels, &n, err);
+
+	if (ret < 0)
+		return ret;
+	if (p->cur_type != KC_PROM_HISTOGRAM)
+		return kc_error_set(err, EINVAL, "metrics: %s: not a histogram", p->cur);
+	for (size_t i = 0; i < KC_PROM_HIST_BUCKETS; i++) {
+		cumulative += h->counts[i];
+		kc_prom_format_value(hist_bound(i), le);
+		put_sample(p, "_bucket", labels, n, le, (double)cumulative);
+	}
+	put_sample(p, "_bucket", labels, n, "+Inf", (double)h->count);
+	put_sample(p, "_sum", labels, n, NULL, h->sum);
+	put_sample(p, "_count", labels, n, NULL, (double)h->count);
 	return 0;
 }
 
@@ -262,8 +333,7 @@ struct parser {
 	/* families whose samples ended (another family's came after): more
 	 * of them would split the family */
 	bool *closed;
-	/* histograms and summaries refused: their _bucket, _sum and _count
-	 * samples go too */
+	/* summaries refused: their _sum and _count samples go too */
 	char **refused;
 	size_t n_refused;
 };
@@ -428,6 +498,20 @@ static bool take_value(const char **p, double *v)
 	return true;
 }
 
+/* A histogram's name_bucket, name_sum and name_count samples are its
+ * family's (the current one: its samples come together). */
+static const char *histogram_family(const struct parser *ps, const char *name)
+{
+	const struct kc_prom_parsed_family *f = ps->cur;
+	size_t n = f ? strlen(f->name) : 0;
+
+	if (f && f->type == KC_PROM_HISTOGRAM && strncmp(name, f->name, n) == 0 &&
+	    (!strcmp(name + n, "_bucket") || !strcmp(name + n, "_sum") ||
+	     !strcmp(name + n, "_count")))
+		return f->name;
+	return name;
+}
+
 static int parse_sample(struct parser *ps, const char *line, kc_error_t *err)
 {
 	struct kc_prom_parsed_sample s = { 0 };
@@ -442,7 +526,7 @@ static int parse_sample(struct parser *ps, const char *line, kc_error_t *err)
 	}
 	s.name = kc_xstrdup(name);
 	if (is_refused(ps, name)) {
-		why = "a sample of a histogram or summary";
+		why = "a sample of a summary";
 		goto bad;
 	}
 	if (*p == '{') {
@@ -520,7 +604,7 @@ static int parse_sample(struct parser *ps, const char *line, kc_error_t *err)
 		why = "too many samples";
 		goto bad;
 	}
-	f = enter(ps, name, false);
+	f = enter(ps, histogram_family(ps, name), false);
 	if (!f) {
 		why = "a family's samples apart, or too many families";
 		goto bad;
@@ -605,8 +689,8 @@ static int parse_comment(struct parser *ps, const char *line, kc_error_t *err)
 			return 0;
 		}
 	why = "an unknown TYPE";
-	if (strcmp(p, "histogram") == 0 || strcmp(p, "summary") == 0) {
-		why = "histograms and summaries are not supported";
+	if (strcmp(p, "summary") == 0) {
+		why = "summaries are not supported";
 		if (ps->n_refused < KC_PROM_MAX_FAMILIES) {
 			ps->refused = kc_xrealloc(ps->refused, (ps->n_refused + 1) * sizeof(char *));
 			ps->refused[ps->n_refused++] = kc_xstrdup(name);

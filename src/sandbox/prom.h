@@ -33,7 +33,22 @@ enum kc_prom_type {
 	KC_PROM_COUNTER,
 	KC_PROM_GAUGE,
 	KC_PROM_UNTYPED,
+	KC_PROM_HISTOGRAM,	/* samples through kc_prom_histogram() only */
 };
+
+/*
+ * A histogram with Kata's buckets (prometheus.ExponentialBuckets(1, 2, 10):
+ * upper bounds 1, 2, 4 ... 512, then +Inf), as Kata's shim times its RPCs
+ * and agent calls in milliseconds.  Zero-initialise; not thread-safe.
+ */
+#define KC_PROM_HIST_BUCKETS 10
+struct kc_prom_hist {
+	uint64_t counts[KC_PROM_HIST_BUCKETS];	/* observations in (bound i-1, bound i] */
+	uint64_t count;				/* all observations, +Inf's too */
+	double sum;
+};
+
+void kc_prom_hist_observe(struct kc_prom_hist *h, double v);
 
 struct kc_prom;
 
@@ -57,6 +72,11 @@ int kc_prom_family(struct kc_prom *p, const char *name, const char *help,
 /* A sample of the family last started: labels is NULL or
  * { name1, value1, name2, value2, ..., NULL }. */
 int kc_prom_sample(struct kc_prom *p, const char *const *labels, double value, kc_error_t *err);
+
+/* The _bucket{le=...} (cumulative), _sum and _count samples of h, for the
+ * histogram family last started; labels as kc_prom_sample's, without "le". */
+int kc_prom_histogram(struct kc_prom *p, const char *const *labels,
+		      const struct kc_prom_hist *h, kc_error_t *err);
 
 /* The text so far (NUL-terminated, owned by p). */
 const char *kc_prom_text(const struct kc_prom *p, size_t *len);
@@ -145,9 +165,10 @@ struct kc_prom_parsed {
 };
 
 /* Parses text format 0.0.4.  strict: the first malformed line, a family
- * whose HELP/TYPE repeat or whose samples are apart, a histogram or summary
- * fail the parse (the error names the line); otherwise such lines are
- * dropped and counted.  Limits: see kc_prom_agent. */
+ * whose HELP/TYPE repeat or whose samples are apart, a summary fail the
+ * parse (the error names the line); otherwise such lines are dropped and
+ * counted.  A histogram's _bucket, _sum and _count samples belong to its
+ * family (their structure is not checked).  Limits: see kc_prom_agent. */
 int kc_prom_parse(const char *text, size_t len, bool strict, struct kc_prom_parsed *out,
 		  kc_error_t *err);
 void kc_prom_parsed_free(struct kc_prom_parsed *parsed);

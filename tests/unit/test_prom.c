@@ -165,6 +165,53 @@ static void test_writer_refuses(void **state)
 	assert_int_equal(len, strlen(kc_prom_text(p, NULL)));
 }
 
+static void test_histogram(void **state)
+{
+	cleanup_prom struct kc_prom *p = kc_prom_new();
+	cleanup_error kc_error_t err = NULL;
+	struct kc_prom_hist h = { 0 };
+	const char *action[] = { "action", "x", NULL };
+	const char *le[] = { "le", "1", NULL };
+	struct kc_prom_parsed d;
+	const char *want =
+		"# HELP h_ms H.\n# TYPE h_ms histogram\n"
+		"h_ms_bucket{action=\"x\",le=\"1\"} 2\n"
+		"h_ms_bucket{action=\"x\",le=\"2\"} 2\n"
+		"h_ms_bucket{action=\"x\",le=\"4\"} 3\n"
+		"h_ms_bucket{action=\"x\",le=\"8\"} 3\n"
+		"h_ms_bucket{action=\"x\",le=\"16\"} 3\n"
+		"h_ms_bucket{action=\"x\",le=\"32\"} 3\n"
+		"h_ms_bucket{action=\"x\",le=\"64\"} 3\n"
+		"h_ms_bucket{action=\"x\",le=\"128\"} 3\n"
+		"h_ms_bucket{action=\"x\",le=\"256\"} 3\n"
+		"h_ms_bucket{action=\"x\",le=\"512\"} 4\n"
+		"h_ms_bucket{action=\"x\",le=\"+Inf\"} 5\n"
+		"h_ms_sum{action=\"x\"} 1616.5\n"
+		"h_ms_count{action=\"x\"} 5\n"
+		"# TYPE g gauge\n";
+
+	(void)state;
+	/* 1 falls in le="1", 512 in le="512", 1000 only in +Inf. */
+	kc_prom_hist_observe(&h, 0.5);
+	kc_prom_hist_observe(&h, 1);
+	kc_prom_hist_observe(&h, 3);
+	kc_prom_hist_observe(&h, 512);
+	kc_prom_hist_observe(&h, 1100);
+	assert_int_equal(kc_prom_family(p, "h_ms", "H.", KC_PROM_HISTOGRAM, &err), 0);
+	expect_fail(kc_prom_sample(p, NULL, 1, &err), &err, EINVAL, "takes kc_prom_histogram()");
+	expect_fail(kc_prom_histogram(p, le, &h, &err), &err, EINVAL, "label le is the buckets'");
+	assert_int_equal(kc_prom_histogram(p, action, &h, &err), 0);
+	assert_int_equal(kc_prom_family(p, "g", NULL, KC_PROM_GAUGE, &err), 0);
+	expect_fail(kc_prom_histogram(p, action, &h, &err), &err, EINVAL, "g: not a histogram");
+	assert_string_equal(kc_prom_text(p, NULL), want);
+	parse_strict(want, &d);
+	assert_int_equal(d.n_families, 2);
+	assert_int_equal(d.families[0].type, KC_PROM_HISTOGRAM);
+	assert_int_equal(d.families[0].n_samples, 13);
+	assert_string_equal(d.families[0].samples[12].name, "h_ms_count");
+	kc_prom_parsed_free(&d);
+}
+
 /* What the writer writes, the strict parser reads back as given. */
 static void test_round_trip(void **state)
 {
@@ -223,8 +270,7 @@ static void test_parse_refuses(void **state)
 	expect_parse_error("a one\n", "line 1: no valid value");
 	expect_parse_error("a 0x10\n", "line 1: no valid value");
 	expect_parse_error("a 1 2 3\n", "line 1: junk after the timestamp");
-	expect_parse_error("# TYPE h histogram\nh_bucket{le=\"1\"} 1\n",
-			   "line 1: histograms and summaries are not supported");
+	expect_parse_error("# TYPE s summary\ns_sum 1\n", "line 1: summaries are not supported");
 	expect_parse_error("# TYPE a gaug\na 1\n", "line 1: an unknown TYPE");
 	expect_parse_error("# HELP a bad \\t escape\n", "line 1: an invalid escape in HELP");
 }
@@ -356,8 +402,8 @@ static void test_agent(void **state)
 	assert_null(family(&d, "kata_guest_bad"));
 	assert_non_null(family(&d, "kata_guest_ok"));
 	/* NotAKataItem, hypervisor_threads, tasks{sandbox_id}, the histogram's
-	 * TYPE and three samples, the bad line. */
-	assert_int_equal(dropped, 8);
+	 * three samples, the bad line. */
+	assert_int_equal(dropped, 7);
 	kc_prom_parsed_free(&d);
 }
 
@@ -436,18 +482,27 @@ static char *render(pid_t hyp, pid_t vfs, const char *agent, size_t want_dropped
 		.overhead = { &before, &after },
 	};
 	size_t dropped;
+	struct kc_prom_hist rpc = { 0 };
+	const char *create[] = { "action", "create", NULL };
 
 	assert_int_equal(kc_prom_const_label(p, "sandbox_id", "0123abcd", &err), 0);
 	if (kc_prom_render_sandbox(p, &sb, &dropped, &err) < 0)
 		fail_msg("render: %s", err->msg);
 	assert_int_equal(dropped, want_dropped);
+	/* The shim's own RPC timings, as Kata's shim keeps them. */
+	kc_prom_hist_observe(&rpc, 0.5);
+	kc_prom_hist_observe(&rpc, 3);
+	kc_prom_hist_observe(&rpc, 700);
+	assert_int_equal(kc_prom_family(p, "kata_shim_rpc_durations_histogram_milliseconds",
+					"RPC latency distributions.", KC_PROM_HISTOGRAM, &err), 0);
+	assert_int_equal(kc_prom_histogram(p, create, &rpc, &err), 0);
 	return kc_xstrdup(kc_prom_text(p, NULL));
 }
 
 static void test_sandbox(void **state)
 {
 	pid_t hyp = sleeper(), vfs = sleeper();
-	cleanup_free char *text = render(hyp, vfs, agent_text, 8);
+	cleanup_free char *text = render(hyp, vfs, agent_text, 7);
 	struct kc_prom_parsed d;
 	const char *shim[] = { "threads", "proc_status", "proc_stat", "io_stat", "fds" };
 
@@ -482,6 +537,8 @@ static void test_sandbox(void **state)
 	assert_true(sample(&d, "kata_shim_pod_overhead_memory_in_bytes", NULL, NULL)->value ==
 		    200 << 20);
 	assert_true(sample(&d, "kata_guest_meminfo", "item", "mem_total")->value == 2048000);
+	assert_int_equal(family(&d, "kata_shim_rpc_durations_histogram_milliseconds")->n_samples,
+			 13);
 	/* Every sample carries the sandbox's id. */
 	for (size_t i = 0; i < d.n_families; i++)
 		for (size_t j = 0; j < d.families[i].n_samples; j++)
@@ -508,12 +565,17 @@ static void test_sandbox_hypervisor_gone(void **state)
 /*
  * Prometheus's own checker on a whole render.  Its lint findings about
  * names are allowed only for the names Kata chose (dashboards need those);
- * a parse error ("error while linting") never.
+ * a parse error ("error while linting") never.  Rendered with a histogram
+ * too, as the shim will time its RPCs.
  */
 static const char *const kata_lints[] = {
 	"kata_agent_scrape_count counter metrics should have \"_total\" suffix",
 	"kata_agent_scrape_count non-histogram and non-summary metrics should not have "
 	"\"_count\" suffix",
+	"kata_shim_rpc_durations_histogram_milliseconds metric name should not include type "
+	"'histogram'",
+	"kata_shim_rpc_durations_histogram_milliseconds use base unit \"seconds\" instead of "
+	"\"milliseconds\"",
 };
 
 static void test_promtool(void **state)
@@ -560,6 +622,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_writer_exact),
 		cmocka_unit_test(test_writer_refuses),
+		cmocka_unit_test(test_histogram),
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_parse_refuses),
 		cmocka_unit_test(test_parse_accepts),
