@@ -2,9 +2,10 @@
 #ifndef KC_SANDBOX_PROM_INTERNAL_H
 #define KC_SANDBOX_PROM_INTERNAL_H
 
-/* What prom.c shares with kata_metrics.c and the unit tests. */
+/* What prom.c shares with prom_parse.c, kata_metrics.c and the unit tests. */
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "prom.h"
 
@@ -24,5 +25,9 @@ bool kc_prom_is_const_label(const struct kc_prom *p, const char *name);
 /* v as the format writes it: NaN, +Inf, -Inf or the shortest decimal
  * (15 or 17 digits) that reads back as v. */
 void kc_prom_format_value(double v, char out[32]);
+/* "counter", "gauge", "untyped", "histogram"; NULL past the last type. */
+const char *kc_prom_type_name(enum kc_prom_type type);
+/* Room for element n of an array grown by doubling (kc_xrealloc). */
+void *kc_prom_grow(void *array, size_t n, size_t size);
 
 #endif
