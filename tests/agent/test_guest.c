@@ -495,6 +495,18 @@ static void test_metrics(void **state)
 	assert_non_null(p);
 	assert_true(strtod(strchr(p, '}') + 2, NULL) > 1024.0 * 1024);
 	assert_non_null(strstr(r->metrics, "kata_guest_meminfo{item=\"Active_anon_\"} "));
+	/* Kata's other agent and guest families (src/agent/src/metrics.rs). */
+	assert_non_null(strstr(r->metrics, "\nkata_agent_proc_status{item=\"vmrss\"} "));
+	assert_non_null(strstr(r->metrics, "\nkata_agent_proc_stat{item=\"cstime\"} "));
+	assert_non_null(strstr(r->metrics, "\nkata_agent_io_stat{item=\"rchar\"} "));
+	assert_non_null(strstr(r->metrics, "\nkata_agent_total_rss "));
+	assert_non_null(strstr(r->metrics, "\nkata_guest_tasks{item=\"max\"} "));
+	assert_non_null(strstr(r->metrics, "\nkata_guest_cpu_time{cpu=\"total\",item=\"idle\"} "));
+	assert_non_null(strstr(r->metrics, "\nkata_guest_cpu_time{cpu=\"0\",item=\"guest_nice\"} "));
+	assert_non_null(strstr(r->metrics, "\nkata_guest_vm_stat{item=\"nr_free_pages\"} "));
+	assert_non_null(strstr(r->metrics,
+			       "\nkata_guest_netdev_stat{interface=\"lo\",item=\"sent_carrier\"} "));
+	assert_non_null(strstr(r->metrics, "# TYPE kata_guest_diskstat gauge\n"));
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 }
 

@@ -335,6 +335,14 @@ void kc_agent_h_add_swap(struct kc_ttrpc_call *call, const ProtobufCMessage *m, 
 
 /* ---- metrics ---- */
 
+/*
+ * GetMetrics answers Prometheus text with Kata's agent families
+ * (src/agent/src/metrics.rs): the agent's process (kata_agent_*) and the
+ * guest's /proc (kata_guest_*).  The shim checks and relabels this text
+ * (src/sandbox/prom.h), mapping meminfo's keys to Kata's item names.
+ * Each file is read bounded; one that cannot be read leaves its family out.
+ */
+
 static long status_kib(const char *status, const char *key)
 {
 	const char *p = strstr(status, key);
@@ -357,29 +365,56 @@ static unsigned count_fds(void)
 	return n > 0 ? n - 1 : 0; /* not the one opendir holds */
 }
 
-static void metric(char **buf, const char *name, const char *help, const char *type,
+static void family(FILE *f, const char *name, const char *help, const char *type)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void metric(FILE *f, const char *name, const char *help, const char *type,
 		   const char *labels, double v)
 {
-	char *old = *buf;
+	family(f, name, help, type);
+	fprintf(f, "%s%s %.17g\n", name, labels, v);
+}
 
-	*buf = kc_xasprintf("%s# HELP %s %s\n# TYPE %s %s\n%s%s %.17g\n", old, name, help, name,
-			    type, name, labels, v);
-	free(old);
+/* A label value as the format quotes it: \, " and newline escaped. */
+static void label_value(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\' || *s == '"')
+			fputc('\\', f);
+		if (*s == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*s, f);
+	}
+}
+
+/* name{[lname="lvalue",]item="item"} v */
+static void item(FILE *f, const char *name, const char *lname, const char *lvalue,
+		 const char *item, unsigned long long v)
+{
+	fprintf(f, "%s{", name);
+	if (lname) {
+		fprintf(f, "%s=\"", lname);
+		label_value(f, lvalue);
+		fputs("\",", f);
+	}
+	fputs("item=\"", f);
+	label_value(f, item);
+	fprintf(f, "\"} %llu\n", v);
 }
 
 /* /proc/meminfo, as Kata's kata_guest_meminfo: bytes by item. */
-static void guest_meminfo(char **out)
+static void guest_meminfo(FILE *f)
 {
 	cleanup_free char *buf = NULL;
-	char *save = NULL, *old = *out;
+	char *save = NULL;
 	size_t len;
 
 	if (kc_read_file("/proc/meminfo", 64 * 1024, &buf, &len, NULL) < 0)
 		return;
-	*out = kc_xasprintf("%s# HELP kata_guest_meminfo Guest memory (/proc/meminfo), bytes.\n"
-			    "# TYPE kata_guest_meminfo gauge\n",
-			    old);
-	free(old);
+	family(f, "kata_guest_meminfo", "Statistics about memory usage in the system.", "gauge");
 	for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char key[64];
 		unsigned long long v;
@@ -394,10 +429,197 @@ static void guest_meminfo(char **out)
 				*k = '_';
 		if (strstr(line + n, "kB"))
 			v *= 1024;
-		old = *out;
-		*out = kc_xasprintf("%skata_guest_meminfo{item=\"%s\"} %llu\n", old, key, v);
-		free(old);
+		fprintf(f, "kata_guest_meminfo{item=\"%s\"} %llu\n", key, v);
 	}
+}
+
+/* /proc/vmstat: "name value" lines. */
+static void guest_vmstat(FILE *f)
+{
+	cleanup_free char *buf = NULL;
+	char *save = NULL;
+	size_t len;
+
+	if (kc_read_file("/proc/vmstat", 256 * 1024, &buf, &len, NULL) < 0)
+		return;
+	family(f, "kata_guest_vm_stat", "Guest virtual memory statistics.", "gauge");
+	for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char key[64];
+		unsigned long long v;
+
+		if (sscanf(line, "%63[a-z0-9_] %llu", key, &v) == 2)
+			item(f, "kata_guest_vm_stat", NULL, NULL, key, v);
+	}
+}
+
+/* /proc/stat's cpu lines, in milliseconds as Kata's agent gives them. */
+static void guest_cpu_time(FILE *f)
+{
+	static const char *const items[] = { "user", "nice", "system", "idle", "iowait",
+					     "irq", "softirq", "steal", "guest", "guest_nice" };
+	cleanup_free char *buf = NULL;
+	char *save = NULL;
+	size_t len;
+	long hz = sysconf(_SC_CLK_TCK);
+
+	if (hz <= 0)
+		hz = 100;
+	if (kc_read_file("/proc/stat", 1024 * 1024, &buf, &len, NULL) < 0)
+		return;
+	family(f, "kata_guest_cpu_time", "Guest CPU statistics.", "gauge");
+	for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		unsigned long long t[10] = { 0 };
+		char cpu[16];
+		int n;
+
+		if (strncmp(line, "cpu", 3) != 0)
+			continue;
+		n = sscanf(line + 3, "%15[0-9] %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu",
+			   cpu, &t[0], &t[1], &t[2], &t[3], &t[4], &t[5], &t[6], &t[7], &t[8],
+			   &t[9]);
+		if (n < 5) { /* the "cpu  " total has no digits */
+			n = sscanf(line + 3, " %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu",
+				   &t[0], &t[1], &t[2], &t[3], &t[4], &t[5], &t[6], &t[7], &t[8],
+				   &t[9]);
+			if (n < 4)
+				continue;
+			strcpy(cpu, "total");
+		}
+		for (size_t i = 0; i < KC_ARRAY_SIZE(items); i++)
+			item(f, "kata_guest_cpu_time", "cpu", cpu, items[i],
+			     t[i] * 1000 / (unsigned long long)hz);
+	}
+}
+
+/* /proc/net/dev, two header lines then "name: 16 counters". */
+static void guest_netdev(FILE *f)
+{
+	static const char *const items[] = {
+		"recv_bytes", "recv_packets", "recv_errs", "recv_drop", "recv_fifo",
+		"recv_frame", "recv_compressed", "recv_multicast", "sent_bytes",
+		"sent_packets", "sent_errs", "sent_drop", "sent_fifo", "sent_colls",
+		"sent_carrier", "sent_compressed",
+	};
+	cleanup_free char *buf = NULL;
+	char *save = NULL;
+	size_t len;
+	int lineno = 0;
+
+	if (kc_read_file("/proc/net/dev", 1024 * 1024, &buf, &len, NULL) < 0)
+		return;
+	family(f, "kata_guest_netdev_stat", "Guest net devices statistics.", "gauge");
+	for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		unsigned long long v[16];
+		char name[32];
+
+		if (++lineno <= 2 ||
+		    sscanf(line, " %31[^:]: %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu "
+			   "%llu %llu %llu %llu %llu", name, &v[0], &v[1], &v[2], &v[3], &v[4],
+			   &v[5], &v[6], &v[7], &v[8], &v[9], &v[10], &v[11], &v[12], &v[13],
+			   &v[14], &v[15]) != 17)
+			continue;
+		for (size_t i = 0; i < KC_ARRAY_SIZE(items); i++)
+			item(f, "kata_guest_netdev_stat", "interface", name, items[i], v[i]);
+	}
+}
+
+/* /proc/diskstats: "major minor name" then 11, 15 or 17 counters. */
+static void guest_diskstat(FILE *f)
+{
+	static const char *const items[] = {
+		"reads", "merged", "sectors_read", "time_reading", "writes", "writes_merged",
+		"sectors_written", "time_writing", "in_progress", "time_in_progress",
+		"weighted_time_in_progress", "discards", "discards_merged",
+		"sectors_discarded", "time_discarding", "flushes", "time_flushing",
+	};
+	cleanup_free char *buf = NULL;
+	char *save = NULL;
+	size_t len;
+
+	if (kc_read_file("/proc/diskstats", 1024 * 1024, &buf, &len, NULL) < 0)
+		return;
+	family(f, "kata_guest_diskstat", "Disks statistics in system.", "gauge");
+	for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		unsigned long long v[17] = { 0 };
+		unsigned major, minor;
+		char name[64];
+		int n = sscanf(line, "%u %u %63s %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu "
+			       "%llu %llu %llu %llu %llu %llu %llu", &major, &minor, name, &v[0],
+			       &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9],
+			       &v[10], &v[11], &v[12], &v[13], &v[14], &v[15], &v[16]);
+
+		if (n < 14)
+			continue;
+		for (size_t i = 0; i < KC_ARRAY_SIZE(items); i++)
+			item(f, "kata_guest_diskstat", "disk", name, items[i], v[i]);
+	}
+}
+
+/* The agent's own /proc/self figures, with Kata's items. */
+static void agent_proc(FILE *f, const char *status)
+{
+	/* Kata's status items are bytes (the kB lines times 1024), but
+	 * for the context switch counts. */
+	static const struct {
+		const char *key, *item;
+		unsigned long long unit;
+	} status_items[] = {
+		{ "VmPeak:", "vmpeak", 1024 }, { "VmSize:", "vmsize", 1024 },
+		{ "VmLck:", "vmlck", 1024 }, { "VmPin:", "vmpin", 1024 },
+		{ "VmHWM:", "vmhwm", 1024 }, { "VmRSS:", "vmrss", 1024 },
+		{ "RssAnon:", "rssanon", 1024 }, { "RssFile:", "rssfile", 1024 },
+		{ "RssShmem:", "rssshmem", 1024 }, { "VmData:", "vmdata", 1024 },
+		{ "VmStk:", "vmstk", 1024 }, { "VmExe:", "vmexe", 1024 },
+		{ "VmLib:", "vmlib", 1024 }, { "VmPTE:", "vmpte", 1024 },
+		{ "VmSwap:", "vmswap", 1024 }, { "HugetlbPages:", "hugetlbpages", 1024 },
+		{ "\nvoluntary_ctxt_switches:", "voluntary_ctxt_switches", 1 },
+		{ "nonvoluntary_ctxt_switches:", "nonvoluntary_ctxt_switches", 1 },
+	};
+	cleanup_free char *stat = NULL, *io = NULL;
+	unsigned long long utime, stime, vsize, rss;
+	long long cutime, cstime;
+	long hz = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
+	char *p, *save = NULL;
+	size_t len;
+
+	family(f, "kata_agent_proc_status", "Agent process status.", "gauge");
+	for (size_t i = 0; i < KC_ARRAY_SIZE(status_items); i++) {
+		long v = status_kib(status, status_items[i].key);
+
+		if (v >= 0)
+			item(f, "kata_agent_proc_status", NULL, NULL, status_items[i].item,
+			     (unsigned long long)v * status_items[i].unit);
+	}
+	if (kc_read_file("/proc/self/io", 4096, &io, &len, NULL) == 0) {
+		family(f, "kata_agent_io_stat", "Agent process IO statistics.", "gauge");
+		for (char *line = strtok_r(io, "\n", &save); line;
+		     line = strtok_r(NULL, "\n", &save)) {
+			char key[32];
+			unsigned long long v;
+
+			if (sscanf(line, "%31[a-z_]: %llu", key, &v) == 2)
+				item(f, "kata_agent_io_stat", NULL, NULL, key, v);
+		}
+	}
+	if (kc_read_file("/proc/self/stat", 4096, &stat, &len, NULL) < 0 ||
+	    !(p = strrchr(stat, ')')) ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %lld %lld "
+		   "%*d %*d %*d %*d %*u %llu %llu", &utime, &stime, &cutime, &cstime, &vsize,
+		   &rss) != 6)
+		return;
+	if (hz <= 0)
+		hz = 100;
+	family(f, "kata_agent_proc_stat", "Agent process statistics.", "gauge");
+	item(f, "kata_agent_proc_stat", NULL, NULL, "utime", utime);
+	item(f, "kata_agent_proc_stat", NULL, NULL, "stime", stime);
+	fprintf(f, "kata_agent_proc_stat{item=\"cutime\"} %lld\n", cutime);
+	fprintf(f, "kata_agent_proc_stat{item=\"cstime\"} %lld\n", cstime);
+	metric(f, "kata_agent_total_time", "Agent process total time", "gauge", "",
+	       (double)(utime + stime) / (double)hz);
+	metric(f, "kata_agent_total_vm", "Agent process total VM size", "gauge", "",
+	       (double)vsize);
+	metric(f, "kata_agent_total_rss", "Agent process total RSS size", "gauge", "",
+	       (double)rss * (double)page);
 }
 
 void kc_agent_h_get_metrics(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data)
@@ -405,42 +627,60 @@ void kc_agent_h_get_metrics(struct kc_ttrpc_call *call, const ProtobufCMessage *
 	static unsigned long long scrapes;
 	struct kc_agent *a = data;
 	Grpc__Metrics resp = GRPC__METRICS__INIT;
-	cleanup_free char *status = NULL, *loadavg = NULL, *out = kc_xstrdup("");
-	size_t len, containers = 0;
+	cleanup_free char *status = NULL, *loadavg = NULL, *out = NULL;
+	size_t len, containers = 0, out_len = 0;
 	double load[3] = { 0 };
+	unsigned long long tasks_cur = 0, tasks_max = 0;
+	bool have_load = false;
+	FILE *f = open_memstream(&out, &out_len);
 
 	(void)m;
+	if (!f) {
+		kc_ttrpc_call_fail(call, KC_TTRPC_INTERNAL, "GetMetrics: open_memstream failed");
+		return;
+	}
 	if (kc_read_file("/proc/self/status", 64 * 1024, &status, &len, NULL) < 0)
 		status = kc_xstrdup("");
 	if (kc_read_file("/proc/loadavg", 4096, &loadavg, &len, NULL) == 0)
-		sscanf(loadavg, "%lf %lf %lf", &load[0], &load[1], &load[2]);
+		have_load = sscanf(loadavg, "%lf %lf %lf %llu/%llu", &load[0], &load[1], &load[2],
+				   &tasks_cur, &tasks_max) == 5;
 	for (struct kc_agent_container *c = a->containers; c; c = c->next)
 		containers++;
 	scrapes++;
-	metric(&out, "kata_agent_scrape_count", "Metrics scrapes served.", "counter", "",
+	metric(f, "kata_agent_scrape_count", "Metrics scrape count", "counter", "",
 	       (double)scrapes);
-	metric(&out, "kata_agent_process_resident_memory_bytes", "Agent resident memory.", "gauge",
+	metric(f, "kata_agent_process_resident_memory_bytes", "Resident memory size in bytes.", "gauge",
 	       "", (double)status_kib(status, "VmRSS:") * 1024);
-	metric(&out, "kata_agent_process_virtual_memory_bytes", "Agent virtual memory.", "gauge", "",
+	metric(f, "kata_agent_process_virtual_memory_bytes", "Virtual memory size in bytes.", "gauge", "",
 	       (double)status_kib(status, "VmSize:") * 1024);
-	metric(&out, "kata_agent_process_open_fds", "Agent open file descriptors.", "gauge", "",
+	metric(f, "kata_agent_process_open_fds", "Number of open file descriptors.", "gauge", "",
 	       count_fds());
-	metric(&out, "kata_agent_threads", "Agent threads.", "gauge", "",
+	metric(f, "kata_agent_threads", "Agent process threads", "gauge", "",
 	       (double)status_kib(status, "Threads:"));
-	metric(&out, "kata_agent_uptime_seconds", "Seconds since the agent started.", "gauge", "",
+	metric(f, "kata_agent_uptime_seconds", "Seconds since the agent started.", "gauge", "",
 	       (double)(kc_monotonic_ns() - a->start_ns) / 1e9);
-	metric(&out, "kata_agent_containers", "Containers the agent holds.", "gauge", "",
+	metric(f, "kata_agent_containers", "Containers the agent holds.", "gauge", "",
 	       (double)containers);
-	metric(&out, "kata_guest_load", "Guest load average.", "gauge", "{item=\"load1\"}", load[0]);
-	{
-		char *old = out;
-
-		out = kc_xasprintf("%skata_guest_load{item=\"load5\"} %.17g\n"
-				   "kata_guest_load{item=\"load15\"} %.17g\n",
-				   old, load[1], load[2]);
-		free(old);
+	agent_proc(f, status);
+	if (have_load) {
+		metric(f, "kata_guest_load", "Guest system load.", "gauge", "{item=\"load1\"}",
+		       load[0]);
+		fprintf(f, "kata_guest_load{item=\"load5\"} %.17g\n"
+			"kata_guest_load{item=\"load15\"} %.17g\n", load[1], load[2]);
+		/* Kata's cur and max: the runnable and all scheduling entities. */
+		family(f, "kata_guest_tasks", "Guest system load.", "gauge");
+		item(f, "kata_guest_tasks", NULL, NULL, "cur", tasks_cur);
+		item(f, "kata_guest_tasks", NULL, NULL, "max", tasks_max);
 	}
-	guest_meminfo(&out);
+	guest_meminfo(f);
+	guest_cpu_time(f);
+	guest_vmstat(f);
+	guest_netdev(f);
+	guest_diskstat(f);
+	if (fclose(f) != 0) {
+		kc_ttrpc_call_fail(call, KC_TTRPC_INTERNAL, "GetMetrics: writing the text failed");
+		return;
+	}
 	resp.metrics = out;
 	kc_ttrpc_call_reply_msg(call, &resp.base);
 }
