@@ -61,6 +61,13 @@ calls = {
              ("MemAgentMemcgSet", msg((1, 1), (2, 1), (5, 50), (6, 60))),
              ("MemAgentCompactSet", msg((1, 1), (2, 1), (6, 0xFFFFFFFFFFFFFFFF))),
              ("GetOOMEvent", b"")],
+    # Port 1 on the loopback: refused, or a session 1 to use.
+    "portfwd": [("CreateSandbox", msg((1, "h"), (5, "sb"))),
+                ("PortForwardOpen", msg((1, 1), (2, 1))),
+                ("PortForwardWrite", msg((1, 1), (2, b"GET /"))),
+                ("PortForwardRead", msg((1, 1), (2, 4096))),
+                ("PortForwardCloseWrite", msg((1, 1))),
+                ("PortForwardClose", msg((1, 1)))],
     "guest": [("GetGuestDetails", msg((1, 1), (2, 1))),
               ("OnlineCPUMem", msg((1, 1), (2, 2))),
               ("MemHotplugByProbe", msg((1, 0x100000000))),
