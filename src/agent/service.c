@@ -1069,6 +1069,22 @@ static void h_update_ephemeral_mounts(struct kc_ttrpc_call *call, const Protobuf
 	kc_ttrpc_call_reply_msg(call, NULL);
 }
 
+static void h_update_watchable_volume(struct kc_ttrpc_call *call, const ProtobufCMessage *m,
+				      void *data)
+{
+	const Grpc__UpdateWatchableVolumeRequest *req = (const void *)m;
+	struct kc_agent *a = data;
+	cleanup_error kc_error_t err = NULL;
+
+	if (kc_agent_storages_update_watchable(&a->storages, req->mount_point, req->data_dir,
+					       &err) < 0) {
+		kc_error_wrap(&err, "UpdateWatchableVolume");
+		kc_ttrpc_call_fail_error(call, &err);
+		return;
+	}
+	kc_ttrpc_call_reply_msg(call, NULL);
+}
+
 static void h_tty_win_resize(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data)
 {
 	const Grpc__TtyWinResizeRequest *req = (const void *)m;
@@ -1178,6 +1194,7 @@ static const struct {
 	{ "ResumeContainer", kc_agent_h_resume_container },
 	{ "GetOOMEvent", kc_agent_h_get_oom_event },
 	{ "UpdateEphemeralMounts", h_update_ephemeral_mounts },
+	{ "UpdateWatchableVolume", h_update_watchable_volume },
 	/* network.c */
 	{ "UpdateInterface", kc_agent_h_update_interface },
 	{ "UpdateRoutes", kc_agent_h_update_routes },

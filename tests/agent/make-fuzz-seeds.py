@@ -53,6 +53,8 @@ calls = {
                 ("GetDiagnosticData", msg((1, "c1"))),
                 ("RemoveContainer", msg((1, "c1")))],
     "misc": [("SetIPTables", msg((1, 1), (2, b"*filter\nCOMMIT\n"))),
+             ("UpdateWatchableVolume", msg((1, "/run/kata-containers/w"),
+                                           (2, "..2026_12_07_18_00_00.1"))),
              ("UpdateEphemeralMounts", msg((1, msg((1, "ephemeral"), (3, "tmpfs"), (4, "tmpfs"),
                                                    (6, "/run/kata-containers/e"))))),
              ("RemoveStaleVirtiofsShareMounts", b""),
