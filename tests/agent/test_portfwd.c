@@ -671,8 +671,10 @@ static void test_read_pending_across_close(void **state)
 	assert_agent_fds();
 }
 
-/* Writes to a session until one is held (not answered in 300 ms): *a its
- * answer to come.  The bytes the connection took. */
+/* Writes to a session until one is held: *a its answer to come.  The bytes
+ * the connection took.  The agent serves one connection's calls in order
+ * and answers them in order: a write not answered when the health check
+ * that followed it is, is held. */
 static size_t fill_until_held(uint64_t id, const uint8_t *buf, size_t chunk,
 			      Grpc__PortForwardWriteRequest *wr, struct ah_answer *a)
 {
@@ -680,7 +682,7 @@ static size_t fill_until_held(uint64_t id, const uint8_t *buf, size_t chunk,
 
 	for (;;) {
 		start_write(id, buf, chunk, wr, a);
-		ah_pump(C, 300);
+		ah_check_health(C);
 		if (!a->done)
 			return total;
 		total += written_of(a);
