@@ -28,6 +28,7 @@
 #include "agent.pb-c.h"
 #include "agent_harness.h"
 #include "lib/util.h"
+#include "ttrpc/client.h"
 #include "ttrpc/loop.h"
 #include "ttrpc/ttrpc.h"
 
@@ -734,6 +735,63 @@ static void test_write_backpressure(void **state)
 	assert_agent_fds();
 }
 
+static void on_answer(const struct kc_ttrpc_reply *r, void *data)
+{
+	struct ah_answer *a = data;
+
+	a->done = true;
+	a->code = r->code;
+	a->message = kc_xstrndup(r->message ? r->message : "", r->message_len);
+}
+
+/* The caller of PortForwardOpen gives up (its deadline) while the connect
+ * hangs (a listener whose accept queue is full drops the SYN): nothing of
+ * the session stays. */
+static void test_open_given_up(void **state)
+{
+	Grpc__PortForwardOpenRequest req = GRPC__PORT_FORWARD_OPEN_REQUEST__INIT;
+	struct kc_ttrpc_call_opts opts = { .timeout_ns = 300 * 1000000ull };
+	struct sockaddr_in a4 = { .sin_family = AF_INET };
+	socklen_t len = sizeof(a4);
+	struct ah_answer a = { 0 };
+	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), c1, c2;
+	uint64_t before = 0, after = 0;
+	struct srv *s = srv_start(SRV_ECHO, AF_INET);
+
+	(void)state;
+	a4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&a4, sizeof(a4)), 0);
+	assert_int_equal(listen(lfd, 0), 0);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&a4, &len), 0);
+	/* The queue's one place taken, and a connect waiting. */
+	c1 = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(connect(c1, (struct sockaddr *)&a4, sizeof(a4)), 0);
+	c2 = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	connect(c2, (struct sockaddr *)&a4, sizeof(a4));
+
+	before = pf_open_ok(s->port);
+	pf_close(before);
+	req.port = ntohs(a4.sin_port);
+	req.family = GRPC__PORT_FORWARD_FAMILY__PORT_FORWARD_IPV4;
+	assert_int_equal(kc_ttrpc_client_call_msg(C->cli, "grpc.AgentService", "PortForwardOpen",
+						  &req.base, &opts, on_answer, &a, NULL, NULL),
+			 0);
+	ah_wait(C, &a);
+	print_message("# PortForwardOpen of a port that does not answer: %d %s\n", a.code,
+		      a.message);
+	assert_int_equal(a.code, KC_TTRPC_DEADLINE_EXCEEDED);
+	free(a.message);
+	assert_agent_fds();
+	after = pf_open_ok(s->port);
+	assert_int_equal(after, before + 2); /* the given-up session had its id */
+	pf_close(after);
+	close(c2);
+	close(c1);
+	close(lfd);
+	srv_stop(s);
+	assert_agent_fds();
+}
+
 /* 200 sessions opened, used and closed (half of them with a Read held):
  * the agent holds the same fds as before. */
 static void test_no_fd_leak(void **state)
@@ -859,6 +917,7 @@ int main(void)
 		cmocka_unit_test(test_ipv6_fallback),
 		cmocka_unit_test(test_read_pending_across_close),
 		cmocka_unit_test(test_write_backpressure),
+		cmocka_unit_test(test_open_given_up),
 		cmocka_unit_test(test_no_fd_leak),
 		cmocka_unit_test(test_session_limit),
 		cmocka_unit_test(test_destroy_sandbox),
