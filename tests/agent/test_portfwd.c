@@ -155,7 +155,8 @@ static struct srv *srv_start(enum srv_mode mode, int family)
 	if (family == AF_INET6) {
 		struct sockaddr_in6 *a = (void *)&ss;
 
-		assert_int_equal(setsockopt(s->lfd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)), 0);
+		assert_int_equal(
+			setsockopt(s->lfd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)), 0);
 		a->sin6_family = AF_INET6;
 		a->sin6_addr = in6addr_loopback;
 		len = sizeof(*a);

@@ -321,7 +321,8 @@ static void test_mount_layout(void **state)
 		assert_int_equal(symlink("..data/sub", l), 0);
 	}
 
-	assert_int_equal(create_container("c1", "watchable-bind", "cm", MP, "nodev", false, NULL), 0);
+	assert_int_equal(
+		create_container("c1", "watchable-bind", "cm", MP, "nodev", false, NULL), 0);
 	assert_true(has_mount(MP));
 	line = ah_sh("grep ' %s/%s ' /proc/%d/mountinfo", g.root, MP, (int)g.agent.pid);
 	assert_non_null(strstr(line, " tmpfs "));

@@ -104,7 +104,8 @@ static void pfwd_free(struct kc_agent_pfwd *s, int code, const char *why)
 	if (s->fd >= 0)
 		close(s->fd);
 	if (s->open)
-		kc_debug("port-forward session %llu (%s) closed", (unsigned long long)s->id, s->addr);
+		kc_debug("port-forward session %llu (%s) closed", (unsigned long long)s->id,
+			 s->addr);
 	free(s->failures);
 	free(s);
 }
@@ -263,7 +264,8 @@ void kc_agent_h_port_forward_open(struct kc_ttrpc_call *call, const ProtobufCMes
 	}
 	if (req->port == 0 || req->port > 65535) {
 		kc_ttrpc_call_fail(call, KC_TTRPC_INVALID_ARGUMENT,
-				   "PortForwardOpen: port %u is not a TCP port (1 to 65535)", req->port);
+				   "PortForwardOpen: port %u is not a TCP port (1 to 65535)",
+				   req->port);
 		return;
 	}
 	if ((int)req->family < GRPC__PORT_FORWARD_FAMILY__PORT_FORWARD_ANY ||
@@ -275,8 +277,8 @@ void kc_agent_h_port_forward_open(struct kc_ttrpc_call *call, const ProtobufCMes
 	}
 	if (a->n_pfwds >= KC_AGENT_PFWD_MAX) {
 		kc_ttrpc_call_fail(call, KC_TTRPC_RESOURCE_EXHAUSTED,
-				   "PortForwardOpen: %d port-forward sessions are open, the most the "
-				   "agent keeps; close one first",
+				   "PortForwardOpen: %d port-forward sessions are open, the most "
+				   "the agent keeps; close one first",
 				   KC_AGENT_PFWD_MAX);
 		return;
 	}
@@ -315,12 +317,13 @@ void kc_agent_h_port_forward_read(struct kc_ttrpc_call *call, const ProtobufCMes
 {
 	const Grpc__PortForwardReadRequest *req = (const void *)m;
 	struct kc_agent_pfwd *s = find_open(data, call, req->session);
+	size_t len = req->len;
 
 	if (!s)
 		return;
-	kc_agent_stream_read(&s->in, call,
-			     req->len == 0 || req->len > KC_AGENT_PFWD_READ_MAX ? KC_AGENT_PFWD_READ_MAX
-										: req->len);
+	if (len == 0 || len > KC_AGENT_PFWD_READ_MAX)
+		len = KC_AGENT_PFWD_READ_MAX;
+	kc_agent_stream_read(&s->in, call, len);
 }
 
 static void reply_written(struct kc_ttrpc_call *call, size_t n)

@@ -627,8 +627,8 @@ int kc_agent_storages_update_watchable(struct kc_agent_storages *s, const char *
 	const char *rel;
 
 	if (!st || strcmp(st->driver, KC_AGENT_WATCHABLE_DRIVER) != 0)
-		return kc_error_set(err, ENOENT, "mount_point `%s`: no %s storage there", mount_point,
-				    KC_AGENT_WATCHABLE_DRIVER);
+		return kc_error_set(err, ENOENT, "mount_point `%s`: no %s storage there",
+				    mount_point, KC_AGENT_WATCHABLE_DRIVER);
 	root_fd = kc_agent_open_root(s->root, err);
 	if (root_fd < 0)
 		return root_fd;

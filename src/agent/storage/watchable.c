@@ -184,8 +184,8 @@ static int copy_dir(int sfd, int dparent, const char *name, const char *rel, int
 		/* kubelet's own rule (validatePath): no name of a payload
 		 * starts with "..", which are the writer's. */
 		if (strncmp(n, "..", 2) == 0) {
-			ret = kc_error_set(err, EINVAL, "`%s` in the share: a name starting with `..`",
-					   crel);
+			ret = kc_error_set(err, EINVAL,
+					   "`%s` in the share: a name starting with `..`", crel);
 			break;
 		}
 		if (++c->files > KC_AGENT_WATCHABLE_MAX_FILES) {
@@ -249,7 +249,8 @@ static int read_data_link(int dfd, char out[NAME_MAX + 1], const char *where, kc
  * keys gone. */
 static int sync_links(int dst, const char *data_dir, kc_error_t *err)
 {
-	cleanup_close int vfd = openat(dst, data_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	cleanup_close int vfd =
+		openat(dst, data_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	struct dirent *de;
 	DIR *d;
 	int fd;
@@ -313,8 +314,8 @@ int kc_agent_watchable_update(int src_fd, int dst_fd, const char *data_dir, cons
 
 	if (!kc_agent_watchable_name_valid(data_dir))
 		return kc_error_set(err, EINVAL,
-				    "data_dir `%.64s`: not the name of a version of kubelet's atomic "
-				    "writer (..YYYY_MM_DD_HH_MM_SS.N)",
+				    "data_dir `%.64s`: not the name of a version of kubelet's "
+				    "atomic writer (..YYYY_MM_DD_HH_MM_SS.N)",
 				    data_dir);
 	has_prev = read_data_link(dst_fd, prev, "the volume", err);
 	if (has_prev < 0)
@@ -329,7 +330,8 @@ int kc_agent_watchable_update(int src_fd, int dst_fd, const char *data_dir, cons
 		if (e == ENOENT)
 			return kc_error_set(err, ENOENT, "data_dir `%s`: not in the share `%s`",
 					    data_dir, src);
-		if (fstatat(src_fd, data_dir, &lst, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(lst.st_mode))
+		if (fstatat(src_fd, data_dir, &lst, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISLNK(lst.st_mode))
 			return kc_error_set(err, EPERM,
 					    "data_dir `%s` in the share `%s` is a symlink (not "
 					    "followed)",
@@ -376,7 +378,8 @@ int kc_agent_watchable_populate(int src_fd, int dst_fd, const char *src, kc_erro
 		return ret;
 	if (ret > 0)
 		return kc_error_set(err, ENOENT,
-				    "source `%s`: no ..data (not a volume of kubelet's atomic writer)",
+				    "source `%s`: no ..data (not a volume of kubelet's atomic "
+				    "writer)",
 				    src);
 	if (fstat(src_fd, &st) < 0)
 		return kc_error_set(err, errno, "stat `%s`", src);
