@@ -34,6 +34,8 @@
 static struct {
 	struct ah_agent agent;
 	char *root, *rootfs;
+	int sandbox_fds; /* the agent's, with the sandbox */
+	int c1_fds;	 /* ... and container c1 (created, not started) */
 } g;
 
 #define MP "watchable/c1-0"
@@ -188,6 +190,13 @@ static void assert_version(const char *mp, int v, const char *const *keys)
 	assert_int_equal(atoi(ls), (int)n + 2);
 }
 
+/* The agent holds the fds it held at a point before (updates keep none). */
+static void assert_agent_fds(int want)
+{
+	ah_check_health(&g.agent.conn);
+	assert_int_equal(ah_count_fds(g.agent.pid), want);
+}
+
 /* ---- calls ---- */
 
 static int update(const char *mp, const char *data_dir, char **msg)
@@ -272,6 +281,7 @@ static int setup(void **state)
 	ah_agent_start(&g.agent, &o);
 	sb.sandbox_id = (char *)"sb-watchable";
 	assert_int_equal(call("CreateSandbox", &sb.base, NULL), 0);
+	g.sandbox_fds = ah_count_fds(g.agent.pid);
 	return 0;
 }
 
@@ -359,6 +369,7 @@ static void test_mount_layout(void **state)
 		assert_string_equal(again, "key1=v1\n");
 		ah_write(k1, "key1=v1\n");
 	}
+	g.c1_fds = ah_count_fds(g.agent.pid);
 	/* Drop the nested item for the next tests' exact listings. */
 	{
 		cleanup_free char *l = kc_xasprintf("%s/shared/cm/sub", g.root);
@@ -473,6 +484,7 @@ static void test_reader_never_mixes(void **state)
 	assert_int_equal(r.backwards, 0);
 	assert_version(MP, 53, keys12);
 	free(r.dir);
+	assert_agent_fds(g.c1_fds);
 }
 
 /* Hostile data_dir values and mount points: refused naming the cause, the
@@ -536,6 +548,7 @@ static void test_hostile(void **state)
 	free(msg);
 	assert_int_equal(update("/etc", v, &msg), KC_TTRPC_NOT_FOUND);
 	free(msg);
+	assert_agent_fds(g.c1_fds);
 }
 
 /* A version over the bounds: refused naming the bound; the volume keeps
@@ -564,6 +577,7 @@ static void test_bounds(void **state)
 	assert_version(MP, 53, keys12);
 	assert_false(agent_exists(left));
 	ah_rm_tree(vdir);
+	assert_agent_fds(g.c1_fds);
 }
 
 /* Storages refused at creation, naming why; nothing stays mounted. */
@@ -624,6 +638,7 @@ static void test_unmount_with_last_user(void **state)
 		assert_int_equal(update("watchable/pod-cm", v, &msg), KC_TTRPC_NOT_FOUND);
 		free(msg);
 	}
+	assert_agent_fds(g.sandbox_fds);
 }
 
 int main(void)
