@@ -36,6 +36,10 @@ struct kc_agent_stream {
 	int fd; /* our read end, -1 once closed */
 	bool eof;
 	bool is_tty; /* EIO from a pty master is its end of stream */
+	/* A connected socket (network/portfwd.c): fd is its owner's, whose
+	 * write half lives on after the end of stream, so only the watch goes
+	 * then; a reset is an end of stream too. */
+	bool is_socket;
 	struct kc_loop_watch *watch;
 	struct kc_agent_waiter *readers;
 	struct kc_agent *agent;
@@ -45,6 +49,7 @@ struct kc_agent_stream {
 struct kc_oci_process;
 struct kc_oci_spec;
 struct kc_agent_container;
+struct kc_agent_pfwd;
 
 struct kc_agent_proc {
 	struct kc_agent_proc *next; /* the container's exec'd processes */
@@ -136,6 +141,10 @@ struct kc_agent {
 	struct kc_hook_run *hook_runs; /* hooks.c: every run on the loop */
 	/* DestroySandbox, held while the containers' poststop hooks run. */
 	struct kc_ttrpc_call *destroyer;
+	/* network/portfwd.c: the port-forward sessions. */
+	struct kc_agent_pfwd *pfwds;
+	size_t n_pfwds;
+	uint64_t pfwd_last_id;
 };
 
 /* Registers grpc.Health (health.c). */

@@ -31,6 +31,7 @@
 #include "agent/init/channel.h"
 #include "agent/init/init.h"
 #include "agent/init/modules.h"
+#include "agent/network/portfwd.h"
 #include "kc-build-config.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -345,6 +346,7 @@ static int run(bool init_mode, const struct opts *o, const char *listen, kc_erro
 	ret = kc_loop_run(a.loop, err);
 
 out:
+	kc_agent_pfwd_close_all(&a, KC_TTRPC_ABORTED, "the agent is stopping");
 	kc_agent_destroy_containers(&a);
 	kc_agent_storages_fini(&a.storages);
 	kc_agent_reap(&a);

@@ -3,7 +3,8 @@
  * grpc.AgentService: the sandbox, its containers and their processes.
  *
  * Containers run from their whole OCI spec (src/oci, container.c).
- * WaitProcess, ReadStdout, ReadStderr and RemoveContainer are long polls:
+ * WaitProcess, ReadStdout, ReadStderr, RemoveContainer and PortForwardRead
+ * (network/portfwd.c) are long polls:
  * the call is held (a waiter, io.c) and answered from the reaper or the
  * pipe's readiness, while the server goes on serving.
  * Every method this file does not handle answers UNIMPLEMENTED.
@@ -23,6 +24,7 @@
 #include "agent.pb-c.h"
 #include "agent/init/guest.h"
 #include "agent/network/network.h"
+#include "agent/network/portfwd.h"
 #include "agent/container/container.h"
 #include "agent/container/io.h"
 #include "lib/json.h"
@@ -623,6 +625,7 @@ static void h_destroy_sandbox(struct kc_ttrpc_call *call, const ProtobufCMessage
 		return;
 	a->destroyer = call;
 	kill_all(a);
+	kc_agent_pfwd_close_all(a, KC_TTRPC_ABORTED, "the sandbox is destroyed");
 	destroy_next(a);
 }
 
@@ -1066,6 +1069,22 @@ static void h_update_ephemeral_mounts(struct kc_ttrpc_call *call, const Protobuf
 	kc_ttrpc_call_reply_msg(call, NULL);
 }
 
+static void h_update_watchable_volume(struct kc_ttrpc_call *call, const ProtobufCMessage *m,
+				      void *data)
+{
+	const Grpc__UpdateWatchableVolumeRequest *req = (const void *)m;
+	struct kc_agent *a = data;
+	cleanup_error kc_error_t err = NULL;
+
+	if (kc_agent_storages_update_watchable(&a->storages, req->mount_point, req->data_dir,
+					       &err) < 0) {
+		kc_error_wrap(&err, "UpdateWatchableVolume");
+		kc_ttrpc_call_fail_error(call, &err);
+		return;
+	}
+	kc_ttrpc_call_reply_msg(call, NULL);
+}
+
 static void h_tty_win_resize(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data)
 {
 	const Grpc__TtyWinResizeRequest *req = (const void *)m;
@@ -1175,6 +1194,7 @@ static const struct {
 	{ "ResumeContainer", kc_agent_h_resume_container },
 	{ "GetOOMEvent", kc_agent_h_get_oom_event },
 	{ "UpdateEphemeralMounts", h_update_ephemeral_mounts },
+	{ "UpdateWatchableVolume", h_update_watchable_volume },
 	/* network.c */
 	{ "UpdateInterface", kc_agent_h_update_interface },
 	{ "UpdateRoutes", kc_agent_h_update_routes },
@@ -1204,6 +1224,12 @@ static const struct {
 	{ "ExecProcess", h_exec_process },
 	{ "TtyWinResize", h_tty_win_resize },
 	{ "ListProcesses", h_list_processes },
+	/* network/portfwd.c */
+	{ "PortForwardOpen", kc_agent_h_port_forward_open },
+	{ "PortForwardRead", kc_agent_h_port_forward_read },
+	{ "PortForwardWrite", kc_agent_h_port_forward_write },
+	{ "PortForwardCloseWrite", kc_agent_h_port_forward_close_write },
+	{ "PortForwardClose", kc_agent_h_port_forward_close },
 };
 
 /* Every method comes here first: the ids, then the method's handler.

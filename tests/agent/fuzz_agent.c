@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/network/portfwd.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "../common/fuzz_rpc.h"
@@ -111,6 +112,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	kc_ttrpc_server_set_max_calls(a.srv, 64);
 	kc_fuzz_serve(a.loop, a.srv, data, size);
+	kc_agent_pfwd_close_all(&a, KC_TTRPC_ABORTED, "the agent is stopping");
 	kc_agent_destroy_containers(&a);
 	kc_ttrpc_server_free(a.srv);
 	kc_loop_free(a.loop);

@@ -118,7 +118,7 @@ static void test_task_service_shape(void **state)
 	assert_string_equal(containerd__services__events__ttrpc__v1__events__descriptor.methods[0].name,
 			    "Forward");
 	assert_string_equal(grpc__agent_service__descriptor.name, "grpc.AgentService");
-	assert_int_equal(grpc__agent_service__descriptor.n_methods, 43);
+	assert_int_equal(grpc__agent_service__descriptor.n_methods, 49);
 	assert_string_equal(grpc__health__descriptor.name, "grpc.Health");
 	assert_int_equal(grpc__health__descriptor.n_methods, 2);
 }

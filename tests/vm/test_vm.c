@@ -626,6 +626,197 @@ static void test_container_over_virtiofs(void **state)
 	case_check_clean(&t);
 }
 
+/* kubelet's atomic writer on the host: version v of share/cm holding keys
+ * ("<key>=v<v>\n"), ..data swapped to it, the top-level symlinks. */
+static void kubelet_write(const char *shared, int v, const char *const *keys)
+{
+	cleanup_free char *dir = kc_xasprintf("%s/cm", shared);
+	cleanup_free char *name = kc_xasprintf("..2026_12_07_18_00_%02d.%d", v, 100 + v);
+	cleanup_free char *vdir = kc_xasprintf("%s/%s", dir, name);
+	cleanup_free char *tmp = kc_xasprintf("%s/..data_tmp", dir);
+	cleanup_free char *data = kc_xasprintf("%s/..data", dir);
+
+	mkdir(dir, 0755);
+	assert_int_equal(mkdir(vdir, 0755), 0);
+	for (size_t i = 0; keys[i]; i++) {
+		cleanup_free char *f = kc_xasprintf("%s/%s", vdir, keys[i]);
+		cleanup_free char *text = kc_xasprintf("%s=v%d\n", keys[i], v);
+		cleanup_free char *link = kc_xasprintf("%s/%s", dir, keys[i]);
+		cleanup_free char *target = kc_xasprintf("..data/%s", keys[i]);
+
+		ah_write(f, text);
+		symlink(target, link);
+	}
+	unlink(tmp);
+	assert_int_equal(symlink(name, tmp), 0);
+	assert_int_equal(rename(tmp, data), 0);
+}
+
+/* One PortForward* call with a session: the code. */
+static int pf_call(struct ah_conn *c, const char *method, uint64_t id)
+{
+	Grpc__PortForwardSessionRequest req = GRPC__PORT_FORWARD_SESSION_REQUEST__INIT;
+
+	req.session = id;
+	return ah_call0(c, method, &req.base);
+}
+
+/*
+ * The agent's halves of port forwarding and of in-place volume updates in
+ * a real guest: a container (in the guest's network namespace, as the
+ * shim makes them) serves one connection on 127.0.0.1:8080 with busybox
+ * nc, reached through PortForwardOpen/Write/CloseWrite/Read/Close; it
+ * reads a ConfigMap-like volume through a watchable-bind storage of the
+ * share, bound read-only at /cfg, and sees UpdateWatchableVolume's new
+ * version (a key added) without a restart.
+ */
+static void test_port_forward_and_watchable(void **state)
+{
+	static const char *const v1[] = { "key1", "key2", NULL };
+	static const char *const v2[] = { "key1", "key3", NULL };
+	cleanup_free char *shared = make_shared();
+	cleanup_free char *cfg_dir = kc_xasprintf("%s/ct1/rootfs/cfg", shared);
+	cleanup_free char *rm = NULL, *out = NULL, *json = NULL, *got = kc_xzalloc(1);
+	cleanup_error kc_error_t err = NULL;
+	Grpc__CreateSandboxRequest cs = GRPC__CREATE_SANDBOX_REQUEST__INIT;
+	Grpc__Storage share = GRPC__STORAGE__INIT, watch = GRPC__STORAGE__INIT;
+	Grpc__Storage *sb_sts[1] = { &share }, *ct_sts[1] = { &watch };
+	Grpc__CreateContainerRequest cc = GRPC__CREATE_CONTAINER_REQUEST__INIT;
+	Grpc__StartContainerRequest sc = GRPC__START_CONTAINER_REQUEST__INIT;
+	Grpc__PortForwardOpenRequest po = GRPC__PORT_FORWARD_OPEN_REQUEST__INIT;
+	Grpc__PortForwardWriteRequest pw = GRPC__PORT_FORWARD_WRITE_REQUEST__INIT;
+	Grpc__PortForwardReadRequest pr = GRPC__PORT_FORWARD_READ_REQUEST__INIT;
+	Grpc__UpdateWatchableVolumeRequest uw = GRPC__UPDATE_WATCHABLE_VOLUME_REQUEST__INIT;
+	Grpc__RemoveContainerRequest rc = GRPC__REMOVE_CONTAINER_REQUEST__INIT;
+	Grpc__DestroySandboxRequest ds = GRPC__DESTROY_SANDBOX_REQUEST__INIT;
+	uint64_t deadline, id = 0;
+	struct vm_case t;
+	struct kc_vm *vm;
+	struct ah_conn c;
+	struct ah_answer a;
+	size_t got_len = 0;
+
+	(void)state;
+	assert_int_equal(mkdir(cfg_dir, 0755), 0);
+	kubelet_write(shared, 1, v1);
+	json = kc_xasprintf(
+		"{\"ociVersion\":\"1.0.2\",\"process\":{\"args\":[\"/bin/sh\",\"-c\","
+		"\"/bin/busybox cat /cfg/key1; /bin/busybox nc -l -p 8080 < /cfg/key2; "
+		"while [ ! -e /cfg/key3 ]; do /bin/busybox sleep 0.1; done; "
+		"/bin/busybox cat /cfg/key1 /cfg/key3; [ -e /cfg/key2 ] || echo key2 gone\"],"
+		"\"env\":[\"PATH=/bin\"],\"cwd\":\"/\"},"
+		"\"root\":{\"path\":\"%s/ct1/rootfs\"},"
+		"\"mounts\":[{\"destination\":\"/cfg\",\"type\":\"bind\","
+		"\"source\":\"/run/kata-containers/sandbox/watchable/ct1-0\","
+		"\"options\":[\"rbind\",\"ro\"]}]}",
+		GUEST_SHARED);
+	case_init(&t, "pfwd");
+	t.spec.shared_dir = shared;
+	t.spec.keep_agent_conn = true;
+	vm = boot(&t);
+	conn_take(&c, vm);
+
+	share.driver = (char *)"virtio-fs";
+	share.source = (char *)"kataShared";
+	share.fstype = (char *)"virtiofs";
+	share.mount_point = (char *)GUEST_SHARED;
+	cs.sandbox_id = (char *)"pfwd";
+	cs.n_storages = 1;
+	cs.storages = sb_sts;
+	assert_int_equal(ah_call0(&c, "CreateSandbox", &cs.base), 0);
+	watch.driver = (char *)"watchable-bind";
+	watch.source = (char *)GUEST_SHARED "/cm";
+	watch.fstype = (char *)"";
+	watch.mount_point = (char *)"/run/kata-containers/sandbox/watchable/ct1-0";
+	cc.container_id = (char *)"ct1";
+	cc.exec_id = (char *)"ct1";
+	cc.oci_spec_json.data = (uint8_t *)json;
+	cc.oci_spec_json.len = strlen(json);
+	cc.n_storages = 1;
+	cc.storages = ct_sts;
+	assert_int_equal(ah_call0(&c, "CreateContainer", &cc.base), 0);
+	sc.container_id = (char *)"ct1";
+	assert_int_equal(ah_call0(&c, "StartContainer", &sc.base), 0);
+
+	/* Until nc listens (TCG is slow to start it). */
+	po.port = 8080;
+	deadline = kc_monotonic_ns() + 60 * SEC;
+	for (;;) {
+		int code = ah_call(&c, "PortForwardOpen", &po.base, &a);
+
+		if (code == 0) {
+			Grpc__PortForwardOpenResponse *r =
+				grpc__port_forward_open_response__unpack(NULL, a.len, a.payload);
+
+			assert_non_null(r);
+			id = r->session;
+			grpc__port_forward_open_response__free_unpacked(r, NULL);
+			ah_answer_free(&a);
+			break;
+		}
+		assert_int_equal(code, KC_TTRPC_UNAVAILABLE);
+		assert_non_null(strstr(a.message, "connect 127.0.0.1:8080 in the guest"));
+		ah_answer_free(&a);
+		assert_true(kc_monotonic_ns() < deadline);
+		ah_pump(&c, 200);
+	}
+	pw.session = id;
+	pw.data.data = (uint8_t *)"ping\n";
+	pw.data.len = 5;
+	assert_int_equal(ah_call(&c, "PortForwardWrite", &pw.base, &a), 0);
+	{
+		Grpc__WriteStreamResponse *r = grpc__write_stream_response__unpack(NULL, a.len,
+										  a.payload);
+
+		assert_non_null(r);
+		assert_int_equal(r->len, 5);
+		grpc__write_stream_response__free_unpacked(r, NULL);
+	}
+	ah_answer_free(&a);
+	assert_int_equal(pf_call(&c, "PortForwardCloseWrite", id), 0);
+	pr.session = id;
+	for (;;) {
+		Grpc__ReadStreamResponse *r;
+
+		assert_int_equal(ah_call(&c, "PortForwardRead", &pr.base, &a), 0);
+		r = grpc__read_stream_response__unpack(NULL, a.len, a.payload);
+		assert_non_null(r);
+		ah_answer_free(&a);
+		if (r->data.len == 0) {
+			grpc__read_stream_response__free_unpacked(r, NULL);
+			break;
+		}
+		got = kc_xrealloc(got, got_len + r->data.len + 1);
+		memcpy(got + got_len, r->data.data, r->data.len);
+		got_len += r->data.len;
+		got[got_len] = '\0';
+		grpc__read_stream_response__free_unpacked(r, NULL);
+	}
+	assert_string_equal(got, "key2=v1\n");
+	assert_int_equal(pf_call(&c, "PortForwardClose", id), 0);
+
+	/* The new version, as kubelet writes it, then the agent's copy. */
+	kubelet_write(shared, 2, v2);
+	uw.mount_point = (char *)"/run/kata-containers/sandbox/watchable/ct1-0";
+	uw.data_dir = (char *)"..2026_12_07_18_00_02.102";
+	assert_int_equal(ah_call0(&c, "UpdateWatchableVolume", &uw.base), 0);
+	out = read_stdout(&c, "ct1");
+	assert_non_null(out);
+	for (char *l = out, *nl; (nl = strchr(l, '\n')) != NULL; l = nl + 1)
+		print_message("# container said: %.*s\n", (int)(nl - l), l);
+	assert_string_equal(out, "key1=v1\nping\nkey1=v2\nkey3=v2\nkey2 gone\n");
+	rc.container_id = (char *)"ct1";
+	assert_int_equal(ah_call0(&c, "RemoveContainer", &rc.base), 0);
+	assert_int_equal(ah_call0(&c, "DestroySandbox", &ds.base), 0);
+	ah_conn_close(&c);
+	assert_int_equal(kc_vm_stop(vm, &err), 0);
+	kc_vm_free(vm);
+	live_vm = NULL;
+	rm = kc_xasprintf("rm -rf '%s'", shared);
+	assert_int_equal(system(rm), 0);
+	case_check_clean(&t);
+}
+
 /* Bare words in kernel_params (`nokaslr` the kernel takes, `foo` it hands
  * to init as an argument) boot: the agent as init logs and ignores what it
  * does not know.  A quoted word fails at once, before anything runs. */
@@ -725,6 +916,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_container_over_virtiofs, stop_live_vm),
 		cmocka_unit_test_teardown(test_kernel_params_words, stop_live_vm),
 		cmocka_unit_test_teardown(test_guest_dies_at_boot, stop_live_vm),
+		cmocka_unit_test_teardown(test_port_forward_and_watchable, stop_live_vm),
 	};
 
 	/* KC_TEST_FILTER=test_boot* runs a subset while developing. */

@@ -63,7 +63,7 @@ static void stream_close(struct kc_agent_stream *s)
 	if (s->watch)
 		kc_loop_watch_remove(s->watch);
 	s->watch = NULL;
-	if (s->fd >= 0)
+	if (s->fd >= 0 && !s->is_socket)
 		close(s->fd);
 	s->fd = -1;
 }
@@ -117,8 +117,11 @@ static void stream_serve(struct kc_agent_stream *s)
 			/* A pty master answers EIO once the slave is closed and
 			 * drained: its end of stream. */
 			if (n <= 0) {
-				if (n < 0 && !(s->is_tty && errno == EIO))
-					kc_warn("reading process output: %s", strerror(errno));
+				if (n < 0 && !(s->is_tty && errno == EIO) &&
+				    !(s->is_socket && errno == ECONNRESET))
+					kc_warn("reading %s: %s",
+						s->is_socket ? "a forwarded connection" : "process output",
+						strerror(errno));
 				s->eof = true;
 				stream_close(s);
 				if (s->on_eof)
@@ -148,6 +151,12 @@ void kc_agent_stream_read(struct kc_agent_stream *s, struct kc_ttrpc_call *call,
 
 	w->len = len;
 	stream_serve(s);
+}
+
+void kc_agent_stream_release(struct kc_agent_stream *s, int code, const char *msg)
+{
+	kc_agent_waiters_fail_all(&s->readers, code, msg);
+	stream_close(s);
 }
 
 /* ---- processes ---- */
@@ -240,10 +249,8 @@ int kc_agent_proc_set_tty(struct kc_agent_proc *p, int master, kc_error_t *err)
 void kc_agent_proc_release(struct kc_agent_proc *p)
 {
 	kc_agent_waiters_fail_all(&p->waiters, KC_TTRPC_NOT_FOUND, "container removed");
-	kc_agent_waiters_fail_all(&p->out.readers, KC_TTRPC_NOT_FOUND, "container removed");
-	kc_agent_waiters_fail_all(&p->err.readers, KC_TTRPC_NOT_FOUND, "container removed");
-	stream_close(&p->out);
-	stream_close(&p->err);
+	kc_agent_stream_release(&p->out, KC_TTRPC_NOT_FOUND, "container removed");
+	kc_agent_stream_release(&p->err, KC_TTRPC_NOT_FOUND, "container removed");
 	kc_agent_proc_close_child_ends(p);
 	if (p->stdin_fd >= 0 && p->stdin_fd != p->tty_fd)
 		close(p->stdin_fd);

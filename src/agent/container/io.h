@@ -36,7 +36,10 @@ void kc_agent_proc_close_child_ends(struct kc_agent_proc *p);
 /* Fails p's pending calls and closes everything p holds (not p itself). */
 void kc_agent_proc_release(struct kc_agent_proc *p);
 
-/* A ReadStdout/ReadStderr call of at most len bytes. */
+/* A ReadStdout/ReadStderr (or PortForwardRead) call of at most len bytes. */
 void kc_agent_stream_read(struct kc_agent_stream *s, struct kc_ttrpc_call *call, size_t len);
+/* Fails s's held reads with code/msg and closes s (its watch, and its fd
+ * unless is_socket). */
+void kc_agent_stream_release(struct kc_agent_stream *s, int code, const char *msg);
 
 #endif

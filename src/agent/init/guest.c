@@ -25,7 +25,8 @@
  * device code lists its drivers here as it gains them. */
 static const char *const storage_handlers[] = { NULL };
 static const char *const device_handlers[] = { NULL };
-static const char *const features[] = { "network", "copy-file", NULL };
+static const char *const features[] = { "network", "copy-file", "port-forward", "watchable-bind",
+					 NULL };
 
 static char *sysfs_path(const struct kc_agent *a, const char *rel)
 {

@@ -14,6 +14,7 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "storage.h"
+#include "watchable.h"
 
 /* Bounds on what one storage may carry: far above real use. */
 #define MAX_OPTIONS 64
@@ -25,6 +26,7 @@ struct kc_agent_storage {
 	struct kc_agent_storage *next;
 	char *driver;
 	char *target; /* the mount point as the host named it */
+	char *source; /* watchable-bind: the share's directory (for updates) */
 	bool mounted; /* false for local directories */
 	size_t made; /* how many of the mount point's last components the
 		      * agent made: it removes them (kc_agent_make_beneath) */
@@ -39,6 +41,7 @@ enum driver {
 	DRV_EPHEMERAL,
 	DRV_LOCAL,
 	DRV_BIND,
+	DRV_WATCHABLE,
 };
 
 static const struct {
@@ -48,6 +51,7 @@ static const struct {
 	{ "virtio-fs", DRV_VIRTIOFS }, { "virtiofs", DRV_VIRTIOFS }, { "9p", DRV_9P },
 	{ "blk", DRV_BLK },	       { "virtio-blk", DRV_BLK },    { "mmioblk", DRV_BLK },
 	{ "ephemeral", DRV_EPHEMERAL }, { "local", DRV_LOCAL },	     { "bind", DRV_BIND },
+	{ KC_AGENT_WATCHABLE_DRIVER, DRV_WATCHABLE },
 };
 
 static const struct {
@@ -209,6 +213,7 @@ static void storage_free(const struct kc_agent_storages *s, struct kc_agent_stor
 	kc_free_strv(st->owners);
 	free(st->driver);
 	free(st->target);
+	free(st->source);
 	free(st);
 }
 
@@ -317,6 +322,66 @@ static int make_mount_point(struct kc_agent_storages *s, int root_fd, const char
 {
 	return kc_agent_make_beneath(root_fd, rel, as_file, mode, "mount_point", req->mount_point,
 				     s->root, made, err);
+}
+
+/* The share's directory src (a path under the root), opened to read. */
+static int open_source(struct kc_agent_storages *s, int root_fd, const char *src,
+		       kc_error_t *err)
+{
+	const char *src_rel;
+	int fd;
+
+	if (kc_agent_rel_path(s->root, src, "source", &src_rel, err) < 0)
+		return -1;
+	fd = kc_agent_open_beneath(root_fd, src_rel, O_RDONLY | O_DIRECTORY);
+	if (fd < 0)
+		return kc_agent_beneath_error("source", src, s->root, err);
+	return fd;
+}
+
+/*
+ * watchable-bind (watchable.h): a tmpfs of the agent's at the mount point,
+ * filled with the share's current version.  The container binds it as it
+ * would bind the share; read-only is its bind's business, the tmpfs stays
+ * writable for UpdateWatchableVolume.
+ */
+static int mount_watchable(struct kc_agent_storages *s, int root_fd, const char *rel,
+			   const Grpc__Storage *req, const struct opts *o, size_t *made,
+			   kc_error_t *err)
+{
+	cleanup_close int src = -1, target = -1, dst = -1;
+	int ret;
+
+	if (o->data)
+		return kc_error_set(err, EINVAL,
+				    "options `%s`: a watchable-bind's tmpfs takes no filesystem "
+				    "options",
+				    o->data);
+	src = open_source(s, root_fd, req->source, err);
+	if (src < 0)
+		return src;
+	target = make_mount_point(s, root_fd, rel, req, false, 0755, made, err);
+	if (target < 0)
+		return target;
+	ret = do_mount("tmpfs", target, "tmpfs",
+		       (o->flags & ~(unsigned long)(MS_RDONLY | MS_BIND | MS_REC)) | MS_NOSUID |
+			       MS_NODEV,
+		       KC_AGENT_WATCHABLE_TMPFS_DATA, req->mount_point, err);
+	if (ret < 0)
+		return ret;
+	/* The mount point's path again: the tmpfs's root now. */
+	dst = kc_agent_open_beneath(root_fd, rel, O_RDONLY | O_DIRECTORY);
+	if (dst < 0)
+		ret = kc_agent_beneath_error("mount_point", req->mount_point, s->root, err);
+	else
+		ret = kc_agent_watchable_populate(src, dst, req->source, err);
+	if (ret < 0) {
+		if (dst >= 0)
+			close(kc_steal_fd(&dst));
+		if (umount2(req->mount_point, UMOUNT_NOFOLLOW) < 0)
+			umount2(req->mount_point, MNT_DETACH | UMOUNT_NOFOLLOW);
+	}
+	return ret;
 }
 
 static int mount_one(struct kc_agent_storages *s, int root_fd, const char *owner,
@@ -436,6 +501,9 @@ static int mount_one(struct kc_agent_storages *s, int root_fd, const char *owner
 			       req->mount_point, err);
 		break;
 	}
+	case DRV_WATCHABLE:
+		ret = mount_watchable(s, root_fd, rel, req, &o, &made, err);
+		break;
 	}
 	opts_free(&o);
 	if (ret < 0) {
@@ -450,6 +518,8 @@ static int mount_one(struct kc_agent_storages *s, int root_fd, const char *owner
 	st = kc_xzalloc(sizeof(*st));
 	st->driver = kc_xstrdup(req->driver);
 	st->target = kc_xstrdup(req->mount_point);
+	if (drv == DRV_WATCHABLE)
+		st->source = kc_xstrdup(req->source);
 	st->mounted = drv != DRV_LOCAL;
 	st->made = made;
 	st->shared = req->shared;
@@ -546,5 +616,32 @@ int kc_agent_storages_update_ephemeral(struct kc_agent_storages *s,
 			return kc_error_set(err, errno, "storage %zu: remount `%s`", i, st->target);
 		kc_info("ephemeral storage at %s remounted", st->target);
 	}
+	return 0;
+}
+
+int kc_agent_storages_update_watchable(struct kc_agent_storages *s, const char *mount_point,
+				       const char *data_dir, kc_error_t *err)
+{
+	struct kc_agent_storage *st = find_target(s, mount_point);
+	cleanup_close int root_fd = -1, src = -1, dst = -1;
+	const char *rel;
+
+	if (!st || strcmp(st->driver, KC_AGENT_WATCHABLE_DRIVER) != 0)
+		return kc_error_set(err, ENOENT, "mount_point `%s`: no %s storage there",
+				    mount_point, KC_AGENT_WATCHABLE_DRIVER);
+	root_fd = kc_agent_open_root(s->root, err);
+	if (root_fd < 0)
+		return root_fd;
+	src = open_source(s, root_fd, st->source, err);
+	if (src < 0)
+		return src;
+	if (kc_agent_rel_path(s->root, st->target, "mount_point", &rel, err) < 0)
+		return -1;
+	dst = kc_agent_open_beneath(root_fd, rel, O_RDONLY | O_DIRECTORY);
+	if (dst < 0)
+		return kc_agent_beneath_error("mount_point", st->target, s->root, err);
+	if (kc_agent_watchable_update(src, dst, data_dir, st->source, err) < 0)
+		return kc_error_wrap(err, "mount_point `%s`", mount_point);
+	kc_info("watchable volume at %s: now %s", mount_point, data_dir);
 	return 0;
 }

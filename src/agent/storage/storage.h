@@ -17,6 +17,10 @@
  *   ephemeral   a tmpfs (options: size=, mode=, ...)
  *   local       a directory, mode from the option mode=OCTAL (default 0777)
  *   bind        source = a path under the storage root, bind-mounted
+ *   watchable-bind
+ *               source = a kubelet atomic-writer volume under the storage
+ *               root, copied into a tmpfs of the agent's and kept up to
+ *               date by UpdateWatchableVolume (watchable.h)
  *
  * Every host-supplied path (mount_point, a bind's source) must lie under
  * the storage root (/run/kata-containers in the guest) and is resolved
@@ -79,6 +83,11 @@ void kc_agent_storages_release(struct kc_agent_storages *s, const char *owner);
 int kc_agent_storages_update_ephemeral(struct kc_agent_storages *s,
 				       Grpc__Storage *const *storages, size_t n,
 				       kc_error_t *err);
+
+/* UpdateWatchableVolume: the watchable-bind storage at mount_point takes
+ * the share's version data_dir (watchable.h). */
+int kc_agent_storages_update_watchable(struct kc_agent_storages *s, const char *mount_point,
+				       const char *data_dir, kc_error_t *err);
 
 /* How many storages are held (for tests and logs). */
 size_t kc_agent_storages_count(const struct kc_agent_storages *s);
