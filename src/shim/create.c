@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Create: the first container of a shim boots the pod's sandbox (the one
  * step that blocks the loop: a VM boot), then every container gets its

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Process IO: containerd's stdin/stdout/stderr (fifos the client made, or
  * file:// paths) against the agent's WriteStdin/ReadStdout/ReadStderr.

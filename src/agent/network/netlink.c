@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The agent's rtnetlink client (see netlink.h). */
 #include <errno.h>
 #include <string.h>
