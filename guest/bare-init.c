@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * bare-init.c - bare-VM baseline init for kata-c boot benchmarks.
  *

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # build-initrd.sh INIT_BINARY MODULES_DIR OUT.img
 # Reproducible gzip'd newc initramfs: sorted entries, mtimes fixed to
 # SOURCE_DATE_EPOCH (default 0), owner root:root, fixed modes, gzip -n.

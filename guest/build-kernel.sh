@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # build-kernel.sh [--link FILE] OUTDIR
 # Fetch Debian's cloud kernel (never installed on the host), extract the
 # uncompressed ELF vmlinux for QEMU microvm PVH boot, and copy the guest

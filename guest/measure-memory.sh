@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # measure-memory.sh - how much of a small guest the kernel and the agent leave free.
 #
 #   guest/measure-memory.sh [-n BOOTS] [-m MIB] BUILD_DIR [VARIANT...]

@@ -9,6 +9,7 @@ packages="
   libjansson-dev libcmocka-dev libseccomp-dev libprotobuf-c-dev protobuf-c-compiler
   zlib1g-dev
   clang libclang-rt-14-dev
+  clang-format codespell
   qemu-system-x86 qemu-system-common
   kmod cpio lz4 busybox-static e2fsprogs
   iproute2 iptables runc

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * bench_boot: boot to agent-ready through kc_vm_start(), against the bare
  * baseline (the same kernel and QEMU command line, an initrd whose init

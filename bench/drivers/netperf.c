@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * kc-netperf: the TCP measurement bench/net runs inside its pods (built
  * static, mounted into the containers read-only).

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /* grpc.Health: the runtime's first call, to learn that the agent is up. */
 #include "agent.h"
 #include "health.pb-c.h"

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * kata-agent-ctl: call any method of a kata-agent from the command line,
  * as Kata's agent-ctl does, for developers and tests.

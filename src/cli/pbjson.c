@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /* JSON <-> protobuf-c messages through their descriptors (see pbjson.h). */
 #include <errno.h>
 #include <inttypes.h>

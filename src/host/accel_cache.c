@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /* accel = "auto": the KVM probe's verdict, cached for the host's boot. */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Small per-boot cache files: see boot_cache.h. */
 #include <errno.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Supervised child processes: spawn with a pidfd, wait, signal, stop. */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Dial-with-retry and the health check of the guest agent. */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /* virtiofsd: start it for a shared directory and wait for its socket. */
 #include <errno.h>
 #include <stdarg.h>

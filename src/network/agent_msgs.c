@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The guest's side of the pod network as the agent's requests, the fields
  * as Kata's runtime fills them (generateVCNetworkStructures): the NIC is

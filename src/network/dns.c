@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The pod's DNS settings for CreateSandboxRequest.dns, as Kata's runtime
  * takes them (getDNS): the lines of the file the spec mounts on

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A pod's network: scan, connect (TAP + tc redirects), disconnect, and
  * the QEMU arguments of each endpoint. */
 #include <arpa/inet.h>

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Network namespace files: open and check them, enter and leave them. */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Reading a pod's network namespace: its links, addresses, routes and
  * permanent neighbours, through rtnetlink dumps.  The namespace's content

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /* TAP devices for the guest's NICs, and the link settings they need. */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Kata's tcfilter model in netlink: an ingress qdisc (ffff:) on a link and
  * a u32 filter that matches every frame (one key, mask 0) and redirects it

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /* config.json's linux section: namespaces, id maps, devices, resources,
  * paths, sysctls, seccomp. */
 #include <errno.h>

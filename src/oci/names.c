@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Capability and rlimit names as the OCI spec writes them. */
 #include <string.h>
 #include <strings.h>

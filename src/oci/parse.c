@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Typed access to the fields of an OCI document, with the path of the
  * field kept for the error message.

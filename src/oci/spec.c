@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * config.json: the document, process, root, mounts, hooks, annotations.
  * The linux section is in linux.c.

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The guest side of the pod's network, after the VM is up and before
  * CreateSandbox (Kata's kataAgent.startSandbox order): one UpdateInterface

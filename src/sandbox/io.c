@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Process IO: the front end's stdin/stdout/stderr (fifos its client made,
  * file:// paths, binary:// loggers) against the agent's WriteStdin,

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * binary:// process output, as containerd's shims do it: the binary named
  * by the URI's path runs with the query's keys and values as arguments,

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A container's rootfs: containerd's mounts on bundle/rootfs, then a bind
  * of that into the sandbox share, which virtio-fs carries to the guest.

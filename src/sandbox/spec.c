@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The OCI spec as the guest must see it (after Kata's constrainGRPCSpec):
  * paths point into the share, and what only means something on the host

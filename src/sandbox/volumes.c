@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Volumes: the spec's bind mounts, shared with the guest the way Kata does
  * (a bind into the sandbox share, then a bind inside the guest from the

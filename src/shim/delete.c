@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * `delete`: containerd runs it whenever its connection to the shim closes
  * (after a normal Shutdown too).  It cleans what a dead shim left of the

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Events to containerd, strictly in the order they were raised: over ttrpc
  * to $TTRPC_ADDRESS (Events/Forward, as Kata does), else through the

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The agent's StatsContainerResponse as containerd's cgroups v1 Metrics,
  * field for field as Kata's shim converts it:

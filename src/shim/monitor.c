@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What others may read of the pod through its shim.  The shim holds the
  * only connection to its agent (over virtio-serial the guest sees one

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The shim daemon: the Task service on one loop until Shutdown. */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * `start`: containerd runs it with cwd = the bundle and reads its combined
  * output.  It prints only the socket address and exits 0; the daemon it

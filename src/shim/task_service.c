@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * containerd.task.v2.Task: every method, on the shim's one loop, as calls
  * into the pod's lifecycle library (sandbox/pod.h).

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The agent tests' common part (harness.h). */
 #include <stdarg.h>
 #include <stddef.h>

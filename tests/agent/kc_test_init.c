@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A static multi-call helper that runs inside test containers and prints
  * what the agent tests check (as crun's tests/init.c does).  One command

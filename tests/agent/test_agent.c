@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The real kata-agent, started as a child with --no-init on a unix socket
  * and driven over ttrpc: health, sandbox, containers whose rootfs holds

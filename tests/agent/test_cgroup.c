@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * cgroup v2 translation and file handling against a fake cgroup tree: a
  * temporary directory of regular files standing for the interface files a

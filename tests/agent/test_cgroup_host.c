@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * cgroup v2 through the real kata-agent on this host.  The host is cgroup
  * v1, but has an empty cgroup2 hierarchy at /sys/fs/cgroup/unified: no

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The agent's init duties that run outside a VM: the kernel command line
  * parser, module loading failures, cgroup controllers on a fake root, and
  * reaping of orphans that are no container's (the rest needs a VM:

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Container lifecycle through the real agent: output and exit codes,
  * exec, stdin, terminal, signals, many execs at once, 50 MiB of output,

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The guest RPCs of kata-agent --no-init on the host: sysfs is a fake tree
  * (--sysfs-root) and /run/kata-containers a temporary directory

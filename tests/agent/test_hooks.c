@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Hooks that take their time do not stall the agent: while a container's
  * createRuntime, startContainer, poststart or poststop hooks run, the

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Hostile input to the agent (issue 13): ids that are paths, newlines or
  * 100 KB; a uid of 4294967295; sysctls outside the container's

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The agent's network RPCs, for real: kata-agent --no-init runs inside a
  * network namespace of its own (kc-netctl-<pid>) holding a veth pair, and

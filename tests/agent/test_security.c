@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What a container may see and do, checked from inside by kc-test-init:
  * readonly rootfs and paths, masked paths, capabilities, no_new_privileges,

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Bad specs and failing setups: each a precise error from CreateContainer,
  * StartContainer or ExecProcess, with nothing left behind and the agent

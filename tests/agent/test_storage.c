@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Storages (src/agent/storage.c) through the real kata-agent: started with
  * --no-init on a unix socket, in a mount namespace of its own (so that a

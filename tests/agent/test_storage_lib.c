@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * storage.c's own API, for the container code: a rootfs bound from the
  * share into place.  The test process mounts in a mount namespace of its

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The tests' agent harness (agent_harness.h). */
 #include <stdarg.h>
 #include <stddef.h>

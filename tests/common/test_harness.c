@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The agent harness itself: an agent that a test started does not outlive
  * the test when the test aborts (PR_SET_PDEATHSIG), so that no kata-agent

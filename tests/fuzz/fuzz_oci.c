@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libFuzzer harness for the OCI spec parser: the same bytes are parsed as
  * a whole config.json, as an ExecProcess process object and as an

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * guest-client: the host end of a booted guest image's agent channel, for
  * tests/guest/test-guest.sh.

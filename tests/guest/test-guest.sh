@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # test-guest.sh - guest image tests (TAP).
 # Builds the guest kernel (Debian cloud kernel -> vmlinux + modules), the
 # bare-VM baseline init and its initrd (twice: must be byte-identical), checks

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The whole path of a pod's network: a veth in a pod namespace, connected
  * to a real VM (tcfilter + TAP fds), the guest configured by the agent

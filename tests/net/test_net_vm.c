@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A real VM (QEMU microvm, the build tree's guest image) with a NIC on a
  * pod's veth: the TAP fds reach QEMU, QEMU takes them as the netdev, the

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_io.c -- the opening of containerd's IO fifos (src/sandbox/io.c).
  * containerd's fifo package opens its reading end of an output fifo in a

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The OCI spec parser: a full config.json, then each kind of bad input
  * with the exact field its message must name. */
 #include <stdarg.h>

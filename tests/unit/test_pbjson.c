@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /* JSON <-> protobuf-c (src/cli/pbjson.c): round trips and precise errors. */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * cgroup v2 in a real guest: the guest image (vmlinux + the agent's initrd)
  * booted under QEMU microvm, the agent as PID 1 with every controller

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The VM launcher without a VM: the QEMU and kernel command lines, and the
  * errors kc_vm_start() gives before (or instead of) a boot: missing files,

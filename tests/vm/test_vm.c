@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Real VMs under QEMU (TCG here): boot the guest image through
  * kc_vm_start(), talk to its agent, stop it, and check that nothing is left

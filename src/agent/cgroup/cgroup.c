@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A container's cgroup v2 directory: naming it safely under the root,
  * creating it with its ancestors' controllers enabled (processes are cloned

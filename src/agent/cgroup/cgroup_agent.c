@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The agent's side of cgroup v2: a cgroup per container, created with the
  * container and removed with it, and the RPCs that work on it

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The OCI spec's linux.resources as cgroup v2 files, following runc's
  * libcontainer/cgroups/fs2 (crun does the same):

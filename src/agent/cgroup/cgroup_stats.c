@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * StatsContainer's CgroupStats from a cgroup v2 directory, with runc's
  * fs2 mapping (what Kata's agent reports through cgroups-rs):

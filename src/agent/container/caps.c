@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The process's identity and limits, in the child before exec: rlimits,
  * then (in this order, as runc) the bounding set, supplementary groups,

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The container runtime's processes: the init process of a container from
  * its OCI spec, processes exec'd into it, signals to all of them, the

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * OCI hooks that the spec places in the guest.  Each runs with the OCI
  * state on stdin and the hook's own args and env, in a process group of

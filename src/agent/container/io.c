@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Held calls and the processes' stdio streams (see io.h). */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The container's filesystem, built in its new mount namespace before
  * pivot_root: the rootfs bound on itself, the spec's mounts, the default

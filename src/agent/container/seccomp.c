@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * linux.seccomp through libseccomp, loaded last before exec.  Syscall
  * names this libseccomp does not know are skipped (profiles list syscalls

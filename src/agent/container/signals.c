@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Every process of a container (signals, ListProcesses) and the sandbox's
  * shared pid namespace.  With a pid namespace of its own, a container's

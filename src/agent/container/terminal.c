@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A process's terminal, made as runc and crun make it: the child, once in
  * the container's mount namespace and root, opens the container's own
  * /dev/ptmx (its devpts instance), makes the slave its controlling terminal

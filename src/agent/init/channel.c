@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The agent's channel to the host, when it is the guest's init. */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Files the host places in, or asks about, below /run/kata-containers:
  * CopyFile, GetVolumeStats and AddSwapPath (see guest.h).

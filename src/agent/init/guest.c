@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * RPCs about the VM itself: details, clock, entropy, CPU and memory
  * hotplug, metrics, and the ones this agent refuses (see guest.h).

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The agent as the guest's init: mounts, cgroups, console, entropy,
  * kernel command line, power-off. */
 #include <errno.h>

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Loading the image's kernel modules with finit_module(2). */
 #include <dirent.h>
 #include <errno.h>

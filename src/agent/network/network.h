@@ -33,7 +33,7 @@ int kc_net_parse_prefix(const char *s, int family, unsigned *prefix, kc_error_t 
 
 int kc_net_update_interface(const Grpc__Interface *want, Grpc__Interface **out, kc_error_t *err);
 /* Replaces the main table's routes (except the kernel's own, which follow
- * addresses) with want's, routes without a gateway first. */
+ * addresses) with those in `want`, routes without a gateway first. */
 int kc_net_update_routes(const Grpc__Routes *want, Grpc__Routes **out, kc_error_t *err);
 int kc_net_list_interfaces(Grpc__Interfaces **out, kc_error_t *err);
 /* The main table's unicast routes, both families; a default route has an

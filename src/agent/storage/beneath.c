@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Host-supplied paths resolved beneath the storage root (beneath.h). */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Finding the guest's block device for a storage (blockdev.h). */
 #include <dirent.h>
 #include <errno.h>

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Storages: the host's mounts in the guest, resolved beneath one root. */
 #include <errno.h>
 #include <fcntl.h>

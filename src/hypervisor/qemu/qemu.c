@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The QEMU microvm back end of hypervisor.h: checks, virtiofsd, QEMU, the
  * wait for the agent, and a stop that leaves nothing behind.

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /* QEMU microvm: command lines and the checks made before launching. */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /* QMP client: one JSON object per line, over a unix socket. */
 #include <errno.h>
 #include <poll.h>
