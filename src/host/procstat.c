@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * /proc/PID's figures, read through one directory fd.  The formats are
  * proc(5)'s; each file is read whole into a buffer of a fixed bound (the

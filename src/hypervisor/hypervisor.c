@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * hypervisor.h over the back ends: pick one, forward the calls, and answer
  * for the operations a back end lacks (a NULL op: -ENOTSUP naming it).

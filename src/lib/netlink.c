@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The rtnetlink client of the agent and the host (see netlink.h). */
 #include <errno.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Asynchronous calls to the agent, each answered through one callback.
  * The one table of the RPCs the host sends: method, answer type, timeout.

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Kata's metric families (docs/design/kata-2-0-metrics.md), with the names,
  * labels and help strings of Kata's Go runtime (virtcontainers'

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The pod: its sandbox and its containers.  The first container of a pod
  * starts the sandbox (the one step that blocks the loop: a VM boot), the

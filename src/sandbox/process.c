@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The pod's processes: lifecycle and exit.  A process is finished once
  * the agent's WaitProcess has answered and its outputs reached their end,

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The Prometheus text format 0.0.4, written and read back
  * (https://prometheus.io/docs/instrumenting/exposition_formats/):

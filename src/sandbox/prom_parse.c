@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The Prometheus text format 0.0.4 read back (prom.c says what it is): for
  * the agent's GetMetrics text, which comes from the guest and is read

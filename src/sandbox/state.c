@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The sandbox's state document (state.h, docs/state.md): ownership by
  * flock, the atomic write, the strict read, and the kill that only hits

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Port forwarding through the real kata-agent (src/agent/network/portfwd.c),
  * started with --no-init: its "guest" network namespace is this host's, so

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ConfigMap/Secret volumes updated in place, the guest's half
  * (src/agent/storage/watchable.c): the storage driver watchable-bind and

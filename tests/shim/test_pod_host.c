@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_pod_host.c -- the pod lifecycle library (src/sandbox/pod.h) driven
  * as a one-shot tool drives it, through kc_sync_wait(): a pod whose agent

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Port forwarding, the guest's half (see portfwd.h). */
 #include <arpa/inet.h>
 #include <errno.h>

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Volumes updated in place: kubelet's atomic writer, replayed (watchable.h). */
 #include <dirent.h>
 #include <errno.h>
