@@ -78,9 +78,6 @@ struct kc_pod {
 	unsigned creating; /* creates in flight */
 };
 
-/* Sets *err to the message (no strerror appended) with status errnum. */
-int kc_pod_fail(kc_error_t *err, int errnum, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 
 /* pod.c: the container of that id, being deleted or not. */
 struct kc_ctr *kc_pod_find(struct kc_pod *pod, const char *id);

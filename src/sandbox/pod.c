@@ -22,18 +22,6 @@
 #include "lib/util.h"
 #include "ttrpc/transport.h"
 
-int kc_pod_fail(kc_error_t *err, int errnum, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	kc_error_setv(err, 0, fmt, ap);
-	va_end(ap);
-	if (err && *err)
-		(*err)->status = errnum;
-	return -errnum;
-}
-
 /* ---- the pod ---- */
 
 int kc_pod_new(const struct kc_pod_opts *o, struct kc_pod **out, kc_error_t *err)
@@ -41,7 +29,7 @@ int kc_pod_new(const struct kc_pod_opts *o, struct kc_pod **out, kc_error_t *err
 	struct kc_pod *pod;
 
 	if (!o->loop)
-		return kc_pod_fail(err, EINVAL, "a pod needs an event loop");
+		return kc_error_set_status(err, EINVAL, "a pod needs an event loop");
 	pod = kc_xzalloc(sizeof(*pod));
 	pod->loop = o->loop;
 	pod->config_path = o->config_path ? kc_xstrdup(o->config_path) : NULL;
@@ -586,9 +574,9 @@ int kc_ctr_create(struct kc_pod *pod, const struct kc_ctr_opts *o, kc_done_fn do
 	if (ret < 0)
 		return ret;
 	if (kc_pod_find(pod, o->id))
-		return kc_pod_fail(err, EEXIST, "container `%s` already exists", o->id);
+		return kc_error_set_status(err, EEXIST, "container `%s` already exists", o->id);
 	if (!o->bundle || o->bundle[0] != '/')
-		return kc_pod_fail(err, EINVAL, "bundle `%s` is not absolute",
+		return kc_error_set_status(err, EINVAL, "bundle `%s` is not absolute",
 				   o->bundle ? o->bundle : "");
 	x = kc_xzalloc(sizeof(*x));
 	pod->creating++;
@@ -666,7 +654,7 @@ void kc_ctr_delete(struct kc_ctr *c, kc_done_fn done, void *ctx)
 	struct delete_ctx *x;
 
 	if (c->init.i.status == KC_PROC_RUNNING || c->init.i.status == KC_PROC_PAUSED) {
-		kc_pod_fail(&err, EBUSY, "process `%s` is still running", c->id);
+		kc_error_set_status(&err, EBUSY, "process `%s` is still running", c->id);
 		done(ctx, &err);
 		return;
 	}
@@ -685,7 +673,7 @@ void kc_sync_done(void *ctx, kc_error_t *err)
 
 	sync->done = true;
 	if (err)
-		kc_pod_fail(&sync->err, (*err)->status, "%s", (*err)->msg);
+		kc_error_set_status(&sync->err, (*err)->status, "%s", (*err)->msg);
 }
 
 int kc_sync_wait(struct kc_loop *loop, struct kc_sync *sync, kc_error_t *err)

@@ -59,7 +59,7 @@ void kc_proc_release(struct kc_proc *p)
 		kc_agent_cancel(p->c->pod->agent, p->wait_call);
 	kc_io_close(p);
 	if (p->waits) {
-		kc_pod_fail(&err, ENOENT, "process deleted");
+		kc_error_set_status(&err, ENOENT, "process deleted");
 		waits_answer(p, &err);
 	}
 	free((char *)p->i.exec_id);
@@ -193,7 +193,7 @@ void kc_proc_start(struct kc_proc *p, kc_done_fn done, void *ctx)
 	struct start_ctx *x;
 
 	if (p->i.status != KC_PROC_CREATED) {
-		kc_pod_fail(&err, EBUSY, "process `%s` of `%s` was already started", p->i.exec_id,
+		kc_error_set_status(&err, EBUSY, "process `%s` of `%s` was already started", p->i.exec_id,
 			    p->c->id);
 		done(ctx, &err);
 		return;
@@ -235,9 +235,9 @@ int kc_ctr_exec(struct kc_ctr *c, const char *eid, const uint8_t *process, size_
 		return ret;
 	for (p = c->execs; p; p = p->next)
 		if (strcmp(p->i.exec_id, eid) == 0)
-			return kc_pod_fail(err, EEXIST, "exec `%s` already exists", eid);
+			return kc_error_set_status(err, EEXIST, "exec `%s` already exists", eid);
 	if (c->init.i.status != KC_PROC_RUNNING)
-		return kc_pod_fail(err, EBUSY, "container `%s` is not running", c->id);
+		return kc_error_set_status(err, EBUSY, "container `%s` is not running", c->id);
 	if (!process || kc_json_parse((const char *)process, len, "exec process spec", &proc,
 				      err) < 0 ||
 	    !json_is_object(proc)) {
@@ -285,12 +285,12 @@ void kc_proc_kill(struct kc_proc *p, uint32_t signal, bool all, kc_done_fn done,
 	cleanup_error kc_error_t err = NULL;
 
 	if (signal == 0 || signal >= NSIG) {
-		kc_pod_fail(&err, EINVAL, "invalid signal %u", signal);
+		kc_error_set_status(&err, EINVAL, "invalid signal %u", signal);
 		done(ctx, &err);
 		return;
 	}
 	if (p->i.exited || p->wait_answered) {
-		kc_pod_fail(&err, ENOENT, "process `%s` already finished",
+		kc_error_set_status(&err, ENOENT, "process `%s` already finished",
 			    p->i.exec_id[0] ? p->i.exec_id : p->c->id);
 		done(ctx, &err);
 		return;
@@ -338,10 +338,10 @@ int kc_proc_delete(struct kc_proc *p, kc_error_t *err)
 	struct kc_ctr *c = p->c;
 
 	if (!p->i.exec_id[0])
-		return kc_pod_fail(err, EINVAL,
+		return kc_error_set_status(err, EINVAL,
 				   "process `%s` is a container's: delete the container", c->id);
 	if (p->i.status == KC_PROC_RUNNING || p->i.status == KC_PROC_PAUSED)
-		return kc_pod_fail(err, EBUSY, "process `%s` is still running", p->i.exec_id);
+		return kc_error_set_status(err, EBUSY, "process `%s` is still running", p->i.exec_id);
 	for (struct kc_proc **pp = &c->execs; *pp; pp = &(*pp)->next) {
 		if (*pp == p) {
 			*pp = p->next;
@@ -382,7 +382,7 @@ void kc_ctr_pause(struct kc_ctr *c, bool pause, kc_done_fn done, void *ctx)
 	struct pause_ctx *x;
 
 	if (c->init.i.status != (pause ? KC_PROC_RUNNING : KC_PROC_PAUSED)) {
-		kc_pod_fail(&err, EBUSY, "container `%s` is not %s", c->id,
+		kc_error_set_status(&err, EBUSY, "container `%s` is not %s", c->id,
 			    pause ? "running" : "paused");
 		done(ctx, &err);
 		return;
