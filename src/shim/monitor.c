@@ -17,11 +17,21 @@
  * kc_state_open_live()).
  */
 #include <errno.h>
+#include <microhttpd.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "agent.pb-c.h"
 #include "health.pb-c.h"
+#include "lib/log.h"
 #include "lib/util.h"
+#include "sandbox/prom.h"
+#include "sandbox/state.h"
 #include "shim.h"
 
 /* Returns the agent's answer to call as is. */
@@ -87,18 +97,6 @@ int shim_monitor_register(struct shim *s, kc_error_t *err)
  * the agent's GetMetrics is in flight, and resumed with its answer, or
  * after SCRAPE_AGENT_NS without it (the host's figures only, then).
  */
-#include <microhttpd.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <unistd.h>
-
-#include "lib/log.h"
-#include "sandbox/prom.h"
-#include "sandbox/state.h"
-
 #define SCRAPE_AGENT_NS (3 * NS_SEC)
 #define MGMT_CONNECTIONS 16      /* at once; more wait in the backlog */
 #define MGMT_CONN_TIMEOUT_S 10   /* idle connections are closed */

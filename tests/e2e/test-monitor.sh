@@ -119,8 +119,27 @@ check "kata-runtime metrics: the same families as curl" "$(fam "$W/m1")" "$(fam 
 out=$($KR metrics kce2e-none 2>&1)
 check "kata-runtime metrics: unknown sandbox" "1 kata-runtime metrics: sandbox kce2e-none: not found (no /run/vc/sbs/kce2e-none)" "$? $out"
 
-$CTR tasks kill -s SIGKILL $ID > /dev/null 2>&1
+# An agent that does not answer (its VM, or the host agent, stopped): the
+# scrape answers after the 3 s it gets, with the host's families and
+# kata_shim_agent_metrics_up 0.
+vmm=$(vmm_of $ID)
+kill -STOP $vmm
+t0=$(date +%s%N)
+code=$(curl -s -o "$W/m4" -w '%{http_code}' --max-time 20 --unix-socket "$S" http://localhost/metrics)
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+kill -CONT $vmm
+check "a silent agent: answered" 200 "$code"
+[ "$ms" -ge 2900 ] && [ "$ms" -lt 6000 ] && ok "... after the agent's 3 s ($ms ms)" || not_ok "... after the agent's 3 s" "$ms ms"
+check "... without the agent's families, saying so" "0 0 1 # agent metrics missing: the agent did not answer within 3 s" \
+	"$(val kata_shim_agent_metrics_up "$W/m4") $(grep -c '^kata_agent_' "$W/m4") $(grep -c '^kata_shim_threads ' "$W/m4") $(grep '^# agent metrics missing' "$W/m4")"
+code=$(curl -s -o "$W/m5" -w '%{http_code}' --max-time 20 --unix-socket "$S" http://localhost/metrics)
+check "the agent back: its families are back" "200 1" "$code $(val kata_shim_agent_metrics_up "$W/m5")"
+# The VM (or host agent) gone: the scrape still answers, without it.
+kill -KILL $vmm
 wait_state $ID STOPPED > /dev/null 2>&1
+code=$(curl -s -o "$W/m6" -w '%{http_code}' --max-time 20 --unix-socket "$S" http://localhost/metrics)
+check "the VM gone: answered, the shim's families, no hypervisor's" "200 1 0" \
+	"$code $(grep -c '^kata_shim_threads ' "$W/m6") $(grep -c '^kata_hypervisor_threads ' "$W/m6")"
 $CTR tasks delete $ID > /dev/null 2>&1
 $CTR containers delete $ID > /dev/null 2>&1
 for _ in $(seq 50); do [ -e "$S" ] || break; sleep 0.1; done
