@@ -32,6 +32,11 @@ ccfg = (fm(1, fs(1, "c1")) + fm(2, fs(1, image))
 cid = call("CreateContainer", fs(1, pod) + fm(2, ccfg) + fm(3, sandbox_cfg))[1][0].decode()
 call("StartContainer", fs(1, cid))
 st = decode(call("ContainerStatus", fs(1, cid))[1][0]); print("   state (1=RUNNING):", st.get(3, [0])[0])
+if os.path.exists("/run/vc/sbs/%s/state.json" % pod):
+  # The pod's CRI metadata in the sandbox state, for kata-monitor.
+  import json
+  cri = json.load(open("/run/vc/sbs/%s/state.json" % pod))["cri"]
+  print("   state cri: %s %s %s" % (cri["name"], cri["namespace"], cri["uid"]) if cri else "   state cri: null")
 if os.environ.get("KC_CRI_EXEC") == "1":
   r = call("ExecSync", fs(1, cid) + fs(2, "/bin/sh") + fs(2, "-c") + fs(2, "echo execsync-out; exit 3") + fv(3, 10))
   print("   ExecSync stdout=%r exit_code=%s" % (r.get(1, [b""])[0], r.get(3, [0])[0]))

@@ -21,6 +21,8 @@ out=$(KC_CRI_CGROUP=$cgtest KC_CRI_LOGDIR=$W/logs timeout 300 /usr/bin/python3 "
 rc=$?
 check "CRI pod lifecycle completes" 0 $rc
 [ $rc = 0 ] || echo "$out" | sed 's/^/# /'
+case "$out" in *"state cri: pod-kata default uid-kata"*) ok "CRI: the pod's name, namespace and uid in the sandbox state" ;;
+	*) not_ok "CRI: the pod's name, namespace and uid in the sandbox state" "$(echo "$out" | grep 'state cri')" ;; esac
 case "$out" in *"container log:"*"hello-from-cri-container"*) ok "CRI: the container's log" ;; *) not_ok "CRI: the container's log" ;; esac
 case "$out" in *"c2 state (2=EXITED): 2 exit_code: 6"*) ok "CRI: a second container of the pod exits 6" ;; *) not_ok "CRI: a second container of the pod exits 6" ;; esac
 case "$out" in *"c2 log:"*"hello-from-c2"*) ok "CRI: the second container's log" ;; *) not_ok "CRI: the second container's log" ;; esac
