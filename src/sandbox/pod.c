@@ -92,7 +92,7 @@ const char *kc_pod_state_dir(const struct kc_pod *pod)
 int kc_pod_set_monitor_socket(struct kc_pod *pod, const char *path, kc_error_t *err)
 {
 	if (!pod->sb)
-		return kc_pod_fail(err, ENOTCONN, "the pod has no sandbox");
+		return kc_error_set_status(err, ENOTCONN, "the pod has no sandbox");
 	return kc_sandbox_state_monitor(pod->sb, path, err);
 }
 
