@@ -136,6 +136,8 @@ struct kc_agent {
 	struct kc_hook_run *hook_runs; /* hooks.c: every run on the loop */
 	/* DestroySandbox, held while the containers' poststop hooks run. */
 	struct kc_ttrpc_call *destroyer;
+	/* agent.debug_console: the console's server (init/console.h), or NULL. */
+	struct kc_agent_console *console;
 };
 
 /* Registers grpc.Health (health.c). */
