@@ -307,10 +307,14 @@ static int connect_console(const char *path, const char *id, kc_error_t *err)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return kc_error_set(err, errno, "socket");
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno != EINPROGRESS &&
-	    errno != EAGAIN) {
-		int ret = kc_error_set(err, errno, "sandbox %s: connect to its debug console `%s` "
-				       "(is its VM running?)", id, path);
+	/* A unix socket connects at once, or not at all: EAGAIN is a full
+	 * backlog (QEMU takes one client; others wait there). */
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int ret = errno == EAGAIN
+				  ? kc_error_set(err, EBUSY, "sandbox %s: the debug console `%s` is "
+						 "busy (another client waits for it)", id, path)
+				  : kc_error_set(err, errno, "sandbox %s: connect to its debug console "
+						 "`%s` (is its VM running?)", id, path);
 
 		close(fd);
 		return ret;
@@ -363,6 +367,8 @@ static int run_session(const char *root, const char *id, const char *command, un
 	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGQUIT);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
+	/* A closed stdout is no reason to die with the terminal raw. */
+	signal(SIGPIPE, SIG_IGN);
 	sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sigfd < 0)
 		return kc_error_set(err, errno, "signalfd");

@@ -413,6 +413,16 @@ static void handle_frame(struct kc_agent_console *c, const struct kc_console_msg
 {
 	cleanup_error kc_error_t err = NULL;
 
+	/* A host that hangs up and another that connects at once (QEMU
+	 * accepts the next client as it drops the last) close and open the
+	 * port between two polls: the agent sees no hangup, only the new
+	 * host's OPEN.  Whatever ran is the last host's: it ends. */
+	if (m->type == KC_CONSOLE_OPEN && c->state != ST_OPENING) {
+		kc_debug("debug console: OPEN of a new host");
+		end_session(c);
+		kc_console_buf_free(&c->out);
+		c->state = ST_OPENING;
+	}
 	if (c->state == ST_DONE)
 		return;
 	if (c->state == ST_OPENING) {
@@ -432,9 +442,6 @@ static void handle_frame(struct kc_agent_console *c, const struct kc_console_msg
 		return;
 	}
 	switch (m->type) {
-	case KC_CONSOLE_OPEN:
-		fail_session(c, "OPEN twice");
-		break;
 	case KC_CONSOLE_STDIN:
 		if (!c->eof_pending && c->child_in.fd >= 0)
 			kc_console_buf_append(&c->to_child, m->payload, m->len);
@@ -471,8 +478,6 @@ static bool read_port(struct kc_agent_console *c)
 			break;
 		if (n <= 0)
 			return false; /* a virtio port reads 0 once the host left */
-		if (c->state == ST_DONE)
-			continue;
 		kc_console_buf_append(&c->in, buf, (size_t)n);
 		for (;;) {
 			cleanup_error kc_error_t err = NULL;
@@ -482,16 +487,15 @@ static bool read_port(struct kc_agent_console *c)
 			if (r == 0)
 				break;
 			if (r < 0) {
-				fail_session(c, err->msg);
+				/* No frame boundary to find again: what came is
+				 * dropped; an OPEN may start afresh. */
+				if (c->state != ST_DONE)
+					fail_session(c, err->msg);
 				kc_console_buf_free(&c->in);
 				break;
 			}
 			handle_frame(c, &m);
 			kc_console_buf_consume(&c->in, (size_t)r);
-			if (c->state == ST_DONE) {
-				kc_console_buf_free(&c->in);
-				break;
-			}
 		}
 	}
 	return true;
