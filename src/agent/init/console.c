@@ -17,25 +17,27 @@
 #include "lib/util.h"
 #include "ttrpc/transport.h"
 
-/* How often a missing port is looked for, and the least time between two
- * opens of the port (a host that hangs up at once is not served in a
- * tight loop). */
+/* How often a missing port is looked for. */
 #define FIND_RETRY_NS (500 * 1000000ull)
-#define REOPEN_MIN_NS (100 * 1000000ull)
 /* Output queued for the host above this stops the reading of the
  * session's output; input queued for the session above this stops the
  * reading of the port. */
 #define QUEUE_HIGH (64u * 1024)
 /* What a session that ended may still say: read after its shell exited. */
 #define DRAIN_MAX (1u << 20)
-#define READS_PER_EVENT 16
 
+/*
+ * The port stays open from the first open to the agent's end: closing it
+ * would drop what the next host sent meanwhile (the guest's driver discards
+ * a closed port's input), and QEMU drops one client and accepts the next
+ * between two polls, so that a hangup is not always seen.  Sessions are
+ * therefore told apart by OPEN: whatever the state, an OPEN starts a new
+ * one.  A virtio port without a host polls as HUP forever: the watch is
+ * edge-triggered, and each event reads and writes until EAGAIN.
+ */
 enum state {
-	ST_CLOSED,   /* no port fd: waiting to open it */
-	ST_WAITING,  /* open, no host */
-	ST_OPENING,  /* a host is there: waiting for its OPEN */
+	ST_IDLE,     /* no session: waiting for an OPEN */
 	ST_RUNNING,  /* a shell runs */
-	ST_DONE,     /* the session ended: waiting for the host to hang up */
 };
 
 struct stream {
@@ -50,7 +52,8 @@ struct kc_agent_console {
 	int fd;
 	struct kc_loop_watch *watch;
 	struct kc_loop_timer timer;
-	uint64_t opened_at;
+	struct kc_loop_defer resume; /* reading the port again, after backpressure */
+	bool read_stalled;           /* stopped reading the port: to_child is full */
 	bool missing_logged;
 	enum state state;
 	struct kc_console_buf in, out; /* from the host, to the host */
@@ -106,28 +109,6 @@ static void end_session(struct kc_agent_console *c)
 	c->eof_pending = false;
 }
 
-static void open_port(void *data);
-
-/* The host hung up (or broke the protocol): everything goes, the port is
- * opened again for the next host. */
-static void close_port(struct kc_agent_console *c)
-{
-	uint64_t now = kc_monotonic_ns();
-
-	end_session(c);
-	if (c->watch)
-		kc_loop_watch_remove(c->watch);
-	c->watch = NULL;
-	if (c->fd >= 0)
-		close(c->fd);
-	c->fd = -1;
-	kc_console_buf_free(&c->in);
-	kc_console_buf_free(&c->out);
-	c->state = ST_CLOSED;
-	kc_loop_timer_start(c->loop, &c->timer,
-			    now - c->opened_at < REOPEN_MIN_NS ? c->opened_at + REOPEN_MIN_NS : now);
-}
-
 static void open_port(void *data)
 {
 	struct kc_agent_console *c = data;
@@ -140,10 +121,8 @@ static void open_port(void *data)
 		if (fd < 0)
 			kc_error_set(&err, errno, "open `%s`", dev);
 	}
-	/* A virtio port without a host reports HUP until one connects:
-	 * edge-triggered, writability is the sign that a host is there. */
-	if (fd >= 0 &&
-	    kc_loop_watch_fd(c->loop, fd, EPOLLOUT | EPOLLET, port_event, c, &c->watch, &err) < 0) {
+	if (fd >= 0 && kc_loop_watch_fd(c->loop, fd, EPOLLIN | EPOLLOUT | EPOLLET, port_event, c,
+					&c->watch, &err) < 0) {
 		close(fd);
 		fd = -1;
 	}
@@ -154,12 +133,10 @@ static void open_port(void *data)
 		kc_loop_timer_start(c->loop, &c->timer, kc_monotonic_ns() + FIND_RETRY_NS);
 		return;
 	}
-	if (c->missing_logged || !c->opened_at)
-		kc_info("debug console: serving port %s (%s)", c->port, dev);
+	kc_info("debug console: serving port %s (%s)", c->port, dev);
 	c->missing_logged = false;
 	c->fd = fd;
-	c->opened_at = kc_monotonic_ns();
-	c->state = ST_WAITING;
+	c->state = ST_IDLE;
 }
 
 static const char *find_shell(void)
@@ -382,16 +359,11 @@ static void flush_port(struct kc_agent_console *c)
 static void update_watches(struct kc_agent_console *c)
 {
 	bool out_room = c->out.len < QUEUE_HIGH;
-	uint32_t ev;
 
-	if (c->watch && c->state != ST_WAITING) {
-		ev = 0;
-		if (c->to_child.len < QUEUE_HIGH)
-			ev |= EPOLLIN;
-		if (c->out.len)
-			ev |= EPOLLOUT;
-		kc_loop_watch_set_events(c->watch, ev, NULL);
-	}
+	/* The port's reading stopped for a full to_child: it goes on once
+	 * that drained (an edge-triggered watch says nothing again). */
+	if (c->read_stalled && c->to_child.len < QUEUE_HIGH && c->fd >= 0)
+		kc_loop_defer_queue(c->loop, &c->resume);
 	if (c->child_in.w)
 		kc_loop_watch_set_events(c->child_in.w, c->to_child.len ? EPOLLOUT : 0, NULL);
 	if (c->child_out.w)
@@ -406,39 +378,33 @@ static void fail_session(struct kc_agent_console *c, const char *why)
 	kc_warn("debug console: %s", why);
 	end_session(c);
 	queue_frame(c, KC_CONSOLE_ERROR, why, strnlen(why, KC_CONSOLE_MAX_PAYLOAD));
-	c->state = ST_DONE;
+	c->state = ST_IDLE;
 }
 
 static void handle_frame(struct kc_agent_console *c, const struct kc_console_msg *m)
 {
 	cleanup_error kc_error_t err = NULL;
 
-	/* A host that hangs up and another that connects at once (QEMU
-	 * accepts the next client as it drops the last) close and open the
-	 * port between two polls: the agent sees no hangup, only the new
-	 * host's OPEN.  Whatever ran is the last host's: it ends. */
-	if (m->type == KC_CONSOLE_OPEN && c->state != ST_OPENING) {
-		kc_debug("debug console: OPEN of a new host");
+	if (m->type == KC_CONSOLE_OPEN) {
+		/* A new host (the last one may have left unseen): whatever ran
+		 * was the last host's. */
+		if (c->state == ST_RUNNING)
+			kc_debug("debug console: OPEN of a new host");
 		end_session(c);
 		kc_console_buf_free(&c->out);
-		c->state = ST_OPENING;
-	}
-	if (c->state == ST_DONE)
-		return;
-	if (c->state == ST_OPENING) {
-		if (m->type != KC_CONSOLE_OPEN) {
-			cleanup_free char *why = kc_xasprintf("%s before OPEN",
-							      kc_console_type_name(m->type));
-
-			fail_session(c, why);
-			return;
-		}
 		if (spawn(c, m, &err) < 0) {
 			fail_session(c, err->msg);
 			return;
 		}
 		queue_u32(c, KC_CONSOLE_STARTED, (uint32_t)c->pid);
 		c->state = ST_RUNNING;
+		return;
+	}
+	/* A session's leftovers, once it ended, or a host that did not
+	 * start with OPEN: nothing to apply them to. */
+	if (c->state != ST_RUNNING) {
+		kc_debug("debug console: %s without a session, ignored",
+			 kc_console_type_name(m->type));
 		return;
 	}
 	switch (m->type) {
@@ -464,20 +430,39 @@ static void handle_frame(struct kc_agent_console *c, const struct kc_console_msg
 	write_child(c);
 }
 
-/* Reads what the host sent; false if it hung up. */
-static bool read_port(struct kc_agent_console *c)
+/* The host left (a virtio port reads 0 without one): its session ends. */
+static void host_gone(struct kc_agent_console *c)
+{
+	if (c->state == ST_RUNNING || c->in.len || c->out.len)
+		kc_debug("debug console: the host hung up");
+	end_session(c);
+	c->state = ST_IDLE;
+	kc_console_buf_free(&c->in);
+	kc_console_buf_free(&c->out);
+}
+
+/* Reads what the host sent, until EAGAIN or a full to_child. */
+static void read_port(struct kc_agent_console *c)
 {
 	uint8_t buf[4096];
 
-	for (int i = 0; i < READS_PER_EVENT && c->to_child.len < QUEUE_HIGH; i++) {
-		ssize_t n = read(c->fd, buf, sizeof(buf));
+	c->read_stalled = false;
+	while (c->fd >= 0) {
+		ssize_t n;
 
+		if (c->to_child.len >= QUEUE_HIGH) {
+			c->read_stalled = true;
+			return;
+		}
+		n = read(c->fd, buf, sizeof(buf));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
-			break;
-		if (n <= 0)
-			return false; /* a virtio port reads 0 once the host left */
+			return;
+		if (n <= 0) {
+			host_gone(c);
+			return;
+		}
 		kc_console_buf_append(&c->in, buf, (size_t)n);
 		for (;;) {
 			cleanup_error kc_error_t err = NULL;
@@ -489,8 +474,7 @@ static bool read_port(struct kc_agent_console *c)
 			if (r < 0) {
 				/* No frame boundary to find again: what came is
 				 * dropped; an OPEN may start afresh. */
-				if (c->state != ST_DONE)
-					fail_session(c, err->msg);
+				fail_session(c, err->msg);
 				kc_console_buf_free(&c->in);
 				break;
 			}
@@ -498,30 +482,26 @@ static bool read_port(struct kc_agent_console *c)
 			kc_console_buf_consume(&c->in, (size_t)r);
 		}
 	}
-	return true;
+}
+
+static void serve_port(struct kc_agent_console *c)
+{
+	read_port(c);
+	flush_port(c);
+	update_watches(c);
+}
+
+static void resume_port(void *data)
+{
+	serve_port(data);
 }
 
 static void port_event(struct kc_loop_watch *w, int fd, uint32_t events, void *data)
 {
-	struct kc_agent_console *c = data;
-
 	(void)w;
 	(void)fd;
-	if (c->state == ST_WAITING) {
-		if (!(events & EPOLLOUT))
-			return;
-		c->state = ST_OPENING;
-		kc_debug("debug console: a host connected");
-		update_watches(c);
-		return;
-	}
-	if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !read_port(c)) {
-		kc_debug("debug console: the host hung up");
-		close_port(c);
-		return;
-	}
-	flush_port(c);
-	update_watches(c);
+	(void)events;
+	serve_port(data);
 }
 
 static void stream_event(struct kc_loop_watch *w, int fd, uint32_t events, void *data)
@@ -564,7 +544,7 @@ bool kc_agent_console_reaped(struct kc_agent_console *c, pid_t pid, int wstatus)
 	c->pid = 0;
 	end_session(c);
 	queue_u32(c, KC_CONSOLE_EXIT, status);
-	c->state = ST_DONE;
+	c->state = ST_IDLE;
 	flush_port(c);
 	update_watches(c);
 	return true;
@@ -582,6 +562,7 @@ int kc_agent_console_start(struct kc_loop *loop, const char *ports_dir, const ch
 	c->fd = -1;
 	c->child_in.fd = c->child_out.fd = c->child_err.fd = -1;
 	kc_loop_timer_init(&c->timer, open_port, c);
+	kc_loop_defer_init(&c->resume, resume_port, c);
 	if (!find_shell())
 		kc_warn("debug console: the image has no shell (/bin/sh, /bin/busybox): every "
 			"session will fail; boot the debug console's initrd");
@@ -600,6 +581,7 @@ void kc_agent_console_free(struct kc_agent_console *c)
 	if (c->fd >= 0)
 		close(c->fd);
 	kc_loop_timer_stop(c->loop, &c->timer);
+	kc_loop_defer_cancel(c->loop, &c->resume);
 	kc_console_buf_free(&c->in);
 	kc_console_buf_free(&c->out);
 	free(c->ports_dir);
