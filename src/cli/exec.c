@@ -182,14 +182,14 @@ static int handle_input(struct session *s, kc_error_t *err)
 		switch (m.type) {
 		case KC_CONSOLE_STARTED:
 			if (s->started)
-				return kc_error_set(err, EPROTO, "debug console: STARTED twice");
+				return kc_error_set_status(err, EPROTO, "debug console: STARTED twice");
 			s->started = true;
 			kc_debug("sandbox %s: debug console: process %u", s->id, m.value);
 			break;
 		case KC_CONSOLE_STDOUT:
 		case KC_CONSOLE_STDERR:
 			if (!s->started)
-				return kc_error_set(err, EPROTO, "debug console: output before STARTED");
+				return kc_error_set_status(err, EPROTO, "debug console: output before STARTED");
 			/* Our stdout gone (a pipe closed) is no reason to stop the shell. */
 			(void)write_all(m.type == KC_CONSOLE_STDOUT ? STDOUT_FILENO : STDERR_FILENO,
 					m.payload, m.len);
@@ -199,7 +199,7 @@ static int handle_input(struct session *s, kc_error_t *err)
 			kc_console_buf_consume(&s->in, (size_t)r);
 			return 1;
 		case KC_CONSOLE_ERROR:
-			return kc_error_set(err, EIO, "sandbox %s: debug console: %.*s", s->id,
+			return kc_error_set_status(err, EIO, "sandbox %s: debug console: %.*s", s->id,
 					    (int)m.len, (const char *)m.payload);
 		default:
 			break;
@@ -227,7 +227,7 @@ static int relay(struct session *s, int sigfd, unsigned timeout_s, kc_error_t *e
 			uint64_t now = kc_monotonic_ns();
 
 			if (now >= deadline)
-				return kc_error_set(err, ETIMEDOUT,
+				return kc_error_set_status(err, ETIMEDOUT,
 						    "sandbox %s: the debug console did not answer "
 						    "within %u s (is its VM running? is another "
 						    "client attached to console.sock?)",
@@ -248,7 +248,7 @@ static int relay(struct session *s, int sigfd, unsigned timeout_s, kc_error_t *e
 						send_resize(s);
 					continue;
 				}
-				kc_error_set(err, EINTR, "sandbox %s: interrupted by signal %u", s->id,
+				kc_error_set_status(err, EINTR, "sandbox %s: interrupted by signal %u", s->id,
 					     si.ssi_signo);
 				return -(128 + (int)si.ssi_signo);
 			}
@@ -283,11 +283,14 @@ static int relay(struct session *s, int sigfd, unsigned timeout_s, kc_error_t *e
 
 			if (n < 0 && (errno == EAGAIN || errno == EINTR))
 				continue;
-			if (n <= 0)
-				return kc_error_set(err, n < 0 ? errno : ECONNRESET,
-						    "sandbox %s: the debug console closed before the "
-						    "shell's exit status came (did the VM stop?)",
+			if (n < 0 && errno != ECONNRESET)
+				return kc_error_set(err, errno, "sandbox %s: debug console: read",
 						    s->id);
+			if (n <= 0)
+				return kc_error_set_status(err, ECONNRESET,
+							   "sandbox %s: the debug console closed "
+							   "before the shell's exit status came (did "
+							   "the VM stop?)", s->id);
 			kc_console_buf_append(&s->in, buf, (size_t)n);
 			ret = handle_input(s, err);
 			if (ret != 0)
@@ -311,7 +314,7 @@ static int connect_console(const char *path, const char *id, kc_error_t *err)
 	 * backlog (QEMU takes one client; others wait there). */
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		int ret = errno == EAGAIN
-				  ? kc_error_set(err, EBUSY, "sandbox %s: the debug console `%s` is "
+				  ? kc_error_set_status(err, EBUSY, "sandbox %s: the debug console `%s` is "
 						 "busy (another client waits for it)", id, path)
 				  : kc_error_set(err, errno, "sandbox %s: connect to its debug console "
 						 "`%s` (is its VM running?)", id, path);
@@ -340,24 +343,24 @@ static int run_session(const char *root, const char *id, const char *command, un
 	 * VM's run dir is where the sandbox's sockets are. */
 	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dirfd < 0 && errno == ENOENT)
-		return kc_error_set(err, ENOENT, "sandbox %s not found (no `%s`)", id, dir);
+		return kc_error_set_status(err, ENOENT, "sandbox %s not found (no `%s`)", id, dir);
 	if (dirfd < 0)
 		return kc_error_set(err, errno, "sandbox %s: `%s`", id, dir);
 	if (lstat(sock_path, &st) < 0 || !S_ISSOCK(st.st_mode))
-		return kc_error_set(err, ENOENT, "debug console is not enabled for sandbox %s: set "
+		return kc_error_set_status(err, ENOENT, "debug console is not enabled for sandbox %s: set "
 				    "[agent.kata] debug_console_enabled = true (and start the "
 				    "sandbox again)", id);
 	/* QEMU's chardev serves one client; a second would wait unanswered
 	 * in its backlog.  The run dir's lock says who has it. */
 	if (flock(dirfd, LOCK_EX | LOCK_NB) < 0)
-		return kc_error_set(err, errno == EWOULDBLOCK ? EBUSY : errno,
+		return kc_error_set_status(err, errno == EWOULDBLOCK ? EBUSY : errno,
 				    "sandbox %s: the debug console is in use by another `kata-runtime "
 				    "exec` (it takes one client at a time)", id);
 	s.tty = !command && isatty(STDIN_FILENO);
 	if (s.tty)
 		ioctl(STDIN_FILENO, TIOCGWINSZ, &ws);
 	if (command && strlen(command) > KC_CONSOLE_MAX_PAYLOAD - 5)
-		return kc_error_set(err, E2BIG, "the command is %zu bytes, more than the debug "
+		return kc_error_set_status(err, E2BIG, "the command is %zu bytes, more than the debug "
 				    "console takes (%d)", strlen(command),
 				    KC_CONSOLE_MAX_PAYLOAD - 5);
 	sigemptyset(&mask);

@@ -103,34 +103,34 @@ int kc_console_parse(const uint8_t *buf, size_t len, bool from_host, struct kc_c
 	type = buf[0];
 	plen = get16(buf + 2);
 	if (type < KC_CONSOLE_OPEN || type > KC_CONSOLE_ERROR)
-		return kc_error_set(err, EPROTO, "debug console: unknown frame type %u from the %s",
+		return kc_error_set_status(err, EPROTO, "debug console: unknown frame type %u from the %s",
 				    type, from);
 	host_type = type <= KC_CONSOLE_RESIZE;
 	if (host_type != from_host)
-		return kc_error_set(err, EPROTO, "debug console: the %s sent %s, a %s's frame",
+		return kc_error_set_status(err, EPROTO, "debug console: the %s sent %s, a %s's frame",
 				    from, kc_console_type_name(type), from_host ? "guest" : "host");
 	if (buf[1] != 0)
-		return kc_error_set(err, EPROTO, "debug console: %s frame with reserved byte %u",
+		return kc_error_set_status(err, EPROTO, "debug console: %s frame with reserved byte %u",
 				    kc_console_type_name(type), buf[1]);
 	if (plen > KC_CONSOLE_MAX_PAYLOAD)
-		return kc_error_set(err, EPROTO, "debug console: %s frame of %zu bytes (at most %d)",
+		return kc_error_set_status(err, EPROTO, "debug console: %s frame of %zu bytes (at most %d)",
 				    kc_console_type_name(type), plen, KC_CONSOLE_MAX_PAYLOAD);
 	switch (type) {
 	case KC_CONSOLE_OPEN:
 		if (plen < 5)
-			return kc_error_set(err, EPROTO, "debug console: OPEN frame of %zu bytes "
+			return kc_error_set_status(err, EPROTO, "debug console: OPEN frame of %zu bytes "
 					    "(at least 5)", plen);
 		break;
 	case KC_CONSOLE_RESIZE:
 	case KC_CONSOLE_STARTED:
 	case KC_CONSOLE_EXIT:
 		if (plen != 4)
-			return kc_error_set(err, EPROTO, "debug console: %s frame of %zu bytes "
+			return kc_error_set_status(err, EPROTO, "debug console: %s frame of %zu bytes "
 					    "(4 exactly)", kc_console_type_name(type), plen);
 		break;
 	case KC_CONSOLE_EOF:
 		if (plen != 0)
-			return kc_error_set(err, EPROTO, "debug console: EOF frame of %zu bytes "
+			return kc_error_set_status(err, EPROTO, "debug console: EOF frame of %zu bytes "
 					    "(empty)", plen);
 		break;
 	default:
@@ -148,10 +148,10 @@ int kc_console_parse(const uint8_t *buf, size_t len, bool from_host, struct kc_c
 		msg->rows = get16(msg->payload + 1);
 		msg->cols = get16(msg->payload + 3);
 		if (msg->flags & ~KC_CONSOLE_OPEN_TTY)
-			return kc_error_set(err, EPROTO, "debug console: OPEN with unknown flags "
+			return kc_error_set_status(err, EPROTO, "debug console: OPEN with unknown flags "
 					    "0x%02x", msg->flags);
 		if (memchr(msg->payload + 5, '\0', plen - 5))
-			return kc_error_set(err, EPROTO, "debug console: OPEN's command holds a "
+			return kc_error_set_status(err, EPROTO, "debug console: OPEN's command holds a "
 					    "NUL byte");
 		break;
 	case KC_CONSOLE_RESIZE:
@@ -168,7 +168,7 @@ int kc_console_parse(const uint8_t *buf, size_t len, bool from_host, struct kc_c
 	if ((type == KC_CONSOLE_RESIZE || (type == KC_CONSOLE_OPEN &&
 					   (msg->flags & KC_CONSOLE_OPEN_TTY))) &&
 	    (msg->rows == 0 || msg->cols == 0))
-		return kc_error_set(err, EPROTO, "debug console: %s with a %ux%u window",
+		return kc_error_set_status(err, EPROTO, "debug console: %s with a %ux%u window",
 				    kc_console_type_name(type), msg->rows, msg->cols);
 	return (int)(KC_CONSOLE_HDR + plen);
 }

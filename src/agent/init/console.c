@@ -2,6 +2,7 @@
 /* The debug console's server in the guest (console.h). */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,8 @@
 
 /* How often a missing port is looked for. */
 #define FIND_RETRY_NS (500 * 1000000ull)
+/* How long a hangup must last to end the session (see hup_check()). */
+#define HANGUP_CHECK_NS (300 * 1000000ull)
 /* Output queued for the host above this stops the reading of the
  * session's output; input queued for the session above this stops the
  * reading of the port. */
@@ -52,6 +55,7 @@ struct kc_agent_console {
 	int fd;
 	struct kc_loop_watch *watch;
 	struct kc_loop_timer timer;
+	struct kc_loop_timer hup_timer;
 	struct kc_loop_defer resume; /* reading the port again, after backpressure */
 	bool read_stalled;           /* stopped reading the port: to_child is full */
 	bool missing_logged;
@@ -460,7 +464,10 @@ static void read_port(struct kc_agent_console *c)
 		if (n < 0 && errno == EAGAIN)
 			return;
 		if (n <= 0) {
-			host_gone(c);
+			/* Not at once: hup_check() tells. */
+			if (!kc_loop_timer_armed(&c->hup_timer))
+				kc_loop_timer_start(c->loop, &c->hup_timer,
+						    kc_monotonic_ns() + HANGUP_CHECK_NS);
 			return;
 		}
 		kc_console_buf_append(&c->in, buf, (size_t)n);
@@ -482,6 +489,25 @@ static void read_port(struct kc_agent_console *c)
 			kc_console_buf_consume(&c->in, (size_t)r);
 		}
 	}
+}
+
+static void serve_port(struct kc_agent_console *c);
+
+/*
+ * The port read 0: no host is connected, now.  That may be stale: the
+ * guest learns of hosts coming and going by control messages that its
+ * driver handles apart from the data, so the last host's hangup can be
+ * seen after the next host's OPEN, and end the new session.  A hangup
+ * counts only if the port still has no host a moment later.
+ */
+static void hup_check(void *data)
+{
+	struct kc_agent_console *c = data;
+	struct pollfd p = { .fd = c->fd, .events = POLLOUT };
+
+	if (c->fd >= 0 && poll(&p, 1, 0) == 1 && (p.revents & POLLHUP))
+		host_gone(c);
+	serve_port(c);
 }
 
 static void serve_port(struct kc_agent_console *c)
@@ -563,6 +589,7 @@ int kc_agent_console_start(struct kc_loop *loop, const char *ports_dir, const ch
 	c->child_in.fd = c->child_out.fd = c->child_err.fd = -1;
 	kc_loop_timer_init(&c->timer, open_port, c);
 	kc_loop_defer_init(&c->resume, resume_port, c);
+	kc_loop_timer_init(&c->hup_timer, hup_check, c);
 	if (!find_shell())
 		kc_warn("debug console: the image has no shell (/bin/sh, /bin/busybox): every "
 			"session will fail; boot the debug console's initrd");
@@ -582,6 +609,7 @@ void kc_agent_console_free(struct kc_agent_console *c)
 		close(c->fd);
 	kc_loop_timer_stop(c->loop, &c->timer);
 	kc_loop_defer_cancel(c->loop, &c->resume);
+	kc_loop_timer_stop(c->loop, &c->hup_timer);
 	kc_console_buf_free(&c->in);
 	kc_console_buf_free(&c->out);
 	free(c->ports_dir);
