@@ -145,6 +145,8 @@ struct kc_agent {
 	struct kc_agent_pfwd *pfwds;
 	size_t n_pfwds;
 	uint64_t pfwd_last_id;
+	/* agent.debug_console: the console's server (init/console.h), or NULL. */
+	struct kc_agent_console *console;
 };
 
 /* Registers grpc.Health (health.c). */

@@ -29,10 +29,12 @@
 #include "agent.h"
 #include "agent/cgroup/cgroup_agent.h"
 #include "agent/init/channel.h"
+#include "agent/init/console.h"
 #include "agent/init/init.h"
 #include "agent/init/modules.h"
 #include "agent/network/portfwd.h"
 #include "kc-build-config.h"
+#include "lib/console_proto.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "ttrpc/transport.h"
@@ -51,6 +53,7 @@ struct opts {
 	const char *log_level;
 	const char *cgroup_root;
 	const char *sysfs_root, *run_root;
+	bool debug_console; /* agent.debug_console (as init) */
 };
 
 static void usage(FILE *f)
@@ -246,8 +249,7 @@ static void init_setup(struct opts *o, char **listen)
 		kc_log_error_free(KC_LOG_ERROR, &err, "init");
 	if (kc_agent_modprobe_install(KC_AGENT_MODULES_DIR, &err) < 0)
 		kc_log_error_free(KC_LOG_WARNING, &err, "init");
-	if (cl.debug_console)
-		kc_agent_init_debug_console();
+	o->debug_console = cl.debug_console;
 	meminfo = mem_summary();
 	if (o->listen) {
 		*listen = kc_xstrdup(o->listen);
@@ -320,6 +322,12 @@ static int run(bool init_mode, const struct opts *o, const char *listen, kc_erro
 	ret = kc_loop_watch_fd(a.loop, sfd, EPOLLIN, on_signal, &a, &sigwatch, err);
 	if (ret < 0)
 		goto out;
+	if (o->debug_console) {
+		ret = kc_agent_console_start(a.loop, PORTS_DIR, KC_CONSOLE_PORT_NAME, &a.console,
+					     err);
+		if (ret < 0)
+			goto out;
+	}
 	/* A socket left by an agent that died is ours to replace; one that
 	 * still answers belongs to a live agent. */
 	if (sock && lstat(sock, &st) == 0 && S_ISSOCK(st.st_mode)) {
@@ -347,6 +355,8 @@ static int run(bool init_mode, const struct opts *o, const char *listen, kc_erro
 
 out:
 	kc_agent_pfwd_close_all(&a, KC_TTRPC_ABORTED, "the agent is stopping");
+	kc_agent_console_free(a.console);
+	a.console = NULL;
 	kc_agent_destroy_containers(&a);
 	kc_agent_storages_fini(&a.storages);
 	kc_agent_reap(&a);

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "agent/init/console.h"
 #include "agent.pb-c.h"
 #include "agent/init/guest.h"
 #include "agent/network/network.h"
@@ -336,7 +337,8 @@ void kc_agent_reap(struct kc_agent *a)
 		}
 		if (p)
 			proc_exited(a, c, p, wstatus);
-		else if (!kc_hooks_reaped(a, pid, wstatus))
+		else if (!kc_hooks_reaped(a, pid, wstatus) &&
+			 !kc_agent_console_reaped(a->console, pid, wstatus))
 			kc_debug("reaped process %d (status %d)", (int)pid,
 				 kc_agent_exit_status(wstatus));
 	}

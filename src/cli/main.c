@@ -24,6 +24,8 @@ static void usage(FILE *out)
 		"  check, kata-check   tell whether this host can run kata-c containers\n"
 		"  env, kata-env       show the resolved configuration and host facts\n"
 		"  metrics SANDBOX_ID  print a running sandbox's metrics (Prometheus text)\n"
+		"  exec ID [COMMAND]   a shell (or COMMAND) in sandbox ID's VM, through its\n"
+		"                      debug console ([agent.kata] debug_console_enabled)\n"
 		"  version             show the version\n"
 		"\n"
 		"Global options:\n"
@@ -78,6 +80,7 @@ static const struct command commands[] = {
 	{ "check", "kata-check", kc_cmd_check },
 	{ "env", "kata-env", kc_cmd_env },
 	{ "metrics", NULL, kc_cmd_metrics },
+	{ "exec", NULL, kc_cmd_exec },
 	{ "version", NULL, kc_cmd_version },
 };
 

@@ -179,7 +179,7 @@ static const struct key_desc keys[] = {
 
 	BOOL(agent, enable_debug, false, 0),
 	BOOL(agent, enable_tracing, false, ANN | NI),
-	BOOL(agent, debug_console_enabled, false, NI),
+	BOOL(agent, debug_console_enabled, false, 0),
 	STRV(agent, kernel_modules, empty_strv, ANN),
 	INT(agent, dial_timeout, 45, 1, 3600, 0),
 	INT(agent, container_pipe_size, 0, 0, INT64_C(1) << 30, ANN | NI),

@@ -331,7 +331,7 @@ console_ok() {
     # serial port, share and disk: the net and vsock drivers are skipped
     grep -Eq 'msg="loaded 7 kernel modules in [0-9]+ ms \(0 failed, 6 skipped: no such device\)"' "$c" &&
     grep -q 'cgroup controllers enabled' "$c" &&
-    grep -q 'msg="agent.debug_console: the image has no shell' "$c" &&
+    grep -q 'msg="debug console: the image has no shell' "$c" &&
     grep -q 'msg="sandbox destroyed"' "$c" && grep -q 'msg="powering off"' "$c" &&
     ! grep 'level=error' "$c" | grep -q .
 }

@@ -396,7 +396,6 @@ static const struct {
 	{ "hypervisor", "hot_plug_vfio", "\"root-port\"" },
 	{ "hypervisor", "cold_plug_vfio", "\"bridge-port\"" },
 	{ "agent", "enable_tracing", "true" },
-	{ "agent", "debug_console_enabled", "true" },
 	{ "agent", "container_pipe_size", "4096" },
 	{ "runtime", "enable_tracing", "true" },
 	{ "runtime", "jaeger_endpoint", "\"http://localhost:14268/api/traces\"" },

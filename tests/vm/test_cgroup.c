@@ -7,8 +7,8 @@
  * The containers' rootfs travels in a second cpio archive appended to the
  * initrd (the kernel unpacks concatenated archives): /kc-rootfs holds
  * busybox.  The same archive puts busybox at /bin/busybox of the guest, so
- * that agent.debug_console gives a shell on the serial console: the test
- * reads the guest's cgroup files through it, to check what the kernel
+ * that agent.debug_console gives a shell on the debug console's port: the
+ * test reads the guest's cgroup files through it, to check what the kernel
  * holds rather than what the agent says.
  *
  * Checked: a memory limit enforced (the container is OOM-killed, 137) with
@@ -29,6 +29,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,7 @@
 #include "agent.pb-c.h"
 #include "agent_harness.h"
 #include "health.pb-c.h"
+#include "lib/console_proto.h"
 #include "lib/util.h"
 #include "ttrpc/client.h"
 #include "ttrpc/loop.h"
@@ -55,14 +57,13 @@
 
 static struct {
 	char dir[64];
-	char *agent_sock, *con_sock, *initrd, *qemu_log;
+	char *agent_sock, *con_sock, *dbg_sock, *initrd, *qemu_log;
 	pid_t qemu;
 	struct ah_conn conn;
 	int con;
 	struct kc_loop_watch *con_watch;
 	char *out; /* console output so far */
 	size_t out_len;
-	unsigned marks;
 } g = { .con = -1 };
 
 /* The connection to the agent. */
@@ -86,37 +87,68 @@ static void on_console(struct kc_loop_watch *w, int fd, uint32_t events, void *d
 	}
 }
 
+static int unix_connect(const char *path);
+
 /*
- * Runs `cmd` in the guest's debug shell and returns its output without the
- * log lines that share the console.  The markers are written split by
- * quotes so that the terminal's echo of the command does not match them.
+ * Runs `cmd` with `sh -c` through the guest's debug console (its own
+ * virtio-serial port: lib/console_proto.h) and returns its output (stdout
+ * and stderr as they came), its lines joined by '\n', empty ones left out.
  */
 static char *guest_sh(const char *cmd)
 {
-	unsigned n = ++g.marks;
-	cleanup_free char *line = kc_xasprintf("echo @@B\"%u\"@@; %s; echo @@E\"%u\"@@\n", n, cmd, n);
-	cleanup_free char *b = kc_xasprintf("@@B%u@@", n), *e = kc_xasprintf("@@E%u@@", n);
 	uint64_t deadline = kc_monotonic_ns() + CALL_S * SEC;
-	size_t from = g.out_len;
-	char *start, *end, *res, *save = NULL;
-	cleanup_free char *raw = NULL;
+	struct kc_console_buf in = { 0 };
+	uint8_t frame[KC_CONSOLE_MAX_FRAME];
+	cleanup_free char *raw = kc_xstrdup("");
+	cleanup_close int fd = -1;
+	char *res, *save = NULL;
+	bool exited = false;
+	size_t n;
 
-	assert_int_equal(write(g.con, line, strlen(line)), (ssize_t)strlen(line));
-	for (;;) {
-		start = g.out ? strstr(g.out + from, b) : NULL;
-		end = start ? strstr(start, e) : NULL;
-		if (end)
-			break;
-		assert_true(kc_loop_run_once(C->loop, 100 * 1000000, NULL) >= 0);
+	/* The agent opens its port again a moment after each session. */
+	while ((fd = unix_connect(g.dbg_sock)) < 0 && kc_monotonic_ns() < deadline)
+		usleep(50000);
+	assert_true(fd >= 0);
+	n = kc_console_encode_open(frame, 0, 0, 0, cmd);
+	assert_int_equal(write(fd, frame, n), (ssize_t)n);
+	while (!exited) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		uint8_t buf[8192];
+		ssize_t r;
+
+		/* The serial console is drained meanwhile. */
+		kc_loop_run_once(C->loop, 0, NULL);
 		if (kc_monotonic_ns() > deadline)
 			fail_msg("guest shell: no answer to `%s`", cmd);
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		r = read(fd, buf, sizeof(buf));
+		if (r <= 0)
+			fail_msg("guest shell: the console closed during `%s`", cmd);
+		kc_console_buf_append(&in, buf, (size_t)r);
+		for (;;) {
+			struct kc_console_msg m;
+			int k = kc_console_parse(in.data, in.len, false, &m, NULL);
+			char *more;
+
+			if (k < 0)
+				fail_msg("guest shell: a bad frame during `%s`", cmd);
+			if (k == 0)
+				break;
+			if (m.type == KC_CONSOLE_STDOUT || m.type == KC_CONSOLE_STDERR) {
+				more = kc_xasprintf("%s%.*s", raw, (int)m.len, (const char *)m.payload);
+				free(raw);
+				raw = more;
+			} else if (m.type == KC_CONSOLE_ERROR) {
+				fail_msg("guest shell: %.*s", (int)m.len, (const char *)m.payload);
+			}
+			exited = exited || m.type == KC_CONSOLE_EXIT;
+			kc_console_buf_consume(&in, (size_t)k);
+		}
 	}
-	start += strlen(b);
-	raw = kc_xstrndup(start, (size_t)(end - start));
+	kc_console_buf_free(&in);
 	res = kc_xzalloc(strlen(raw) + 1);
 	for (char *l = strtok_r(raw, "\r\n", &save); l; l = strtok_r(NULL, "\r\n", &save)) {
-		if (strncmp(l, "time=", 5) == 0 || l[0] == '[')
-			continue;
 		if (res[0])
 			strcat(res, "\n");
 		strcat(res, l);
@@ -267,6 +299,7 @@ static int setup(void **state)
 	const char *qemu = getenv("KC_QEMU") ? getenv("KC_QEMU") : "qemu-system-x86_64";
 	const char *accel = getenv("KC_QEMU_ACCEL") ? getenv("KC_QEMU_ACCEL") : "tcg,thread=multi";
 	cleanup_free char *tsc = tsc_param(accel), *append = NULL, *con = NULL, *agent = NULL;
+	cleanup_free char *dbg = NULL;
 	Grpc__CheckRequest check = GRPC__CHECK_REQUEST__INIT;
 	uint64_t deadline;
 	int fd = -1;
@@ -280,6 +313,7 @@ static int setup(void **state)
 	assert_non_null(mkdtemp(g.dir));
 	g.agent_sock = kc_xasprintf("%s/agent.sock", g.dir);
 	g.con_sock = kc_xasprintf("%s/console.sock", g.dir);
+	g.dbg_sock = kc_xasprintf("%s/dbg.sock", g.dir);
 	g.initrd = kc_xasprintf("%s/initrd.img", g.dir);
 	g.qemu_log = kc_xasprintf("%s/qemu.log", g.dir);
 	build_initrd(base);
@@ -288,6 +322,7 @@ static int setup(void **state)
 			      tsc);
 	con = kc_xasprintf("socket,id=con,path=%s,server=on,wait=off", g.con_sock);
 	agent = kc_xasprintf("socket,id=agent,path=%s,server=on,wait=off", g.agent_sock);
+	dbg = kc_xasprintf("socket,id=dbg,path=%s,server=on,wait=off", g.dbg_sock);
 	{
 		const char *argv[] = {
 			qemu, "-accel", accel, "-cpu", "max", "-M",
@@ -297,7 +332,9 @@ static int setup(void **state)
 			"-display", "none", "-monitor", "none", "-no-reboot", "-kernel", kernel,
 			"-initrd", g.initrd, "-append", append, "-chardev", con, "-serial",
 			"chardev:con", "-device", "virtio-serial-device", "-chardev", agent,
-			"-device", "virtserialport,chardev=agent,name=agent.channel.0", NULL
+			"-device", "virtserialport,chardev=agent,name=agent.channel.0",
+			"-chardev", dbg, "-device",
+			"virtserialport,chardev=dbg,name=" KC_CONSOLE_PORT_NAME, NULL
 		};
 
 		/* QEMU dies with the test, however the test ends. */
@@ -359,6 +396,7 @@ static int teardown(void **state)
 		ah_rm_tree(g.dir);
 	free(g.agent_sock);
 	free(g.con_sock);
+	free(g.dbg_sock);
 	free(g.initrd);
 	free(g.qemu_log);
 	free(g.out);

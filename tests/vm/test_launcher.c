@@ -82,6 +82,7 @@ static void test_argv_tcg_share_no_console(void **state)
 	assert_true(has_arg(v, "-no-reboot"));
 	assert_null(opt_value(v, "-serial", NULL));
 	assert_null(opt_value(v, "-chardev", "file"));
+	assert_null(opt_value(v, "-chardev", "socket,id=dbgcon"));
 }
 
 static void test_argv_kvm_console_commas(void **state)
@@ -133,6 +134,67 @@ static void test_kernel_cmdline(void **state)
 	assert_string_equal(s, "console=ttyS0 panic=-1 " BOOT " agent.listen=serial://agent.channel.0 "
 			       "agent.log=debug cgroup_no_v1=all");
 	free(s);
+}
+
+/* debug_console_enabled: a third port on its own socket, agent.debug_console,
+ * the console's initrd beside the configured one (the configured one, with
+ * a warning, when it is missing); nothing of it otherwise. */
+static void test_debug_console(void **state)
+{
+	struct kc_qemu_cmdline c = {
+		.qemu_path = "/q", .name = "x", .vcpus = 1, .memory_mib = 256, .kernel = "/k",
+		.append = "quiet", .qmp_socket = "/r/qmp.sock", .agent_socket = "/r/agent.sock",
+		.debug_console_socket = "/r,1/console.sock",
+	};
+	cleanup_strv char **v = kc_qemu_build_argv(&c);
+	char dir[] = "/tmp/kc-test-dbgcon.XXXXXX", *s;
+	struct kc_config dc = { 0 };
+
+	(void)state;
+	assert_string_equal(opt_value(v, "-device", "virtio-serial-device"),
+			    "virtio-serial-device,max_ports=3");
+	assert_string_equal(opt_value(v, "-chardev", "socket,id=dbgcon"),
+			    "socket,id=dbgcon,path=/r,,1/console.sock,server=on,wait=off");
+	assert_string_equal(opt_value(v, "-device", "virtserialport,chardev=dbgcon"),
+			    "virtserialport,chardev=dbgcon,name=console.0");
+	assert_string_equal(opt_value(v, "-device", "virtserialport,chardev=agent"),
+			    "virtserialport,chardev=agent,name=agent.channel.0");
+
+	s = kc_qemu_kernel_cmdline(&dc, NULL, false, 0);
+	assert_null(strstr(s, "debug_console"));
+	free(s);
+	dc.agent.debug_console_enabled = true;
+	s = kc_qemu_kernel_cmdline(&dc, "x=1", false, 0);
+	assert_non_null(strstr(s, " agent.listen=serial://agent.channel.0 agent.debug_console x=1"));
+	free(s);
+
+	s = kc_qemu_console_initrd_path("/a/kata-containers-initrd.img");
+	assert_string_equal(s, "/a/kata-containers-initrd-console.img");
+	free(s);
+	s = kc_qemu_console_initrd_path("/a/initrd");
+	assert_string_equal(s, "/a/initrd-console");
+	free(s);
+
+	assert_non_null(mkdtemp(dir));
+	dc.hypervisor.initrd = kc_xasprintf("%s/i.img", dir);
+	s = kc_qemu_initrd(&dc);
+	assert_string_equal(s, dc.hypervisor.initrd); /* no console initrd: the configured one */
+	free(s);
+	{
+		cleanup_free char *con = kc_xasprintf("%s/i-console.img", dir);
+
+		assert_int_equal(kc_write_file_atomic(con, "x", 1, 0644, NULL), 0);
+		s = kc_qemu_initrd(&dc);
+		assert_string_equal(s, con);
+		free(s);
+		dc.agent.debug_console_enabled = false;
+		s = kc_qemu_initrd(&dc);
+		assert_string_equal(s, dc.hypervisor.initrd);
+		free(s);
+		unlink(con);
+	}
+	free(dc.hypervisor.initrd);
+	rmdir(dir);
 }
 
 static void test_virtiofsd_argv(void **state)
@@ -790,6 +852,7 @@ int main(void)
 		cmocka_unit_test(test_argv_tcg_share_no_console),
 		cmocka_unit_test(test_argv_kvm_console_commas),
 		cmocka_unit_test(test_kernel_cmdline),
+		cmocka_unit_test(test_debug_console),
 		cmocka_unit_test(test_virtiofsd_argv),
 		cmocka_unit_test(test_tsc_khz),
 		cmocka_unit_test(test_missing_kernel),

@@ -174,50 +174,6 @@ int kc_agent_init_entropy(kc_error_t *err)
 	return 0;
 }
 
-void kc_agent_init_debug_console(void)
-{
-	static const char *const shells[][2] = { { "/bin/sh", "sh" }, { "/bin/busybox", "sh" } };
-	const char *shell = NULL, *arg0 = NULL;
-	pid_t pid;
-
-	for (size_t i = 0; i < KC_ARRAY_SIZE(shells) && !shell; i++) {
-		if (access(shells[i][0], X_OK) == 0) {
-			shell = shells[i][0];
-			arg0 = shells[i][1];
-		}
-	}
-	if (!shell) {
-		kc_warn("agent.debug_console: the image has no shell (/bin/sh, /bin/busybox): "
-			"no debug console");
-		return;
-	}
-	pid = fork();
-	if (pid < 0) {
-		kc_log_error("agent.debug_console: fork: %s", strerror(errno));
-		return;
-	}
-	if (pid == 0) {
-		sigset_t all;
-		int fd;
-
-		sigemptyset(&all);
-		sigprocmask(SIG_SETMASK, &all, NULL);
-		setsid();
-		fd = open("/dev/console", O_RDWR);
-		if (fd < 0)
-			_exit(127);
-		ioctl(fd, TIOCSCTTY, 0);
-		dup2(fd, 0);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		if (fd > 2)
-			close(fd);
-		execl(shell, arg0, (char *)NULL);
-		_exit(127);
-	}
-	kc_info("agent.debug_console: %s on /dev/console (process %d)", shell, (int)pid);
-}
-
 void kc_agent_init_poweroff(void)
 {
 	kc_info("powering off");

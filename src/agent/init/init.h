@@ -18,7 +18,7 @@
 struct kc_agent_cmdline {
 	bool log_level_set;
 	enum kc_log_level log_level; /* agent.log=debug */
-	bool debug_console;          /* agent.debug_console */
+	bool debug_console;          /* agent.debug_console: serve console.h's port */
 	char *listen;                /* agent.listen=URI, NULL if absent */
 	char **modules;              /* modules_load=a,b (NULL if absent) */
 };
@@ -61,10 +61,6 @@ void kc_agent_init_console(void);
 /* Mixes what is at hand into the kernel's pool with RNDADDENTROPY: bytes
  * from the CPU's RDRAND (credited) and clock readings (not credited). */
 int kc_agent_init_entropy(kc_error_t *err);
-
-/* agent.debug_console: a shell (/bin/sh or /bin/busybox sh, if the image
- * has one) in its own session on /dev/console.  Without one, logs why. */
-void kc_agent_init_debug_console(void);
 
 /* Syncs and powers the VM off; returns only if that failed. */
 void kc_agent_init_poweroff(void);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "hypervisor/backend.h"
+#include "lib/console_proto.h"
 #include "qemu.h"
 #include "qmp.h"
 #include "hypervisor/virtiofsd.h"
@@ -36,6 +37,7 @@ struct qvm {
 	char *run_dir;
 	bool made_run_dir;
 	char *qmp_sock, *agent_sock, *fs_sock, *qemu_log, *fs_log;
+	char *console_sock; /* the debug console's chardev; NULL: not enabled */
 	char *console_auto; /* run_dir/console.log when debugging without spec->console_log */
 	char *agent_uri;
 	struct kc_child qemu, fsd;
@@ -77,6 +79,7 @@ static void vm_cleanup_files(struct qvm *vm)
 	remove_file(vm->qmp_sock);
 	remove_file(vm->agent_sock);
 	remove_file(vm->fs_sock);
+	remove_file(vm->console_sock);
 	remove_file(vm->qemu_log);
 	remove_file(vm->fs_log);
 	if (vm->console_auto) {
@@ -102,6 +105,7 @@ static void vm_release(struct qvm *vm)
 	free(vm->qmp_sock);
 	free(vm->agent_sock);
 	free(vm->fs_sock);
+	free(vm->console_sock);
 	free(vm->qemu_log);
 	free(vm->fs_log);
 	free(vm->console_auto);
@@ -183,6 +187,7 @@ static int make_run_dir(struct qvm *vm, kc_error_t *err)
 	remove_file(vm->qmp_sock);
 	remove_file(vm->agent_sock);
 	remove_file(vm->fs_sock);
+	remove_file(vm->console_sock);
 	return 0;
 }
 
@@ -234,7 +239,7 @@ static int launch(struct qvm *vm, const struct kc_vm_spec *spec, const struct kc
 	const struct kc_hypervisor_config *h = &cfg->hypervisor;
 	bool debug = h->enable_debug || cfg->agent.enable_debug;
 	const char *console = spec->console_log;
-	cleanup_free char *append = NULL;
+	cleanup_free char *append = NULL, *initrd = kc_qemu_initrd(cfg);
 	cleanup_strv char **argv = NULL;
 	const char *accel, *reason;
 	struct kc_qemu_cmdline qc;
@@ -282,12 +287,13 @@ static int launch(struct qvm *vm, const struct kc_vm_spec *spec, const struct kc
 		.memory_mib = spec->memory_mib ? spec->memory_mib
 					       : (unsigned)(h->default_memory > 0 ? h->default_memory : 2048),
 		.kernel = h->kernel,
-		.initrd = h->initrd,
+		.initrd = initrd,
 		.append = append,
 		.qmp_socket = vm->qmp_sock,
 		.agent_socket = vm->agent_sock,
 		.virtiofs_socket = spec->shared_dir ? vm->fs_sock : NULL,
 		.console_log = console,
+		.debug_console_socket = vm->console_sock,
 		.netdevs = spec->netdevs,
 		.n_netdevs = spec->n_netdevs,
 		.first_netdev_fd = 3,
@@ -492,7 +498,10 @@ static int qemu_start(const struct kc_vm_spec *spec, void **out, kc_error_t *err
 	if ((ret = kc_qemu_socket_path(vm->run_dir, "qmp.sock", &vm->qmp_sock, err)) < 0 ||
 	    (ret = kc_qemu_socket_path(vm->run_dir, "agent.sock", &vm->agent_sock, err)) < 0 ||
 	    (spec->shared_dir &&
-	     (ret = kc_qemu_socket_path(vm->run_dir, "virtiofsd.sock", &vm->fs_sock, err)) < 0)) {
+	     (ret = kc_qemu_socket_path(vm->run_dir, "virtiofsd.sock", &vm->fs_sock, err)) < 0) ||
+	    (cfg->agent.debug_console_enabled &&
+	     (ret = kc_qemu_socket_path(vm->run_dir, KC_CONSOLE_SOCKET, &vm->console_sock,
+					err)) < 0)) {
 		vm_release(vm);
 		return ret;
 	}

@@ -34,6 +34,8 @@ struct kc_qemu_cmdline {
 	const char *agent_socket;  /* virtio-serial port's chardev (QEMU listens) */
 	const char *virtiofs_socket; /* virtiofsd's vhost-user socket; NULL: no share */
 	const char *console_log;   /* serial console appended here; NULL: no console */
+	const char *debug_console_socket; /* the debug console's port's chardev (QEMU
+	                                   * listens); NULL: no debug console */
 	const struct kc_vm_netdev *netdevs; /* NICs, fds numbered as below */
 	size_t n_netdevs;
 	int first_netdev_fd;       /* QEMU's number of netdevs[0].fds[0]; the others follow */
@@ -44,12 +46,25 @@ char **kc_qemu_build_argv(const struct kc_qemu_cmdline *c);
 
 /*
  * The guest kernel's command line: our fixed part ("panic=-1", the agent's
- * channel, "quiet" unless debugging, "console=ttyS0" with a console), the
+ * channel, "quiet" unless debugging, "console=ttyS0" with a console,
+ * "agent.debug_console" with [agent.kata] debug_console_enabled), the
  * configuration's kernel_params, then extra (the spec's).  tsc_khz != 0
  * adds tsc_early_khz=, which TCG guests need (see docs/vm.md).
  */
 char *kc_qemu_kernel_cmdline(const struct kc_config *cfg, const char *extra, bool console,
 			     unsigned long tsc_khz);
+
+/*
+ * The initrd to boot: the configured one, or with debug_console_enabled
+ * the debug console's (the same image with a shell appended, built by
+ * guest/build-console-initrd.sh): beside it, "-console" before its ".img"
+ * (kata-containers-initrd.img: kata-containers-initrd-console.img).  When
+ * that file is missing the configured initrd is booted and a warning says
+ * that it must hold a shell itself.  To be freed.
+ */
+char *kc_qemu_initrd(const struct kc_config *cfg);
+/* The debug console's initrd beside initrd, as above (to be freed). */
+char *kc_qemu_console_initrd_path(const char *initrd);
 
 /* The guest kernel's COMMAND_LINE_SIZE on x86_64: the command line and
  * its NUL.  The kernel cuts a longer one without a word. */

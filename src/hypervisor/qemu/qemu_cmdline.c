@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "qemu.h"
+#include "lib/console_proto.h"
+#include "lib/log.h"
 #include "lib/util.h"
 #include "host/boot_cache.h"
 #include "host/child.h"
@@ -122,10 +124,20 @@ char **kc_qemu_build_argv(const struct kc_qemu_cmdline *c)
 	}
 	/* Two ports (0 is the console's, ours is 1) instead of QEMU's 31: the
 	 * guest allocates receive buffers per port, 8 MiB of a 256 MiB VM with
-	 * the default (docs/guest-memory.md). */
-	add2(&a, "-device", kc_xstrdup("virtio-serial-device,max_ports=2"));
+	 * the default (docs/guest-memory.md).  A third for the debug console,
+	 * only when it is enabled. */
+	add2(&a, "-device", kc_xasprintf("virtio-serial-device,max_ports=%d",
+					 c->debug_console_socket ? 3 : 2));
 	add2(&a, "-chardev", kc_xasprintf("socket,id=agent,path=%s,server=on,wait=off", agent));
 	add2(&a, "-device", kc_xstrdup("virtserialport,chardev=agent,name=" KC_QEMU_AGENT_PORT));
+	if (c->debug_console_socket) {
+		cleanup_free char *dbg = qesc(c->debug_console_socket);
+
+		add2(&a, "-chardev", kc_xasprintf("socket,id=dbgcon,path=%s,server=on,wait=off",
+						  dbg));
+		add2(&a, "-device",
+		     kc_xstrdup("virtserialport,chardev=dbgcon,name=" KC_CONSOLE_PORT_NAME));
+	}
 	return a.v;
 }
 
@@ -167,6 +179,11 @@ char *kc_qemu_kernel_cmdline(const struct kc_config *cfg, const char *extra, boo
 	append_word(&s, "agent.listen=serial://" KC_QEMU_AGENT_PORT);
 	if (cfg->agent.enable_debug)
 		append_word(&s, "agent.log=debug");
+	/* The agent serves the debug console's port (Kata also gives
+	 * agent.debug_console_vport=1026 where the VM has vsock; here the
+	 * port is virtio-serial's, found by its name). */
+	if (cfg->agent.debug_console_enabled)
+		append_word(&s, "agent.debug_console");
 	if (tsc_khz) {
 		char buf[48];
 
@@ -176,6 +193,31 @@ char *kc_qemu_kernel_cmdline(const struct kc_config *cfg, const char *extra, boo
 	append_word(&s, cfg->hypervisor.kernel_params);
 	append_word(&s, extra);
 	return s;
+}
+
+char *kc_qemu_console_initrd_path(const char *initrd)
+{
+	size_t n = strlen(initrd);
+
+	if (n > 4 && strcmp(initrd + n - 4, ".img") == 0)
+		return kc_xasprintf("%.*s-console.img", (int)(n - 4), initrd);
+	return kc_xasprintf("%s-console", initrd);
+}
+
+char *kc_qemu_initrd(const struct kc_config *cfg)
+{
+	const char *initrd = cfg->hypervisor.initrd;
+	char *console;
+
+	if (!initrd || !cfg->agent.debug_console_enabled)
+		return initrd ? kc_xstrdup(initrd) : NULL;
+	console = kc_qemu_console_initrd_path(initrd);
+	if (access(console, R_OK) == 0)
+		return console;
+	kc_warn("debug console: no `%s` (%s): booting `%s`, which needs a shell of its own "
+		"(/bin/sh) for the console", console, strerror(errno), initrd);
+	free(console);
+	return kc_xstrdup(initrd);
 }
 
 int kc_qemu_check_kernel_cmdline(const char *cmdline, kc_error_t *err)
