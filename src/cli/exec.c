@@ -38,6 +38,7 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "sandbox/sandbox.h"
+#include "sandbox/state.h"
 
 #define PROG "kata-runtime exec"
 #define DEFAULT_TIMEOUT_S 10
@@ -325,11 +326,36 @@ static int connect_console(const char *path, const char *id, kc_error_t *err)
 	return fd;
 }
 
+/*
+ * The VM run dir of sandbox id: the one its state records
+ * (KC_STATE_ROOT/<id>/state.json), refusing a state whose owner is gone;
+ * without a state, <root>/<id>.  Freed by the caller.
+ */
+static char *find_run_dir(const char *root, bool root_given, const char *id, kc_error_t *err)
+{
+	cleanup_free char *state_dir = kc_xasprintf("%s/%s", KC_STATE_ROOT, id);
+	struct kc_sandbox_state st = { 0 };
+	char *dir;
+
+	if (root_given || access(state_dir, F_OK) < 0)
+		return kc_xasprintf("%s/%s", root, id);
+	if (kc_state_read(state_dir, &st, err) < 0)
+		return NULL;
+	if (!kc_state_owner_alive(state_dir, &st)) {
+		kc_error_set_status(err, ESRCH, "sandbox %s: its shim (pid %d) is gone, the state in "
+				    "`%s` is stale", id, (int)st.owner_pid, state_dir);
+		kc_state_clear(&st);
+		return NULL;
+	}
+	dir = kc_xstrdup(st.run_dir);
+	kc_state_clear(&st);
+	return dir;
+}
+
 /* The session: lock, connect, OPEN, relay.  0 with *status, or negative. */
-static int run_session(const char *root, const char *id, const char *command, unsigned timeout_s,
+static int run_session(const char *dir, const char *id, const char *command, unsigned timeout_s,
 		       int *status, kc_error_t *err)
 {
-	cleanup_free char *dir = kc_xasprintf("%s/%s", root, id);
 	cleanup_free char *sock_path = kc_xasprintf("%s/" KC_CONSOLE_SOCKET, dir);
 	cleanup_close int dirfd = -1, sigfd = -1;
 	struct session s = { .id = id, .sock = -1, .stdin_open = true, .status = -1 };
@@ -339,8 +365,6 @@ static int run_session(const char *root, const char *id, const char *command, un
 	sigset_t mask;
 	int ret;
 
-	/* No state file yet (/run/vc/sbs/ID/state.json, in the works): the
-	 * VM's run dir is where the sandbox's sockets are. */
 	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dirfd < 0 && errno == ENOENT)
 		return kc_error_set_status(err, ENOENT, "sandbox %s not found (no `%s`)", id, dir);
@@ -408,8 +432,9 @@ int kc_cmd_exec(int argc, char **argv, const char *config_path)
 		{ NULL, 0, NULL, 0 },
 	};
 	cleanup_error kc_error_t err = NULL;
-	cleanup_free char *command = NULL;
+	cleanup_free char *command = NULL, *run_dir = NULL;
 	const char *root = KC_VM_RUN_DIR, *id;
+	bool root_given = false;
 	unsigned long long timeout_s = DEFAULT_TIMEOUT_S;
 	struct kc_config_warnings warnings = { 0 };
 	struct kc_config cfg = { 0 };
@@ -432,6 +457,7 @@ int kc_cmd_exec(int argc, char **argv, const char *config_path)
 			break;
 		case 'r':
 			root = optarg;
+			root_given = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -469,7 +495,8 @@ int kc_cmd_exec(int argc, char **argv, const char *config_path)
 		kc_debug("no configuration (%s): its logging settings are not applied", err->msg);
 		kc_error_free(&err);
 	}
-	ret = run_session(root, id, command, (unsigned)timeout_s, &status, &err);
+	run_dir = find_run_dir(root, root_given, id, &err);
+	ret = run_dir ? run_session(run_dir, id, command, (unsigned)timeout_s, &status, &err) : -1;
 	if (ret < 0) {
 		kc_error_report("kata-runtime exec", &err);
 		return ret < -128 ? -ret : 1;
