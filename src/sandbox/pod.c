@@ -206,6 +206,10 @@ static int load_config(struct kc_pod *pod, json_t *spec, kc_error_t *err)
 		if (ret < 0)
 			return ret;
 		pod->cfg_loaded = true;
+		/* Kata's [runtime] enable_debug: the runtime's (this process's)
+		 * log at debug level, as containerd's -debug asks too. */
+		if (pod->cfg.runtime.enable_debug)
+			kc_log_set_level(KC_LOG_DEBUG);
 	}
 	keys = kc_xzalloc((json_object_size(ann) + 1) * sizeof(*keys));
 	vals = kc_xzalloc((json_object_size(ann) + 1) * sizeof(*vals));
