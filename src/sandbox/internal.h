@@ -76,7 +76,7 @@ struct kc_pod {
 	struct kc_loop_watch *vm_watch;
 	uint32_t oom_call; /* the GetOOMEvent long poll in flight */
 	struct kc_ctr *containers;
-	unsigned creating;       /* creates in flight */
+	unsigned creating; /* creates in flight */
 	struct kc_vwatch *vwatch; /* watchable volumes (watch.h), NULL: none yet */
 };
 

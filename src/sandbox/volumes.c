@@ -112,8 +112,8 @@ static const char *empty_dir_name(const char *src)
 
 /* The volumes kubelet writes with its atomic writer, which the guest
  * keeps a copy of (docs/volumes-update.md). */
-static const char *const watchable_kinds[] = { "configmap", "secret", "projected",
-					       "downward-api", NULL };
+static const char *const watchable_kinds[] = { "configmap", "secret", "projected", "downward-api",
+					       NULL };
 
 static const char *watchable_name(const char *src, const char **kind)
 {
@@ -207,8 +207,7 @@ static void count_version(int fd, unsigned depth, size_t *files, unsigned long l
 
 /* Whether kubelet's volume src can be a watchable-bind: a valid `..data`
  * naming a version within the bounds.  Says why not when not. */
-static bool watchable_fits(const char *src, const char *dest, const char *kind,
-			   const char *name)
+static bool watchable_fits(const char *src, const char *dest, const char *kind, const char *name)
 {
 	cleanup_error kc_error_t err = NULL;
 	cleanup_free char *what = kc_xasprintf("mount `%s`: %s volume `%s`", dest, kind, name);

@@ -481,8 +481,7 @@ static void test_sizing(void **state)
 /* Writes version `version` of kubelet's atomic writer into vol: the
  * `..<timestamp>` directory with the files, `..data_tmp` renamed over
  * `..data`, the top-level symlinks, the previous version removed. */
-static void kubelet_write(const char *vol, int version, const char *const *keys,
-			  const char *value)
+static void kubelet_write(const char *vol, int version, const char *const *keys, const char *value)
 {
 	cleanup_free char *dir = kc_xasprintf("..2026_12_07_18_00_%02d.%d", version, 100 + version);
 	cleanup_free char *path = kc_xasprintf("%s/%s", vol, dir);
@@ -611,7 +610,8 @@ static void test_volumes_watchable(void **state)
 	}
 	/* Read-only stays the container bind's. */
 	m = json_array_get(json_object_get(spec, "mounts"), 1);
-	assert_string_equal(json_string_value(json_array_get(json_object_get(m, "options"), 1)), "ro");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(m, "options"), 1)),
+			    "ro");
 	/* The others: plain shared binds. */
 	for (size_t i = 4; i < 9; i++) {
 		static const char *const dests[] = { "upper", "other", "plain", "big", "many" };
@@ -663,8 +663,8 @@ struct sent {
 	int fail;
 };
 
-static void fake_send(void *data, const char *mount_point, const char *data_dir,
-		      kc_done_fn done, void *done_ctx)
+static void fake_send(void *data, const char *mount_point, const char *data_dir, kc_done_fn done,
+		      void *done_ctx)
 {
 	struct sent *s = data;
 	cleanup_error kc_error_t err = NULL;
