@@ -118,7 +118,9 @@ int kc_rootfs_setup(const struct kc_container_env *env, const char *cid, const c
  * Rewrites spec (in place) for the guest: root.path to the share; bind
  * mounts shared through the share (files and dirs, read-only honoured),
  * except Kubernetes' emptyDir volumes and the pod's /dev/shm, which become
- * storages of the guest appended to `storages` (kc_volume_share);
+ * storages of the guest appended to `storages`, and kubelet's ConfigMap,
+ * Secret, projected and downward-API volumes, which are shared and get a
+ * watchable-bind storage too (kc_volume_share);
  * namespace paths that name the pod's sandbox container's pid, ipc or uts
  * namespace become *sandbox_ns (CLONE_NEWPID, CLONE_NEWIPC, CLONE_NEWUTS:
  * CreateContainer's sandbox_*ns), other host namespaces and rshared mounts
