@@ -47,6 +47,7 @@ static const struct {
 	[KC_AGENT_ADD_ARP_NEIGHBORS] = { NULL, "AddARPNeighbors", NULL, 30 * S },
 	[KC_AGENT_GET_METRICS] = { NULL, "GetMetrics", &grpc__metrics__descriptor, 10 * S },
 	[KC_AGENT_GET_OOM_EVENT] = { NULL, "GetOOMEvent", &grpc__oomevent__descriptor, 0 },
+	[KC_AGENT_UPDATE_WATCHABLE_VOLUME] = { NULL, "UpdateWatchableVolume", NULL, 30 * S },
 	[KC_AGENT_HEALTH_CHECK] = { "grpc.Health", "Check",
 				    &grpc__health_check_response__descriptor, 10 * S },
 };
@@ -159,6 +160,7 @@ RPC(update_routes, UPDATE_ROUTES, Grpc__UpdateRoutesRequest)
 RPC(add_arp_neighbors, ADD_ARP_NEIGHBORS, Grpc__AddARPNeighborsRequest)
 RPC(get_metrics, GET_METRICS, Grpc__GetMetricsRequest)
 RPC(get_oom_event, GET_OOM_EVENT, Grpc__GetOOMEventRequest)
+RPC(update_watchable_volume, UPDATE_WATCHABLE_VOLUME, Grpc__UpdateWatchableVolumeRequest)
 RPC(health_check, HEALTH_CHECK, Grpc__CheckRequest)
 RPC(create_container, CREATE_CONTAINER, Grpc__CreateContainerRequest)
 RPC(start_container, START_CONTAINER, Grpc__StartContainerRequest)

@@ -54,6 +54,7 @@ enum kc_agent_rpc {
 	KC_AGENT_ADD_ARP_NEIGHBORS,
 	KC_AGENT_GET_METRICS,
 	KC_AGENT_GET_OOM_EVENT,
+	KC_AGENT_UPDATE_WATCHABLE_VOLUME,
 	KC_AGENT_HEALTH_CHECK, /* grpc.Health/Check */
 	KC_AGENT_N_RPCS,
 };
@@ -92,6 +93,10 @@ uint32_t kc_agent_get_metrics(struct kc_agent *a, const Grpc__GetMetricsRequest 
 /* Grpc__OOMEvent: a long poll, no timeout */
 uint32_t kc_agent_get_oom_event(struct kc_agent *a, const Grpc__GetOOMEventRequest *req,
 				kc_agent_fn fn, void *ctx);
+/* A watchable-bind storage's new version (docs/volumes-update.md) */
+uint32_t kc_agent_update_watchable_volume(struct kc_agent *a,
+					  const Grpc__UpdateWatchableVolumeRequest *req,
+					  kc_agent_fn fn, void *ctx);
 uint32_t kc_agent_health_check(struct kc_agent *a, const Grpc__CheckRequest *req,
 			       kc_agent_fn fn, void *ctx);
 

@@ -65,6 +65,9 @@ struct kc_guest_storage {
 	char **options; /* NULL-terminated */
 	bool fs_group_set;
 	unsigned fs_group;
+	/* watchable-bind: the host directory (kubelet's volume) whose
+	 * `..data` the host watches (watch.c); NULL for the others. */
+	char *watch_dir;
 };
 
 struct kc_guest_storages {
@@ -73,6 +76,27 @@ struct kc_guest_storages {
 };
 
 void kc_guest_storages_free(struct kc_guest_storages *s);
+
+/* Where a container's watchable volume n lives in the guest. */
+#define KC_GUEST_WATCHABLE_DIR KC_GUEST_SANDBOX_DIR "/watchable"
+
+/* Bounds of a watchable volume's version (as Kata bounds its watcher, and
+ * as the agent's watchable-bind does): beyond, a plain shared bind. */
+#define KC_WATCHABLE_MAX_FILES 1024
+#define KC_WATCHABLE_MAX_BYTES (8u << 20)
+
+/* Whether name is a version directory of kubelet's atomic writer:
+ * `..YYYY_MM_DD_HH_MM_SS.N`, N 1 to 20 digits. */
+bool kc_kubelet_version_name_valid(const char *name);
+
+/*
+ * The version the `..data` of kubelet's volume dir_fd names, checked: a
+ * name of kubelet's form (kc_kubelet_version_name_valid), a directory (not
+ * a symlink) in that volume.  *out is malloc'ed.  what names the volume in
+ * errors; EINVAL for a `..data` that is no such name, ENOTDIR for one that
+ * is no directory of the volume.
+ */
+int kc_kubelet_data_dir(int dir_fd, const char *what, char **out, kc_error_t *err);
 
 /* Container and sandbox ids as containerd allows them: [A-Za-z0-9] then
  * [A-Za-z0-9_.-], at most 76 bytes (they become path components). */
@@ -94,7 +118,9 @@ int kc_rootfs_setup(const struct kc_container_env *env, const char *cid, const c
  * Rewrites spec (in place) for the guest: root.path to the share; bind
  * mounts shared through the share (files and dirs, read-only honoured),
  * except Kubernetes' emptyDir volumes and the pod's /dev/shm, which become
- * storages of the guest appended to `storages` (kc_volume_share);
+ * storages of the guest appended to `storages`, and kubelet's ConfigMap,
+ * Secret, projected and downward-API volumes, which are shared and get a
+ * watchable-bind storage too (kc_volume_share);
  * namespace paths that name the pod's sandbox container's pid, ipc or uts
  * namespace become *sandbox_ns (CLONE_NEWPID, CLONE_NEWIPC, CLONE_NEWUTS:
  * CreateContainer's sandbox_*ns), other host namespaces and rshared mounts
@@ -150,6 +176,18 @@ void kc_spec_sizing(json_t *spec, unsigned default_vcpus, unsigned max_vcpus,
  * guest directory at KC_GUEST_SANDBOX_DIR/local/NAME.  The mount becomes
  * a bind of that path and its storage is appended to `storages`.  A size
  * larger than the host's memory is refused, naming the volume.
+ *
+ * kubelet's ConfigMap, Secret, projected and downward-API volumes
+ * (.../kubernetes.io~configmap/NAME, ~secret, ~projected, ~downward-api,
+ * laid out by its atomic writer) are shared as any directory, and the
+ * guest keeps a copy it updates in place (docs/volumes-update.md): a
+ * `watchable-bind` storage whose source is the share's directory and
+ * mount point KC_GUEST_WATCHABLE_DIR/<cid>-<index>, which the mount
+ * becomes a bind of; its watch_dir is the host directory to watch.  A
+ * version beyond KC_WATCHABLE_MAX_FILES or _BYTES, or a directory without
+ * a valid `..data`, stays a plain shared bind (logged).  With a host agent
+ * none is made: the agent reads the host's directory itself, so kubelet's
+ * updates reach it as under runc.
  */
 int kc_volume_share(const struct kc_container_env *env, const char *cid, size_t index,
 		    json_t *mnt, bool *drop, struct kc_guest_storages *storages, kc_error_t *err);

@@ -13,6 +13,7 @@
 #include "lib/config.h"
 #include "pod.h"
 #include "sandbox.h"
+#include "watch.h"
 
 #define NS_SEC 1000000000ull
 #define TYPE_ANNOTATION "io.kubernetes.cri.container-type"
@@ -76,6 +77,7 @@ struct kc_pod {
 	uint32_t oom_call; /* the GetOOMEvent long poll in flight */
 	struct kc_ctr *containers;
 	unsigned creating; /* creates in flight */
+	struct kc_vwatch *vwatch; /* watchable volumes (watch.h), NULL: none yet */
 };
 
 
@@ -83,6 +85,10 @@ struct kc_pod {
 struct kc_ctr *kc_pod_find(struct kc_pod *pod, const char *id);
 /* pod.c: the one path for a lost sandbox (see pod.h's died). */
 void kc_pod_died(struct kc_pod *pod);
+
+/* pod.c: watches the watchable-bind storages of gs for container cid. */
+int kc_pod_watch_volumes(struct kc_pod *pod, const char *cid, const struct kc_guest_storages *gs,
+			 kc_error_t *err);
 
 /* process.c */
 void kc_proc_init(struct kc_ctr *c, struct kc_proc *p, const char *eid, bool terminal,

@@ -175,6 +175,7 @@ void kc_pod_free(struct kc_pod *pod)
 		kc_ctr_free(c);
 	}
 	sandbox_teardown(pod);
+	kc_vwatch_free(pod->vwatch);
 	if (pod->cfg_loaded)
 		kc_config_free(&pod->cfg);
 	free(pod->config_path);
@@ -309,6 +310,7 @@ static void create_fail(struct kc_pod *pod, struct create_ctx *x, kc_error_t *er
 	kc_done_fn done = x->done;
 	void *ctx = x->ctx;
 
+	kc_vwatch_remove(pod->vwatch, x->c->id);
 	if (pod->sb) {
 		kc_sandbox_container_env(pod->sb, &env);
 		if (kc_container_cleanup(&env, x->c->id, x->c->bundle, &cerr) < 0)
@@ -361,7 +363,7 @@ static void create_container(struct kc_pod *pod, struct create_ctx *x)
 			    json_is_string(root) ? json_string_value(root) : NULL, x->rootfs,
 			    x->n_rootfs, &err) < 0 ||
 	    kc_spec_for_guest(&env, c->id, x->spec, &gs, &sandbox_ns, &err) < 0 ||
-	    kc_io_open(&c->init, &err) < 0) {
+	    kc_pod_watch_volumes(pod, c->id, &gs, &err) < 0 || kc_io_open(&c->init, &err) < 0) {
 		kc_guest_storages_free(&gs);
 		create_fail(pod, x, &err);
 		return;
@@ -656,6 +658,7 @@ static void on_removed(void *ctx, kc_error_t *err, const ProtobufCMessage *m)
 	if (err)
 		kc_warn("RemoveContainer %s: %s", c->id, (*err)->msg);
 	kc_io_close(&c->init);
+	kc_vwatch_remove(pod->vwatch, c->id);
 	if (pod->sb) {
 		kc_sandbox_container_env(pod->sb, &env);
 		if (kc_container_cleanup(&env, c->id, c->bundle, &cerr) < 0) {

@@ -5,6 +5,7 @@
  * share to the destination), or held by the guest itself (emptyDir,
  * /dev/shm).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/magic.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "container.h"
+#include "lib/log.h"
 #include "lib/util.h"
 #include "mount.h"
 
@@ -72,6 +74,7 @@ void kc_guest_storages_free(struct kc_guest_storages *s)
 		free(s->v[i].source);
 		free(s->v[i].fstype);
 		free(s->v[i].mount_point);
+		free(s->v[i].watch_dir);
 		kc_free_strv(s->v[i].options);
 	}
 	free(s->v);
@@ -79,17 +82,19 @@ void kc_guest_storages_free(struct kc_guest_storages *s)
 	s->n = 0;
 }
 
-/* kubelet's emptyDir: .../volumes/kubernetes.io~empty-dir/NAME.  NAME (a
- * DNS label for Kubernetes; anything else is not taken for one), or NULL. */
-static const char *empty_dir_name(const char *src)
+/* kubelet's volume of a kind: .../volumes/kubernetes.io~KIND/NAME.  NAME
+ * (a DNS label for Kubernetes; anything else is not taken for one), or
+ * NULL. */
+static const char *kubelet_volume_name(const char *src, const char *kind)
 {
-	static const char kind[] = "/kubernetes.io~empty-dir/";
+	cleanup_free char *part = kc_xasprintf("/kubernetes.io~%s", kind);
 	const char *name = strrchr(src, '/'), *k;
+	size_t n = strlen(part);
 
-	if (!name || name - src < (ptrdiff_t)strlen(kind) - 1)
+	if (!name || name - src < (ptrdiff_t)n + 1)
 		return NULL;
-	k = name - (strlen(kind) - 1);
-	if (strncmp(k, kind, strlen(kind) - 1) != 0 || k == src)
+	k = name - n;
+	if (strncmp(k, part, n) != 0)
 		return NULL;
 	name++;
 	if (!*name || strlen(name) > 63)
@@ -98,6 +103,141 @@ static const char *empty_dir_name(const char *src)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-'))
 			return NULL;
 	return name;
+}
+
+static const char *empty_dir_name(const char *src)
+{
+	return kubelet_volume_name(src, "empty-dir");
+}
+
+/* The volumes kubelet writes with its atomic writer, which the guest
+ * keeps a copy of (docs/volumes-update.md). */
+static const char *const watchable_kinds[] = { "configmap", "secret", "projected", "downward-api",
+					       NULL };
+
+static const char *watchable_name(const char *src, const char **kind)
+{
+	for (size_t i = 0; watchable_kinds[i]; i++) {
+		const char *name = kubelet_volume_name(src, watchable_kinds[i]);
+
+		if (name) {
+			*kind = watchable_kinds[i];
+			return name;
+		}
+	}
+	return NULL;
+}
+
+bool kc_kubelet_version_name_valid(const char *name)
+{
+	/* ..2006_01_02_15_04_05.N: Go's time format, then os.MkdirTemp's
+	 * random decimal (the agent checks the same). */
+	static const char form[] = "..dddd_dd_dd_dd_dd_dd.";
+	size_t i, digits = 0;
+
+	for (i = 0; form[i]; i++) {
+		char c = name[i];
+
+		if (form[i] == 'd' ? (c < '0' || c > '9') : c != form[i])
+			return false;
+	}
+	for (; name[i]; i++, digits++)
+		if (name[i] < '0' || name[i] > '9')
+			return false;
+	return digits >= 1 && digits <= 20;
+}
+
+int kc_kubelet_data_dir(int dir_fd, const char *what, char **out, kc_error_t *err)
+{
+	char target[256];
+	ssize_t n = readlinkat(dir_fd, "..data", target, sizeof(target) - 1);
+	struct stat st;
+
+	if (n < 0)
+		return kc_error_set(err, errno, "%s: read `..data`", what);
+	target[n] = '\0';
+	if (!kc_kubelet_version_name_valid(target))
+		return kc_error_set(err, EINVAL,
+				    "%s: `..data` points to `%s`, not a version of kubelet's "
+				    "atomic writer (..YYYY_MM_DD_HH_MM_SS.N)",
+				    what, target);
+	if (fstatat(dir_fd, target, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return kc_error_set(err, errno, "%s: `..data` points to `%s`", what, target);
+	if (!S_ISDIR(st.st_mode))
+		return kc_error_set(err, ENOTDIR,
+				    "%s: `..data` points to `%s`, which is no directory of the "
+				    "volume",
+				    what, target);
+	*out = kc_xstrdup(target);
+	return 0;
+}
+
+/* Counts the entries and bytes beneath fd (taken), up to the bounds. */
+static void count_version(int fd, unsigned depth, size_t *files, unsigned long long *bytes)
+{
+	DIR *d = fdopendir(fd);
+	struct dirent *e;
+
+	if (!d) {
+		close(fd);
+		*files = SIZE_MAX; /* unreadable: not watched */
+		return;
+	}
+	while ((e = readdir(d)) && *files <= KC_WATCHABLE_MAX_FILES &&
+	       *bytes <= KC_WATCHABLE_MAX_BYTES) {
+		struct stat st;
+
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		(*files)++;
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (S_ISREG(st.st_mode))
+			*bytes += (unsigned long long)st.st_size;
+		else if (S_ISDIR(st.st_mode) && depth < 16) {
+			int sub = openat(dirfd(d), e->d_name,
+					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+			if (sub >= 0)
+				count_version(sub, depth + 1, files, bytes);
+		}
+	}
+	closedir(d);
+}
+
+/* Whether kubelet's volume src can be a watchable-bind: a valid `..data`
+ * naming a version within the bounds.  Says why not when not. */
+static bool watchable_fits(const char *src, const char *dest, const char *kind, const char *name)
+{
+	cleanup_error kc_error_t err = NULL;
+	cleanup_free char *what = kc_xasprintf("mount `%s`: %s volume `%s`", dest, kind, name);
+	cleanup_free char *version = NULL;
+	unsigned long long bytes = 0;
+	size_t files = 0;
+	int fd = open(src, O_RDONLY | O_DIRECTORY | O_CLOEXEC), vfd;
+
+	if (fd < 0 || kc_kubelet_data_dir(fd, what, &version, &err) < 0) {
+		if (fd >= 0)
+			close(fd);
+		kc_info("%s: shared as a plain bind, not updated in place (%s)", what,
+			err ? err->msg : strerror(errno));
+		return false;
+	}
+	vfd = openat(fd, version, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	close(fd);
+	if (vfd < 0) {
+		kc_info("%s: shared as a plain bind (open `%s`: %s)", what, version,
+			strerror(errno));
+		return false;
+	}
+	count_version(vfd, 0, &files, &bytes);
+	if (files > KC_WATCHABLE_MAX_FILES || bytes > KC_WATCHABLE_MAX_BYTES) {
+		kc_warn("%s: more than %d files or %u MiB: shared as a plain bind, not updated "
+			"in place",
+			what, KC_WATCHABLE_MAX_FILES, KC_WATCHABLE_MAX_BYTES >> 20);
+		return false;
+	}
+	return true;
 }
 
 static void add_storage(struct kc_guest_storages *out, const char *driver, const char *source,
@@ -206,7 +346,7 @@ int kc_volume_share(const struct kc_container_env *env, const char *cid, size_t 
 	json_t *jtype = json_object_get(mnt, "type");
 	json_t *jsrc = json_object_get(mnt, "source");
 	json_t *opts = json_object_get(mnt, "options");
-	const char *dest, *type, *src;
+	const char *dest, *type, *src, *wname, *kind = NULL;
 	cleanup_free char *base = NULL, *host = NULL, *guest = NULL;
 	bool bind, ro, done;
 	struct stat st;
@@ -266,6 +406,22 @@ int kc_volume_share(const struct kc_container_env *env, const char *cid, size_t 
 		return kc_error_set(err, errno, "mount `%s`: bind `%s` into the share", dest, src);
 	if (ro && mount(NULL, host, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
 		return kc_error_set(err, errno, "mount `%s`: remount `%s` read-only", dest, host);
+	if (storages && !env->host_agent && S_ISDIR(st.st_mode) &&
+	    (wname = watchable_name(src, &kind)) && watchable_fits(src, dest, kind, wname)) {
+		/* The guest's copy, bound where the container wants it
+		 * (read-only as the spec says: the options stay). */
+		cleanup_free char *mp = kc_xasprintf(KC_GUEST_WATCHABLE_DIR "/%s-%zu", cid, index);
+
+		add_storage(storages, "watchable-bind", guest, "", mp,
+			    strv(NULL, NULL, NULL, NULL, NULL), &st);
+		/* The agent gives its tmpfs the share root's owner. */
+		storages->v[storages->n - 1].fs_group_set = false;
+		storages->v[storages->n - 1].fs_group = 0;
+		storages->v[storages->n - 1].watch_dir = kc_xstrdup(src);
+		json_object_set_new(mnt, "source", json_string(mp));
+		json_object_set_new(mnt, "type", json_string("bind"));
+		return 0;
+	}
 	json_object_set_new(mnt, "source", json_string(guest));
 	json_object_set_new(mnt, "type", json_string("bind"));
 	return 0;

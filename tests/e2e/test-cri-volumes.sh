@@ -8,6 +8,11 @@
 # /dev/shm are tmpfs of the guest (nothing reaches the host's tmpfs), a disk
 # emptyDir a guest directory (disable_guest_empty_dir = false); both are
 # shared by the pod's containers.  VM mode only.  TAP.
+# Then ConfigMap and Secret volumes updated in place (docs/volumes-update.md):
+# kubelet's swaps of `..data` reach a kata container within 2 s, never a mix
+# of versions (key1 and key2 read from the version ..data names) nor a missing key, an inotify watcher in it sees `..data`
+# moved in, a `..data` pointing out of the volume or to a non-kubelet name
+# never reaches it; runc in the same containerd is the baseline.
 . "$(dirname "$0")/lib.sh"
 /usr/bin/python3 -c 'import grpc' 2> /dev/null || { echo "1..0 # python3-grpcio is missing"; exit 1; }
 CW=$W/cri
@@ -34,6 +39,10 @@ layout() {  # layout UID
 }
 layout uid-vol-kata
 layout uid-vol-runc
+# An inotify watcher for the containers (the image's busybox has no inotifyd).
+${CC:-cc} -static -O2 -o "$W/inotify-watch" "$(dirname "$0")/inotify-watch.c" ||
+	{ echo "Bail out! cannot build inotify-watch"; exit 1; }
+export KC_INOTIFY_WATCH=$W/inotify-watch
 
 out_kata=$(KC_CRI_ABSURD=1 KC_CRI_LOGDIR=$W/logs timeout 600 /usr/bin/python3 "$(dirname "$0")/cri-volumes.py" \
 	"$CW/run/containerd.sock" kata "$IMG" "$K" 2>&1)
@@ -59,6 +68,32 @@ for h in kata runc; do
 	check "$h: the pod's /dev/shm is 64 MiB (containerd's size)" 65536 "$(fact "$out" shm_kib)"
 	check "$h: a memory emptyDir of 128 MiB on /dev/shm sizes it" 131072 "$(fact "$out" shm_dir_kib)"
 done
+for h in kata runc; do
+	eval "out=\$out_$h"
+	check "$h: the ConfigMap's first version is read" yes "$(fact "$out" c5_v1)"
+	m=$(fact "$out" swap_max_ms)
+	check "$h: every swap of ..data shows within 2 s (ms: $(fact "$out" swap_ms))" ok \
+		"$([ -n "$m" ] && [ "$m" -lt 2000 ] && echo ok)"
+	m=$(fact "$out" sec_ms)
+	check "$h: the Secret's swap shows within 2 s ($m ms)" ok "$([ -n "$m" ] && [ "$m" -lt 2000 ] && echo ok)"
+	check "$h: never a mix of two versions" 0 "$(fact "$out" mix)"
+	check "$h: never a key missing" 0 "$(fact "$out" missing)"
+	check "$h: two reads never see a newer key1 with an older key2" 0 "$(fact "$out" torn)"
+	echo "# $h: a swap between two reads (old key1, new key2, as on a node): $(fact "$out" straddles) times"
+	# Six swaps, and under kata the one after the refused ones.
+	n=$(fact "$out" data_moves)
+	check "$h: an inotify watcher in the container sees ..data moved in ($n times)" ok \
+		"$([ "${n:-0}" -ge 6 ] && echo ok)"
+	echo "# $h: swap to visible, median $(fact "$out" swap_median_ms) ms (each: $(fact "$out" swap_ms))"
+done
+check "kata: the ConfigMap is the guest's copy (a tmpfs)" tmpfs "$(fact "$out_kata" cfg_fs)"
+check "kata: a ..data out of the volume or not kubelet's never reaches the container" no \
+	"$(fact "$out_kata" bad_seen)"
+m=$(fact "$out_kata" after_bad_ms)
+check "kata: the next good version still shows within 2 s ($m ms)" ok "$([ -n "$m" ] && [ "$m" -lt 2000 ] && echo ok)"
+grep -q "refused: volume .*\`..data\` points to \`../..2026_01_01_00_00_00.1\`, not a version" "$W/logs/containerd.log" &&
+	grep -q "\`..data\` points to \`notkubelet\`" "$W/logs/containerd.log"
+check "kata: the shim logged both refusals" 0 $?
 check "kata: the memory emptyDir is a tmpfs of the guest" tmpfs "$(fact "$out_kata" mem_fs)"
 check "kata: /dev/shm is a tmpfs of the guest" tmpfs "$(fact "$out_kata" shm_fs)"
 d=$K/pods/uid-vol-kata/volumes/kubernetes.io~empty-dir

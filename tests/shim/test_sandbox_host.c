@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -24,6 +25,8 @@
 #include "lib/json.h"
 #include "lib/util.h"
 #include "sandbox/mount.h"
+#include "sandbox/watch.h"
+#include "ttrpc/loop.h"
 #include "../unit/tmpdir.h"
 
 /* What kc_spec_for_guest() asks of the sandbox (unused but in one test). */
@@ -475,6 +478,356 @@ static void test_sizing(void **state)
 	assert_int_equal(m, 256);
 }
 
+/* Writes version `version` of kubelet's atomic writer into vol: the
+ * `..<timestamp>` directory with the files, `..data_tmp` renamed over
+ * `..data`, the top-level symlinks, the previous version removed. */
+static void kubelet_write(const char *vol, int version, const char *const *keys, const char *value)
+{
+	cleanup_free char *dir = kc_xasprintf("..2026_12_07_18_00_%02d.%d", version, 100 + version);
+	cleanup_free char *path = kc_xasprintf("%s/%s", vol, dir);
+	cleanup_free char *tmp = kc_xasprintf("%s/..data_tmp", vol);
+	cleanup_free char *data = kc_xasprintf("%s/..data", vol);
+	char old[256] = "";
+	ssize_t n;
+
+	assert_int_equal(kc_mkdir_p(path, NULL), 0);
+	for (size_t i = 0; keys[i]; i++) {
+		cleanup_free char *f = kc_xasprintf("%s/%s", path, keys[i]);
+		cleanup_free char *link = kc_xasprintf("%s/%s", vol, keys[i]);
+		cleanup_free char *to = kc_xasprintf("..data/%s", keys[i]);
+		int fd = open(f, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		assert_true(fd >= 0);
+		assert_true(write(fd, value, strlen(value)) == (ssize_t)strlen(value));
+		close(fd);
+		if (symlink(to, link) < 0)
+			assert_int_equal(errno, EEXIST);
+	}
+	n = readlink(data, old, sizeof(old) - 1);
+	old[n > 0 ? n : 0] = '\0';
+	assert_int_equal(symlink(dir, tmp), 0);
+	assert_int_equal(rename(tmp, data), 0);
+	if (old[0]) {
+		cleanup_free char *cmd = kc_xasprintf("rm -rf '%s/%s'", vol, old);
+
+		assert_int_equal(system(cmd), 0);
+	}
+}
+
+/* Points vol's `..data` at target, as kubelet would swap it. */
+static void swap_data(const char *vol, const char *target)
+{
+	cleanup_free char *tmp = kc_xasprintf("%s/..data_tmp", vol);
+	cleanup_free char *data = kc_xasprintf("%s/..data", vol);
+
+	assert_int_equal(symlink(target, tmp), 0);
+	assert_int_equal(rename(tmp, data), 0);
+}
+
+static const char *const keys12[] = { "key1", "key2", NULL };
+
+/*
+ * kubelet's ConfigMap, Secret, projected and downward-API volumes become
+ * watchable-bind storages (the guest's copy) of the share's directory,
+ * mounted where the container wants them; other directories, one without
+ * a kubelet `..data` and one beyond the bounds stay plain shared binds;
+ * with a host agent none is made.
+ */
+static void test_volumes_watchable(void **state)
+{
+	static const char *const kinds[] = { "configmap", "secret", "projected", "downward-api" };
+	cleanup_free char *mounts = kc_xasprintf("%s/sbw/mounts", tmpdir);
+	cleanup_free char *vols = kc_xasprintf("%s/kubelet/pods/uidw/volumes", tmpdir);
+	cleanup_free char *big = kc_xasprintf("%s/kubernetes.io~configmap/big", vols);
+	cleanup_free char *many = kc_xasprintf("%s/kubernetes.io~secret/many", vols);
+	cleanup_free char *plain = kc_xasprintf("%s/kubernetes.io~configmap/plain", vols);
+	cleanup_free char *upper = kc_xasprintf("%s/kubernetes.io~configmap/Upper", vols);
+	cleanup_free char *other = kc_xasprintf("%s/kubernetes.io~configmapx/cfg", vols);
+	cleanup_free char *text = NULL, *msrc = NULL;
+	struct kc_container_env env = { mounts, "/g", false };
+	struct kc_guest_storages gs = { 0 };
+	cleanup_error kc_error_t err = NULL;
+	cleanup_json json_t *spec = NULL, *spec2 = NULL;
+	char *vol[4];
+	json_t *m;
+
+	(void)state;
+	for (size_t i = 0; i < 4; i++) {
+		vol[i] = kc_xasprintf("%s/kubernetes.io~%s/v%zu", vols, kinds[i], i);
+		kubelet_write(vol[i], 1, keys12, "v1");
+	}
+	kubelet_write(upper, 1, keys12, "v1");
+	kubelet_write(other, 1, keys12, "v1");
+	assert_int_equal(kc_mkdir_p(plain, NULL), 0); /* no ..data */
+	kubelet_write(big, 1, keys12, "v1");
+	{
+		/* 8 MiB and one byte in the version. */
+		cleanup_free char *data = kc_xasprintf("%s/..data/key1", big);
+		int fd = open(data, O_WRONLY);
+
+		assert_true(fd >= 0);
+		assert_int_equal(ftruncate(fd, KC_WATCHABLE_MAX_BYTES + 1), 0);
+		close(fd);
+	}
+	kubelet_write(many, 1, keys12, "v1");
+	for (int i = 0; i < KC_WATCHABLE_MAX_FILES; i++) {
+		cleanup_free char *f = kc_xasprintf("%s/..data/f%d", many, i);
+		int fd = open(f, O_WRONLY | O_CREAT, 0644);
+
+		assert_true(fd >= 0);
+		close(fd);
+	}
+	text = kc_xasprintf(
+		"{\"process\":{},\"mounts\":["
+		"{\"destination\":\"/cm\",\"type\":\"bind\",\"source\":\"%s\",\"options\":[\"rbind\",\"ro\"]},"
+		"{\"destination\":\"/sec\",\"type\":\"bind\",\"source\":\"%s\",\"options\":[\"rbind\",\"ro\"]},"
+		"{\"destination\":\"/proj\",\"type\":\"bind\",\"source\":\"%s\",\"options\":[\"rbind\"]},"
+		"{\"destination\":\"/down\",\"type\":\"bind\",\"source\":\"%s\",\"options\":[\"rbind\",\"ro\"]},"
+		"{\"destination\":\"/upper\",\"type\":\"bind\",\"source\":\"%s\",\"options\":[\"rbind\"]},"
+		"{\"destination\":\"/other\",\"type\":\"bind\",\"source\":\"%s\",\"options\":[\"rbind\"]},"
+		"{\"destination\":\"/plain\",\"type\":\"bind\",\"source\":\"%s\",\"options\":[\"rbind\"]},"
+		"{\"destination\":\"/big\",\"type\":\"bind\",\"source\":\"%s\",\"options\":[\"rbind\"]},"
+		"{\"destination\":\"/many\",\"type\":\"bind\",\"source\":\"%s\",\"options\":[\"rbind\"]}]}",
+		vol[0], vol[1], vol[2], vol[3], upper, other, plain, big, many);
+	spec = parse(text);
+	assert_int_equal(kc_mkdir_p(mounts, NULL), 0);
+	assert_int_equal(kc_spec_for_guest(&env, "c1", spec, &gs, &sandbox_ns, &err), 0);
+	assert_int_equal(gs.n, 4);
+	for (size_t i = 0; i < 4; i++) {
+		static const char *const dests[] = { "cm", "sec", "proj", "down" };
+		cleanup_free char *mp = kc_xasprintf(KC_GUEST_WATCHABLE_DIR "/c1-%zu", i);
+		cleanup_free char *src = kc_xasprintf("/g/c1-%zu-%s", i, dests[i]);
+		const struct kc_guest_storage *g = find_storage(&gs, mp);
+
+		assert_string_equal(g->driver, "watchable-bind");
+		assert_string_equal(g->source, src);
+		assert_string_equal(g->watch_dir, vol[i]);
+		assert_null(g->options[0]);
+		assert_false(g->fs_group_set);
+		m = json_array_get(json_object_get(spec, "mounts"), i);
+		assert_string_equal(json_string_value(json_object_get(m, "source")), mp);
+		assert_string_equal(json_string_value(json_object_get(m, "type")), "bind");
+	}
+	/* Read-only stays the container bind's. */
+	m = json_array_get(json_object_get(spec, "mounts"), 1);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(m, "options"), 1)),
+			    "ro");
+	/* The others: plain shared binds. */
+	for (size_t i = 4; i < 9; i++) {
+		static const char *const dests[] = { "upper", "other", "plain", "big", "many" };
+		cleanup_free char *src = kc_xasprintf("/g/c1-%zu-%s", i, dests[i - 4]);
+
+		m = json_array_get(json_object_get(spec, "mounts"), i);
+		assert_string_equal(json_string_value(json_object_get(m, "source")), src);
+	}
+	/* Every volume is in the share all the same (the agent copies from it). */
+	assert_int_equal(mounts_below(mounts), 9);
+	msrc = kc_xasprintf("%s/c1-0-cm/key1", mounts);
+	assert_int_equal(access(msrc, R_OK), 0);
+	kc_guest_storages_free(&gs);
+	assert_int_equal(kc_container_cleanup(&env, "c1", NULL, &err), 0);
+
+	/* A host agent reads the host's directories: no copy. */
+	spec2 = parse(text);
+	env.host_agent = true;
+	assert_int_equal(kc_spec_for_guest(&env, "c2", spec2, &gs, &sandbox_ns, &err), 0);
+	assert_int_equal(gs.n, 0);
+	m = json_array_get(json_object_get(spec2, "mounts"), 0);
+	assert_string_equal(json_string_value(json_object_get(m, "source")), "/g/c2-0-cm");
+	assert_int_equal(kc_container_cleanup(&env, "c2", NULL, &err), 0);
+	assert_int_equal(mounts_below(mounts), 0);
+	for (size_t i = 0; i < 4; i++)
+		free(vol[i]);
+}
+
+/* kubelet's own names only. */
+static void test_kubelet_version_names(void **state)
+{
+	(void)state;
+	assert_true(kc_kubelet_version_name_valid("..2026_12_07_18_00_00.1"));
+	assert_true(kc_kubelet_version_name_valid("..2026_12_07_18_00_00.12345678901234567890"));
+	assert_false(kc_kubelet_version_name_valid("..2026_12_07_18_00_00.123456789012345678901"));
+	assert_false(kc_kubelet_version_name_valid("..2026_12_07_18_00_00."));
+	assert_false(kc_kubelet_version_name_valid("..data"));
+	assert_false(kc_kubelet_version_name_valid("..data_tmp"));
+	assert_false(kc_kubelet_version_name_valid("../2026_12_07_18_00_00.1"));
+	assert_false(kc_kubelet_version_name_valid("..2026_12_07_18_00_00.1/x"));
+	assert_false(kc_kubelet_version_name_valid("/etc"));
+	assert_false(kc_kubelet_version_name_valid(""));
+}
+
+/* What the watch sent: a fake agent that fails the next `fail` calls. */
+struct sent {
+	char mp[8][128], dir[8][64];
+	size_t n, calls;
+	int fail;
+};
+
+static void fake_send(void *data, const char *mount_point, const char *data_dir, kc_done_fn done,
+		      void *done_ctx)
+{
+	struct sent *s = data;
+	cleanup_error kc_error_t err = NULL;
+
+	s->calls++;
+	if (s->fail > 0) {
+		s->fail--;
+		kc_error_set(&err, EIO, "the agent's copy failed");
+		done(done_ctx, &err);
+		return;
+	}
+	assert_true(s->n < 8);
+	snprintf(s->mp[s->n], sizeof(s->mp[0]), "%s", mount_point);
+	snprintf(s->dir[s->n++], sizeof(s->dir[0]), "%s", data_dir);
+	done(done_ctx, NULL);
+}
+
+/* Runs loop until s has n updates or ms pass; the time it took (ms). */
+static long run_until(struct kc_loop *loop, struct sent *s, size_t n, long ms)
+{
+	struct timespec a, b;
+	long spent = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	while (s->n < n && spent < ms) {
+		assert_true(kc_loop_run_once(loop, 50000000, NULL) >= 0);
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		spent = (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
+	}
+	return spent;
+}
+
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+static int inotify_watches(void)
+{
+	DIR *d = opendir("/proc/self/fdinfo");
+	struct dirent *e;
+	int n = 0;
+
+	while ((e = readdir(d))) {
+		cleanup_free char *p = kc_xasprintf("/proc/self/fdinfo/%s", e->d_name);
+		cleanup_fclose FILE *f = e->d_name[0] != '.' ? fopen(p, "re") : NULL;
+		char line[512];
+
+		while (f && fgets(line, sizeof(line), f))
+			n += strncmp(line, "inotify wd:", 11) == 0;
+	}
+	closedir(d);
+	return n;
+}
+
+/*
+ * The host watch: kubelet's swap of `..data` sends the new version to
+ * every mount of that volume (two containers of one volume share one
+ * inotify watch), a failed update is retried after 1 s, a `..data`
+ * pointing out of the volume or to a name not of kubelet's form is
+ * refused (nothing sent), and removing the mounts and the watch leaves no
+ * inotify watch nor fd.
+ */
+static void test_vwatch(void **state)
+{
+	cleanup_free char *cm = kc_xasprintf("%s/wk/kubernetes.io~configmap/cfg", tmpdir);
+	cleanup_free char *sec = kc_xasprintf("%s/wk/kubernetes.io~secret/sec", tmpdir);
+	cleanup_free char *outside = kc_xasprintf("%s/wk/..2026_12_07_18_00_59.1", tmpdir);
+	cleanup_free char *bogus = kc_xasprintf("%s/notkubelet", cm);
+	cleanup_error kc_error_t err = NULL;
+	struct kc_loop *loop = NULL;
+	struct kc_vwatch *w = NULL;
+	struct sent s = { 0 };
+	size_t watches, mnts, updated;
+	int fds0 = count_fds(), watches0 = inotify_watches();
+	long took;
+
+	(void)state;
+	kubelet_write(cm, 1, keys12, "v1");
+	kubelet_write(sec, 1, keys12, "s1");
+	assert_int_equal(kc_loop_new(&loop, &err), 0);
+	assert_int_equal(kc_vwatch_new(loop, fake_send, &s, &w, &err), 0);
+	assert_int_equal(kc_vwatch_add(w, "c1", cm, "/w/c1-0", &err), 0);
+	assert_int_equal(kc_vwatch_add(w, "c2", cm, "/w/c2-0", &err), 0);
+	assert_int_equal(kc_vwatch_add(w, "c2", sec, "/w/c2-1", &err), 0);
+	kc_vwatch_counts(w, &watches, &mnts, &updated);
+	assert_int_equal(watches, 2);
+	assert_int_equal(mnts, 3);
+	assert_int_equal(inotify_watches(), watches0 + 2);
+	/* A directory without kubelet's ..data is refused, naming it. */
+	assert_true(kc_vwatch_add(w, "c3", tmpdir, "/w/c3-0", &err) < 0);
+	assert_non_null(strstr(err->msg, "read `..data`"));
+	kc_error_free(&err);
+	assert_int_equal(inotify_watches(), watches0 + 2);
+
+	/* Nothing changed: nothing sent. */
+	run_until(loop, &s, 1, 100);
+	assert_int_equal(s.calls, 0);
+	kubelet_write(cm, 2, keys12, "v2");
+	took = run_until(loop, &s, 2, 2000);
+	assert_int_equal(s.n, 2);
+	assert_true(took < 500);
+	for (size_t i = 0; i < 2; i++)
+		assert_string_equal(s.dir[i], "..2026_12_07_18_00_02.102");
+	assert_true((strcmp(s.mp[0], "/w/c1-0") == 0 && strcmp(s.mp[1], "/w/c2-0") == 0) ||
+		    (strcmp(s.mp[1], "/w/c1-0") == 0 && strcmp(s.mp[0], "/w/c2-0") == 0));
+
+	/* A failure: the guest keeps v2 meanwhile; retried after 1 s. */
+	s.fail = 1;
+	kubelet_write(sec, 2, keys12, "s2");
+	took = run_until(loop, &s, 3, 3000);
+	assert_int_equal(s.n, 3);
+	assert_int_equal(s.calls, 4);
+	assert_true(took >= 900);
+	assert_string_equal(s.mp[2], "/w/c2-1");
+	assert_string_equal(s.dir[2], "..2026_12_07_18_00_02.102");
+
+	/* Hostile ..data: out of the volume, not kubelet's name, a
+	 * symlink: refused, nothing sent. */
+	assert_int_equal(kc_mkdir_p(outside, NULL), 0);
+	assert_int_equal(kc_mkdir_p(bogus, NULL), 0);
+	swap_data(cm, "../..2026_12_07_18_00_59.1");
+	run_until(loop, &s, 4, 300);
+	swap_data(cm, "notkubelet");
+	run_until(loop, &s, 4, 300);
+	{
+		cleanup_free char *l = kc_xasprintf("%s/..2026_12_07_18_00_09.1", cm);
+
+		assert_int_equal(symlink("..2026_12_07_18_00_02.102", l), 0);
+		swap_data(cm, "..2026_12_07_18_00_09.1");
+		run_until(loop, &s, 4, 300);
+	}
+	swap_data(cm, "..2026_12_07_18_00_08.1"); /* not there */
+	run_until(loop, &s, 4, 300);
+	assert_int_equal(s.n, 3);
+	/* A good version again goes through. */
+	swap_data(cm, "..2026_12_07_18_00_02.102");
+	kubelet_write(cm, 3, keys12, "v3");
+	run_until(loop, &s, 5, 2000);
+	assert_int_equal(s.n, 5);
+	assert_string_equal(s.dir[3], "..2026_12_07_18_00_03.103");
+	assert_string_equal(s.dir[4], "..2026_12_07_18_00_03.103");
+
+	/* Removing: the watch of cm stays while c1 uses it. */
+	kc_vwatch_remove(w, "c2");
+	kc_vwatch_counts(w, &watches, &mnts, &updated);
+	assert_int_equal(watches, 1);
+	assert_int_equal(mnts, 1);
+	assert_int_equal(updated, 5);
+	assert_int_equal(inotify_watches(), watches0 + 1);
+	kc_vwatch_remove(w, "c1");
+	assert_int_equal(inotify_watches(), watches0);
+	kc_vwatch_free(w);
+	kc_loop_free(loop);
+	assert_int_equal(count_fds(), fds0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -486,6 +839,9 @@ int main(void)
 		cmocka_unit_test(test_volumes_mounted),
 		cmocka_unit_test(test_volumes_in_guest),
 		cmocka_unit_test(test_volumes_absurd_size),
+		cmocka_unit_test(test_volumes_watchable),
+		cmocka_unit_test(test_kubelet_version_names),
+		cmocka_unit_test(test_vwatch),
 		cmocka_unit_test(test_rootfs_bind_and_overlay),
 		cmocka_unit_test(test_sizing),
 	};
