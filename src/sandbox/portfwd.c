@@ -102,8 +102,8 @@ static int run_iptables(int family, const char *op, uint16_t port, kc_error_t *e
 	if (ret < 0)
 		return ret;
 	ret = kc_child_wait(&c, kc_monotonic_ns() + 10 * NS_SEC, err);
-	if (ret == 0)
-		kc_child_stop(&c, false, 0);
+	/* Kills it when still running; closes the pidfd in any case. */
+	kc_child_stop(&c, false, 0);
 	if (ret <= 0)
 		return ret < 0 ? ret : kc_error_set(err, ETIMEDOUT, "%s: no answer in 10 s",
 						    iptables[family]);

@@ -12,7 +12,7 @@ The pod's container serves an echo on 8080 (busybox `nc -ll -e cat`, one
 process per connection).  Then:
   dial    what containerd's PortForward does without its streaming server:
           in the pod's network namespace (nsenter --net), dial
-          localhost:8080: an echo, 4 MiB both ways at once intact, a second
+          localhost:8080: an echo (also to [::1]), 4 MiB both ways at once intact, a second
           connection at the same time, a port nothing listens on (8081)
           refused or closed quickly.  For kata: the shim's fds before and
           after 20 such connections.
@@ -72,6 +72,15 @@ def helper_dial():
             got = repr(e)
         time.sleep(0.5)
     check("echo", "ok" if got == b"hello\n" else "bad:%r" % (got,))
+
+    # [::1] (containerd's tcp6 fallback): the IPv6 redirect, whose port
+    # comes from IP6T_SO_ORIGINAL_DST.
+    try:
+        with socket.create_connection(("::1", PORT), timeout=10) as s:
+            got = echo(s, b"six\n")
+        check("echo6", "ok" if got == b"six\n" else "bad:%r" % (got,))
+    except OSError as e:
+        check("echo6", "error:%s" % e.__class__.__name__)
 
     # 4 MiB both ways at once, byte for byte.
     data = os.urandom(4 << 20)
@@ -270,7 +279,10 @@ try:
 
     in_netns(netns, "--dial")
     if handler == "kata":
-        in_netns(netns, "--conns", "1")  # the shim's steady state
+        # The shim's steady state: a relayed connection's end takes a few
+        # agent calls after the client has closed.
+        in_netns(netns, "--conns", "1")
+        time.sleep(1)
         before = shim_fds(pod)
         in_netns(netns, "--conns", "20")
         time.sleep(1)

@@ -35,6 +35,7 @@ both() { # both NAME EXPECTED FACT: kata and runc give EXPECTED
 
 both "the pod has a network namespace" found netns
 both "localhost:8080 in the pod's namespace echoes" ok echo
+both "[::1]:8080 in the pod's namespace echoes" ok echo6
 both "4 MiB both ways at once, byte for byte" ok bulk
 both "... then the server's EOF after ours" ok bulk_eof
 both "a second connection while the first is open" ok concurrent
@@ -43,6 +44,9 @@ both "a port nothing listens on closes quickly" yes closed_port_quick
 check "runc: ... refused" refused "$(f runc.closed_port)"
 case "$(f kata.closed_port)" in refused | closed) ok "kata: ... refused or reset" ;;
 	*) not_ok "kata: ... refused or reset" "got [$(f kata.closed_port)]" ;; esac
+echo "# kata: the closed port gave: $(f kata.closed_port)"
+check "kata: the closed port's connect was refused in the guest (shim log)" 1 \
+	"$(grep -c 'port forward to 8081: .*connect 127.0.0.1:8081 in the guest: Connection refused' "$W/logs/containerd.log")"
 check "kata: the shim's fds are the same after 20 connections" yes "$(f kata.shim_fds_same)"
 both "CRI PortForward: the WebSocket upgrade" ok ws_upgrade
 both "CRI PortForward: the port on the data and error channels" ok ws_port_frames
@@ -51,6 +55,7 @@ both "CRI PortForward: the echo through the streaming server" ok ws_echo
 sids=$(sed -n 's/.*msg="starting sandbox \([0-9a-f]*\):.*/\1/p' "$W/logs/containerd.log" | sort -u)
 check "kata: the shim set up the redirect" 1 \
 	"$(grep -c 'port forwarding: loopback TCP of' "$W/logs/containerd.log")"
+grep -o 'port forwarding: [^"]*' "$W/logs/containerd.log" | sed 's/^/# kata: /'
 cri_stop
 check "no shim left" 0 "$cri_shims_left"
 procs=0
