@@ -12,7 +12,8 @@ The pod's container serves an echo on 8080 (busybox `nc -ll -e cat`, one
 process per connection).  Then:
   dial    what containerd's PortForward does without its streaming server:
           in the pod's network namespace (nsenter --net), dial
-          localhost:8080: an echo (also to [::1]), 4 MiB both ways at once intact, a second
+          localhost:8080: an echo (also to [::1]), 4 MiB both ways at once intact
+          (also with a client that reads nothing for 3 s), a second
           connection at the same time, a port nothing listens on (8081)
           refused or closed quickly.  For kata: the shim's fds before and
           after 20 such connections.
@@ -96,6 +97,18 @@ def helper_dial():
     check("bulk", "ok" if back == data else "bad:%d/%d" % (len(back), len(data)))
     check("bulk_eof", "ok" if rest == b"" else "more")
     print("# 4 MiB echoed in %.2f s (%.1f MiB/s)" % (secs, 4 / secs if secs else 0), flush=True)
+
+    # A client that reads nothing for 3 s while it sends 4 MiB: every
+    # buffer on the way fills (back-pressure both ways), nothing is lost.
+    data = os.urandom(4 << 20)
+    with dial(PORT) as s:
+        s.settimeout(120)
+        t = threading.Thread(target=s.sendall, args=(data,))
+        t.start()
+        time.sleep(3)
+        back = recv_all(s, len(data))
+        t.join()
+    check("slow_reader", "ok" if back == data else "bad:%d/%d" % (len(back), len(data)))
 
     # Two at once: the second answers while the first stays open.
     with dial(PORT) as a, dial(PORT) as b:
@@ -277,6 +290,14 @@ try:
     cid = call("CreateContainer", fs(1, pod) + fm(2, ccfg) + fm(3, cfg))[1][0].decode()
     call("StartContainer", fs(1, cid))
 
+    # The redirect in the pod's namespace: kata-c's two rules (IPv4, IPv6);
+    # runc's pod has none.
+    rules = 0
+    for tool in ("iptables", "ip6tables"):
+        r = subprocess.run(["nsenter", "--net=" + netns, tool, "-w", "-t", "nat", "-S", "OUTPUT"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+        rules += r.stdout.decode().count("-j REDIRECT")
+    check("redirect_rules", rules)
     in_netns(netns, "--dial")
     if handler == "kata":
         # The shim's steady state: a relayed connection's end takes a few

@@ -34,10 +34,13 @@ both() { # both NAME EXPECTED FACT: kata and runc give EXPECTED
 }
 
 both "the pod has a network namespace" found netns
+check "kata: the REDIRECT rules in the pod's namespace (IPv4, IPv6)" 2 "$(f kata.redirect_rules)"
+check "runc: no REDIRECT rule in the pod's namespace" 0 "$(f runc.redirect_rules)"
 both "localhost:8080 in the pod's namespace echoes" ok echo
 both "[::1]:8080 in the pod's namespace echoes" ok echo6
 both "4 MiB both ways at once, byte for byte" ok bulk
 both "... then the server's EOF after ours" ok bulk_eof
+both "4 MiB to a client that reads nothing for 3 s: intact (back-pressure)" ok slow_reader
 both "a second connection while the first is open" ok concurrent
 both "20 connections one after the other" 0 conns_bad
 both "a port nothing listens on closes quickly" yes closed_port_quick
@@ -56,6 +59,8 @@ sids=$(sed -n 's/.*msg="starting sandbox \([0-9a-f]*\):.*/\1/p' "$W/logs/contain
 check "kata: the shim set up the redirect" 1 \
 	"$(grep -c 'port forwarding: loopback TCP of' "$W/logs/containerd.log")"
 grep -o 'port forwarding: [^"]*' "$W/logs/containerd.log" | sed 's/^/# kata: /'
+echo "# kata: lo of the pod's namespace was $(grep -q "\`lo\` of the pod's namespace was down" \
+	"$W/logs/containerd.log" && echo 'down (the shim set it up)' || echo 'up already (containerd)')"
 cri_stop
 check "no shim left" 0 "$cri_shims_left"
 procs=0
