@@ -68,6 +68,7 @@ struct kc_portfwd {
 	bool rules[2]; /* the REDIRECT of IPv4, IPv6 is in place */
 	struct pf_session *sessions;
 	unsigned n_sessions;
+	bool stopping; /* kc_portfwd_free() runs */
 };
 
 /* ---- the namespace: lo, the listener, the redirect ---- */
@@ -248,7 +249,10 @@ static void session_end(struct pf_session *s, bool reset)
 	if (s->fd >= 0)
 		close(s->fd);
 	s->fd = -1;
-	kc_loop_defer_queue(s->pf->pod->loop, &s->free_defer);
+	/* An Open in flight is waited for: cancelling it here would leave
+	 * the guest's session, once connected, without its Close. */
+	if (!s->open_call)
+		kc_loop_defer_queue(s->pf->pod->loop, &s->free_defer);
 }
 
 static void session_fail(struct pf_session *s, const char *what, kc_error_t *err)
@@ -446,8 +450,15 @@ static void on_open(void *ctx, kc_error_t *err, const ProtobufCMessage *m)
 	const Grpc__PortForwardOpenResponse *r = (const void *)m;
 
 	s->open_call = 0;
-	if (s->dead)
+	if (s->dead) {
+		/* Ended while connecting (session_end): free it, closing the
+		 * guest's session if it has one. */
+		if (!err && r)
+			s->id = r->session;
+		if (!s->pf->stopping)
+			kc_loop_defer_queue(s->pf->pod->loop, &s->free_defer);
 		return;
+	}
 	if (err || !r || !r->session) {
 		/* containerd sees its connection reset and reports it. */
 		kc_info("port forward to %u: %s", s->port, err ? (*err)->msg : "no session");
@@ -600,6 +611,7 @@ void kc_portfwd_free(struct kc_portfwd *pf)
 {
 	if (!pf)
 		return;
+	pf->stopping = true;
 	while (pf->sessions)
 		session_free_now(pf->sessions);
 	portfwd_unhook(pf);

@@ -16,7 +16,7 @@ process per connection).  Then:
           (also with a client that reads nothing for 3 s), a second
           connection at the same time, a port nothing listens on (8081)
           refused or closed quickly.  For kata: the shim's fds before and
-          after 20 such connections.
+          after 20 such connections (and 20 reset by the client at once).
   ws      the real thing: CRI PortForward gives the streaming URL, and
           Kubernetes' port-forward protocol over WebSocket
           (v4.channel.k8s.io: a frame's first byte is its channel, data 0
@@ -137,6 +137,12 @@ def helper_dial():
 
 def helper_conns(n):
     bad = 0
+    # As many reset at once (before the guest's connect is answered, or
+    # right after): the relay must free them too.
+    for i in range(n):
+        s = dial(PORT)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.close()
     for i in range(n):
         with dial(PORT) as s:
             if echo(s, b"conn %d\n" % i) != b"conn %d\n" % i:
