@@ -23,9 +23,14 @@ process per connection).  Then:
           and error 1; each channel's first frame from the server is the
           port, 2 bytes little-endian) carries an echo.
 
+  died    (kata) QEMU killed with a relayed connection open: the shim
+          resets it, and a new dial is refused (the redirect went with the
+          sandbox, kc_pod_died).
+
 Also runs as a helper of itself in the pod's namespace:
   cri-portfwd.py --dial          (the dial checks, "check" lines)
   cri-portfwd.py --conns N       (N connections, one after the other)
+  cri-portfwd.py --died POD      (kills the pod's QEMU)
   cri-portfwd.py --ws URL PORT   (the WebSocket checks, in containerd's)
 """
 import base64, hashlib, json, os, socket, struct, subprocess, sys, threading, time
@@ -150,6 +155,51 @@ def helper_conns(n):
     check("conns_bad", bad)
 
 
+def helper_died(pod):
+    """A relayed connection open when the VM dies: reset by the shim, and
+    the redirect gone with the sandbox (a new dial is refused)."""
+    s = dial(PORT)
+    first = echo(s, b"before\n")
+    qemu = 0
+    for pid in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                args = f.read().split(b"\0")
+        except OSError:
+            continue
+        if b"qemu-system" in args[0] and any(pod.encode() in a for a in args):
+            qemu = int(pid)
+    check("died_qemu_found", "yes" if qemu and first == b"before\n" else "no")
+    if not qemu:
+        return
+    t0 = time.time()
+    os.kill(qemu, 9)
+    s.settimeout(30)
+    try:
+        r = s.recv(1)
+        what = "closed" if r == b"" else "data"
+    except ConnectionResetError:
+        what = "reset"
+    except OSError as e:
+        what = "error:%s" % e.__class__.__name__
+    check("died_conn", what)
+    check("died_quick", "yes" if time.time() - t0 < 10 else "no:%.1fs" % (time.time() - t0))
+    s.close()
+    # The agent's connection may drop (resetting the relay) a moment
+    # before the shim has seen QEMU's exit and removed the redirect.
+    for _ in range(50):
+        try:
+            with socket.create_connection(("127.0.0.1", PORT), timeout=10):
+                what = "connected"
+        except ConnectionRefusedError:
+            what = "refused"
+            break
+        except OSError as e:
+            what = "error:%s" % e.__class__.__name__
+        time.sleep(0.2)
+    check("died_then", what)
+
+
 def ws_frame(payload, opcode=2):
     mask = os.urandom(4)
     n = len(payload)
@@ -234,6 +284,8 @@ if len(sys.argv) > 1 and sys.argv[1].startswith("--"):
         helper_dial()
     elif sys.argv[1] == "--conns":
         helper_conns(int(sys.argv[2]))
+    elif sys.argv[1] == "--died":
+        helper_died(sys.argv[2])
     elif sys.argv[1] == "--ws":
         helper_ws(sys.argv[2], int(sys.argv[3]))
     sys.exit(0)
@@ -323,11 +375,19 @@ try:
     url = call("PortForward", fs(1, pod) + fv(2, PORT))[1][0].decode()
     print("# streaming URL: %s" % url, flush=True)
     in_netns(cns, "--ws", url, str(PORT))
+    if handler == "kata":
+        in_netns(netns, "--died", pod)
 finally:
-    if pod:
+    # After the VM was killed, containerd may still hold the container as
+    # running for a moment (its exit event in flight): try again.
+    for attempt in range(10 if pod else 0):
         try:
             call("StopPodSandbox", fs(1, pod))
             call("RemovePodSandbox", fs(1, pod))
+            if attempt:
+                print("# removing pod %s took %d tries" % (pod, attempt + 1))
+            break
         except grpc.RpcError as e:
             print("# removing pod %s: %s" % (pod, " ".join(e.details().split())))
+            time.sleep(1)
 print("done")

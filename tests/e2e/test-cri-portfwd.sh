@@ -6,7 +6,8 @@
 # pod's network namespace: echo, 4 MiB intact, two at once, a closed port
 # refused quickly), the real CRI PortForward through containerd's
 # streaming server (WebSocket, v4.channel.k8s.io), the shim's fds after
-# 20 connections, and nothing left once the pods are gone.
+# 20 connections, the VM killed with a connection open (reset, redirect
+# gone), and nothing left once the pods are gone.
 # VM mode only: the host agent of tests runs in the host's network
 # namespace and the pod gets no redirect (docs/port-forward.md).
 . "$(dirname "$0")/lib.sh"
@@ -54,6 +55,12 @@ check "kata: the shim's fds are the same after 20 connections (and 20 reset at o
 both "CRI PortForward: the WebSocket upgrade" ok ws_upgrade
 both "CRI PortForward: the port on the data and error channels" ok ws_port_frames
 both "CRI PortForward: the echo through the streaming server" ok ws_echo
+
+check "kata: the VM killed with a connection open (QEMU found)" yes "$(f kata.died_qemu_found)"
+case "$(f kata.died_conn)" in reset | closed) ok "kata: ... the connection is reset" ;;
+	*) not_ok "kata: ... the connection is reset" "got [$(f kata.died_conn)]" ;; esac
+check "kata: ... within 10 s" yes "$(f kata.died_quick)"
+check "kata: ... and within 10 s a new dial is refused (the redirect is gone)" refused "$(f kata.died_then)"
 
 sids=$(sed -n 's/.*msg="starting sandbox \([0-9a-f]*\):.*/\1/p' "$W/logs/containerd.log" | sort -u)
 check "kata: the shim set up the redirect" 1 \
