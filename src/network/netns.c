@@ -67,3 +67,15 @@ void kc_netns_leave(int *saved)
 	close(*saved);
 	*saved = -1;
 }
+
+int kc_podnet_enter(const struct kc_podnet *net, int *saved, kc_error_t *err)
+{
+	if (!net->netns_path || net->netns_fd < 0)
+		return kc_error_set(err, EINVAL, "the pod has no network namespace");
+	return kc_netns_enter(net->netns_fd, net->netns_path, saved, err);
+}
+
+void kc_podnet_leave(int *saved)
+{
+	kc_netns_leave(saved);
+}

@@ -163,6 +163,12 @@ int kc_podnet_scan(const char *netns_path, const struct kc_podnet_options *o,
  * refuses to share or replace another tc user's). */
 int kc_podnet_connect(struct kc_podnet *net, kc_error_t *err);
 
+/* Switches the calling thread into the pod's namespace (net->netns_fd)
+ * until kc_podnet_leave(saved): what it creates there (sockets, children
+ * it forks) stays in the pod's namespace. */
+int kc_podnet_enter(const struct kc_podnet *net, int *saved, kc_error_t *err);
+void kc_podnet_leave(int *saved);
+
 /* Removes the filters and qdiscs and closes the TAP fds.  Call it once the
  * VM is gone: while QEMU holds a TAP fd the device lives on.  A veth or a
  * namespace that vanished meanwhile (CNI DEL ran first) is not an error.

@@ -48,6 +48,14 @@ static const struct {
 	[KC_AGENT_GET_METRICS] = { NULL, "GetMetrics", &grpc__metrics__descriptor, 10 * S },
 	[KC_AGENT_GET_OOM_EVENT] = { NULL, "GetOOMEvent", &grpc__oomevent__descriptor, 0 },
 	[KC_AGENT_UPDATE_WATCHABLE_VOLUME] = { NULL, "UpdateWatchableVolume", NULL, 30 * S },
+	[KC_AGENT_PORT_FORWARD_OPEN] = { NULL, "PortForwardOpen",
+					 &grpc__port_forward_open_response__descriptor, 30 * S },
+	[KC_AGENT_PORT_FORWARD_READ] = { NULL, "PortForwardRead",
+					 &grpc__read_stream_response__descriptor, 0 },
+	[KC_AGENT_PORT_FORWARD_WRITE] = { NULL, "PortForwardWrite",
+					  &grpc__write_stream_response__descriptor, 0 },
+	[KC_AGENT_PORT_FORWARD_CLOSE_WRITE] = { NULL, "PortForwardCloseWrite", NULL, 30 * S },
+	[KC_AGENT_PORT_FORWARD_CLOSE] = { NULL, "PortForwardClose", NULL, 30 * S },
 	[KC_AGENT_HEALTH_CHECK] = { "grpc.Health", "Check",
 				    &grpc__health_check_response__descriptor, 10 * S },
 };
@@ -177,4 +185,9 @@ RPC(read_stderr, READ_STDERR, Grpc__ReadStreamRequest)
 RPC(write_stdin, WRITE_STDIN, Grpc__WriteStreamRequest)
 RPC(close_stdin, CLOSE_STDIN, Grpc__CloseStdinRequest)
 RPC(tty_win_resize, TTY_WIN_RESIZE, Grpc__TtyWinResizeRequest)
+RPC(port_forward_open, PORT_FORWARD_OPEN, Grpc__PortForwardOpenRequest)
+RPC(port_forward_read, PORT_FORWARD_READ, Grpc__PortForwardReadRequest)
+RPC(port_forward_write, PORT_FORWARD_WRITE, Grpc__PortForwardWriteRequest)
+RPC(port_forward_close_write, PORT_FORWARD_CLOSE_WRITE, Grpc__PortForwardSessionRequest)
+RPC(port_forward_close, PORT_FORWARD_CLOSE, Grpc__PortForwardSessionRequest)
 #undef RPC

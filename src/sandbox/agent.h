@@ -55,6 +55,11 @@ enum kc_agent_rpc {
 	KC_AGENT_GET_METRICS,
 	KC_AGENT_GET_OOM_EVENT,
 	KC_AGENT_UPDATE_WATCHABLE_VOLUME,
+	KC_AGENT_PORT_FORWARD_OPEN,
+	KC_AGENT_PORT_FORWARD_READ,
+	KC_AGENT_PORT_FORWARD_WRITE,
+	KC_AGENT_PORT_FORWARD_CLOSE_WRITE,
+	KC_AGENT_PORT_FORWARD_CLOSE,
 	KC_AGENT_HEALTH_CHECK, /* grpc.Health/Check */
 	KC_AGENT_N_RPCS,
 };
@@ -137,5 +142,22 @@ uint32_t kc_agent_close_stdin(struct kc_agent *a, const Grpc__CloseStdinRequest 
 			      kc_agent_fn fn, void *ctx);
 uint32_t kc_agent_tty_win_resize(struct kc_agent *a, const Grpc__TtyWinResizeRequest *req,
 				 kc_agent_fn fn, void *ctx);
+
+/* ---- port forwarding (docs/port-forward.md) ---- */
+/* Grpc__PortForwardOpenResponse, once the guest's connect finished */
+uint32_t kc_agent_port_forward_open(struct kc_agent *a, const Grpc__PortForwardOpenRequest *req,
+				    kc_agent_fn fn, void *ctx);
+/* Grpc__ReadStreamResponse (empty data: the guest's end); a long poll */
+uint32_t kc_agent_port_forward_read(struct kc_agent *a, const Grpc__PortForwardReadRequest *req,
+				    kc_agent_fn fn, void *ctx);
+/* Grpc__WriteStreamResponse (how much the connection took); held while
+ * the guest's socket takes nothing */
+uint32_t kc_agent_port_forward_write(struct kc_agent *a, const Grpc__PortForwardWriteRequest *req,
+				     kc_agent_fn fn, void *ctx);
+uint32_t kc_agent_port_forward_close_write(struct kc_agent *a,
+					   const Grpc__PortForwardSessionRequest *req,
+					   kc_agent_fn fn, void *ctx);
+uint32_t kc_agent_port_forward_close(struct kc_agent *a, const Grpc__PortForwardSessionRequest *req,
+				     kc_agent_fn fn, void *ctx);
 
 #endif

@@ -78,6 +78,7 @@ struct kc_pod {
 	struct kc_ctr *containers;
 	unsigned creating; /* creates in flight */
 	struct kc_vwatch *vwatch; /* watchable volumes (watch.h), NULL: none yet */
+	struct kc_portfwd *portfwd; /* NULL: the pod has no network namespace */
 };
 
 
@@ -120,5 +121,15 @@ void kc_io_binary_reap(struct kc_proc *p);
  * the sandbox's pod network, then calls done (with the first error); at
  * once when the VM has no NIC. */
 void kc_guest_net_configure(struct kc_pod *pod, kc_agent_fn done, void *ctx);
+
+/* portfwd.c: containerd's PortForward (docs/port-forward.md).  In the pod's
+ * network namespace (none: *out is NULL and nothing is done), a listener
+ * and the REDIRECT of loopback TCP to it; each connection relayed to the
+ * same port on the guest's loopback through pod->agent.  Free it before
+ * the agent goes: every relayed connection is reset and the redirect
+ * removed. */
+struct kc_portfwd;
+int kc_portfwd_start(struct kc_pod *pod, struct kc_portfwd **out, kc_error_t *err);
+void kc_portfwd_free(struct kc_portfwd *pf);
 
 #endif

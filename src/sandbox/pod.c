@@ -127,6 +127,8 @@ static void sandbox_disconnect(struct kc_pod *pod)
 		kc_loop_watch_remove(pod->vm_watch);
 	pod->vm_watch = NULL;
 	pod->dead = true;
+	kc_portfwd_free(pod->portfwd);
+	pod->portfwd = NULL;
 	kc_agent_close(&pod->agent);
 }
 
@@ -225,6 +227,7 @@ static int load_config(struct kc_pod *pod, json_t *spec, kc_error_t *err)
 
 static int sandbox_boot(struct kc_pod *pod, const char *sid, json_t *spec, kc_error_t *err)
 {
+	cleanup_error kc_error_t pferr = NULL;
 	struct kc_sandbox_opts o = { 0 };
 	unsigned vcpus, mib;
 	int fd, ret;
@@ -273,6 +276,10 @@ static int sandbox_boot(struct kc_pod *pod, const char *sid, json_t *spec, kc_er
 		return ret;
 	}
 	pod->dead = false;
+	/* Port forwarding is not worth failing the pod for: without it,
+	 * containerd's PortForward is refused as before. */
+	if (kc_portfwd_start(pod, &pod->portfwd, &pferr) < 0)
+		kc_log_error_free(KC_LOG_WARNING, &pferr, "sandbox `%s`", sid);
 	return 0;
 }
 
