@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # build-console-initrd.sh BASE.img BUSYBOX OUT.img
 # The debug console's initrd (docs/debug-console.md): BASE.img, byte for
 # byte, then a second archive with a shell: /bin/busybox (Debian's

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * kata-runtime exec: Kata's debug console, a shell in a sandbox's VM.
  *

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The debug console's framing (console_proto.h, docs/debug-console.md). */
 #include <errno.h>
 #include <stdlib.h>

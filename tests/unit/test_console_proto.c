@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The debug console's framing (lib/console_proto.h): what each side sends
  * parses back the same, split anywhere; every broken rule is refused with
  * a message naming it. */

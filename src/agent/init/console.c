@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The debug console's server in the guest (console.h). */
 #include <errno.h>
 #include <fcntl.h>
