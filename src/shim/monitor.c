@@ -17,6 +17,7 @@
  * kc_state_open_live()).
  */
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -148,6 +149,11 @@ static void scrape_answer(struct scrape *x, const char *why)
 		kc_httpd_reply_text(req, 500, "rendering the metrics failed\n");
 	else
 		kc_httpd_reply(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
+	/* What rendering took goes back to the system: without this, five
+	 * scrapes left the shim ~330 KiB larger for good (glibc keeps freed
+	 * heap below its trim threshold, and raises that threshold after
+	 * freeing a large block). */
+	malloc_trim(0);
 }
 
 static void on_scrape_timeout(void *data)

@@ -274,8 +274,7 @@ static bool is_tchar(unsigned char ch)
  * METHOD SP /PATH SP HTTP/D.D, s[0, n) without its CRLF.  Returns 0 (the
  * method and path stored), or the status of the answer and why.
  */
-static unsigned parse_request_line(struct kc_httpd_req *c, const char *s, size_t n,
-				   const char **why)
+static unsigned parse_request_line(struct kc_httpd_req *c, const char *s, size_t n, const char **why)
 {
 	const unsigned char *u = (const unsigned char *)s;
 	size_t i = 0, p;
@@ -498,9 +497,8 @@ static void on_listen(struct kc_loop_watch *w, int fd, uint32_t events, void *da
 	set_accepting(h, false); /* at the limit: until one ends */
 }
 
-int kc_httpd_new(struct kc_loop *loop, int listen_fd, const struct kc_httpd_route *routes,
-		 size_t n, const struct kc_httpd_limits *limits, struct kc_httpd **out,
-		 kc_error_t *err)
+int kc_httpd_new(struct kc_loop *loop, int listen_fd, const struct kc_httpd_route *routes, size_t n,
+		 const struct kc_httpd_limits *limits, struct kc_httpd **out, kc_error_t *err)
 {
 	struct kc_httpd *h = kc_xzalloc(sizeof(*h));
 	int ret;

@@ -65,9 +65,9 @@ struct kc_httpd_route {
 };
 
 struct kc_httpd_limits {
-	unsigned max_conns;   /* 0: 16 */
+	unsigned max_conns; /* 0: 16 */
 	uint64_t deadline_ns; /* 0: 10 s */
-	size_t max_head;      /* 0: 8 KiB */
+	size_t max_head; /* 0: 8 KiB */
 };
 
 /*
@@ -75,9 +75,8 @@ struct kc_httpd_limits {
  * caller's to close after kc_httpd_free()) on loop.  routes (n of them)
  * must outlive the server.
  */
-int kc_httpd_new(struct kc_loop *loop, int listen_fd, const struct kc_httpd_route *routes,
-		 size_t n, const struct kc_httpd_limits *limits, struct kc_httpd **out,
-		 kc_error_t *err);
+int kc_httpd_new(struct kc_loop *loop, int listen_fd, const struct kc_httpd_route *routes, size_t n,
+		 const struct kc_httpd_limits *limits, struct kc_httpd **out, kc_error_t *err);
 /* Closes every connection (the cancel functions of the requests still
  * unanswered run) and stops serving.  Not from a handler. */
 void kc_httpd_free(struct kc_httpd *h);
