@@ -461,7 +461,7 @@ static void test_deadline(void **state)
 	assert_int_equal(n, 0);
 	free(a);
 	assert_true(kc_monotonic_ns() - t0 >= 250 * MS);
-	assert_true(kc_monotonic_ns() - t0 < 1500 * MS);
+	assert_true(kc_monotonic_ns() - t0 < 3000 * MS);
 	a = hear(partial, 500 * MS, &n, &reset);
 	assert_non_null(a);
 	assert_int_equal(n, 0);
@@ -479,7 +479,7 @@ static void test_deadline(void **state)
 	assert_non_null(a);
 	assert_int_equal(n, 0);
 	free(a);
-	assert_true(kc_monotonic_ns() - t0 < 1500 * MS);
+	assert_true(kc_monotonic_ns() - t0 < 3000 * MS);
 	close(fd);
 	/* A handler that never answers: the request is cancelled at it. */
 	fd = dial();
