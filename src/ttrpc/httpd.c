@@ -209,8 +209,14 @@ void kc_httpd_reply(struct kc_httpd_req *c, unsigned status, const char *type, c
 	cleanup_free char *head = NULL;
 	size_t hl;
 
+	if (c->state == WRITING) { /* answered already: a caller's bug */
+		free(body);
+		return;
+	}
 	if (status < 100 || status > 999)
 		status = 500;
+	if (!type)
+		type = "text/plain";
 	head = kc_xasprintf("HTTP/1.1 %u %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s"
 			    "Connection: close\r\n\r\n",
 			    status, reason(status), type, len,
