@@ -84,6 +84,30 @@ void kc_pod_agent_metrics(struct kc_pod *pod, const Grpc__GetMetricsRequest *req
 	kc_agent_get_metrics(pod->agent, req, fn, ctx);
 }
 
+void kc_pod_vm_pids(const struct kc_pod *pod, pid_t *hypervisor, pid_t *virtiofsd)
+{
+	*hypervisor = *virtiofsd = 0;
+	if (pod->sb && !pod->dead)
+		kc_sandbox_vm_pids(pod->sb, hypervisor, virtiofsd);
+}
+
+const char *kc_pod_agent_uri(const struct kc_pod *pod)
+{
+	return pod->sb ? kc_sandbox_agent_uri(pod->sb) : NULL;
+}
+
+const char *kc_pod_state_dir(const struct kc_pod *pod)
+{
+	return pod->sb ? kc_sandbox_state_dir(pod->sb) : NULL;
+}
+
+int kc_pod_set_monitor_socket(struct kc_pod *pod, const char *path, kc_error_t *err)
+{
+	if (!pod->sb)
+		return kc_pod_fail(err, ENOTCONN, "the pod has no sandbox");
+	return kc_sandbox_state_monitor(pod->sb, path, err);
+}
+
 void kc_pod_agent_check(struct kc_pod *pod, const Grpc__CheckRequest *req, kc_agent_fn fn,
 			void *ctx)
 {

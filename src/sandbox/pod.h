@@ -103,6 +103,17 @@ struct kc_host_cgroup *kc_pod_take_cgroup(struct kc_pod *pod);
 /* The agent's own metrics (kc_agent_fn answered with Grpc__Metrics). */
 void kc_pod_agent_metrics(struct kc_pod *pod, const Grpc__GetMetricsRequest *req,
 			  kc_agent_fn fn, void *ctx);
+/* For the metrics of the pod: its VM's QEMU and virtiofsd pids (0: none,
+ * as with the host agent or once the sandbox is lost or gone). */
+void kc_pod_vm_pids(const struct kc_pod *pod, pid_t *hypervisor, pid_t *virtiofsd);
+/* The agent's URL as the sandbox dials it (Kata's /agent-url); NULL
+ * without a sandbox. */
+const char *kc_pod_agent_uri(const struct kc_pod *pod);
+/* The sandbox's state directory (KC_STATE_ROOT/<id>, removed with the
+ * sandbox), NULL without one; and the front end's management socket in
+ * it, recorded in the state (path NULL: none). */
+const char *kc_pod_state_dir(const struct kc_pod *pod);
+int kc_pod_set_monitor_socket(struct kc_pod *pod, const char *path, kc_error_t *err);
 /* The agent's grpc.Health/Check (answered with Grpc__HealthCheckResponse). */
 void kc_pod_agent_check(struct kc_pod *pod, const Grpc__CheckRequest *req, kc_agent_fn fn,
 			void *ctx);

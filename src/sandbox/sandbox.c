@@ -84,6 +84,28 @@ static void state_save(struct kc_sandbox *sb)
 		kc_warn("sandbox %s: %s", sb->id, err->msg);
 }
 
+static const char *spec_annotation(const json_t *spec, const char *key)
+{
+	json_t *v = json_object_get(json_object_get(spec, "annotations"), key);
+
+	return json_is_string(v) && json_string_length(v) ? json_string_value(v) : NULL;
+}
+
+/* The Kubernetes pod, from the sandbox container's CRI annotations: a pod
+ * needs at least its name and namespace to be told apart. */
+static void state_cri(struct kc_sandbox_state *st, const json_t *spec)
+{
+	const char *name = spec_annotation(spec, KC_CRI_SANDBOX_NAME);
+	const char *ns = spec_annotation(spec, KC_CRI_SANDBOX_NAMESPACE);
+	const char *uid = spec_annotation(spec, KC_CRI_SANDBOX_UID);
+
+	if (!name || !ns)
+		return;
+	st->cri_name = kc_xstrdup(name);
+	st->cri_namespace = kc_xstrdup(ns);
+	st->cri_uid = uid ? kc_xstrdup(uid) : NULL;
+}
+
 /* The owner, its dirs, cgroup and network: written before the VM starts,
  * so that a shim killed while it boots leaves enough to clean up. */
 static int state_begin(struct kc_sandbox *sb, const struct kc_sandbox_opts *o, kc_error_t *err)
@@ -99,6 +121,7 @@ static int state_begin(struct kc_sandbox *sb, const struct kc_sandbox_opts *o, k
 	st->share_dir = kc_xstrdup(sb->base_dir);
 	st->owner_socket = o->owner_socket ? kc_xasprintf("unix://%s", o->owner_socket) : NULL;
 	st->cgroup = o->cgroup_path ? kc_xstrdup(o->cgroup_path) : NULL;
+	state_cri(st, o->spec);
 	if (net && net->netns_path) {
 		st->netns = kc_xstrdup(net->netns_path);
 		st->taps = kc_xzalloc((net->n_endpoints + 1) * sizeof(*st->taps));
@@ -499,4 +522,34 @@ bool kc_sandbox_owner_alive(const char *id)
 	cleanup_free char *dir = kc_xasprintf("%s/%s", KC_STATE_ROOT, id);
 
 	return kc_state_owner_alive(dir, NULL);
+}
+
+const char *kc_sandbox_state_dir(const struct kc_sandbox *sb)
+{
+	return sb->state_dir;
+}
+
+int kc_sandbox_state_monitor(struct kc_sandbox *sb, const char *path, kc_error_t *err)
+{
+	free(sb->st.monitor_socket);
+	sb->st.monitor_socket = path ? kc_xstrdup(path) : NULL;
+	if (sb->state_lock < 0)
+		return 0;
+	return kc_state_write(sb->state_dir, &sb->st, err);
+}
+
+void kc_sandbox_vm_pids(const struct kc_sandbox *sb, pid_t *hypervisor, pid_t *virtiofsd)
+{
+	struct kc_vm_parts parts;
+
+	*hypervisor = *virtiofsd = 0;
+	if (!sb->vm)
+		return;
+	kc_vm_parts(sb->vm, &parts);
+	for (size_t i = 0; i < parts.n_procs; i++) {
+		if (strcmp(parts.procs[i].what, "qemu") == 0)
+			*hypervisor = parts.procs[i].pid;
+		else if (strcmp(parts.procs[i].what, "virtiofsd") == 0)
+			*virtiofsd = parts.procs[i].pid;
+	}
 }

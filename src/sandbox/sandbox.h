@@ -82,6 +82,15 @@ char *const *kc_sandbox_dns(const struct kc_sandbox *sb);
 /* The paths container preparation needs. */
 void kc_sandbox_container_env(const struct kc_sandbox *sb, struct kc_container_env *env);
 
+/* The sandbox's state directory (KC_STATE_ROOT/<id>, state.h): where the
+ * owner's management socket lives, removed with the sandbox. */
+const char *kc_sandbox_state_dir(const struct kc_sandbox *sb);
+/* The VM's QEMU and virtiofsd pids (0: none; both 0 for the host agent). */
+void kc_sandbox_vm_pids(const struct kc_sandbox *sb, pid_t *hypervisor, pid_t *virtiofsd);
+/* Records (path NULL: forgets) the owner's management socket in the
+ * state and rewrites it. */
+int kc_sandbox_state_monitor(struct kc_sandbox *sb, const char *path, kc_error_t *err);
+
 /* Stops the VM and removes every mount, file and socket of the sandbox.
  * Idempotent. */
 int kc_sandbox_stop(struct kc_sandbox *sb, kc_error_t *err);

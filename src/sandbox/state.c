@@ -29,6 +29,7 @@
 
 /* A document is a few KiB; anything this large is not ours. */
 #define STATE_MAX_SIZE (1024 * 1024)
+#define KC_CRI_MAX_LEN 253
 #define KILL_WAIT_MS 5000
 #define LOCK_RETRIES 5
 #define LOCK_RETRY_US 20000
@@ -204,6 +205,7 @@ static json_t *str_or_null(const char *s)
 static json_t *to_json(const struct kc_sandbox_state *st)
 {
 	json_t *procs = json_array(), *taps = json_array(), *ctrs = json_array();
+	json_t *cri = json_null();
 
 	for (size_t i = 0; i < st->n_procs; i++)
 		json_array_append_new(procs, json_pack("{s:s, s:i, s:I}", "what", st->procs[i].what,
@@ -229,13 +231,18 @@ static json_t *to_json(const struct kc_sandbox_state *st)
 						      "exit_status", (json_int_t)c->exit_status,
 						      "execs", execs));
 	}
-	return json_pack("{s:i, s:s, s:{s:i, s:I}, s:o, s:s, s:s, s:o, s:o, s:o, s:o, s:{s:o, s:o},"
-			 " s:o}",
+	if (st->cri_name)
+		cri = json_pack("{s:s, s:s, s:o}", "name", st->cri_name, "namespace",
+				st->cri_namespace, "uid",
+				str_or_null(st->cri_uid));
+	return json_pack("{s:i, s:s, s:{s:i, s:I}, s:o, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o,"
+			 " s:{s:o, s:o}, s:o}",
 			 "version", KC_STATE_VERSION, "id", st->id, "owner", "pid",
 			 (int)st->owner_pid, "start_time", (json_int_t)st->owner_start_time,
 			 "processes", procs, "run_dir", st->run_dir, "share_dir", st->share_dir,
 			 "qmp_socket", str_or_null(st->qmp_socket), "agent_uri",
 			 str_or_null(st->agent_uri), "owner_socket", str_or_null(st->owner_socket),
+			 "monitor_socket", str_or_null(st->monitor_socket), "cri", cri,
 			 "cgroup", str_or_null(st->cgroup), "network", "netns",
 			 str_or_null(st->netns), "taps", taps, "containers", ctrs);
 }
@@ -441,6 +448,44 @@ static int read_procs(struct rd *r, const json_t *doc, struct kc_sandbox_state *
 	return 0;
 }
 
+/* A CRI name, namespace or uid: Kubernetes keeps them to DNS names and
+ * UUIDs; here only what a reader must not be fed (control characters,
+ * unbounded lengths: they end up in metric labels and logs). */
+static int get_cri_str(struct rd *r, const json_t *o, const char *key, const char *field,
+		       bool nullable, char **out)
+{
+	int ret = get_str(r, o, key, field, nullable, out);
+
+	if (ret < 0 || !*out)
+		return ret;
+	if (strlen(*out) > KC_CRI_MAX_LEN)
+		return bad(r, field, "is longer than 253 bytes");
+	for (const char *c = *out; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			return bad(r, field, "holds a control character");
+	return 0;
+}
+
+static int read_cri(struct rd *r, const json_t *doc, struct kc_sandbox_state *st)
+{
+	json_t *cri = json_object_get(doc, "cri");
+	int ret;
+
+	if (!cri)
+		return bad(r, "cri", "is missing");
+	if (json_is_null(cri))
+		return 0;
+	ret = get_object(r, doc, "cri", "cri", &cri);
+	if (ret >= 0)
+		ret = get_cri_str(r, cri, "name", "cri.name", false, &st->cri_name);
+	if (ret >= 0)
+		ret = get_cri_str(r, cri, "namespace", "cri.namespace", false,
+				  &st->cri_namespace);
+	if (ret >= 0)
+		ret = get_cri_str(r, cri, "uid", "cri.uid", true, &st->cri_uid);
+	return ret;
+}
+
 static int read_network(struct rd *r, const json_t *doc, struct kc_sandbox_state *st)
 {
 	char f[96];
@@ -600,6 +645,11 @@ static int from_json(struct rd *r, const char *dir, const json_t *doc,
 	if (ret >= 0)
 		ret = get_str(r, doc, "owner_socket", "owner_socket", true, &st->owner_socket);
 	if (ret >= 0)
+		ret = get_path(r, doc, "monitor_socket", "monitor_socket", true,
+			       &st->monitor_socket);
+	if (ret >= 0)
+		ret = read_cri(r, doc, st);
+	if (ret >= 0)
 		ret = get_path(r, doc, "cgroup", "cgroup", true, &st->cgroup);
 	if (ret >= 0)
 		ret = read_network(r, doc, st);
@@ -690,6 +740,10 @@ void kc_state_clear(struct kc_sandbox_state *st)
 	free(st->owner_socket);
 	free(st->cgroup);
 	free(st->netns);
+	free(st->cri_name);
+	free(st->cri_namespace);
+	free(st->cri_uid);
+	free(st->monitor_socket);
 	memset(st, 0, sizeof(*st));
 }
 

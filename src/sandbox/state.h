@@ -36,6 +36,14 @@
 #define KC_STATE_VERSION 1
 #define KC_STATE_FILE "state.json"
 #define KC_STATE_LOCK "lock"
+/* The shim's management socket (HTTP: /metrics, /agent-url), Kata's name. */
+#define KC_STATE_MONITOR_SOCKET "shim-monitor.sock"
+
+/* containerd's CRI annotations of a pod's sandbox container (containerd
+ * 1.6, pkg/cri/annotations): the Kubernetes pod it stands for. */
+#define KC_CRI_SANDBOX_NAME "io.kubernetes.cri.sandbox-name"
+#define KC_CRI_SANDBOX_NAMESPACE "io.kubernetes.cri.sandbox-namespace"
+#define KC_CRI_SANDBOX_UID "io.kubernetes.cri.sandbox-uid"
 
 /* containerd.v1.types.Status's values, so the shim's statuses map as is. */
 enum kc_state_status {
@@ -87,6 +95,13 @@ struct kc_sandbox_state {
 	char *owner_socket; /* the owner's ttrpc address (unix://...); NULL: none */
 	char *cgroup;       /* the host cgroup path; NULL: none */
 	char *netns;        /* the pod's network namespace; NULL: no network */
+	/* The Kubernetes pod (CRI annotations of the sandbox container):
+	 * cri_name NULL: not a CRI pod (then all three are NULL); cri_uid
+	 * may be NULL on its own (a CRI that does not pass it). */
+	char *cri_name, *cri_namespace, *cri_uid;
+	/* The owner's management socket (HTTP, docs/shim.md); NULL: none
+	 * (yet: it is recorded once the sandbox is up). */
+	char *monitor_socket;
 	struct kc_state_tap *taps;
 	size_t n_taps;
 	struct kc_state_container *containers;

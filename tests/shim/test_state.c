@@ -66,6 +66,10 @@ static void sample(struct kc_sandbox_state *st, const char *id)
 	st->owner_socket = "unix:///run/kata-containers/s/0123.sock";
 	st->cgroup = "/default/sb1";
 	st->netns = "/var/run/netns/cni-1";
+	st->cri_name = "web-0";
+	st->cri_namespace = "shop";
+	st->cri_uid = "6f1c3f5e-7b1a-4e2c-9d1e-0a4b5c6d7e8f";
+	st->monitor_socket = "/run/vc/sbs/sb1/shim-monitor.sock";
 	st->taps = taps;
 	st->n_taps = 1;
 	st->containers = ctrs;
@@ -100,6 +104,10 @@ static void test_roundtrip(void **state)
 	assert_string_equal(out.owner_socket, in.owner_socket);
 	assert_string_equal(out.cgroup, "/default/sb1");
 	assert_string_equal(out.netns, in.netns);
+	assert_string_equal(out.cri_name, "web-0");
+	assert_string_equal(out.cri_namespace, "shop");
+	assert_string_equal(out.cri_uid, in.cri_uid);
+	assert_string_equal(out.monitor_socket, in.monitor_socket);
 	assert_int_equal(out.n_taps, 1);
 	assert_string_equal(out.taps[0].link, "eth0");
 	assert_string_equal(out.taps[0].tap, "tap0_kata");
@@ -114,11 +122,25 @@ static void test_roundtrip(void **state)
 	assert_int_equal(out.containers[1].n_execs, 0);
 	kc_state_clear(&out);
 
-	/* The NULLs: no QMP, no network, no cgroup. */
+	/* A CRI that passes no uid. */
+	in.cri_uid = NULL;
+	assert_int_equal(kc_state_write(dir, &in, &err), 0);
+	assert_int_equal(kc_state_read(dir, &out, &err), 0);
+	assert_string_equal(out.cri_name, "web-0");
+	assert_null(out.cri_uid);
+	kc_state_clear(&out);
+
+	/* The NULLs: no QMP, no network, no cgroup, not a CRI pod, no
+	 * management socket. */
 	in.qmp_socket = in.cgroup = in.netns = in.owner_socket = NULL;
+	in.cri_name = in.cri_namespace = in.monitor_socket = NULL;
 	in.n_taps = 0;
 	assert_int_equal(kc_state_write(dir, &in, &err), 0);
 	assert_int_equal(kc_state_read(dir, &out, &err), 0);
+	assert_null(out.cri_name);
+	assert_null(out.cri_namespace);
+	assert_null(out.cri_uid);
+	assert_null(out.monitor_socket);
 	assert_null(out.qmp_socket);
 	assert_null(out.cgroup);
 	assert_null(out.netns);
@@ -188,6 +210,10 @@ static char *edit(const char *text, const char *from, const char *to)
 	return kc_xasprintf("%.*s%s%s", (int)(at - text), text, to, at + strlen(spaced));
 }
 
+#define LONG_20 "aaaaaaaaaaaaaaaaaaaa"
+#define LONG_260 LONG_20 LONG_20 LONG_20 LONG_20 LONG_20 LONG_20 LONG_20 LONG_20 LONG_20 \
+	LONG_20 LONG_20 LONG_20 LONG_20
+
 static void test_refused(void **state)
 {
 	cleanup_free char *dir = mkdir_in("sb2");
@@ -251,6 +277,24 @@ static void test_refused(void **state)
 	free(t);
 	t = edit(good, "\"tap\":\"tap0_kata\"", "\"tap\":\"tap0_kata_far_too_long\"");
 	expect_refused(dir, t, "field `network.taps[0].tap`");
+	free(t);
+	t = edit(good, "\"monitor_socket\":\"/run", "\"monitor_socket\":\"run");
+	expect_refused(dir, t, "field `monitor_socket`");
+	free(t);
+	t = edit(good, "\"cri\":", "\"cri_pod\":");
+	expect_refused(dir, t, "field `cri` is missing");
+	free(t);
+	t = edit(good, "\"cri\":", "\"cri\":7,\"x\":");
+	expect_refused(dir, t, "field `cri` is not an object");
+	free(t);
+	t = edit(good, "\"name\":\"web-0\"", "\"name\":\"web\\n0\"");
+	expect_refused(dir, t, "field `cri.name` holds a control character");
+	free(t);
+	t = edit(good, "\"namespace\":\"shop\"", "\"namespace\":null");
+	expect_refused(dir, t, "field `cri.namespace`");
+	free(t);
+	t = edit(good, "\"uid\":\"6f1c", "\"uid\":\"" LONG_260 "6f1c");
+	expect_refused(dir, t, "field `cri.uid` is longer than 253 bytes");
 	free(t);
 	t = edit(good, "\"containers\":[", "\"containers\":[7,");
 	expect_refused(dir, t, "field `containers[0]` is not an object");
