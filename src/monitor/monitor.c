@@ -18,8 +18,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <jansson.h>
-
 #include "lib/log.h"
 #include "lib/util.h"
 #include "monitor.h"
@@ -53,6 +51,7 @@ static const char *const skip_names[SKIP_N] = {
 struct fetch {
 	struct kc_mon_job *job;
 	char *id, *cri_uid, *cri_name, *cri_namespace;
+	char *sock; /* the shim's management socket; NULL: it records none */
 	int fd;
 	struct kc_loop_watch *watch;
 	char *req;
@@ -109,23 +108,6 @@ static bool valid_id(const char *id)
 	return true;
 }
 
-/* The CRI metadata of the pod, as the shim recorded it from the pod's
- * io.kubernetes.cri.sandbox-* annotations; "" where it records none. */
-static void cri_labels(const char *dir, struct fetch *f)
-{
-	cleanup_free char *path = kc_xasprintf("%s/%s", dir, KC_STATE_FILE);
-	json_t *doc = json_load_file(path, 0, NULL);
-	const char *keys[] = { "cri_uid", "cri_name", "cri_namespace" };
-	char **out[] = { &f->cri_uid, &f->cri_name, &f->cri_namespace };
-
-	for (size_t i = 0; i < KC_ARRAY_SIZE(keys); i++) {
-		const char *v = doc ? json_string_value(json_object_get(doc, keys[i])) : NULL;
-
-		*out[i] = kc_xstrdup(v ? v : "");
-	}
-	json_decref(doc);
-}
-
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -163,26 +145,24 @@ static int list_dirs(struct kc_mon *m, char ***names, size_t *n, kc_error_t *err
 	return 0;
 }
 
-/* 1: id is a live sandbox (its owner holds the lock and runs); 0: not, or
- * a stale directory a dead shim left; *skip says SKIP_STATE where the
+/* true: id is a live sandbox (its owner holds the lock and runs), *st its
+ * state (kc_state_clear() it in any case); false: not, or a stale
+ * directory a dead shim left; *skip says SKIP_STATE where a live owner's
  * document could not be read (a sandbox being made). */
-static int live_sandbox(struct kc_mon *m, const char *id, enum skip *skip)
+static bool live_sandbox(struct kc_mon *m, const char *id, struct kc_sandbox_state *st,
+			 enum skip *skip)
 {
 	cleanup_free char *dir = kc_xasprintf("%s/%s", m->sbs_dir, id);
-	struct kc_sandbox_state st = { 0 };
 	cleanup_error kc_error_t err = NULL;
-	int live;
 
 	*skip = SKIP_NONE;
-	if (kc_state_read(dir, &st, &err) < 0) {
+	if (kc_state_read(dir, st, &err) < 0) {
 		kc_log_error_free(KC_LOG_DEBUG, &err, "sandbox %s", id);
 		if (kc_state_owner_alive(dir, NULL))
 			*skip = SKIP_STATE;
-		return 0;
+		return false;
 	}
-	live = kc_state_owner_alive(dir, &st);
-	kc_state_clear(&st);
-	return live;
+	return kc_state_owner_alive(dir, st);
 }
 
 /* ---- one fetch: an HTTP/1.0 GET over a unix socket ---- */
@@ -287,13 +267,16 @@ static void fetch_start(struct fetch *f, const char *path)
 {
 	cleanup_error kc_error_t err = NULL;
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s/%s", f->job->m->sbs_dir, f->id,
-			 KC_MON_SOCKET);
 
 	f->req = kc_xasprintf("GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n", path);
 	f->req_len = strlen(f->req);
-	if (n < 0 || (size_t)n >= sizeof(sa.sun_path))
+	if (!f->sock) {
+		kc_debug("sandbox %s: no management socket recorded", f->id);
 		return job_fetch_done(f, SKIP_CONNECT);
+	}
+	if (strlen(f->sock) >= sizeof(sa.sun_path))
+		return job_fetch_done(f, SKIP_CONNECT);
+	strcpy(sa.sun_path, f->sock);
 	f->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (f->fd < 0)
 		return job_fetch_done(f, SKIP_CONNECT);
@@ -328,7 +311,8 @@ static struct kc_mon_job *job_new(struct kc_mon *m, enum job_kind kind)
 	return j;
 }
 
-static struct fetch *job_add_fetch(struct kc_mon_job *j, const char *id)
+/* A fetch from the live sandbox of state st. */
+static void job_add_fetch(struct kc_mon_job *j, const struct kc_sandbox_state *st)
 {
 	struct fetch *f;
 
@@ -337,8 +321,11 @@ static struct fetch *job_add_fetch(struct kc_mon_job *j, const char *id)
 	memset(f, 0, sizeof(*f));
 	f->job = j;
 	f->fd = -1;
-	f->id = kc_xstrdup(id);
-	return f;
+	f->id = kc_xstrdup(st->id);
+	f->cri_uid = kc_xstrdup(st->cri_uid ? st->cri_uid : "");
+	f->cri_name = kc_xstrdup(st->cri_name ? st->cri_name : "");
+	f->cri_namespace = kc_xstrdup(st->cri_namespace ? st->cri_namespace : "");
+	f->sock = st->monitor_socket ? kc_xstrdup(st->monitor_socket) : NULL;
 }
 
 /* Starts the fetches added; the job ends when they all have or at the
@@ -406,6 +393,7 @@ static void job_free(struct kc_mon_job *j)
 		free(f->cri_uid);
 		free(f->cri_name);
 		free(f->cri_namespace);
+		free(f->sock);
 		free(f->req);
 		free(f->buf);
 	}
@@ -684,15 +672,14 @@ void kc_mon_metrics(struct kc_mon *m, struct kc_mon_req *r)
 	if (list_dirs(m, &names, &n, &err) < 0)
 		kc_log_error_free(KC_LOG_WARNING, &err, "scrape");
 	for (size_t i = 0; i < n; i++) {
-		cleanup_free char *dir = kc_xasprintf("%s/%s", m->sbs_dir, names[i]);
+		struct kc_sandbox_state st;
 		enum skip skip;
 
-		if (!live_sandbox(m, names[i], &skip)) {
-			if (skip != SKIP_NONE)
-				j->skipped[skip]++;
-			continue;
-		}
-		cri_labels(dir, job_add_fetch(j, names[i]));
+		if (live_sandbox(m, names[i], &st, &skip))
+			job_add_fetch(j, &st);
+		else if (skip != SKIP_NONE)
+			j->skipped[skip]++;
+		kc_state_clear(&st);
 	}
 	job_start(j, "/metrics");
 }
@@ -700,18 +687,20 @@ void kc_mon_metrics(struct kc_mon *m, struct kc_mon_req *r)
 void kc_mon_agent_url(struct kc_mon *m, const char *id, struct kc_mon_req *r)
 {
 	struct kc_mon_job *j = job_new(m, JOB_AGENT_URL);
+	struct kc_sandbox_state st = { 0 };
 	enum skip skip;
 
 	job_add_req(j, r);
 	if (!id || !valid_id(id)) {
 		j->status = 400;
 		j->msg = kc_xstrdup("the sandbox parameter must be a sandbox id\n");
-	} else if (!live_sandbox(m, id, &skip)) {
+	} else if (!live_sandbox(m, id, &st, &skip)) {
 		j->status = 404;
 		j->msg = kc_xasprintf("no live sandbox %s\n", id);
 	} else {
-		job_add_fetch(j, id);
+		job_add_fetch(j, &st);
 	}
+	kc_state_clear(&st);
 	job_start(j, "/agent-url");
 }
 
@@ -727,10 +716,13 @@ int kc_mon_sandboxes(struct kc_mon *m, char **text, size_t *len, kc_error_t *err
 		return ret;
 	}
 	for (size_t i = 0; i < n; i++) {
+		struct kc_sandbox_state st;
 		enum skip skip;
 		size_t l = strlen(names[i]);
+		bool live = live_sandbox(m, names[i], &st, &skip);
 
-		if (!live_sandbox(m, names[i], &skip))
+		kc_state_clear(&st);
+		if (!live)
 			continue;
 		out = kc_xrealloc(out, used + l + 2);
 		memcpy(out + used, names[i], l);

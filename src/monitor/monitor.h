@@ -5,7 +5,8 @@
 /*
  * kata-monitor's work, apart from its HTTP server (main.c): finding the
  * live sandboxes under /run/vc/sbs and asking each shim's management
- * socket (/run/vc/sbs/<id>/shim-monitor.sock, HTTP over a unix socket)
+ * socket (the state's monitor_socket, /run/vc/sbs/<id>/shim-monitor.sock:
+ * HTTP over a unix socket)
  * for its metrics or its agent's URL.
  *
  * Everything runs on one event loop: a scrape connects to every live
@@ -20,8 +21,6 @@
 
 #include "lib/error.h"
 #include "ttrpc/loop.h"
-
-#define KC_MON_SOCKET "shim-monitor.sock"
 
 struct kc_mon;
 struct kc_mon_job;

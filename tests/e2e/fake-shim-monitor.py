@@ -28,7 +28,8 @@ doc = {
     "share_dir": "/run/kata-containers/shared/sandboxes/" + sid,
     "qmp_socket": None, "agent_uri": "vsock://3:1024", "owner_socket": None,
     "cgroup": None, "network": {"netns": None, "taps": []}, "containers": [],
-    "cri_name": "pod-" + sid, "cri_namespace": "ns-" + mode, "cri_uid": "uid-" + sid,
+    "monitor_socket": os.path.join(d, "shim-monitor.sock"),
+    "cri": {"name": "pod-" + sid, "namespace": "ns-" + mode, "uid": "uid-" + sid},
 }
 if mode != "nostate":
     tmp = os.path.join(d, "state.json.tmp")
