@@ -353,11 +353,12 @@ static int run(int argc, char **argv, kc_error_t *err)
 	flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-	srv.httpd = MHD_start_daemon(flags, 0, NULL, NULL, handle, &srv, MHD_OPTION_SOCK_ADDR,
-				     (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, completed,
-				     NULL, MHD_OPTION_CONNECTION_LIMIT, 64u,
-				     MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_EXTERNAL_LOGGER,
-				     httpd_log, NULL, MHD_OPTION_END);
+	srv.httpd = MHD_start_daemon(flags, 0, NULL, NULL, handle, &srv,
+				     MHD_OPTION_EXTERNAL_LOGGER, httpd_log, NULL,
+				     MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+				     MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+				     MHD_OPTION_CONNECTION_LIMIT, 64u,
+				     MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
 	if (!srv.httpd) {
 		ret = kc_error_set(err, EADDRNOTAVAIL, "listen on %s", listen);
 		goto out;
