@@ -321,6 +321,9 @@ static int run(int argc, char **argv, kc_error_t *err)
 			mo.timeout_ns = v * 1000000ull;
 			break;
 		case 'd':
+			if (optarg[0] != '/')
+				return kc_error_set(err, EINVAL, "--sandboxes-dir `%s`: not an "
+						    "absolute path", optarg);
 			mo.sbs_dir = optarg;
 			break;
 		case 'h':

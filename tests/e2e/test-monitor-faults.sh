@@ -109,4 +109,12 @@ wait $c1
 check "SIGTERM with a scrape in flight: exits 0" 0 $rc
 check "no ASan/UBSan report" "" "$(cat "$W"/logs/asan* 2> /dev/null | head -5)"
 grep -q 'runtime-endpoint' "$W/logs/monitor.log" && ok "a missing --runtime-endpoint is logged, not fatal" || not_ok "runtime-endpoint warning"
+# Bad flags: exit 1, naming what was wrong.
+for a in "--listen-address nope" "--listen-address 127.0.0.1:notaport" "--log-level loud" \
+	"--scrape-timeout 0" "--runtime-endpoint relative.sock" "--sandboxes-dir rel"; do
+	out=$("$MON" $a 2>&1); rc=$?
+	flag=${a%% *}
+	case "$rc:$out" in 1:*"${flag#--}"*|1:*"${a#* }"*) ok "kata-monitor $a: refused, named" ;;
+		*) not_ok "kata-monitor $a: refused, named" "rc $rc: $out" ;; esac
+done
 echo "1..$tap_n"
