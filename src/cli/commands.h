@@ -22,6 +22,7 @@ int kc_cli_load_config(const char *config_path, struct kc_config *cfg,
 
 int kc_cmd_check(int argc, char **argv, const char *config_path);
 int kc_cmd_env(int argc, char **argv, const char *config_path);
+int kc_cmd_metrics(int argc, char **argv, const char *config_path);
 int kc_cmd_version(int argc, char **argv, const char *config_path);
 
 #endif

@@ -23,6 +23,7 @@ static void usage(FILE *out)
 		"Commands:\n"
 		"  check, kata-check   tell whether this host can run kata-c containers\n"
 		"  env, kata-env       show the resolved configuration and host facts\n"
+		"  metrics SANDBOX_ID  print a running sandbox's metrics (Prometheus text)\n"
 		"  version             show the version\n"
 		"\n"
 		"Global options:\n"
@@ -76,6 +77,7 @@ struct command {
 static const struct command commands[] = {
 	{ "check", "kata-check", kc_cmd_check },
 	{ "env", "kata-env", kc_cmd_env },
+	{ "metrics", NULL, kc_cmd_metrics },
 	{ "version", NULL, kc_cmd_version },
 };
 

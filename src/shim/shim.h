@@ -47,6 +47,8 @@ struct shim {
 	struct kc_host_cgroup *leave_cgroup; /* left once the loop is over */
 	/* After a failed Create: whether the shim still holds anything */
 	struct kc_loop_timer orphan_timer;
+	/* The management socket (monitor.c), once the sandbox is up */
+	struct shim_mgmt *mgmt;
 	/* Whether the bundle is still there (serve.c) */
 	char *bundle_dir;
 	struct kc_loop_timer bundle_timer;
@@ -80,6 +82,11 @@ void shim_fail(struct kc_ttrpc_call *call, kc_error_t *err);
 /* grpc.AgentService/GetMetrics and grpc.Health/Check on the shim's socket,
  * relayed to the agent. */
 int shim_monitor_register(struct shim *s, kc_error_t *err);
+/* The management socket (HTTP /metrics, /agent-url, docs/shim.md) in the
+ * sandbox's state directory, recorded in its state; started once the
+ * sandbox is up (again: a no-op), stopped before the pod goes. */
+int shim_mgmt_start(struct shim *s, kc_error_t *err);
+void shim_mgmt_stop(struct shim *s);
 
 /* ---- start.c / delete.c / serve ---- */
 

@@ -177,6 +177,14 @@ static void on_created(void *ctx, kc_error_t *err)
 		}
 		return;
 	}
+	if (!s->mgmt) {
+		cleanup_error kc_error_t e = NULL;
+
+		/* The sandbox is up: what is not there is not worth failing
+		 * the pod for. */
+		if (shim_mgmt_start(s, &e) < 0)
+			kc_log_error_free(KC_LOG_WARNING, &e, "sandbox %s", kc_pod_sandbox_id(s->pod));
+	}
 	i = kc_proc_info(kc_ctr_proc(kc_pod_container(s->pod, x->req->id), ""));
 	ev.container_id = x->req->id;
 	ev.bundle = x->req->bundle;
@@ -679,6 +687,7 @@ int shim_task_register(struct shim *s, kc_error_t *err)
 
 void shim_task_free(struct shim *s)
 {
+	shim_mgmt_stop(s);
 	kc_pod_free(s->pod);
 	s->pod = NULL;
 }
