@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
@@ -77,7 +78,7 @@ static void answered(void *data, unsigned status, const char *body, size_t len)
 
 	rq->answered = true;
 	rq->status = status;
-	rq->body = kc_xmalloc(len + 1);
+	rq->body = kc_xmalloc(len ? len : 1);
 	memcpy(rq->body, body, len);
 	rq->len = len;
 	MHD_resume_connection(rq->conn);
@@ -121,8 +122,21 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		*upload_size = 0; /* a GET has no body: ignored */
 		return MHD_YES;
 	}
-	if (rq->answered)
-		return respond(conn, rq->status, rq->type, rq->body, rq->len);
+	if (rq->answered) {
+		/* The body handed to MHD, not copied once more (a scrape of
+		 * ten pods is over 1 MiB). */
+		struct MHD_Response *resp = MHD_create_response_from_buffer(rq->len, rq->body,
+									    MHD_RESPMEM_MUST_FREE);
+		enum MHD_Result ret;
+
+		if (!resp)
+			return MHD_NO;
+		rq->body = NULL;
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, rq->type);
+		ret = MHD_queue_response(conn, rq->status, resp);
+		MHD_destroy_response(resp);
+		return ret;
+	}
 	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
 		return respond(conn, MHD_HTTP_METHOD_NOT_ALLOWED, TEXT_PLAIN, "GET only\n", 9);
 	kc_debug("%s %s", method, url);
@@ -398,6 +412,10 @@ int main(int argc, char **argv)
 	cleanup_error kc_error_t err = NULL;
 
 	kc_log_init("kata-monitor", "monitor");
+	/* A scrape's buffers (a shim's answer, the exposition) are large and
+	 * short-lived: a fixed mmap threshold gives them back to the kernel
+	 * when freed, where glibc's sliding one would keep them in the heap. */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	if (run(argc, argv, &err) < 0) {
 		kc_log_error_free(KC_LOG_ERROR, &err, NULL);
 		return 1;

@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -652,6 +653,10 @@ static void job_finish(void *data)
 	else
 		finish_agent_url(j);
 	job_free(j);
+	/* The parsed samples are many small blocks: their pages go back
+	 * once freed, so the monitor's memory is its idle size between
+	 * scrapes. */
+	malloc_trim(0);
 }
 
 /* ---- the questions ---- */
