@@ -9,7 +9,6 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <malloc.h>
 #include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
@@ -412,10 +411,6 @@ int main(int argc, char **argv)
 	cleanup_error kc_error_t err = NULL;
 
 	kc_log_init("kata-monitor", "monitor");
-	/* A scrape's buffers (a shim's answer, the exposition) are large and
-	 * short-lived: a fixed mmap threshold gives them back to the kernel
-	 * when freed, where glibc's sliding one would keep them in the heap. */
-	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	if (run(argc, argv, &err) < 0) {
 		kc_log_error_free(KC_LOG_ERROR, &err, NULL);
 		return 1;

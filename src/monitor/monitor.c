@@ -28,6 +28,8 @@
 /* A shim's answer beyond this is cut off and counted as failed. */
 #define MAX_ANSWER (4u * 1024 * 1024)
 #define MAX_SANDBOXES 4096
+/* Idle this long after a question, the monitor gives its free heap back. */
+#define TRIM_IDLE_NS 1000000000ull
 
 /* Why a sandbox was left out of a scrape: kata_monitor_sandboxes_skipped's
  * reason label. */
@@ -93,6 +95,7 @@ struct kc_mon {
 	size_t running;
 	size_t skipped[SKIP_N]; /* the last scrape's */
 	struct kc_prom_hist durations;
+	struct kc_loop_timer trim; /* malloc_trim() once idle */
 };
 
 /* ---- the sandboxes ---- */
@@ -645,18 +648,20 @@ static void finish_agent_url(struct kc_mon_job *j)
 static void job_finish(void *data)
 {
 	struct kc_mon_job *j = data;
+	struct kc_mon *m = j->m;
 
-	if (j->m->metrics_job == j)
-		j->m->metrics_job = NULL; /* questions from now on start another */
+	if (m->metrics_job == j)
+		m->metrics_job = NULL; /* questions from now on start another */
 	if (j->kind == JOB_METRICS)
 		finish_metrics(j);
 	else
 		finish_agent_url(j);
 	job_free(j);
-	/* The parsed samples are many small blocks: their pages go back
-	 * once freed, so the monitor's memory is its idle size between
-	 * scrapes. */
-	malloc_trim(0);
+	/* A scrape's buffers and parsed samples stay in the heap once freed:
+	 * its pages go back once the monitor is idle (not after every job:
+	 * back-to-back scrapes would fault them in again, at twice the
+	 * scrape's time). */
+	kc_loop_timer_start(m->loop, &m->trim, kc_monotonic_ns() + TRIM_IDLE_NS);
 }
 
 /* ---- the questions ---- */
@@ -740,6 +745,14 @@ int kc_mon_sandboxes(struct kc_mon *m, char **text, size_t *len, kc_error_t *err
 	return 0;
 }
 
+static void trim_heap(void *data)
+{
+	struct kc_mon *m = data;
+
+	if (!m->jobs)
+		malloc_trim(0);
+}
+
 int kc_mon_new(struct kc_loop *loop, const struct kc_mon_opts *opts, struct kc_mon **out,
 	       kc_error_t *err)
 {
@@ -753,6 +766,7 @@ int kc_mon_new(struct kc_loop *loop, const struct kc_mon_opts *opts, struct kc_m
 	m->loop = loop;
 	m->sbs_dir = kc_xstrdup(opts->sbs_dir);
 	m->timeout_ns = opts->timeout_ns;
+	kc_loop_timer_init(&m->trim, trim_heap, m);
 	*out = m;
 	return 0;
 }
@@ -767,6 +781,7 @@ void kc_mon_free(struct kc_mon *m)
 		job_answer(j, 503, "kata-monitor is stopping\n", 25);
 		job_free(j);
 	}
+	kc_loop_timer_stop(m->loop, &m->trim);
 	free(m->sbs_dir);
 	free(m);
 }
