@@ -335,8 +335,10 @@ static int run(int argc, char **argv, kc_error_t *err)
 			break;
 		case 'd':
 			if (optarg[0] != '/')
-				return kc_error_set(err, EINVAL, "--sandboxes-dir `%s`: not an "
-						    "absolute path", optarg);
+				return kc_error_set(err, EINVAL,
+						    "--sandboxes-dir `%s`: not an "
+						    "absolute path",
+						    optarg);
 			mo.sbs_dir = optarg;
 			break;
 		case 'h':
@@ -369,9 +371,8 @@ static int run(int argc, char **argv, kc_error_t *err)
 	flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-	srv.httpd = MHD_start_daemon(flags, 0, NULL, NULL, handle, &srv,
-				     MHD_OPTION_EXTERNAL_LOGGER, httpd_log, NULL,
-				     MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+	srv.httpd = MHD_start_daemon(flags, 0, NULL, NULL, handle, &srv, MHD_OPTION_EXTERNAL_LOGGER,
+				     httpd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 				     MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
 				     MHD_OPTION_CONNECTION_LIMIT, 64u,
 				     MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);

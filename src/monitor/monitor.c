@@ -44,11 +44,8 @@ enum skip {
 };
 
 static const char *const skip_names[SKIP_N] = {
-	[SKIP_STATE] = "state",
-	[SKIP_CONNECT] = "connect",
-	[SKIP_TIMEOUT] = "timeout",
-	[SKIP_HTTP] = "http",
-	[SKIP_PARSE] = "parse",
+	[SKIP_STATE] = "state", [SKIP_CONNECT] = "connect", [SKIP_TIMEOUT] = "timeout",
+	[SKIP_HTTP] = "http",	[SKIP_PARSE] = "parse",
 };
 
 struct fetch {
