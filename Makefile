@@ -2,6 +2,7 @@
 # Convenience targets over meson (the build itself is meson + ninja).
 #   make            build into build/ (release, no tests)
 #   make install    install the binaries (containerd-shim-kata-v2, kata-runtime,
+#                   kata-monitor and its systemd unit,
 #                   kata-agent), the default configuration and the guest image
 #   make demo       the README's main command (after make install)
 BUILD ?= build

@@ -284,6 +284,58 @@ int kc_prom_sample(struct kc_prom *p, const char *const *labels, double value, k
 	return 0;
 }
 
+int kc_prom_relay(struct kc_prom *p, const struct kc_prom_parsed_sample *s,
+		  const char *const *extra, kc_error_t *err)
+{
+	const char *labels[2 * (KC_PROM_MAX_LABELS + 8) + 1];
+	const char *suffix;
+	size_t n = 0, len;
+
+	if (!p->cur)
+		return kc_error_set(err, EINVAL, "metrics: a sample before any family");
+	len = strlen(p->cur);
+	if (strncmp(s->name, p->cur, len) != 0)
+		return kc_error_set(err, EINVAL, "metrics: %s: sample %s of another family",
+				    p->cur, s->name);
+	suffix = s->name + len;
+	if (*suffix && !(p->cur_type == KC_PROM_HISTOGRAM &&
+			 (strcmp(suffix, "_bucket") == 0 || strcmp(suffix, "_sum") == 0 ||
+			  strcmp(suffix, "_count") == 0)))
+		return kc_error_set(err, EINVAL, "metrics: %s: sample %s of another family",
+				    p->cur, s->name);
+	if (s->n_labels > KC_PROM_MAX_LABELS)
+		return kc_error_set(err, EINVAL, "metrics: %s: more than %d labels", s->name,
+				    KC_PROM_MAX_LABELS);
+	for (size_t i = 0; i < s->n_labels; i++) {
+		labels[n++] = s->label_names[i];
+		labels[n++] = s->label_values[i];
+	}
+	for (size_t i = 0; extra && extra[i]; i += 2) {
+		if (n + 2 >= KC_ARRAY_SIZE(labels))
+			return kc_error_set(err, EINVAL, "metrics: %s: too many labels", s->name);
+		labels[n++] = extra[i];
+		labels[n++] = extra[i + 1];
+	}
+	labels[n] = NULL;
+	for (size_t i = 0; i < n; i += 2) {
+		if (!kc_prom_valid_label(labels[i]))
+			return kc_error_set(err, EINVAL, "metrics: %s: invalid label name \"%s\"",
+					    s->name, labels[i]);
+		if (!labels[i + 1])
+			return kc_error_set(err, EINVAL, "metrics: %s: label %s has no value",
+					    s->name, labels[i]);
+		if (kc_prom_is_const_label(p, labels[i]))
+			return kc_error_set(err, EINVAL, "metrics: %s: label %s is constant",
+					    s->name, labels[i]);
+		for (size_t j = 0; j < i; j += 2)
+			if (strcmp(labels[j], labels[i]) == 0)
+				return kc_error_set(err, EINVAL, "metrics: %s: label %s twice",
+						    s->name, labels[i]);
+	}
+	put_sample(p, suffix, labels, n, NULL, s->value);
+	return 0;
+}
+
 static double hist_bound(size_t i)
 {
 	return (double)(1u << i);

@@ -164,6 +164,14 @@ struct kc_prom_parsed {
 	size_t dropped;		/* lines left out (lenient parsing) */
 };
 
+/* Writes a parsed sample again for the family last started (kata-monitor
+ * relays each shim's samples): its name is the family's (a histogram's
+ * also with _bucket, _sum or _count, its le label kept), its labels are
+ * followed by extra (NULL or { name, value, ..., NULL }).  A label named
+ * twice, say a shim's sample that brings one of extra, is EINVAL. */
+int kc_prom_relay(struct kc_prom *p, const struct kc_prom_parsed_sample *s,
+		  const char *const *extra, kc_error_t *err);
+
 /* Parses text format 0.0.4.  strict: the first malformed line, a family
  * whose HELP/TYPE repeat or whose samples are apart, a summary fail the
  * parse (the error names the line); otherwise such lines are dropped and

@@ -617,6 +617,58 @@ static void test_promtool(void **state)
 	}
 }
 
+/* kc_prom_relay(): a shim's samples written again with kata-monitor's
+ * labels, histograms' le kept; samples of another family, a label brought
+ * twice, refused. */
+static void test_relay(void **state)
+{
+	const char *in = "# HELP g a gauge\n# TYPE g gauge\ng{item=\"x\"} 3\n"
+			 "# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 2\n"
+			 "h_sum 7\nh_count 2\n"
+			 "# TYPE c counter\nc{sandbox_id=\"evil\"} 1\n";
+	const char *extra[] = { "sandbox_id", "s1", "cri_name", "pod", NULL };
+	const char *want = "# HELP g a gauge\n# TYPE g gauge\n"
+			   "g{item=\"x\",sandbox_id=\"s1\",cri_name=\"pod\"} 3\n"
+			   "# TYPE h histogram\n"
+			   "h_bucket{le=\"1\",sandbox_id=\"s1\",cri_name=\"pod\"} 1\n"
+			   "h_bucket{le=\"+Inf\",sandbox_id=\"s1\",cri_name=\"pod\"} 2\n"
+			   "h_sum{sandbox_id=\"s1\",cri_name=\"pod\"} 7\n"
+			   "h_count{sandbox_id=\"s1\",cri_name=\"pod\"} 2\n"
+			   "# TYPE c counter\n";
+	cleanup_prom struct kc_prom *p = kc_prom_new();
+	struct kc_prom_parsed d;
+	cleanup_error kc_error_t err = NULL;
+
+	(void)state;
+	parse_strict(in, &d);
+	assert_int_equal(d.n_families, 3);
+	for (size_t i = 0; i < d.n_families; i++) {
+		const struct kc_prom_parsed_family *f = &d.families[i];
+
+		assert_int_equal(kc_prom_family(p, f->name, f->help, f->type, &err), 0);
+		for (size_t k = 0; k < f->n_samples; k++) {
+			int ret = kc_prom_relay(p, &f->samples[k], extra, &err);
+
+			if (strcmp(f->name, "c") == 0) {
+				assert_int_equal(ret, -EINVAL);
+				assert_non_null(strstr(err->msg, "label sandbox_id twice"));
+				kc_error_free(&err);
+			} else {
+				assert_int_equal(ret, 0);
+			}
+		}
+	}
+	assert_string_equal(kc_prom_text(p, NULL), want);
+	/* h's samples under g, g's under h: refused. */
+	assert_int_equal(kc_prom_family(p, "g2", NULL, KC_PROM_GAUGE, &err), 0);
+	assert_int_equal(kc_prom_relay(p, &d.families[1].samples[0], NULL, &err), -EINVAL);
+	kc_error_free(&err);
+	assert_int_equal(kc_prom_family(p, "g_bucket", NULL, KC_PROM_GAUGE, &err), 0);
+	assert_int_equal(kc_prom_relay(p, &d.families[0].samples[0], NULL, &err), -EINVAL);
+	kc_error_free(&err);
+	kc_prom_parsed_free(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -632,6 +684,7 @@ int main(void)
 		cmocka_unit_test(test_sandbox),
 		cmocka_unit_test(test_sandbox_hypervisor_gone),
 		cmocka_unit_test(test_promtool),
+		cmocka_unit_test(test_relay),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
