@@ -350,17 +350,19 @@ static bool dns_label(const char *s, size_t n)
  * at POD/volume-subpaths/VOLUME/CONTAINER/N and gives that as the source.
  * The emptyDir's path POD/volumes/kubernetes.io~empty-dir/VOLUME in *vol
  * (its stat in *vst) and the sub directory's path inside it in *sub (""
- * for the volume itself); false when src is no such subPath, or when the
- * sub directory is not found in the volume (logged).
+ * for the volume itself); false when src is no such subPath, when the
+ * guest does not hold the volume (a disk one without guest_disk), or when
+ * the sub directory is not found in it (logged).
  */
-static bool empty_dir_subpath(const char *src, const struct stat *st, char **vol, char **sub,
-			      struct stat *vst)
+static bool empty_dir_subpath(const char *src, const struct stat *st, bool guest_disk,
+			      char **vol, char **sub, struct stat *vst)
 {
 	static const char marker[] = "/volume-subpaths/";
 	const char *m = NULL, *v, *c, *n, *p;
 	cleanup_free char *path = NULL;
 	cleanup_close int fd = -1;
 	size_t budget = SUBPATH_MAX_ENTRIES;
+	struct statfs sfs;
 	char *found;
 
 	for (p = src; (p = strstr(p, marker)); p++)
@@ -377,7 +379,10 @@ static bool empty_dir_subpath(const char *src, const struct stat *st, char **vol
 	path = kc_xasprintf("%.*s/volumes/kubernetes.io~empty-dir/%.*s", (int)(m - src), src,
 			    (int)(c - 1 - v), v);
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, vst) < 0)
+	if (fd < 0 || fstat(fd, vst) < 0 || fstatfs(fd, &sfs) < 0)
+		return false;
+	/* A volume the guest does not hold: no walk, shared as it is. */
+	if (sfs.f_type != TMPFS_MAGIC && !guest_disk)
 		return false;
 	if (vst->st_dev == st->st_dev && vst->st_ino == st->st_ino) {
 		found = kc_xstrdup("");
@@ -416,7 +421,7 @@ static int guest_volume(const struct kc_container_env *env, const char *dest, co
 		return 0;
 	/* A subPath of an emptyDir: the guest's copy of the volume, at the
 	 * same sub directory (the agent makes it there). */
-	if (!name && !shm && empty_dir_subpath(src, st, &vol, &sub, &vst)) {
+	if (!name && !shm && empty_dir_subpath(src, st, env->guest_empty_dir, &vol, &sub, &vst)) {
 		src = vol;
 		st = &vst;
 		name = empty_dir_name(src);
