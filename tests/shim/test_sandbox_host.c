@@ -480,6 +480,37 @@ static void test_volumes_subpath(void **state)
 	kc_guest_storages_free(&gs);
 	assert_int_equal(kc_container_cleanup(&env, "c2", NULL, &err), 0);
 
+	/* The walk goes 8 levels down, no further: a sub directory at the
+	 * 8th is the guest's, one at the 9th shared from the host. */
+	{
+		cleanup_free char *d8 = kc_xasprintf("%s/1/2/3/4/5/6/7/8", mem);
+		cleanup_free char *d9 = kc_xasprintf("%s/9", d8);
+		cleanup_free char *sp8 = NULL, *sp9 = NULL, *t2 = NULL;
+		cleanup_json json_t *spec4 = NULL;
+
+		assert_int_equal(kc_mkdir_p(d9, NULL), 0);
+		sp8 = bind_subpath(pod, "cache", "d", 0, d8);
+		sp9 = bind_subpath(pod, "cache", "d", 1, d9);
+		t2 = kc_xasprintf("{\"process\":{},\"mounts\":["
+				  "{\"destination\":\"/a\",\"type\":\"bind\",\"source\":\"%s\"},"
+				  "{\"destination\":\"/b\",\"type\":\"bind\",\"source\":\"%s\"}]}",
+				  sp8, sp9);
+		spec4 = parse(t2);
+		assert_int_equal(kc_spec_for_guest(&env, "c4", spec4, &gs, &sandbox_ns, &err), 0);
+		assert_int_equal(gs.n, 1);
+		ms = json_object_get(spec4, "mounts");
+		assert_string_equal(
+			json_string_value(json_object_get(json_array_get(ms, 0), "source")),
+			KC_GUEST_SANDBOX_DIR "/ephemeral/cache/1/2/3/4/5/6/7/8");
+		assert_string_equal(
+			json_string_value(json_object_get(json_array_get(ms, 1), "source")),
+			"/g/c4-1-b");
+		kc_guest_storages_free(&gs);
+		assert_int_equal(kc_container_cleanup(&env, "c4", NULL, &err), 0);
+		assert_int_equal(umount(sp8), 0);
+		assert_int_equal(umount(sp9), 0);
+	}
+
 	assert_int_equal(umount(sp1), 0);
 	assert_int_equal(umount(sp2), 0);
 	assert_int_equal(umount(sp3), 0);
