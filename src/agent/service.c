@@ -224,6 +224,20 @@ static void container_free(struct kc_agent_container *c)
 	free(c);
 }
 
+/* The sub directories of the pod's emptyDirs that the spec binds (a
+ * subPath): kubelet made them on the host's side only. */
+static int make_subdirs(struct kc_agent *a, struct kc_agent_container *c, kc_error_t *err)
+{
+	for (size_t i = 0; i < c->spec->n_mounts; i++) {
+		const struct kc_oci_mount *m = &c->spec->mounts[i];
+
+		if (m->bind && m->source &&
+		    kc_agent_storages_make_subdir(&a->storages, c->id, m->source, err) < 0)
+			return kc_error_wrap(err, "mount `%s`", m->destination);
+	}
+	return 0;
+}
+
 /* Also drops the container's storages: it is leaving for good. */
 static void container_unlink(struct kc_agent *a, struct kc_agent_container *c)
 {
@@ -710,6 +724,7 @@ static void h_create_container(struct kc_ttrpc_call *call, const ProtobufCMessag
 	c->id = kc_xstrdup(req->container_id);
 	c->init.exec_id = kc_xstrdup(req->exec_id);
 	if (parse_spec(c, req->oci_spec_json.data, req->oci_spec_json.len, &err) < 0 ||
+	    make_subdirs(a, c, &err) < 0 ||
 	    (a->guest_hook_path && kc_hooks_add_guest(c->spec, a->guest_hook_path, &err) < 0) ||
 	    kc_agent_proc_stdio(&c->init, &err) < 0 ||
 	    kc_agent_cgroup_create(a, c, req->oci_spec_json.data, req->oci_spec_json.len, &err) < 0 ||

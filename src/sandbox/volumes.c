@@ -246,6 +246,13 @@ static void add_storage(struct kc_guest_storages *out, const char *driver, const
 {
 	struct kc_guest_storage *g;
 
+	/* A volume mounted twice (whole and by a subPath): one storage. */
+	for (size_t i = 0; i < out->n; i++)
+		if (strcmp(out->v[i].mount_point, mount_point) == 0 &&
+		    strcmp(out->v[i].driver, driver) == 0) {
+			kc_free_strv(options);
+			return;
+		}
 	out->v = kc_xrealloc(out->v, (out->n + 1) * sizeof(*out->v));
 	g = &out->v[out->n++];
 	memset(g, 0, sizeof(*g));
@@ -274,6 +281,127 @@ static char **strv(const char *a, const char *b, const char *c, const char *d, c
 	return v;
 }
 
+/* How far the walk for a subPath's directory goes in its emptyDir. */
+#define SUBPATH_MAX_DEPTH 8
+#define SUBPATH_MAX_ENTRIES 4096
+
+/* The relative path under dir_fd (named rel so far) of the directory
+ * whose identity is `want`: directories only, on dev's filesystem, no
+ * symlink followed; *budget bounds the entries looked at. */
+static char *find_dir(int dir_fd, const char *rel, const struct stat *want, dev_t dev,
+		      unsigned depth, size_t *budget)
+{
+	DIR *d;
+	struct dirent *e;
+	char *found = NULL;
+	int fd;
+
+	if (depth >= SUBPATH_MAX_DEPTH)
+		return NULL;
+	fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return NULL;
+	}
+	while (!found && (e = readdir(d))) {
+		cleanup_free char *sub = NULL;
+		struct stat st;
+		int cfd;
+
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if (*budget == 0)
+			break;
+		(*budget)--;
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISDIR(st.st_mode) || st.st_dev != dev)
+			continue;
+		sub = rel[0] ? kc_xasprintf("%s/%s", rel, e->d_name) : kc_xstrdup(e->d_name);
+		if (st.st_ino == want->st_ino) {
+			found = kc_steal_ptr(&sub);
+			break;
+		}
+		cfd = openat(dirfd(d), e->d_name,
+			     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (cfd < 0)
+			continue;
+		found = find_dir(cfd, sub, want, dev, depth + 1, budget);
+		close(cfd);
+	}
+	closedir(d);
+	return found;
+}
+
+static bool dns_label(const char *s, size_t n)
+{
+	if (n == 0 || n > 63)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+			return false;
+	return true;
+}
+
+/*
+ * A container's subPath of an emptyDir: kubelet binds the sub directory
+ * at POD/volume-subpaths/VOLUME/CONTAINER/N and gives that as the source.
+ * The emptyDir's path POD/volumes/kubernetes.io~empty-dir/VOLUME in *vol
+ * (its stat in *vst) and the sub directory's path inside it in *sub (""
+ * for the volume itself); false when src is no such subPath, when the
+ * guest does not hold the volume (a disk one without guest_disk), or when
+ * the sub directory is not found in it (logged).
+ */
+static bool empty_dir_subpath(const char *src, const struct stat *st, bool guest_disk,
+			      char **vol, char **sub, struct stat *vst)
+{
+	static const char marker[] = "/volume-subpaths/";
+	const char *m = NULL, *v, *c, *n, *p;
+	cleanup_free char *path = NULL;
+	cleanup_close int fd = -1;
+	size_t budget = SUBPATH_MAX_ENTRIES;
+	struct statfs sfs;
+	char *found;
+
+	for (p = src; (p = strstr(p, marker)); p++)
+		m = p;
+	if (!m || m == src)
+		return false;
+	v = m + strlen(marker);
+	c = strchr(v, '/');
+	if (!c || !dns_label(v, (size_t)(c - v)))
+		return false;
+	n = strchr(++c, '/');
+	if (!n || !dns_label(c, (size_t)(n - c)) || !*++n || strspn(n, "0123456789") != strlen(n))
+		return false;
+	path = kc_xasprintf("%.*s/volumes/kubernetes.io~empty-dir/%.*s", (int)(m - src), src,
+			    (int)(c - 1 - v), v);
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, vst) < 0 || fstatfs(fd, &sfs) < 0)
+		return false;
+	/* A volume the guest does not hold: no walk, shared as it is. */
+	if (sfs.f_type != TMPFS_MAGIC && !guest_disk)
+		return false;
+	if (vst->st_dev == st->st_dev && vst->st_ino == st->st_ino) {
+		found = kc_xstrdup("");
+	} else {
+		found = vst->st_dev == st->st_dev ?
+				find_dir(fd, "", st, vst->st_dev, 0, &budget) :
+				NULL;
+		if (!found) {
+			kc_warn("subPath `%s` of emptyDir `%s`: not found in the volume (within %d "
+				"levels, %d entries); shared from the host",
+				src, path, SUBPATH_MAX_DEPTH, SUBPATH_MAX_ENTRIES);
+			return false;
+		}
+	}
+	*vol = kc_steal_ptr(&path);
+	*sub = found;
+	return true;
+}
+
 /*
  * The volumes the guest holds itself (container.h, kc_volume_share):
  * *done when mnt now names a storage of `out`.
@@ -284,11 +412,21 @@ static int guest_volume(const struct kc_container_env *env, const char *dest, co
 {
 	const char *name = empty_dir_name(src);
 	bool shm = strcmp(dest, "/dev/shm") == 0;
-	cleanup_free char *guest = NULL, *size = NULL, *mode = NULL;
+	cleanup_free char *guest = NULL, *size = NULL, *mode = NULL, *vol = NULL, *sub = NULL;
 	struct statfs sfs;
+	struct stat vst;
 
 	*done = false;
-	if (!out || env->host_agent || !S_ISDIR(st->st_mode) || (!name && !shm))
+	if (!out || env->host_agent || !S_ISDIR(st->st_mode))
+		return 0;
+	/* A subPath of an emptyDir: the guest's copy of the volume, at the
+	 * same sub directory (the agent makes it there). */
+	if (!name && !shm && empty_dir_subpath(src, st, env->guest_empty_dir, &vol, &sub, &vst)) {
+		src = vol;
+		st = &vst;
+		name = empty_dir_name(src);
+	}
+	if (!name && !shm)
 		return 0;
 	if (statfs(src, &sfs) < 0)
 		return kc_error_set(err, errno, "mount `%s`: statfs `%s`", dest, src);
@@ -332,6 +470,12 @@ static int guest_volume(const struct kc_container_env *env, const char *dest, co
 			    st);
 	} else {
 		return 0; /* a /dev/shm that is no tmpfs: shared as it is */
+	}
+	if (sub && sub[0]) {
+		char *g = kc_xasprintf("%s/%s", guest, sub);
+
+		free(guest);
+		guest = g;
 	}
 	json_object_set_new(mnt, "source", json_string(guest));
 	json_object_set_new(mnt, "type", json_string("bind"));

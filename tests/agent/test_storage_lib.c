@@ -86,6 +86,77 @@ static void test_bind_rootfs(void **state)
 	kc_agent_storages_fini(&s);
 }
 
+/*
+ * A subPath of the pod's emptyDir: the sub directories a bind names under
+ * an ephemeral storage its container holds are made, with the volume's
+ * mode, beneath it only.
+ */
+static void test_make_subdir(void **state)
+{
+	struct kc_agent_storages s;
+	cleanup_free char *root = kc_xasprintf("%s/run2", dir);
+	cleanup_free char *vol = kc_xasprintf("%s/sandbox/ephemeral/cache", root);
+	cleanup_free char *sub = kc_xasprintf("%s/sub/dir", vol);
+	cleanup_free char *mid = kc_xasprintf("%s/sub", vol);
+	cleanup_free char *outside = kc_xasprintf("%s/outside", dir);
+	cleanup_free char *link = kc_xasprintf("%s/link", vol);
+	cleanup_free char *via_link = kc_xasprintf("%s/link/x", vol);
+	cleanup_free char *dotdot = kc_xasprintf("%s/../x", vol);
+	cleanup_free char *other = kc_xasprintf("%s/other/x", root);
+	cleanup_free char *escaped = kc_xasprintf("%s/x", outside);
+	Grpc__Storage st = GRPC__STORAGE__INIT;
+	Grpc__Storage *ptr = &st;
+	char *opts[] = { (char *)"mode=0750" };
+	kc_error_t err = NULL;
+	struct stat sb;
+
+	(void)state;
+	st.driver = (char *)"ephemeral";
+	st.source = (char *)"tmpfs";
+	st.fstype = (char *)"tmpfs";
+	st.mount_point = vol;
+	st.options = opts;
+	st.n_options = 1;
+	st.shared = true;
+	assert_int_equal(mkdir(outside, 0755), 0);
+	kc_agent_storages_init(&s, root);
+	assert_int_equal(kc_agent_storages_add(&s, "c1", &ptr, 1, &err), 0);
+	assert_true(mounted(vol));
+	/* Another container's volume, or a path under none: nothing made. */
+	assert_int_equal(kc_agent_storages_make_subdir(&s, "c2", sub, &err), 0);
+	assert_int_equal(stat(mid, &sb), -1);
+	assert_int_equal(kc_agent_storages_make_subdir(&s, "c1", other, &err), 0);
+	assert_int_equal(stat(other, &sb), -1);
+	/* Nested, each level with the volume's mode whatever the umask. */
+	umask(077);
+	assert_int_equal(kc_agent_storages_make_subdir(&s, "c1", sub, &err), 0);
+	umask(022);
+	assert_int_equal(stat(mid, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0750);
+	assert_int_equal(stat(sub, &sb), 0);
+	assert_true(S_ISDIR(sb.st_mode));
+	assert_int_equal(sb.st_mode & 07777, 0750);
+	/* Again: it is there, nothing to do. */
+	assert_int_equal(kc_agent_storages_make_subdir(&s, "c1", sub, &err), 0);
+	/* Neither a symlink nor ".." leaves the volume. */
+	assert_int_equal(symlink(outside, link), 0);
+	assert_true(kc_agent_storages_make_subdir(&s, "c1", via_link, &err) < 0);
+	assert_non_null(strstr(err->msg, via_link));
+	kc_error_free(&err);
+	assert_int_equal(stat(escaped, &sb), -1);
+	assert_true(kc_agent_storages_make_subdir(&s, "c1", dotdot, &err) < 0);
+	assert_non_null(strstr(err->msg, "`..` escapes"));
+	kc_error_free(&err);
+	/* The pod's volume, with what was made in it, stays after its
+	 * container and goes with the sandbox. */
+	kc_agent_storages_release(&s, "c1");
+	assert_true(mounted(vol));
+	kc_agent_storages_clear(&s);
+	assert_false(mounted(vol));
+	assert_int_equal(kc_agent_storages_count(&s), 0);
+	kc_agent_storages_fini(&s);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -110,6 +181,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bind_rootfs),
+		cmocka_unit_test(test_make_subdir),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

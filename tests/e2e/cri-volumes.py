@@ -11,8 +11,10 @@ host directories laid out as kubelet lays them out under KUBELET_ROOT:
 
 (the test script mounts them).  One pod (host network): c1 writes into
 both emptyDirs and tries 65 MiB into the 64 MiB one; c2 reads c1's files
-and the size of /dev/shm; c3 has a memory emptyDir on /dev/shm; c4 asks
-for the absurd one.
+and the size of /dev/shm; c3 has a memory emptyDir on /dev/shm; c6 mounts
+the memory emptyDir's sub/dir by a subPath (kubelet's bind at
+pods/<uid>/volume-subpaths/mem/c6/0) and trades a file each way with c1,
+which has all of it; c4 asks for the absurd one.
 
 Then a ConfigMap and a Secret volume laid out as kubelet's atomic writer
 does (pods/<uid>/volumes/kubernetes.io~configmap/cfg, ~secret/sec): c5
@@ -23,7 +25,7 @@ in c5's log; an inotify watcher in c5 (KC_INOTIFY_WATCH, bound in) reports
 each `..data` moved in.  Under kata, `..data` pointing out of the volume,
 or to a name not of kubelet's form, must not reach the container.
 Prints `fact NAME VALUE` lines for the test script."""
-import os, random, shutil, statistics, sys, time
+import os, random, shutil, statistics, subprocess, sys, time
 import grpc
 from cri_client import connect, decode, fm, fs, fv
 
@@ -94,6 +96,37 @@ echo "fact shm_dir_kib $(df -k /dev/shm | awk 'NR == 2 {print $2}')"
 print("c3 exit:", wait_exit(c3))
 facts("c2")
 facts("c3")
+
+# A subPath of the memory emptyDir, as kubelet does it: the sub directory
+# made in the volume (its mode) and bound at volume-subpaths/VOL/CTR/INDEX,
+# which is the source CRI gets.  c6 mounts mem's sub/dir on /sub; c1 has
+# all of mem on /mem: each sees what the other writes.
+subdir = os.path.join(vols, "mem", "sub", "dir")
+os.makedirs(subdir, exist_ok=True)
+for d in (os.path.dirname(subdir), subdir):
+    os.chmod(d, 0o777)
+spbind = os.path.join(kroot, "pods", uid, "volume-subpaths", "mem", "c6", "0")
+os.makedirs(spbind, exist_ok=True)
+subprocess.run(["mount", "--bind", subdir, spbind], check=True)
+c6 = container("c6", """
+echo "fact sub_fs $(awk '$2 == "/sub" {print $3}' /proc/mounts)"
+echo from-sub > /sub/f
+i=0; while [ $i -lt 300 ] && [ ! -s /sub/g ]; do sleep 0.1; i=$((i + 1)); done
+echo "fact sub_sees $(cat /sub/g)"
+""", [mount("/sub", spbind)])
+seen = ""
+for _ in range(100):
+    r = call("ExecSync", fs(1, c1) + fs(2, "cat") + fs(2, "/mem/sub/dir/f") + fv(3, 10))
+    if r.get(3, [0])[0] == 0:
+        seen = r.get(1, [b""])[0].decode().strip()
+        break
+    time.sleep(0.2)
+print("fact whole_sees", seen or "nothing")
+call("ExecSync", fs(1, c1) + fs(2, "sh") + fs(2, "-c") + fs(2, "echo from-whole > /mem/sub/dir/g")
+     + fv(3, 10))
+print("c6 exit:", wait_exit(c6))
+facts("c6")
+call("RemoveContainer", fs(1, c6))
 if os.environ.get("KC_CRI_ABSURD") == "1":
     try:
         container("c4", "true", [mount("/huge", "huge")])

@@ -7,7 +7,7 @@
 # through CRI as it passes them.  Under kata-c a memory emptyDir and
 # /dev/shm are tmpfs of the guest (nothing reaches the host's tmpfs), a disk
 # emptyDir a guest directory (disable_guest_empty_dir = false); both are
-# shared by the pod's containers.  VM mode only.  TAP.
+# shared by the pod's containers, a subPath of the memory one too.  VM mode only.  TAP.
 # Then ConfigMap and Secret volumes updated in place (docs/volumes-update.md):
 # kubelet's swaps of `..data` reach a kata container within 2 s, never a mix
 # of versions (key1 and key2 read from the version ..data names) nor a missing key, an inotify watcher in it sees `..data`
@@ -67,6 +67,10 @@ for h in kata runc; do
 	check "$h: a second container sees the first's file (disk emptyDir)" hello-disk "$(fact "$out" c2_disk)"
 	check "$h: the pod's /dev/shm is 64 MiB (containerd's size)" 65536 "$(fact "$out" shm_kib)"
 	check "$h: a memory emptyDir of 128 MiB on /dev/shm sizes it" 131072 "$(fact "$out" shm_dir_kib)"
+	check "$h: the whole emptyDir sees what its subPath's container wrote" from-sub \
+		"$(fact "$out" whole_sees)"
+	check "$h: the subPath's container sees what the whole one wrote" from-whole \
+		"$(fact "$out" sub_sees)"
 done
 for h in kata runc; do
 	eval "out=\$out_$h"
@@ -97,7 +101,12 @@ check "kata: the shim logged both refusals" 0 $?
 check "kata: the memory emptyDir is a tmpfs of the guest" tmpfs "$(fact "$out_kata" mem_fs)"
 check "kata: /dev/shm is a tmpfs of the guest" tmpfs "$(fact "$out_kata" shm_fs)"
 d=$K/pods/uid-vol-kata/volumes/kubernetes.io~empty-dir
-check "kata: nothing reached the host's memory emptyDir" "" "$(ls -A "$d/mem")"
+check "kata: the memory emptyDir's subPath is that tmpfs of the guest" tmpfs "$(fact "$out_kata" sub_fs)"
+# kubelet made the subPath's directories on the host; the files stay in the guest.
+check "kata: nothing but kubelet's subPath directories reached the host's memory emptyDir" \
+	"./sub ./sub/dir " "$(cd "$d/mem" && find . -mindepth 1 | sort | tr '\n' ' ')"
+check "runc: the host's memory emptyDir holds both files" "f g" \
+	"$(ls "$K/pods/uid-vol-runc/volumes/kubernetes.io~empty-dir/mem/sub/dir" | tr '\n' ' ' | sed 's/ $//')"
 check "kata: nothing reached the host's disk emptyDir (it is the guest's)" "" "$(ls -A "$d/disk")"
 check "runc: the host's disk emptyDir holds the file" hello "$(ls "$K/pods/uid-vol-runc/volumes/kubernetes.io~empty-dir/disk")"
 check "kata: an absurd sizeLimit is refused at CreateContainer" refused "$(fact "$out_kata" absurd)"

@@ -387,6 +387,137 @@ static void test_volumes_in_guest(void **state)
 	assert_int_equal(mounts_below(tmpdir), 0);
 }
 
+/* kubelet's bind of a subPath: dir bound on POD/volume-subpaths/VOL/CTR/N. */
+static char *bind_subpath(const char *pod, const char *vol, const char *ctr, int n,
+			  const char *dir)
+{
+	char *at = kc_xasprintf("%s/volume-subpaths/%s/%s/%d", pod, vol, ctr, n);
+
+	assert_int_equal(kc_mkdir_p(at, NULL), 0);
+	assert_int_equal(mount(dir, at, NULL, MS_BIND, NULL), 0);
+	return at;
+}
+
+/*
+ * A subPath of a memory emptyDir is the guest's tmpfs of the pod at the
+ * same sub directory (one storage, as for the whole volume); a subPath
+ * not found in its volume, or of a volume the guest does not hold, is
+ * shared from the host as before.
+ */
+static void test_volumes_subpath(void **state)
+{
+	cleanup_free char *mounts = kc_xasprintf("%s/sb/mounts", tmpdir);
+	cleanup_free char *pod = kc_xasprintf("%s/kubelet/pods/uid3", tmpdir);
+	cleanup_free char *mem = kc_xasprintf("%s/volumes/kubernetes.io~empty-dir/cache", pod);
+	cleanup_free char *disk = kc_xasprintf("%s/volumes/kubernetes.io~empty-dir/scratch", pod);
+	cleanup_free char *nested = kc_xasprintf("%s/sub/dir", mem);
+	cleanup_free char *dnested = kc_xasprintf("%s/x", disk);
+	cleanup_free char *outside = kc_xasprintf("%s/elsewhere", tmpdir);
+	cleanup_free char *link = kc_xasprintf("%s/link", mem);
+	cleanup_free char *sp1 = NULL, *sp2 = NULL, *sp3 = NULL, *text = NULL;
+	struct kc_container_env env = { mounts, "/g", false };
+	struct kc_guest_storages gs = { 0 };
+	const struct kc_guest_storage *g;
+	cleanup_error kc_error_t err = NULL;
+	cleanup_json json_t *spec = NULL;
+	json_t *ms;
+
+	(void)state;
+	mount_tmpfs(mem, "64m");
+	assert_int_equal(kc_mkdir_p(nested, NULL), 0);
+	/* A symlink in the volume is not followed by the walk. */
+	assert_int_equal(symlink(outside, link), 0);
+	assert_int_equal(kc_mkdir_p(dnested, NULL), 0);
+	assert_int_equal(kc_mkdir_p(outside, NULL), 0);
+	assert_int_equal(kc_mkdir_p(mounts, NULL), 0);
+	sp1 = bind_subpath(pod, "cache", "b", 0, nested);
+	sp2 = bind_subpath(pod, "cache", "b", 1, outside);
+	sp3 = bind_subpath(pod, "scratch", "b", 2, dnested);
+	text = kc_xasprintf("{\"process\":{},\"mounts\":["
+			    "{\"destination\":\"/data\",\"type\":\"bind\",\"source\":\"%s\","
+			    "\"options\":[\"rbind\"]},"
+			    "{\"destination\":\"/sub\",\"type\":\"bind\",\"source\":\"%s\","
+			    "\"options\":[\"rbind\",\"ro\"]},"
+			    "{\"destination\":\"/out\",\"type\":\"bind\",\"source\":\"%s\","
+			    "\"options\":[\"rbind\"]},"
+			    "{\"destination\":\"/disk\",\"type\":\"bind\",\"source\":\"%s\","
+			    "\"options\":[\"rbind\"]}]}",
+			    mem, sp1, sp2, sp3);
+	spec = parse(text);
+	assert_int_equal(kc_spec_for_guest(&env, "c1", spec, &gs, &sandbox_ns, &err), 0);
+	/* One storage for the volume and its subPath. */
+	assert_int_equal(gs.n, 1);
+	g = find_storage(&gs, KC_GUEST_SANDBOX_DIR "/ephemeral/cache");
+	assert_true(has_opt(g, "size=67108864") && has_opt(g, "mode=0777"));
+	ms = json_object_get(spec, "mounts");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(ms, 0), "source")),
+			    KC_GUEST_SANDBOX_DIR "/ephemeral/cache");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(ms, 1), "source")),
+			    KC_GUEST_SANDBOX_DIR "/ephemeral/cache/sub/dir");
+	assert_string_equal(
+		json_string_value(json_array_get(json_object_get(json_array_get(ms, 1), "options"),
+						 1)),
+		"ro");
+	/* Not in its volume: shared from the host, as before. */
+	assert_string_equal(json_string_value(json_object_get(json_array_get(ms, 2), "source")),
+			    "/g/c1-2-out");
+	/* A disk emptyDir the guest does not hold (guest_empty_dir off). */
+	assert_string_equal(json_string_value(json_object_get(json_array_get(ms, 3), "source")),
+			    "/g/c1-3-disk");
+	kc_guest_storages_free(&gs);
+	assert_int_equal(kc_container_cleanup(&env, "c1", NULL, &err), 0);
+
+	/* With guest_empty_dir, the disk emptyDir's subPath is its guest
+	 * directory's too. */
+	json_decref(spec);
+	spec = parse(text);
+	env.guest_empty_dir = true;
+	assert_int_equal(kc_spec_for_guest(&env, "c2", spec, &gs, &sandbox_ns, &err), 0);
+	assert_int_equal(gs.n, 2);
+	ms = json_object_get(spec, "mounts");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(ms, 3), "source")),
+			    KC_GUEST_SANDBOX_DIR "/local/scratch/x");
+	kc_guest_storages_free(&gs);
+	assert_int_equal(kc_container_cleanup(&env, "c2", NULL, &err), 0);
+
+	/* The walk goes 8 levels down, no further: a sub directory at the
+	 * 8th is the guest's, one at the 9th shared from the host. */
+	{
+		cleanup_free char *d8 = kc_xasprintf("%s/1/2/3/4/5/6/7/8", mem);
+		cleanup_free char *d9 = kc_xasprintf("%s/9", d8);
+		cleanup_free char *sp8 = NULL, *sp9 = NULL, *t2 = NULL;
+		cleanup_json json_t *spec4 = NULL;
+
+		assert_int_equal(kc_mkdir_p(d9, NULL), 0);
+		sp8 = bind_subpath(pod, "cache", "d", 0, d8);
+		sp9 = bind_subpath(pod, "cache", "d", 1, d9);
+		t2 = kc_xasprintf("{\"process\":{},\"mounts\":["
+				  "{\"destination\":\"/a\",\"type\":\"bind\",\"source\":\"%s\"},"
+				  "{\"destination\":\"/b\",\"type\":\"bind\",\"source\":\"%s\"}]}",
+				  sp8, sp9);
+		spec4 = parse(t2);
+		assert_int_equal(kc_spec_for_guest(&env, "c4", spec4, &gs, &sandbox_ns, &err), 0);
+		assert_int_equal(gs.n, 1);
+		ms = json_object_get(spec4, "mounts");
+		assert_string_equal(
+			json_string_value(json_object_get(json_array_get(ms, 0), "source")),
+			KC_GUEST_SANDBOX_DIR "/ephemeral/cache/1/2/3/4/5/6/7/8");
+		assert_string_equal(
+			json_string_value(json_object_get(json_array_get(ms, 1), "source")),
+			"/g/c4-1-b");
+		kc_guest_storages_free(&gs);
+		assert_int_equal(kc_container_cleanup(&env, "c4", NULL, &err), 0);
+		assert_int_equal(umount(sp8), 0);
+		assert_int_equal(umount(sp9), 0);
+	}
+
+	assert_int_equal(umount(sp1), 0);
+	assert_int_equal(umount(sp2), 0);
+	assert_int_equal(umount(sp3), 0);
+	assert_int_equal(umount(mem), 0);
+	assert_int_equal(mounts_below(tmpdir), 0);
+}
+
 /* A sizeLimit no host could hold is refused, naming the volume. */
 static void test_volumes_absurd_size(void **state)
 {
@@ -839,6 +970,7 @@ int main(void)
 		cmocka_unit_test(test_volumes_mounted),
 		cmocka_unit_test(test_volumes_in_guest),
 		cmocka_unit_test(test_volumes_absurd_size),
+		cmocka_unit_test(test_volumes_subpath),
 		cmocka_unit_test(test_volumes_watchable),
 		cmocka_unit_test(test_kubelet_version_names),
 		cmocka_unit_test(test_vwatch),

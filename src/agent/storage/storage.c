@@ -590,6 +590,66 @@ int kc_agent_storages_bind(struct kc_agent_storages *s, const char *owner, const
 	return 0;
 }
 
+int kc_agent_storages_make_subdir(struct kc_agent_storages *s, const char *owner,
+				  const char *path, kc_error_t *err)
+{
+	struct kc_agent_storage *st;
+	cleanup_close int root_fd = -1, vol_fd = -1;
+	const char *trel, *rel;
+	struct stat vst;
+	size_t len;
+	int ret;
+
+	for (st = s->list; st; st = st->next) {
+		size_t n = strlen(st->target);
+
+		if ((strcmp(st->driver, "ephemeral") == 0 || strcmp(st->driver, "local") == 0) &&
+		    has_owner(st, owner) && strncmp(path, st->target, n) == 0 && path[n] == '/')
+			break;
+	}
+	if (!st)
+		return 0;
+	ret = kc_agent_rel_path(st->target, path, "source", &rel, err);
+	if (ret < 0 || !*rel)
+		return ret < 0 ? ret : 0;
+	ret = kc_agent_rel_path(s->root, st->target, "mount_point", &trel, err);
+	if (ret < 0)
+		return ret;
+	root_fd = kc_agent_open_root(s->root, err);
+	if (root_fd < 0)
+		return root_fd;
+	vol_fd = kc_agent_open_beneath(root_fd, trel, O_PATH | O_DIRECTORY);
+	if (vol_fd < 0)
+		return kc_agent_beneath_error("mount_point", st->target, s->root, err);
+	if (fstat(vol_fd, &vst) < 0)
+		return kc_error_set(err, errno, "stat `%s`", st->target);
+	/* Each component as kubelet makes a subPath's: the volume's mode,
+	 * whatever the umask.  One component at a time, each beneath the
+	 * volume. */
+	len = strlen(rel);
+	for (size_t i = 0; i <= len; i++) {
+		cleanup_free char *prefix = NULL, *fdp = NULL;
+		cleanup_close int fd = -1;
+		size_t made;
+
+		if (rel[i] != '/' && rel[i] != '\0')
+			continue;
+		if (i == 0 || rel[i - 1] == '/')
+			continue;
+		prefix = kc_xstrndup(rel, i);
+		fd = kc_agent_make_beneath(vol_fd, prefix, false, vst.st_mode & 07777, "source",
+					   path, st->target, &made, err);
+		if (fd < 0)
+			return fd;
+		if (!made)
+			continue;
+		fdp = kc_agent_fd_path(fd);
+		if (chmod(fdp, vst.st_mode & 07777) < 0)
+			return kc_error_set(err, errno, "source `%s`: chmod", path);
+	}
+	return 0;
+}
+
 int kc_agent_storages_update_ephemeral(struct kc_agent_storages *s,
 				       Grpc__Storage *const *storages, size_t n,
 				       kc_error_t *err)

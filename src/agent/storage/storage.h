@@ -75,6 +75,16 @@ int kc_agent_storages_add(struct kc_agent_storages *s, const char *owner,
 int kc_agent_storages_bind(struct kc_agent_storages *s, const char *owner, const char *source,
 			   const char *mount_point, bool readonly, kc_error_t *err);
 
+/*
+ * A bind's source under an ephemeral or local storage that owner holds (a
+ * container's subPath of its pod's emptyDir): the directories of path
+ * below the storage are made if missing, beneath it (no ".." nor symlink
+ * leaves it), with the storage's mode, as kubelet makes a subPath.  They
+ * stay, as in the volume on the host.  0 for any other path.
+ */
+int kc_agent_storages_make_subdir(struct kc_agent_storages *s, const char *owner,
+				  const char *path, kc_error_t *err);
+
 /* Drops owner's storages: unmounts those nobody else holds. */
 void kc_agent_storages_release(struct kc_agent_storages *s, const char *owner);
 
