@@ -19,38 +19,38 @@
 
 static int write_all(int fd, const char *s, size_t n)
 {
-    while (n > 0) {
-        ssize_t w = write(fd, s, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        s += w;
-        n -= (size_t)w;
-    }
-    return 0;
+	while (n > 0) {
+		ssize_t w = write(fd, s, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		s += w;
+		n -= (size_t)w;
+	}
+	return 0;
 }
 
 int main(void)
 {
-    const char *line = BARE_INIT_LINE;
-    size_t len = strlen(line);
+	const char *line = BARE_INIT_LINE;
+	size_t len = strlen(line);
 
-    /* The kernel opens /dev/console as fds 0-2 before exec'ing init, when
+	/* The kernel opens /dev/console as fds 0-2 before exec'ing init, when
      * the initramfs provides it. Otherwise try devtmpfs. */
-    if (write_all(1, line, len) != 0) {
-        int fd = open("/dev/console", O_WRONLY | O_NOCTTY | O_CLOEXEC);
-        if (fd < 0 && mount("devtmpfs", "/dev", "devtmpfs", 0, NULL) == 0)
-            fd = open("/dev/console", O_WRONLY | O_NOCTTY | O_CLOEXEC);
-        if (fd >= 0) {
-            (void)write_all(fd, line, len);
-            close(fd);
-        }
-    }
-    sync();
-    reboot(RB_POWER_OFF);
-    /* PID 1 must never exit (kernel panic); only reached if reboot failed. */
-    for (;;)
-        pause();
+	if (write_all(1, line, len) != 0) {
+		int fd = open("/dev/console", O_WRONLY | O_NOCTTY | O_CLOEXEC);
+		if (fd < 0 && mount("devtmpfs", "/dev", "devtmpfs", 0, NULL) == 0)
+			fd = open("/dev/console", O_WRONLY | O_NOCTTY | O_CLOEXEC);
+		if (fd >= 0) {
+			(void)write_all(fd, line, len);
+			close(fd);
+		}
+	}
+	sync();
+	reboot(RB_POWER_OFF);
+	/* PID 1 must never exit (kernel panic); only reached if reboot failed. */
+	for (;;)
+		pause();
 }

@@ -59,9 +59,16 @@ static char **bare_argv(const char *initrd, const char *qmp, const char *agent, 
 {
 	cleanup_free char *append = kc_qemu_kernel_cmdline(&cfg, NULL, false, tsc);
 	struct kc_qemu_cmdline c = {
-		.qemu_path = cfg.hypervisor.path, .name = "bare", .kvm = kvm, .vcpus = 1,
-		.memory_mib = MEM_MIB, .kernel = cfg.hypervisor.kernel, .initrd = initrd,
-		.append = append, .qmp_socket = qmp, .agent_socket = agent,
+		.qemu_path = cfg.hypervisor.path,
+		.name = "bare",
+		.kvm = kvm,
+		.vcpus = 1,
+		.memory_mib = MEM_MIB,
+		.kernel = cfg.hypervisor.kernel,
+		.initrd = initrd,
+		.append = append,
+		.qmp_socket = qmp,
+		.agent_socket = agent,
 	};
 
 	return kc_qemu_build_argv(&c);
@@ -136,8 +143,13 @@ static struct kc_vm *agent_boot(const char *name, const char *shared, const char
 	cleanup_free char *run = kc_xasprintf("%s/%s", workdir, name);
 	cleanup_error kc_error_t err = NULL;
 	struct kc_vm_spec s = {
-		.cfg = &cfg, .id = name, .run_dir = run, .shared_dir = shared,
-		.memory_mib = MEM_MIB, .console_log = console, .agent_timeout_ns = 120 * SEC,
+		.cfg = &cfg,
+		.id = name,
+		.run_dir = run,
+		.shared_dir = shared,
+		.memory_mib = MEM_MIB,
+		.console_log = console,
+		.agent_timeout_ns = 120 * SEC,
 		.keep_agent_conn = keep,
 	};
 	struct kc_vm *vm = NULL;
@@ -264,9 +276,9 @@ static void qemu_pss_split(pid_t pid, long *ram, long *kernel, long *rest)
 static char *make_share(void)
 {
 	char *shared = kc_xasprintf("%s/share", workdir);
-	cleanup_free char *cmd = kc_xasprintf(
-		"set -e; mkdir -p '%s/ct/rootfs/bin' '%s/ct/rootfs/proc'; "
-		"cp /bin/busybox '%s/ct/rootfs/bin/busybox'", shared, shared, shared);
+	cleanup_free char *cmd = kc_xasprintf("set -e; mkdir -p '%s/ct/rootfs/bin' '%s/ct/rootfs/proc'; "
+					      "cp /bin/busybox '%s/ct/rootfs/bin/busybox'",
+					      shared, shared, shared);
 
 	if (system(cmd) != 0)
 		die("making the shared rootfs (needs /bin/busybox)", NULL);
@@ -315,8 +327,8 @@ static void guest_meminfo(int fd, long *total, long *avail)
 	rs.len = 65536;
 	if (kc_ttrpc_client_call_msg_sync(c, "grpc.AgentService", "CreateSandbox", &cs.base, NULL,
 					  NULL, &o, &err) < 0 ||
-	    kc_ttrpc_client_call_msg_sync(c, "grpc.AgentService", "CreateContainer", &cc.base,
-					  NULL, NULL, &o, &err) < 0 ||
+	    kc_ttrpc_client_call_msg_sync(c, "grpc.AgentService", "CreateContainer", &cc.base, NULL,
+					  NULL, &o, &err) < 0 ||
 	    kc_ttrpc_client_call_msg_sync(c, "grpc.AgentService", "StartContainer", &sc.base, NULL,
 					  NULL, &o, &err) < 0) {
 		fprintf(stderr, "# guest memory: container failed: %s\n", err->msg);
@@ -394,7 +406,8 @@ int main(int argc, char **argv)
 
 		kvm = strcmp(cfg.hypervisor.accel, "auto") == 0
 			      ? strcmp(kc_accel_auto(KC_ACCEL_CACHE_PATH, reason, sizeof(reason),
-						     NULL), "kvm") == 0
+						     NULL),
+				       "kvm") == 0
 			      : strcmp(cfg.hypervisor.accel, "kvm") == 0;
 	}
 	if (!kvm)
@@ -411,8 +424,8 @@ int main(int argc, char **argv)
 		t0 = kc_monotonic_ns();
 		kc_vm_free(vm);
 		stop[i] = MS(kc_monotonic_ns() - t0);
-		printf("# run %d: bare %.0f ms, agent-ready %.0f ms, stop %.0f ms\n", i + 1, bare[i],
-		       boot[i], stop[i]);
+		printf("# run %d: bare %.0f ms, agent-ready %.0f ms, stop %.0f ms\n", i + 1,
+		       bare[i], boot[i], stop[i]);
 		fflush(stdout);
 	}
 
@@ -428,7 +441,8 @@ int main(int argc, char **argv)
 		kern[i] = console_ms(log, "starting as init at boot+");
 		mods[i] = console_ms(log, "kernel modules in ");
 		init[i] = console_ms(log, "(boot+");
-		agent[i] = 1000.0 * (console_wall(log, "listening on") - console_wall(log, "init done"));
+		agent[i] = 1000.0 *
+			   (console_wall(log, "listening on") - console_wall(log, "init done"));
 		unlink(log);
 	}
 
@@ -448,7 +462,8 @@ int main(int argc, char **argv)
 		double q = median(qstart, nsplit), k = median(kern, nsplit);
 		double m = median(mods, nsplit), in = median(init, nsplit);
 		double sb = median(stot, nsplit), ag = median(agent, nsplit);
-		long initrd_kib = stat(cfg.hypervisor.initrd, &st) == 0 ? (long)(st.st_size / 1024) : -1;
+		long initrd_kib = stat(cfg.hypervisor.initrd, &st) == 0 ? (long)(st.st_size / 1024)
+									: -1;
 
 		printf("boot to agent-ready: median %.0f ms (bare VM to power-off: %.0f ms), ratio %.2f\n",
 		       b, r, b / r);
@@ -464,7 +479,8 @@ int main(int argc, char **argv)
 			       sb, q, sb - q - (in - k) - ag, k, in - k, m, ag);
 		else
 			printf("split: QEMU start %.0f ms; the console did not show the agent's init "
-			       "timestamps\n", q);
+			       "timestamps\n",
+			       q);
 		printf("initrd: %ld KiB compressed\n", initrd_kib);
 		if (mtotal > 0)
 			printf("guest memory (256 MiB VM): MemTotal %ld KiB, MemAvailable %ld KiB = "

@@ -86,8 +86,8 @@ int main(int argc, char **argv)
 	snprintf(uri, sizeof(uri), "unix:///tmp/kc-bench-%d.sock", getpid());
 	unlink(uri + 7);
 	if (kc_loop_new(&sloop, NULL) < 0 || kc_ttrpc_server_new(sloop, &srv, NULL) < 0 ||
-	    kc_ttrpc_server_register_service(srv, &grpc__health__descriptor, handlers, NULL,
-					     NULL) < 0 ||
+	    kc_ttrpc_server_register_service(srv, &grpc__health__descriptor, handlers, NULL, NULL) <
+		    0 ||
 	    kc_ttrpc_server_listen(srv, uri, 0, NULL) < 0)
 		return 1;
 	pthread_create(&th, NULL, serve, sloop);

@@ -309,7 +309,10 @@ static int cmd_load(const char *path, size_t conns, size_t depth, double secs, c
 {
 	cleanup_error kc_error_t err = NULL;
 	struct kc_ttrpc_client *cli[64] = { 0 };
-	struct bench b = { .n_slots = conns * depth, .size = 32, .n_cli = conns, .cli = cli,
+	struct bench b = { .n_slots = conns * depth,
+			   .size = 32,
+			   .n_cli = conns,
+			   .cli = cli,
 			   .rss_pid = pid };
 	char *uri = kc_xasprintf("unix://%s", path);
 	int ret = kc_loop_new(&b.loop, &err);

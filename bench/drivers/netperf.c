@@ -240,7 +240,8 @@ int main(int argc, char **argv)
 	if (argc == 3 && strcmp(argv[1], "server") == 0)
 		server(atoi(argv[2]));
 	if (argc == 6 && strcmp(argv[1], "client") == 0 && atoi(argv[4]) > 0 && atoi(argv[5]) > 0)
-		return client(argv[2], atoi(argv[3]), (unsigned)atoi(argv[4]), (unsigned)atoi(argv[5]));
+		return client(argv[2], atoi(argv[3]), (unsigned)atoi(argv[4]),
+			      (unsigned)atoi(argv[5]));
 	fprintf(stderr, "usage: kc-netperf server PORT | client IP PORT MIB ITERATIONS\n");
 	return 2;
 }

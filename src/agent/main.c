@@ -109,7 +109,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'S':
 			if (optarg[0] != '/') {
-				fprintf(stderr, "kata-agent: --storage-root needs an absolute path\n");
+				fprintf(stderr,
+					"kata-agent: --storage-root needs an absolute path\n");
 				return -1;
 			}
 			o->storage_root = optarg;
@@ -266,8 +267,7 @@ static void init_setup(struct opts *o, char **listen)
 		    kc_agent_channel_wait_serial(PORTS_DIR, addr.path, CHANNEL_WAIT_NS, &dev,
 						 &err) < 0)
 			kc_log_error_free(KC_LOG_ERROR, &err, "init");
-	} else if (kc_agent_channel_choose(PORTS_DIR, CHANNEL_WAIT_NS, listen,
-					   &err) < 0)
+	} else if (kc_agent_channel_choose(PORTS_DIR, CHANNEL_WAIT_NS, listen, &err) < 0)
 		kc_log_error_free(KC_LOG_ERROR, &err, "init");
 	kc_agent_cmdline_free(&cl);
 	kc_info("init done in %llu ms (boot+%llu ms); memory: %s", boot_ms() - t0, boot_ms(),
@@ -303,7 +303,8 @@ static int run(bool init_mode, const struct opts *o, const char *listen, kc_erro
 	if (!init_mode && prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
 		kc_warn("cannot become a child subreaper: %s", strerror(errno));
 
-	kc_agent_storages_init(&a.storages, o->storage_root ? o->storage_root : KC_AGENT_STORAGE_ROOT);
+	kc_agent_storages_init(&a.storages,
+			       o->storage_root ? o->storage_root : KC_AGENT_STORAGE_ROOT);
 	ret = kc_loop_new(&a.loop, err);
 	if (ret < 0)
 		goto out;

@@ -113,9 +113,8 @@ static bool ids_valid(struct kc_ttrpc_call *call, const ProtobufCMessage *m)
 	};
 
 	for (size_t i = 0; i < KC_ARRAY_SIZE(fields); i++) {
-		const ProtobufCFieldDescriptor *f =
-			protobuf_c_message_descriptor_get_field_by_name(m->descriptor,
-									fields[i].field);
+		const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(
+			m->descriptor, fields[i].field);
 		const char *id;
 
 		if (!f || f->type != PROTOBUF_C_TYPE_STRING || f->label == PROTOBUF_C_LABEL_REPEATED)
@@ -134,7 +133,8 @@ static bool ids_valid(struct kc_ttrpc_call *call, const ProtobufCMessage *m)
 			kc_ttrpc_call_fail(call, KC_TTRPC_INVALID_ARGUMENT,
 					   "%s: %s `%s` is not a valid id (1 to %d letters, digits, "
 					   "'_', '.' or '-', the first a letter or digit)",
-					   kc_ttrpc_call_method(call), fields[i].field, shown, ID_MAX);
+					   kc_ttrpc_call_method(call), fields[i].field, shown,
+					   ID_MAX);
 		}
 		return false;
 	}
@@ -293,8 +293,8 @@ static void container_remove_now(struct kc_agent *a, struct kc_agent_container *
 		container_removed(c, NULL);
 }
 
-static void proc_exited(struct kc_agent *a, struct kc_agent_container *c,
-			struct kc_agent_proc *p, int wstatus)
+static void proc_exited(struct kc_agent *a, struct kc_agent_container *c, struct kc_agent_proc *p,
+			int wstatus)
 {
 	p->exited = true;
 	p->status = kc_agent_exit_status(wstatus);
@@ -404,8 +404,7 @@ void kc_agent_destroy_containers(struct kc_agent *a)
 
 /* ---- the OCI spec ---- */
 
-static int parse_spec(struct kc_agent_container *c, const uint8_t *buf, size_t len,
-		      kc_error_t *err)
+static int parse_spec(struct kc_agent_container *c, const uint8_t *buf, size_t len, kc_error_t *err)
 {
 	struct kc_oci_spec *s = NULL;
 	struct stat st;
@@ -481,14 +480,15 @@ static int set_guest_dns(struct kc_agent *a, const Grpc__CreateSandboxRequest *r
 
 		if (n == 0 || n > DNS_LINE_MAX) {
 			kc_ttrpc_call_fail(call, KC_TTRPC_INVALID_ARGUMENT,
-					   "dns[%zu]: %zu bytes (1 to %d allowed)", i, n, DNS_LINE_MAX);
+					   "dns[%zu]: %zu bytes (1 to %d allowed)", i, n,
+					   DNS_LINE_MAX);
 			return -1;
 		}
 		for (size_t j = 0; j < n; j++) {
 			if ((unsigned char)l[j] < 0x20 && l[j] != '\t') {
 				kc_ttrpc_call_fail(call, KC_TTRPC_INVALID_ARGUMENT,
-						   "dns[%zu]: control character 0x%02x at byte %zu", i,
-						   (unsigned char)l[j], j);
+						   "dns[%zu]: control character 0x%02x at byte %zu",
+						   i, (unsigned char)l[j], j);
 				return -1;
 			}
 		}
@@ -524,8 +524,8 @@ static void h_create_sandbox(struct kc_ttrpc_call *call, const ProtobufCMessage 
 	}
 	if (a->init_mode && req->hostname[0] &&
 	    sethostname(req->hostname, strlen(req->hostname)) < 0) {
-		kc_ttrpc_call_fail(call, kc_ttrpc_code_from_errno(errno),
-				   "sethostname `%s`: %s", req->hostname, strerror(errno));
+		kc_ttrpc_call_fail(call, kc_ttrpc_code_from_errno(errno), "sethostname `%s`: %s",
+				   req->hostname, strerror(errno));
 		return;
 	}
 	if (set_guest_dns(a, req, call) < 0)
@@ -549,7 +549,8 @@ static void h_create_sandbox(struct kc_ttrpc_call *call, const ProtobufCMessage 
 		return;
 	if (req->guest_hook_path[0] && req->guest_hook_path[0] != '/') {
 		kc_ttrpc_call_fail(call, KC_TTRPC_INVALID_ARGUMENT,
-				   "guest_hook_path `%s` is not an absolute path", req->guest_hook_path);
+				   "guest_hook_path `%s` is not an absolute path",
+				   req->guest_hook_path);
 		return;
 	}
 	if (req->sandbox_pidns && kc_agent_sandbox_pidns_start(a, &err) < 0) {
@@ -1078,8 +1079,8 @@ static void h_update_ephemeral_mounts(struct kc_ttrpc_call *call, const Protobuf
 	struct kc_agent *a = data;
 	cleanup_error kc_error_t err = NULL;
 
-	if (kc_agent_storages_update_ephemeral(&a->storages, req->storages, req->n_storages,
-					       &err) < 0) {
+	if (kc_agent_storages_update_ephemeral(&a->storages, req->storages, req->n_storages, &err) <
+	    0) {
 		kc_ttrpc_call_fail_error(call, &err);
 		return;
 	}
@@ -1153,10 +1154,10 @@ static void h_list_processes(struct kc_ttrpc_call *call, const ProtobufCMessage 
 				   req->container_id);
 		return;
 	}
-	if (strcmp(req->format, "json") != 0 && strcmp(req->format, "table") != 0 &&
-	    req->format[0]) {
+	if (strcmp(req->format, "json") != 0 && strcmp(req->format, "table") != 0 && req->format[0]) {
 		kc_ttrpc_call_fail(call, KC_TTRPC_INVALID_ARGUMENT,
-				   "ListProcesses: unknown format `%s` (table or json)", req->format);
+				   "ListProcesses: unknown format `%s` (table or json)",
+				   req->format);
 		return;
 	}
 	pids = kc_agent_container_pids(c, &n);

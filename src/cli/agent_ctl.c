@@ -40,13 +40,14 @@ static const ProtobufCServiceDescriptor *const services[] = {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: " PROG " --server-address URI [--timeout SECONDS] call METHOD [JSON]\n"
-		   "       " PROG " list\n"
-		   "  --server-address URI  unix:///path, vsock://CID:PORT, hvsock:///path:PORT or\n"
-		   "                        serial:///path (QEMU's chardev socket)\n"
-		   "  --timeout SECONDS     deadline for connecting and for the call (default 30)\n"
-		   "  METHOD                CreateSandbox, Health.Check or grpc.Health/Check\n"
-		   "  JSON                  the request (default {}); - reads stdin, @FILE a file\n");
+	fprintf(f,
+		"Usage: " PROG " --server-address URI [--timeout SECONDS] call METHOD [JSON]\n"
+		"       " PROG " list\n"
+		"  --server-address URI  unix:///path, vsock://CID:PORT, hvsock:///path:PORT or\n"
+		"                        serial:///path (QEMU's chardev socket)\n"
+		"  --timeout SECONDS     deadline for connecting and for the call (default 30)\n"
+		"  METHOD                CreateSandbox, Health.Check or grpc.Health/Check\n"
+		"  JSON                  the request (default {}); - reads stdin, @FILE a file\n");
 }
 
 /* Finds METHOD in the services: "M", "Service.M", "pkg.Service/M". */

@@ -31,7 +31,7 @@ struct check_ctx {
 	bool verbose, json, strict;
 	int failures, warnings;
 	int strict_failures; /* warnings that --strict made failures */
-	json_t *failed;      /* ["name: reason", ...] for the verdict */
+	json_t *failed; /* ["name: reason", ...] for the verdict */
 };
 
 /* A detail value as one line of text: strings bare, the rest as JSON. */
@@ -76,15 +76,16 @@ report(struct check_ctx *c, enum status st, const char *name, json_t *details, c
 		if (c->verbose) {
 			const char *k;
 			json_t *v;
-			json_object_foreach (details, k, v) {
+			json_object_foreach(details, k, v)
+			{
 				cleanup_free char *s = detail_text(v);
 				printf("      %s: %s\n", k, s);
 			}
 		}
 	}
-	json_array_append_new(c->checks, json_pack("{s:s, s:s, s:s, s:o}", "name", name, "status",
-						   status_json[st], "reason", reason, "details",
-						   details));
+	json_array_append_new(c->checks,
+			      json_pack("{s:s, s:s, s:s, s:o}", "name", name, "status",
+					status_json[st], "reason", reason, "details", details));
 }
 
 /* kvm_native: the probe found KVM native, whatever the CPU flags say. */
@@ -92,9 +93,9 @@ static void check_cpu(struct check_ctx *c, const struct kc_host_info *h, const c
 		      bool kvm_native)
 {
 	const struct kc_cpu_info *cpu = &h->cpu;
-	json_t *d = json_pack("{s:s, s:s, s:b, s:b, s:b, s:b, s:b}", "vendor", cpu->vendor,
-			      "model", cpu->model, "vmx", cpu->vmx, "svm", cpu->svm, "lm", cpu->lm,
-			      "sse4_1", cpu->sse4_1, "hypervisor", cpu->hypervisor);
+	json_t *d = json_pack("{s:s, s:s, s:b, s:b, s:b, s:b, s:b}", "vendor", cpu->vendor, "model",
+			      cpu->model, "vmx", cpu->vmx, "svm", cpu->svm, "lm", cpu->lm, "sse4_1",
+			      cpu->sse4_1, "hypervisor", cpu->hypervisor);
 
 	if (strcmp(h->arch, "x86_64") != 0 || !cpu->lm)
 		report(c, FAIL, "cpu", d, "kata-c needs a 64-bit x86 CPU (this is %s%s)", h->arch,
@@ -195,7 +196,8 @@ static void check_kvm(struct check_ctx *c, const struct kc_host_info *h, const c
 	else if (need_kvm)
 		report(c, FAIL, "kvm native speed", d,
 		       "accel = \"kvm\" is configured, but KVM cannot run a normal guest at "
-		       "native speed: %s", p->reason);
+		       "native speed: %s",
+		       p->reason);
 	else
 		report(c, WARN, "kvm native speed", d,
 		       "KVM cannot run a normal guest at native speed: %s (VMs will use TCG)",
@@ -238,7 +240,8 @@ static void check_virtiofsd(struct check_ctx *c, const struct kc_hypervisor_conf
 	/* Every VM shares through virtio-fs, whatever shared_fs says (a key
 	 * kata-c does not implement). */
 	if (kc_virtiofsd_probe(hv->virtio_fs_daemon, version, sizeof(version), &err) < 0)
-		report(c, FAIL, "virtiofsd", NULL, "%s (hypervisor.qemu.virtio_fs_daemon)", err->msg);
+		report(c, FAIL, "virtiofsd", NULL, "%s (hypervisor.qemu.virtio_fs_daemon)",
+		       err->msg);
 	else
 		report(c, PASS, "virtiofsd", NULL, "%s: %s", hv->virtio_fs_daemon, version);
 }
@@ -250,7 +253,8 @@ static void check_file(struct check_ctx *c, const char *name, const char *key, c
 	else if (access(path, R_OK) == 0)
 		report(c, PASS, name, NULL, "%s", path);
 	else
-		report(c, FAIL, name, NULL, "%s: %s (hypervisor.qemu.%s)", path, strerror(errno), key);
+		report(c, FAIL, name, NULL, "%s: %s (hypervisor.qemu.%s)", path, strerror(errno),
+		       key);
 }
 
 static void check_cgroups(struct check_ctx *c, const struct kc_host_info *h)
@@ -260,15 +264,17 @@ static void check_cgroups(struct check_ctx *c, const struct kc_host_info *h)
 		report(c, PASS, "cgroups", NULL, "cgroup v2 (unified)");
 		break;
 	case KC_CGROUP_HYBRID:
-		report(c, PASS, "cgroups", NULL, "cgroup v1 with cgroup2 at /sys/fs/cgroup/unified "
-						 "(hybrid); the guest always runs cgroup v2");
+		report(c, PASS, "cgroups", NULL,
+		       "cgroup v1 with cgroup2 at /sys/fs/cgroup/unified "
+		       "(hybrid); the guest always runs cgroup v2");
 		break;
 	case KC_CGROUP_V1:
 		report(c, PASS, "cgroups", NULL, "cgroup v1; the guest always runs cgroup v2");
 		break;
 	default:
-		report(c, WARN, "cgroups", NULL, "no cgroup file system at /sys/fs/cgroup: the "
-						 "sandbox processes cannot be placed in a cgroup");
+		report(c, WARN, "cgroups", NULL,
+		       "no cgroup file system at /sys/fs/cgroup: the "
+		       "sandbox processes cannot be placed in a cgroup");
 	}
 }
 
@@ -320,7 +326,8 @@ static void check_configured(struct check_ctx *c, const struct kc_config *cfg,
 	if (kc_config_check_sizing(cfg, &err) < 0)
 		report(c, FAIL, "sizing", NULL, "%s", err->msg);
 	else
-		report(c, PASS, "sizing", NULL, "%lld vCPU(s), %lld MiB fit this host (%ld CPUs, %llu MiB)",
+		report(c, PASS, "sizing", NULL,
+		       "%lld vCPU(s), %lld MiB fit this host (%ld CPUs, %llu MiB)",
 		       (long long)hv->default_vcpus, (long long)hv->default_memory, h->cpus,
 		       (unsigned long long)(h->mem_total_kib >> 10));
 }
@@ -331,8 +338,8 @@ static char *accel_reason(const char *accel, const char *used, const struct kc_k
 	if (strcmp(accel, "tcg") == 0)
 		return kc_xstrdup("using TCG, as configured (accel = \"tcg\")");
 	if (strcmp(used, "kvm") == 0)
-		return kc_xstrdup(strcmp(accel, "kvm") == 0 ? "using KVM, as configured" :
-							    "using KVM");
+		return kc_xstrdup(strcmp(accel, "kvm") == 0 ? "using KVM, as configured"
+							    : "using KVM");
 	if (p == NULL || !p->opened || p->api_version != 12)
 		return kc_xasprintf("using TCG: KVM is not usable here: %s",
 				    p ? p->reason : "the probe could not run");
@@ -350,12 +357,14 @@ static char *verdict_line(const struct check_ctx *c, const char *why_accel, bool
 	json_t *f;
 
 	if (c->failures == 0)
-		return kc_xasprintf("System is capable of running kata-c containers (%s)", why_accel);
+		return kc_xasprintf("System is capable of running kata-c containers (%s)",
+				    why_accel);
 	if (n == 1)
 		return kc_xasprintf("System cannot run kata-c containers%s: %s", strict,
 				    json_string_value(json_array_get(c->failed, 0)));
 	v = kc_xasprintf("System cannot run kata-c containers%s, %zu checks failed:", strict, n);
-	json_array_foreach (c->failed, i, f) {
+	json_array_foreach(c->failed, i, f)
+	{
 		char *next = kc_xasprintf("%s%s%s", v, multiline ? "\n  - " : (i ? "; " : " "),
 					  json_string_value(f));
 		free(v);
@@ -409,9 +418,11 @@ static int parse_flags(int argc, char **argv, struct check_ctx *c)
 			return 0;
 		default:
 			if (optopt && optopt != '?' && strchr("vjsnh", optopt) == NULL)
-				fprintf(stderr, "kata-runtime check: unknown option `-%c`\n", optopt);
+				fprintf(stderr, "kata-runtime check: unknown option `-%c`\n",
+					optopt);
 			else
-				fprintf(stderr, "kata-runtime check: unknown or invalid option `%s`\n",
+				fprintf(stderr,
+					"kata-runtime check: unknown or invalid option `%s`\n",
 					argv[optind - 1]);
 			usage(stderr);
 			return 2;

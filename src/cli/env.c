@@ -88,7 +88,8 @@ static void print_toml_scalar(FILE *out, const json_t *v)
 		break;
 	case JSON_ARRAY:
 		fputc('[', out);
-		json_array_foreach ((json_t *)v, i, item) {
+		json_array_foreach((json_t *)v, i, item)
+		{
 			if (i)
 				fputs(", ", out);
 			print_toml_scalar(out, item);
@@ -110,7 +111,8 @@ static bool not_implemented(const json_t *ni, const char *prefix, const char *k)
 
 	if (strncmp(prefix, "Config.", 7) != 0)
 		return false;
-	json_array_foreach ((json_t *)ni, i, item) {
+	json_array_foreach((json_t *)ni, i, item)
+	{
 		const char *name = json_string_value(item);
 		size_t n = strlen(prefix + 7);
 
@@ -130,7 +132,8 @@ static void print_toml_table(FILE *out, const json_t *obj, const char *prefix, b
 	const char *k;
 	json_t *v;
 
-	json_object_foreach ((json_t *)obj, k, v) {
+	json_object_foreach((json_t *)obj, k, v)
+	{
 		if (json_is_object(v))
 			continue;
 		*started = true;
@@ -142,7 +145,8 @@ static void print_toml_table(FILE *out, const json_t *obj, const char *prefix, b
 			fputs("  # not implemented by kata-c", out);
 		fputc('\n', out);
 	}
-	json_object_foreach ((json_t *)obj, k, v) {
+	json_object_foreach((json_t *)obj, k, v)
+	{
 		cleanup_free char *name = NULL;
 		cleanup_free char *quoted = NULL;
 
@@ -192,32 +196,31 @@ static json_t *build_env(const struct kc_config *cfg, const struct kc_config_war
 	json_object_set_new(env, "Meta", json_pack("{s:s}", "Version", ENV_FORMAT_VERSION));
 	json_object_set_new(env, "Runtime",
 			    json_pack("{s:b, s:{s:s, s:s, s:s}, s:{s:s, s:o}, s:s, s:b, s:b}",
-				      "Debug", cfg->runtime.enable_debug,
-				      "Version", "Semver", KC_VERSION, "Commit", KC_COMMIT,
-				      "OCI", "1.1.0",
-				      "Config", "Path", cfg->path, "Warnings", warnings,
-				      "InterNetworkModel", cfg->runtime.internetworking_model,
-				      "DisableGuestSeccomp", cfg->runtime.disable_guest_seccomp,
-				      "DisableNewNetNs", cfg->runtime.disable_new_netns));
+				      "Debug", cfg->runtime.enable_debug, "Version", "Semver",
+				      KC_VERSION, "Commit", KC_COMMIT, "OCI", "1.1.0", "Config",
+				      "Path", cfg->path, "Warnings", warnings, "InterNetworkModel",
+				      cfg->runtime.internetworking_model, "DisableGuestSeccomp",
+				      cfg->runtime.disable_guest_seccomp, "DisableNewNetNs",
+				      cfg->runtime.disable_new_netns));
 	json_object_set_new(env, "Hypervisor",
 			    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:b}",
 				      "Name", h->name, "Path", h->path, "MachineType",
 				      h->machine_type, "Accelerator",
 				      kc_accel_resolve(h->accel, probed ? &probe : NULL),
-				      "ConfiguredAccelerator", h->accel, "SharedFS",
-				      h->shared_fs, "VirtioFSDaemon", h->virtio_fs_daemon,
-				      "BlockDeviceDriver", h->block_device_driver,
-				      "DefaultVCPUs", (json_int_t)h->default_vcpus,
-				      "DefaultMemoryMiB", (json_int_t)h->default_memory,
-				      "Debug", h->enable_debug));
-	json_object_set_new(env, "Kernel", json_pack("{s:s, s:s}", "Path", h->kernel,
-						     "Parameters", h->kernel_params));
+				      "ConfiguredAccelerator", h->accel, "SharedFS", h->shared_fs,
+				      "VirtioFSDaemon", h->virtio_fs_daemon, "BlockDeviceDriver",
+				      h->block_device_driver, "DefaultVCPUs",
+				      (json_int_t)h->default_vcpus, "DefaultMemoryMiB",
+				      (json_int_t)h->default_memory, "Debug", h->enable_debug));
+	json_object_set_new(env, "Kernel",
+			    json_pack("{s:s, s:s}", "Path", h->kernel, "Parameters",
+				      h->kernel_params));
 	json_object_set_new(env, "Image", asset_json(h->image));
 	json_object_set_new(env, "Initrd", asset_json(h->initrd));
-	json_object_set_new(env, "Agent", json_pack("{s:b, s:b, s:b}", "Debug",
-						    cfg->agent.enable_debug, "Trace",
-						    cfg->agent.enable_tracing, "DebugConsole",
-						    cfg->agent.debug_console_enabled));
+	json_object_set_new(env, "Agent",
+			    json_pack("{s:b, s:b, s:b}", "Debug", cfg->agent.enable_debug, "Trace",
+				      cfg->agent.enable_tracing, "DebugConsole",
+				      cfg->agent.debug_console_enabled));
 	json_object_set_new(env, "Host", host_json(probed ? &probe : NULL));
 	/* Every key as resolved, defaults included: what the runtime will use. */
 	json_object_set_new(env, "Config", kc_config_to_json(cfg));

@@ -86,17 +86,18 @@ static int make_raw(kc_error_t *err)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: kata-runtime exec [--config FILE] [--timeout SECONDS] SANDBOX-ID "
-		   "[COMMAND...]\n"
-		   "A shell in the sandbox's VM, through its debug console ([agent.kata]\n"
-		   "debug_console_enabled = true).  Without COMMAND: an interactive shell\n"
-		   "(a terminal when stdin is one); with COMMAND: `sh -c COMMAND` (one\n"
-		   "argument: a shell command line; several: the words of one command).\n"
-		   "Exits with the shell's status.\n"
-		   "  --timeout SECONDS   how long the console may take to answer (default %d)\n"
-		   "  --vm-run-root DIR   where the VMs' run dirs are (default " KC_VM_RUN_DIR ";\n"
-		   "                      tests)\n",
-		   DEFAULT_TIMEOUT_S);
+	fprintf(f,
+		"Usage: kata-runtime exec [--config FILE] [--timeout SECONDS] SANDBOX-ID "
+		"[COMMAND...]\n"
+		"A shell in the sandbox's VM, through its debug console ([agent.kata]\n"
+		"debug_console_enabled = true).  Without COMMAND: an interactive shell\n"
+		"(a terminal when stdin is one); with COMMAND: `sh -c COMMAND` (one\n"
+		"argument: a shell command line; several: the words of one command).\n"
+		"Exits with the shell's status.\n"
+		"  --timeout SECONDS   how long the console may take to answer (default %d)\n"
+		"  --vm-run-root DIR   where the VMs' run dirs are (default " KC_VM_RUN_DIR ";\n"
+		"                      tests)\n",
+		DEFAULT_TIMEOUT_S);
 }
 
 /* 'word' with every ' as '\'' : one word for sh, whatever it holds. */
@@ -151,8 +152,7 @@ static void send_resize(struct session *s)
 
 	if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) < 0 || !ws.ws_row || !ws.ws_col)
 		return;
-	send_frame(s, frame, kc_console_encode_size(frame, KC_CONSOLE_RESIZE, ws.ws_row,
-						    ws.ws_col));
+	send_frame(s, frame, kc_console_encode_size(frame, KC_CONSOLE_RESIZE, ws.ws_row, ws.ws_col));
 }
 
 static int write_all(int fd, const uint8_t *p, size_t len)
@@ -183,14 +183,16 @@ static int handle_input(struct session *s, kc_error_t *err)
 		switch (m.type) {
 		case KC_CONSOLE_STARTED:
 			if (s->started)
-				return kc_error_set_status(err, EPROTO, "debug console: STARTED twice");
+				return kc_error_set_status(err, EPROTO,
+							   "debug console: STARTED twice");
 			s->started = true;
 			kc_debug("sandbox %s: debug console: process %u", s->id, m.value);
 			break;
 		case KC_CONSOLE_STDOUT:
 		case KC_CONSOLE_STDERR:
 			if (!s->started)
-				return kc_error_set_status(err, EPROTO, "debug console: output before STARTED");
+				return kc_error_set_status(err, EPROTO,
+							   "debug console: output before STARTED");
 			/* Our stdout gone (a pipe closed) is no reason to stop the shell. */
 			(void)write_all(m.type == KC_CONSOLE_STDOUT ? STDOUT_FILENO : STDERR_FILENO,
 					m.payload, m.len);
@@ -200,8 +202,8 @@ static int handle_input(struct session *s, kc_error_t *err)
 			kc_console_buf_consume(&s->in, (size_t)r);
 			return 1;
 		case KC_CONSOLE_ERROR:
-			return kc_error_set_status(err, EIO, "sandbox %s: debug console: %.*s", s->id,
-					    (int)m.len, (const char *)m.payload);
+			return kc_error_set_status(err, EIO, "sandbox %s: debug console: %.*s",
+						   s->id, (int)m.len, (const char *)m.payload);
 		default:
 			break;
 		}
@@ -228,11 +230,12 @@ static int relay(struct session *s, int sigfd, unsigned timeout_s, kc_error_t *e
 			uint64_t now = kc_monotonic_ns();
 
 			if (now >= deadline)
-				return kc_error_set_status(err, ETIMEDOUT,
-						    "sandbox %s: the debug console did not answer "
-						    "within %u s (is its VM running? is another "
-						    "client attached to console.sock?)",
-						    s->id, timeout_s);
+				return kc_error_set_status(
+					err, ETIMEDOUT,
+					"sandbox %s: the debug console did not answer "
+					"within %u s (is its VM running? is another "
+					"client attached to console.sock?)",
+					s->id, timeout_s);
 			timeout = (int)((deadline - now) / 1000000) + 1;
 		}
 		if (poll(p, 3, timeout) < 0) {
@@ -249,8 +252,9 @@ static int relay(struct session *s, int sigfd, unsigned timeout_s, kc_error_t *e
 						send_resize(s);
 					continue;
 				}
-				kc_error_set_status(err, EINTR, "sandbox %s: interrupted by signal %u", s->id,
-					     si.ssi_signo);
+				kc_error_set_status(err, EINTR,
+						    "sandbox %s: interrupted by signal %u", s->id,
+						    si.ssi_signo);
 				return -(128 + (int)si.ssi_signo);
 			}
 		}
@@ -259,8 +263,9 @@ static int relay(struct session *s, int sigfd, unsigned timeout_s, kc_error_t *e
 			ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
 
 			if (n > 0) {
-				send_frame(s, frame, kc_console_encode(frame, KC_CONSOLE_STDIN, buf,
-								       (size_t)n));
+				send_frame(s, frame,
+					   kc_console_encode(frame, KC_CONSOLE_STDIN, buf,
+							     (size_t)n));
 			} else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
 				/* A terminal has no end of input to pass on. */
 				s->stdin_open = false;
@@ -291,7 +296,8 @@ static int relay(struct session *s, int sigfd, unsigned timeout_s, kc_error_t *e
 				return kc_error_set_status(err, ECONNRESET,
 							   "sandbox %s: the debug console closed "
 							   "before the shell's exit status came (did "
-							   "the VM stop?)", s->id);
+							   "the VM stop?)",
+							   s->id);
 			kc_console_buf_append(&s->in, buf, (size_t)n);
 			ret = handle_input(s, err);
 			if (ret != 0)
@@ -315,10 +321,14 @@ static int connect_console(const char *path, const char *id, kc_error_t *err)
 	 * backlog (QEMU takes one client; others wait there). */
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		int ret = errno == EAGAIN
-				  ? kc_error_set_status(err, EBUSY, "sandbox %s: the debug console `%s` is "
-						 "busy (another client waits for it)", id, path)
-				  : kc_error_set(err, errno, "sandbox %s: connect to its debug console "
-						 "`%s` (is its VM running?)", id, path);
+				  ? kc_error_set_status(err, EBUSY,
+							"sandbox %s: the debug console `%s` is "
+							"busy (another client waits for it)",
+							id, path)
+				  : kc_error_set(err, errno,
+						 "sandbox %s: connect to its debug console "
+						 "`%s` (is its VM running?)",
+						 id, path);
 
 		close(fd);
 		return ret;
@@ -342,8 +352,10 @@ static char *find_run_dir(const char *root, bool root_given, const char *id, kc_
 	if (kc_state_read(state_dir, &st, err) < 0)
 		return NULL;
 	if (!kc_state_owner_alive(state_dir, &st)) {
-		kc_error_set_status(err, ESRCH, "sandbox %s: its shim (pid %d) is gone, the state in "
-				    "`%s` is stale", id, (int)st.owner_pid, state_dir);
+		kc_error_set_status(err, ESRCH,
+				    "sandbox %s: its shim (pid %d) is gone, the state in "
+				    "`%s` is stale",
+				    id, (int)st.owner_pid, state_dir);
 		kc_state_clear(&st);
 		return NULL;
 	}
@@ -371,22 +383,27 @@ static int run_session(const char *dir, const char *id, const char *command, uns
 	if (dirfd < 0)
 		return kc_error_set(err, errno, "sandbox %s: `%s`", id, dir);
 	if (lstat(sock_path, &st) < 0 || !S_ISSOCK(st.st_mode))
-		return kc_error_set_status(err, ENOENT, "debug console is not enabled for sandbox %s: set "
-				    "[agent.kata] debug_console_enabled = true (and start the "
-				    "sandbox again)", id);
+		return kc_error_set_status(err, ENOENT,
+					   "debug console is not enabled for sandbox %s: set "
+					   "[agent.kata] debug_console_enabled = true (and start the "
+					   "sandbox again)",
+					   id);
 	/* QEMU's chardev serves one client; a second would wait unanswered
 	 * in its backlog.  The run dir's lock says who has it. */
 	if (flock(dirfd, LOCK_EX | LOCK_NB) < 0)
-		return kc_error_set_status(err, errno == EWOULDBLOCK ? EBUSY : errno,
-				    "sandbox %s: the debug console is in use by another `kata-runtime "
-				    "exec` (it takes one client at a time)", id);
+		return kc_error_set_status(
+			err, errno == EWOULDBLOCK ? EBUSY : errno,
+			"sandbox %s: the debug console is in use by another `kata-runtime "
+			"exec` (it takes one client at a time)",
+			id);
 	s.tty = !command && isatty(STDIN_FILENO);
 	if (s.tty)
 		ioctl(STDIN_FILENO, TIOCGWINSZ, &ws);
 	if (command && strlen(command) > KC_CONSOLE_MAX_PAYLOAD - 5)
-		return kc_error_set_status(err, E2BIG, "the command is %zu bytes, more than the debug "
-				    "console takes (%d)", strlen(command),
-				    KC_CONSOLE_MAX_PAYLOAD - 5);
+		return kc_error_set_status(err, E2BIG,
+					   "the command is %zu bytes, more than the debug "
+					   "console takes (%d)",
+					   strlen(command), KC_CONSOLE_MAX_PAYLOAD - 5);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGWINCH);
 	sigaddset(&mask, SIGINT);
@@ -448,8 +465,7 @@ int kc_cmd_exec(int argc, char **argv, const char *config_path)
 			config_path = optarg;
 			break;
 		case 't':
-			if (!kc_parse_u64(optarg, &timeout_s) || timeout_s == 0 ||
-			    timeout_s > 3600) {
+			if (!kc_parse_u64(optarg, &timeout_s) || timeout_s == 0 || timeout_s > 3600) {
 				fprintf(stderr, PROG ": --timeout `%s`: not 1 to 3600 seconds\n",
 					optarg);
 				return 2;

@@ -15,29 +15,28 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"Usage: kata-runtime [GLOBAL OPTIONS] COMMAND [OPTIONS]\n"
-		"\n"
-		"kata-c: containers in lightweight virtual machines.\n"
-		"\n"
-		"Commands:\n"
-		"  check, kata-check   tell whether this host can run kata-c containers\n"
-		"  env, kata-env       show the resolved configuration and host facts\n"
-		"  metrics SANDBOX_ID  print a running sandbox's metrics (Prometheus text)\n"
-		"  exec ID [COMMAND]   a shell (or COMMAND) in sandbox ID's VM, through its\n"
-		"                      debug console ([agent.kata] debug_console_enabled)\n"
-		"  version             show the version\n"
-		"\n"
-		"Global options:\n"
-		"  --config PATH, --kata-config PATH\n"
-		"                      configuration file (default: $KATA_CONF_FILE, then\n"
-		"                      " KC_ETC_DIR "/configuration.toml, then\n"
-		"                      " KC_DEFAULTS_DIR "/configuration.toml)\n"
-		"  --log-level LEVEL   error, warning, info (default) or debug\n"
-		"  --debug             same as --log-level debug\n"
-		"  --log PATH          append log records to PATH instead of stderr\n"
-		"  -h, --help          this text\n"
-		"  -v, --version       same as the version command\n");
+	fprintf(out, "Usage: kata-runtime [GLOBAL OPTIONS] COMMAND [OPTIONS]\n"
+		     "\n"
+		     "kata-c: containers in lightweight virtual machines.\n"
+		     "\n"
+		     "Commands:\n"
+		     "  check, kata-check   tell whether this host can run kata-c containers\n"
+		     "  env, kata-env       show the resolved configuration and host facts\n"
+		     "  metrics SANDBOX_ID  print a running sandbox's metrics (Prometheus text)\n"
+		     "  exec ID [COMMAND]   a shell (or COMMAND) in sandbox ID's VM, through its\n"
+		     "                      debug console ([agent.kata] debug_console_enabled)\n"
+		     "  version             show the version\n"
+		     "\n"
+		     "Global options:\n"
+		     "  --config PATH, --kata-config PATH\n"
+		     "                      configuration file (default: $KATA_CONF_FILE, then\n"
+		     "                      " KC_ETC_DIR "/configuration.toml, then\n"
+		     "                      " KC_DEFAULTS_DIR "/configuration.toml)\n"
+		     "  --log-level LEVEL   error, warning, info (default) or debug\n"
+		     "  --debug             same as --log-level debug\n"
+		     "  --log PATH          append log records to PATH instead of stderr\n"
+		     "  -h, --help          this text\n"
+		     "  -v, --version       same as the version command\n");
 }
 
 int kc_cmd_version(int argc, char **argv, const char *config_path)
@@ -77,10 +76,8 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{ "check", "kata-check", kc_cmd_check },
-	{ "env", "kata-env", kc_cmd_env },
-	{ "metrics", NULL, kc_cmd_metrics },
-	{ "exec", NULL, kc_cmd_exec },
+	{ "check", "kata-check", kc_cmd_check }, { "env", "kata-env", kc_cmd_env },
+	{ "metrics", NULL, kc_cmd_metrics },	 { "exec", NULL, kc_cmd_exec },
 	{ "version", NULL, kc_cmd_version },
 };
 
@@ -141,7 +138,8 @@ int main(int argc, char **argv)
 			return kc_cmd_version(1, argv, NULL);
 		default:
 			if (optopt)
-				fprintf(stderr, "kata-runtime: unknown or incomplete option `-%c`\n", optopt);
+				fprintf(stderr, "kata-runtime: unknown or incomplete option `-%c`\n",
+					optopt);
 			else
 				fprintf(stderr, "kata-runtime: unknown or incomplete option `%s`\n",
 					argv[optind - 1]);

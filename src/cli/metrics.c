@@ -91,8 +91,9 @@ int kc_cmd_metrics(int argc, char **argv, const char *config_path)
 			unsigned long v = strtoul(optarg, &end, 10);
 
 			if (!*optarg || *end || v == 0 || v > 3600) {
-				fprintf(stderr, "kata-runtime metrics: --timeout `%s` is not a "
-						"number of seconds from 1 to 3600\n",
+				fprintf(stderr,
+					"kata-runtime metrics: --timeout `%s` is not a "
+					"number of seconds from 1 to 3600\n",
 					optarg);
 				return 2;
 			}
@@ -124,8 +125,9 @@ int kc_cmd_metrics(int argc, char **argv, const char *config_path)
 	if (kc_state_read(dir, &st, &err) < 0)
 		return fail(id, "%s", err->msg);
 	if (!kc_state_owner_alive(dir, &st)) {
-		ret = fail(id, "its owner (pid %d) is dead: the state in %s is stale "
-			       "(`containerd-shim-kata-v2 delete` cleans it up)",
+		ret = fail(id,
+			   "its owner (pid %d) is dead: the state in %s is stale "
+			   "(`containerd-shim-kata-v2 delete` cleans it up)",
 			   (int)st.owner_pid, dir);
 		goto out;
 	}

@@ -130,15 +130,15 @@ static int get_int(json_t *v, bool is_signed, int64_t lo, int64_t hi, uint64_t u
 			long long x = strtoll(s, &end, 10);
 
 			if (!s[0] || *end || errno || x < lo || x > hi)
-				return kc_error_set(err, ERANGE, "%s: `%s` is not an integer in range",
-						    path, s);
+				return kc_error_set(err, ERANGE,
+						    "%s: `%s` is not an integer in range", path, s);
 			*out = (uint64_t)x;
 		} else {
 			unsigned long long x = strtoull(s, &end, 10);
 
 			if (!s[0] || *end || errno || s[0] == '-' || x > uhi)
-				return kc_error_set(err, ERANGE, "%s: `%s` is not an integer in range",
-						    path, s);
+				return kc_error_set(err, ERANGE,
+						    "%s: `%s` is not an integer in range", path, s);
 			*out = x;
 		}
 		return 0;
@@ -216,8 +216,8 @@ static int set_value(const ProtobufCFieldDescriptor *f, json_t *v, void *p, cons
 				names = kc_xasprintf("%s%s%s", o, i ? ", " : "", ed->values[i].name);
 				free(o);
 			}
-			return kc_error_set(err, EINVAL, "%s: not a value of %s (%s)", path, ed->name,
-					    names);
+			return kc_error_set(err, EINVAL, "%s: not a value of %s (%s)", path,
+					    ed->name, names);
 		}
 		*(int *)p = ev->value;
 		return 0;
@@ -232,8 +232,8 @@ static int set_value(const ProtobufCFieldDescriptor *f, json_t *v, void *p, cons
 		const char *s;
 
 		if (!json_is_string(v))
-			return kc_error_set(err, EINVAL, "%s: expected a string (or \"base64:...\")",
-					    path);
+			return kc_error_set(err, EINVAL,
+					    "%s: expected a string (or \"base64:...\")", path);
 		s = json_string_value(v);
 		if (strncmp(s, "base64:", 7) == 0) {
 			if (base64_decode(s + 7, &bd->data, &bd->len) < 0)
@@ -282,7 +282,8 @@ static int set_repeated(const ProtobufCFieldDescriptor *f, json_t *v, void *msg,
 	count = map ? json_object_size(v) : json_array_size(v);
 	*arr = kc_xzalloc((count ? count : 1) * es);
 	if (!map) {
-		json_array_foreach(v, i, val) {
+		json_array_foreach(v, i, val)
+		{
 			cleanup_free char *p = kc_xasprintf("%s[%zu]", path, i);
 			int ret = set_value(f, val, (uint8_t *)*arr + i * es, p, err);
 
@@ -294,7 +295,8 @@ static int set_repeated(const ProtobufCFieldDescriptor *f, json_t *v, void *msg,
 		}
 		return 0;
 	}
-	json_object_foreach(v, key, val) {
+	json_object_foreach(v, key, val)
+	{
 		cleanup_free char *p = kc_xasprintf("%s.%s", path, key);
 		json_t *entry = json_pack("{sssO}", "key", key, "value", val);
 		int ret = set_value(f, entry, (uint8_t *)*arr + i * es, p, err);
@@ -318,14 +320,15 @@ static int to_msg(const ProtobufCMessageDescriptor *desc, json_t *j, const char 
 	if (json_is_null(j))
 		return 0;
 	if (!json_is_object(j))
-		return kc_error_set(err, EINVAL, "%s: expected an object (%s)", path[0] ? path : "request",
-				    desc->name);
+		return kc_error_set(err, EINVAL, "%s: expected an object (%s)",
+				    path[0] ? path : "request", desc->name);
 	msg = kc_xzalloc(desc->sizeof_message);
 	desc->message_init(msg);
 	*out = msg;
-	json_object_foreach(j, key, v) {
-		const ProtobufCFieldDescriptor *f =
-			protobuf_c_message_descriptor_get_field_by_name(desc, key);
+	json_object_foreach(j, key, v)
+	{
+		const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(
+			desc, key);
 		cleanup_free char *p = path[0] ? kc_xasprintf("%s.%s", path, key) : kc_xstrdup(key);
 		int ret;
 
@@ -335,7 +338,8 @@ static int to_msg(const ProtobufCMessageDescriptor *desc, json_t *j, const char 
 			for (unsigned i = 0; i < desc->n_fields; i++) {
 				char *o = names;
 
-				names = kc_xasprintf("%s%s%s", o, i ? ", " : "", desc->fields[i].name);
+				names = kc_xasprintf("%s%s%s", o, i ? ", " : "",
+						     desc->fields[i].name);
 				free(o);
 			}
 			return kc_error_set(err, EINVAL, "%s: no such field in %s (fields: %s)", p,
@@ -427,8 +431,8 @@ static json_t *value_json(const ProtobufCFieldDescriptor *f, const void *p)
 	case PROTOBUF_C_TYPE_BOOL:
 		return json_boolean(*(const protobuf_c_boolean *)p);
 	case PROTOBUF_C_TYPE_ENUM: {
-		const ProtobufCEnumValue *ev =
-			protobuf_c_enum_descriptor_get_value(f->descriptor, *(const int *)p);
+		const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(f->descriptor,
+										    *(const int *)p);
 
 		return ev ? json_string(ev->name) : json_integer(*(const int *)p);
 	}
@@ -509,10 +513,11 @@ json_t *kc_pbjson_from_msg(const ProtobufCMessage *m)
 			a = map ? json_object() : json_array();
 			for (size_t k = 0; k < n; k++) {
 				if (map) {
-					const ProtobufCMessage *e = *(ProtobufCMessage *const *)(arr + k * es);
+					const ProtobufCMessage *e = *(
+						ProtobufCMessage *const *)(arr + k * es);
 					const ProtobufCMessageDescriptor *ed = f->descriptor;
 					const char *key = *(char *const *)((const uint8_t *)e +
-									  ed->fields[0].offset);
+									   ed->fields[0].offset);
 
 					json_object_set_new(a, key ? key : "",
 							    value_json(&ed->fields[1],

@@ -27,7 +27,7 @@ enum stage { STAGE_SETSID, STAGE_SETPGID, STAGE_CHDIR, STAGE_FDS, STAGE_EXEC };
 
 struct child_failure {
 	int stage; /* enum stage */
-	int err;   /* errno */
+	int err; /* errno */
 };
 
 /* Everything the child needs, ready before fork. */
@@ -37,7 +37,7 @@ struct plan {
 	const char *cwd;
 	enum kc_child_group group;
 	int src[3 + KC_CHILD_MAX_FDS]; /* the caller's fd that becomes the child's i */
-	int n;                         /* how many: 3 + n_fds */
+	int n; /* how many: 3 + n_fds */
 	int errpipe;
 };
 
@@ -165,8 +165,11 @@ int kc_child_start(const struct kc_child_opts *o, struct kc_child *c, kc_error_t
 	if (o->n_fds > KC_CHILD_MAX_FDS)
 		return kc_error_set(err, E2BIG, "`%s`: %zu fds to pass on, at most %d", o->argv[0],
 				    o->n_fds, KC_CHILD_MAX_FDS);
-	p = (struct plan){ .argv = o->argv, .envp = o->envp ? o->envp : environ, .cwd = o->cwd,
-			   .group = o->group, .n = 3 + (int)o->n_fds };
+	p = (struct plan){ .argv = o->argv,
+			   .envp = o->envp ? o->envp : environ,
+			   .cwd = o->cwd,
+			   .group = o->group,
+			   .n = 3 + (int)o->n_fds };
 	for (int i = 0; i < 3; i++) {
 		int fd = stdio[i];
 
@@ -243,8 +246,7 @@ int kc_child_start(const struct kc_child_opts *o, struct kc_child *c, kc_error_t
 	return 0;
 }
 
-int kc_child_spawn(char *const argv[], const char *log_path, struct kc_child *c,
-		   kc_error_t *err)
+int kc_child_spawn(char *const argv[], const char *log_path, struct kc_child *c, kc_error_t *err)
 {
 	return kc_child_spawn_fds(argv, log_path, NULL, 0, c, err);
 }
@@ -252,8 +254,11 @@ int kc_child_spawn(char *const argv[], const char *log_path, struct kc_child *c,
 int kc_child_spawn_fds(char *const argv[], const char *log_path, const int *fds, size_t n_fds,
 		       struct kc_child *c, kc_error_t *err)
 {
-	struct kc_child_opts o = { .argv = argv, .log_path = log_path, .fds = fds,
-				   .n_fds = n_fds, .group = KC_CHILD_NEW_SESSION };
+	struct kc_child_opts o = { .argv = argv,
+				   .log_path = log_path,
+				   .fds = fds,
+				   .n_fds = n_fds,
+				   .group = KC_CHILD_NEW_SESSION };
 
 	return kc_child_start(&o, c, err);
 }

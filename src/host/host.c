@@ -55,7 +55,8 @@ void kc_host_parse_cpuinfo(const char *text, struct kc_cpu_info *cpu)
 	bool have_flags = false;
 
 	memset(cpu, 0, sizeof(*cpu));
-	for (const char *line = text; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+	for (const char *line = text; line && *line;
+	     line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
 		/* The first processor describes them all. */
 		if (strncmp(line, "\n", 1) == 0 && have_flags)
 			break;
@@ -296,8 +297,8 @@ int kc_virtiofsd_probe(const char *path, char *version, size_t size, kc_error_t 
 	if (run_ok(argv, &text, err) < 0)
 		return -1;
 	if (strstr(text, "virtiofsd") == NULL)
-		return kc_error_set(err, 0, "`%s --version` does not look like virtiofsd: %.*s", path,
-				    (int)strcspn(text, "\n"), text);
+		return kc_error_set(err, 0, "`%s --version` does not look like virtiofsd: %.*s",
+				    path, (int)strcspn(text, "\n"), text);
 	snprintf(version, size, "%.*s", (int)strcspn(text, "\n"), text);
 	return 0;
 }
@@ -312,16 +313,14 @@ json_t *kc_host_info_to_json(const struct kc_host_info *h)
 {
 	return json_pack("{s:s, s:s, s:{s:s, s:s, s:I, s:b, s:b, s:b, s:b, s:b}, s:I, s:s,"
 			 " s:{s:b, s:b, s:b, s:b}, s:{s:o, s:o, s:o, s:o}}",
-			 "Kernel", h->kernel, "Architecture", h->arch,
-			 "CPU", "Vendor", h->cpu.vendor, "Model", h->cpu.model,
-			 "CPUs", (json_int_t)h->cpus, "VMX", h->cpu.vmx, "SVM", h->cpu.svm,
-			 "LM", h->cpu.lm, "SSE4_1", h->cpu.sse4_1, "Hypervisor", h->cpu.hypervisor,
-			 "MemTotalKiB", (json_int_t)h->mem_total_kib,
-			 "CgroupMode", kc_cgroup_mode_name(h->cgroup),
-			 "KVMModules", "kvm", h->kvm_module, "kvm_intel", h->kvm_intel,
-			 "kvm_amd", h->kvm_amd, "kvm_pvm", h->kvm_pvm,
-			 "Devices", "/dev/kvm", device_json(h->kvm_dev),
-			 "/dev/vhost-vsock", device_json(h->vhost_vsock),
-			 "/dev/vhost-net", device_json(h->vhost_net),
-			 "/dev/net/tun", device_json(h->tun));
+			 "Kernel", h->kernel, "Architecture", h->arch, "CPU", "Vendor",
+			 h->cpu.vendor, "Model", h->cpu.model, "CPUs", (json_int_t)h->cpus, "VMX",
+			 h->cpu.vmx, "SVM", h->cpu.svm, "LM", h->cpu.lm, "SSE4_1", h->cpu.sse4_1,
+			 "Hypervisor", h->cpu.hypervisor, "MemTotalKiB",
+			 (json_int_t)h->mem_total_kib, "CgroupMode", kc_cgroup_mode_name(h->cgroup),
+			 "KVMModules", "kvm", h->kvm_module, "kvm_intel", h->kvm_intel, "kvm_amd",
+			 h->kvm_amd, "kvm_pvm", h->kvm_pvm, "Devices", "/dev/kvm",
+			 device_json(h->kvm_dev), "/dev/vhost-vsock", device_json(h->vhost_vsock),
+			 "/dev/vhost-net", device_json(h->vhost_net), "/dev/net/tun",
+			 device_json(h->tun));
 }

@@ -19,9 +19,9 @@ struct json_t;
 
 enum kc_cgroup_mode {
 	KC_CGROUP_UNKNOWN,
-	KC_CGROUP_V1,     /* legacy: v1 controllers only */
+	KC_CGROUP_V1, /* legacy: v1 controllers only */
 	KC_CGROUP_HYBRID, /* v1 controllers plus cgroup2 at /sys/fs/cgroup/unified */
-	KC_CGROUP_V2,     /* unified: cgroup2 at /sys/fs/cgroup */
+	KC_CGROUP_V2, /* unified: cgroup2 at /sys/fs/cgroup */
 };
 
 struct kc_cpu_info {
@@ -32,10 +32,10 @@ struct kc_cpu_info {
 
 struct kc_host_info {
 	struct kc_cpu_info cpu;
-	long cpus;               /* online */
+	long cpus; /* online */
 	uint64_t mem_total_kib;
-	char kernel[65];         /* uname -r */
-	char arch[65];           /* uname -m */
+	char kernel[65]; /* uname -r */
+	char arch[65]; /* uname -m */
 	enum kc_cgroup_mode cgroup;
 	bool kvm_module, kvm_intel, kvm_amd, kvm_pvm; /* loaded (/sys/module) */
 	/* kc_host_device_usable() of /dev/kvm, /dev/vhost-vsock, /dev/vhost-net

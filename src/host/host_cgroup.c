@@ -17,13 +17,13 @@
 #include "lib/util.h"
 
 struct kc_host_cgroup {
-	char **roots;   /* the hierarchies' mount points where the cgroup is */
-	bool *v2;       /* roots[i] is a cgroup2 hierarchy */
-	char **dirs;    /* roots[i] + the cgroup's path */
+	char **roots; /* the hierarchies' mount points where the cgroup is */
+	bool *v2; /* roots[i] is a cgroup2 hierarchy */
+	char **dirs; /* roots[i] + the cgroup's path */
 	size_t n_roots;
 	char **created; /* dirs made, in creation order */
 	size_t n_created;
-	bool joined;    /* the caller moved in (kc_host_cgroup_enter) */
+	bool joined; /* the caller moved in (kc_host_cgroup_enter) */
 };
 
 /* Every cgroup (v1) and cgroup2 mount point, one per hierarchy; *v2 gets
@@ -101,7 +101,8 @@ static void cpuset_inherit(const char *root, const char *dir)
 
 					if (fd >= 0) {
 						if (write(fd, v, len) < 0)
-							kc_debug("write `%s`: %s", mine, strerror(errno));
+							kc_debug("write `%s`: %s", mine,
+								 strerror(errno));
 						close(fd);
 					}
 				}
@@ -151,8 +152,8 @@ int kc_host_cgroup_create(const char *path, struct kc_host_cgroup **out, kc_erro
 
 				*s = '\0';
 				if (mkdir(dir, 0755) == 0) {
-					cg->created = kc_xrealloc(cg->created,
-								  (cg->n_created + 1) * sizeof(char *));
+					cg->created = kc_xrealloc(
+						cg->created, (cg->n_created + 1) * sizeof(char *));
 					cg->created[cg->n_created++] = kc_xstrdup(dir);
 				}
 				*s = c;
@@ -196,8 +197,7 @@ int kc_host_cgroup_enter(const char *path, struct kc_host_cgroup **out, kc_error
 	return 0;
 }
 
-void kc_host_cgroup_add_threads(struct kc_host_cgroup *cg, pid_t pid, const pid_t *tids,
-				size_t n)
+void kc_host_cgroup_add_threads(struct kc_host_cgroup *cg, pid_t pid, const pid_t *tids, size_t n)
 {
 	for (size_t i = 0; i < cg->n_roots; i++) {
 		cleanup_error kc_error_t werr = NULL;

@@ -34,8 +34,7 @@ int kc_host_cgroup_enter(const char *path, struct kc_host_cgroup **out, kc_error
  * hierarchy; cgroup2 takes only whole processes into a domain cgroup, so
  * there the process goes in.  A hierarchy that refuses is skipped with a
  * warning. */
-void kc_host_cgroup_add_threads(struct kc_host_cgroup *cg, pid_t pid, const pid_t *tids,
-				size_t n);
+void kc_host_cgroup_add_threads(struct kc_host_cgroup *cg, pid_t pid, const pid_t *tids, size_t n);
 /* Moves the caller back to each hierarchy's root if it entered, kills what
  * is left in the cgroup if it made it, and removes the dirs it made (once
  * nothing else is in them).  NULL is ignored. */

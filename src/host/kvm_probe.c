@@ -114,7 +114,7 @@ static int setup_long_mode(struct vm *v, struct kc_kvm_probe *p)
 
 	pml4[0] = PDPT_ADDR | 0x3; /* present, writable */
 	pdpt[0] = PD_ADDR | 0x3;
-	pd[0] = 0x83;              /* present, writable, 2 MiB page */
+	pd[0] = 0x83; /* present, writable, 2 MiB page */
 
 	if (ioctl(v->vcpu, KVM_GET_SREGS, &sregs) < 0) {
 		why(p, "KVM_GET_SREGS: %s", strerror(errno));
@@ -123,8 +123,16 @@ static int setup_long_mode(struct vm *v, struct kc_kvm_probe *p)
 	/* A flat 64-bit code segment at DPL 0: the loop runs at CPL0, which
 	 * is exactly what a PVM host emulates and a real VMX/SVM host does not. */
 	struct kvm_segment code = {
-		.base = 0, .limit = 0xffffffff, .selector = 0x8, .type = 11, .present = 1,
-		.dpl = 0, .db = 0, .s = 1, .l = 1, .g = 1,
+		.base = 0,
+		.limit = 0xffffffff,
+		.selector = 0x8,
+		.type = 11,
+		.present = 1,
+		.dpl = 0,
+		.db = 0,
+		.s = 1,
+		.l = 1,
+		.g = 1,
 	};
 	struct kvm_segment data = code;
 	data.selector = 0x10;
@@ -134,8 +142,8 @@ static int setup_long_mode(struct vm *v, struct kc_kvm_probe *p)
 	sregs.cs = code;
 	sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = data;
 	sregs.cr3 = PML4_ADDR;
-	sregs.cr4 = 1u << 5;                 /* PAE */
-	sregs.cr0 = 0x80050033;              /* PG WP NE ET MP PE */
+	sregs.cr4 = 1u << 5; /* PAE */
+	sregs.cr0 = 0x80050033; /* PG WP NE ET MP PE */
 	sregs.efer = (1u << 8) | (1u << 10); /* LME LMA */
 	if (ioctl(v->vcpu, KVM_SET_SREGS, &sregs) < 0) {
 		why(p, "KVM_SET_SREGS (64-bit mode): %s", strerror(errno));
@@ -192,8 +200,10 @@ static uint64_t run_loop(struct vm *v, struct kc_kvm_probe *p, uint64_t n)
 		case KVM_EXIT_INTR:
 			continue;
 		case KVM_EXIT_INTERNAL_ERROR:
-			why(p, "KVM internal error (%s, suberror %u) running 64-bit kernel-mode code",
-			    internal_error_name(v->run->internal.suberror), v->run->internal.suberror);
+			why(p,
+			    "KVM internal error (%s, suberror %u) running 64-bit kernel-mode code",
+			    internal_error_name(v->run->internal.suberror),
+			    v->run->internal.suberror);
 			return 0;
 		case KVM_EXIT_FAIL_ENTRY:
 			why(p, "KVM could not enter the guest (hardware reason 0x%llx)",
@@ -214,14 +224,15 @@ static int create_vm(struct vm *v, struct kc_kvm_probe *p)
 {
 	static const uint8_t code[] = {
 		0x48, 0xff, 0xc9, /* 1: dec rcx */
-		0x75, 0xfb,       /*    jnz 1b  */
-		0xf4,             /*    hlt     */
+		0x75, 0xfb, /*    jnz 1b  */
+		0xf4, /*    hlt     */
 	};
 	/* On the stack: the child of a multi-threaded caller should not
 	 * depend on malloc. */
 	enum { NCPUID = 256 };
 	uint64_t cpuid_buf[(sizeof(struct kvm_cpuid2) + NCPUID * sizeof(struct kvm_cpuid_entry2)) /
-				   sizeof(uint64_t) + 1];
+				   sizeof(uint64_t) +
+			   1];
 	struct kvm_cpuid2 *cpuid = (struct kvm_cpuid2 *)cpuid_buf;
 	struct kvm_userspace_memory_region region;
 	int run_size;
@@ -241,7 +252,9 @@ static int create_vm(struct vm *v, struct kc_kvm_probe *p)
 	}
 	memcpy(v->mem + CODE_ADDR, code, sizeof(code));
 	region = (struct kvm_userspace_memory_region){
-		.slot = 0, .guest_phys_addr = 0, .memory_size = GUEST_MEM_SIZE,
+		.slot = 0,
+		.guest_phys_addr = 0,
+		.memory_size = GUEST_MEM_SIZE,
 		.userspace_addr = (uintptr_t)v->mem,
 	};
 	if (ioctl(v->vm, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
@@ -339,8 +352,9 @@ static void probe(const char *dev_path, struct shared *s)
 	p->ratio = kc_kvm_probe_guest_ns_per_iter(p) / kc_kvm_probe_host_ns_per_iter(p);
 	p->native = p->ratio <= KC_KVM_NATIVE_MAX_RATIO;
 	if (!p->native)
-		why(p, "guest kernel-mode code runs %.0fx slower than on the host (%.1f ns per "
-		       "loop iteration vs %.2f ns): KVM emulates it",
+		why(p,
+		    "guest kernel-mode code runs %.0fx slower than on the host (%.1f ns per "
+		    "loop iteration vs %.2f ns): KVM emulates it",
 		    p->ratio, kc_kvm_probe_guest_ns_per_iter(p), kc_kvm_probe_host_ns_per_iter(p));
 out:
 	vm_close(&v);
@@ -438,14 +452,16 @@ int kc_kvm_probe_deadline(const char *dev_path, int deadline_ms, struct kc_kvm_p
 		if (!finished) {
 			out->timed_out = true;
 			if (stage == STAGE_LOOP)
-				why(out, "the guest loop (%llu iterations, %llu us on the host) did not "
-					 "finish within %d ms: KVM cannot run guest kernel code at a "
-					 "usable speed",
+				why(out,
+				    "the guest loop (%llu iterations, %llu us on the host) did not "
+				    "finish within %d ms: KVM cannot run guest kernel code at a "
+				    "usable speed",
 				    (unsigned long long)out->iterations,
 				    (unsigned long long)(out->host_ns / 1000), deadline_ms);
 			else
 				why(out, "KVM did not %s within %d ms",
-				    stage == STAGE_SETUP ? "set up a one-vCPU VM" : "answer", deadline_ms);
+				    stage == STAGE_SETUP ? "set up a one-vCPU VM" : "answer",
+				    deadline_ms);
 		} else if (reaped && WIFSIGNALED(status)) {
 			why(out, "the probe process was killed by signal %d (%s)", WTERMSIG(status),
 			    strsignal(WTERMSIG(status)));
@@ -498,14 +514,13 @@ json_t *kc_kvm_probe_to_json(const struct kc_kvm_probe *p)
 	for (size_t i = 0; i < KC_KVM_PROBE_NEXT; i++)
 		json_object_set_new(exts, p->exts[i].name ? p->exts[i].name : probed_exts[i].name,
 				    json_integer(p->exts[i].value));
-	return json_pack("{s:b, s:i, s:o, s:b, s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:s}",
-			 "Opened", p->opened, "APIVersion", p->api_version, "Extensions", exts,
-			 "Ran", p->ran, "Native", p->native, "TimedOut", p->timed_out,
-			 "Iterations", (json_int_t)p->iterations,
-			 "GuestNs", (json_int_t)p->guest_ns,
-			 "BaseIterations", (json_int_t)p->base_iterations,
-			 "BaseNs", (json_int_t)p->base_ns, "HostNs", (json_int_t)p->host_ns,
-			 "GuestNsPerIteration", kc_kvm_probe_guest_ns_per_iter(p),
-			 "HostNsPerIteration", kc_kvm_probe_host_ns_per_iter(p),
-			 "Ratio", p->ratio, "Reason", p->reason);
+	return json_pack(
+		"{s:b, s:i, s:o, s:b, s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:s}",
+		"Opened", p->opened, "APIVersion", p->api_version, "Extensions", exts, "Ran",
+		p->ran, "Native", p->native, "TimedOut", p->timed_out, "Iterations",
+		(json_int_t)p->iterations, "GuestNs", (json_int_t)p->guest_ns, "BaseIterations",
+		(json_int_t)p->base_iterations, "BaseNs", (json_int_t)p->base_ns, "HostNs",
+		(json_int_t)p->host_ns, "GuestNsPerIteration", kc_kvm_probe_guest_ns_per_iter(p),
+		"HostNsPerIteration", kc_kvm_probe_host_ns_per_iter(p), "Ratio", p->ratio, "Reason",
+		p->reason);
 }

@@ -48,25 +48,25 @@ struct json_t;
 
 struct kc_kvm_ext {
 	const char *name; /* "KVM_CAP_IRQCHIP" */
-	int value;        /* KVM_CHECK_EXTENSION result; 0 = absent */
+	int value; /* KVM_CHECK_EXTENSION result; 0 = absent */
 };
 
 enum { KC_KVM_PROBE_NEXT = 8 };
 
 struct kc_kvm_probe {
-	bool opened;     /* the device could be opened read-write */
+	bool opened; /* the device could be opened read-write */
 	int api_version; /* KVM_GET_API_VERSION (12 on every supported kernel); -1 if refused */
 	struct kc_kvm_ext exts[KC_KVM_PROBE_NEXT];
-	bool ran;        /* the guest loop reached HLT with the count done */
-	bool native;     /* ran, and within KC_KVM_NATIVE_MAX_RATIO of the host */
-	bool timed_out;  /* the deadline passed before the probe ended */
-	uint64_t iterations;      /* of the timed loop */
-	uint64_t guest_ns;        /* best time of the timed loop in the guest; 0 unless ran */
+	bool ran; /* the guest loop reached HLT with the count done */
+	bool native; /* ran, and within KC_KVM_NATIVE_MAX_RATIO of the host */
+	bool timed_out; /* the deadline passed before the probe ended */
+	uint64_t iterations; /* of the timed loop */
+	uint64_t guest_ns; /* best time of the timed loop in the guest; 0 unless ran */
 	uint64_t base_iterations; /* of the short loop */
-	uint64_t base_ns;         /* best time of the short loop in the guest; 0 unless ran */
-	uint64_t host_ns;         /* best time of the timed loop on the host CPU */
-	double ratio;             /* guest over host time per iteration; 0 unless ran */
-	char reason[256];  /* why KVM is not usable or not native; "" when native */
+	uint64_t base_ns; /* best time of the short loop in the guest; 0 unless ran */
+	uint64_t host_ns; /* best time of the timed loop on the host CPU */
+	double ratio; /* guest over host time per iteration; 0 unless ran */
+	char reason[256]; /* why KVM is not usable or not native; "" when native */
 };
 
 /*

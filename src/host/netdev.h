@@ -17,10 +17,10 @@
 #define KC_VM_MAX_NETDEV_FDS 8
 
 struct kc_vm_netdev {
-	const char *id;   /* the VMM's netdev id: [A-Za-z0-9_-], at most 15 bytes */
-	uint8_t mac[6];   /* the guest NIC's MAC (the pod veth's) */
-	const int *fds;   /* the TAP's queue fds: still the caller's, the VMM gets copies */
-	unsigned n_fds;   /* 1 to KC_VM_MAX_NETDEV_FDS */
+	const char *id; /* the VMM's netdev id: [A-Za-z0-9_-], at most 15 bytes */
+	uint8_t mac[6]; /* the guest NIC's MAC (the pod veth's) */
+	const int *fds; /* the TAP's queue fds: still the caller's, the VMM gets copies */
+	unsigned n_fds; /* 1 to KC_VM_MAX_NETDEV_FDS */
 };
 
 #endif

@@ -38,8 +38,7 @@ static int proc_bad(kc_error_t *err, pid_t pid, const char *file, const char *wh
 
 /* Reads dirfd/name whole into a malloc'd NUL-terminated buffer of at most
  * max bytes; more is an error (a /proc file is never that large). */
-static int read_at(int dirfd, pid_t pid, const char *name, size_t max, char **out,
-		   kc_error_t *err)
+static int read_at(int dirfd, pid_t pid, const char *name, size_t max, char **out, kc_error_t *err)
 {
 	cleanup_close int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	cleanup_free char *buf = NULL;
@@ -81,8 +80,7 @@ int kc_proc_open(pid_t pid, kc_error_t *err)
 		snprintf(path, sizeof(path), "/proc/%d", pid);
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT)
-		return kc_error_set(err, ESRCH, "process %d: no such process (no `%s`)", pid,
-				    path);
+		return kc_error_set(err, ESRCH, "process %d: no such process (no `%s`)", pid, path);
 	if (fd < 0)
 		return kc_error_set(err, errno, "open `%s`", path);
 	return fd;
@@ -149,8 +147,8 @@ static int parse_stat(char *buf, pid_t pid, struct kc_procstat *st, kc_error_t *
 		if (!take_i64(&p, &v))
 			goto bad;
 	}
-	if (!take_u64(&p, &st->utime) || !take_u64(&p, &st->stime) ||
-	    !take_i64(&p, &st->cutime) || !take_i64(&p, &st->cstime))
+	if (!take_u64(&p, &st->utime) || !take_u64(&p, &st->stime) || !take_i64(&p, &st->cutime) ||
+	    !take_i64(&p, &st->cstime))
 		goto bad;
 	for (int i = 18; i <= 19; i++) { /* priority, nice */
 		int64_t v;
@@ -167,7 +165,10 @@ bad:
 	return proc_bad(err, pid, "stat", "a field is not a number");
 }
 
-#define STATUS(key, field, kib) { key, offsetof(struct kc_procstat, status.field), kib }
+#define STATUS(key, field, kib) \
+	{ \
+		key, offsetof(struct kc_procstat, status.field), kib \
+	}
 static const struct {
 	const char *key;
 	size_t off;
@@ -213,8 +214,9 @@ static int parse_status(char *buf, pid_t pid, struct kc_procstat *st, kc_error_t
 			while (*p == '\t')
 				p++;
 			if (!take_u64(&p, &v))
-				return kc_error_set(err, EINVAL, "`/proc/%d/status`: %s: not a number",
-						    pid, line);
+				return kc_error_set(err, EINVAL,
+						    "`/proc/%d/status`: %s: not a number", pid,
+						    line);
 			if (status_keys[i].kib) {
 				if (strcmp(p, " kB") != 0 || v > UINT64_MAX / 1024)
 					return kc_error_set(err, EINVAL,
@@ -228,7 +230,10 @@ static int parse_status(char *buf, pid_t pid, struct kc_procstat *st, kc_error_t
 	return 0;
 }
 
-#define IO(key, field) { key, offsetof(struct kc_procstat, io.field) }
+#define IO(key, field) \
+	{ \
+		key, offsetof(struct kc_procstat, io.field) \
+	}
 static const struct {
 	const char *key;
 	size_t off;
@@ -390,10 +395,10 @@ static int parse_netdev_line(char *line, pid_t pid, struct kc_netdev_stat *d, kc
 {
 	char *colon = strchr(line, ':'), *name = line, *p;
 	uint64_t *f[16] = {
-		&d->rx_bytes, &d->rx_packets, &d->rx_errs, &d->rx_drop, &d->rx_fifo,
-		&d->rx_frame, &d->rx_compressed, &d->rx_multicast, &d->tx_bytes,
-		&d->tx_packets, &d->tx_errs, &d->tx_drop, &d->tx_fifo, &d->tx_colls,
-		&d->tx_carrier, &d->tx_compressed,
+		&d->rx_bytes, &d->rx_packets, &d->rx_errs,	 &d->rx_drop,
+		&d->rx_fifo,  &d->rx_frame,   &d->rx_compressed, &d->rx_multicast,
+		&d->tx_bytes, &d->tx_packets, &d->tx_errs,	 &d->tx_drop,
+		&d->tx_fifo,  &d->tx_colls,   &d->tx_carrier,	 &d->tx_compressed,
 	};
 
 	if (!colon)
@@ -408,8 +413,10 @@ static int parse_netdev_line(char *line, pid_t pid, struct kc_netdev_stat *d, kc
 	p = colon + 1;
 	for (size_t i = 0; i < KC_ARRAY_SIZE(f); i++)
 		if (!take_u64(&p, f[i]))
-			return kc_error_set(err, EINVAL, "`/proc/%d/net/dev`: %s: a counter is not "
-					    "a number", pid, d->name);
+			return kc_error_set(err, EINVAL,
+					    "`/proc/%d/net/dev`: %s: a counter is not "
+					    "a number",
+					    pid, d->name);
 	return 0;
 }
 

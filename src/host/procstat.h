@@ -32,23 +32,22 @@ struct kc_procstat {
 	uint64_t utime, stime;
 	int64_t cutime, cstime;
 	uint64_t threads;
-	uint64_t starttime;	/* ticks after boot */
-	uint64_t vsize;		/* bytes */
+	uint64_t starttime; /* ticks after boot */
+	uint64_t vsize; /* bytes */
 	uint64_t rss_pages;
 
 	/* /proc/PID/status; Vm* and Rss* in bytes, 0 where the kernel has no such line */
 	struct {
-		uint64_t vmpeak, vmsize, vmlck, vmpin, vmhwm, vmrss, rssanon, rssfile,
-			rssshmem, vmdata, vmstk, vmexe, vmlib, vmpte, vmpmd, vmswap,
-			hugetlbpages, voluntary_ctxt_switches, nonvoluntary_ctxt_switches;
+		uint64_t vmpeak, vmsize, vmlck, vmpin, vmhwm, vmrss, rssanon, rssfile, rssshmem,
+			vmdata, vmstk, vmexe, vmlib, vmpte, vmpmd, vmswap, hugetlbpages,
+			voluntary_ctxt_switches, nonvoluntary_ctxt_switches;
 	} status;
 
 	/* /proc/PID/io: needs the right to ptrace the process; has_io false
 	 * (and the rest zero) where that was refused. */
 	bool has_io;
 	struct {
-		uint64_t rchar, wchar, syscr, syscw, read_bytes, write_bytes,
-			cancelled_write_bytes;
+		uint64_t rchar, wchar, syscr, syscw, read_bytes, write_bytes, cancelled_write_bytes;
 	} io;
 
 	/* entries of /proc/PID/fd */

@@ -12,10 +12,10 @@
 #include "lib/util.h"
 #include "ttrpc/transport.h"
 
-#define RETRY_MIN_NS 5000000ull    /* 5 ms */
-#define RETRY_MAX_NS 100000000ull  /* 100 ms */
+#define RETRY_MIN_NS 5000000ull /* 5 ms */
+#define RETRY_MAX_NS 100000000ull /* 100 ms */
 #define ATTEMPT_MAX_NS 1000000000ull
-#define RECHECK_NS 2000000000ull  /* one Check attempt on a known-good VM */
+#define RECHECK_NS 2000000000ull /* one Check attempt on a known-good VM */
 
 static bool retryable(int e)
 {
@@ -45,7 +45,8 @@ static int pause_watching(uint64_t until, const int *abort_fds, size_t n, kc_err
 		}
 		r = poll(pfd, n, timeout);
 		if (r > 0)
-			return kc_error_set(err, ECHILD, "gave up waiting: a process it needs exited");
+			return kc_error_set(err, ECHILD,
+					    "gave up waiting: a process it needs exited");
 		if (r < 0 && errno != EINTR)
 			return kc_error_set(err, errno, "poll");
 		if (!until)
@@ -134,8 +135,8 @@ int kc_agent_check_retry(struct kc_ttrpc_client *c, uint64_t deadline, kc_error_
 	}
 }
 
-int kc_agent_wait_ready(const char *uri, uint64_t deadline, const int *abort_fds,
-			size_t n_abort, int *conn_fd, kc_error_t *err)
+int kc_agent_wait_ready(const char *uri, uint64_t deadline, const int *abort_fds, size_t n_abort,
+			int *conn_fd, kc_error_t *err)
 {
 	struct kc_loop *loop = NULL;
 	int ret, keep = -1;

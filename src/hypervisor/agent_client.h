@@ -47,7 +47,7 @@ int kc_agent_check_retry(struct kc_ttrpc_client *c, uint64_t deadline, kc_error_
  * connection that answered is kept and returned there (the caller owns
  * it); otherwise it is closed.
  */
-int kc_agent_wait_ready(const char *uri, uint64_t deadline, const int *abort_fds,
-			size_t n_abort, int *conn_fd, kc_error_t *err);
+int kc_agent_wait_ready(const char *uri, uint64_t deadline, const int *abort_fds, size_t n_abort,
+			int *conn_fd, kc_error_t *err);
 
 #endif

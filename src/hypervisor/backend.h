@@ -34,8 +34,7 @@ struct kc_vm_ops {
 	int (*pause)(void *impl, kc_error_t *err);
 	int (*resume)(void *impl, kc_error_t *err);
 	int (*save)(void *impl, const char *dir, kc_error_t *err);
-	int (*restore)(const struct kc_vm_spec *spec, const char *dir, void **impl,
-		       kc_error_t *err);
+	int (*restore)(const struct kc_vm_spec *spec, const char *dir, void **impl, kc_error_t *err);
 	int (*add_device)(void *impl, const struct kc_vm_device *dev, kc_error_t *err);
 	int (*remove_device)(void *impl, const struct kc_vm_device *dev, kc_error_t *err);
 	int (*query)(void *impl, struct kc_vm_info *info, kc_error_t *err);
@@ -46,7 +45,7 @@ extern const struct kc_vm_ops kc_qemu_vm_ops;
 /* kc_vm_start() with the back end given, not looked up: for back ends
  * outside the table (tests).  A table that lacks a required op is
  * -EINVAL naming it. */
-int kc_vm_start_ops(const struct kc_vm_ops *ops, const struct kc_vm_spec *spec,
-		    struct kc_vm **out, kc_error_t *err);
+int kc_vm_start_ops(const struct kc_vm_ops *ops, const struct kc_vm_spec *spec, struct kc_vm **out,
+		    kc_error_t *err);
 
 #endif

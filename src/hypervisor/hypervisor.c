@@ -25,12 +25,11 @@ struct kc_vm {
 static int not_supported(const char *id, const struct kc_vm_ops *ops, const char *op,
 			 kc_error_t *err)
 {
-	return kc_error_set_status(err, ENOTSUP, "VM %s: %s: not supported by the %s back end", id, op,
-			   ops->name);
+	return kc_error_set_status(err, ENOTSUP, "VM %s: %s: not supported by the %s back end", id,
+				   op, ops->name);
 }
 
-static int find_backend(const struct kc_vm_spec *spec, const struct kc_vm_ops **out,
-			kc_error_t *err)
+static int find_backend(const struct kc_vm_spec *spec, const struct kc_vm_ops **out, kc_error_t *err)
 {
 	const char *name = spec->cfg->hypervisor.name;
 
@@ -42,8 +41,7 @@ static int find_backend(const struct kc_vm_spec *spec, const struct kc_vm_ops **
 			return 0;
 		}
 	}
-	return kc_error_set(err, ENOTSUP, "[hypervisor.%s]: not supported (kata-c runs qemu)",
-			    name);
+	return kc_error_set(err, ENOTSUP, "[hypervisor.%s]: not supported (kata-c runs qemu)", name);
 }
 
 static int check_ops(const struct kc_vm_ops *ops, kc_error_t *err)
@@ -82,8 +80,8 @@ static struct kc_vm *vm_new(const struct kc_vm_ops *ops, void *impl, const char 
 	return vm;
 }
 
-int kc_vm_start_ops(const struct kc_vm_ops *ops, const struct kc_vm_spec *spec,
-		    struct kc_vm **out, kc_error_t *err)
+int kc_vm_start_ops(const struct kc_vm_ops *ops, const struct kc_vm_spec *spec, struct kc_vm **out,
+		    kc_error_t *err)
 {
 	void *impl = NULL;
 	int ret;
@@ -118,8 +116,10 @@ int kc_vm_restore(const struct kc_vm_spec *spec, const char *dir, struct kc_vm *
 	if (ret < 0)
 		return ret;
 	if (!dir || dir[0] != '/')
-		return kc_error_set(err, EINVAL, "VM %s: restore: the state directory must be an "
-				    "absolute path, not `%s`", spec->id, dir ? dir : "");
+		return kc_error_set(err, EINVAL,
+				    "VM %s: restore: the state directory must be an "
+				    "absolute path, not `%s`",
+				    spec->id, dir ? dir : "");
 	if (!ops->restore)
 		return not_supported(spec->id, ops, "restore", err);
 	ret = ops->restore(spec, dir, &impl, err);
@@ -183,8 +183,10 @@ int kc_vm_resume(struct kc_vm *vm, kc_error_t *err)
 int kc_vm_save(struct kc_vm *vm, const char *dir, kc_error_t *err)
 {
 	if (!dir || dir[0] != '/')
-		return kc_error_set(err, EINVAL, "VM %s: save: the state directory must be an "
-				    "absolute path, not `%s`", vm->id, dir ? dir : "");
+		return kc_error_set(err, EINVAL,
+				    "VM %s: save: the state directory must be an "
+				    "absolute path, not `%s`",
+				    vm->id, dir ? dir : "");
 	if (!vm->ops->save)
 		return not_supported(vm->id, vm->ops, "save", err);
 	return vm->ops->save(vm->impl, dir, err);
@@ -246,8 +248,8 @@ static void describe_device(const struct kc_vm_device *dev, char *buf, size_t si
  * device is made of, for remove_device what names it (the id, or the
  * amount).  Each failure names the field.
  */
-static int check_device(const char *vm_id, const char *op, const struct kc_vm_device *dev,
-			bool add, kc_error_t *err)
+static int check_device(const char *vm_id, const char *op, const struct kc_vm_device *dev, bool add,
+			kc_error_t *err)
 {
 	const char *bad = NULL;
 	char what[96], buf[64];
@@ -309,7 +311,7 @@ static int device_op(struct kc_vm *vm, const char *op, bool add,
 		return fn(vm->impl, dev, err);
 	describe_device(dev, what, sizeof(what));
 	return kc_error_set_status(err, ENOTSUP, "VM %s: %s (%s): not supported by the %s back end",
-			   vm->id, op, what, vm->ops->name);
+				   vm->id, op, what, vm->ops->name);
 }
 
 int kc_vm_add_device(struct kc_vm *vm, const struct kc_vm_device *dev, kc_error_t *err)

@@ -30,15 +30,15 @@
 
 struct kc_vm_spec {
 	const struct kc_config *cfg; /* [hypervisor.qemu] and [agent.kata] settings */
-	const char *id;              /* the sandbox id, for names and logs */
-	const char *run_dir;         /* private dir (created if missing) for sockets and logs */
-	const char *shared_dir;      /* exported over virtio-fs with tag "kataShared"; NULL: none */
-	unsigned vcpus;              /* 0: the configuration's default_vcpus */
-	unsigned memory_mib;         /* 0: the configuration's default_memory */
-	const char *kernel_params;   /* appended to the configuration's; may be NULL */
-	const char *console_log;     /* guest console to this file; NULL: only when debugging */
-	uint64_t agent_timeout_ns;   /* 0: the configuration's dial_timeout */
-	bool keep_agent_conn;        /* keep the connection that answered Check for
+	const char *id; /* the sandbox id, for names and logs */
+	const char *run_dir; /* private dir (created if missing) for sockets and logs */
+	const char *shared_dir; /* exported over virtio-fs with tag "kataShared"; NULL: none */
+	unsigned vcpus; /* 0: the configuration's default_vcpus */
+	unsigned memory_mib; /* 0: the configuration's default_memory */
+	const char *kernel_params; /* appended to the configuration's; may be NULL */
+	const char *console_log; /* guest console to this file; NULL: only when debugging */
+	uint64_t agent_timeout_ns; /* 0: the configuration's dial_timeout */
+	bool keep_agent_conn; /* keep the connection that answered Check for
 	                              * kc_vm_take_agent_fd() */
 	const struct kc_vm_netdev *netdevs; /* NICs; NULL (n_netdevs 0): none */
 	size_t n_netdevs;
@@ -121,18 +121,18 @@ struct kc_vm_device {
 	enum kc_vm_device_type type;
 	union {
 		struct {
-			const char *id;        /* the VMM's device id */
-			const char *path;      /* host file or block device */
+			const char *id; /* the VMM's device id */
+			const char *path; /* host file or block device */
 			bool read_only;
-			const char *serial;    /* the guest's /dev/disk/by-id name; NULL: none */
-			const char *driver;    /* NULL: the back end's (virtio-blk) */
+			const char *serial; /* the guest's /dev/disk/by-id name; NULL: none */
+			const char *driver; /* NULL: the back end's (virtio-blk) */
 		} disk;
-		struct kc_vm_netdev net;       /* netdev.h; the fds stay the caller's */
+		struct kc_vm_netdev net; /* netdev.h; the fds stay the caller's */
 		struct {
-			unsigned size_mib;     /* added (or removed) memory */
+			unsigned size_mib; /* added (or removed) memory */
 		} memory;
 		struct {
-			unsigned count;        /* vCPUs added (or removed) */
+			unsigned count; /* vCPUs added (or removed) */
 		} vcpus;
 		struct {
 			const char *id;
@@ -152,9 +152,9 @@ int kc_vm_add_device(struct kc_vm *vm, const struct kc_vm_device *dev, kc_error_
 int kc_vm_remove_device(struct kc_vm *vm, const struct kc_vm_device *dev, kc_error_t *err);
 
 enum kc_vm_state {
-	KC_VM_STOPPED,  /* the VMM has exited (or kc_vm_stop() ran) */
-	KC_VM_RUNNING,  /* the vCPUs run */
-	KC_VM_PAUSED,   /* the VMM runs, the vCPUs do not (kc_vm_pause(), or the VMM's
+	KC_VM_STOPPED, /* the VMM has exited (or kc_vm_stop() ran) */
+	KC_VM_RUNNING, /* the vCPUs run */
+	KC_VM_PAUSED, /* the VMM runs, the vCPUs do not (kc_vm_pause(), or the VMM's
 	                 * own reasons: QEMU's "suspended", "debug", ...) */
 };
 
@@ -162,11 +162,11 @@ enum kc_vm_state {
 const char *kc_vm_state_name(enum kc_vm_state state);
 
 struct kc_vm_info {
-	pid_t pid;                /* the VMM's; 0 once stopped */
-	enum kc_vm_state state;   /* asked of the VMM (QMP query-status) while it runs */
-	unsigned vcpus;           /* asked of the VMM while it runs; as started after */
+	pid_t pid; /* the VMM's; 0 once stopped */
+	enum kc_vm_state state; /* asked of the VMM (QMP query-status) while it runs */
+	unsigned vcpus; /* asked of the VMM while it runs; as started after */
 	unsigned memory_mib;
-	const char *agent_uri;    /* kc_vm_agent_uri(): valid while vm is */
+	const char *agent_uri; /* kc_vm_agent_uri(): valid while vm is */
 };
 
 /* What the VM is now. */

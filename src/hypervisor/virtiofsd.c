@@ -77,16 +77,20 @@ int kc_virtiofsd_start(const struct kc_config *cfg, const char *socket, const ch
 			cleanup_free char *tail = kc_log_tail(log, 1024);
 			char how[64];
 
-			ret = kc_error_set_status(err, ECHILD, "virtiofsd for `%s` %s before its socket "
-					   "appeared: %s", dir, kc_child_describe(c, how, sizeof(how)),
-					   *tail ? tail : "(no output)");
+			ret = kc_error_set_status(err, ECHILD,
+						  "virtiofsd for `%s` %s before its socket "
+						  "appeared: %s",
+						  dir, kc_child_describe(c, how, sizeof(how)),
+						  *tail ? tail : "(no output)");
 			kc_child_stop(c, false, 0);
 			return ret;
 		}
 		if (kc_monotonic_ns() >= deadline) {
 			kc_child_stop(c, true, 1000000000ull);
-			return kc_error_set(err, ETIMEDOUT, "virtiofsd for `%s`: socket `%s` did not "
-					    "appear in time", dir, socket);
+			return kc_error_set(err, ETIMEDOUT,
+					    "virtiofsd for `%s`: socket `%s` did not "
+					    "appear in time",
+					    dir, socket);
 		}
 		nanosleep(&ts, NULL);
 	}

@@ -65,8 +65,8 @@ struct key_desc {
 	const char *const *def_strv;
 	int64_t min, max;
 	const char *const *choices; /* allowed string values, NULL-terminated */
-	const char *annotation;     /* annotation name when it differs from `name` */
-	size_t valid_paths;         /* offset of the kc_strv of globs an annotation must match */
+	const char *annotation; /* annotation name when it differs from `name` */
+	size_t valid_paths; /* offset of the kc_strv of globs an annotation must match */
 };
 
 #define OFF(field) offsetof(struct kc_config, field)
@@ -77,17 +77,25 @@ struct key_desc {
 #define SEC_OF_factory SEC_FACTORY
 
 #define STR(sec, field, def, fl, ...) \
-	{ .section = SEC_OF_##sec, .name = #field, .type = KEY_STRING, .offset = OFF(sec.field), \
-	  .flags = fl, .def_string = def, __VA_ARGS__ }
+	{ \
+		.section = SEC_OF_##sec, .name = #field, .type = KEY_STRING, \
+		.offset = OFF(sec.field), .flags = fl, .def_string = def, __VA_ARGS__ \
+	}
 #define BOOL(sec, field, def, fl) \
-	{ .section = SEC_OF_##sec, .name = #field, .type = KEY_BOOL, .offset = OFF(sec.field), \
-	  .flags = fl, .def_int = def }
+	{ \
+		.section = SEC_OF_##sec, .name = #field, .type = KEY_BOOL, \
+		.offset = OFF(sec.field), .flags = fl, .def_int = def \
+	}
 #define INT(sec, field, def, lo, hi, fl, ...) \
-	{ .section = SEC_OF_##sec, .name = #field, .type = KEY_INT, .offset = OFF(sec.field), \
-	  .flags = fl, .def_int = def, .min = lo, .max = hi, __VA_ARGS__ }
+	{ \
+		.section = SEC_OF_##sec, .name = #field, .type = KEY_INT, .offset = OFF(sec.field), \
+		.flags = fl, .def_int = def, .min = lo, .max = hi, __VA_ARGS__ \
+	}
 #define STRV(sec, field, def, fl) \
-	{ .section = SEC_OF_##sec, .name = #field, .type = KEY_STRV, .offset = OFF(sec.field), \
-	  .flags = fl, .def_strv = def }
+	{ \
+		.section = SEC_OF_##sec, .name = #field, .type = KEY_STRV, \
+		.offset = OFF(sec.field), .flags = fl, .def_strv = def \
+	}
 
 #define ANN KEY_ANNOTATION
 #define NI KEY_UNIMPLEMENTED
@@ -98,8 +106,8 @@ static const char *const choices_accel[] = { "auto", "kvm", "tcg", NULL };
 static const char *const choices_shared_fs[] = { "virtio-fs", "virtio-9p", "virtio-fs-nydus",
 						 "none", NULL };
 static const char *const choices_fs_cache[] = { "auto", "always", "never", "metadata", NULL };
-static const char *const choices_block_driver[] = { "virtio-blk", "virtio-scsi", "virtio-mmio",
-						    "nvdimm", "virtio-blk-ccw", NULL };
+static const char *const choices_block_driver[] = { "virtio-blk", "virtio-scsi",    "virtio-mmio",
+						    "nvdimm",	  "virtio-blk-ccw", NULL };
 static const char *const choices_aio[] = { "io_uring", "threads", "native", NULL };
 static const char *const choices_vfio_port[] = { "no-port", "root-port", "bridge-port",
 						 "switch-port", NULL };
@@ -126,17 +134,19 @@ static const char *const empty_strv[] = { NULL };
  * (the VM is sized once, from the pod's spec).
  */
 static const struct key_desc keys[] = {
-	STR(hypervisor, path, "/usr/bin/qemu-system-x86_64", KEY_PATH | ANN, VALID(valid_hypervisor_paths)),
-	STR(hypervisor, kernel, KC_SHARE_DIR "/vmlinux.container", KEY_PATH | ANN, VALID(valid_kernel_paths)),
+	STR(hypervisor, path, "/usr/bin/qemu-system-x86_64", KEY_PATH | ANN,
+	    VALID(valid_hypervisor_paths)),
+	STR(hypervisor, kernel, KC_SHARE_DIR "/vmlinux.container", KEY_PATH | ANN,
+	    VALID(valid_kernel_paths)),
 	STR(hypervisor, image, "", KEY_PATH | KEY_OPTIONAL | ANN, VALID(valid_image_paths)),
-	STR(hypervisor, initrd, KC_SHARE_DIR "/kata-containers-initrd.img", KEY_PATH | KEY_OPTIONAL | ANN,
-	    VALID(valid_initrd_paths)),
+	STR(hypervisor, initrd, KC_SHARE_DIR "/kata-containers-initrd.img",
+	    KEY_PATH | KEY_OPTIONAL | ANN, VALID(valid_initrd_paths)),
 	STR(hypervisor, firmware, "", KEY_PATH | KEY_OPTIONAL | NI),
 	STR(hypervisor, machine_type, "microvm", ANN, .choices = choices_machine),
 	STR(hypervisor, machine_accelerators, "", ANN | NI),
 	STR(hypervisor, cpu_features, "pmu=off", ANN | NI),
-	STR(hypervisor, kernel_params, "cgroup_no_v1=all lockdown=confidentiality percpu_alloc=page",
-	    ANN | KEY_KERNEL_PARAMS),
+	STR(hypervisor, kernel_params,
+	    "cgroup_no_v1=all lockdown=confidentiality percpu_alloc=page", ANN | KEY_KERNEL_PARAMS),
 	STR(hypervisor, accel, "auto", 0, .choices = choices_accel),
 	STRV(hypervisor, valid_hypervisor_paths, def_hypervisor_paths, 0),
 	STRV(hypervisor, valid_kernel_paths, def_kernel_paths, 0),
@@ -375,12 +385,16 @@ int kc_kernel_params_check(const char *params, kc_error_t *err)
 			unsigned char c = (unsigned char)p[i];
 
 			if (c == '"')
-				return kc_error_set(err, 0, "kernel parameter `%.*s`: a quote is not "
+				return kc_error_set(err, 0,
+						    "kernel parameter `%.*s`: a quote is not "
 						    "allowed (the kernel would join the rest of "
-						    "the command line to it)", (int)n, p);
+						    "the command line to it)",
+						    (int)n, p);
 			if (c < 0x20 || c == 0x7f)
-				return kc_error_set(err, 0, "kernel parameter `%.*s...`: control "
-						    "character 0x%02x is not allowed", (int)i, p, c);
+				return kc_error_set(err, 0,
+						    "kernel parameter `%.*s...`: control "
+						    "character 0x%02x is not allowed",
+						    (int)i, p, c);
 		}
 		p += n;
 	}
@@ -396,12 +410,10 @@ static int check_string(const struct key_desc *k, const char *s, const char *whe
 		return kc_error_wrap(err, "%s%s", where, keyname);
 	if (k->choices && !in_list(k->choices, s)) {
 		cleanup_free char *list = join_list(k->choices);
-		return kc_error_set(err, 0, "%s%s: `%s` is not one of: %s", where, keyname, s,
-				    list);
+		return kc_error_set(err, 0, "%s%s: `%s` is not one of: %s", where, keyname, s, list);
 	}
 	if ((k->flags & KEY_PATH) && s[0] != '\0' && s[0] != '/')
-		return kc_error_set(err, 0, "%s%s: `%s` is not an absolute path", where,
-				    keyname, s);
+		return kc_error_set(err, 0, "%s%s: `%s` is not an absolute path", where, keyname, s);
 	if ((k->flags & KEY_PATH) && !(k->flags & KEY_OPTIONAL) && s[0] == '\0')
 		return kc_error_set(err, 0, "%s%s: a path is required", where, keyname);
 	return 0;
@@ -411,8 +423,9 @@ static int check_int(const struct key_desc *k, int64_t v, const char *where, con
 		     kc_error_t *err)
 {
 	if (v < k->min || v > k->max)
-		return kc_error_set(err, 0, "%s%s: %" PRId64 " is out of range (%" PRId64
-				    "..%" PRId64 ")", where, keyname, v, k->min, k->max);
+		return kc_error_set(err, 0,
+				    "%s%s: %" PRId64 " is out of range (%" PRId64 "..%" PRId64 ")",
+				    where, keyname, v, k->min, k->max);
 	return 0;
 }
 
@@ -486,12 +499,12 @@ static int set_from_toml(struct kc_config *cfg, const struct key_desc *k,
 			const struct kc_toml_value *item = kc_toml_array_get(v->u.array, i);
 
 			if (item->type != KC_TOML_STRING || strlen(item->u.s.ptr) != item->u.s.len)
-				return kc_error_set(err, 0,
-						    "%s:%u:%u: %s: item %zu: expected a string, got %s",
-						    file, item->line, item->col, keyname, i + 1,
-						    item->type == KC_TOML_STRING ?
-							    "a string with a NUL character" :
-							    kc_toml_type_name(item->type));
+				return kc_error_set(
+					err, 0, "%s:%u:%u: %s: item %zu: expected a string, got %s",
+					file, item->line, item->col, keyname, i + 1,
+					item->type == KC_TOML_STRING
+						? "a string with a NUL character"
+						: kc_toml_type_name(item->type));
 			strv_append(sv, item->u.s.ptr);
 		}
 		break;
@@ -604,8 +617,9 @@ static void check_implemented(const struct kc_config *cfg, const struct key_desc
 		return;
 	cleanup_free char *sec = section_text(cfg, k->section);
 	cleanup_free char *value = value_text(cfg, k);
-	add_warning(w, true, kc_xasprintf("%s: [%s] %s = %s: not implemented by kata-c (ignored)",
-					  where, sec, k->name, value));
+	add_warning(w, true,
+		    kc_xasprintf("%s: [%s] %s = %s: not implemented by kata-c (ignored)", where,
+				 sec, k->name, value));
 }
 
 bool kc_config_key_implemented(const char *section, const char *key)
@@ -663,25 +677,26 @@ static int load_named_section(struct kc_config *cfg, enum section sec,
 	size_t n;
 
 	if (v->type != KC_TOML_TABLE)
-		return kc_error_set(err, 0, "%s:%u:%u: `%s` must be a table such as [%s.%s]",
-				    file, v->line, v->col, secname, secname, supported[0]);
+		return kc_error_set(err, 0, "%s:%u:%u: `%s` must be a table such as [%s.%s]", file,
+				    v->line, v->col, secname, secname, supported[0]);
 	t = v->u.table;
 	n = kc_toml_table_len(t);
 	if (n == 0)
 		return 0;
 	if (n > 1) {
 		const struct kc_toml_value *second = kc_toml_table_value(t, 1);
-		return kc_error_set(err, 0,
-				    "%s:%u:%u: more than one [%s.*] section (`%s` and `%s`): keep one",
-				    file, second->line, second->col, secname,
-				    kc_toml_table_key(t, 0), kc_toml_table_key(t, 1));
+		return kc_error_set(
+			err, 0, "%s:%u:%u: more than one [%s.*] section (`%s` and `%s`): keep one",
+			file, second->line, second->col, secname, kc_toml_table_key(t, 0),
+			kc_toml_table_key(t, 1));
 	}
 	const char *name = kc_toml_table_key(t, 0);
 	const struct kc_toml_value *sub = kc_toml_table_value(t, 0);
 	cleanup_free char *prefix = kc_xasprintf("%s.%s", secname, name);
 
 	if (!in_list(supported, name))
-		return kc_error_set(err, 0, "%s:%u:%u: [%s] is not supported by kata-c (supported: %s)",
+		return kc_error_set(err, 0,
+				    "%s:%u:%u: [%s] is not supported by kata-c (supported: %s)",
 				    file, sub->line, sub->col, prefix, list);
 	if (sub->type != KC_TOML_TABLE)
 		return kc_error_set(err, 0, "%s:%u:%u: `%s` must be a table", file, sub->line,
@@ -734,11 +749,11 @@ int kc_config_load_file(const char *path, struct kc_config *cfg,
 		const struct kc_toml_value *v = kc_toml_table_value(root, i);
 
 		if (strcmp(name, "hypervisor") == 0) {
-			ret = load_named_section(cfg, SEC_HYPERVISOR, v, supported_hypervisors, path,
-						 warnings, err);
+			ret = load_named_section(cfg, SEC_HYPERVISOR, v, supported_hypervisors,
+						 path, warnings, err);
 		} else if (strcmp(name, "agent") == 0) {
-			ret = load_named_section(cfg, SEC_AGENT, v, supported_agents, path, warnings,
-						 err);
+			ret = load_named_section(cfg, SEC_AGENT, v, supported_agents, path,
+						 warnings, err);
 		} else if (strcmp(name, "runtime") == 0 || strcmp(name, "factory") == 0) {
 			enum section sec = name[0] == 'r' ? SEC_RUNTIME : SEC_FACTORY;
 			if (v->type != KC_TOML_TABLE) {
@@ -800,8 +815,8 @@ int kc_config_find(const char *explicit_path, char **out, kc_error_t *err)
 		tried = n;
 	}
 	return kc_error_set(err, 0,
-			    "no configuration file found: looked at %s (KATA_CONF_FILE is %s)", tried,
-			    env && *env ? env : "unset");
+			    "no configuration file found: looked at %s (KATA_CONF_FILE is %s)",
+			    tried, env && *env ? env : "unset");
 }
 
 int kc_config_load(const char *explicit_path, struct kc_config *cfg,
@@ -956,8 +971,8 @@ static int apply_annotation_value(struct kc_config *cfg, const struct key_desc *
 	case KEY_INT: {
 		unsigned long long v;
 		if (!kc_parse_u64(value, &v) || v > INT64_MAX)
-			return kc_error_set(err, 0, "%s`%s` is not a non-negative integer",
-					    where, value);
+			return kc_error_set(err, 0, "%s`%s` is not a non-negative integer", where,
+					    value);
 		if (check_int(k, (int64_t)v, "annotation ", annotation, err) < 0)
 			return -1;
 		*(int64_t *)f = (int64_t)v;
@@ -992,10 +1007,11 @@ static int apply_annotation_value(struct kc_config *cfg, const struct key_desc *
 			return -1;
 		if (!json_is_array(j))
 			return kc_error_set(err, 0, "%sexpected a JSON array of strings", where);
-		json_array_foreach (j, i, item) {
+		json_array_foreach(j, i, item)
+		{
 			if (!json_is_string(item))
-				return kc_error_set(err, 0,
-						    "%sitem %zu is not a string", where, i + 1);
+				return kc_error_set(err, 0, "%sitem %zu is not a string", where,
+						    i + 1);
 			strv_append(sv, json_string_value(item));
 		}
 		return 0;
@@ -1025,8 +1041,8 @@ int kc_config_apply_annotations(struct kc_config *cfg, const char *const *akeys,
 			sec = SEC_AGENT;
 			rest += 6;
 		} else {
-			return kc_error_set(err, 0, "annotation `%s`: unknown configuration section",
-					    a);
+			return kc_error_set(err, 0,
+					    "annotation `%s`: unknown configuration section", a);
 		}
 		/* As in Kata, only hypervisor keys are gated by enable_annotations. */
 		if (sec == SEC_HYPERVISOR &&
@@ -1045,9 +1061,9 @@ int kc_config_apply_annotations(struct kc_config *cfg, const char *const *akeys,
 			}
 		}
 		if (k == NULL)
-			return kc_error_set(err, 0,
-					    "annotation `%s`: kata-c does not support overriding `%s`",
-					    a, rest);
+			return kc_error_set(
+				err, 0, "annotation `%s`: kata-c does not support overriding `%s`",
+				a, rest);
 		if (apply_annotation_value(cfg, k, a, values[i], err) < 0)
 			return -1;
 		cleanup_free char *where = kc_xasprintf("annotation `%s`", a);

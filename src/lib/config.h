@@ -48,7 +48,7 @@ struct kc_hypervisor_config {
 	struct kc_strv enable_annotations;
 	int64_t default_vcpus;
 	int64_t default_maxvcpus;
-	int64_t default_memory;   /* MiB */
+	int64_t default_memory; /* MiB */
 	int64_t default_maxmemory; /* MiB, 0 = host memory */
 	int64_t memory_slots;
 	int64_t default_bridges;

@@ -8,10 +8,10 @@
 #include "util.h"
 
 static const char *const type_names[] = {
-	[KC_CONSOLE_OPEN] = "OPEN",       [KC_CONSOLE_STDIN] = "STDIN",
-	[KC_CONSOLE_EOF] = "EOF",         [KC_CONSOLE_RESIZE] = "RESIZE",
+	[KC_CONSOLE_OPEN] = "OPEN",	  [KC_CONSOLE_STDIN] = "STDIN",
+	[KC_CONSOLE_EOF] = "EOF",	  [KC_CONSOLE_RESIZE] = "RESIZE",
 	[KC_CONSOLE_STARTED] = "STARTED", [KC_CONSOLE_STDOUT] = "STDOUT",
-	[KC_CONSOLE_STDERR] = "STDERR",   [KC_CONSOLE_EXIT] = "EXIT",
+	[KC_CONSOLE_STDERR] = "STDERR",	  [KC_CONSOLE_EXIT] = "EXIT",
 	[KC_CONSOLE_ERROR] = "ERROR",
 };
 
@@ -44,8 +44,7 @@ static uint32_t get32(const uint8_t *p)
 	return (uint32_t)get16(p) << 16 | get16(p + 2);
 }
 
-size_t kc_console_encode(uint8_t *out, enum kc_console_type type, const void *payload,
-			 size_t len)
+size_t kc_console_encode(uint8_t *out, enum kc_console_type type, const void *payload, size_t len)
 {
 	out[0] = (uint8_t)type;
 	out[1] = 0;
@@ -72,8 +71,7 @@ size_t kc_console_encode_open(uint8_t *out, uint8_t flags, uint16_t rows, uint16
 	return KC_CONSOLE_HDR + 5 + clen;
 }
 
-size_t kc_console_encode_size(uint8_t *out, enum kc_console_type type, uint16_t rows,
-			      uint16_t cols)
+size_t kc_console_encode_size(uint8_t *out, enum kc_console_type type, uint16_t rows, uint16_t cols)
 {
 	uint8_t p[4];
 
@@ -103,35 +101,45 @@ int kc_console_parse(const uint8_t *buf, size_t len, bool from_host, struct kc_c
 	type = buf[0];
 	plen = get16(buf + 2);
 	if (type < KC_CONSOLE_OPEN || type > KC_CONSOLE_ERROR)
-		return kc_error_set_status(err, EPROTO, "debug console: unknown frame type %u from the %s",
-				    type, from);
+		return kc_error_set_status(err, EPROTO,
+					   "debug console: unknown frame type %u from the %s", type,
+					   from);
 	host_type = type <= KC_CONSOLE_RESIZE;
 	if (host_type != from_host)
-		return kc_error_set_status(err, EPROTO, "debug console: the %s sent %s, a %s's frame",
-				    from, kc_console_type_name(type), from_host ? "guest" : "host");
+		return kc_error_set_status(err, EPROTO,
+					   "debug console: the %s sent %s, a %s's frame", from,
+					   kc_console_type_name(type), from_host ? "guest" : "host");
 	if (buf[1] != 0)
-		return kc_error_set_status(err, EPROTO, "debug console: %s frame with reserved byte %u",
-				    kc_console_type_name(type), buf[1]);
+		return kc_error_set_status(err, EPROTO,
+					   "debug console: %s frame with reserved byte %u",
+					   kc_console_type_name(type), buf[1]);
 	if (plen > KC_CONSOLE_MAX_PAYLOAD)
-		return kc_error_set_status(err, EPROTO, "debug console: %s frame of %zu bytes (at most %d)",
-				    kc_console_type_name(type), plen, KC_CONSOLE_MAX_PAYLOAD);
+		return kc_error_set_status(err, EPROTO,
+					   "debug console: %s frame of %zu bytes (at most %d)",
+					   kc_console_type_name(type), plen, KC_CONSOLE_MAX_PAYLOAD);
 	switch (type) {
 	case KC_CONSOLE_OPEN:
 		if (plen < 5)
-			return kc_error_set_status(err, EPROTO, "debug console: OPEN frame of %zu bytes "
-					    "(at least 5)", plen);
+			return kc_error_set_status(err, EPROTO,
+						   "debug console: OPEN frame of %zu bytes "
+						   "(at least 5)",
+						   plen);
 		break;
 	case KC_CONSOLE_RESIZE:
 	case KC_CONSOLE_STARTED:
 	case KC_CONSOLE_EXIT:
 		if (plen != 4)
-			return kc_error_set_status(err, EPROTO, "debug console: %s frame of %zu bytes "
-					    "(4 exactly)", kc_console_type_name(type), plen);
+			return kc_error_set_status(err, EPROTO,
+						   "debug console: %s frame of %zu bytes "
+						   "(4 exactly)",
+						   kc_console_type_name(type), plen);
 		break;
 	case KC_CONSOLE_EOF:
 		if (plen != 0)
-			return kc_error_set_status(err, EPROTO, "debug console: EOF frame of %zu bytes "
-					    "(empty)", plen);
+			return kc_error_set_status(err, EPROTO,
+						   "debug console: EOF frame of %zu bytes "
+						   "(empty)",
+						   plen);
 		break;
 	default:
 		break;
@@ -148,11 +156,14 @@ int kc_console_parse(const uint8_t *buf, size_t len, bool from_host, struct kc_c
 		msg->rows = get16(msg->payload + 1);
 		msg->cols = get16(msg->payload + 3);
 		if (msg->flags & ~KC_CONSOLE_OPEN_TTY)
-			return kc_error_set_status(err, EPROTO, "debug console: OPEN with unknown flags "
-					    "0x%02x", msg->flags);
+			return kc_error_set_status(err, EPROTO,
+						   "debug console: OPEN with unknown flags "
+						   "0x%02x",
+						   msg->flags);
 		if (memchr(msg->payload + 5, '\0', plen - 5))
-			return kc_error_set_status(err, EPROTO, "debug console: OPEN's command holds a "
-					    "NUL byte");
+			return kc_error_set_status(err, EPROTO,
+						   "debug console: OPEN's command holds a "
+						   "NUL byte");
 		break;
 	case KC_CONSOLE_RESIZE:
 		msg->rows = get16(msg->payload);
@@ -165,11 +176,11 @@ int kc_console_parse(const uint8_t *buf, size_t len, bool from_host, struct kc_c
 	default:
 		break;
 	}
-	if ((type == KC_CONSOLE_RESIZE || (type == KC_CONSOLE_OPEN &&
-					   (msg->flags & KC_CONSOLE_OPEN_TTY))) &&
+	if ((type == KC_CONSOLE_RESIZE ||
+	     (type == KC_CONSOLE_OPEN && (msg->flags & KC_CONSOLE_OPEN_TTY))) &&
 	    (msg->rows == 0 || msg->cols == 0))
 		return kc_error_set_status(err, EPROTO, "debug console: %s with a %ux%u window",
-				    kc_console_type_name(type), msg->rows, msg->cols);
+					   kc_console_type_name(type), msg->rows, msg->cols);
 	return (int)(KC_CONSOLE_HDR + plen);
 }
 

@@ -32,16 +32,16 @@
 
 enum kc_console_type {
 	/* host -> guest */
-	KC_CONSOLE_OPEN = 1,    /* u8 flags, u16 rows, u16 cols, command (the rest; none: a shell) */
-	KC_CONSOLE_STDIN = 2,   /* bytes for the session's input */
-	KC_CONSOLE_EOF = 3,     /* no more input (empty) */
-	KC_CONSOLE_RESIZE = 4,  /* u16 rows, u16 cols */
+	KC_CONSOLE_OPEN = 1, /* u8 flags, u16 rows, u16 cols, command (the rest; none: a shell) */
+	KC_CONSOLE_STDIN = 2, /* bytes for the session's input */
+	KC_CONSOLE_EOF = 3, /* no more input (empty) */
+	KC_CONSOLE_RESIZE = 4, /* u16 rows, u16 cols */
 	/* guest -> host */
 	KC_CONSOLE_STARTED = 5, /* u32 pid of the shell: the answer to OPEN */
-	KC_CONSOLE_STDOUT = 6,  /* output (a terminal's: stdout and stderr together) */
-	KC_CONSOLE_STDERR = 7,  /* stderr, without a terminal */
-	KC_CONSOLE_EXIT = 8,    /* u32 status: the exit code, 128 + N after signal N */
-	KC_CONSOLE_ERROR = 9,   /* why there is no session (text); the session is over */
+	KC_CONSOLE_STDOUT = 6, /* output (a terminal's: stdout and stderr together) */
+	KC_CONSOLE_STDERR = 7, /* stderr, without a terminal */
+	KC_CONSOLE_EXIT = 8, /* u32 status: the exit code, 128 + N after signal N */
+	KC_CONSOLE_ERROR = 9, /* why there is no session (text); the session is over */
 };
 
 /* OPEN's flags. */
@@ -52,9 +52,9 @@ struct kc_console_msg {
 	const uint8_t *payload; /* in the parsed buffer */
 	size_t len;
 	/* Decoded, by type: */
-	uint8_t flags;          /* OPEN */
-	uint16_t rows, cols;    /* OPEN, RESIZE */
-	uint32_t value;         /* STARTED (pid), EXIT (status) */
+	uint8_t flags; /* OPEN */
+	uint16_t rows, cols; /* OPEN, RESIZE */
+	uint32_t value; /* STARTED (pid), EXIT (status) */
 };
 
 /* "OPEN", "STDIN", ...; "unknown" otherwise. */
@@ -64,13 +64,11 @@ const char *kc_console_type_name(unsigned type);
  * Writes one frame into out (room for KC_CONSOLE_HDR + len); returns its
  * size.  len must be at most KC_CONSOLE_MAX_PAYLOAD.
  */
-size_t kc_console_encode(uint8_t *out, enum kc_console_type type, const void *payload,
-			 size_t len);
+size_t kc_console_encode(uint8_t *out, enum kc_console_type type, const void *payload, size_t len);
 /* The fixed-size frames. */
 size_t kc_console_encode_open(uint8_t *out, uint8_t flags, uint16_t rows, uint16_t cols,
 			      const char *command);
-size_t kc_console_encode_size(uint8_t *out, enum kc_console_type type, uint16_t rows,
-			      uint16_t cols);
+size_t kc_console_encode_size(uint8_t *out, enum kc_console_type type, uint16_t rows, uint16_t cols);
 size_t kc_console_encode_u32(uint8_t *out, enum kc_console_type type, uint32_t value);
 
 /*

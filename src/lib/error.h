@@ -38,8 +38,7 @@ int kc_error_set_status(kc_error_t *err, int errnum, const char *fmt, ...)
 
 /* Prefixes the message of an existing error with context ("loading X: ...").
  * Returns the same negative value kc_error_set() returned. */
-int kc_error_wrap(kc_error_t *err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+int kc_error_wrap(kc_error_t *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* The negative value that represents *err (as returned when it was set). */
 int kc_error_ret(const kc_error_t *err);

@@ -119,8 +119,10 @@ static int line(struct conn *c, size_t max, const char *doing, char **out)
 		}
 		scanned = c->len - c->off;
 		if (scanned > max)
-			return kc_error_set(c->err, EPROTO, "`%s`: a line longer than %zu bytes "
-					    "while %s", c->sock, max, doing);
+			return kc_error_set(c->err, EPROTO,
+					    "`%s`: a line longer than %zu bytes "
+					    "while %s",
+					    c->sock, max, doing);
 		if (c->eof)
 			return kc_error_set(c->err, EPROTO, "`%s`: the answer ended while %s",
 					    c->sock, doing);
@@ -142,8 +144,9 @@ static int append(struct conn *c, struct kc_http_response *r, size_t max_body, s
 			if (ret < 0)
 				return ret;
 			if (c->len == c->off && c->eof)
-				return kc_error_set(c->err, EPROTO, "`%s`: the answer ended while %s",
-						    c->sock, doing);
+				return kc_error_set(c->err, EPROTO,
+						    "`%s`: the answer ended while %s", c->sock,
+						    doing);
 			continue;
 		}
 		if (r->len + take > max_body)
@@ -215,8 +218,9 @@ static int read_answer(struct conn *c, size_t max_body, struct kc_http_response 
 			*--e = '\0';
 		if (strcasecmp(l, "Content-Length") == 0) {
 			if (parse_size(v, 10, &clen) < 0)
-				return kc_error_set(c->err, EPROTO, "`%s`: a bad Content-Length `%.32s`",
-						    c->sock, v);
+				return kc_error_set(c->err, EPROTO,
+						    "`%s`: a bad Content-Length `%.32s`", c->sock,
+						    v);
 			have_len = true;
 		} else if (strcasecmp(l, "Transfer-Encoding") == 0) {
 			if (strcasecmp(v, "chunked") != 0)
@@ -237,22 +241,22 @@ static int read_answer(struct conn *c, size_t max_body, struct kc_http_response 
 			if (ret < 0)
 				return ret;
 			if (parse_size(l, 16, &sz) < 0)
-				return kc_error_set(c->err, EPROTO, "`%s`: a bad chunk size `%.32s`",
-						    c->sock, l);
+				return kc_error_set(c->err, EPROTO,
+						    "`%s`: a bad chunk size `%.32s`", c->sock, l);
 			if (sz == 0)
 				break;
 			if (sz > max_body)
 				return kc_error_set(c->err, EFBIG,
-						    "`%s`: the body is larger than %zu bytes", c->sock,
-						    max_body);
+						    "`%s`: the body is larger than %zu bytes",
+						    c->sock, max_body);
 			ret = append(c, r, max_body, sz, "reading a chunk");
 			if (ret >= 0)
 				ret = line(c, 2, "reading a chunk's end", &l);
 			if (ret < 0)
 				return ret;
 			if (*l)
-				return kc_error_set(c->err, EPROTO, "`%s`: a chunk longer than said",
-						    c->sock);
+				return kc_error_set(c->err, EPROTO,
+						    "`%s`: a chunk longer than said", c->sock);
 		}
 		/* Trailers, up to the empty line. */
 		do {
@@ -298,8 +302,7 @@ int kc_http_get_unix(const char *socket_path, const char *path, unsigned timeout
 	if (!path || path[0] != '/' || strpbrk(path, " \r\n"))
 		return kc_error_set(err, EINVAL, "`%s` is not an HTTP path", path ? path : "");
 	if (strlen(socket_path) >= sizeof(sa.sun_path))
-		return kc_error_set(err, ENAMETOOLONG, "`%s`: a socket path too long",
-				    socket_path);
+		return kc_error_set(err, ENAMETOOLONG, "`%s`: a socket path too long", socket_path);
 	strcpy(sa.sun_path, socket_path);
 	c.deadline = now_ms() + timeout_ms;
 	c.max = HEADERS_MAX + max_body + 64;

@@ -19,9 +19,9 @@
 #include "error.h"
 
 struct kc_http_response {
-	int status;         /* 200, 404... */
+	int status; /* 200, 404... */
 	char *content_type; /* NULL: none sent */
-	char *body;         /* NUL-terminated (the NUL not counted in len) */
+	char *body; /* NUL-terminated (the NUL not counted in len) */
 	size_t len;
 };
 

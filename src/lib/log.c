@@ -21,8 +21,8 @@ static struct {
 	const char *name;
 	const char *source;
 	enum kc_log_level level;
-	int fd;       /* -1: stderr */
-	bool own_fd;  /* opened by kc_log_open_file */
+	int fd; /* -1: stderr */
+	bool own_fd; /* opened by kc_log_open_file */
 	char *field_key;
 	char *field_value;
 } logger = { "kata-c", "runtime", KC_LOG_INFO, -1, false, NULL, NULL };

@@ -70,9 +70,9 @@ void kc_logfmt_append_value(char **buf, size_t *len, size_t *cap, const char *va
 #define kc_log_error(...) kc_log(KC_LOG_ERROR, __VA_ARGS__)
 #define kc_warn(...) kc_log(KC_LOG_WARNING, __VA_ARGS__)
 #define kc_info(...) kc_log(KC_LOG_INFO, __VA_ARGS__)
-#define kc_debug(...)                                      \
-	do {                                               \
-		if (kc_log_enabled(KC_LOG_DEBUG))          \
+#define kc_debug(...) \
+	do { \
+		if (kc_log_enabled(KC_LOG_DEBUG)) \
 			kc_log(KC_LOG_DEBUG, __VA_ARGS__); \
 	} while (0)
 

@@ -137,8 +137,7 @@ static const char *ext_ack_msg(const struct nlmsghdr *h)
 
 /* Reads answers to the last request; fn (may be NULL) gets data
  * messages.  Ends at the ack (requests) or NLMSG_DONE (dumps). */
-static int receive(struct kc_nl *nl, kc_nl_dump_fn fn, void *data, const char *what,
-		   kc_error_t *err)
+static int receive(struct kc_nl *nl, kc_nl_dump_fn fn, void *data, const char *what, kc_error_t *err)
 {
 	uint8_t buf[RECV_BUF] __attribute__((aligned(8)));
 

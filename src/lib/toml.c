@@ -46,11 +46,11 @@ struct entry {
 struct kc_toml_table {
 	struct entry *e;
 	size_t n, cap;
-	size_t *idx;    /* hash index once the table grows: entry number + 1, 0 = free */
+	size_t *idx; /* hash index once the table grows: entry number + 1, 0 = free */
 	size_t idx_cap; /* power of two, 0 while the table is small */
 	unsigned line, col, depth;
-	bool header;     /* defined by a [header] */
-	bool frozen;     /* an inline table (or inside one): complete once closed */
+	bool header; /* defined by a [header] */
+	bool frozen; /* an inline table (or inside one): complete once closed */
 	unsigned dotted; /* section whose dotted keys defined it, 0 if none */
 };
 
@@ -68,7 +68,7 @@ struct parser {
 	const char *name;
 	kc_error_t *err;
 	struct kc_toml_table *root, *cur; /* cur: where key/value lines go */
-	unsigned section;  /* current section: each header and inline table opens one */
+	unsigned section; /* current section: each header and inline table opens one */
 	unsigned sections; /* section ids handed out so far */
 };
 
@@ -273,12 +273,9 @@ static char *key_name(const struct keypath *kp, size_t n)
 static const char *a_type(const struct kc_toml_value *v)
 {
 	static const char *const words[] = {
-		[KC_TOML_STRING] = "a string",
-		[KC_TOML_INTEGER] = "an integer",
-		[KC_TOML_FLOAT] = "a float",
-		[KC_TOML_BOOL] = "a boolean",
-		[KC_TOML_DATETIME] = "a date-time",
-		[KC_TOML_ARRAY] = "an array",
+		[KC_TOML_STRING] = "a string",	    [KC_TOML_INTEGER] = "an integer",
+		[KC_TOML_FLOAT] = "a float",	    [KC_TOML_BOOL] = "a boolean",
+		[KC_TOML_DATETIME] = "a date-time", [KC_TOML_ARRAY] = "an array",
 		[KC_TOML_TABLE] = "a table",
 	};
 
@@ -406,8 +403,7 @@ static bool too_deep(struct parser *p, unsigned depth, unsigned line, unsigned c
 }
 
 /* A table or array `depth` levels below the root, or NULL when too deep. */
-static struct kc_toml_table *new_table(struct parser *p, unsigned depth, unsigned line,
-				       unsigned col)
+static struct kc_toml_table *new_table(struct parser *p, unsigned depth, unsigned line, unsigned col)
 {
 	struct kc_toml_table *t;
 
@@ -420,8 +416,7 @@ static struct kc_toml_table *new_table(struct parser *p, unsigned depth, unsigne
 	return t;
 }
 
-static struct kc_toml_array *new_array(struct parser *p, unsigned depth, unsigned line,
-				       unsigned col)
+static struct kc_toml_array *new_array(struct parser *p, unsigned depth, unsigned line, unsigned col)
 {
 	struct kc_toml_array *a;
 
@@ -497,7 +492,8 @@ static int check_utf8(struct parser *p)
 		size_t n = utf8_len(s, p->len - p->off);
 
 		if (n == 0)
-			return fail(p, "invalid UTF-8 (byte 0x%02X): TOML files must be UTF-8 encoded",
+			return fail(p,
+				    "invalid UTF-8 (byte 0x%02X): TOML files must be UTF-8 encoded",
 				    s[0]);
 		advance(p, n);
 	}
@@ -512,10 +508,10 @@ static int bad_control(struct parser *p, const char *where, const char *hint)
 	int c = peek(p);
 
 	if (c == '\r')
-		return fail(p, "carriage return without a line feed in %s: lines end with LF or CRLF",
+		return fail(p,
+			    "carriage return without a line feed in %s: lines end with LF or CRLF",
 			    where);
-	return fail(p, "control character U+%04X is not allowed in %s%s", (unsigned)c, where,
-		    hint);
+	return fail(p, "control character U+%04X is not allowed in %s%s", (unsigned)c, where, hint);
 }
 
 /* From `#` to the end of the line (the newline itself is left). */
@@ -561,8 +557,10 @@ static int expect_eol(struct parser *p, const char *after)
 		advance(p, newline_len(p));
 		return 0;
 	}
-	return fail(p, "expected the end of the line after %s, found %s (write one key = value or [table] per line)",
-		    after, describe(p, d));
+	return fail(
+		p,
+		"expected the end of the line after %s, found %s (write one key = value or [table] per line)",
+		after, describe(p, d));
 }
 
 static int hex_value(int c)
@@ -616,13 +614,17 @@ static int parse_escape(struct parser *p, bool multiline, struct buf *out)
 			int h = hex_value(peek_at(p, 2 + i));
 
 			if (h < 0)
-				return fail(p, "invalid escape `\\%c`: it needs exactly %zu hex digits (\\%c%s)",
-					    c, n, c, n == 4 ? "XXXX" : "XXXXXXXX");
+				return fail(
+					p,
+					"invalid escape `\\%c`: it needs exactly %zu hex digits (\\%c%s)",
+					c, n, c, n == 4 ? "XXXX" : "XXXXXXXX");
 			cp = cp << 4 | (uint32_t)h;
 		}
 		if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-			return fail(p, "invalid escape `\\%c%.*s`: not a Unicode scalar value (surrogates and values above 10FFFF are not characters)",
-				    c, (int)n, p->buf + p->off + 2);
+			return fail(
+				p,
+				"invalid escape `\\%c%.*s`: not a Unicode scalar value (surrogates and values above 10FFFF are not characters)",
+				c, (int)n, p->buf + p->off + 2);
 		put_utf8(out, cp);
 		advance(p, 2 + n);
 		return 0;
@@ -642,11 +644,15 @@ static int parse_escape(struct parser *p, bool multiline, struct buf *out)
 		}
 	}
 	if (c > 0x20 && c < 0x7f)
-		return fail(p, "invalid escape `\\%c`: valid escapes are \\b \\t \\n \\f \\r \\\" \\\\ \\uXXXX and \\UXXXXXXXX (write \\\\ for a backslash, or use a 'literal string')",
-			    c);
+		return fail(
+			p,
+			"invalid escape `\\%c`: valid escapes are \\b \\t \\n \\f \\r \\\" \\\\ \\uXXXX and \\UXXXXXXXX (write \\\\ for a backslash, or use a 'literal string')",
+			c);
 	advance(p, 1);
-	return fail(p, "invalid escape: a backslash followed by %s (write \\\\ for a backslash, or use a 'literal string')",
-		    describe(p, d));
+	return fail(
+		p,
+		"invalid escape: a backslash followed by %s (write \\\\ for a backslash, or use a 'literal string')",
+		describe(p, d));
 }
 
 /* Any of the four string forms; keys pass multiline_ok = false. */
@@ -655,8 +661,8 @@ static int parse_string(struct parser *p, bool multiline_ok, struct buf *out)
 	int q = peek(p);
 	bool ml = peek_at(p, 1) == q && peek_at(p, 2) == q;
 	unsigned line = p->line, col = p->col;
-	const char *kind = q == '"' ? (ml ? "multi-line string" : "string") :
-				      (ml ? "multi-line literal string" : "literal string");
+	const char *kind = q == '"' ? (ml ? "multi-line string" : "string")
+				    : (ml ? "multi-line literal string" : "literal string");
 	const char *delim = q == '"' ? (ml ? "\"\"\"" : "\"") : (ml ? "'''" : "'");
 
 	buf_put(out, "", 0);
@@ -670,8 +676,9 @@ static int parse_string(struct parser *p, bool multiline_ok, struct buf *out)
 		size_t nl = newline_len(p);
 
 		if (c < 0 || (nl && !ml))
-			return fail_at(p, line, col, "unterminated %s (opened at %u:%u): add a closing %s%s",
-				       kind, line, col, delim, ml ? "" : " before the end of the line");
+			return fail_at(p, line, col,
+				       "unterminated %s (opened at %u:%u): add a closing %s%s", kind,
+				       line, col, delim, ml ? "" : " before the end of the line");
 		if (c == q && !ml) {
 			advance(p, 1);
 			return 0;
@@ -683,8 +690,10 @@ static int parse_string(struct parser *p, bool multiline_ok, struct buf *out)
 			while (peek_at(p, n) == q)
 				n++;
 			if (n > 5)
-				return fail(p, "too many quotes in a row: at most two may come right before the closing %s",
-					    delim);
+				return fail(
+					p,
+					"too many quotes in a row: at most two may come right before the closing %s",
+					delim);
 			buf_put(out, p->buf + p->off, n >= 3 ? n - 3 : n);
 			advance(p, n);
 			if (n >= 3)
@@ -696,8 +705,9 @@ static int parse_string(struct parser *p, bool multiline_ok, struct buf *out)
 			if (parse_escape(p, ml, out) < 0)
 				return -1;
 		} else if (is_control(c)) {
-			return bad_control(p, q == '"' ? "a string" : "a literal string",
-					   ": write it as an escape such as \\t or \\u0001 in a \"basic string\"");
+			return bad_control(
+				p, q == '"' ? "a string" : "a literal string",
+				": write it as an escape such as \\t or \\u0001 in a \"basic string\"");
 		} else {
 			buf_put(out, p->buf + p->off, 1);
 			advance(p, 1);
@@ -750,16 +760,20 @@ static int parse_key(struct parser *p, struct keypath *kp)
 			}
 			if (c >= 0 && !newline_len(p) && !in_set(c, " \t.=]},#")) {
 				free(k.s);
-				return fail(p, "invalid character %s in a bare key: bare keys may contain only ASCII letters, digits, `_` and `-`; put other keys in quotes (\"key\")",
-					    describe(p, d));
+				return fail(
+					p,
+					"invalid character %s in a bare key: bare keys may contain only ASCII letters, digits, `_` and `-`; put other keys in quotes (\"key\")",
+					describe(p, d));
 			}
 		} else if (c < 0 || newline_len(p) || in_set(c, "=#].,}")) {
 			return fail(p, "expected a key, found %s", describe(p, d));
 		} else if (is_control(c)) {
 			return bad_control(p, "a key", "");
 		} else {
-			return fail(p, "invalid character %s at the start of a key: bare keys may contain only ASCII letters, digits, `_` and `-`; put other keys in quotes (\"key\")",
-				    describe(p, d));
+			return fail(
+				p,
+				"invalid character %s at the start of a key: bare keys may contain only ASCII letters, digits, `_` and `-`; put other keys in quotes (\"key\")",
+				describe(p, d));
 		}
 		kp->k = kc_xrealloc(kp->k, (kp->n + 1) * sizeof(*kp->k));
 		kp->k[kp->n++] = k;
@@ -834,19 +848,24 @@ static int parse_number(struct parser *p, struct kc_toml_value *v)
 		const char *what = base == 16 ? "hexadecimal" : base == 8 ? "octal" : "binary";
 
 		if (r != s)
-			return fail(p, "invalid integer `%s`: %s integers cannot have a sign", tok, what);
+			return fail(p, "invalid integer `%s`: %s integers cannot have a sign", tok,
+				    what);
 		k = scan_digits(r + 2, rn - 2, base);
 		if (k == 0 || k != rn - 2)
-			return fail(p, "invalid %s integer `%s`: expected %s digits after 0%c, with `_` only between digits",
-				    what, tok, what, r[1]);
+			return fail(
+				p,
+				"invalid %s integer `%s`: expected %s digits after 0%c, with `_` only between digits",
+				what, tok, what, r[1]);
 		for (j = 2; j < rn; j++) {
 			int d = hex_value((unsigned char)r[j]);
 
 			if (d < 0)
 				continue;
 			if (val > ((uint64_t)INT64_MAX - (uint64_t)d) / (uint64_t)base)
-				return fail(p, "integer `%s` is too large: integers must fit in 64 bits (at most 0x7FFFFFFFFFFFFFFF)",
-					    tok);
+				return fail(
+					p,
+					"integer `%s` is too large: integers must fit in 64 bits (at most 0x7FFFFFFFFFFFFFFF)",
+					tok);
 			val = val * (uint64_t)base + (uint64_t)d;
 		}
 		v->type = KC_TOML_INTEGER;
@@ -865,8 +884,10 @@ static int parse_number(struct parser *p, struct kc_toml_value *v)
 		size_t m = scan_digits(r + j + 1, rn - j - 1, 10);
 
 		if (m == 0)
-			return fail(p, "invalid float `%s`: a decimal point must have digits on both sides (1.0, not 1.)",
-				    tok);
+			return fail(
+				p,
+				"invalid float `%s`: a decimal point must have digits on both sides (1.0, not 1.)",
+				tok);
 		j += 1 + m;
 		is_float = true;
 	}
@@ -884,8 +905,8 @@ static int parse_number(struct parser *p, struct kc_toml_value *v)
 	}
 	if (j != rn)
 		return fail(p, "invalid number `%s`: %s", tok,
-			    r[j] == '_' ? "`_` may only appear between two digits" :
-					  "unexpected characters after the number");
+			    r[j] == '_' ? "`_` may only appear between two digits"
+					: "unexpected characters after the number");
 	if (is_float) {
 		struct buf b = { 0 };
 
@@ -897,7 +918,8 @@ static int parse_number(struct parser *p, struct kc_toml_value *v)
 		v->u.f = c_locale ? strtod_l(b.p, NULL, c_locale) : strtod(b.p, NULL);
 		free(b.p);
 		if (isinf(v->u.f))
-			return fail(p, "float `%s` is out of range (too large for a 64-bit float)", tok);
+			return fail(p, "float `%s` is out of range (too large for a 64-bit float)",
+				    tok);
 		v->type = KC_TOML_FLOAT;
 		advance(p, n);
 		return 0;
@@ -909,8 +931,10 @@ static int parse_number(struct parser *p, struct kc_toml_value *v)
 		if (r[j] == '_')
 			continue;
 		if (val > (max - d) / 10)
-			return fail(p, "integer `%s` is out of range: integers must fit in 64 bits (-9223372036854775808 to 9223372036854775807)",
-				    tok);
+			return fail(
+				p,
+				"integer `%s` is out of range: integers must fit in 64 bits (-9223372036854775808 to 9223372036854775807)",
+				tok);
 		val = val * 10 + d;
 	}
 	v->type = KC_TOML_INTEGER;
@@ -1054,7 +1078,8 @@ static int parse_array(struct parser *p, unsigned depth, struct kc_toml_value *v
 		if (peek(p) < 0)
 			goto unterminated;
 		if (peek(p) != ',') {
-			fail(p, "expected `,` or `]` after an array element, found %s", describe(p, d));
+			fail(p, "expected `,` or `]` after an array element, found %s",
+			     describe(p, d));
 			goto fail;
 		}
 		advance(p, 1);
@@ -1086,12 +1111,14 @@ static int parse_inline_table(struct parser *p, unsigned depth, struct kc_toml_v
 		for (;;) {
 			skip_ws(p);
 			if (peek(p) < 0 || newline_len(p) || peek(p) == '#') {
-				fail(p, "unterminated inline table (opened at %u:%u): an inline table must close with } on the same line (use a [table] section for longer tables)",
+				fail(p,
+				     "unterminated inline table (opened at %u:%u): an inline table must close with } on the same line (use a [table] section for longer tables)",
 				     line, col);
 				goto fail;
 			}
 			if (peek(p) == '}') {
-				fail(p, "trailing comma in an inline table: remove the `,` before `}`");
+				fail(p,
+				     "trailing comma in an inline table: remove the `,` before `}`");
 				goto fail;
 			}
 			if (parse_keyval(p, t) < 0)
@@ -1101,10 +1128,12 @@ static int parse_inline_table(struct parser *p, unsigned depth, struct kc_toml_v
 				break;
 			if (peek(p) != ',') {
 				if (peek(p) < 0 || newline_len(p) || peek(p) == '#')
-					fail(p, "unterminated inline table (opened at %u:%u): an inline table must close with } on the same line (use a [table] section for longer tables)",
+					fail(p,
+					     "unterminated inline table (opened at %u:%u): an inline table must close with } on the same line (use a [table] section for longer tables)",
 					     line, col);
 				else
-					fail(p, "expected `,` or `}` after a key/value pair in an inline table, found %s",
+					fail(p,
+					     "expected `,` or `}` after a key/value pair in an inline table, found %s",
 					     describe(p, d));
 				goto fail;
 			}
@@ -1162,16 +1191,22 @@ static int parse_value(struct parser *p, unsigned depth, struct kc_toml_value *v
 		advance(p, n);
 		return 0;
 	}
-	if (n == 3 && (memcmp(p->buf + p->off, "inf", 3) == 0 || memcmp(p->buf + p->off, "nan", 3) == 0))
+	if (n == 3 &&
+	    (memcmp(p->buf + p->off, "inf", 3) == 0 || memcmp(p->buf + p->off, "nan", 3) == 0))
 		return parse_number(p, v);
 	if (c == '.' && is_digit(peek_at(p, 1)))
-		return fail(p, "invalid float: a decimal point must have digits on both sides (0.5, not .5)");
+		return fail(
+			p,
+			"invalid float: a decimal point must have digits on both sides (0.5, not .5)");
 	if (n == 0)
-		return fail(p, "expected a value (a string, number, boolean, date-time, array or inline table), found %s",
-			    describe(p, d));
+		return fail(
+			p,
+			"expected a value (a string, number, boolean, date-time, array or inline table), found %s",
+			describe(p, d));
 	word = show(p->buf + p->off, n);
 	if (strcasecmp(word, "true") == 0 || strcasecmp(word, "false") == 0)
-		return fail(p, "invalid value `%s`: booleans are written in lower case: true or false",
+		return fail(p,
+			    "invalid value `%s`: booleans are written in lower case: true or false",
 			    word);
 	return fail(p, "invalid value `%s`: text must be quoted (\"%s\")", word, word);
 }
@@ -1201,19 +1236,23 @@ static struct kc_toml_table *dotted_step(struct parser *p, struct kc_toml_table 
 	}
 	name = key_name(kp, i + 1);
 	if (t->e[j].v.type != KC_TOML_TABLE) {
-		fail_at(p, k->line, k->col, "cannot use `%s` as a table: it is already %s (defined at %u:%u)",
-			name, a_type(&t->e[j].v), t->e[j].line, t->e[j].col);
+		fail_at(p, k->line, k->col,
+			"cannot use `%s` as a table: it is already %s (defined at %u:%u)", name,
+			a_type(&t->e[j].v), t->e[j].line, t->e[j].col);
 		return NULL;
 	}
 	sub = t->e[j].v.u.table;
 	if (sub->frozen)
-		fail_at(p, k->line, k->col, "cannot add keys to inline table `%s` (defined at %u:%u): an inline table is complete once closed; put all its keys between { and }",
+		fail_at(p, k->line, k->col,
+			"cannot add keys to inline table `%s` (defined at %u:%u): an inline table is complete once closed; put all its keys between { and }",
 			name, sub->line, sub->col);
 	else if (sub->header)
-		fail_at(p, k->line, k->col, "cannot add keys to table `%s` with dotted keys: it is defined by the header at %u:%u; put the keys under that header",
+		fail_at(p, k->line, k->col,
+			"cannot add keys to table `%s` with dotted keys: it is defined by the header at %u:%u; put the keys under that header",
 			name, sub->line, sub->col);
 	else if (sub->dotted && sub->dotted != p->section)
-		fail_at(p, k->line, k->col, "cannot add keys to table `%s`: it was defined by dotted keys at %u:%u; keep its keys together",
+		fail_at(p, k->line, k->col,
+			"cannot add keys to table `%s`: it was defined by dotted keys at %u:%u; keep its keys together",
 			name, sub->line, sub->col);
 	else {
 		if (sub->dotted == 0) { /* an implicit table: these dotted keys define it */
@@ -1257,8 +1296,8 @@ static int parse_keyval(struct parser *p, struct kc_toml_table *t)
 	last = kp.k[kp.n - 1];
 	j = table_find(t, last.s, last.len);
 	if (j >= 0) {
-		fail_at(p, line, col, "duplicate key `%s` (first defined at %u:%u)", name, t->e[j].line,
-			t->e[j].col);
+		fail_at(p, line, col, "duplicate key `%s` (first defined at %u:%u)", name,
+			t->e[j].line, t->e[j].col);
 		goto out;
 	}
 	if (parse_value(p, t->depth + 1, &v) < 0)
@@ -1299,14 +1338,17 @@ static struct kc_toml_table *header_step(struct parser *p, struct kc_toml_table 
 	if (v->type == KC_TOML_ARRAY && v->u.array->aot)
 		return v->u.array->v[v->u.array->n - 1].u.table;
 	if (v->type == KC_TOML_TABLE)
-		fail_at(p, k->line, k->col, "cannot extend inline table `%s` (defined at %u:%u) with a [table] header: an inline table is complete once closed",
+		fail_at(p, k->line, k->col,
+			"cannot extend inline table `%s` (defined at %u:%u) with a [table] header: an inline table is complete once closed",
 			name, v->line, v->col);
 	else if (v->type == KC_TOML_ARRAY)
-		fail_at(p, k->line, k->col, "cannot extend `%s` with a [table] header: it is an array written with [ ] (defined at %u:%u), which is complete once closed",
+		fail_at(p, k->line, k->col,
+			"cannot extend `%s` with a [table] header: it is an array written with [ ] (defined at %u:%u), which is complete once closed",
 			name, t->e[j].line, t->e[j].col);
 	else
-		fail_at(p, k->line, k->col, "cannot use `%s` as a table: it is already %s (defined at %u:%u)",
-			name, a_type(v), t->e[j].line, t->e[j].col);
+		fail_at(p, k->line, k->col,
+			"cannot use `%s` as a table: it is already %s (defined at %u:%u)", name,
+			a_type(v), t->e[j].line, t->e[j].col);
 	return NULL;
 }
 
@@ -1331,19 +1373,24 @@ static struct kc_toml_table *define_table(struct parser *p, struct kc_toml_table
 	v = t->e[j].v;
 	sub = v.type == KC_TOML_TABLE ? v.u.table : NULL;
 	if (v.type == KC_TOML_ARRAY && v.u.array->aot)
-		fail_at(p, line, col, "[%s] conflicts with the array of tables [[%s]] defined at %u:%u",
-			name, name, t->e[j].line, t->e[j].col);
+		fail_at(p, line, col,
+			"[%s] conflicts with the array of tables [[%s]] defined at %u:%u", name,
+			name, t->e[j].line, t->e[j].col);
 	else if (sub == NULL)
-		fail_at(p, line, col, "cannot define table [%s]: `%s` is already %s (defined at %u:%u)",
-			name, name, a_type(&v), t->e[j].line, t->e[j].col);
+		fail_at(p, line, col,
+			"cannot define table [%s]: `%s` is already %s (defined at %u:%u)", name,
+			name, a_type(&v), t->e[j].line, t->e[j].col);
 	else if (sub->header)
-		fail_at(p, line, col, "table [%s] is defined twice (first defined at %u:%u): merge the two sections",
+		fail_at(p, line, col,
+			"table [%s] is defined twice (first defined at %u:%u): merge the two sections",
 			name, sub->line, sub->col);
 	else if (sub->frozen)
-		fail_at(p, line, col, "cannot define table [%s]: it is already an inline table (defined at %u:%u)",
+		fail_at(p, line, col,
+			"cannot define table [%s]: it is already an inline table (defined at %u:%u)",
 			name, sub->line, sub->col);
 	else if (sub->dotted)
-		fail_at(p, line, col, "cannot define table [%s]: it was already defined by dotted keys at %u:%u; keep its keys together",
+		fail_at(p, line, col,
+			"cannot define table [%s]: it was already defined by dotted keys at %u:%u; keep its keys together",
 			name, sub->line, sub->col);
 	else { /* implicit so far: this header defines it */
 		sub->header = true;
@@ -1374,11 +1421,13 @@ static struct kc_toml_table *append_table(struct parser *p, struct kc_toml_table
 		a = t->e[j].v.u.array;
 	} else {
 		if (t->e[j].v.type == KC_TOML_ARRAY)
-			fail_at(p, line, col, "cannot append to `%s` with [[%s]]: it is an array written with [ ] (defined at %u:%u), which is complete once closed",
+			fail_at(p, line, col,
+				"cannot append to `%s` with [[%s]]: it is an array written with [ ] (defined at %u:%u), which is complete once closed",
 				name, name, t->e[j].line, t->e[j].col);
 		else
-			fail_at(p, line, col, "[[%s]] conflicts with `%s`, already %s (defined at %u:%u)",
-				name, name, a_type(&t->e[j].v), t->e[j].line, t->e[j].col);
+			fail_at(p, line, col,
+				"[[%s]] conflicts with `%s`, already %s (defined at %u:%u)", name,
+				name, a_type(&t->e[j].v), t->e[j].line, t->e[j].col);
 		return NULL;
 	}
 	if ((sub = new_table(p, a->depth + 1, line, col)) == NULL)
@@ -1543,12 +1592,9 @@ const struct kc_toml_value *kc_toml_array_get(const struct kc_toml_array *a, siz
 const char *kc_toml_type_name(enum kc_toml_type type)
 {
 	static const char *const names[] = {
-		[KC_TOML_STRING] = "string",
-		[KC_TOML_INTEGER] = "integer",
-		[KC_TOML_FLOAT] = "float",
-		[KC_TOML_BOOL] = "boolean",
-		[KC_TOML_DATETIME] = "datetime",
-		[KC_TOML_ARRAY] = "array",
+		[KC_TOML_STRING] = "string",	 [KC_TOML_INTEGER] = "integer",
+		[KC_TOML_FLOAT] = "float",	 [KC_TOML_BOOL] = "boolean",
+		[KC_TOML_DATETIME] = "datetime", [KC_TOML_ARRAY] = "array",
 		[KC_TOML_TABLE] = "table",
 	};
 

@@ -37,7 +37,7 @@ struct kc_toml_value {
 		struct {
 			char *ptr; /* NUL-terminated UTF-8; may contain NUL via \u0000 */
 			size_t len;
-		} s;                 /* STRING and DATETIME */
+		} s; /* STRING and DATETIME */
 		int64_t i;
 		double f;
 		bool b;

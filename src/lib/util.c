@@ -130,8 +130,8 @@ int kc_read_file(const char *path, size_t max_size, char **out, size_t *len, kc_
 
 		if (used + 1 >= cap) {
 			if (cap > max_size)
-				return kc_error_set(err, 0, "read `%s`: larger than %zu bytes", path,
-						    max_size);
+				return kc_error_set(err, 0, "read `%s`: larger than %zu bytes",
+						    path, max_size);
 			cap *= 2;
 			buf = kc_xrealloc(buf, cap);
 		}

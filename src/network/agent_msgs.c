@@ -115,8 +115,8 @@ void kc_podnet_agent_msgs(const struct kc_podnet *net, struct kc_podnet_agent_ms
 	out->neighbors = kc_xmalloc(sizeof(*out->neighbors));
 	grpc__add_arpneighbors_request__init(out->neighbors);
 	out->neighbors->n_neighbors = net->n_neighbors;
-	out->neighbors->neighbors =
-		kc_xzalloc((net->n_neighbors + 1) * sizeof(*out->neighbors->neighbors));
+	out->neighbors->neighbors = kc_xzalloc((net->n_neighbors + 1) *
+					       sizeof(*out->neighbors->neighbors));
 	for (size_t i = 0; i < net->n_neighbors; i++)
 		out->neighbors->neighbors[i] = neigh_msg(&net->neighbors[i]);
 }

@@ -29,7 +29,8 @@ int kc_podnet_dns_from_spec(const json_t *spec, char ***lines, kc_error_t *err)
 	*lines = NULL;
 	if (mounts && !json_is_array(mounts))
 		return kc_error_set(err, EINVAL, "oci spec: mounts is not an array");
-	json_array_foreach (mounts, i, m) {
+	json_array_foreach(mounts, i, m)
+	{
 		const json_t *d = json_object_get(m, "destination");
 
 		if (json_is_string(d) && strcmp(json_string_value(d), DNS_FILE) == 0) {
@@ -38,7 +39,8 @@ int kc_podnet_dns_from_spec(const json_t *spec, char ***lines, kc_error_t *err)
 			if (!json_is_string(s) || json_string_value(s)[0] != '/')
 				return kc_error_set(err, EINVAL,
 						    "oci spec: mounts[%zu] (on " DNS_FILE
-						    "): source is not an absolute path", i);
+						    "): source is not an absolute path",
+						    i);
 			source = json_string_value(s);
 		}
 	}

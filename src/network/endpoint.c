@@ -34,7 +34,8 @@ int kc_podnet_netns_from_spec(const json_t *spec, char **path, kc_error_t *err)
 		return 0;
 	if (!json_is_array(ns))
 		return kc_error_set(err, EINVAL, "oci spec: linux.namespaces is not an array");
-	json_array_foreach (ns, i, n) {
+	json_array_foreach(ns, i, n)
+	{
 		const json_t *type = json_object_get(n, "type");
 		const json_t *p = json_object_get(n, "path");
 
@@ -45,7 +46,8 @@ int kc_podnet_netns_from_spec(const json_t *spec, char **path, kc_error_t *err)
 		if (!json_is_string(p) || json_string_value(p)[0] != '/')
 			return kc_error_set(err, EINVAL,
 					    "oci spec: linux.namespaces[%zu].path is not an "
-					    "absolute path", i);
+					    "absolute path",
+					    i);
 		*path = kc_xstrdup(json_string_value(p));
 		return 0;
 	}
@@ -77,7 +79,8 @@ int kc_podnet_scan(const char *netns_path, const struct kc_podnet_options *o,
 	if (o && o->disable_new_netns && strcmp(model, "none") != 0)
 		return kc_error_set(err, EINVAL,
 				    "disable_new_netns works only with internetworking_model "
-				    "`none`, not `%s`", model);
+				    "`none`, not `%s`",
+				    model);
 	if (o && o->queues > KC_PODNET_MAX_QUEUES)
 		return kc_error_set(err, EINVAL, "%u network queues: at most %d", o->queues,
 				    KC_PODNET_MAX_QUEUES);
@@ -167,7 +170,8 @@ static int connect_one(struct kc_nl *m, struct kc_podnet *net, size_t i, kc_erro
 		kc_error_free(err);
 		ret = kc_error_set(err, EEXIST,
 				   "`%s` already has an ingress qdisc (another tc user's): "
-				   "kata-c does not replace it", ep->name);
+				   "kata-c does not replace it",
+				   ep->name);
 	}
 	if (ret < 0)
 		goto fail;
@@ -299,8 +303,8 @@ void kc_podnet_free(struct kc_podnet *net)
 
 char *kc_podnet_format_mac(const uint8_t mac[6], char buf[18])
 {
-	snprintf(buf, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3],
-		 mac[4], mac[5]);
+	snprintf(buf, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4],
+		 mac[5]);
 	return buf;
 }
 

@@ -59,7 +59,7 @@
 #define KC_PODNET_MAX_QUEUES 8
 
 struct kc_podnet_addr {
-	int family;       /* AF_INET or AF_INET6 */
+	int family; /* AF_INET or AF_INET6 */
 	uint8_t addr[16]; /* 4 or 16 bytes */
 	unsigned prefix;
 };
@@ -76,7 +76,7 @@ struct kc_podnet_route {
 	uint8_t src[16];
 	unsigned scope; /* RT_SCOPE_* */
 	unsigned flags; /* RTNH_F_ONLINK or 0 */
-	unsigned mtu;   /* the route's MTU metric, 0: none */
+	unsigned mtu; /* the route's MTU metric, 0: none */
 	char device[IFNAMSIZ];
 };
 
@@ -88,7 +88,7 @@ struct kc_podnet_neigh {
 	bool has_lladdr;
 	uint8_t lladdr[6];
 	uint16_t state; /* NUD_PERMANENT */
-	uint8_t flags;  /* NTF_* */
+	uint8_t flags; /* NTF_* */
 	char device[IFNAMSIZ];
 };
 
@@ -110,7 +110,7 @@ struct kc_podnet_endpoint {
 	int tap_ifindex;
 	unsigned queues;
 	int tap_fds[KC_PODNET_MAX_QUEUES]; /* -1 when closed */
-	char netdev_id[16];               /* QEMU's id: "net<i>" */
+	char netdev_id[16]; /* QEMU's id: "net<i>" */
 	bool connected;
 };
 

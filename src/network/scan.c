@@ -231,8 +231,8 @@ static int on_neigh(const struct nlmsghdr *nlh, void *data, kc_error_t *err)
 	n.state = NUD_PERMANENT;
 	n.flags = nd->ndm_flags;
 	memcpy(n.device, ep->name, sizeof(n.device));
-	net->neighbors =
-		kc_xrealloc(net->neighbors, (net->n_neighbors + 1) * sizeof(*net->neighbors));
+	net->neighbors = kc_xrealloc(net->neighbors,
+				     (net->n_neighbors + 1) * sizeof(*net->neighbors));
 	net->neighbors[net->n_neighbors++] = n;
 	return 0;
 }
@@ -270,7 +270,7 @@ static int classify(struct kc_podnet *net, const struct links *ls, kc_error_t *e
 					    "kata-c connects veth and macvlan interfaces",
 					    l->name,
 					    l->type != ARPHRD_ETHER ? "not Ethernet"
-					    : l->kind[0]            ? l->kind
+					    : l->kind[0]	    ? l->kind
 								    : "a physical device");
 		}
 		if (net->n_endpoints == KC_PODNET_MAX_ENDPOINTS)

@@ -51,10 +51,11 @@ int kc_tap_create(const char *name, unsigned queues, int *fds, kc_error_t *err)
 
 			close(fds[i]);
 			fds[i] = -1;
-			ret = e == EBUSY ? kc_error_set(err, EEXIST,
-							"create TAP `%s`: a link of that name exists",
-							name)
-					 : kc_error_set(err, e, "TUNSETIFF `%s` (queue %u)", name, i);
+			ret = e == EBUSY
+				      ? kc_error_set(err, EEXIST,
+						     "create TAP `%s`: a link of that name exists",
+						     name)
+				      : kc_error_set(err, e, "TUNSETIFF `%s` (queue %u)", name, i);
 			goto fail;
 		}
 	}
@@ -68,8 +69,7 @@ fail:
 	return ret;
 }
 
-int kc_link_set_mtu_up(struct kc_nl *m, int ifindex, const char *name, unsigned mtu,
-		       kc_error_t *err)
+int kc_link_set_mtu_up(struct kc_nl *m, int ifindex, const char *name, unsigned mtu, kc_error_t *err)
 {
 	struct kc_nl_msg msg;
 	struct ifinfomsg *ifi = kc_nl_msg_init(&msg, RTM_NEWLINK, 0, sizeof(*ifi));

@@ -60,8 +60,8 @@ int kc_tc_redirect_add(struct kc_nl *m, int from, const char *from_name, int to,
 {
 	struct kc_nl_msg msg;
 	struct tcmsg *tc = tc_msg(&msg, RTM_NEWTFILTER, NLM_F_CREATE | NLM_F_EXCL, from);
-	cleanup_free char *what =
-		kc_xasprintf("add redirect filter `%s` -> `%s`", from_name, to_name);
+	cleanup_free char *what = kc_xasprintf("add redirect filter `%s` -> `%s`", from_name,
+					       to_name);
 	struct {
 		struct tc_u32_sel sel;
 		struct tc_u32_key key;

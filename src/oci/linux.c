@@ -19,23 +19,23 @@
 
 /* Runs fn on every element of the array field `key` (absent: nothing),
  * with the element's path pushed. */
-#define FOREACH_ELEM(c, obj, key, n_out, elem_fn, ...)                                 \
-	({                                                                              \
-		json_t *arr_ = NULL;                                                    \
-		int ret_ = kc_oci_get_array(c, obj, key, &arr_);                        \
-		if (ret_ >= 0 && arr_ && json_array_size(arr_) > MAX_LIST)              \
+#define FOREACH_ELEM(c, obj, key, n_out, elem_fn, ...) \
+	({ \
+		json_t *arr_ = NULL; \
+		int ret_ = kc_oci_get_array(c, obj, key, &arr_); \
+		if (ret_ >= 0 && arr_ && json_array_size(arr_) > MAX_LIST) \
 			ret_ = kc_oci_fail_key(c, key, "more than %d entries", MAX_LIST); \
-		if (ret_ > 0) {                                                         \
-			size_t old_ = kc_oci_push_key(c, key);                          \
+		if (ret_ > 0) { \
+			size_t old_ = kc_oci_push_key(c, key); \
 			for (size_t i_ = 0; i_ < json_array_size(arr_) && ret_ >= 0; i_++) { \
-				size_t o2_ = kc_oci_push_index(c, i_);                  \
+				size_t o2_ = kc_oci_push_index(c, i_); \
 				ret_ = elem_fn(c, json_array_get(arr_, i_), i_, __VA_ARGS__); \
-				kc_oci_pop(c, o2_);                                     \
-			}                                                               \
-			kc_oci_pop(c, old_);                                            \
-		}                                                                       \
-		(void)(n_out);                                                          \
-		ret_ < 0 ? ret_ : 0;                                                    \
+				kc_oci_pop(c, o2_); \
+			} \
+			kc_oci_pop(c, old_); \
+		} \
+		(void)(n_out); \
+		ret_ < 0 ? ret_ : 0; \
 	})
 
 static void *grow(void *arr, size_t n, size_t size)
@@ -51,8 +51,9 @@ static int ns_type(const char *s)
 		const char *name;
 		int flag;
 	} types[] = {
-		{ "pid", CLONE_NEWPID },   { "network", CLONE_NEWNET }, { "mount", CLONE_NEWNS },
-		{ "ipc", CLONE_NEWIPC },   { "uts", CLONE_NEWUTS },     { "user", CLONE_NEWUSER },
+		{ "pid", CLONE_NEWPID },       { "network", CLONE_NEWNET },
+		{ "mount", CLONE_NEWNS },      { "ipc", CLONE_NEWIPC },
+		{ "uts", CLONE_NEWUTS },       { "user", CLONE_NEWUSER },
 		{ "cgroup", CLONE_NEWCGROUP }, { "time", CLONE_NEWTIME },
 	};
 
@@ -361,8 +362,11 @@ int kc_oci_parse_resources(struct kc_oci_ctx *c, json_t *j, struct kc_oci_resour
 			ret = kc_oci_fail(c, "weight above 10000");
 		for (size_t k = 0; ret >= 0 && k < 5; k++) {
 			static const char *const lists[] = {
-				"weightDevice", "throttleReadBpsDevice", "throttleWriteBpsDevice",
-				"throttleReadIOPSDevice", "throttleWriteIOPSDevice",
+				"weightDevice",
+				"throttleReadBpsDevice",
+				"throttleWriteBpsDevice",
+				"throttleReadIOPSDevice",
+				"throttleWriteIOPSDevice",
 			};
 			ret = FOREACH_ELEM(c, o, lists[k], 0, check_weight_device, NULL);
 		}
@@ -452,8 +456,9 @@ static int get_action(struct kc_oci_ctx *c, json_t *o, const char *key, bool req
 	if (seccomp_action(s, out) < 0)
 		return kc_oci_fail_key(c, key, "unknown seccomp action \"%s\"", s);
 	if (*out == KC_OCI_SCMP_NOTIFY)
-		return kc_oci_fail_key(c, key, "SCMP_ACT_NOTIFY needs a listener, which the "
-					       "guest has not");
+		return kc_oci_fail_key(c, key,
+				       "SCMP_ACT_NOTIFY needs a listener, which the "
+				       "guest has not");
 	return 1;
 }
 
@@ -472,9 +477,12 @@ static int parse_seccomp_arg(struct kc_oci_ctx *c, json_t *o, size_t i,
 			     struct kc_oci_seccomp_rule *r)
 {
 	static const char *const ops[] = {
-		[KC_OCI_SCMP_CMP_NE] = "SCMP_CMP_NE",	[KC_OCI_SCMP_CMP_LT] = "SCMP_CMP_LT",
-		[KC_OCI_SCMP_CMP_LE] = "SCMP_CMP_LE",	[KC_OCI_SCMP_CMP_EQ] = "SCMP_CMP_EQ",
-		[KC_OCI_SCMP_CMP_GE] = "SCMP_CMP_GE",	[KC_OCI_SCMP_CMP_GT] = "SCMP_CMP_GT",
+		[KC_OCI_SCMP_CMP_NE] = "SCMP_CMP_NE",
+		[KC_OCI_SCMP_CMP_LT] = "SCMP_CMP_LT",
+		[KC_OCI_SCMP_CMP_LE] = "SCMP_CMP_LE",
+		[KC_OCI_SCMP_CMP_EQ] = "SCMP_CMP_EQ",
+		[KC_OCI_SCMP_CMP_GE] = "SCMP_CMP_GE",
+		[KC_OCI_SCMP_CMP_GT] = "SCMP_CMP_GT",
 		[KC_OCI_SCMP_CMP_MASKED_EQ] = "SCMP_CMP_MASKED_EQ",
 	};
 	struct kc_oci_seccomp_arg *a = &r->args[i];
@@ -579,8 +587,10 @@ static int parse_seccomp(struct kc_oci_ctx *c, json_t *o, struct kc_oci_seccomp 
 		}
 	for (size_t i = 0; s->flags[i]; i++) {
 		static const char *const known[] = {
-			"SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG",
-			"SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
+			"SECCOMP_FILTER_FLAG_TSYNC",
+			"SECCOMP_FILTER_FLAG_LOG",
+			"SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+			"SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
 		};
 		bool ok = false;
 
@@ -692,8 +702,7 @@ int kc_oci_parse_linux(struct kc_oci_ctx *c, json_t *j, struct kc_oci_linux *l)
 	    (ret = kc_oci_get_strv(c, j, "readonlyPaths", &l->readonly_paths)) < 0 ||
 	    (ret = check_path_list(c, "readonlyPaths", l->readonly_paths)) < 0)
 		return ret;
-	if ((ret = kc_oci_get_string_map(c, j, "sysctl", &l->sysctl_keys, &l->sysctl_values)) <
-	    0)
+	if ((ret = kc_oci_get_string_map(c, j, "sysctl", &l->sysctl_keys, &l->sysctl_values)) < 0)
 		return ret;
 	for (size_t i = 0; l->sysctl_keys[i]; i++)
 		if (!l->sysctl_keys[i][0] || strstr(l->sysctl_keys[i], "..") ||

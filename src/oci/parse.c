@@ -15,8 +15,7 @@
 size_t kc_oci_push_key(struct kc_oci_ctx *c, const char *key)
 {
 	size_t old = c->len;
-	int n = snprintf(c->path + c->len, sizeof(c->path) - c->len, "%s%s", c->len ? "." : "",
-			 key);
+	int n = snprintf(c->path + c->len, sizeof(c->path) - c->len, "%s%s", c->len ? "." : "", key);
 
 	if (n > 0)
 		c->len += (size_t)n < sizeof(c->path) - c->len ? (size_t)n
@@ -192,8 +191,7 @@ int kc_oci_get_u64(struct kc_oci_ctx *c, json_t *obj, const char *key, uint64_t 
 	return 1;
 }
 
-int kc_oci_get_i64(struct kc_oci_ctx *c, json_t *obj, const char *key, int64_t min,
-		   int64_t *out)
+int kc_oci_get_i64(struct kc_oci_ctx *c, json_t *obj, const char *key, int64_t min, int64_t *out)
 {
 	json_t *v = kc_oci_field(obj, key);
 
@@ -267,7 +265,8 @@ int kc_oci_get_string_map(struct kc_oci_ctx *c, json_t *obj, const char *key, ch
 	vs = kc_xzalloc((n + 1) * sizeof(char *));
 	old = kc_oci_push_key(c, key);
 	if (m) {
-		json_object_foreach(m, k, v) {
+		json_object_foreach(m, k, v)
+		{
 			if (check_string(c, k, v) < 0) {
 				kc_free_strv(ks);
 				kc_free_strv(vs);

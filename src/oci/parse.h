@@ -47,8 +47,7 @@ int kc_oci_get_u32(struct kc_oci_ctx *c, json_t *obj, const char *key, uint32_t 
 int kc_oci_get_id(struct kc_oci_ctx *c, json_t *obj, const char *key, uint32_t *out);
 int kc_oci_get_u64(struct kc_oci_ctx *c, json_t *obj, const char *key, uint64_t *out);
 /* An integer >= min. */
-int kc_oci_get_i64(struct kc_oci_ctx *c, json_t *obj, const char *key, int64_t min,
-		   int64_t *out);
+int kc_oci_get_i64(struct kc_oci_ctx *c, json_t *obj, const char *key, int64_t min, int64_t *out);
 /* An absolute path without NUL; "..": allowed here, refused where used. */
 int kc_oci_get_abs_path(struct kc_oci_ctx *c, json_t *obj, const char *key, char **out);
 /* An array of strings; absent gives an empty (non-NULL) vector. */

@@ -29,10 +29,8 @@ static int check_list_size(struct kc_oci_ctx *c, const char *key, json_t *arr)
 static int parse_caps(struct kc_oci_ctx *c, json_t *obj, struct kc_oci_process *p)
 {
 	static const char *const sets[] = {
-		[KC_OCI_CAP_BOUNDING] = "bounding",
-		[KC_OCI_CAP_EFFECTIVE] = "effective",
-		[KC_OCI_CAP_INHERITABLE] = "inheritable",
-		[KC_OCI_CAP_PERMITTED] = "permitted",
+		[KC_OCI_CAP_BOUNDING] = "bounding",	  [KC_OCI_CAP_EFFECTIVE] = "effective",
+		[KC_OCI_CAP_INHERITABLE] = "inheritable", [KC_OCI_CAP_PERMITTED] = "permitted",
 		[KC_OCI_CAP_AMBIENT] = "ambient",
 	};
 
@@ -155,8 +153,8 @@ static int parse_user(struct kc_oci_ctx *c, json_t *u, struct kc_oci_user *user)
 				kc_oci_pop(c, old);
 				return ret;
 			}
-			user->additional_gids[user->n_additional_gids++] =
-				(uint32_t)json_integer_value(g);
+			user->additional_gids[user->n_additional_gids++] = (uint32_t)
+				json_integer_value(g);
 		}
 		kc_oci_pop(c, old);
 	}
@@ -295,8 +293,7 @@ void kc_oci_process_free(struct kc_oci_process *p)
 	free(p);
 }
 
-int kc_oci_process_parse(const char *buf, size_t len, struct kc_oci_process **out,
-			 kc_error_t *err)
+int kc_oci_process_parse(const char *buf, size_t len, struct kc_oci_process **out, kc_error_t *err)
 {
 	struct kc_oci_ctx c = { .err = err };
 	cleanup_json json_t *j = NULL;
@@ -353,9 +350,9 @@ int kc_oci_parse_propagation(const char *s, unsigned long *out)
 		const char *name;
 		unsigned long flags;
 	} props[] = {
-		{ "private", MS_PRIVATE }, { "rprivate", MS_PRIVATE | MS_REC },
-		{ "shared", MS_SHARED },   { "rshared", MS_SHARED | MS_REC },
-		{ "slave", MS_SLAVE },	   { "rslave", MS_SLAVE | MS_REC },
+		{ "private", MS_PRIVATE },	 { "rprivate", MS_PRIVATE | MS_REC },
+		{ "shared", MS_SHARED },	 { "rshared", MS_SHARED | MS_REC },
+		{ "slave", MS_SLAVE },		 { "rslave", MS_SLAVE | MS_REC },
 		{ "unbindable", MS_UNBINDABLE }, { "runbindable", MS_UNBINDABLE | MS_REC },
 	};
 
@@ -599,8 +596,7 @@ static int parse_spec(struct kc_oci_ctx *c, json_t *j, struct kc_oci_spec *s)
 		if (ret < 0)
 			return ret;
 	}
-	ret = kc_oci_get_string_map(c, j, "annotations", &s->annotation_keys,
-				    &s->annotation_values);
+	ret = kc_oci_get_string_map(c, j, "annotations", &s->annotation_keys, &s->annotation_values);
 	if (ret < 0)
 		return ret;
 	o = NULL;

@@ -208,8 +208,7 @@ int kc_oci_spec_parse(const char *buf, size_t len, struct kc_oci_spec **out, kc_
 void kc_oci_spec_free(struct kc_oci_spec *s);
 
 /* Parses an OCI process object alone (ExecProcess's process_json). */
-int kc_oci_process_parse(const char *buf, size_t len, struct kc_oci_process **out,
-			 kc_error_t *err);
+int kc_oci_process_parse(const char *buf, size_t len, struct kc_oci_process **out, kc_error_t *err);
 void kc_oci_process_free(struct kc_oci_process *p);
 
 /* Parses a linux.resources object alone (UpdateContainer); *out is filled,

@@ -23,7 +23,7 @@ static const struct {
 	const char *service; /* NULL: grpc.AgentService */
 	const char *method;
 	const ProtobufCMessageDescriptor *resp; /* NULL: google.protobuf.Empty */
-	uint64_t timeout_ns;                    /* 0: none (long polls) */
+	uint64_t timeout_ns; /* 0: none (long polls) */
 } rpcs[KC_AGENT_N_RPCS] = {
 	[KC_AGENT_CREATE_SANDBOX] = { NULL, "CreateSandbox", NULL, 30 * S },
 	[KC_AGENT_CREATE_CONTAINER] = { NULL, "CreateContainer", NULL, 0 /* create_timeout_ns */ },
@@ -36,7 +36,8 @@ static const struct {
 				       &grpc__stats_container_response__descriptor, 30 * S },
 	[KC_AGENT_EXEC_PROCESS] = { NULL, "ExecProcess", NULL, 60 * S },
 	[KC_AGENT_SIGNAL_PROCESS] = { NULL, "SignalProcess", NULL, 10 * S },
-	[KC_AGENT_WAIT_PROCESS] = { NULL, "WaitProcess", &grpc__wait_process_response__descriptor, 0 },
+	[KC_AGENT_WAIT_PROCESS] = { NULL, "WaitProcess", &grpc__wait_process_response__descriptor,
+				    0 },
 	[KC_AGENT_READ_STDOUT] = { NULL, "ReadStdout", &grpc__read_stream_response__descriptor, 0 },
 	[KC_AGENT_READ_STDERR] = { NULL, "ReadStderr", &grpc__read_stream_response__descriptor, 0 },
 	[KC_AGENT_WRITE_STDIN] = { NULL, "WriteStdin", &grpc__write_stream_response__descriptor, 0 },
@@ -70,8 +71,8 @@ const char *kc_agent_method(enum kc_agent_rpc rpc)
 	return rpcs[rpc].method;
 }
 
-int kc_agent_new(struct kc_loop *loop, int fd, uint64_t create_timeout_ns,
-		 struct kc_agent **out, kc_error_t *err)
+int kc_agent_new(struct kc_loop *loop, int fd, uint64_t create_timeout_ns, struct kc_agent **out,
+		 kc_error_t *err)
 {
 	struct kc_agent *a = kc_xzalloc(sizeof(*a));
 	int ret;
@@ -156,10 +157,10 @@ static uint32_t call(struct kc_agent *a, enum kc_agent_rpc rpc, const ProtobufCM
 	return id;
 }
 
-#define RPC(name, RPC, Req)                                                                    \
+#define RPC(name, RPC, Req) \
 	uint32_t kc_agent_##name(struct kc_agent *a, const Req *req, kc_agent_fn fn, void *ctx) \
-	{                                                                                      \
-		return call(a, KC_AGENT_##RPC, &req->base, fn, ctx);                           \
+	{ \
+		return call(a, KC_AGENT_##RPC, &req->base, fn, ctx); \
 	}
 
 RPC(create_sandbox, CREATE_SANDBOX, Grpc__CreateSandboxRequest)

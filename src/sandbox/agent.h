@@ -70,8 +70,8 @@ const char *kc_agent_method(enum kc_agent_rpc rpc);
 
 /* Takes fd (a connection to the agent).  CreateContainer gets
  * create_timeout_ns (the configuration's create_container_timeout). */
-int kc_agent_new(struct kc_loop *loop, int fd, uint64_t create_timeout_ns,
-		 struct kc_agent **out, kc_error_t *err);
+int kc_agent_new(struct kc_loop *loop, int fd, uint64_t create_timeout_ns, struct kc_agent **out,
+		 kc_error_t *err);
 /* Fails what is in flight with CANCELLED (callbacks run) and closes. */
 void kc_agent_free(struct kc_agent *a);
 /* The same, with *a set to NULL first: the callbacks that run meanwhile
@@ -102,8 +102,8 @@ uint32_t kc_agent_get_oom_event(struct kc_agent *a, const Grpc__GetOOMEventReque
 uint32_t kc_agent_update_watchable_volume(struct kc_agent *a,
 					  const Grpc__UpdateWatchableVolumeRequest *req,
 					  kc_agent_fn fn, void *ctx);
-uint32_t kc_agent_health_check(struct kc_agent *a, const Grpc__CheckRequest *req,
-			       kc_agent_fn fn, void *ctx);
+uint32_t kc_agent_health_check(struct kc_agent *a, const Grpc__CheckRequest *req, kc_agent_fn fn,
+			       void *ctx);
 
 /* ---- containers ---- */
 uint32_t kc_agent_create_container(struct kc_agent *a, const Grpc__CreateContainerRequest *req,

@@ -28,8 +28,7 @@ int kc_agent_proc_start(const char *binary, const char *run_dir, uint64_t timeou
 	cleanup_free char *uri = kc_xasprintf("unix://%s/agent.sock", run_dir);
 	cleanup_free char *log = kc_xasprintf("%s/agent.log", run_dir);
 	uint64_t deadline = kc_monotonic_ns() + timeout_ns;
-	char *argv[] = { (char *)binary, "--no-init", "--listen", uri, "--log-level", "debug",
-			 NULL };
+	char *argv[] = { (char *)binary, "--no-init", "--listen", uri, "--log-level", "debug", NULL };
 	struct kc_child_opts o = { .argv = argv, .log_path = log };
 	struct kc_child c;
 	int pidfd;
@@ -55,7 +54,8 @@ int kc_agent_proc_start(const char *binary, const char *run_dir, uint64_t timeou
 			kc_agent_proc_stop(pid, pidfd);
 			return kc_error_set(err, dead ? ECHILD : ETIMEDOUT,
 					    "agent `%s` %s (its log: `%s`)", binary,
-					    dead ? "exited at start" : "did not answer in time", log);
+					    dead ? "exited at start" : "did not answer in time",
+					    log);
 		}
 		nanosleep(&ts, NULL);
 	}

@@ -11,8 +11,8 @@
 
 /* Starts `binary --no-init --listen unix://<run_dir>/agent.sock` (its
  * output to <run_dir>/agent.log) and waits until the socket answers. */
-int kc_agent_proc_start(const char *binary, const char *run_dir, uint64_t timeout_ns,
-			pid_t *pid, int *pidfd, char **uri, kc_error_t *err);
+int kc_agent_proc_start(const char *binary, const char *run_dir, uint64_t timeout_ns, pid_t *pid,
+			int *pidfd, char **uri, kc_error_t *err);
 /* SIGTERM, SIGKILL after a while, reaped.  Closes pidfd. */
 void kc_agent_proc_stop(pid_t pid, int pidfd);
 

@@ -31,7 +31,7 @@ struct kc_rootfs_mount {
 
 /* What a container's preparation needs to know of its sandbox. */
 struct kc_container_env {
-	const char *mounts_dir;  /* host: .../sandboxes/<sid>/mounts */
+	const char *mounts_dir; /* host: .../sandboxes/<sid>/mounts */
 	const char *guest_share; /* guest path of the share */
 	bool disable_guest_seccomp;
 	/* The pid the shim gives containerd for every task of the sandbox
@@ -134,8 +134,7 @@ int kc_rootfs_setup(const struct kc_container_env *env, const char *cid, const c
  * stay on failure: kc_container_cleanup() removes them.
  */
 int kc_spec_for_guest(const struct kc_container_env *env, const char *cid, json_t *spec,
-		      struct kc_guest_storages *storages, uint64_t *sandbox_ns,
-		      kc_error_t *err);
+		      struct kc_guest_storages *storages, uint64_t *sandbox_ns, kc_error_t *err);
 
 /* Whether linux.namespaces has an entry of type (path or not). */
 bool kc_spec_has_namespace(json_t *spec, const char *type);
@@ -157,8 +156,8 @@ int kc_container_cleanup(const struct kc_container_env *env, const char *cid, co
  * period, memory limit), added to the defaults; capped by the maximums
  * (0: none).
  */
-void kc_spec_sizing(json_t *spec, unsigned default_vcpus, unsigned max_vcpus,
-		    unsigned default_mib, unsigned max_mib, unsigned *vcpus, unsigned *mib);
+void kc_spec_sizing(json_t *spec, unsigned default_vcpus, unsigned max_vcpus, unsigned default_mib,
+		    unsigned max_mib, unsigned *vcpus, unsigned *mib);
 
 /*
  * One entry of spec.mounts (volumes.c): a bind mount of a host file or
@@ -189,8 +188,8 @@ void kc_spec_sizing(json_t *spec, unsigned default_vcpus, unsigned max_vcpus,
  * none is made: the agent reads the host's directory itself, so kubelet's
  * updates reach it as under runc.
  */
-int kc_volume_share(const struct kc_container_env *env, const char *cid, size_t index,
-		    json_t *mnt, bool *drop, struct kc_guest_storages *storages, kc_error_t *err);
+int kc_volume_share(const struct kc_container_env *env, const char *cid, size_t index, json_t *mnt,
+		    bool *drop, struct kc_guest_storages *storages, kc_error_t *err);
 
 /* The annotation `key` of a spec, or NULL. */
 const char *kc_spec_annotation(json_t *spec, const char *key);

@@ -27,10 +27,10 @@ struct kc_pump {
 	struct kc_loop_watch *watch;
 	uint8_t *buf; /* data not yet passed on */
 	size_t len, off;
-	bool busy;        /* an agent call is in flight */
+	bool busy; /* an agent call is in flight */
 	uint32_t call_id; /* its stream id, to cancel it */
 	struct kc_loop_timer retry;
-	bool done;      /* reached its end (or failed) */
+	bool done; /* reached its end (or failed) */
 	bool close_req; /* stdin: CloseIO asked, close once drained */
 };
 
@@ -44,9 +44,9 @@ struct kc_proc {
 	struct kc_proc_info i; /* its strings are the process's own */
 	struct kc_proc *next;
 	struct kc_ctr *c;
-	char *agent_eid;    /* the exec id the agent knows it by */
+	char *agent_eid; /* the exec id the agent knows it by */
 	char *process_json; /* exec: the OCI process */
-	bool waiting;       /* a WaitProcess is in flight */
+	bool waiting; /* a WaitProcess is in flight */
 	uint32_t wait_call;
 	bool wait_answered; /* the agent's WaitProcess came back */
 	int agent_status;
@@ -72,7 +72,7 @@ struct kc_pod {
 	bool cfg_loaded;
 	struct kc_sandbox *sb;
 	struct kc_agent *agent; /* NULL: none, or the sandbox is gone */
-	bool dead;              /* the sandbox was lost */
+	bool dead; /* the sandbox was lost */
 	struct kc_loop_watch *vm_watch;
 	uint32_t oom_call; /* the GetOOMEvent long poll in flight */
 	struct kc_ctr *containers;
@@ -80,7 +80,6 @@ struct kc_pod {
 	struct kc_vwatch *vwatch; /* watchable volumes (watch.h), NULL: none yet */
 	struct kc_portfwd *portfwd; /* NULL: the pod has no network namespace */
 };
-
 
 /* pod.c: the container of that id, being deleted or not. */
 struct kc_ctr *kc_pod_find(struct kc_pod *pod, const char *id);

@@ -228,8 +228,8 @@ static void out_request(struct kc_pump *pp)
 	req.exec_id = pp->proc->agent_eid;
 	req.len = CHUNK;
 	pp->busy = true;
-	pp->call_id = (pp->is_stderr ? kc_agent_read_stderr : kc_agent_read_stdout)(
-		pod_of(pp)->agent, &req, out_reply, pp);
+	pp->call_id = (pp->is_stderr ? kc_agent_read_stderr
+				     : kc_agent_read_stdout)(pod_of(pp)->agent, &req, out_reply, pp);
 }
 
 /* ---- stdin ---- */
@@ -296,8 +296,8 @@ static void in_watch(struct kc_pump *pp, bool on)
 	cleanup_error kc_error_t err = NULL;
 
 	if (on && !pp->watch && pp->fd >= 0) {
-		if (kc_loop_watch_fd(pod_of(pp)->loop, pp->fd, EPOLLIN, in_readable, pp,
-				     &pp->watch, &err) < 0)
+		if (kc_loop_watch_fd(pod_of(pp)->loop, pp->fd, EPOLLIN, in_readable, pp, &pp->watch,
+				     &err) < 0)
 			kc_warn("stdin of %s: %s", pp->proc->c->id, err->msg);
 	} else if (!on && pp->watch) {
 		kc_loop_watch_remove(pp->watch);

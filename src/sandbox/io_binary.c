@@ -109,7 +109,8 @@ int kc_io_binary_open(struct kc_proc *p, const char *uri, kc_error_t *err)
 	if (poll(&pf, 1, 10000) <= 0 || read(ready[0], &c, 1) != 0) {
 		kc_child_stop(&p->logger, false, 0);
 		p->logger = (struct kc_child)KC_CHILD_INIT;
-		ret = kc_error_set(err, ETIMEDOUT, "io `%s`: the logging binary did not get ready", uri);
+		ret = kc_error_set(err, ETIMEDOUT, "io `%s`: the logging binary did not get ready",
+				   uri);
 		goto out;
 	}
 	p->out.fd = out[1];

@@ -69,9 +69,8 @@ static int process_collector(struct kc_prom *p, const struct kc_procstat *st, kc
 	if ((ret = one(p, "kata_shim", "process_cpu_seconds_total",
 		       "Total user and system CPU time spent in seconds.", KC_PROM_COUNTER,
 		       (double)(st->utime + st->stime) / (double)hz, err)) < 0 ||
-	    (ret = one(p, "kata_shim", "process_max_fds",
-		       "Maximum number of open file descriptors.", KC_PROM_GAUGE,
-		       (double)st->max_fds, err)) < 0 ||
+	    (ret = one(p, "kata_shim", "process_max_fds", "Maximum number of open file descriptors.",
+		       KC_PROM_GAUGE, (double)st->max_fds, err)) < 0 ||
 	    (ret = one(p, "kata_shim", "process_open_fds", "Number of open file descriptors.",
 		       KC_PROM_GAUGE, (double)st->fds, err)) < 0 ||
 	    (ret = one(p, "kata_shim", "process_resident_memory_bytes",
@@ -81,8 +80,7 @@ static int process_collector(struct kc_prom *p, const struct kc_procstat *st, kc
 		       "Start time of the process since unix epoch in seconds.", KC_PROM_GAUGE,
 		       st->start_time_s, err)) < 0 ||
 	    (ret = one(p, "kata_shim", "process_virtual_memory_bytes",
-		       "Virtual memory size in bytes.", KC_PROM_GAUGE, (double)st->vsize,
-		       err)) < 0 ||
+		       "Virtual memory size in bytes.", KC_PROM_GAUGE, (double)st->vsize, err)) < 0 ||
 	    (ret = one(p, "kata_shim", "process_virtual_memory_max_bytes",
 		       "Maximum amount of virtual memory available in bytes.", KC_PROM_GAUGE,
 		       (double)st->max_address_space, err)) < 0)
@@ -99,8 +97,8 @@ int kc_prom_process(struct kc_prom *p, enum kc_prom_proc who, const struct kc_pr
 	if ((unsigned)who >= KC_ARRAY_SIZE(proc_help))
 		return kc_error_set(err, EINVAL, "metrics: no process kind %d", who);
 	ns = proc_help[who].ns;
-	if ((ret = one(p, ns, "threads", proc_help[who].threads, KC_PROM_GAUGE,
-		       (double)st->threads, err)) < 0)
+	if ((ret = one(p, ns, "threads", proc_help[who].threads, KC_PROM_GAUGE, (double)st->threads,
+		       err)) < 0)
 		return ret;
 
 	/* Item names as pkg/utils' SetGaugeVecProcStatus writes them. */
@@ -108,10 +106,25 @@ int kc_prom_process(struct kc_prom *p, enum kc_prom_proc who, const struct kc_pr
 		return ret;
 #define S(name) \
 	if ((ret = item(p, #name, (double)st->status.name, err)) < 0) \
-		return ret
-	S(vmpeak); S(vmsize); S(vmlck); S(vmpin); S(vmhwm); S(vmrss); S(rssanon);
-	S(rssfile); S(rssshmem); S(vmdata); S(vmstk); S(vmexe); S(vmlib); S(vmpte);
-	S(vmpmd); S(vmswap); S(hugetlbpages); S(voluntary_ctxt_switches);
+	return ret
+	S(vmpeak);
+	S(vmsize);
+	S(vmlck);
+	S(vmpin);
+	S(vmhwm);
+	S(vmrss);
+	S(rssanon);
+	S(rssfile);
+	S(rssshmem);
+	S(vmdata);
+	S(vmstk);
+	S(vmexe);
+	S(vmlib);
+	S(vmpte);
+	S(vmpmd);
+	S(vmswap);
+	S(hugetlbpages);
+	S(voluntary_ctxt_switches);
 	S(nonvoluntary_ctxt_switches);
 #undef S
 
@@ -132,8 +145,7 @@ int kc_prom_process(struct kc_prom *p, enum kc_prom_proc who, const struct kc_pr
 	     (ret = item(p, "syscw", (double)st->io.syscw, err)) < 0 ||
 	     (ret = item(p, "readbytes", (double)st->io.read_bytes, err)) < 0 ||
 	     (ret = item(p, "writebytes", (double)st->io.write_bytes, err)) < 0 ||
-	     (ret = item(p, "cancelledwritebytes", (double)st->io.cancelled_write_bytes,
-			 err)) < 0))
+	     (ret = item(p, "cancelledwritebytes", (double)st->io.cancelled_write_bytes, err)) < 0))
 		return ret;
 
 	if ((ret = one(p, ns, "fds", proc_help[who].fds, KC_PROM_GAUGE, (double)st->fds, err)) < 0)
@@ -153,14 +165,22 @@ int kc_prom_hypervisor_netdev(struct kc_prom *p, const struct kc_netdev_stat *de
 			const char *item;
 			uint64_t v;
 		} f[] = {
-			{ "recv_bytes", d->rx_bytes },	     { "recv_packets", d->rx_packets },
-			{ "recv_errs", d->rx_errs },	     { "recv_drop", d->rx_drop },
-			{ "recv_compressed", d->rx_compressed }, { "recv_fifo", d->rx_fifo },
-			{ "recv_frame", d->rx_frame },	     { "recv_multicast", d->rx_multicast },
-			{ "sent_bytes", d->tx_bytes },	     { "sent_packets", d->tx_packets },
-			{ "sent_errs", d->tx_errs },	     { "sent_drop", d->tx_drop },
-			{ "sent_colls", d->tx_colls },	     { "sent_carrier", d->tx_carrier },
-			{ "sent_compressed", d->tx_compressed }, { "sent_fifo", d->tx_fifo },
+			{ "recv_bytes", d->rx_bytes },
+			{ "recv_packets", d->rx_packets },
+			{ "recv_errs", d->rx_errs },
+			{ "recv_drop", d->rx_drop },
+			{ "recv_compressed", d->rx_compressed },
+			{ "recv_fifo", d->rx_fifo },
+			{ "recv_frame", d->rx_frame },
+			{ "recv_multicast", d->rx_multicast },
+			{ "sent_bytes", d->tx_bytes },
+			{ "sent_packets", d->tx_packets },
+			{ "sent_errs", d->tx_errs },
+			{ "sent_drop", d->tx_drop },
+			{ "sent_colls", d->tx_colls },
+			{ "sent_carrier", d->tx_carrier },
+			{ "sent_compressed", d->tx_compressed },
+			{ "sent_fifo", d->tx_fifo },
 		};
 
 		for (size_t j = 0; ret == 0 && j < KC_ARRAY_SIZE(f); j++) {
@@ -185,8 +205,7 @@ int kc_prom_pod_overhead(struct kc_prom *p, const struct kc_pod_usage *before,
 	      ((double)after->guest_cpu_ns - (double)before->guest_cpu_ns) / dt * 100;
 	mem = (double)after->host_mem_bytes - (double)after->guest_mem_bytes;
 	if ((ret = one(p, "kata_shim", "pod_overhead_cpu",
-		       "Kata Pod overhead for CPU resources(percent).", KC_PROM_GAUGE, cpu,
-		       err)) < 0)
+		       "Kata Pod overhead for CPU resources(percent).", KC_PROM_GAUGE, cpu, err)) < 0)
 		return ret;
 	return one(p, "kata_shim", "pod_overhead_memory_in_bytes",
 		   "Kata Pod overhead for memory resources(bytes).", KC_PROM_GAUGE, mem, err);
@@ -197,17 +216,63 @@ int kc_prom_pod_overhead(struct kc_prom *p, const struct kc_pod_usage *before,
 /* kata_guest_meminfo's items as Kata's agent names them (the fields of
  * the procfs crate's Meminfo). */
 static const char *const meminfo_items[] = {
-	"mem_total", "mem_free", "mem_available", "buffers", "cached", "swap_cached",
-	"active", "inactive", "active_anon", "inactive_anon", "active_file",
-	"inactive_file", "unevictable", "mlocked", "high_total", "high_free", "low_total",
-	"low_free", "mmap_copy", "swap_total", "swap_free", "dirty", "writeback",
-	"anon_pages", "mapped", "shmem", "slab", "s_reclaimable", "s_unreclaim",
-	"kernel_stack", "page_tables", "quicklists", "nfs_unstable", "bounce",
-	"writeback_tmp", "commit_limit", "committed_as", "vmalloc_total", "vmalloc_used",
-	"vmalloc_chunk", "hardware_corrupted", "anon_hugepages", "shmem_hugepages",
-	"shmem_pmd_mapped", "cma_total", "cma_free", "hugepages_total", "hugepages_free",
-	"hugepages_rsvd", "hugepages_surp", "hugepagesize", "direct_map_4k",
-	"direct_map_4M", "direct_map_2M", "direct_map_1G", "hugetlb", "per_cpu",
+	"mem_total",
+	"mem_free",
+	"mem_available",
+	"buffers",
+	"cached",
+	"swap_cached",
+	"active",
+	"inactive",
+	"active_anon",
+	"inactive_anon",
+	"active_file",
+	"inactive_file",
+	"unevictable",
+	"mlocked",
+	"high_total",
+	"high_free",
+	"low_total",
+	"low_free",
+	"mmap_copy",
+	"swap_total",
+	"swap_free",
+	"dirty",
+	"writeback",
+	"anon_pages",
+	"mapped",
+	"shmem",
+	"slab",
+	"s_reclaimable",
+	"s_unreclaim",
+	"kernel_stack",
+	"page_tables",
+	"quicklists",
+	"nfs_unstable",
+	"bounce",
+	"writeback_tmp",
+	"commit_limit",
+	"committed_as",
+	"vmalloc_total",
+	"vmalloc_used",
+	"vmalloc_chunk",
+	"hardware_corrupted",
+	"anon_hugepages",
+	"shmem_hugepages",
+	"shmem_pmd_mapped",
+	"cma_total",
+	"cma_free",
+	"hugepages_total",
+	"hugepages_free",
+	"hugepages_rsvd",
+	"hugepages_surp",
+	"hugepagesize",
+	"direct_map_4k",
+	"direct_map_4M",
+	"direct_map_2M",
+	"direct_map_1G",
+	"hugetlb",
+	"per_cpu",
 	"k_reclaimable",
 };
 
@@ -276,8 +341,8 @@ drop:
 	return NULL;
 }
 
-static int agent_family(struct kc_prom *p, const struct kc_prom_parsed_family *f,
-			size_t *dropped, kc_error_t *err)
+static int agent_family(struct kc_prom *p, const struct kc_prom_parsed_family *f, size_t *dropped,
+			kc_error_t *err)
 {
 	cleanup_free char *name = agent_family_name(f->name);
 	cleanup_free const char ***labels = NULL;
@@ -319,8 +384,7 @@ static int agent_family(struct kc_prom *p, const struct kc_prom_parsed_family *f
 	return ret;
 }
 
-int kc_prom_agent(struct kc_prom *p, const char *text, size_t len, size_t *dropped,
-		  kc_error_t *err)
+int kc_prom_agent(struct kc_prom *p, const char *text, size_t len, size_t *dropped, kc_error_t *err)
 {
 	struct kc_prom_parsed parsed;
 	size_t n_dropped;
@@ -374,12 +438,10 @@ int kc_prom_render_sandbox(struct kc_prom *p, const struct kc_prom_sandbox *sb,
 	    (ret = kc_prom_pod_overhead(p, sb->overhead[0], sb->overhead[1], err)) < 0)
 		return ret;
 	if (sb->hypervisor_pid &&
-	    (ret = render_process(p, KC_PROM_HYPERVISOR, "hypervisor", sb->hypervisor_pid,
-				  err)) < 0)
+	    (ret = render_process(p, KC_PROM_HYPERVISOR, "hypervisor", sb->hypervisor_pid, err)) < 0)
 		return ret;
 	if (sb->virtiofsd_pid &&
-	    (ret = render_process(p, KC_PROM_VIRTIOFSD, "virtiofsd", sb->virtiofsd_pid,
-				  err)) < 0)
+	    (ret = render_process(p, KC_PROM_VIRTIOFSD, "virtiofsd", sb->virtiofsd_pid, err)) < 0)
 		return ret;
 	if (sb->agent_text)
 		return kc_prom_agent(p, sb->agent_text, sb->agent_len, agent_dropped, err);

@@ -23,24 +23,34 @@ static const struct {
 	bool clear;
 	unsigned long flag;
 } flag_words[] = {
-	{ "ro", false, MS_RDONLY },        { "rw", true, MS_RDONLY },
-	{ "nosuid", false, MS_NOSUID },    { "suid", true, MS_NOSUID },
-	{ "nodev", false, MS_NODEV },      { "dev", true, MS_NODEV },
-	{ "noexec", false, MS_NOEXEC },    { "exec", true, MS_NOEXEC },
-	{ "sync", false, MS_SYNCHRONOUS }, { "async", true, MS_SYNCHRONOUS },
-	{ "noatime", false, MS_NOATIME },  { "atime", true, MS_NOATIME },
-	{ "relatime", false, MS_RELATIME }, { "norelatime", true, MS_RELATIME },
+	{ "ro", false, MS_RDONLY },
+	{ "rw", true, MS_RDONLY },
+	{ "nosuid", false, MS_NOSUID },
+	{ "suid", true, MS_NOSUID },
+	{ "nodev", false, MS_NODEV },
+	{ "dev", true, MS_NODEV },
+	{ "noexec", false, MS_NOEXEC },
+	{ "exec", true, MS_NOEXEC },
+	{ "sync", false, MS_SYNCHRONOUS },
+	{ "async", true, MS_SYNCHRONOUS },
+	{ "noatime", false, MS_NOATIME },
+	{ "atime", true, MS_NOATIME },
+	{ "relatime", false, MS_RELATIME },
+	{ "norelatime", true, MS_RELATIME },
 	{ "strictatime", false, MS_STRICTATIME },
 	{ "nodiratime", false, MS_NODIRATIME },
-	{ "bind", false, MS_BIND },        { "rbind", false, MS_BIND | MS_REC },
-	{ "private", false, MS_PRIVATE },  { "rprivate", false, MS_PRIVATE | MS_REC },
-	{ "slave", false, MS_SLAVE },      { "rslave", false, MS_SLAVE | MS_REC },
-	{ "shared", false, MS_SHARED },    { "rshared", false, MS_SHARED | MS_REC },
+	{ "bind", false, MS_BIND },
+	{ "rbind", false, MS_BIND | MS_REC },
+	{ "private", false, MS_PRIVATE },
+	{ "rprivate", false, MS_PRIVATE | MS_REC },
+	{ "slave", false, MS_SLAVE },
+	{ "rslave", false, MS_SLAVE | MS_REC },
+	{ "shared", false, MS_SHARED },
+	{ "rshared", false, MS_SHARED | MS_REC },
 	{ "defaults", false, 0 },
 };
 
-int kc_mount_options(char *const *opts, size_t n, unsigned long *flags, char **data,
-		     kc_error_t *err)
+int kc_mount_options(char *const *opts, size_t n, unsigned long *flags, char **data, kc_error_t *err)
 {
 	cleanup_free char *buf = NULL;
 	size_t len = 0;
@@ -70,7 +80,8 @@ int kc_mount_options(char *const *opts, size_t n, unsigned long *flags, char **d
 		if (strchr(o, ','))
 			return kc_error_set(err, EINVAL, "mount option `%s` holds a ','", o);
 		if (len + ol + 2 > (size_t)page)
-			return kc_error_set(err, E2BIG, "mount options are longer than a page (%ld bytes)",
+			return kc_error_set(err, E2BIG,
+					    "mount options are longer than a page (%ld bytes)",
 					    page);
 		buf = kc_xrealloc(buf, len + ol + 2);
 		if (len)

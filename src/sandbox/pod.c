@@ -66,8 +66,8 @@ struct kc_host_cgroup *kc_pod_take_cgroup(struct kc_pod *pod)
 	return pod->sb ? kc_sandbox_take_cgroup(pod->sb) : NULL;
 }
 
-void kc_pod_agent_metrics(struct kc_pod *pod, const Grpc__GetMetricsRequest *req,
-			  kc_agent_fn fn, void *ctx)
+void kc_pod_agent_metrics(struct kc_pod *pod, const Grpc__GetMetricsRequest *req, kc_agent_fn fn,
+			  void *ctx)
 {
 	kc_agent_get_metrics(pod->agent, req, fn, ctx);
 }
@@ -96,8 +96,7 @@ int kc_pod_set_monitor_socket(struct kc_pod *pod, const char *path, kc_error_t *
 	return kc_sandbox_state_monitor(pod->sb, path, err);
 }
 
-void kc_pod_agent_check(struct kc_pod *pod, const Grpc__CheckRequest *req, kc_agent_fn fn,
-			void *ctx)
+void kc_pod_agent_check(struct kc_pod *pod, const Grpc__CheckRequest *req, kc_agent_fn fn, void *ctx)
 {
 	kc_agent_health_check(pod->agent, req, fn, ctx);
 }
@@ -141,8 +140,7 @@ void kc_pod_died(struct kc_pod *pod)
 	/* QEMU goes too when virtiofsd did: a guest without its file system
 	 * would hang every process of it. */
 	why = pod->sb ? kc_sandbox_lost(pod->sb) : kc_xstrdup("no sandbox");
-	kc_warn("the sandbox is lost (%s): its VM is stopped and every process exits with 255",
-		why);
+	kc_warn("the sandbox is lost (%s): its VM is stopped and every process exits with 255", why);
 	sandbox_disconnect(pod);
 	/* As Kata: every process still running exits with 255. */
 	for (struct kc_ctr *c = pod->containers; c; c = c->next) {
@@ -216,7 +214,8 @@ static int load_config(struct kc_pod *pod, json_t *spec, kc_error_t *err)
 	}
 	keys = kc_xzalloc((json_object_size(ann) + 1) * sizeof(*keys));
 	vals = kc_xzalloc((json_object_size(ann) + 1) * sizeof(*vals));
-	json_object_foreach (ann, k, v) {
+	json_object_foreach(ann, k, v)
+	{
 		if (!json_is_string(v))
 			continue;
 		keys[n] = k;
@@ -523,7 +522,7 @@ static void create_sandbox(struct kc_pod *pod, struct create_ctx *x)
 	    gethostname(node, sizeof(node) - 1) == 0)
 		req.hostname = node;
 	req.sandbox_id = (char *)kc_sandbox_id(pod->sb);
-	for (char *const *d = kc_sandbox_dns(pod->sb); d && d[req.n_dns]; )
+	for (char *const *d = kc_sandbox_dns(pod->sb); d && d[req.n_dns];)
 		req.n_dns++;
 	req.dns = (char **)kc_sandbox_dns(pod->sb);
 	if (kc_sandbox_share_is_virtiofs(pod->sb)) {
@@ -614,7 +613,7 @@ int kc_ctr_create(struct kc_pod *pod, const struct kc_ctr_opts *o, kc_done_fn do
 		return kc_error_set_status(err, EEXIST, "container `%s` already exists", o->id);
 	if (!o->bundle || o->bundle[0] != '/')
 		return kc_error_set_status(err, EINVAL, "bundle `%s` is not absolute",
-				   o->bundle ? o->bundle : "");
+					   o->bundle ? o->bundle : "");
 	x = kc_xzalloc(sizeof(*x));
 	pod->creating++;
 	x->pod = pod;

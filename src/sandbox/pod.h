@@ -101,8 +101,8 @@ bool kc_pod_idle(const struct kc_pod *pod);
 /* The sandbox's host cgroup, now the caller's (sandbox.h says why). */
 struct kc_host_cgroup *kc_pod_take_cgroup(struct kc_pod *pod);
 /* The agent's own metrics (kc_agent_fn answered with Grpc__Metrics). */
-void kc_pod_agent_metrics(struct kc_pod *pod, const Grpc__GetMetricsRequest *req,
-			  kc_agent_fn fn, void *ctx);
+void kc_pod_agent_metrics(struct kc_pod *pod, const Grpc__GetMetricsRequest *req, kc_agent_fn fn,
+			  void *ctx);
 /* For the metrics of the pod: its VM's QEMU and virtiofsd pids (0: none,
  * as with the host agent or once the sandbox is lost or gone). */
 void kc_pod_vm_pids(const struct kc_pod *pod, pid_t *hypervisor, pid_t *virtiofsd);

@@ -54,8 +54,8 @@ struct pf_session {
 	uint8_t in[PF_WRITE_LEN];
 	size_t in_len, in_off;
 	bool guest_eof; /* the guest's side ended: the host got SHUT_WR */
-	bool host_eof;  /* the host's side ended: CloseWrite sent */
-	bool dead;      /* ending: its free is queued */
+	bool host_eof; /* the host's side ended: CloseWrite sent */
+	bool dead; /* ending: its free is queued */
 	struct kc_loop_defer free_defer;
 };
 
@@ -81,9 +81,24 @@ static int run_iptables(int family, const char *op, uint16_t port, kc_error_t *e
 {
 	char ports[8], excl[8];
 	const char *dst = family ? "::1" : "127.0.0.0/8";
-	char *argv[] = { (char *)iptables[family], "-w", "-t", "nat", (char *)op, "OUTPUT", "-p",
-			 "tcp", "-d", (char *)dst, "!", "--dport", excl, "-j", "REDIRECT",
-			 "--to-ports", ports, NULL };
+	char *argv[] = { (char *)iptables[family],
+			 "-w",
+			 "-t",
+			 "nat",
+			 (char *)op,
+			 "OUTPUT",
+			 "-p",
+			 "tcp",
+			 "-d",
+			 (char *)dst,
+			 "!",
+			 "--dport",
+			 excl,
+			 "-j",
+			 "REDIRECT",
+			 "--to-ports",
+			 ports,
+			 NULL };
 	struct kc_child c = KC_CHILD_INIT;
 	cleanup_close int rd = -1;
 	int p[2], stdio[3], ret;
@@ -106,16 +121,17 @@ static int run_iptables(int family, const char *op, uint16_t port, kc_error_t *e
 	/* Kills it when still running; closes the pidfd in any case. */
 	kc_child_stop(&c, false, 0);
 	if (ret <= 0)
-		return ret < 0 ? ret : kc_error_set(err, ETIMEDOUT, "%s: no answer in 10 s",
-						    iptables[family]);
+		return ret < 0 ? ret
+			       : kc_error_set(err, ETIMEDOUT, "%s: no answer in 10 s",
+					      iptables[family]);
 	if (WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0)
 		return 0;
 	n = read(rd, msg, sizeof(msg) - 1);
 	msg[n > 0 ? n : 0] = '\0';
 	msg[strcspn(msg, "\n")] = '\0';
 	return kc_error_set(err, EIO, "%s -t nat %s OUTPUT ... REDIRECT --to-ports %u: %s%s%s",
-			    iptables[family], op, port,
-			    kc_child_describe(&c, how, sizeof(how)), msg[0] ? ": " : "", msg);
+			    iptables[family], op, port, kc_child_describe(&c, how, sizeof(how)),
+			    msg[0] ? ": " : "", msg);
 }
 
 /* CNI's loopback plugin brings lo up; a namespace made without it has it
@@ -168,8 +184,7 @@ static int listen_lo(int family, uint16_t *port, kc_error_t *err)
 		len = sizeof(*a);
 	}
 	if (bind(fd, (void *)&ss, len) < 0)
-		return kc_error_set(err, errno, "bind %s:%u", family ? "[::1]" : "127.0.0.1",
-				    *port);
+		return kc_error_set(err, errno, "bind %s:%u", family ? "[::1]" : "127.0.0.1", *port);
 	if (listen(fd, 128) < 0)
 		return kc_error_set(err, errno, "listen");
 	len = sizeof(ss);
@@ -257,8 +272,8 @@ static void session_end(struct pf_session *s, bool reset)
 
 static void session_fail(struct pf_session *s, const char *what, kc_error_t *err)
 {
-	kc_debug("port forward %u (session %llu): %s: %s", s->port, (unsigned long long)s->id,
-		 what, err && *err ? (*err)->msg : strerror(errno));
+	kc_debug("port forward %u (session %llu): %s: %s", s->port, (unsigned long long)s->id, what,
+		 err && *err ? (*err)->msg : strerror(errno));
 	session_end(s, true);
 }
 
@@ -383,8 +398,7 @@ static void on_host(struct kc_loop_watch *w, int fd, uint32_t events, void *data
 			return;
 		}
 		if (n == 0) {
-			Grpc__PortForwardSessionRequest req =
-				GRPC__PORT_FORWARD_SESSION_REQUEST__INIT;
+			Grpc__PortForwardSessionRequest req = GRPC__PORT_FORWARD_SESSION_REQUEST__INIT;
 
 			s->host_eof = true;
 			req.session = s->id;

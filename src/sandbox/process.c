@@ -193,8 +193,8 @@ void kc_proc_start(struct kc_proc *p, kc_done_fn done, void *ctx)
 	struct start_ctx *x;
 
 	if (p->i.status != KC_PROC_CREATED) {
-		kc_error_set_status(&err, EBUSY, "process `%s` of `%s` was already started", p->i.exec_id,
-			    p->c->id);
+		kc_error_set_status(&err, EBUSY, "process `%s` of `%s` was already started",
+				    p->i.exec_id, p->c->id);
 		done(ctx, &err);
 		return;
 	}
@@ -238,8 +238,8 @@ int kc_ctr_exec(struct kc_ctr *c, const char *eid, const uint8_t *process, size_
 			return kc_error_set_status(err, EEXIST, "exec `%s` already exists", eid);
 	if (c->init.i.status != KC_PROC_RUNNING)
 		return kc_error_set_status(err, EBUSY, "container `%s` is not running", c->id);
-	if (!process || kc_json_parse((const char *)process, len, "exec process spec", &proc,
-				      err) < 0 ||
+	if (!process ||
+	    kc_json_parse((const char *)process, len, "exec process spec", &proc, err) < 0 ||
 	    !json_is_object(proc)) {
 		if (!*err)
 			kc_error_set(err, EINVAL, "exec `%s`: the process spec is missing", eid);
@@ -291,7 +291,7 @@ void kc_proc_kill(struct kc_proc *p, uint32_t signal, bool all, kc_done_fn done,
 	}
 	if (p->i.exited || p->wait_answered) {
 		kc_error_set_status(&err, ENOENT, "process `%s` already finished",
-			    p->i.exec_id[0] ? p->i.exec_id : p->c->id);
+				    p->i.exec_id[0] ? p->i.exec_id : p->c->id);
 		done(ctx, &err);
 		return;
 	}
@@ -339,9 +339,11 @@ int kc_proc_delete(struct kc_proc *p, kc_error_t *err)
 
 	if (!p->i.exec_id[0])
 		return kc_error_set_status(err, EINVAL,
-				   "process `%s` is a container's: delete the container", c->id);
+					   "process `%s` is a container's: delete the container",
+					   c->id);
 	if (p->i.status == KC_PROC_RUNNING || p->i.status == KC_PROC_PAUSED)
-		return kc_error_set_status(err, EBUSY, "process `%s` is still running", p->i.exec_id);
+		return kc_error_set_status(err, EBUSY, "process `%s` is still running",
+					   p->i.exec_id);
 	for (struct kc_proc **pp = &c->execs; *pp; pp = &(*pp)->next) {
 		if (*pp == p) {
 			*pp = p->next;
@@ -383,7 +385,7 @@ void kc_ctr_pause(struct kc_ctr *c, bool pause, kc_done_fn done, void *ctx)
 
 	if (c->init.i.status != (pause ? KC_PROC_RUNNING : KC_PROC_PAUSED)) {
 		kc_error_set_status(&err, EBUSY, "container `%s` is not %s", c->id,
-			    pause ? "running" : "paused");
+				    pause ? "running" : "paused");
 		done(ctx, &err);
 		return;
 	}

@@ -152,8 +152,7 @@ void kc_prom_format_value(double v, char out[32])
 	}
 }
 
-int kc_prom_const_label(struct kc_prom *p, const char *name, const char *value,
-			kc_error_t *err)
+int kc_prom_const_label(struct kc_prom *p, const char *name, const char *value, kc_error_t *err)
 {
 	if (!kc_prom_valid_label(name))
 		return kc_error_set(err, EINVAL, "metrics: invalid label name \"%s\"",
@@ -178,8 +177,8 @@ bool kc_prom_is_const_label(const struct kc_prom *p, const char *name)
 	return false;
 }
 
-int kc_prom_family(struct kc_prom *p, const char *name, const char *help,
-		   enum kc_prom_type type, kc_error_t *err)
+int kc_prom_family(struct kc_prom *p, const char *name, const char *help, enum kc_prom_type type,
+		   kc_error_t *err)
 {
 	if (!kc_prom_valid_name(name))
 		return kc_error_set(err, EINVAL, "metrics: invalid metric name \"%s\"",
@@ -248,8 +247,8 @@ static int check_labels(const struct kc_prom *p, const char *const *labels, size
 }
 
 /* name{labels,le="le",constant labels} value */
-static void put_sample(struct kc_prom *p, const char *suffix, const char *const *labels,
-		       size_t n, const char *le, double value)
+static void put_sample(struct kc_prom *p, const char *suffix, const char *const *labels, size_t n,
+		       const char *le, double value)
 {
 	char num[32];
 	bool first = true;
@@ -278,8 +277,10 @@ int kc_prom_sample(struct kc_prom *p, const char *const *labels, double value, k
 	if (ret < 0)
 		return ret;
 	if (p->cur_type == KC_PROM_HISTOGRAM)
-		return kc_error_set(err, EINVAL, "metrics: %s: a histogram takes "
-				    "kc_prom_histogram()", p->cur);
+		return kc_error_set(err, EINVAL,
+				    "metrics: %s: a histogram takes "
+				    "kc_prom_histogram()",
+				    p->cur);
 	put_sample(p, "", labels, n, NULL, value);
 	return 0;
 }
@@ -295,14 +296,14 @@ int kc_prom_relay(struct kc_prom *p, const struct kc_prom_parsed_sample *s,
 		return kc_error_set(err, EINVAL, "metrics: a sample before any family");
 	len = strlen(p->cur);
 	if (strncmp(s->name, p->cur, len) != 0)
-		return kc_error_set(err, EINVAL, "metrics: %s: sample %s of another family",
-				    p->cur, s->name);
+		return kc_error_set(err, EINVAL, "metrics: %s: sample %s of another family", p->cur,
+				    s->name);
 	suffix = s->name + len;
 	if (*suffix && !(p->cur_type == KC_PROM_HISTOGRAM &&
 			 (strcmp(suffix, "_bucket") == 0 || strcmp(suffix, "_sum") == 0 ||
 			  strcmp(suffix, "_count") == 0)))
-		return kc_error_set(err, EINVAL, "metrics: %s: sample %s of another family",
-				    p->cur, s->name);
+		return kc_error_set(err, EINVAL, "metrics: %s: sample %s of another family", p->cur,
+				    s->name);
 	if (s->n_labels > KC_PROM_MAX_LABELS)
 		return kc_error_set(err, EINVAL, "metrics: %s: more than %d labels", s->name,
 				    KC_PROM_MAX_LABELS);
@@ -352,8 +353,8 @@ void kc_prom_hist_observe(struct kc_prom_hist *h, double v)
 	h->sum += v;
 }
 
-int kc_prom_histogram(struct kc_prom *p, const char *const *labels,
-		      const struct kc_prom_hist *h, kc_error_t *err)
+int kc_prom_histogram(struct kc_prom *p, const char *const *labels, const struct kc_prom_hist *h,
+		      kc_error_t *err)
 {
 	uint64_t cumulative = 0;
 	char le[32];

@@ -33,7 +33,7 @@ enum kc_prom_type {
 	KC_PROM_COUNTER,
 	KC_PROM_GAUGE,
 	KC_PROM_UNTYPED,
-	KC_PROM_HISTOGRAM,	/* samples through kc_prom_histogram() only */
+	KC_PROM_HISTOGRAM, /* samples through kc_prom_histogram() only */
 };
 
 /*
@@ -43,8 +43,8 @@ enum kc_prom_type {
  */
 #define KC_PROM_HIST_BUCKETS 10
 struct kc_prom_hist {
-	uint64_t counts[KC_PROM_HIST_BUCKETS];	/* observations in (bound i-1, bound i] */
-	uint64_t count;				/* all observations, +Inf's too */
+	uint64_t counts[KC_PROM_HIST_BUCKETS]; /* observations in (bound i-1, bound i] */
+	uint64_t count; /* all observations, +Inf's too */
 	double sum;
 };
 
@@ -60,14 +60,13 @@ void kc_prom_freep(struct kc_prom **p);
 /* Adds name="value" to every sample written after this call (and refuses
  * the label where an agent's sample brings its own).  Call before the first
  * family. */
-int kc_prom_const_label(struct kc_prom *p, const char *name, const char *value,
-			kc_error_t *err);
+int kc_prom_const_label(struct kc_prom *p, const char *name, const char *value, kc_error_t *err);
 
 /* Starts family `name` (a valid metric name, not started before in this
  * exposition): writes its HELP (unless help is NULL) and TYPE lines.  A
  * family started twice is EEXIST. */
-int kc_prom_family(struct kc_prom *p, const char *name, const char *help,
-		   enum kc_prom_type type, kc_error_t *err);
+int kc_prom_family(struct kc_prom *p, const char *name, const char *help, enum kc_prom_type type,
+		   kc_error_t *err);
 
 /* A sample of the family last started: labels is NULL or
  * { name1, value1, name2, value2, ..., NULL }. */
@@ -75,8 +74,8 @@ int kc_prom_sample(struct kc_prom *p, const char *const *labels, double value, k
 
 /* The _bucket{le=...} (cumulative), _sum and _count samples of h, for the
  * histogram family last started; labels as kc_prom_sample's, without "le". */
-int kc_prom_histogram(struct kc_prom *p, const char *const *labels,
-		      const struct kc_prom_hist *h, kc_error_t *err);
+int kc_prom_histogram(struct kc_prom *p, const char *const *labels, const struct kc_prom_hist *h,
+		      kc_error_t *err);
 
 /* The text so far (NUL-terminated, owned by p). */
 const char *kc_prom_text(const struct kc_prom *p, size_t *len);
@@ -84,11 +83,11 @@ const char *kc_prom_text(const struct kc_prom *p, size_t *len);
 /* ---- Kata's families ---- */
 
 enum kc_prom_proc {
-	KC_PROM_SHIM,		/* kata_shim_*: threads, proc_status, proc_stat, io_stat,
+	KC_PROM_SHIM, /* kata_shim_*: threads, proc_status, proc_stat, io_stat,
 				 * fds and Go's process collector's process_* */
-	KC_PROM_HYPERVISOR,	/* kata_hypervisor_*: threads, proc_status, proc_stat,
+	KC_PROM_HYPERVISOR, /* kata_hypervisor_*: threads, proc_status, proc_stat,
 				 * io_stat, fds */
-	KC_PROM_VIRTIOFSD,	/* kata_virtiofsd_*: the same five */
+	KC_PROM_VIRTIOFSD, /* kata_virtiofsd_*: the same five */
 };
 
 /* The process families of `who` from one reading of its /proc. */
@@ -103,11 +102,11 @@ int kc_prom_hypervisor_netdev(struct kc_prom *p, const struct kc_netdev_stat *de
  * cgroup used beyond what its containers used inside the guest, over an
  * interval (Kata samples one second apart). */
 struct kc_pod_usage {
-	uint64_t at_ns;			/* CLOCK_MONOTONIC */
-	uint64_t host_cpu_ns;		/* the sandbox cgroup's cpu usage */
-	uint64_t guest_cpu_ns;		/* the sum of its containers' cpu usage */
-	uint64_t host_mem_bytes;	/* the sandbox cgroup's memory usage */
-	uint64_t guest_mem_bytes;	/* the sum of its containers' memory usage */
+	uint64_t at_ns; /* CLOCK_MONOTONIC */
+	uint64_t host_cpu_ns; /* the sandbox cgroup's cpu usage */
+	uint64_t guest_cpu_ns; /* the sum of its containers' cpu usage */
+	uint64_t host_mem_bytes; /* the sandbox cgroup's memory usage */
+	uint64_t guest_mem_bytes; /* the sum of its containers' memory usage */
 };
 
 /* kata_shim_pod_overhead_cpu (percent of one cpu) and
@@ -123,19 +122,18 @@ int kc_prom_pod_overhead(struct kc_prom *p, const struct kc_pod_usage *before,
  * anything else, a malformed line, a sample bringing a constant label,
  * more than 1 MiB of text or 16384 samples, is left out and counted in
  * *dropped (may be NULL).  Fails only where the writer does. */
-int kc_prom_agent(struct kc_prom *p, const char *text, size_t len, size_t *dropped,
-		  kc_error_t *err);
+int kc_prom_agent(struct kc_prom *p, const char *text, size_t len, size_t *dropped, kc_error_t *err);
 
 /* Everything kata-c's shim exposes for one sandbox, in Kata's order: the
  * shim, the hypervisor, virtiofsd, the agent.  Process figures are read
  * here; a pid of 0 leaves that process out (the shim: 0 is this process). */
 struct kc_prom_sandbox {
-	pid_t shim_pid;			/* 0: the calling process */
-	pid_t hypervisor_pid;		/* 0: no VM */
-	pid_t virtiofsd_pid;		/* 0: none */
-	const char *agent_text;		/* NULL: the agent did not answer */
+	pid_t shim_pid; /* 0: the calling process */
+	pid_t hypervisor_pid; /* 0: no VM */
+	pid_t virtiofsd_pid; /* 0: none */
+	const char *agent_text; /* NULL: the agent did not answer */
 	size_t agent_len;
-	const struct kc_pod_usage *overhead[2];	/* before, after; NULL: not measured */
+	const struct kc_pod_usage *overhead[2]; /* before, after; NULL: not measured */
 };
 
 int kc_prom_render_sandbox(struct kc_prom *p, const struct kc_prom_sandbox *sb,
@@ -151,9 +149,9 @@ struct kc_prom_parsed_sample {
 };
 
 struct kc_prom_parsed_family {
-	char *name, *help;	/* help NULL: no HELP line */
+	char *name, *help; /* help NULL: no HELP line */
 	enum kc_prom_type type;
-	bool typed;		/* a TYPE line was seen */
+	bool typed; /* a TYPE line was seen */
 	size_t n_samples;
 	struct kc_prom_parsed_sample *samples;
 };
@@ -161,7 +159,7 @@ struct kc_prom_parsed_family {
 struct kc_prom_parsed {
 	size_t n_families;
 	struct kc_prom_parsed_family *families;
-	size_t dropped;		/* lines left out (lenient parsing) */
+	size_t dropped; /* lines left out (lenient parsing) */
 };
 
 /* Writes a parsed sample again for the family last started (kata-monitor

@@ -168,8 +168,7 @@ static bool take_value(const char **p, double *v)
 
 	while (*s == ' ' || *s == '\t')
 		s++;
-	if (strncmp(s, "+Inf", 4) == 0 || strncmp(s, "-Inf", 4) == 0 ||
-	    strncmp(s, "NaN", 3) == 0) {
+	if (strncmp(s, "+Inf", 4) == 0 || strncmp(s, "-Inf", 4) == 0 || strncmp(s, "NaN", 3) == 0) {
 		*v = s[0] == 'N' ? NAN : (s[0] == '+' ? INFINITY : -INFINITY);
 		end = (char *)s + (s[0] == 'N' ? 3 : 4);
 	} else {
@@ -252,7 +251,8 @@ static int parse_sample(struct parser *ps, const char *line, kc_error_t *err)
 				why = "too many labels";
 				goto bad;
 			}
-			s.label_names = kc_xrealloc(s.label_names, (s.n_labels + 1) * sizeof(char *));
+			s.label_names = kc_xrealloc(s.label_names,
+						    (s.n_labels + 1) * sizeof(char *));
 			s.label_values = kc_xrealloc(s.label_values,
 						     (s.n_labels + 1) * sizeof(char *));
 			s.label_names[s.n_labels] = kc_xstrdup(lname);
@@ -423,9 +423,10 @@ int kc_prom_parse(const char *text, size_t len, bool strict, struct kc_prom_pars
 		ps.lineno++;
 		if (memchr(p, '\0', n) || n > KC_PROM_MAX_LINE) {
 			if (strict)
-				ret = kc_error_set(err, EINVAL, "metrics line %zu: a NUL byte or "
-						   "longer than %d bytes", ps.lineno,
-						   KC_PROM_MAX_LINE);
+				ret = kc_error_set(err, EINVAL,
+						   "metrics line %zu: a NUL byte or "
+						   "longer than %d bytes",
+						   ps.lineno, KC_PROM_MAX_LINE);
 			else
 				out->dropped++;
 		} else {

@@ -63,10 +63,12 @@ static int mount_one(const struct kc_rootfs_mount *m, const char *target, kc_err
 		return kc_error_wrap(err, "rootfs mount of type `%s`", m->type);
 	if (strcmp(m->type, "bind") == 0 || (flags & MS_BIND)) {
 		if (!m->source || m->source[0] != '/')
-			return kc_error_set(err, EINVAL, "rootfs bind mount: source `%s` is not absolute",
+			return kc_error_set(err, EINVAL,
+					    "rootfs bind mount: source `%s` is not absolute",
 					    m->source ? m->source : "");
 		if (mount(m->source, target, NULL, MS_BIND | (flags & MS_REC), NULL) < 0)
-			return kc_error_set(err, errno, "bind mount `%s` on `%s`", m->source, target);
+			return kc_error_set(err, errno, "bind mount `%s` on `%s`", m->source,
+					    target);
 		if ((flags & MS_RDONLY) &&
 		    mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0) {
 			ret = kc_error_set(err, errno, "remount `%s` read-only", target);
@@ -95,7 +97,8 @@ int kc_rootfs_setup(const struct kc_container_env *env, const char *cid, const c
 	int ret;
 
 	if (n > 1)
-		return kc_error_set(err, EINVAL, "rootfs: %zu mounts given, only one is supported", n);
+		return kc_error_set(err, EINVAL, "rootfs: %zu mounts given, only one is supported",
+				    n);
 	if (mkdir(src, 0711) < 0 && errno != EEXIST)
 		return kc_error_set(err, errno, "mkdir `%s`", src);
 	if (n == 1) {
@@ -106,14 +109,16 @@ int kc_rootfs_setup(const struct kc_container_env *env, const char *cid, const c
 	} else if (spec_root && spec_root[0] == '/' && strcmp(spec_root, src) != 0) {
 		/* A rootfs the user made (ctr run --config ... with root.path). */
 		if (!dir_populated(spec_root))
-			return kc_error_set(err, ENOENT, "rootfs: root.path `%s` is not a populated "
-					    "directory", spec_root);
+			return kc_error_set(err, ENOENT,
+					    "rootfs: root.path `%s` is not a populated "
+					    "directory",
+					    spec_root);
 		own = kc_xstrdup(spec_root);
 		free(src);
 		src = kc_steal_ptr(&own);
 	} else if (!dir_populated(src)) {
-		return kc_error_set(err, ENOENT,
-				    "rootfs: no rootfs mount given and `%s` is empty", src);
+		return kc_error_set(err, ENOENT, "rootfs: no rootfs mount given and `%s` is empty",
+				    src);
 	}
 	ret = kc_mkdir_p(dst, err);
 	if (ret >= 0 && mount(src, dst, NULL, MS_BIND | MS_REC, NULL) < 0)

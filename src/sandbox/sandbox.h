@@ -42,8 +42,8 @@ struct kc_sandbox_opts {
 	const struct kc_config *cfg;
 	const char *id;
 	unsigned vcpus, memory_mib; /* 0: the configuration's */
-	const char *agent_binary;   /* non-NULL: the agent as a host process */
-	const char *cgroup_path;    /* the pod's host cgroup (host_cgroup.h); NULL: none */
+	const char *agent_binary; /* non-NULL: the agent as a host process */
+	const char *cgroup_path; /* the pod's host cgroup (host_cgroup.h); NULL: none */
 	/* The pod sandbox's OCI spec: its network namespace and resolv.conf
 	 * (sandbox_net.h); NULL: no network. */
 	const json_t *spec;

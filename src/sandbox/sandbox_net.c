@@ -7,8 +7,8 @@
 #include "lib/log.h"
 #include "lib/util.h"
 
-int kc_sandbox_net_setup(struct kc_sandbox_net *n, const struct kc_config *cfg,
-			 const json_t *spec, bool host_agent, kc_error_t *err)
+int kc_sandbox_net_setup(struct kc_sandbox_net *n, const struct kc_config *cfg, const json_t *spec,
+			 bool host_agent, kc_error_t *err)
 {
 	struct kc_podnet_options o;
 	cleanup_free char *path = NULL;

@@ -24,7 +24,7 @@
 #include "network/network.h"
 
 struct kc_sandbox_net {
-	struct kc_podnet *net;        /* NULL: no network */
+	struct kc_podnet *net; /* NULL: no network */
 	struct kc_vm_netdev *netdevs; /* points into net */
 	size_t n_netdevs;
 	char **dns; /* resolv.conf lines for CreateSandbox; NULL: none */
@@ -32,8 +32,8 @@ struct kc_sandbox_net {
 
 /* Scans and connects the network of the pod spec (NULL: none).  On failure
  * nothing is left in the namespace and n is empty. */
-int kc_sandbox_net_setup(struct kc_sandbox_net *n, const struct kc_config *cfg,
-			 const json_t *spec, bool host_agent, kc_error_t *err);
+int kc_sandbox_net_setup(struct kc_sandbox_net *n, const struct kc_config *cfg, const json_t *spec,
+			 bool host_agent, kc_error_t *err);
 
 /* Removes the redirects and frees everything.  Call it after the VM is
  * gone.  Idempotent. */

@@ -24,9 +24,8 @@ static bool has_string(json_t *arr, const char *s)
 	size_t i;
 	json_t *v;
 
-	json_array_foreach (arr, i, v)
-		if (json_is_string(v) && strcmp(json_string_value(v), s) == 0)
-			return true;
+	json_array_foreach(arr, i, v) if (json_is_string(v) &&
+					  strcmp(json_string_value(v), s) == 0) return true;
 	return false;
 }
 
@@ -47,7 +46,8 @@ bool kc_spec_has_namespace(json_t *spec, const char *type)
 	size_t i;
 	json_t *n;
 
-	json_array_foreach (ns, i, n) {
+	json_array_foreach(ns, i, n)
+	{
 		const char *t = json_string_value(json_object_get(n, "type"));
 
 		if (t && strcmp(t, type) == 0)
@@ -92,8 +92,8 @@ int kc_spec_check_host_namespaces(json_t *spec, kc_error_t *err)
  * the VM gets no NIC, as Kata does: the pod runs with a loopback of its own
  * (docs/kubernetes.md).
  */
-static int constrain_namespaces(const struct kc_container_env *env, json_t *spec,
-				json_t *linux_, uint64_t *sandbox_ns, kc_error_t *err)
+static int constrain_namespaces(const struct kc_container_env *env, json_t *spec, json_t *linux_,
+				uint64_t *sandbox_ns, kc_error_t *err)
 {
 	json_t *ns = json_object_get(linux_, "namespaces"), *out;
 	size_t i;
@@ -104,7 +104,8 @@ static int constrain_namespaces(const struct kc_container_env *env, json_t *spec
 	if (ret < 0 || !json_is_array(ns))
 		return ret;
 	out = json_array();
-	json_array_foreach (ns, i, n) {
+	json_array_foreach(ns, i, n)
+	{
 		const char *t = json_string_value(json_object_get(n, "type"));
 		const char *path = json_string_value(json_object_get(n, "path"));
 		uint64_t flag = 0;
@@ -119,8 +120,8 @@ static int constrain_namespaces(const struct kc_container_env *env, json_t *spec
 			continue;
 		}
 		for (size_t k = 0; k < KC_ARRAY_SIZE(pod_ns); k++) {
-			cleanup_free char *own =
-				kc_xasprintf("/proc/%d/ns/%s", (int)env->task_pid, pod_ns[k].type);
+			cleanup_free char *own = kc_xasprintf("/proc/%d/ns/%s", (int)env->task_pid,
+							      pod_ns[k].type);
 
 			if (env->task_pid > 0 && strcmp(t, pod_ns[k].type) == 0 &&
 			    strcmp(path, own) == 0)
@@ -128,11 +129,12 @@ static int constrain_namespaces(const struct kc_container_env *env, json_t *spec
 		}
 		if (!flag) {
 			json_decref(out);
-			return kc_error_set(err, EINVAL,
-					    "linux.namespaces: %s namespace `%s`: a container in a VM "
-					    "cannot join a host namespace (it may share its pod's pid, "
-					    "ipc and uts namespaces, /proc/%d/ns/<type>)",
-					    t, path, (int)env->task_pid);
+			return kc_error_set(
+				err, EINVAL,
+				"linux.namespaces: %s namespace `%s`: a container in a VM "
+				"cannot join a host namespace (it may share its pod's pid, "
+				"ipc and uts namespaces, /proc/%d/ns/<type>)",
+				t, path, (int)env->task_pid);
 		}
 		*sandbox_ns |= flag;
 	}
@@ -175,7 +177,8 @@ static void add_cgroup_namespace(json_t *spec, json_t *linux_)
 
 	if (!json_is_array(ns))
 		return;
-	json_array_foreach (json_object_get(spec, "mounts"), i, m) {
+	json_array_foreach(json_object_get(spec, "mounts"), i, m)
+	{
 		const char *t = json_string_value(json_object_get(m, "type"));
 
 		if (t && (strcmp(t, "cgroup") == 0 || strcmp(t, "cgroup2") == 0) &&
@@ -184,7 +187,8 @@ static void add_cgroup_namespace(json_t *spec, json_t *linux_)
 	}
 	if (!ro_cgroup)
 		return;
-	json_array_foreach (ns, i, n) {
+	json_array_foreach(ns, i, n)
+	{
 		const char *t = json_string_value(json_object_get(n, "type"));
 
 		if (t && strcmp(t, "cgroup") == 0)
@@ -196,8 +200,7 @@ static void add_cgroup_namespace(json_t *spec, json_t *linux_)
 }
 
 int kc_spec_for_guest(const struct kc_container_env *env, const char *cid, json_t *spec,
-		      struct kc_guest_storages *storages, uint64_t *sandbox_ns,
-		      kc_error_t *err)
+		      struct kc_guest_storages *storages, uint64_t *sandbox_ns, kc_error_t *err)
 {
 	json_t *root, *mounts, *linux_, *process, *kept;
 	size_t i;
@@ -227,7 +230,8 @@ int kc_spec_for_guest(const struct kc_container_env *env, const char *cid, json_
 	if (mounts && !json_is_array(mounts))
 		return kc_error_set(err, EINVAL, "oci spec: mounts is not an array");
 	kept = json_array();
-	json_array_foreach (mounts, i, m) {
+	json_array_foreach(mounts, i, m)
+	{
 		bool drop;
 
 		if (!json_is_object(m)) {
@@ -293,8 +297,8 @@ static long long annotation_int(json_t *spec, const char *key)
 	return s && kc_parse_u64(s, &v) && v < (1ull << 62) ? (long long)v : 0;
 }
 
-void kc_spec_sizing(json_t *spec, unsigned default_vcpus, unsigned max_vcpus,
-		    unsigned default_mib, unsigned max_mib, unsigned *vcpus, unsigned *mib)
+void kc_spec_sizing(json_t *spec, unsigned default_vcpus, unsigned max_vcpus, unsigned default_mib,
+		    unsigned max_mib, unsigned *vcpus, unsigned *mib)
 {
 	json_t *res = json_object_get(json_object_get(spec, "linux"), "resources");
 	json_t *cpu = json_object_get(res, "cpu"), *mem = json_object_get(res, "memory");

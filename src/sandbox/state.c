@@ -219,22 +219,19 @@ static json_t *to_json(const struct kc_sandbox_state *st)
 		json_t *execs = json_array();
 
 		for (size_t j = 0; j < c->n_execs; j++)
-			json_array_append_new(execs,
-					      json_pack("{s:s, s:s, s:I}", "id", c->execs[j].id,
-							"status",
-							kc_state_status_name(c->execs[j].status),
-							"exit_status",
-							(json_int_t)c->execs[j].exit_status));
+			json_array_append_new(
+				execs,
+				json_pack("{s:s, s:s, s:I}", "id", c->execs[j].id, "status",
+					  kc_state_status_name(c->execs[j].status), "exit_status",
+					  (json_int_t)c->execs[j].exit_status));
 		json_array_append_new(ctrs, json_pack("{s:s, s:s, s:s, s:I, s:o}", "id", c->id,
 						      "bundle", c->bundle, "status",
-						      kc_state_status_name(c->status),
-						      "exit_status", (json_int_t)c->exit_status,
-						      "execs", execs));
+						      kc_state_status_name(c->status), "exit_status",
+						      (json_int_t)c->exit_status, "execs", execs));
 	}
 	if (st->cri_name)
 		cri = json_pack("{s:s, s:s, s:o}", "name", st->cri_name, "namespace",
-				st->cri_namespace, "uid",
-				str_or_null(st->cri_uid));
+				st->cri_namespace, "uid", str_or_null(st->cri_uid));
 	return json_pack("{s:i, s:s, s:{s:i, s:I}, s:o, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o,"
 			 " s:{s:o, s:o}, s:o}",
 			 "version", KC_STATE_VERSION, "id", st->id, "owner", "pid",
@@ -242,9 +239,9 @@ static json_t *to_json(const struct kc_sandbox_state *st)
 			 "processes", procs, "run_dir", st->run_dir, "share_dir", st->share_dir,
 			 "qmp_socket", str_or_null(st->qmp_socket), "agent_uri",
 			 str_or_null(st->agent_uri), "owner_socket", str_or_null(st->owner_socket),
-			 "monitor_socket", str_or_null(st->monitor_socket), "cri", cri,
-			 "cgroup", str_or_null(st->cgroup), "network", "netns",
-			 str_or_null(st->netns), "taps", taps, "containers", ctrs);
+			 "monitor_socket", str_or_null(st->monitor_socket), "cri", cri, "cgroup",
+			 str_or_null(st->cgroup), "network", "netns", str_or_null(st->netns),
+			 "taps", taps, "containers", ctrs);
 }
 
 static const char *base_name(const char *dir)
@@ -325,8 +322,8 @@ static int bad_id(struct rd *r, const char *field, kc_error_t e)
 }
 
 /* key of o as a string (NULL for JSON null when nullable), copied. */
-static int get_str(struct rd *r, const json_t *o, const char *key, const char *field,
-		   bool nullable, char **out)
+static int get_str(struct rd *r, const json_t *o, const char *key, const char *field, bool nullable,
+		   char **out)
 {
 	json_t *v = json_object_get(o, key);
 
@@ -337,8 +334,9 @@ static int get_str(struct rd *r, const json_t *o, const char *key, const char *f
 		return 0;
 	if (!json_is_string(v) || json_string_length(v) == 0 ||
 	    strlen(json_string_value(v)) != json_string_length(v))
-		return bad(r, field, nullable ? "is not a non-empty string or null"
-					      : "is not a non-empty string");
+		return bad(r, field,
+			   nullable ? "is not a non-empty string or null"
+				    : "is not a non-empty string");
 	*out = kc_xstrdup(json_string_value(v));
 	return 0;
 }
@@ -355,8 +353,8 @@ static int get_path(struct rd *r, const json_t *o, const char *key, const char *
 	return 0;
 }
 
-static int get_uint(struct rd *r, const json_t *o, const char *key, const char *field,
-		    uint64_t min, uint64_t max, uint64_t *out)
+static int get_uint(struct rd *r, const json_t *o, const char *key, const char *field, uint64_t min,
+		    uint64_t max, uint64_t *out)
 {
 	json_t *v = json_object_get(o, key);
 
@@ -374,8 +372,7 @@ static int get_uint(struct rd *r, const json_t *o, const char *key, const char *
 	return 0;
 }
 
-static int get_status(struct rd *r, const json_t *o, const char *field,
-		      enum kc_state_status *out)
+static int get_status(struct rd *r, const json_t *o, const char *field, enum kc_state_status *out)
 {
 	json_t *v = json_object_get(o, "status");
 
@@ -390,8 +387,7 @@ static int get_status(struct rd *r, const json_t *o, const char *field,
 	return bad(r, field, "is not CREATED, RUNNING, STOPPED, PAUSED or UNKNOWN");
 }
 
-static int get_array(struct rd *r, const json_t *o, const char *key, const char *field,
-		     json_t **out)
+static int get_array(struct rd *r, const json_t *o, const char *key, const char *field, json_t **out)
 {
 	*out = json_object_get(o, key);
 	if (!*out)
@@ -425,7 +421,8 @@ static int read_procs(struct rd *r, const json_t *doc, struct kc_sandbox_state *
 	if (ret < 0)
 		return ret;
 	st->procs = kc_xzalloc((json_array_size(a) + 1) * sizeof(*st->procs));
-	json_array_foreach (a, i, o) {
+	json_array_foreach(a, i, o)
+	{
 		struct kc_state_proc *p = &st->procs[i];
 		uint64_t v;
 
@@ -479,8 +476,7 @@ static int read_cri(struct rd *r, const json_t *doc, struct kc_sandbox_state *st
 	if (ret >= 0)
 		ret = get_cri_str(r, cri, "name", "cri.name", false, &st->cri_name);
 	if (ret >= 0)
-		ret = get_cri_str(r, cri, "namespace", "cri.namespace", false,
-				  &st->cri_namespace);
+		ret = get_cri_str(r, cri, "namespace", "cri.namespace", false, &st->cri_namespace);
 	if (ret >= 0)
 		ret = get_cri_str(r, cri, "uid", "cri.uid", true, &st->cri_uid);
 	return ret;
@@ -501,7 +497,8 @@ static int read_network(struct rd *r, const json_t *doc, struct kc_sandbox_state
 	if (ret < 0)
 		return ret;
 	st->taps = kc_xzalloc((json_array_size(a) + 1) * sizeof(*st->taps));
-	json_array_foreach (a, i, o) {
+	json_array_foreach(a, i, o)
+	{
 		struct kc_state_tap *t = &st->taps[i];
 
 		st->n_taps = i + 1;
@@ -515,8 +512,7 @@ static int read_network(struct rd *r, const json_t *doc, struct kc_sandbox_state
 		if (ret < 0)
 			return ret;
 		if (strlen(t->link) >= IFNAMSIZ || strchr(t->link, '/'))
-			return bad(r, FIELD(f, "network.taps[%zu].link", i),
-				   "is no interface name");
+			return bad(r, FIELD(f, "network.taps[%zu].link", i), "is no interface name");
 		if (strlen(t->tap) >= IFNAMSIZ || strchr(t->tap, '/'))
 			return bad(r, FIELD(f, "network.taps[%zu].tap", i), "is no interface name");
 	}
@@ -536,7 +532,8 @@ static int read_execs(struct rd *r, const json_t *co, size_t ci, struct kc_state
 	if (ret < 0)
 		return ret;
 	c->execs = kc_xzalloc((json_array_size(a) + 1) * sizeof(*c->execs));
-	json_array_foreach (a, i, o) {
+	json_array_foreach(a, i, o)
+	{
 		struct kc_state_exec *e = &c->execs[i];
 		uint64_t v;
 
@@ -570,7 +567,8 @@ static int read_containers(struct rd *r, const json_t *doc, struct kc_sandbox_st
 	if (ret < 0)
 		return ret;
 	st->containers = kc_xzalloc((json_array_size(a) + 1) * sizeof(*st->containers));
-	json_array_foreach (a, i, o) {
+	json_array_foreach(a, i, o)
+	{
 		struct kc_state_container *c = &st->containers[i];
 		cleanup_error kc_error_t e = NULL;
 		uint64_t v;
@@ -599,8 +597,7 @@ static int read_containers(struct rd *r, const json_t *doc, struct kc_sandbox_st
 	return 0;
 }
 
-static int from_json(struct rd *r, const char *dir, const json_t *doc,
-		     struct kc_sandbox_state *st)
+static int from_json(struct rd *r, const char *dir, const json_t *doc, struct kc_sandbox_state *st)
 {
 	cleanup_error kc_error_t e = NULL;
 	json_t *owner;

@@ -88,13 +88,13 @@ struct kc_sandbox_state {
 	uint64_t owner_start_time;
 	struct kc_state_proc *procs;
 	size_t n_procs;
-	char *run_dir;      /* /run/vc/vm/<id> */
-	char *share_dir;    /* /run/kata-containers/shared/sandboxes/<id> */
-	char *qmp_socket;   /* NULL: none (host agent) */
-	char *agent_uri;    /* NULL until the VM answered */
+	char *run_dir; /* /run/vc/vm/<id> */
+	char *share_dir; /* /run/kata-containers/shared/sandboxes/<id> */
+	char *qmp_socket; /* NULL: none (host agent) */
+	char *agent_uri; /* NULL until the VM answered */
 	char *owner_socket; /* the owner's ttrpc address (unix://...); NULL: none */
-	char *cgroup;       /* the host cgroup path; NULL: none */
-	char *netns;        /* the pod's network namespace; NULL: no network */
+	char *cgroup; /* the host cgroup path; NULL: none */
+	char *netns; /* the pod's network namespace; NULL: no network */
 	/* The Kubernetes pod (CRI annotations of the sandbox container):
 	 * cri_name NULL: not a CRI pod (then all three are NULL); cri_uid
 	 * may be NULL on its own (a CRI that does not pass it). */

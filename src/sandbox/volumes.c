@@ -23,17 +23,16 @@
 #include "mount.h"
 
 /* Types the guest kernel mounts itself. */
-static const char *const guest_types[] = { "proc", "sysfs", "tmpfs", "devpts", "mqueue",
-					   "cgroup", "cgroup2", "shm", NULL };
+static const char *const guest_types[] = { "proc",   "sysfs",	"tmpfs", "devpts", "mqueue",
+					   "cgroup", "cgroup2", "shm",	 NULL };
 
 static bool has_option(json_t *opts, const char *name)
 {
 	size_t i;
 	json_t *o;
 
-	json_array_foreach (opts, i, o)
-		if (json_is_string(o) && strcmp(json_string_value(o), name) == 0)
-			return true;
+	json_array_foreach(opts, i, o) if (json_is_string(o) &&
+					   strcmp(json_string_value(o), name) == 0) return true;
 	return false;
 }
 
@@ -324,8 +323,7 @@ static char *find_dir(int dir_fd, const char *rel, const struct stat *want, dev_
 			found = kc_steal_ptr(&sub);
 			break;
 		}
-		cfd = openat(dirfd(d), e->d_name,
-			     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		cfd = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (cfd < 0)
 			continue;
 		found = find_dir(cfd, sub, want, dev, depth + 1, budget);
@@ -354,8 +352,8 @@ static bool dns_label(const char *s, size_t n)
  * guest does not hold the volume (a disk one without guest_disk), or when
  * the sub directory is not found in it (logged).
  */
-static bool empty_dir_subpath(const char *src, const struct stat *st, bool guest_disk,
-			      char **vol, char **sub, struct stat *vst)
+static bool empty_dir_subpath(const char *src, const struct stat *st, bool guest_disk, char **vol,
+			      char **sub, struct stat *vst)
 {
 	static const char marker[] = "/volume-subpaths/";
 	const char *m = NULL, *v, *c, *n, *p;
@@ -387,9 +385,8 @@ static bool empty_dir_subpath(const char *src, const struct stat *st, bool guest
 	if (vst->st_dev == st->st_dev && vst->st_ino == st->st_ino) {
 		found = kc_xstrdup("");
 	} else {
-		found = vst->st_dev == st->st_dev ?
-				find_dir(fd, "", st, vst->st_dev, 0, &budget) :
-				NULL;
+		found = vst->st_dev == st->st_dev ? find_dir(fd, "", st, vst->st_dev, 0, &budget)
+						  : NULL;
 		if (!found) {
 			kc_warn("subPath `%s` of emptyDir `%s`: not found in the volume (within %d "
 				"levels, %d entries); shared from the host",
@@ -444,8 +441,8 @@ static int guest_volume(const struct kc_container_env *env, const char *dest, co
 			return kc_error_set(err, EINVAL,
 					    "mount `%s`: %s `%s` asks for %llu bytes (its sizeLimit), "
 					    "more than this host's memory (%llu bytes)",
-					    dest, name ? "emptyDir" : "/dev/shm", name ? name : src, bytes,
-					    host);
+					    dest, name ? "emptyDir" : "/dev/shm", name ? name : src,
+					    bytes, host);
 		if (bytes)
 			size = kc_xasprintf("size=%llu", bytes);
 		if (name) {
@@ -483,8 +480,8 @@ static int guest_volume(const struct kc_container_env *env, const char *dest, co
 	return 0;
 }
 
-int kc_volume_share(const struct kc_container_env *env, const char *cid, size_t index,
-		    json_t *mnt, bool *drop, struct kc_guest_storages *storages, kc_error_t *err)
+int kc_volume_share(const struct kc_container_env *env, const char *cid, size_t index, json_t *mnt,
+		    bool *drop, struct kc_guest_storages *storages, kc_error_t *err)
 {
 	json_t *jdest = json_object_get(mnt, "destination");
 	json_t *jtype = json_object_get(mnt, "type");
@@ -526,8 +523,8 @@ int kc_volume_share(const struct kc_container_env *env, const char *cid, size_t 
 		return kc_error_set(err, errno, "mount `%s`: source `%s`", dest, src);
 	if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
 		return kc_error_set(err, EINVAL,
-				    "mount `%s`: source `%s` is neither a file nor a directory", dest,
-				    src);
+				    "mount `%s`: source `%s` is neither a file nor a directory",
+				    dest, src);
 	ret = guest_volume(env, dest, src, &st, mnt, storages, &done, err);
 	if (ret < 0 || done)
 		return ret;

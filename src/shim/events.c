@@ -75,8 +75,8 @@ static void on_binary_exit(struct kc_loop_watch *w, int fd, uint32_t events, voi
 static void publish_binary(struct shim *s, struct shim_event *e)
 {
 	cleanup_error kc_error_t err = NULL;
-	char *argv[] = { s->publish_binary, "--address", s->address, "publish", "--topic",
-			 e->topic, "--namespace", s->ns, NULL };
+	char *argv[] = { s->publish_binary, "--address",   s->address, "publish", "--topic",
+			 e->topic,	    "--namespace", s->ns,      NULL };
 	int p[2], stdio[3] = { -1, KC_CHILD_NULL, KC_CHILD_NULL };
 	struct kc_child_opts o = { .argv = argv, .stdio = stdio };
 
@@ -95,8 +95,8 @@ static void publish_binary(struct shim *s, struct shim_event *e)
 	if (write(p[1], e->any, e->any_len) < 0)
 		kc_warn("writing event to %s: %s", s->publish_binary, strerror(errno));
 	close(p[1]);
-	if (kc_loop_watch_fd(s->loop, e->child.pidfd, EPOLLIN, on_binary_exit, s, &e->watch,
-			     &err) < 0) {
+	if (kc_loop_watch_fd(s->loop, e->child.pidfd, EPOLLIN, on_binary_exit, s, &e->watch, &err) <
+	    0) {
 		kc_child_wait(&e->child, 0, NULL);
 		kc_child_stop(&e->child, false, 0);
 		done_head(s);

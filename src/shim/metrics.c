@@ -99,7 +99,10 @@ static memory_entry_t *memory_entry(const Grpc__MemoryData *in)
 	return e;
 }
 
-#define COUNTER(field, v1, v2) { offsetof(memory_t, field), v1, v2 }
+#define COUNTER(field, v1, v2) \
+	{ \
+		offsetof(memory_t, field), v1, v2 \
+	}
 static const struct {
 	size_t off;
 	const char *v1, *v2; /* memory.stat keys; v2 NULL: none */
@@ -210,8 +213,8 @@ static void hugetlb(const Grpc__CgroupStats *in, metrics_t *m)
 	m->hugetlb = kc_xmalloc(in->n_hugetlb_stats * sizeof(*m->hugetlb));
 	for (size_t i = 0; i < in->n_hugetlb_stats; i++) {
 		const Grpc__CgroupStats__HugetlbStatsEntry *e = in->hugetlb_stats[i];
-		Io__Containerd__Cgroups__V1__HugetlbStat *h =
-			new_msg(&io__containerd__cgroups__v1__hugetlb_stat__descriptor);
+		Io__Containerd__Cgroups__V1__HugetlbStat *h = new_msg(
+			&io__containerd__cgroups__v1__hugetlb_stat__descriptor);
 
 		h->pagesize = kc_xstrdup(e->key ? e->key : "");
 		if (e->value) {
@@ -231,8 +234,8 @@ static void network(const Grpc__StatsContainerResponse *r, metrics_t *m)
 	m->network = kc_xmalloc(r->n_network_stats * sizeof(*m->network));
 	for (size_t i = 0; i < r->n_network_stats; i++) {
 		const Grpc__NetworkStats *in = r->network_stats[i];
-		Io__Containerd__Cgroups__V1__NetworkStat *n =
-			new_msg(&io__containerd__cgroups__v1__network_stat__descriptor);
+		Io__Containerd__Cgroups__V1__NetworkStat *n = new_msg(
+			&io__containerd__cgroups__v1__network_stat__descriptor);
 
 		n->name = kc_xstrdup(in->name ? in->name : "");
 		n->rx_bytes = in->rx_bytes;

@@ -14,8 +14,7 @@
 
 /* A new message, freed with protobuf_c_message_free_unpacked(&m->base,
  * NULL).  Sections the agent did not send stay unset. */
-Io__Containerd__Cgroups__V1__Metrics *
-shim_metrics_from_stats(const Grpc__StatsContainerResponse *r);
+Io__Containerd__Cgroups__V1__Metrics *shim_metrics_from_stats(const Grpc__StatsContainerResponse *r);
 
 /* *any = { type_url "io.containerd.cgroups.v1.Metrics", the packed
  * Metrics }; any->value.data is malloc'd (the caller frees it). */

@@ -61,8 +61,8 @@ static void h_check(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void 
 	kc_pod_agent_check(s->pod, (const Grpc__CheckRequest *)m, on_answer, call);
 }
 
-static int register_one(struct shim *s, const ProtobufCServiceDescriptor *desc,
-			const char *method, kc_ttrpc_msg_handler_fn fn, kc_error_t *err)
+static int register_one(struct shim *s, const ProtobufCServiceDescriptor *desc, const char *method,
+			kc_ttrpc_msg_handler_fn fn, kc_error_t *err)
 {
 	cleanup_free kc_ttrpc_msg_handler_fn *fns = kc_xzalloc(desc->n_methods * sizeof(*fns));
 
@@ -97,8 +97,8 @@ int shim_monitor_register(struct shim *s, kc_error_t *err)
  * without it (the host's figures only, then).
  */
 #define SCRAPE_AGENT_NS (3 * NS_SEC)
-#define MGMT_CONNECTIONS 16      /* at once; more wait in the backlog */
-#define MGMT_CONN_TIMEOUT_S 10   /* idle connections are closed */
+#define MGMT_CONNECTIONS 16 /* at once; more wait in the backlog */
+#define MGMT_CONN_TIMEOUT_S 10 /* idle connections are closed */
 #define MGMT_HEAD_MAX (8 * 1024) /* a request's head */
 
 struct shim_mgmt {

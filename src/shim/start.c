@@ -81,8 +81,8 @@ static char *read_config_path(void)
 	if (!any)
 		return NULL;
 	if (strstr(any->type_url, "runtimeoptions.v1.Options")) {
-		Runtimeoptions__V1__Options *o =
-			runtimeoptions__v1__options__unpack(NULL, any->value.len, any->value.data);
+		Runtimeoptions__V1__Options *o = runtimeoptions__v1__options__unpack(
+			NULL, any->value.len, any->value.data);
 
 		if (o && o->config_path[0])
 			path = kc_xstrdup(o->config_path);

@@ -183,7 +183,8 @@ static void on_created(void *ctx, kc_error_t *err)
 		/* The sandbox is up: what is not there is not worth failing
 		 * the pod for. */
 		if (shim_mgmt_start(s, &e) < 0)
-			kc_log_error_free(KC_LOG_WARNING, &e, "sandbox %s", kc_pod_sandbox_id(s->pod));
+			kc_log_error_free(KC_LOG_WARNING, &e, "sandbox %s",
+					  kc_pod_sandbox_id(s->pod));
 	}
 	i = kc_proc_info(kc_ctr_proc(kc_pod_container(s->pod, x->req->id), ""));
 	ev.container_id = x->req->id;
@@ -214,7 +215,8 @@ static void h_create(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void
 	uint8_t *buf;
 
 	if (req->checkpoint[0]) {
-		kc_ttrpc_call_fail(call, KC_TTRPC_UNIMPLEMENTED, "checkpoint restore is not supported");
+		kc_ttrpc_call_fail(call, KC_TTRPC_UNIMPLEMENTED,
+				   "checkpoint restore is not supported");
 		return;
 	}
 	mounts = kc_xzalloc((req->n_rootfs + 1) * sizeof(*mounts));
@@ -652,12 +654,23 @@ static const struct {
 	const char *name;
 	kc_ttrpc_msg_handler_fn fn;
 } handlers[] = {
-	{ "State", h_state },	    { "Create", h_create },	{ "Start", h_start },
-	{ "Delete", h_delete },	    { "Pids", h_pids },		{ "Pause", h_pause },
-	{ "Resume", h_resume },	    { "Checkpoint", h_checkpoint }, { "Kill", h_kill },
-	{ "Exec", h_exec },	    { "ResizePty", h_resize_pty }, { "CloseIO", h_close_io },
-	{ "Update", h_update },	    { "Wait", h_wait },		{ "Stats", h_stats },
-	{ "Connect", h_connect },   { "Shutdown", h_shutdown },
+	{ "State", h_state },
+	{ "Create", h_create },
+	{ "Start", h_start },
+	{ "Delete", h_delete },
+	{ "Pids", h_pids },
+	{ "Pause", h_pause },
+	{ "Resume", h_resume },
+	{ "Checkpoint", h_checkpoint },
+	{ "Kill", h_kill },
+	{ "Exec", h_exec },
+	{ "ResizePty", h_resize_pty },
+	{ "CloseIO", h_close_io },
+	{ "Update", h_update },
+	{ "Wait", h_wait },
+	{ "Stats", h_stats },
+	{ "Connect", h_connect },
+	{ "Shutdown", h_shutdown },
 };
 
 int shim_task_register(struct shim *s, kc_error_t *err)

@@ -177,8 +177,7 @@ static void on_event(struct kc_loop_watch *w, int fd, uint32_t events, void *dat
 	client_unref(c);
 }
 
-int kc_ttrpc_client_new(struct kc_loop *loop, int fd, struct kc_ttrpc_client **out,
-			kc_error_t *err)
+int kc_ttrpc_client_new(struct kc_loop *loop, int fd, struct kc_ttrpc_client **out, kc_error_t *err)
 {
 	struct kc_ttrpc_client *c = kc_xzalloc(sizeof(*c));
 	int ret;
@@ -204,8 +203,7 @@ void kc_ttrpc_client_free(struct kc_ttrpc_client *c)
 	client_unref(c);
 }
 
-void kc_ttrpc_client_on_closed(struct kc_ttrpc_client *c, kc_ttrpc_client_closed_fn fn,
-			       void *data)
+void kc_ttrpc_client_on_closed(struct kc_ttrpc_client *c, kc_ttrpc_client_closed_fn fn, void *data)
 {
 	c->closed_fn = fn;
 	c->closed_data = data;
@@ -343,9 +341,8 @@ int kc_ttrpc_reply_check(const struct kc_ttrpc_reply *reply, const char *service
 	return -errnum;
 }
 
-int kc_ttrpc_reply_unpack(const struct kc_ttrpc_reply *reply,
-			  const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out,
-			  kc_error_t *err)
+int kc_ttrpc_reply_unpack(const struct kc_ttrpc_reply *reply, const ProtobufCMessageDescriptor *desc,
+			  ProtobufCMessage **out, kc_error_t *err)
 {
 	*out = protobuf_c_message_unpack(desc, NULL, reply->len, reply->payload);
 	if (*out == NULL)

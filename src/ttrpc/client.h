@@ -37,7 +37,7 @@ struct kc_ttrpc_call_opts {
 
 /* The answer; the pointers are valid during the callback only. */
 struct kc_ttrpc_reply {
-	int code;            /* KC_TTRPC_OK or the failure */
+	int code; /* KC_TTRPC_OK or the failure */
 	const char *message; /* the status message (not NUL-terminated) */
 	size_t message_len;
 	const uint8_t *payload;
@@ -48,15 +48,13 @@ typedef void (*kc_ttrpc_reply_fn)(const struct kc_ttrpc_reply *reply, void *data
 typedef void (*kc_ttrpc_client_closed_fn)(struct kc_ttrpc_client *client, void *data);
 
 /* Takes ownership of fd (a connected stream from kc_ttrpc_dial()). */
-int kc_ttrpc_client_new(struct kc_loop *loop, int fd, struct kc_ttrpc_client **out,
-			kc_error_t *err);
+int kc_ttrpc_client_new(struct kc_loop *loop, int fd, struct kc_ttrpc_client **out, kc_error_t *err);
 /* Fails the pending calls with CANCELLED, closes and frees.  Safe from a
  * reply callback of this client. */
 void kc_ttrpc_client_free(struct kc_ttrpc_client *c);
 /* Called once when the connection is lost (after the pending calls have
  * failed), not when the client is freed. */
-void kc_ttrpc_client_on_closed(struct kc_ttrpc_client *c, kc_ttrpc_client_closed_fn fn,
-			       void *data);
+void kc_ttrpc_client_on_closed(struct kc_ttrpc_client *c, kc_ttrpc_client_closed_fn fn, void *data);
 bool kc_ttrpc_client_connected(const struct kc_ttrpc_client *c);
 size_t kc_ttrpc_client_pending(const struct kc_ttrpc_client *c);
 
@@ -67,8 +65,7 @@ int kc_ttrpc_client_call(struct kc_ttrpc_client *c, const char *service, const c
 /* The same with a protobuf-c request, packed straight into the output. */
 int kc_ttrpc_client_call_msg(struct kc_ttrpc_client *c, const char *service, const char *method,
 			     const ProtobufCMessage *req, const struct kc_ttrpc_call_opts *opts,
-			     kc_ttrpc_reply_fn fn, void *data, uint32_t *stream_id,
-			     kc_error_t *err);
+			     kc_ttrpc_reply_fn fn, void *data, uint32_t *stream_id, kc_error_t *err);
 /* The callback runs now with CANCELLED; an answer arriving later is
  * dropped.  Unknown ids are ignored. */
 void kc_ttrpc_client_cancel(struct kc_ttrpc_client *c, uint32_t stream_id);
@@ -81,9 +78,8 @@ void kc_ttrpc_client_cancel(struct kc_ttrpc_client *c, uint32_t stream_id);
 int kc_ttrpc_reply_check(const struct kc_ttrpc_reply *reply, const char *service,
 			 const char *method, kc_error_t *err);
 /* Unpacks an OK reply's payload as desc; INVALID data is -EBADMSG. */
-int kc_ttrpc_reply_unpack(const struct kc_ttrpc_reply *reply,
-			  const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out,
-			  kc_error_t *err);
+int kc_ttrpc_reply_unpack(const struct kc_ttrpc_reply *reply, const ProtobufCMessageDescriptor *desc,
+			  ProtobufCMessage **out, kc_error_t *err);
 
 /* Blocking calls.  *resp is malloc'd (NULL when empty). */
 int kc_ttrpc_client_call_sync(struct kc_ttrpc_client *c, const char *service, const char *method,

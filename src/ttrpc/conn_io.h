@@ -23,7 +23,7 @@ struct kc_ttrpc_io {
 	struct kc_loop *loop;
 	int fd;
 	bool is_socket;
-	bool reading;  /* EPOLLIN wanted */
+	bool reading; /* EPOLLIN wanted */
 	bool want_out; /* output left over: EPOLLOUT wanted */
 	struct kc_loop_watch *watch;
 	struct kc_ttrpc_writer out;

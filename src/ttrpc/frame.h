@@ -45,14 +45,14 @@ void kc_ttrpc_header_get(const uint8_t *p, struct kc_ttrpc_header *h);
 struct kc_ttrpc_reader {
 	uint8_t *buf;
 	size_t cap;
-	size_t start, end;  /* unconsumed input is buf[start, end) */
-	uint64_t skip;      /* bytes of an oversized body still to drop */
+	size_t start, end; /* unconsumed input is buf[start, end) */
+	uint64_t skip; /* bytes of an oversized body still to drop */
 	uint32_t max_body;
 };
 
 enum kc_ttrpc_read_result {
-	KC_TTRPC_READ_MORE = 0,      /* no complete frame yet */
-	KC_TTRPC_READ_FRAME = 1,     /* *frame is complete */
+	KC_TTRPC_READ_MORE = 0, /* no complete frame yet */
+	KC_TTRPC_READ_FRAME = 1, /* *frame is complete */
 	KC_TTRPC_READ_OVERSIZED = 2, /* frame->hdr only: its body is skipped */
 };
 

@@ -160,8 +160,8 @@ void kc_loop_free(struct kc_loop *loop)
 
 /* ---- fd watches ---- */
 
-int kc_loop_watch_fd(struct kc_loop *loop, int fd, uint32_t events, kc_loop_fd_fn fn,
-		     void *data, struct kc_loop_watch **out, kc_error_t *err)
+int kc_loop_watch_fd(struct kc_loop *loop, int fd, uint32_t events, kc_loop_fd_fn fn, void *data,
+		     struct kc_loop_watch **out, kc_error_t *err)
 {
 	struct epoll_event ev = { .events = events };
 	struct kc_loop_watch *w;
@@ -440,8 +440,8 @@ static int iterate(struct kc_loop *loop, int64_t timeout_ns, bool early_return, 
 	}
 	n = 0;
 	if (timeout_ns != 0) {
-		uint64_t spin = timeout_ns > 0 && timeout_ns < LOOP_SPIN_NS ? (uint64_t)timeout_ns :
-									      LOOP_SPIN_NS;
+		uint64_t spin = timeout_ns > 0 && timeout_ns < LOOP_SPIN_NS ? (uint64_t)timeout_ns
+									    : LOOP_SPIN_NS;
 		uint64_t until = kc_monotonic_ns() + spin;
 
 		do

@@ -33,7 +33,7 @@ typedef void (*kc_loop_fd_fn)(struct kc_loop_watch *w, int fd, uint32_t events, 
 
 struct kc_loop_timer {
 	uint64_t deadline; /* CLOCK_MONOTONIC, ns */
-	size_t index;      /* position in the loop's heap, SIZE_MAX if idle */
+	size_t index; /* position in the loop's heap, SIZE_MAX if idle */
 	kc_loop_fn fn;
 	void *data;
 };
@@ -62,8 +62,8 @@ uint64_t kc_loop_now(struct kc_loop *loop);
  * iteration: no callback runs for it afterwards.  Close the fd after
  * removing its watch.
  */
-int kc_loop_watch_fd(struct kc_loop *loop, int fd, uint32_t events, kc_loop_fd_fn fn,
-		     void *data, struct kc_loop_watch **out, kc_error_t *err);
+int kc_loop_watch_fd(struct kc_loop *loop, int fd, uint32_t events, kc_loop_fd_fn fn, void *data,
+		     struct kc_loop_watch **out, kc_error_t *err);
 int kc_loop_watch_set_events(struct kc_loop_watch *w, uint32_t events, kc_error_t *err);
 uint32_t kc_loop_watch_events(const struct kc_loop_watch *w);
 void kc_loop_watch_remove(struct kc_loop_watch *w);

@@ -73,7 +73,7 @@ struct conn {
 	unsigned refs;
 	bool closed;
 	bool draining; /* shutting down: no new requests */
-	bool paused;   /* output backlog: not reading */
+	bool paused; /* output backlog: not reading */
 	struct reopen *reopen;
 	/* The call whose handler runs now, and its request. */
 	struct kc_ttrpc_call *cur_call;
@@ -369,7 +369,9 @@ static void send_response(struct conn *conn, uint32_t id, int code, const char *
 		return;
 	if (mlen > STATUS_MESSAGE_MAX)
 		mlen = STATUS_MESSAGE_MAX;
-	plen = code != KC_TTRPC_OK ? 0 : msg != NULL ? protobuf_c_message_get_packed_size(msg) : len;
+	plen = code != KC_TTRPC_OK ? 0
+	       : msg != NULL	   ? protobuf_c_message_get_packed_size(msg)
+				   : len;
 	head = kc_ttrpc_response_head_size(code, mlen, plen);
 	if (head + plen > KC_TTRPC_MESSAGE_MAX) {
 		send_response(conn, id, KC_TTRPC_RESOURCE_EXHAUSTED,
@@ -497,8 +499,8 @@ const char *kc_ttrpc_call_method(const struct kc_ttrpc_call *call)
 	return call->method->method;
 }
 
-bool kc_ttrpc_call_metadata(const struct kc_ttrpc_call *call, const char *key,
-			    const char **value, size_t *len)
+bool kc_ttrpc_call_metadata(const struct kc_ttrpc_call *call, const char *key, const char **value,
+			    size_t *len)
 {
 	const struct conn *conn = call->conn;
 	struct kc_ttrpc_bytes k, v;
@@ -532,8 +534,8 @@ static void call_deadline(void *data)
 	struct conn *conn = call->conn;
 
 	kc_idmap_del(&conn->calls, call->stream_id);
-	send_status(conn, call->stream_id, KC_TTRPC_DEADLINE_EXCEEDED,
-		    "%s/%s: deadline exceeded", call->method->service, call->method->method);
+	send_status(conn, call->stream_id, KC_TTRPC_DEADLINE_EXCEEDED, "%s/%s: deadline exceeded",
+		    call->method->service, call->method->method);
 	call_cancel(call);
 	conn_maybe_finish_drain(conn);
 }
@@ -598,14 +600,12 @@ static void dispatch(struct conn *conn, uint32_t id, const uint8_t *body, size_t
 	if (m->raw != NULL) {
 		m->raw(call, req.payload.data, req.payload.len, m->data);
 	} else {
-		ProtobufCMessage *msg =
-			protobuf_c_message_unpack(m->desc->input, NULL, req.payload.len,
-						  req.payload.data);
+		ProtobufCMessage *msg = protobuf_c_message_unpack(m->desc->input, NULL,
+								  req.payload.len, req.payload.data);
 
 		if (msg == NULL) {
-			kc_ttrpc_call_fail(call, KC_TTRPC_INVALID_ARGUMENT,
-					   "%s/%s: malformed %s", m->service, m->method,
-					   m->desc->input->name);
+			kc_ttrpc_call_fail(call, KC_TTRPC_INVALID_ARGUMENT, "%s/%s: malformed %s",
+					   m->service, m->method, m->desc->input->name);
 		} else {
 			m->msg(call, msg, m->data);
 			protobuf_c_message_free_unpacked(msg, NULL);
@@ -930,8 +930,8 @@ int kc_ttrpc_server_add_reopenable(struct kc_ttrpc_server *srv, kc_ttrpc_open_fn
 		free(r);
 		return fd;
 	}
-	if (kc_loop_watch_fd(srv->loop, fd, EPOLLOUT | EPOLLET, reopen_ready, r, &r->watch,
-			     err) < 0) {
+	if (kc_loop_watch_fd(srv->loop, fd, EPOLLOUT | EPOLLET, reopen_ready, r, &r->watch, err) <
+	    0) {
 		close(fd);
 		free(r);
 		return kc_error_ret(err);

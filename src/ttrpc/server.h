@@ -39,8 +39,8 @@ struct kc_ttrpc_server;
 struct kc_ttrpc_call;
 
 /* payload: the request's bytes, valid until the handler returns. */
-typedef void (*kc_ttrpc_handler_fn)(struct kc_ttrpc_call *call, const uint8_t *payload,
-				    size_t len, void *data);
+typedef void (*kc_ttrpc_handler_fn)(struct kc_ttrpc_call *call, const uint8_t *payload, size_t len,
+				    void *data);
 /* req: the unpacked request, freed when the handler returns. */
 typedef void (*kc_ttrpc_msg_handler_fn)(struct kc_ttrpc_call *call, const ProtobufCMessage *req,
 					void *data);
@@ -129,7 +129,7 @@ const char *kc_ttrpc_call_service(const struct kc_ttrpc_call *call);
 const char *kc_ttrpc_call_method(const struct kc_ttrpc_call *call);
 /* The first metadata value for key (not NUL-terminated), only while the
  * handler runs. */
-bool kc_ttrpc_call_metadata(const struct kc_ttrpc_call *call, const char *key,
-			    const char **value, size_t *len);
+bool kc_ttrpc_call_metadata(const struct kc_ttrpc_call *call, const char *key, const char **value,
+			    size_t *len);
 
 #endif

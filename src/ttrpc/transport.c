@@ -104,8 +104,7 @@ int kc_ttrpc_addr_parse(const char *uri, struct kc_ttrpc_addr *addr, kc_error_t 
 			    "address `%s`: unknown scheme (unix, vsock, hvsock, serial)", uri);
 }
 
-static int unix_sockaddr(const char *path, struct sockaddr_un *sun, socklen_t *len,
-			 kc_error_t *err)
+static int unix_sockaddr(const char *path, struct sockaddr_un *sun, socklen_t *len, kc_error_t *err)
 {
 	size_t n = strlen(path);
 
@@ -369,8 +368,7 @@ int kc_ttrpc_listen(const char *uri, kc_error_t *err)
 
 /* ---- virtio-serial ports (guest side) ---- */
 
-int kc_ttrpc_serial_find(const char *sysfs_dir, const char *name, char **dev_path,
-			 kc_error_t *err)
+int kc_ttrpc_serial_find(const char *sysfs_dir, const char *name, char **dev_path, kc_error_t *err)
 {
 	DIR *d = opendir(sysfs_dir);
 	struct dirent *de;

@@ -42,7 +42,7 @@ struct kc_ttrpc_addr {
 	/* unix: the socket path ('@' first for abstract); hvsock: the unix
 	 * socket; serial: the port's name or device path. */
 	char path[256];
-	uint32_t cid;  /* vsock */
+	uint32_t cid; /* vsock */
 	uint32_t port; /* vsock, hvsock */
 };
 
@@ -64,7 +64,6 @@ int kc_ttrpc_listen_addr(const struct kc_ttrpc_addr *addr, kc_error_t *err);
 int kc_ttrpc_serial_open(const char *name_or_path, kc_error_t *err);
 /* The /dev path of the virtio port called name, looked up under sysfs_dir
  * (normally /sys/class/virtio-ports). */
-int kc_ttrpc_serial_find(const char *sysfs_dir, const char *name, char **dev_path,
-			 kc_error_t *err);
+int kc_ttrpc_serial_find(const char *sysfs_dir, const char *name, char **dev_path, kc_error_t *err);
 
 #endif

@@ -167,8 +167,9 @@ int kc_ttrpc_request_decode(const uint8_t *p, size_t len, struct kc_ttrpc_reques
 		case 3:
 			if (wt != WT_LEN)
 				return -1;
-			if (get_bytes(&c, field == 1 ? &out->service :
-					  field == 2 ? &out->method : &out->payload) < 0)
+			if (get_bytes(&c, field == 1   ? &out->service
+					  : field == 2 ? &out->method
+						       : &out->payload) < 0)
 				return -1;
 			break;
 		case 4:
@@ -313,8 +314,8 @@ size_t kc_ttrpc_request_tail_size(int64_t timeout_nano, const struct kc_ttrpc_kv
 	return n;
 }
 
-uint8_t *kc_ttrpc_request_tail_put(uint8_t *p, int64_t timeout_nano,
-				   const struct kc_ttrpc_kv *md, size_t n_md)
+uint8_t *kc_ttrpc_request_tail_put(uint8_t *p, int64_t timeout_nano, const struct kc_ttrpc_kv *md,
+				   size_t n_md)
 {
 	if (timeout_nano != 0) {
 		*p++ = 4 << 3 | WT_VARINT;

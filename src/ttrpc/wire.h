@@ -57,8 +57,8 @@ size_t kc_ttrpc_request_head_size(size_t service_len, size_t method_len, size_t 
 uint8_t *kc_ttrpc_request_head_put(uint8_t *p, const char *service, size_t service_len,
 				   const char *method, size_t method_len, size_t payload_len);
 size_t kc_ttrpc_request_tail_size(int64_t timeout_nano, const struct kc_ttrpc_kv *md, size_t n_md);
-uint8_t *kc_ttrpc_request_tail_put(uint8_t *p, int64_t timeout_nano,
-				   const struct kc_ttrpc_kv *md, size_t n_md);
+uint8_t *kc_ttrpc_request_tail_put(uint8_t *p, int64_t timeout_nano, const struct kc_ttrpc_kv *md,
+				   size_t n_md);
 
 /* Response: the encoding is head, payload bytes.  A status with code 0 is
  * left out; a failed call sends no payload. */

@@ -89,7 +89,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	strcpy(root_dir, "/tmp/kc-fuzz-agent-XXXXXX");
 	if (!mkdtemp(root_dir))
 		abort();
-	if (asprintf(&sysfs_dir, "%s/sys", root_dir) < 0 || asprintf(&run_dir, "%s/run", root_dir) < 0)
+	if (asprintf(&sysfs_dir, "%s/sys", root_dir) < 0 ||
+	    asprintf(&run_dir, "%s/run", root_dir) < 0)
 		abort();
 	mkdirs("%s/devices/system/cpu/cpu1", sysfs_dir);
 	mkdirs("%s/devices/system/memory/memory0", sysfs_dir);

@@ -203,8 +203,8 @@ void h_filter_from_env(void)
 
 int h_setup(void **state)
 {
-	const char *applets[] = { "echo", "sh", "sleep", "cat", "pwd", "true", "ls", "id", "stty",
-				  "tty", "test" };
+	const char *applets[] = { "echo", "sh", "sleep", "cat", "pwd", "true",
+				  "ls",	  "id", "stty",	 "tty", "test" };
 	const char *dirs[] = { "bin", "tmp", "etc", "proc", "sys", "dev" };
 	Grpc__CreateSandboxRequest sb = GRPC__CREATE_SANDBOX_REQUEST__INIT;
 	struct ah_agent_opts o = { .log_file = true };

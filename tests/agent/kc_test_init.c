@@ -115,8 +115,10 @@ int main(int argc, char **argv)
 		static const struct {
 			const char *name;
 			int r;
-		} rl[] = { { "NOFILE", RLIMIT_NOFILE }, { "NPROC", RLIMIT_NPROC },
-			   { "CORE", RLIMIT_CORE }, { "STACK", RLIMIT_STACK } };
+		} rl[] = { { "NOFILE", RLIMIT_NOFILE },
+			   { "NPROC", RLIMIT_NPROC },
+			   { "CORE", RLIMIT_CORE },
+			   { "STACK", RLIMIT_STACK } };
 		struct rlimit lim;
 
 		for (size_t i = 0; i < sizeof(rl) / sizeof(rl[0]); i++)

@@ -202,12 +202,14 @@ static void test_sandbox(void **state)
 	/* DNS lines: checked, and refused without init (the host's resolver
 	 * is not the agent's to change); neither creates the sandbox. */
 	{
-		char *bad[] = { (char *)"nameserver 10.0.0.1", (char *)"search a\nnameserver 6.6.6.6" };
+		char *bad[] = { (char *)"nameserver 10.0.0.1",
+				(char *)"search a\nnameserver 6.6.6.6" };
 		char *good[] = { (char *)"nameserver 10.0.0.1" };
 
 		req.n_dns = 2;
 		req.dns = bad;
-		assert_int_equal(ah_call(C, "CreateSandbox", &req.base, &a), KC_TTRPC_INVALID_ARGUMENT);
+		assert_int_equal(ah_call(C, "CreateSandbox", &req.base, &a),
+				 KC_TTRPC_INVALID_ARGUMENT);
 		assert_non_null(strstr(a.message, "dns[1]: control character 0x0a at byte 8"));
 		ah_answer_free(&a);
 		req.n_dns = 1;

@@ -27,11 +27,15 @@
 
 /* Every file a fully equipped cgroup has for the translation. */
 static const char *const all_files[] = {
-	"memory.max", "memory.low", "memory.swap.max", "memory.high", "cpu.weight",
-	"cpu.max", "cpu.max.burst", "cpu.idle", "cpuset.cpus", "cpuset.mems",
-	"pids.max", "io.weight", "io.max", "hugetlb.2MB.max", "hugetlb.1GB.max",
-	"hugetlb.1GB.rsvd.max", "cgroup.freeze",
-	NULL,
+	"memory.max",	   "memory.low",
+	"memory.swap.max", "memory.high",
+	"cpu.weight",	   "cpu.max",
+	"cpu.max.burst",   "cpu.idle",
+	"cpuset.cpus",	   "cpuset.mems",
+	"pids.max",	   "io.weight",
+	"io.max",	   "hugetlb.2MB.max",
+	"hugetlb.1GB.max", "hugetlb.1GB.rsvd.max",
+	"cgroup.freeze",   NULL,
 };
 
 /* Makes tmpdir/name holding `files` (each "untouched") and opens it. */
@@ -265,9 +269,9 @@ static void test_full_translation(void **state)
 
 static void test_translation_edges(void **state)
 {
-	static const char *const files[] = { "memory.max", "memory.low", "cpu.max", "cpu.weight",
-					     "pids.max", "io.max", "io.bfq.weight", "io.weight",
-					     NULL };
+	static const char *const files[] = { "memory.max",    "memory.low", "cpu.max",
+					     "cpu.weight",    "pids.max",   "io.max",
+					     "io.bfq.weight", "io.weight",  NULL };
 	static const char *const with_swap[] = { "memory.max", "memory.swap.max", NULL };
 	struct kc_cgroup *cg = fake("edges", files), *sw = fake("swap", with_swap);
 
@@ -331,14 +335,16 @@ static void test_bad_values(void **state)
 		const char *json, *want;
 	} cases[] = {
 		{ "\"memory\":{\"limit\":-5}", "linux.resources.memory.limit: -5 is impossible" },
-		{ "\"memory\":{\"limit\":\"1G\"}", "linux.resources.memory.limit: must be an integer" },
+		{ "\"memory\":{\"limit\":\"1G\"}",
+		  "linux.resources.memory.limit: must be an integer" },
 		{ "\"memory\":{\"reservation\":-2}", "linux.resources.memory.reservation: -2" },
 		{ "\"memory\":{\"limit\":100,\"swap\":-3}", "linux.resources.memory.swap: -3" },
 		{ "\"memory\":{\"swap\":1000}", "memory.swap: cannot limit swap without" },
 		{ "\"memory\":{\"limit\":2000,\"swap\":1000}", "memory.swap: 1000 is below" },
 		{ "\"memory\":[]", "linux.resources.memory: must be an object" },
 		{ "\"cpu\":{\"shares\":1}", "linux.resources.cpu.shares: 1 is out of range" },
-		{ "\"cpu\":{\"shares\":300000}", "linux.resources.cpu.shares: 300000 is out of range" },
+		{ "\"cpu\":{\"shares\":300000}",
+		  "linux.resources.cpu.shares: 300000 is out of range" },
 		{ "\"cpu\":{\"shares\":-4}", "linux.resources.cpu.shares: -4 is negative" },
 		{ "\"cpu\":{\"quota\":500}", "linux.resources.cpu.quota: 500 is impossible" },
 		{ "\"cpu\":{\"quota\":-2}", "linux.resources.cpu.quota: -2 is impossible" },

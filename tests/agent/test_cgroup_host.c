@@ -317,7 +317,7 @@ static void test_pause_not_running(void **state)
 	assert_true(exists(dir));
 	p.container_id = (char *)"c2";
 	ah_call_fails(C, "PauseContainer", &p.base, KC_TTRPC_FAILED_PRECONDITION,
-		   "container `c2` is not running");
+		      "container `c2` is not running");
 	rm.container_id = (char *)"c2";
 	ah_call_ok(C, "RemoveContainer", &rm.base, NULL);
 	assert_false(exists(dir));
@@ -334,12 +334,12 @@ static void test_missing_controllers(void **state)
 	(void)state;
 	st.container_id = (char *)"c1";
 	ah_call_fails(C, "StatsContainer", &st.base, KC_TTRPC_FAILED_PRECONDITION,
-		   "controller `memory` is not available (no `memory.current`)");
+		      "controller `memory` is not available (no `memory.current`)");
 	up.container_id = (char *)"c1";
 	up.resources_json.data = (uint8_t *)"{\"pids\":{\"limit\":10}}";
 	up.resources_json.len = strlen((char *)up.resources_json.data);
 	ah_call_fails(C, "UpdateContainer", &up.base, KC_TTRPC_FAILED_PRECONDITION,
-		   "controller `pids` is not available (no `pids.max`)");
+		      "controller `pids` is not available (no `pids.max`)");
 	/* Creating with limits fails whole and leaves no cgroup. */
 	a = create_answer("c3", "{\"cgroupsPath\":\"/pod/c3\","
 				"\"resources\":{\"memory\":{\"limit\":10000000}}}");
@@ -363,14 +363,14 @@ static void test_bad_input(void **state)
 	up.resources_json.data = (uint8_t *)"{\"memory\":{\"limit\":-5}}";
 	up.resources_json.len = strlen((char *)up.resources_json.data);
 	ah_call_fails(C, "UpdateContainer", &up.base, KC_TTRPC_INVALID_ARGUMENT,
-		   "resources.memory.limit: -5 is impossible");
+		      "resources.memory.limit: -5 is impossible");
 	up.resources_json.data = (uint8_t *)"{\"cpu\":{\"shares\":1}";
 	up.resources_json.len = strlen((char *)up.resources_json.data);
 	ah_call_fails(C, "UpdateContainer", &up.base, KC_TTRPC_INVALID_ARGUMENT, "resources");
 	up.resources_json.data = (uint8_t *)"{\"unified\":{\"../../cgroup.procs\":\"1\"}}";
 	up.resources_json.len = strlen((char *)up.resources_json.data);
 	ah_call_fails(C, "UpdateContainer", &up.base, KC_TTRPC_INVALID_ARGUMENT,
-		   "key `../../cgroup.procs` is not a cgroup interface file");
+		      "key `../../cgroup.procs` is not a cgroup interface file");
 	up.container_id = (char *)"nope";
 	ah_call_fails(C, "UpdateContainer", &up.base, KC_TTRPC_NOT_FOUND, "`nope`");
 	st.container_id = (char *)"nope";
@@ -521,7 +521,7 @@ static void test_no_cgroup2(void **state)
 	ah_answer_free(&a);
 	st.container_id = p.container_id = up.container_id = (char *)"n1";
 	ah_call_fails(C, "StatsContainer", &st.base, KC_TTRPC_FAILED_PRECONDITION,
-		   "container `n1` has no cgroup");
+		      "container `n1` has no cgroup");
 	ah_call_fails(C, "PauseContainer", &p.base, KC_TTRPC_FAILED_PRECONDITION, want);
 	up.resources_json.data = (uint8_t *)"{}";
 	up.resources_json.len = 2;

@@ -98,8 +98,7 @@ static void test_modules_load(void **state)
 	kc_error_t err = NULL;
 
 	(void)state;
-	assert_int_equal(kc_agent_cmdline_parse("quiet modules_load=vsock,virtio-net", &c, NULL),
-			 0);
+	assert_int_equal(kc_agent_cmdline_parse("quiet modules_load=vsock,virtio-net", &c, NULL), 0);
 	assert_non_null(c.modules);
 	assert_string_equal(c.modules[0], "vsock");
 	assert_string_equal(c.modules[1], "virtio-net");
@@ -258,8 +257,9 @@ static void test_modules_skip(void **state)
 	assert_int_equal(mkdir(bus, 0755), 0);
 	assert_int_equal(mkdir(dev, 0755), 0);
 	write_file(dev, "device", "0x0002\n"); /* a block device only */
-	write_file(dir, "load-order", "other_kc.ko\nvirtio_blk.ko\nvirtio_net.ko\n"
-				      "failover.ko\nvsock.ko\nvirtiofs.ko\n");
+	write_file(dir, "load-order",
+		   "other_kc.ko\nvirtio_blk.ko\nvirtio_net.ko\n"
+		   "failover.ko\nvsock.ko\nvirtiofs.ko\n");
 	/* other_kc and virtio_blk are attempted (no file: 2 failures); the
 	 * net, vsock and virtio-fs drivers are skipped; modules_load= forces
 	 * virtio_net (a third failure). */

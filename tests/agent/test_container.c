@@ -25,8 +25,8 @@
 static void test_echo_and_exit_codes(void **state)
 {
 	cleanup_free char *s0 = h_spec("[\"echo\",\"hello\",\"world\"]", NULL, NULL, NULL);
-	cleanup_free char *s7 = h_spec("[\"sh\",\"-c\",\"echo out; echo err >&2; exit 7\"]",
-				       NULL, NULL, NULL);
+	cleanup_free char *s7 = h_spec("[\"sh\",\"-c\",\"echo out; echo err >&2; exit 7\"]", NULL,
+				       NULL, NULL);
 	cleanup_free char *out0 = NULL, *out7 = NULL, *err7 = NULL;
 	int status = -1;
 
@@ -164,10 +164,9 @@ static void test_signal_all(void **state)
 /* A trap in the container sees the signal (not only SIGKILL works). */
 static void test_signal_trap(void **state)
 {
-	cleanup_free char *s = h_spec(
-		"[\"sh\",\"-c\",\"trap 'echo got-usr1; exit 9' USR1; echo ready; "
-		"while true; do sleep 1; done\"]",
-		NULL, NULL, NULL);
+	cleanup_free char *s = h_spec("[\"sh\",\"-c\",\"trap 'echo got-usr1; exit 9' USR1; echo ready; "
+				      "while true; do sleep 1; done\"]",
+				      NULL, NULL, NULL);
 	Grpc__ReadStreamRequest req = GRPC__READ_STREAM_REQUEST__INIT;
 	Grpc__ReadStreamResponse *r;
 	struct ah_answer a;
@@ -291,16 +290,16 @@ static void test_stdin_init(void **state)
 
 /* The container's own devpts, as containerd's default spec has it: the
  * agent opens a process's pty from the container's /dev/ptmx. */
-#define DEVPTS                                                                          \
-	",\"mounts\":[{\"destination\":\"/dev/pts\",\"type\":\"devpts\","               \
-	"\"source\":\"devpts\",\"options\":[\"nosuid\",\"noexec\",\"newinstance\","     \
+#define DEVPTS \
+	",\"mounts\":[{\"destination\":\"/dev/pts\",\"type\":\"devpts\"," \
+	"\"source\":\"devpts\",\"options\":[\"nosuid\",\"noexec\",\"newinstance\"," \
 	"\"ptmxmode=0666\",\"mode=0620\"]}]"
 
 static void test_tty(void **state)
 {
-	cleanup_free char *s =
-		h_spec("[\"kc-test-init\",\"tty-on-input\"]",
-		       ",\"terminal\":true,\"consoleSize\":{\"height\":30,\"width\":100}", NULL, DEVPTS);
+	cleanup_free char *s = h_spec(
+		"[\"kc-test-init\",\"tty-on-input\"]",
+		",\"terminal\":true,\"consoleSize\":{\"height\":30,\"width\":100}", NULL, DEVPTS);
 	Grpc__TtyWinResizeRequest rz = GRPC__TTY_WIN_RESIZE_REQUEST__INIT;
 	cleanup_free char *out = NULL, *errout = NULL, *eout = NULL;
 

@@ -242,8 +242,8 @@ static int copy(const char *path, int64_t size, uint32_t mode, int64_t offset, c
 	return ah_call(A, "CopyFile", &req.base, ans);
 }
 
-static void copy_ok(const char *path, int64_t size, uint32_t mode, int64_t offset,
-		    const char *data, int uid)
+static void copy_ok(const char *path, int64_t size, uint32_t mode, int64_t offset, const char *data,
+		    int uid)
 {
 	struct ah_answer ans;
 
@@ -407,8 +407,7 @@ static void test_copy_file_escape(void **state)
 
 	/* Through a symlinked directory: resolved inside the root, where
 	 * the absolute target does not exist, so the copy fails. */
-	copy_fails("/run/kata-containers/esc/new", 2, 0644, 0, "xx", KC_TTRPC_ALREADY_EXISTS,
-		   "esc");
+	copy_fails("/run/kata-containers/esc/new", 2, 0644, 0, "xx", KC_TTRPC_ALREADY_EXISTS, "esc");
 	ls = ah_sh("ls -A '%s'", g.outside);
 	assert_string_equal(ls, "victim\n");
 	/* A link to "/" is the root itself. */
@@ -523,8 +522,7 @@ static void test_refused(void **state)
 	(void)state;
 	pol.policy = (char *)"package agent_policy\ndefault CreateContainerRequest := true";
 	ah_call_fails(A, "SetPolicy", &pol.base, KC_TTRPC_UNIMPLEMENTED, "policy engine");
-	ah_call_fails(A, "GetDiagnosticData", &diag.base, KC_TTRPC_UNIMPLEMENTED,
-		      "termination log");
+	ah_call_fails(A, "GetDiagnosticData", &diag.base, KC_TTRPC_UNIMPLEMENTED, "termination log");
 	ah_call_fails(A, "MemAgentMemcgSet", &memcg.base, KC_TTRPC_UNIMPLEMENTED, "memory agent");
 	ah_call_fails(A, "MemAgentCompactSet", &compact.base, KC_TTRPC_UNIMPLEMENTED,
 		      "memory agent");

@@ -90,10 +90,12 @@ static void test_slow_hooks_do_not_block(void **state)
 {
 	cleanup_free char *s = h_spec(
 		"[\"sleep\",\"1040\"]", NULL, NULL,
-		",\"hooks\":{\"createRuntime\":[" SLEEP_HOOK("2.0401") "],"
-		"\"startContainer\":[{\"path\":\"/bin/sh\",\"args\":[\"sh\",\"-c\",\"sleep 2\"]}],"
-		"\"poststart\":[" SLEEP_HOOK("2.0402") "],"
-		"\"poststop\":[" SLEEP_HOOK("2.0403") "]}");
+		",\"hooks\":{\"createRuntime\":[" SLEEP_HOOK(
+			"2.0401") "],"
+				  "\"startContainer\":[{\"path\":\"/bin/sh\",\"args\":[\"sh\",\"-c\",\"sleep 2\"]}],"
+				  "\"poststart\":[" SLEEP_HOOK(
+					  "2.0402") "],"
+						    "\"poststop\":[" SLEEP_HOOK("2.0403") "]}");
 	Grpc__CreateContainerRequest cr = GRPC__CREATE_CONTAINER_REQUEST__INIT;
 	Grpc__StartContainerRequest sr = GRPC__START_CONTAINER_REQUEST__INIT;
 	Grpc__RemoveContainerRequest rr = GRPC__REMOVE_CONTAINER_REQUEST__INIT;

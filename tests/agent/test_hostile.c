@@ -34,8 +34,7 @@ static void witness_ok(void)
 	cleanup_free char *out = NULL;
 
 	snprintf(eid, sizeof(eid), "w%d", n++);
-	assert_int_equal(h_exec(WITNESS, eid, "{\"args\":[\"echo\",\"alive\"],\"cwd\":\"/\"}",
-				NULL),
+	assert_int_equal(h_exec(WITNESS, eid, "{\"args\":[\"echo\",\"alive\"],\"cwd\":\"/\"}", NULL),
 			 0);
 	out = h_read_all(WITNESS, eid, false, NULL);
 	assert_string_equal(out, "alive\n");
@@ -88,8 +87,8 @@ static int call_with_ids(const char *method, const char *cid, const char *eid, c
 			 char **msg)
 {
 	const ProtobufCServiceDescriptor *svc = &grpc__agent_service__descriptor;
-	const ProtobufCMethodDescriptor *m = protobuf_c_service_descriptor_get_method_by_name(svc,
-											      method);
+	const ProtobufCMethodDescriptor *m = protobuf_c_service_descriptor_get_method_by_name(
+		svc, method);
 	const char *names[] = { "container_id", "exec_id", "sandbox_id" };
 	const char *vals[] = { cid, eid, sid };
 	cleanup_free void *req = NULL;
@@ -100,8 +99,8 @@ static int call_with_ids(const char *method, const char *cid, const char *eid, c
 	req = kc_xzalloc(m->input->sizeof_message);
 	protobuf_c_message_init(m->input, req);
 	for (size_t i = 0; i < KC_ARRAY_SIZE(names); i++) {
-		const ProtobufCFieldDescriptor *f =
-			protobuf_c_message_descriptor_get_field_by_name(m->input, names[i]);
+		const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(
+			m->input, names[i]);
 
 		if (f && vals[i])
 			*(const char **)(void *)((char *)req + f->offset) = vals[i];
@@ -124,9 +123,9 @@ static void test_bad_ids(void **state)
 {
 	static const char *const methods[] = {
 		"CreateContainer", "StartContainer", "RemoveContainer", "ExecProcess",
-		"SignalProcess",   "WaitProcess",	   "ReadStdout",	 "ReadStderr",
-		"WriteStdin",	   "CloseStdin",	   "TtyWinResize",	 "ListProcesses",
-		"UpdateContainer", "StatsContainer",	   "PauseContainer",	 "ResumeContainer",
+		"SignalProcess",   "WaitProcess",    "ReadStdout",	"ReadStderr",
+		"WriteStdin",	   "CloseStdin",     "TtyWinResize",	"ListProcesses",
+		"UpdateContainer", "StatsContainer", "PauseContainer",	"ResumeContainer",
 	};
 	cleanup_free char *huge = kc_xzalloc(100 * 1024 + 1);
 	struct {
@@ -162,7 +161,7 @@ static void test_bad_ids(void **state)
 				continue;
 			code = call_with_ids(methods[k],
 					     strcmp(methods[k], "CreateContainer") == 0 ? "c-eid"
-											 : WITNESS,
+											: WITNESS,
 					     bad[i].id, NULL, &m2);
 			if (code != KC_TTRPC_INVALID_ARGUMENT || !strstr(m2, "exec_id") ||
 			    !strstr(m2, bad[i].shown))
@@ -301,7 +300,8 @@ static void test_sysctls(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < KC_ARRAY_SIZE(bad); i++) {
-		cleanup_free char *lnx = kc_xasprintf("%s%s\"sysctl\":{%s}", bad[i].lnx ? bad[i].lnx : "",
+		cleanup_free char *lnx = kc_xasprintf("%s%s\"sysctl\":{%s}",
+						      bad[i].lnx ? bad[i].lnx : "",
 						      bad[i].lnx ? "," : ",", bad[i].sysctl);
 		cleanup_free char *s = h_spec("[\"true\"]", NULL, lnx,
 					      ",\"mounts\":[" PROC_MOUNT "]");
@@ -461,12 +461,9 @@ static void test_masked_dev_null(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_bad_ids),
-		cmocka_unit_test(test_good_ids),
-		cmocka_unit_test(test_uid_range),
-		cmocka_unit_test(test_sysctls),
-		cmocka_unit_test(test_seccomp_at_create),
-		cmocka_unit_test(test_masked_dev_null),
+		cmocka_unit_test(test_bad_ids),		  cmocka_unit_test(test_good_ids),
+		cmocka_unit_test(test_uid_range),	  cmocka_unit_test(test_sysctls),
+		cmocka_unit_test(test_seccomp_at_create), cmocka_unit_test(test_masked_dev_null),
 	};
 
 	h_filter_from_env();

@@ -78,9 +78,8 @@ static bool has_flag(json_t *link, const char *flag)
 	size_t i;
 	json_t *v;
 
-	json_array_foreach(json_object_get(link, "flags"), i, v)
-		if (strcmp(json_string_value(v), flag) == 0)
-			return true;
+	json_array_foreach(json_object_get(link, "flags"), i,
+			   v) if (strcmp(json_string_value(v), flag) == 0) return true;
 	return false;
 }
 
@@ -89,10 +88,9 @@ static bool has_addr(json_t *link, const char *addr, int prefix)
 	size_t i;
 	json_t *v;
 
-	json_array_foreach(json_object_get(link, "addr_info"), i, v)
-		if (strcmp(json_string_value(json_object_get(v, "local")), addr) == 0 &&
-		    json_integer_value(json_object_get(v, "prefixlen")) == prefix)
-			return true;
+	json_array_foreach(json_object_get(link, "addr_info"), i, v) if (
+		strcmp(json_string_value(json_object_get(v, "local")), addr) == 0 &&
+		json_integer_value(json_object_get(v, "prefixlen")) == prefix) return true;
 	return false;
 }
 
@@ -250,9 +248,7 @@ static json_t *find_route(json_t *routes, const char *dst)
 	size_t i;
 	json_t *r;
 
-	json_array_foreach(routes, i, r)
-		if (strcmp(jstr(r, "dst"), dst) == 0)
-			return r;
+	json_array_foreach(routes, i, r) if (strcmp(jstr(r, "dst"), dst) == 0) return r;
 	return NULL;
 }
 
@@ -415,13 +411,14 @@ static void test_arp_neighbors(void **state)
 	r = ah_call_ok(A, "AddARPNeighbors", &req.base, &google__protobuf__empty__descriptor);
 	protobuf_c_message_free_unpacked(r, NULL);
 	neigh = ip_json("neigh show dev eth0");
-	json_array_foreach(neigh, i, v) {
+	json_array_foreach(neigh, i, v)
+	{
 		if (strcmp(jstr(v, "dst"), "10.41.0.99") == 0) {
 			found = true;
 			assert_string_equal(jstr(v, "lladdr"), "02:00:00:00:00:99");
-			assert_string_equal(json_string_value(json_array_get(
-						    json_object_get(v, "state"), 0)),
-					    "PERMANENT");
+			assert_string_equal(
+				json_string_value(json_array_get(json_object_get(v, "state"), 0)),
+				"PERMANENT");
 		}
 	}
 	assert_true(found);

@@ -45,10 +45,10 @@ static struct {
 /* ---- servers: a thread of this process ---- */
 
 enum srv_mode {
-	SRV_ECHO,  /* echoes; at EOF shuts its side down and closes */
+	SRV_ECHO, /* echoes; at EOF shuts its side down and closes */
 	SRV_HELLO, /* sends "hello" and closes */
 	SRV_STALL, /* does not read */
-	SRV_SINK,  /* reads and drops */
+	SRV_SINK, /* reads and drops */
 };
 
 #define SRV_CONNS 2048
@@ -155,8 +155,8 @@ static struct srv *srv_start(enum srv_mode mode, int family)
 	if (family == AF_INET6) {
 		struct sockaddr_in6 *a = (void *)&ss;
 
-		assert_int_equal(
-			setsockopt(s->lfd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)), 0);
+		assert_int_equal(setsockopt(s->lfd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)),
+				 0);
 		a->sin6_family = AF_INET6;
 		a->sin6_addr = in6addr_loopback;
 		len = sizeof(*a);
@@ -219,8 +219,8 @@ static int pf_open(unsigned port, int family, uint64_t *id, char **msg)
 	req.family = family;
 	code = ah_call(C, "PortForwardOpen", &req.base, &a);
 	if (code == 0) {
-		Grpc__PortForwardOpenResponse *r =
-			grpc__port_forward_open_response__unpack(NULL, a.len, a.payload);
+		Grpc__PortForwardOpenResponse *r = grpc__port_forward_open_response__unpack(
+			NULL, a.len, a.payload);
 
 		assert_non_null(r);
 		assert_true(r->session != 0);
@@ -443,8 +443,7 @@ static void test_before_sandbox_and_bad_requests(void **state)
 		      "PortForwardWrite: session is 0");
 	ah_call_fails(C, "PortForwardCloseWrite", &sr.base, KC_TTRPC_INVALID_ARGUMENT,
 		      "session is 0");
-	ah_call_fails(C, "PortForwardClose", &sr.base, KC_TTRPC_INVALID_ARGUMENT,
-		      "session is 0");
+	ah_call_fails(C, "PortForwardClose", &sr.base, KC_TTRPC_INVALID_ARGUMENT, "session is 0");
 	rd.session = wr.session = sr.session = 12345678901ull;
 	ah_call_fails(C, "PortForwardRead", &rd.base, KC_TTRPC_NOT_FOUND,
 		      "no port-forward session 12345678901");
@@ -634,11 +633,9 @@ static void test_ipv6_fallback(void **state)
 	pf_write_all(id, "over v6", 7);
 	back = pf_read_n(id, 7);
 	assert_string_equal(back, "over v6");
-	assert_int_equal(pf_open(s->port, GRPC__PORT_FORWARD_FAMILY__PORT_FORWARD_IPV6, &id6,
-				 NULL),
+	assert_int_equal(pf_open(s->port, GRPC__PORT_FORWARD_FAMILY__PORT_FORWARD_IPV6, &id6, NULL),
 			 0);
-	assert_int_equal(pf_open(s->port, GRPC__PORT_FORWARD_FAMILY__PORT_FORWARD_IPV4, &id6,
-				 &msg),
+	assert_int_equal(pf_open(s->port, GRPC__PORT_FORWARD_FAMILY__PORT_FORWARD_IPV4, &id6, &msg),
 			 KC_TTRPC_UNAVAILABLE);
 	assert_non_null(strstr(msg, "127.0.0.1"));
 	srv_wait(&s->accepted, 2);

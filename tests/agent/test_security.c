@@ -129,7 +129,8 @@ static void test_capabilities(void **state)
 
 	/* Without a user change and without the capabilities member, the
 	 * process keeps what the agent has. */
-	out3 = run_init("c-allcaps", "\"status\"", NULL, NULL, ",\"mounts\":[" PROC_MOUNT "]", &status);
+	out3 = run_init("c-allcaps", "\"status\"", NULL, NULL, ",\"mounts\":[" PROC_MOUNT "]",
+			&status);
 	assert_null(strstr(out3, "CapEff:\t0000000000000000\n"));
 	h_check_clean();
 }
@@ -167,8 +168,8 @@ static void test_exec_inherits_container(void **state)
 		"\"rlimits\":[{\"type\":\"RLIMIT_NOFILE\",\"soft\":123,\"hard\":456}]",
 		NULL, ",\"mounts\":[" PROC_MOUNT "]");
 	cleanup_free char *out = NULL, *lim = NULL, *own_out = NULL;
-	static const char *const keys[] = { "CapInh:", "CapPrm:", "CapEff:", "CapBnd:",
-					    "CapAmb:", "NoNewPrivs:" };
+	static const char *const keys[] = { "CapInh:", "CapPrm:", "CapEff:",
+					    "CapBnd:", "CapAmb:", "NoNewPrivs:" };
 	pid_t init;
 
 	(void)state;
@@ -200,12 +201,13 @@ static void test_exec_inherits_container(void **state)
 	assert_int_equal(h_wait_status("c-exec-inh", "e-lim"), 0);
 	/* What the exec's process does give is its own: an explicit false and
 	 * a narrower set. */
-	assert_int_equal(h_exec("c-exec-inh", "e-own",
-				"{\"args\":[\"kc-test-init\",\"status\"],\"cwd\":\"/\","
-				"\"noNewPrivileges\":false,\"capabilities\":{\"bounding\":[\"CAP_KILL\"],"
-				"\"effective\":[\"CAP_KILL\"],\"permitted\":[\"CAP_KILL\"]}}",
-				NULL),
-			 0);
+	assert_int_equal(
+		h_exec("c-exec-inh", "e-own",
+		       "{\"args\":[\"kc-test-init\",\"status\"],\"cwd\":\"/\","
+		       "\"noNewPrivileges\":false,\"capabilities\":{\"bounding\":[\"CAP_KILL\"],"
+		       "\"effective\":[\"CAP_KILL\"],\"permitted\":[\"CAP_KILL\"]}}",
+		       NULL),
+		0);
 	own_out = h_read_all("c-exec-inh", "e-own", false, NULL);
 	assert_int_equal(h_wait_status("c-exec-inh", "e-own"), 0);
 	assert_non_null(strstr(own_out, "CapEff:\t0000000000000020\n"));
@@ -262,7 +264,8 @@ static void test_hostname_sysctl(void **state)
 		/* containerd's default readonlyPaths: the sysctls are written
 		 * before /proc/sys becomes read-only, as runc does. */
 		",\"sysctl\":{\"kernel.msgmax\":\"4321\"},\"readonlyPaths\":[\"/proc/sys\"]",
-		",\"hostname\":\"kc-host\",\"domainname\":\"kc-domain\",\"mounts\":[" PROC_MOUNT "]");
+		",\"hostname\":\"kc-host\",\"domainname\":\"kc-domain\",\"mounts\":[" PROC_MOUNT
+		"]");
 	int status;
 
 	(void)state;
@@ -309,13 +312,14 @@ static void test_mounts_and_devices(void **state)
 		out = h_run_output("c-mounts", spec, &status);
 	}
 	assert_int_equal(status, 0);
-	assert_int_equal(strncmp(out,
-				 "fd full kc-null mqueue null ptmx pts random stderr stdin stdout "
-				 "tty urandom zero\nfrom the host\nerrno=30\nfrom the host\nnull-ok\nok\n",
-				 strlen("fd full kc-null mqueue null ptmx pts random stderr stdin "
-					"stdout tty urandom zero\nfrom the host\nerrno=30\nfrom the "
-					"host\nnull-ok\nok\n")),
-			 0);
+	assert_int_equal(
+		strncmp(out,
+			"fd full kc-null mqueue null ptmx pts random stderr stdin stdout "
+			"tty urandom zero\nfrom the host\nerrno=30\nfrom the host\nnull-ok\nok\n",
+			strlen("fd full kc-null mqueue null ptmx pts random stderr stdin "
+			       "stdout tty urandom zero\nfrom the host\nerrno=30\nfrom the "
+			       "host\nnull-ok\nok\n")),
+		0);
 	assert_non_null(strstr(out, "\n/data "));
 	assert_non_null(strstr(out, "\n/mnt/t tmpfs rw,nosuid,nodev"));
 	assert_non_null(strstr(out, "\n/dev/pts devpts rw,nosuid,noexec"));
@@ -339,8 +343,8 @@ static void test_hooks(void **state)
 		"\"timeout\":10}],"
 		"\"poststop\":[{\"path\":\"/bin/sh\",\"args\":[\"sh\",\"-c\",\"cat > %s\"]}]}",
 		cr, cc, ps, pst);
-	cleanup_free char *spec = h_spec("[\"kc-test-init\",\"read\",\"/tmp/started\"]", NULL,
-					 NULL, top);
+	cleanup_free char *spec = h_spec("[\"kc-test-init\",\"read\",\"/tmp/started\"]", NULL, NULL,
+					 top);
 	cleanup_free char *out = NULL, *b1 = NULL, *b2 = NULL, *b3 = NULL, *b4 = NULL;
 	size_t len;
 	int status;
@@ -458,8 +462,8 @@ static void test_sandbox_options(void **state)
 	cleanup_free char *pre = h_path("guest-hooks/prestart");
 	cleanup_free char *hook = h_path("guest-hooks/prestart/10-mark");
 	cleanup_free char *mark = h_path("guest-hook.out");
-	cleanup_free char *script = kc_xasprintf("#!/bin/sh\ncat > %s\necho \"$1\" >> %s\n",
-						 mark, mark);
+	cleanup_free char *script = kc_xasprintf("#!/bin/sh\ncat > %s\necho \"$1\" >> %s\n", mark,
+						 mark);
 	cleanup_free char *out = NULL, *got = NULL;
 	size_t len;
 	int status;

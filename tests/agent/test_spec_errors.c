@@ -58,18 +58,19 @@ static void test_bad_specs(void **state)
 		{ NULL, NULL, ",\"mounts\":{}", "mounts: must be an array" },
 		{ NULL, NULL, ",\"mounts\":[{\"destination\":\"/x\",\"type\":\"kcnosuchfs\"}]",
 		  "mounts[0]: mount kcnosuchfs on `/x`: No such device" },
-		{ NULL, NULL, ",\"mounts\":[{\"destination\":\"/x\",\"type\":\"bind\","
-			      "\"source\":\"/no/such/dir\",\"options\":[\"rbind\"]}]",
+		{ NULL, NULL,
+		  ",\"mounts\":[{\"destination\":\"/x\",\"type\":\"bind\","
+		  "\"source\":\"/no/such/dir\",\"options\":[\"rbind\"]}]",
 		  "mounts[0]: bind source `/no/such/dir` of `/x`: No such file or directory" },
 		{ NULL, NULL, ",\"hostname\":7", "hostname: must be a string" },
-		{ NULL,
-		  "\"namespaces\":[{\"type\":\"mount\"},{\"type\":\"pid\"}]", ",\"hostname\":\"h\"",
-		  "hostname: needs a uts namespace of its own" },
+		{ NULL, "\"namespaces\":[{\"type\":\"mount\"},{\"type\":\"pid\"}]",
+		  ",\"hostname\":\"h\"", "hostname: needs a uts namespace of its own" },
 		{ NULL, "\"namespaces\":[{\"type\":\"mount\"},{\"type\":\"user\"}]", NULL,
 		  "linux.uidMappings and gidMappings: needed with a user namespace" },
-		{ NULL, "\"namespaces\":[{\"type\":\"mount\"},{\"type\":\"network\","
-			"\"path\":\"/no/such/netns\"}]", NULL,
-		  "open namespace `/no/such/netns`: No such file or directory" },
+		{ NULL,
+		  "\"namespaces\":[{\"type\":\"mount\"},{\"type\":\"network\","
+		  "\"path\":\"/no/such/netns\"}]",
+		  NULL, "open namespace `/no/such/netns`: No such file or directory" },
 		{ NULL, ",\"devices\":[{\"path\":\"/dev/x\",\"type\":\"z\",\"major\":1,\"minor\":1}]",
 		  NULL, "linux.devices[0].type: \"z\" is not a device type" },
 		{ NULL, NULL,
@@ -80,14 +81,14 @@ static void test_bad_specs(void **state)
 		  ",\"hooks\":{\"createContainer\":[{\"path\":\"/bin/sh\",\"args\":[\"sh\",\"-c\","
 		  "\"sleep 1031\"],\"timeout\":1}]}",
 		  "hook createContainer[0] `/bin/sh` timed out after 1 s", -1 },
-		{ NULL, NULL,
-		  ",\"hooks\":{\"prestart\":[{\"path\":\"/no/such/hook\"}]}",
+		{ NULL, NULL, ",\"hooks\":{\"prestart\":[{\"path\":\"/no/such/hook\"}]}",
 		  "hook prestart[0] `/no/such/hook` failed with status 127: exec: No such file", -1 },
 	};
 
 	(void)state;
 	for (size_t i = 0; i < KC_ARRAY_SIZE(cases); i++) {
-		cleanup_free char *s = h_spec("[\"true\"]", cases[i].proc, cases[i].lnx, cases[i].top);
+		cleanup_free char *s = h_spec("[\"true\"]", cases[i].proc, cases[i].lnx,
+					      cases[i].top);
 
 		expect_create_error(s, cases[i].code ? cases[i].code : 3, cases[i].want);
 	}
@@ -109,8 +110,10 @@ static void test_path_escapes(void **state)
 	} cases[] = {
 		{ "/../outside/x", "destination `/../outside/x`: \"..\" is not allowed" },
 		{ "/tmp/../../x", "\"..\" is not allowed" },
-		{ "/escape-abs/x", "destination `/escape-abs/x`: `escape-abs` leads out of the rootfs" },
-		{ "/escape-rel/x", "destination `/escape-rel/x`: `escape-rel` leads out of the rootfs" },
+		{ "/escape-abs/x",
+		  "destination `/escape-abs/x`: `escape-abs` leads out of the rootfs" },
+		{ "/escape-rel/x",
+		  "destination `/escape-rel/x`: `escape-rel` leads out of the rootfs" },
 	};
 
 	(void)state;
@@ -206,8 +209,7 @@ static void test_sandbox_pidns(void **state)
 	Grpc__CreateContainerRequest req = GRPC__CREATE_CONTAINER_REQUEST__INIT;
 	cleanup_free char *s1 = h_spec("[\"sleep\",\"1040\"]", NULL, NULL, NULL);
 	cleanup_free char *s2 = h_spec(
-		"[\"sh\",\"-c\",\"cat /proc/1/comm; cat /proc/[0-9]*/comm\"]",
-		NULL, NULL,
+		"[\"sh\",\"-c\",\"cat /proc/1/comm; cat /proc/[0-9]*/comm\"]", NULL, NULL,
 		",\"mounts\":[{\"destination\":\"/proc\",\"type\":\"proc\",\"source\":\"proc\"}]");
 	cleanup_free char *out = NULL, *msg = NULL;
 	const char *ids[] = { "c-pod-a", "c-pod-b" };
@@ -329,7 +331,8 @@ static void test_sandbox_container_ns(void **state)
 	assert_null(strstr(out2, ipc));
 
 	/* A hostname needs a uts namespace of the container's own. */
-	cleanup_free char *named = h_spec("[\"true\"]", NULL, "\"namespaces\":[{\"type\":\"mount\"}]",
+	cleanup_free char *named = h_spec("[\"true\"]", NULL,
+					  "\"namespaces\":[{\"type\":\"mount\"}]",
 					  ",\"hostname\":\"x\"");
 	req.container_id = (char *)"c-named";
 	req.exec_id = (char *)"c-named";
@@ -354,12 +357,9 @@ static void test_sandbox_container_ns(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_bad_specs),
-		cmocka_unit_test(test_path_escapes),
-		cmocka_unit_test(test_start_errors),
-		cmocka_unit_test(test_exec_and_signal_errors),
-		cmocka_unit_test(test_sandbox_pidns),
-		cmocka_unit_test(test_sandbox_container_ns),
+		cmocka_unit_test(test_bad_specs),     cmocka_unit_test(test_path_escapes),
+		cmocka_unit_test(test_start_errors),  cmocka_unit_test(test_exec_and_signal_errors),
+		cmocka_unit_test(test_sandbox_pidns), cmocka_unit_test(test_sandbox_container_ns),
 	};
 
 	h_filter_from_env();

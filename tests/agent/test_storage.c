@@ -29,7 +29,6 @@
 #include "lib/util.h"
 #include "ttrpc/client.h"
 
-
 static struct {
 	struct ah_agent agent; /* agent.dir is the test's directory */
 	char *root, *rootfs;
@@ -65,7 +64,7 @@ static void st_init(struct st *st, const char *driver, const char *source, const
 	memset(st->opts, 0, sizeof(st->opts));
 	st->s.driver = (char *)driver;
 	st->s.source = source[0] == '/' || !source[0] ? kc_xstrdup(source)
-						       : kc_xasprintf("%s/%s", g.root, source);
+						      : kc_xasprintf("%s/%s", g.root, source);
 	st->s.mount_point = mp[0] == '/' || mp[0] == '.' ? kc_xstrdup(mp)
 							 : kc_xasprintf("%s/%s", g.root, mp);
 	st->s.fstype = (char *)"";
@@ -427,8 +426,7 @@ static void test_failed_mount_cleans(void **state)
 		if (cases[i].gone && exists(cases[i].gone))
 			fail_msg("%s: `%s` was left behind", cases[i].mp, cases[i].gone);
 		if (cases[i].kept && !exists(cases[i].kept))
-			fail_msg("%s: `%s`, there before, was removed", cases[i].mp,
-				 cases[i].kept);
+			fail_msg("%s: `%s`, there before, was removed", cases[i].mp, cases[i].kept);
 		assert_false(exists("c-fail-ok"));
 		assert_int_equal(mounts_under_root(), 1);
 		st_fini(&sts[0]);
@@ -510,8 +508,7 @@ static void test_update_ephemeral(void **state)
 	free(msg);
 	st_fini(&st);
 	st_init(&st, "local", "", "sandbox/local/l1", NULL, NULL);
-	assert_int_equal(call("UpdateEphemeralMounts", &req.base, NULL),
-			 KC_TTRPC_INVALID_ARGUMENT);
+	assert_int_equal(call("UpdateEphemeralMounts", &req.base, NULL), KC_TTRPC_INVALID_ARGUMENT);
 	st_fini(&st);
 }
 
@@ -546,12 +543,9 @@ static void test_destroy_unmounts(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sandbox_storages),
-		cmocka_unit_test(test_container_bind),
-		cmocka_unit_test(test_escapes_refused),
-		cmocka_unit_test(test_failed_mount_cleans),
-		cmocka_unit_test(test_shared),
-		cmocka_unit_test(test_update_ephemeral),
+		cmocka_unit_test(test_sandbox_storages), cmocka_unit_test(test_container_bind),
+		cmocka_unit_test(test_escapes_refused),	 cmocka_unit_test(test_failed_mount_cleans),
+		cmocka_unit_test(test_shared),		 cmocka_unit_test(test_update_ephemeral),
 		cmocka_unit_test(test_destroy_unmounts),
 	};
 

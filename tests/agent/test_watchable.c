@@ -35,7 +35,7 @@ static struct {
 	struct ah_agent agent;
 	char *root, *rootfs;
 	int sandbox_fds; /* the agent's, with the sandbox */
-	int c1_fds;	 /* ... and container c1 (created, not started) */
+	int c1_fds; /* ... and container c1 (created, not started) */
 } g;
 
 #define MP "watchable/c1-0"
@@ -331,8 +331,8 @@ static void test_mount_layout(void **state)
 		assert_int_equal(symlink("..data/sub", l), 0);
 	}
 
-	assert_int_equal(
-		create_container("c1", "watchable-bind", "cm", MP, "nodev", false, NULL), 0);
+	assert_int_equal(create_container("c1", "watchable-bind", "cm", MP, "nodev", false, NULL),
+			 0);
 	assert_true(has_mount(MP));
 	line = ah_sh("grep ' %s/%s ' /proc/%d/mountinfo", g.root, MP, (int)g.agent.pid);
 	assert_non_null(strstr(line, " tmpfs "));
@@ -404,7 +404,7 @@ static void test_update_keys(void **state)
 
 struct reader {
 	char *dir; /* the volume, as the agent sees it */
-	int stop;  /* __atomic */
+	int stop; /* __atomic */
 	long reads, mixes, missing, rereads, backwards, last;
 };
 
@@ -600,8 +600,8 @@ static void test_create_refused(void **state)
 			 KC_TTRPC_PERMISSION_DENIED);
 	assert_non_null(strstr(msg, "source"));
 	free(msg);
-	assert_int_equal(create_container("c2", "watchable-bind", "cm", "watchable/c2-0",
-					  "size=1m", false, &msg),
+	assert_int_equal(create_container("c2", "watchable-bind", "cm", "watchable/c2-0", "size=1m",
+					  false, &msg),
 			 KC_TTRPC_INVALID_ARGUMENT);
 	assert_non_null(strstr(msg, "takes no filesystem options"));
 	free(msg);

@@ -125,8 +125,7 @@ void ah_pump(struct ah_conn *c, int ms)
 		assert_true(kc_loop_run_once(c->loop, 50 * 1000000, NULL) >= 0);
 }
 
-int ah_call(struct ah_conn *c, const char *method, const ProtobufCMessage *req,
-	    struct ah_answer *a)
+int ah_call(struct ah_conn *c, const char *method, const ProtobufCMessage *req, struct ah_answer *a)
 {
 	ah_start_call(c, method, req, a);
 	ah_wait(c, a);
@@ -192,8 +191,7 @@ int ah_create_container(struct ah_conn *c, const char *id, const char *spec_json
 	return ah_call(c, "CreateContainer", &req.base, a);
 }
 
-int ah_wait_process(struct ah_conn *c, const char *id, const char *exec_id, int *status,
-		    char **msg)
+int ah_wait_process(struct ah_conn *c, const char *id, const char *exec_id, int *status, char **msg)
 {
 	Grpc__WaitProcessRequest req = GRPC__WAIT_PROCESS_REQUEST__INIT;
 	struct ah_answer a;
@@ -204,8 +202,8 @@ int ah_wait_process(struct ah_conn *c, const char *id, const char *exec_id, int 
 		req.exec_id = (char *)exec_id;
 	code = ah_call(c, "WaitProcess", &req.base, &a);
 	if (code == 0) {
-		Grpc__WaitProcessResponse *r =
-			grpc__wait_process_response__unpack(NULL, a.len, a.payload);
+		Grpc__WaitProcessResponse *r = grpc__wait_process_response__unpack(NULL, a.len,
+										   a.payload);
 
 		assert_non_null(r);
 		*status = r->status;
@@ -278,8 +276,9 @@ pid_t ah_spawn(const char *const *argv, const char *log, unsigned flags)
 		 * again in case it died before the prctl. */
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
 			_exit(126);
-		if ((flags & AH_SPAWN_MOUNT_NS) && (unshare(CLONE_NEWNS) < 0 ||
-				 mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0))
+		if ((flags & AH_SPAWN_MOUNT_NS) &&
+		    (unshare(CLONE_NEWNS) < 0 ||
+		     mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0))
 			_exit(126);
 		if (log) {
 			int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

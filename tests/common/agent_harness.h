@@ -57,8 +57,7 @@ void ah_wait(struct ah_conn *c, struct ah_answer *a);
 /* Runs the loop for about ms (answers to calls in flight arrive). */
 void ah_pump(struct ah_conn *c, int ms);
 /* One call to the end: the status code; *a keeps the answer. */
-int ah_call(struct ah_conn *c, const char *method, const ProtobufCMessage *req,
-	    struct ah_answer *a);
+int ah_call(struct ah_conn *c, const char *method, const ProtobufCMessage *req, struct ah_answer *a);
 /* The same, the answer dropped (its message printed when not OK). */
 int ah_call0(struct ah_conn *c, const char *method, const ProtobufCMessage *req);
 /* Asserts OK; the answer unpacked as desc (NULL: dropped).  Free it with
@@ -79,8 +78,7 @@ int ah_create_container(struct ah_conn *c, const char *id, const char *spec_json
 			struct ah_answer *a);
 /* WaitProcess: the code; *status the exit status when OK, *msg (if not
  * NULL) the message when not.  exec_id NULL: none sent. */
-int ah_wait_process(struct ah_conn *c, const char *id, const char *exec_id, int *status,
-		    char **msg);
+int ah_wait_process(struct ah_conn *c, const char *id, const char *exec_id, int *status, char **msg);
 /* ReadStdout or ReadStderr (method) in chunks of chunk bytes until the end
  * of the stream (each call must succeed): all of it, *len its length (len
  * may be NULL). */
@@ -98,7 +96,7 @@ int ah_call_sync(struct kc_ttrpc_client *cli, const char *method, const Protobuf
  * dies, however it dies.
  */
 enum {
-	AH_SPAWN_MOUNT_NS = 1,	/* a private mount namespace: its mounts die with it */
+	AH_SPAWN_MOUNT_NS = 1, /* a private mount namespace: its mounts die with it */
 	AH_SPAWN_LOG_STDOUT = 2 /* stdout to log too, stdin from /dev/null (QEMU) */
 };
 pid_t ah_spawn(const char *const *argv, const char *log, unsigned flags);
@@ -113,10 +111,10 @@ struct ah_agent {
 
 struct ah_agent_opts {
 	const char *dir_template; /* mkdtemp template; default /tmp/kc-agent-test-XXXXXX */
-	const char *netns;	  /* entered with `ip netns exec` */
+	const char *netns; /* entered with `ip netns exec` */
 	const char *const *extra; /* more arguments, NULL-terminated */
-	bool log_file;		  /* stderr to dir/agent.log (else the test's) */
-	bool mount_ns;		  /* AH_SPAWN_MOUNT_NS */
+	bool log_file; /* stderr to dir/agent.log (else the test's) */
+	bool mount_ns; /* AH_SPAWN_MOUNT_NS */
 };
 
 /*

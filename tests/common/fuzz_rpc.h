@@ -29,8 +29,9 @@
 #include "ttrpc/server.h"
 #include "ttrpc/wire.h"
 
-#define KC_FUZZ_DENY(nr) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (nr), 0, 1), \
-			 BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM)
+#define KC_FUZZ_DENY(nr) \
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (nr), 0, 1), \
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM)
 
 /* A seccomp filter that refuses fork and exec (threads and LeakSanitizer's
  * tracer share memory and are allowed), mounts, namespaces, signals,

@@ -174,7 +174,8 @@ static int register_methods(struct kc_ttrpc_server *srv, kc_error_t *err)
 		{ "Fail", h_fail },
 		{ "Meta", h_meta },
 		{ "Deadline", h_deadline },
-	};	int ret = 0;
+	};
+	int ret = 0;
 
 	for (size_t i = 0; ret >= 0 && i < sizeof(methods) / sizeof(methods[0]); i++)
 		ret = kc_ttrpc_server_register(srv, SVC, methods[i].name, methods[i].fn, NULL, err);
@@ -332,8 +333,8 @@ static bool fail_intact(struct peer *p, int code, const char *msg, char *why, si
 	ok = r.code == code && strcmp(r.message, msg) == 0;
 	if (!ok)
 		snprintf(why, why_len,
-			 "sent code %d message \"%.40s\", got code %d message \"%.40s\"", code,
-			 msg, r.code, r.message);
+			 "sent code %d message \"%.40s\", got code %d message \"%.40s\"", code, msg,
+			 r.code, r.message);
 	result_clear(&r);
 	free(req);
 	return ok;
@@ -424,8 +425,8 @@ static void load_issue(struct load *ld)
 		fill_pattern(pc->value, pc->len, (uint64_t)ld->conn << 32 | (uint64_t)pc->seq);
 		req = wrap(pc->value, pc->len, &n);
 	}
-	if (kc_ttrpc_client_call(ld->cli, SVC, pc->code ? "Fail" : "Echo", req, n, NULL,
-				 load_reply, pc, NULL, &err) < 0) {
+	if (kc_ttrpc_client_call(ld->cli, SVC, pc->code ? "Fail" : "Echo", req, n, NULL, load_reply,
+				 pc, NULL, &err) < 0) {
 		load_fail(ld, "conn %d call %ld: %s", ld->conn, pc->seq, err->msg);
 		ld->done++;
 		free(pc->msg);

@@ -115,10 +115,10 @@ static char *route_str(const struct kc_podnet_route *r)
 {
 	char d[46], g[46], s[46];
 
-	cleanup_free char *dst =
-		r->has_dst ? kc_xasprintf("%s/%u", kc_podnet_format_ip(r->family, r->dst, d),
-					  r->dst_len)
-			   : kc_xstrdup("default");
+	cleanup_free char *dst = r->has_dst ? kc_xasprintf("%s/%u",
+							   kc_podnet_format_ip(r->family, r->dst, d),
+							   r->dst_len)
+					    : kc_xstrdup("default");
 
 	return kc_xasprintf("%s|%s|%s|%s|%u|%d", dst,
 			    r->has_gw ? kc_podnet_format_ip(r->family, r->gw, g) : "", r->device,
@@ -190,12 +190,10 @@ static int group_setup(void **state)
 	    ah_system("ip -n %s route add 10.78.0.0/16 via 10.77.0.1", P) ||
 	    ah_system("ip -n %s route add default via 10.77.0.1", P) ||
 	    ah_system("ip -n %s -6 route add fd78::/64 via fd77::1", P) ||
-	    ah_system(
-		    "ip -n %s neigh add 10.77.0.9 lladdr 02:00:00:00:00:09 dev eth0 nud permanent",
-		    P) ||
-	    ah_system(
-		    "ip -n %s neigh add 10.77.0.8 lladdr 02:00:00:00:00:08 dev eth0 nud reachable",
-		    P) ||
+	    ah_system("ip -n %s neigh add 10.77.0.9 lladdr 02:00:00:00:00:09 dev eth0 nud permanent",
+		      P) ||
+	    ah_system("ip -n %s neigh add 10.77.0.8 lladdr 02:00:00:00:00:08 dev eth0 nud reachable",
+		      P) ||
 	    ah_system("ip -n %s addr add 10.77.0.1/24 dev peth0", Q) ||
 	    ah_system("ip -n %s addr add fd77::1/64 dev peth0 nodad", Q) ||
 	    ah_system("ip -n %s addr add 10.79.0.1/24 dev peth1", Q) ||
@@ -238,10 +236,10 @@ static void test_scan(void **state)
 	assert_int_equal(e1->mtu, 1500);
 	assert_true(e0->flags & IFF_UP);
 	{
-		cleanup_free char *idx =
-			ah_sh_out("ip -n %s -j link show eth0 | python3 -c 'import "
-				  "json,sys; print(json.load(sys.stdin)[0][\"ifindex\"])'",
-				  ns_pod);
+		cleanup_free char *idx = ah_sh_out(
+			"ip -n %s -j link show eth0 | python3 -c 'import "
+			"json,sys; print(json.load(sys.stdin)[0][\"ifindex\"])'",
+			ns_pod);
 
 		assert_int_equal(e0->ifindex, atoi(idx));
 	}
@@ -365,8 +363,7 @@ static void test_agent_msgs(void **state)
 
 /* Reads frames from fd (a TAP with a vnet header when vnet) until match()
  * accepts one or 10 s pass with nothing (a limit, not a measurement). */
-static bool read_frame(int fd, bool vnet, bool (*match)(const uint8_t *, size_t, void *),
-		       void *arg)
+static bool read_frame(int fd, bool vnet, bool (*match)(const uint8_t *, size_t, void *), void *arg)
 {
 	uint8_t buf[2048];
 	size_t off = vnet ? sizeof(struct virtio_net_hdr) : 0;
@@ -464,10 +461,10 @@ static void test_connect_traffic_disconnect(void **state)
 		cleanup_free char *name = kc_xasprintf("tap%zu_kata", i);
 		cleanup_free char *l = ah_sh_out("ip -n %s -j -d link show %s", ns_pod, name);
 		cleanup_free char *mtu = kc_xasprintf("\"mtu\":%u,", ep->mtu);
-		cleanup_free char *f1 =
-			ah_sh_out("tc -n %s -j filter show dev %s ingress", ns_pod, ep->name);
-		cleanup_free char *f2 =
-			ah_sh_out("tc -n %s -j filter show dev %s ingress", ns_pod, name);
+		cleanup_free char *f1 = ah_sh_out("tc -n %s -j filter show dev %s ingress", ns_pod,
+						  ep->name);
+		cleanup_free char *f2 = ah_sh_out("tc -n %s -j filter show dev %s ingress", ns_pod,
+						  name);
 		cleanup_free char *to_tap = kc_xasprintf("\"to_dev\":\"%s\"", name);
 		cleanup_free char *to_veth = kc_xasprintf("\"to_dev\":\"%s\"", ep->name);
 
@@ -491,8 +488,8 @@ static void test_connect_traffic_disconnect(void **state)
 		cleanup_strv char **argv = kc_podnet_qemu_args(e0, NULL);
 		cleanup_free char *nd = kc_xasprintf("tap,id=%s,fd=%d,vhost=off", e0->netdev_id,
 						     e0->tap_fds[0]);
-		cleanup_free char *dev =
-			kc_xasprintf("virtio-net-device,netdev=%s,mac=%s", e0->netdev_id, mac0);
+		cleanup_free char *dev = kc_xasprintf("virtio-net-device,netdev=%s,mac=%s",
+						      e0->netdev_id, mac0);
 		const int child[] = { 3 };
 		cleanup_strv char **argv2 = kc_podnet_qemu_args(e0, child);
 
@@ -581,7 +578,8 @@ static void test_connect_traffic_disconnect(void **state)
 	t0 = kc_monotonic_ns();
 	if (kc_podnet_disconnect(net, &err) < 0)
 		fail_msg("disconnect: %s", err->msg);
-	fprintf(stderr, "# disconnect %llu us\n", (unsigned long long)(kc_monotonic_ns() - t0) / 1000);
+	fprintf(stderr, "# disconnect %llu us\n",
+		(unsigned long long)(kc_monotonic_ns() - t0) / 1000);
 	assert_false(net->endpoints[0].connected);
 	assert_int_equal(net->endpoints[0].tap_fds[0], -1);
 	assert_false(link_exists(ns_pod, "tap0_kata"));
@@ -590,8 +588,8 @@ static void test_connect_traffic_disconnect(void **state)
 	assert_false(has_ingress(ns_pod, "eth1"));
 	{
 		cleanup_free char *link_after = ah_sh_out("ip -n %s -j -d link show eth0", ns_pod);
-		cleanup_free char *qdisc_after =
-			ah_sh_out("tc -n %s -j qdisc show dev eth0", ns_pod);
+		cleanup_free char *qdisc_after = ah_sh_out("tc -n %s -j qdisc show dev eth0",
+							   ns_pod);
 		cleanup_podnet struct kc_podnet *again = scan_ok(path_pod);
 
 		assert_string_equal(qdisc_after, qdisc_before);
@@ -655,15 +653,15 @@ static void test_cleanup_dead(void **state)
 	assert_false(link_exists(ns_pod, "tap1_kata"));
 	close(held);
 	{
-		cleanup_free char *qdisc_after = ah_sh_out("tc -n %s -j qdisc show dev eth0", ns_pod);
+		cleanup_free char *qdisc_after = ah_sh_out("tc -n %s -j qdisc show dev eth0",
+							   ns_pod);
 
 		assert_string_equal(qdisc_after, qdisc_before);
 	}
 	/* Again (nothing left), and a namespace that is gone: success. */
 	assert_int_equal(kc_podnet_cleanup_dead(path_pod, links, taps, 2, &err), 0);
-	assert_int_equal(kc_podnet_cleanup_dead("/var/run/netns/kc-no-such-ns", links, taps, 2,
-						&err),
-			 0);
+	assert_int_equal(
+		kc_podnet_cleanup_dead("/var/run/netns/kc-no-such-ns", links, taps, 2, &err), 0);
 }
 
 /* Two queues: two fds, `fds=` and mq=on for QEMU. */
@@ -683,8 +681,8 @@ static void test_multiqueue(void **state)
 	assert_true(e0->tap_fds[0] >= 0 && e0->tap_fds[1] >= 0);
 	{
 		cleanup_strv char **argv = kc_podnet_qemu_args(e0, (const int[]){ 5, 6 });
-		cleanup_free char *l =
-			ah_sh_out("ip -n %s -j -d link show %s", ns_pod, e0->tap_name);
+		cleanup_free char *l = ah_sh_out("ip -n %s -j -d link show %s", ns_pod,
+						 e0->tap_name);
 
 		assert_non_null(strstr(argv[1], ",fds=5:6,vhost=off"));
 		assert_non_null(strstr(argv[3], ",mq=on"));
@@ -932,11 +930,10 @@ static void test_netns_deleted(void **state)
 	int self;
 
 	(void)state;
-	assert_int_equal(
-		ah_system("ip netns add %s && ip -n %s link add eth0 type veth peer name e1 && "
-			  "ip -n %s addr add 10.83.0.2/24 dev eth0",
-			  ns_gone, ns_gone, ns_gone),
-		0);
+	assert_int_equal(ah_system("ip netns add %s && ip -n %s link add eth0 type veth peer name e1 && "
+				   "ip -n %s addr add 10.83.0.2/24 dev eth0",
+				   ns_gone, ns_gone, ns_gone),
+			 0);
 	net = scan_ok(path);
 	if (kc_podnet_connect(net, &err) < 0)
 		fail_msg("connect: %s", err->msg);
@@ -1008,7 +1005,8 @@ static void test_dns_from_spec(void **state)
 	f = fopen(file, "w");
 	assert_non_null(f);
 	fputs("# written by CNI\nnameserver 10.77.0.53\n\n  search pod.local svc.local \r\n"
-	      "; old comment\noptions ndots:5", f);
+	      "; old comment\noptions ndots:5",
+	      f);
 	fclose(f);
 	json = kc_xasprintf("{\"mounts\":[{\"destination\":\"/proc\",\"source\":\"proc\"},"
 			    "{\"destination\":\"/etc/resolv.conf\",\"source\":\"%s\"}]}",
@@ -1052,8 +1050,8 @@ static void test_dns_from_spec(void **state)
 	unlink(fifo);
 	{
 		cleanup_json json_t *spec = json_loads(
-			"{\"mounts\":[{\"destination\":\"/etc/resolv.conf\",\"source\":\"x\"}]}",
-			0, NULL);
+			"{\"mounts\":[{\"destination\":\"/etc/resolv.conf\",\"source\":\"x\"}]}", 0,
+			NULL);
 
 		assert_int_equal(kc_podnet_dns_from_spec(spec, &lines, &err), -EINVAL);
 		assert_null(lines);
@@ -1071,8 +1069,12 @@ static void test_vm_netdevs(void **state)
 	cleanup_free char *log = kc_xasprintf("/tmp/kc-hostnet-%d-child.log", getpid());
 	cleanup_free char *out = NULL;
 	struct kc_qemu_cmdline qc = { .qemu_path = "/usr/bin/qemu-system-x86_64",
-				      .name = "t", .vcpus = 1, .memory_mib = 64,
-				      .kernel = "/k", .append = "", .qmp_socket = "/q",
+				      .name = "t",
+				      .vcpus = 1,
+				      .memory_mib = 64,
+				      .kernel = "/k",
+				      .append = "",
+				      .qmp_socket = "/q",
 				      .agent_socket = "/a" };
 	cleanup_strv char **argv = NULL;
 	struct kc_child c = KC_CHILD_INIT;

@@ -57,9 +57,8 @@ static int group_setup(void **state)
 	    ah_system("ip -n %s link set eth0 address 02:4b:43:00:0b:02 mtu 1400 up", P) ||
 	    ah_system("ip -n %s addr add 10.91.0.2/24 dev eth0", P) ||
 	    ah_system("ip -n %s route add 10.92.0.0/16 via 10.91.0.1", P) ||
-	    ah_system(
-		    "ip -n %s neigh add 10.91.0.1 lladdr 02:4b:43:00:0b:01 dev eth0 nud permanent",
-		    P) ||
+	    ah_system("ip -n %s neigh add 10.91.0.1 lladdr 02:4b:43:00:0b:01 dev eth0 nud permanent",
+		      P) ||
 	    ah_system("ip -n %s link set peth0 address 02:4b:43:00:0b:01 mtu 1400 up", Q) ||
 	    ah_system("ip -n %s addr add 10.91.0.1/24 dev peth0", Q))
 		return -1;

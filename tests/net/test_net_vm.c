@@ -46,8 +46,7 @@ static int group_setup(void **state)
 	if (!mkdtemp(base) || load_test_config(&cfg) < 0)
 		return -1;
 	if (ah_system("ip netns add %s && ip netns add %s", ns_pod, ns_peer) ||
-	    ah_system("ip -n %s link add eth0 type veth peer name peth0 netns %s", ns_pod,
-		      ns_peer) ||
+	    ah_system("ip -n %s link add eth0 type veth peer name peth0 netns %s", ns_pod, ns_peer) ||
 	    ah_system("ip -n %s link set eth0 address 02:4b:43:00:0a:02 mtu 1450 up", ns_pod) ||
 	    ah_system("ip -n %s addr add 10.90.0.2/24 dev eth0", ns_pod) ||
 	    ah_system("ip -n %s addr add 10.90.0.1/24 dev peth0 && ip -n %s link set peth0 up",

@@ -31,7 +31,7 @@
 
 static char dir[] = "/tmp/kc-test-shim-io.XXXXXX";
 static struct kc_pod pod; /* its loop: the pumps' timers and watches */
-static struct shim shim;  /* the event publisher's (same loop) */
+static struct shim shim; /* the event publisher's (same loop) */
 
 static char *fifo(const char *name)
 {
@@ -149,10 +149,10 @@ static void test_binary_logger(void **state)
 {
 	struct kc_ctr c = { .id = (char *)"io3", .pod = &pod };
 	struct kc_proc p;
-	cleanup_free char *logger =
-		recorder("logger", "exec 5>&-\n"
-				   "echo \"$CONTAINER_ID $CONTAINER_NAMESPACE $*\" >$0.info\n"
-				   "cat <&3 >$0.out\ncat <&4 >$0.err");
+	cleanup_free char *logger = recorder(
+		"logger", "exec 5>&-\n"
+			  "echo \"$CONTAINER_ID $CONTAINER_NAMESPACE $*\" >$0.info\n"
+			  "cat <&3 >$0.out\ncat <&4 >$0.err");
 	cleanup_free char *uri = kc_xasprintf("binary://%s?level=x%%20y", logger);
 	cleanup_free char *sig = NULL, *fds = NULL, *info = NULL, *out = NULL, *err = NULL;
 	cleanup_error kc_error_t e = NULL;
@@ -237,10 +237,11 @@ int main(void)
 	ret = cmocka_run_group_tests_name("shim-io", tests, NULL, NULL);
 	kc_loop_free(pod.loop);
 	/* A failed test leaves its fifos; the scripts and what they wrote. */
-	for (const char *const *n = (const char *const[]){ "out", "err", "lonely", "logger",
-		     "logger.sig", "logger.fds", "logger.info", "logger.out", "logger.err",
-		     "publish", "publish.sig", "publish.fds", "publish.args", "publish.len",
-		     NULL };
+	for (const char *const *n =
+		     (const char *const[]){ "out", "err", "lonely", "logger", "logger.sig",
+					    "logger.fds", "logger.info", "logger.out", "logger.err",
+					    "publish", "publish.sig", "publish.fds", "publish.args",
+					    "publish.len", NULL };
 	     *n; n++) {
 		cleanup_free char *p = kc_xasprintf("%s/%s", dir, *n);
 

@@ -58,13 +58,11 @@ static Grpc__MemoryStats__StatsEntry stat_entries[] = {
 	{ PROTOBUF_C_MESSAGE_INIT(&grpc__memory_stats__stats_entry__descriptor), "anon_thp", 1003 },
 	{ PROTOBUF_C_MESSAGE_INIT(&grpc__memory_stats__stats_entry__descriptor), "file_mapped",
 	  1004 },
-	{ PROTOBUF_C_MESSAGE_INIT(&grpc__memory_stats__stats_entry__descriptor), "file_dirty",
-	  1005 },
+	{ PROTOBUF_C_MESSAGE_INIT(&grpc__memory_stats__stats_entry__descriptor), "file_dirty", 1005 },
 	{ PROTOBUF_C_MESSAGE_INIT(&grpc__memory_stats__stats_entry__descriptor), "file_writeback",
 	  1006 },
 	{ PROTOBUF_C_MESSAGE_INIT(&grpc__memory_stats__stats_entry__descriptor), "pgfault", 1009 },
-	{ PROTOBUF_C_MESSAGE_INIT(&grpc__memory_stats__stats_entry__descriptor), "pgmajfault",
-	  1010 },
+	{ PROTOBUF_C_MESSAGE_INIT(&grpc__memory_stats__stats_entry__descriptor), "pgmajfault", 1010 },
 	{ PROTOBUF_C_MESSAGE_INIT(&grpc__memory_stats__stats_entry__descriptor), "inactive_anon",
 	  1011 },
 	{ PROTOBUF_C_MESSAGE_INIT(&grpc__memory_stats__stats_entry__descriptor), "active_anon",
@@ -112,8 +110,10 @@ static void test_every_field(void **state)
 	Grpc__BlkioStatsEntry *bl[8][2];
 	Grpc__BlkioStats bs = GRPC__BLKIO_STATS__INIT;
 	Grpc__HugetlbStats h2 = GRPC__HUGETLB_STATS__INIT, h1g = GRPC__HUGETLB_STATS__INIT;
-	Grpc__CgroupStats__HugetlbStatsEntry he[2] = { GRPC__CGROUP_STATS__HUGETLB_STATS_ENTRY__INIT,
-						       GRPC__CGROUP_STATS__HUGETLB_STATS_ENTRY__INIT };
+	Grpc__CgroupStats__HugetlbStatsEntry he[2] = {
+		GRPC__CGROUP_STATS__HUGETLB_STATS_ENTRY__INIT,
+		GRPC__CGROUP_STATS__HUGETLB_STATS_ENTRY__INIT
+	};
 	Grpc__CgroupStats__HugetlbStatsEntry *hl[2] = { &he[0], &he[1] };
 	Grpc__NetworkStats ns = GRPC__NETWORK_STATS__INIT;
 	Grpc__NetworkStats *nl[1] = { &ns };
@@ -190,9 +190,9 @@ static void test_every_field(void **state)
 	he[1].key = "1GB";
 	he[1].value = &h1g;
 
-	ns = (Grpc__NetworkStats){ ns.base,       .name = "eth0",	  .rx_bytes = 501,
-				   .rx_packets = 502, .rx_errors = 503,   .rx_dropped = 504,
-				   .tx_bytes = 505,   .tx_packets = 506,  .tx_errors = 507,
+	ns = (Grpc__NetworkStats){ ns.base,	      .name = "eth0",	 .rx_bytes = 501,
+				   .rx_packets = 502, .rx_errors = 503,	 .rx_dropped = 504,
+				   .tx_bytes = 505,   .tx_packets = 506, .tx_errors = 507,
 				   .tx_dropped = 508 };
 
 	cg.cpu_stats = &cs;
@@ -429,14 +429,14 @@ static void test_empty(void **state)
 static void test_wire_numbers(void **state)
 {
 	static const uint8_t want[] = {
-		0x12, 0x04, 0x08, 0x05, 0x10, 0x07,          /* pids {5, 7} */
+		0x12, 0x04, 0x08, 0x05, 0x10, 0x07, /* pids {5, 7} */
 		0x1a, 0x06, 0x0a, 0x02, 0x08, 0x09, 0x12, 0x00, /* cpu {usage {9}, throttling {}} */
-		0x22, 0x12,                                  /* memory, 18 bytes */
-		0x08, 0x03,                                  /* cache 3 */
-		0x90, 0x01, 0x04,                            /* total_cache (18) 4 */
-		0x8a, 0x02, 0x04, 0x08, 0x06, 0x10, 0x02,    /* usage (33) {limit 6, usage 2} */
-		0x92, 0x02, 0x00,                            /* swap (34) {} */
-		0x9a, 0x02, 0x00,                            /* kernel (35) {} */
+		0x22, 0x12, /* memory, 18 bytes */
+		0x08, 0x03, /* cache 3 */
+		0x90, 0x01, 0x04, /* total_cache (18) 4 */
+		0x8a, 0x02, 0x04, 0x08, 0x06, 0x10, 0x02, /* usage (33) {limit 6, usage 2} */
+		0x92, 0x02, 0x00, /* swap (34) {} */
+		0x9a, 0x02, 0x00, /* kernel (35) {} */
 	};
 	Grpc__MemoryStats__StatsEntry file = GRPC__MEMORY_STATS__STATS_ENTRY__INIT;
 	Grpc__MemoryStats__StatsEntry *entries[1] = { &file };
@@ -475,10 +475,8 @@ static void test_wire_numbers(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_every_field),
-		cmocka_unit_test(test_v1_keys),
-		cmocka_unit_test(test_no_limits),
-		cmocka_unit_test(test_empty),
+		cmocka_unit_test(test_every_field),  cmocka_unit_test(test_v1_keys),
+		cmocka_unit_test(test_no_limits),    cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_wire_numbers),
 	};
 

@@ -119,13 +119,14 @@ static void test_spec_rewrite(void **state)
 	 * entry is asked of the sandbox instead. */
 	ns = json_object_get(json_object_get(spec, "linux"), "namespaces");
 	assert_int_equal(json_array_size(ns), 1);
-	assert_string_equal(json_string_value(json_object_get(json_array_get(ns, 0), "type")), "pid");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(ns, 0), "type")),
+			    "pid");
 	assert_null(json_object_get(json_object_get(spec, "linux"), "seccomp"));
 	assert_null(json_object_get(json_object_get(spec, "linux"), "devices"));
 	assert_null(json_object_get(json_object_get(json_object_get(spec, "linux"), "resources"),
 				    "devices"));
 	assert_string_equal(json_string_value(json_object_get(json_object_get(spec, "linux"),
-							       "cgroupsPath")),
+							      "cgroupsPath")),
 			    "/kata_c/c1");
 	/* The guest keeps the resources; a cgroupfs path is replaced too. */
 	assert_non_null(json_object_get(json_object_get(json_object_get(spec, "linux"), "resources"),
@@ -137,9 +138,9 @@ static void test_spec_rewrite(void **state)
 
 		host.host_agent = true;
 		assert_int_equal(kc_spec_for_guest(&host, "c2", s2, NULL, &sandbox_ns, &err), 0);
-		assert_string_equal(
-			json_string_value(json_object_get(json_object_get(s2, "linux"), "cgroupsPath")),
-			"/kata_c/c2");
+		assert_string_equal(json_string_value(json_object_get(json_object_get(s2, "linux"),
+								      "cgroupsPath")),
+				    "/kata_c/c2");
 		/* A host agent would apply them to the host's cgroups. */
 		assert_null(json_object_get(json_object_get(s2, "linux"), "resources"));
 	}
@@ -161,9 +162,8 @@ static size_t cgroup_ns_after(const char *mount_opts, const char *extra_ns)
 	size_t i, count = 0;
 
 	assert_int_equal(kc_spec_for_guest(&env, "c1", spec, NULL, &sandbox_ns, &err), 0);
-	json_array_foreach (json_object_get(json_object_get(spec, "linux"), "namespaces"), i, n)
-		if (strcmp(json_string_value(json_object_get(n, "type")), "cgroup") == 0)
-			count++;
+	json_array_foreach(json_object_get(json_object_get(spec, "linux"), "namespaces"), i, n) if (
+		strcmp(json_string_value(json_object_get(n, "type")), "cgroup") == 0) count++;
 	return count;
 }
 
@@ -376,7 +376,8 @@ static void test_volumes_in_guest(void **state)
 
 		env.emptydir_mode = "block-encrypted";
 		assert_true(kc_spec_for_guest(&env, "c3", spec3, &gs, &sandbox_ns, &err) < 0);
-		assert_non_null(strstr(err->msg, "emptyDir `scratch`: emptydir_mode `block-encrypted`"));
+		assert_non_null(strstr(err->msg,
+				       "emptyDir `scratch`: emptydir_mode `block-encrypted`"));
 		kc_error_free(&err);
 		kc_guest_storages_free(&gs);
 		assert_int_equal(kc_container_cleanup(&env, "c3", NULL, &err), 0);
@@ -388,8 +389,7 @@ static void test_volumes_in_guest(void **state)
 }
 
 /* kubelet's bind of a subPath: dir bound on POD/volume-subpaths/VOL/CTR/N. */
-static char *bind_subpath(const char *pod, const char *vol, const char *ctr, int n,
-			  const char *dir)
+static char *bind_subpath(const char *pod, const char *vol, const char *ctr, int n, const char *dir)
 {
 	char *at = kc_xasprintf("%s/volume-subpaths/%s/%s/%d", pod, vol, ctr, n);
 
@@ -454,10 +454,9 @@ static void test_volumes_subpath(void **state)
 			    KC_GUEST_SANDBOX_DIR "/ephemeral/cache");
 	assert_string_equal(json_string_value(json_object_get(json_array_get(ms, 1), "source")),
 			    KC_GUEST_SANDBOX_DIR "/ephemeral/cache/sub/dir");
-	assert_string_equal(
-		json_string_value(json_array_get(json_object_get(json_array_get(ms, 1), "options"),
-						 1)),
-		"ro");
+	assert_string_equal(json_string_value(json_array_get(
+				    json_object_get(json_array_get(ms, 1), "options"), 1)),
+			    "ro");
 	/* Not in its volume: shared from the host, as before. */
 	assert_string_equal(json_string_value(json_object_get(json_array_get(ms, 2), "source")),
 			    "/g/c1-2-out");
@@ -499,12 +498,12 @@ static void test_volumes_subpath(void **state)
 		assert_int_equal(kc_spec_for_guest(&env, "c4", spec4, &gs, &sandbox_ns, &err), 0);
 		assert_int_equal(gs.n, 1);
 		ms = json_object_get(spec4, "mounts");
-		assert_string_equal(
-			json_string_value(json_object_get(json_array_get(ms, 0), "source")),
-			KC_GUEST_SANDBOX_DIR "/ephemeral/cache/1/2/3/4/5/6/7/8");
-		assert_string_equal(
-			json_string_value(json_object_get(json_array_get(ms, 1), "source")),
-			"/g/c4-1-b");
+		assert_string_equal(json_string_value(json_object_get(json_array_get(ms, 0),
+								      "source")),
+				    KC_GUEST_SANDBOX_DIR "/ephemeral/cache/1/2/3/4/5/6/7/8");
+		assert_string_equal(json_string_value(json_object_get(json_array_get(ms, 1),
+								      "source")),
+				    "/g/c4-1-b");
 		kc_guest_storages_free(&gs);
 		assert_int_equal(kc_container_cleanup(&env, "c4", NULL, &err), 0);
 		assert_int_equal(umount(sp8), 0);
@@ -523,7 +522,8 @@ static void test_volumes_absurd_size(void **state)
 {
 	cleanup_free char *mounts = kc_xasprintf("%s/sb/mounts", tmpdir);
 	cleanup_free char *mem = kc_xasprintf("%s/kubelet/pods/uid2/volumes/"
-					      "kubernetes.io~empty-dir/huge", tmpdir);
+					      "kubernetes.io~empty-dir/huge",
+					      tmpdir);
 	cleanup_free char *text = kc_xasprintf(
 		"{\"process\":{},\"mounts\":[{\"destination\":\"/huge\",\"type\":\"bind\","
 		"\"source\":\"%s\",\"options\":[\"rbind\"]}]}",

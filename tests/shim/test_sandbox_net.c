@@ -211,15 +211,13 @@ static void test_model_none(void **state)
 int main(void)
 {
 	const char *root = getenv("KC_SOURCE_ROOT");
-	cleanup_free char *path = kc_xasprintf("%s/config/configuration-qemu.toml", root ? root : ".");
+	cleanup_free char *path = kc_xasprintf("%s/config/configuration-qemu.toml",
+					       root ? root : ".");
 	cleanup_error kc_error_t err = NULL;
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_missing_netns),
-		cmocka_unit_test(test_no_address),
-		cmocka_unit_test(test_tap_clash),
-		cmocka_unit_test(test_bad_kind),
-		cmocka_unit_test(test_setup_teardown),
-		cmocka_unit_test(test_model_none),
+		cmocka_unit_test(test_missing_netns),  cmocka_unit_test(test_no_address),
+		cmocka_unit_test(test_tap_clash),      cmocka_unit_test(test_bad_kind),
+		cmocka_unit_test(test_setup_teardown), cmocka_unit_test(test_model_none),
 	};
 	int ret;
 

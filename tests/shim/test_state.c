@@ -211,8 +211,9 @@ static char *edit(const char *text, const char *from, const char *to)
 }
 
 #define LONG_20 "aaaaaaaaaaaaaaaaaaaa"
-#define LONG_260 LONG_20 LONG_20 LONG_20 LONG_20 LONG_20 LONG_20 LONG_20 LONG_20 LONG_20 \
-	LONG_20 LONG_20 LONG_20 LONG_20
+#define LONG_260 \
+	LONG_20 LONG_20 LONG_20 LONG_20 LONG_20 LONG_20 LONG_20 LONG_20 LONG_20 LONG_20 LONG_20 \
+		LONG_20 LONG_20
 
 static void test_refused(void **state)
 {
@@ -524,14 +525,10 @@ static void test_edits(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_roundtrip),
-		cmocka_unit_test(test_refused),
-		cmocka_unit_test(test_refused_files),
-		cmocka_unit_test(test_ownership),
-		cmocka_unit_test(test_kill_only_ours),
-		cmocka_unit_test(test_cleanup_dead),
-		cmocka_unit_test(test_start_time),
-		cmocka_unit_test(test_edits),
+		cmocka_unit_test(test_roundtrip),      cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_refused_files),  cmocka_unit_test(test_ownership),
+		cmocka_unit_test(test_kill_only_ours), cmocka_unit_test(test_cleanup_dead),
+		cmocka_unit_test(test_start_time),     cmocka_unit_test(test_edits),
 	};
 	return cmocka_run_group_tests_name("sandbox-state", tests, tmpdir_setup, tmpdir_teardown);
 }

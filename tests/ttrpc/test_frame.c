@@ -20,12 +20,12 @@
 #include "ttrpc/wire.h"
 
 /* Captured from containerd 1.6.20 (reference/containerd-shim.md §4.7). */
-#define HEX_CONNECT_REQ                                                                    \
+#define HEX_CONNECT_REQ \
 	"000000280000000301000a17636f6e7461696e6572642e7461736b2e76322e5461736b1207436f6e6e" \
 	"6563741a040a026831"
 #define HEX_CONNECT_REPLY "00000013000000030200121108c03d10d23d1a0970726f62652d302e31"
 #define HEX_WAIT_REPLY "00000011000000090200120f0803120b08e4b98bd80610dc86e21f"
-#define HEX_STATE_REQ                                                                      \
+#define HEX_STATE_REQ \
 	"0000002c0000000d01000a17636f6e7461696e6572642e7461736b2e76322e5461736b120553746174" \
 	"651a040a02683120f989d4b907"
 #define HEX_SHUTDOWN_REPLY "00000000000000110200"
@@ -59,8 +59,8 @@ static void test_header_roundtrip(void **state)
 /* Every frame of the vectors comes out whole, fed one byte at a time. */
 static void test_reader_byte_by_byte(void **state)
 {
-	const char *vectors[] = { HEX_CONNECT_REQ, HEX_CONNECT_REPLY, HEX_WAIT_REPLY,
-				  HEX_STATE_REQ, HEX_SHUTDOWN_REPLY };
+	const char *vectors[] = { HEX_CONNECT_REQ, HEX_CONNECT_REPLY, HEX_WAIT_REPLY, HEX_STATE_REQ,
+				  HEX_SHUTDOWN_REPLY };
 	struct kc_ttrpc_reader r;
 
 	(void)state;
@@ -264,7 +264,8 @@ static void test_request_vectors(void **state)
 
 	(void)state;
 	/* Encoding gives containerd's bytes. */
-	size_t body = kc_ttrpc_request_head_size(23, 7, 4) + 4 + kc_ttrpc_request_tail_size(0, NULL, 0);
+	size_t body = kc_ttrpc_request_head_size(23, 7, 4) + 4 +
+		      kc_ttrpc_request_tail_size(0, NULL, 0);
 
 	h = (struct kc_ttrpc_header){ (uint32_t)body, 3, KC_TTRPC_TYPE_REQUEST, 0 };
 	kc_ttrpc_header_put(buf, &h);
@@ -415,23 +416,23 @@ static void test_envelope_garbage(void **state)
 		const char *hex;
 		int ok;
 	} cases[] = {
-		{ "", 0 },                      /* empty request: all defaults */
-		{ "0a", -1 },                   /* key without length */
-		{ "0a05616263", -1 },           /* length past the end */
-		{ "08", -1 },                   /* service as a varint */
-		{ "0b", -1 },                   /* start group */
-		{ "00", -1 },                   /* field 0 */
+		{ "", 0 }, /* empty request: all defaults */
+		{ "0a", -1 }, /* key without length */
+		{ "0a05616263", -1 }, /* length past the end */
+		{ "08", -1 }, /* service as a varint */
+		{ "0b", -1 }, /* start group */
+		{ "00", -1 }, /* field 0 */
 		{ "2080808080808080808002", -1 }, /* 11-byte varint */
-		{ "20ffffffffffffffffff01", 0 },  /* -1 as a 10-byte varint */
+		{ "20ffffffffffffffffff01", 0 }, /* -1 as a 10-byte varint */
 		{ "20ffffffffffffffffff02", -1 }, /* overflow in byte 10 */
-		{ "2a03080102", -1 },           /* metadata key as varint */
-		{ "2a020a00", 0 },              /* empty key */
-		{ "7801", 0 },                  /* unknown varint field */
-		{ "7d01020304", 0 },            /* unknown fixed32 */
-		{ "790102030405060708", 0 },    /* unknown fixed64 */
-		{ "7901020304", -1 },           /* short fixed64 */
-		{ "f2ffffff0f00", 0 },          /* the largest field number */
-		{ "f2ffffff1f00", -1 },         /* past it */
+		{ "2a03080102", -1 }, /* metadata key as varint */
+		{ "2a020a00", 0 }, /* empty key */
+		{ "7801", 0 }, /* unknown varint field */
+		{ "7d01020304", 0 }, /* unknown fixed32 */
+		{ "790102030405060708", 0 }, /* unknown fixed64 */
+		{ "7901020304", -1 }, /* short fixed64 */
+		{ "f2ffffff0f00", 0 }, /* the largest field number */
+		{ "f2ffffff1f00", -1 }, /* past it */
 	};
 
 	(void)state;

@@ -40,7 +40,7 @@ static void test_timers_in_order(void **state)
 	struct timer_item items[20];
 	uint64_t now = kc_monotonic_ns();
 	/* Deadlines in scrambled order; 7 and 13 are cancelled, 4 re-armed. */
-	static const int ms[20] = { 9, 3, 15, 1, 12, 6, 18, 2, 11, 5,
+	static const int ms[20] = { 9,	3, 15, 1, 12, 6, 18, 2,	 11, 5,
 				    16, 8, 14, 4, 19, 7, 10, 17, 13, 20 };
 
 	(void)state;
@@ -101,8 +101,9 @@ static void test_watch_removed_during_dispatch(void **state)
 	assert_int_equal(kc_loop_new(&fx.loop, NULL), 0);
 	for (int i = 0; i < 2; i++) {
 		fx.efd[i] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-		assert_int_equal(kc_loop_watch_fd(fx.loop, fx.efd[i], EPOLLIN, on_efd, &fx, &fx.w[i],
-						  NULL), 0);
+		assert_int_equal(kc_loop_watch_fd(fx.loop, fx.efd[i], EPOLLIN, on_efd, &fx,
+						  &fx.w[i], NULL),
+				 0);
 	}
 	assert_int_equal(write(fx.efd[0], &one, sizeof(one)), sizeof(one));
 	assert_int_equal(write(fx.efd[1], &one, sizeof(one)), sizeof(one));

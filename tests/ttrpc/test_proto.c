@@ -25,7 +25,7 @@
 #include "ttrpc/server.h"
 
 /* reference/containerd-shim.md §4.7, captured from containerd 1.6.20. */
-#define HEX_CONNECT_REQ                                                                    \
+#define HEX_CONNECT_REQ \
 	"000000280000000301000a17636f6e7461696e6572642e7461736b2e76322e5461736b1207436f6e6e" \
 	"6563741a040a026831"
 #define HEX_CONNECT_REPLY "00000013000000030200121108c03d10d23d1a0970726f62652d302e31"
@@ -102,9 +102,9 @@ static void test_task_service_shape(void **state)
 {
 	const ProtobufCServiceDescriptor *d = &containerd__task__v2__task__descriptor;
 	static const char *const methods[] = {
-		"State", "Create", "Start",     "Delete", "Pids",  "Pause",   "Resume",
-		"Checkpoint", "Kill", "Exec", "ResizePty", "CloseIO", "Update", "Wait",
-		"Stats", "Connect", "Shutdown",
+		"State",  "Create",	"Start", "Delete",  "Pids",	 "Pause",
+		"Resume", "Checkpoint", "Kill",	 "Exec",    "ResizePty", "CloseIO",
+		"Update", "Wait",	"Stats", "Connect", "Shutdown",
 	};
 
 	(void)state;
@@ -115,8 +115,9 @@ static void test_task_service_shape(void **state)
 	assert_string_equal(d->methods[5].output->name, "google.protobuf.Empty");
 	assert_string_equal(containerd__services__events__ttrpc__v1__events__descriptor.name,
 			    "containerd.services.events.ttrpc.v1.Events");
-	assert_string_equal(containerd__services__events__ttrpc__v1__events__descriptor.methods[0].name,
-			    "Forward");
+	assert_string_equal(
+		containerd__services__events__ttrpc__v1__events__descriptor.methods[0].name,
+		"Forward");
 	assert_string_equal(grpc__agent_service__descriptor.name, "grpc.AgentService");
 	assert_int_equal(grpc__agent_service__descriptor.n_methods, 49);
 	assert_string_equal(grpc__health__descriptor.name, "grpc.Health");
@@ -203,7 +204,10 @@ static void test_update_and_state(void **state)
 	len = containerd__task__v2__state_response__pack(&st, buf);
 	/* status is field 4 (varint 2), exec_id field 11. */
 	assert_non_null(memmem(buf, len, "\x20\x02", 2));
-	assert_non_null(memmem(buf, len, "\x5a\x02" "e1", 4));
+	assert_non_null(memmem(buf, len,
+			       "\x5a\x02"
+			       "e1",
+			       4));
 	sgot = containerd__task__v2__state_response__unpack(NULL, len, buf);
 	assert_non_null(sgot);
 	assert_int_equal(sgot->status, CONTAINERD__V1__TYPES__STATUS__RUNNING);
@@ -235,7 +239,14 @@ static void test_event_forward(void **state)
 	ev.exited_at = &ts;
 	/* TaskExit{container_id=1, id=2, pid=3, exit_status=4, exited_at=5} */
 	len = containerd__events__task_exit__pack(&ev, evbuf);
-	assert_memory_equal(evbuf, "\x0a\x02" "c1" "\x12\x02" "c1" "\x18\x92\x21" "\x20\x89\x01", 13);
+	assert_memory_equal(evbuf,
+			    "\x0a\x02"
+			    "c1"
+			    "\x12\x02"
+			    "c1"
+			    "\x18\x92\x21"
+			    "\x20\x89\x01",
+			    13);
 	any.type_url = "containerd.events.TaskExit";
 	any.value.data = evbuf;
 	any.value.len = len;
@@ -339,10 +350,11 @@ static void test_garbage_protobuf(void **state)
 			buf[j] = (uint8_t)(seed >> 16);
 			/* Mostly plausible keys, to get past the first field. */
 			if (j % 7 == 0 && (seed & 0x100))
-				buf[j] = (uint8_t)((((seed >> 20) % 12) + 1) << 3 | ((seed >> 24) % 3));
+				buf[j] = (uint8_t)((((seed >> 20) % 12) + 1) << 3 |
+						   ((seed >> 24) % 3));
 		}
-		ProtobufCMessage *m =
-			protobuf_c_message_unpack(descs[i % KC_ARRAY_SIZE(descs)], NULL, len, buf);
+		ProtobufCMessage *m = protobuf_c_message_unpack(descs[i % KC_ARRAY_SIZE(descs)],
+								NULL, len, buf);
 
 		if (m != NULL) {
 			ok++;
@@ -408,12 +420,14 @@ static void test_task_over_ttrpc(void **state)
 	uint8_t first[] = { 0, 0, 0, 0x25, 0, 0, 0, 1, 1, 0 };
 
 	(void)state;
-	handlers[15] = connect_handler;  /* Connect */
+	handlers[15] = connect_handler; /* Connect */
 	handlers[16] = shutdown_handler; /* Shutdown */
 	assert_int_equal(kc_loop_new(&loop, NULL), 0);
 	assert_int_equal(kc_ttrpc_server_new(loop, &srv, NULL), 0);
-	assert_int_equal(kc_ttrpc_server_register_service(srv, &containerd__task__v2__task__descriptor,
-							  handlers, NULL, NULL), 0);
+	assert_int_equal(kc_ttrpc_server_register_service(srv,
+							  &containerd__task__v2__task__descriptor,
+							  handlers, NULL, NULL),
+			 0);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
 	assert_int_equal(kc_ttrpc_server_add_conn(srv, sv[0], NULL), 0);
 	/* containerd's Connect on stream 3 gets the probe's exact answer. */
@@ -428,7 +442,12 @@ static void test_task_over_ttrpc(void **state)
 
 		memcpy(sreq, "\x00\x00\x00\x23\x00\x00\x00\x11\x01\x00", 10);
 		n = 10;
-		memcpy(sreq + n, "\x0a\x17" "containerd.task.v2.Task" "\x12\x08" "Shutdown", 35);
+		memcpy(sreq + n,
+		       "\x0a\x17"
+		       "containerd.task.v2.Task"
+		       "\x12\x08"
+		       "Shutdown",
+		       35);
 		n += 35;
 		assert_int_equal(write(sv[1], sreq, n), (ssize_t)n);
 		read_exactly(loop, sv[1], sresp, sizeof(sresp));
@@ -449,11 +468,13 @@ static void test_task_over_ttrpc(void **state)
 		sreq.id = "x";
 		creq.id = "h1";
 		assert_int_equal(kc_ttrpc_client_call_msg(cli, "containerd.task.v2.Task", "State",
-							  &sreq.base, NULL, count_reply,
-							  &replies, NULL, NULL), 0);
+							  &sreq.base, NULL, count_reply, &replies,
+							  NULL, NULL),
+				 0);
 		assert_int_equal(kc_ttrpc_client_call_msg(cli, "containerd.task.v2.Task", "Connect",
-							  &creq.base, NULL, count_reply,
-							  &replies, NULL, NULL), 0);
+							  &creq.base, NULL, count_reply, &replies,
+							  NULL, NULL),
+				 0);
 		read_exactly(loop, sv[1], got, 10);
 		assert_memory_equal(got, first, 10);
 		read_exactly(loop, sv[1], got, 0x25);
@@ -474,14 +495,10 @@ static void test_task_over_ttrpc(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_task_vectors),
-		cmocka_unit_test(test_task_service_shape),
-		cmocka_unit_test(test_create_roundtrip),
-		cmocka_unit_test(test_update_and_state),
-		cmocka_unit_test(test_event_forward),
-		cmocka_unit_test(test_agent_messages),
-		cmocka_unit_test(test_garbage_protobuf),
-		cmocka_unit_test(test_task_over_ttrpc),
+		cmocka_unit_test(test_task_vectors),	 cmocka_unit_test(test_task_service_shape),
+		cmocka_unit_test(test_create_roundtrip), cmocka_unit_test(test_update_and_state),
+		cmocka_unit_test(test_event_forward),	 cmocka_unit_test(test_agent_messages),
+		cmocka_unit_test(test_garbage_protobuf), cmocka_unit_test(test_task_over_ttrpc),
 	};
 
 	return cmocka_run_group_tests_name("ttrpc-proto", tests, NULL, NULL);

@@ -209,22 +209,25 @@ static void test_echo(void **state)
 	size_t big_len = 1u << 20;
 	uint8_t *big = malloc(big_len);
 
-	assert_int_equal(kc_ttrpc_client_call_sync(fx->cli, SVC, "Echo", "hi", 2, NULL, &resp,
-						   &len, &err), 0);
+	assert_int_equal(kc_ttrpc_client_call_sync(fx->cli, SVC, "Echo", "hi", 2, NULL, &resp, &len,
+						   &err),
+			 0);
 	assert_int_equal(len, 2);
 	assert_memory_equal(resp, "hi", 2);
 	free(resp);
 
 	/* Empty request, empty answer. */
-	assert_int_equal(kc_ttrpc_client_call_sync(fx->cli, SVC, "Echo", NULL, 0, NULL, &resp,
-						   &len, &err), 0);
+	assert_int_equal(kc_ttrpc_client_call_sync(fx->cli, SVC, "Echo", NULL, 0, NULL, &resp, &len,
+						   &err),
+			 0);
 	assert_int_equal(len, 0);
 	assert_null(resp);
 
 	for (size_t i = 0; i < big_len; i++)
 		big[i] = (uint8_t)(i * 7);
-	assert_int_equal(kc_ttrpc_client_call_sync(fx->cli, SVC, "Echo", big, big_len, NULL,
-						   &resp, &len, &err), 0);
+	assert_int_equal(kc_ttrpc_client_call_sync(fx->cli, SVC, "Echo", big, big_len, NULL, &resp,
+						   &len, &err),
+			 0);
 	assert_int_equal(len, big_len);
 	assert_memory_equal(resp, big, big_len);
 	free(resp);
@@ -261,13 +264,15 @@ static void test_metadata(void **state)
 {
 	struct fx *fx = *state;
 	cleanup_error kc_error_t err = NULL;
-	const struct kc_ttrpc_kv md[] = { { "other", "x" }, { "containerd-namespace-ttrpc", "k8s.io" } };
+	const struct kc_ttrpc_kv md[] = { { "other", "x" },
+					  { "containerd-namespace-ttrpc", "k8s.io" } };
 	struct kc_ttrpc_call_opts opts = { .metadata = md, .n_metadata = 2 };
 	uint8_t *resp = NULL;
 	size_t len = 0;
 
 	assert_int_equal(kc_ttrpc_client_call_sync(fx->cli, SVC, "Meta", NULL, 0, &opts, &resp,
-						   &len, &err), 0);
+						   &len, &err),
+			 0);
 	assert_int_equal(len, 6);
 	assert_memory_equal(resp, "k8s.io", 6);
 	free(resp);
@@ -312,7 +317,8 @@ static void test_concurrent_out_of_order(void **state)
 		ctx[i].res = res;
 		ctx[i].idx = i;
 		assert_int_equal(kc_ttrpc_client_call(fx->cli, SVC, "Hold", p, (size_t)n, NULL,
-						      async_reply, &ctx[i], NULL, NULL), 0);
+						      async_reply, &ctx[i], NULL, NULL),
+				 0);
 	}
 	assert_int_equal(kc_ttrpc_client_pending(fx->cli), 100);
 	while (fx->n_held < 100)
@@ -324,7 +330,8 @@ static void test_concurrent_out_of_order(void **state)
 		size_t len;
 
 		assert_int_equal(kc_ttrpc_client_call_sync(fx->cli, SVC, "Echo", "x", 1, NULL,
-							   &resp, &len, NULL), 0);
+							   &resp, &len, NULL),
+				 0);
 		free(resp);
 	}
 	/* Answer from the last received to the first. */
@@ -372,8 +379,9 @@ static void test_timeout(void **state)
 	run_until(fx, &fx->cancels, 1);
 	assert_int_equal(fx->n_held, 0);
 	/* And the connection is fine. */
-	assert_int_equal(kc_ttrpc_client_call_sync(fx->cli, SVC, "Echo", "ok", 2, NULL, &resp,
-						   &len, &err), 0);
+	assert_int_equal(kc_ttrpc_client_call_sync(fx->cli, SVC, "Echo", "ok", 2, NULL, &resp, &len,
+						   &err),
+			 0);
 	free(resp);
 }
 
@@ -384,8 +392,9 @@ static void test_cancel(void **state)
 	struct async_ctx ctx = { res, 0 };
 	uint32_t id;
 
-	assert_int_equal(kc_ttrpc_client_call(fx->cli, SVC, "Hold", "c", 1, NULL, async_reply,
-					      &ctx, &id, NULL), 0);
+	assert_int_equal(kc_ttrpc_client_call(fx->cli, SVC, "Hold", "c", 1, NULL, async_reply, &ctx,
+					      &id, NULL),
+			 0);
 	while (fx->n_held < 1)
 		kc_loop_run_once(fx->loop, 10 * 1000000, NULL);
 	kc_ttrpc_client_cancel(fx->cli, id);
@@ -408,7 +417,8 @@ static void test_connection_loss(void **state)
 
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(kc_ttrpc_client_call(fx->cli, SVC, "Hold", "x", 1, NULL,
-						      async_reply, &ctx[i], NULL, NULL), 0);
+						      async_reply, &ctx[i], NULL, NULL),
+				 0);
 	while (fx->n_held < 3)
 		kc_loop_run_once(fx->loop, 10 * 1000000, NULL);
 	/* The server goes away: its handlers see cancels, the client fails
@@ -422,7 +432,8 @@ static void test_connection_loss(void **state)
 	assert_int_equal(fx->client_closed, 1);
 	assert_false(kc_ttrpc_client_connected(fx->cli));
 	assert_int_equal(kc_ttrpc_client_call(fx->cli, SVC, "Echo", "x", 1, NULL, async_reply,
-					      &ctx[0], NULL, &err), -ENOTCONN);
+					      &ctx[0], NULL, &err),
+			 -ENOTCONN);
 	kc_error_free(&err);
 	free(res);
 }
@@ -436,13 +447,14 @@ static void test_too_large(void **state)
 	size_t len = 0;
 
 	/* The client refuses to send it. */
-	assert_int_equal(kc_ttrpc_client_call_sync(fx->cli, SVC, "Echo", big,
-						   KC_TTRPC_MESSAGE_MAX, NULL, &resp, &len, &err),
+	assert_int_equal(kc_ttrpc_client_call_sync(fx->cli, SVC, "Echo", big, KC_TTRPC_MESSAGE_MAX,
+						   NULL, &resp, &len, &err),
 			 -EMSGSIZE);
 	kc_error_free(&err);
 	/* The server refuses to answer with it. */
-	assert_int_equal(kc_ttrpc_client_call_sync(fx->cli, SVC, "Big", NULL, 0, NULL, &resp,
-						   &len, &err), -ENOSPC);
+	assert_int_equal(kc_ttrpc_client_call_sync(fx->cli, SVC, "Big", NULL, 0, NULL, &resp, &len,
+						   &err),
+			 -ENOSPC);
 	assert_non_null(strstr(err->msg, "RESOURCE_EXHAUSTED"));
 	kc_error_free(&err);
 	free(big);
@@ -761,26 +773,30 @@ static void test_typed_service(void **state)
 	size_t len;
 
 	assert_int_equal(kc_ttrpc_server_register_service(fx->srv, &grpc__health__descriptor,
-							  handlers, fx, NULL), 0);
+							  handlers, fx, NULL),
+			 0);
 	/* Twice is an error. */
 	assert_int_equal(kc_ttrpc_server_register_service(fx->srv, &grpc__health__descriptor,
-							  handlers, fx, &err), -EEXIST);
+							  handlers, fx, &err),
+			 -EEXIST);
 	kc_error_free(&err);
 	req.service = "down";
 	assert_int_equal(kc_ttrpc_client_call_msg_sync(fx->cli, "grpc.Health", "Check", &req.base,
 						       &grpc__health_check_response__descriptor,
-						       &resp, NULL, &err), 0);
+						       &resp, NULL, &err),
+			 0);
 	assert_int_equal(((Grpc__HealthCheckResponse *)resp)->status,
 			 GRPC__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING);
 	protobuf_c_message_free_unpacked(resp, NULL);
 	/* Version has no handler. */
-	assert_int_equal(kc_ttrpc_client_call_msg_sync(fx->cli, "grpc.Health", "Version",
-						       &req.base, NULL, NULL, NULL, &err),
+	assert_int_equal(kc_ttrpc_client_call_msg_sync(fx->cli, "grpc.Health", "Version", &req.base,
+						       NULL, NULL, NULL, &err),
 			 -ENOSYS);
 	kc_error_free(&err);
 	/* Garbage that is not a CheckRequest. */
 	assert_int_equal(kc_ttrpc_client_call_sync(fx->cli, "grpc.Health", "Check", "\x0a\x09", 2,
-						   NULL, &raw, &len, &err), -EINVAL);
+						   NULL, &raw, &len, &err),
+			 -EINVAL);
 	assert_non_null(strstr(err->msg, "INVALID_ARGUMENT"));
 	kc_error_free(&err);
 }
@@ -814,7 +830,8 @@ static void test_many_connections(void **state)
 			ctx[n].res = res;
 			ctx[n].idx = n;
 			assert_int_equal(kc_ttrpc_client_call(clients[i], SVC, "Echo", "m", 1, NULL,
-							      async_reply, &ctx[n], NULL, NULL), 0);
+							      async_reply, &ctx[n], NULL, NULL),
+					 0);
 		}
 	}
 	run_until(fx, &res->done, 120);
@@ -886,8 +903,9 @@ static void test_shutdown(void **state)
 	struct async_ctx ctx = { res, 0 };
 	int done = 0;
 
-	assert_int_equal(kc_ttrpc_client_call(fx->cli, SVC, "Hold", "s", 1, NULL, async_reply,
-					      &ctx, NULL, NULL), 0);
+	assert_int_equal(kc_ttrpc_client_call(fx->cli, SVC, "Hold", "s", 1, NULL, async_reply, &ctx,
+					      NULL, NULL),
+			 0);
 	while (fx->n_held < 1)
 		kc_loop_run_once(fx->loop, 5 * 1000000, NULL);
 	kc_ttrpc_server_shutdown(fx->srv, shutdown_done, &done);
@@ -922,9 +940,11 @@ static void test_free_from_callback(void **state)
 	struct fx *fx = *state;
 
 	assert_int_equal(kc_ttrpc_client_call(fx->cli, SVC, "Echo", "a", 1, NULL, free_in_cb, fx,
-					      NULL, NULL), 0);
+					      NULL, NULL),
+			 0);
 	assert_int_equal(kc_ttrpc_client_call(fx->cli, SVC, "Hold", "b", 1, NULL, free_in_cb, fx,
-					      NULL, NULL), 0);
+					      NULL, NULL),
+			 0);
 	while (fx->cli != NULL)
 		kc_loop_run_once(fx->loop, 5 * 1000000, NULL);
 	/* The server notices and cancels the held call. */

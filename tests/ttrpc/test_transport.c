@@ -74,7 +74,8 @@ static void echo_ok(struct kc_ttrpc_client *cli, const char *msg)
 	size_t len = 0;
 
 	assert_int_equal(kc_ttrpc_client_call_sync(cli, SVC, "Echo", msg, strlen(msg), NULL, &resp,
-						   &len, &err), 0);
+						   &len, &err),
+			 0);
 	assert_int_equal(len, strlen(msg));
 	assert_memory_equal(resp, msg, len);
 	free(resp);
@@ -85,8 +86,16 @@ static void test_addr_parse(void **state)
 	struct kc_ttrpc_addr a;
 	kc_error_t err = NULL;
 	static const char *const bad[] = {
-		"tcp://1.2.3.4:5", "vsock://3", "vsock://x:1024", "vsock://3:99999999999",
-		"hvsock:///path", "hvsock://:1024", "unix://", "serial://", "", "vsock://3:",
+		"tcp://1.2.3.4:5",
+		"vsock://3",
+		"vsock://x:1024",
+		"vsock://3:99999999999",
+		"hvsock:///path",
+		"hvsock://:1024",
+		"unix://",
+		"serial://",
+		"",
+		"vsock://3:",
 	};
 
 	(void)state;
@@ -152,17 +161,17 @@ static void test_unix_abstract(void **state)
 /* ---- hybrid vsock ---- */
 
 enum fake_mode {
-	FAKE_OK,      /* "OK 1073741824\n" then the guest's first bytes */
-	FAKE_CLOSE,   /* closes: no listener on that port */
-	FAKE_REFUSE,  /* answers something else */
-	FAKE_SILENT,  /* never answers */
+	FAKE_OK, /* "OK 1073741824\n" then the guest's first bytes */
+	FAKE_CLOSE, /* closes: no listener on that port */
+	FAKE_REFUSE, /* answers something else */
+	FAKE_SILENT, /* never answers */
 };
 
 struct fake_hv {
 	int lfd;
 	enum fake_mode mode;
 	char got[64]; /* the CONNECT line */
-	int conn;     /* FAKE_OK: the guest end, for the test to serve */
+	int conn; /* FAKE_OK: the guest end, for the test to serve */
 };
 
 static void *fake_hv_thread(void *arg)
@@ -199,8 +208,8 @@ static void *fake_hv_thread(void *arg)
 	return NULL;
 }
 
-static int fake_hv_dial(const char *path, enum fake_mode mode, struct fake_hv *f,
-			uint64_t timeout, kc_error_t *err)
+static int fake_hv_dial(const char *path, enum fake_mode mode, struct fake_hv *f, uint64_t timeout,
+			kc_error_t *err)
 {
 	char uri[128];
 	pthread_t th;
@@ -352,8 +361,8 @@ static void test_serial_find(void **state)
 		snprintf(path, sizeof(path), "%s/%s", dir, ports[i][0]);
 		assert_int_equal(mkdir(path, 0755), 0);
 		snprintf(path, sizeof(path), "%s/%s/name", dir, ports[i][0]);
-		assert_int_equal(kc_write_file_atomic(path, ports[i][1], strlen(ports[i][1]), 0644,
-						      NULL), 0);
+		assert_int_equal(
+			kc_write_file_atomic(path, ports[i][1], strlen(ports[i][1]), 0644, NULL), 0);
 	}
 	assert_int_equal(kc_ttrpc_serial_find(dir, "agent.channel.0", &dev, NULL), 0);
 	assert_string_equal(dev, "/dev/vport1p1");
@@ -437,7 +446,8 @@ static void test_serial_reconnect(void **state)
 	assert_int_equal(kc_ttrpc_client_new(loop, hfd, &cli, NULL), 0);
 	echo_ok(cli, "session 1");
 	assert_int_equal(kc_ttrpc_client_call(cli, SVC, "Hold", NULL, 0, NULL, hold_reply,
-					      &hold_done, NULL, NULL), 0);
+					      &hold_done, NULL, NULL),
+			 0);
 	while (held == NULL)
 		kc_loop_run_once(loop, 5 * 1000000, NULL);
 	/* Half a frame, then the host goes away. */
@@ -471,12 +481,9 @@ static void test_serial_reconnect(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_addr_parse),
-		cmocka_unit_test(test_unix_abstract),
-		cmocka_unit_test(test_hybrid_vsock),
-		cmocka_unit_test(test_vsock),
-		cmocka_unit_test(test_serial_find),
-		cmocka_unit_test(test_serial_reconnect),
+		cmocka_unit_test(test_addr_parse),   cmocka_unit_test(test_unix_abstract),
+		cmocka_unit_test(test_hybrid_vsock), cmocka_unit_test(test_vsock),
+		cmocka_unit_test(test_serial_find),  cmocka_unit_test(test_serial_reconnect),
 	};
 
 	return cmocka_run_group_tests_name("ttrpc-transport", tests, NULL, NULL);

@@ -19,7 +19,6 @@
 
 #define SHIPPED_CONFIG KC_TEST_DATA "/../../config/configuration-qemu.toml"
 
-
 /* Writes `text` to a file of the temporary directory; returns its path. */
 static char *write_config(const char *name, const char *text)
 {
@@ -93,7 +92,8 @@ static void test_kata_style_file(void **state)
 	(void)state;
 	/* A piece of Kata's own configuration-qemu.toml: keys kata-c does not
 	 * use are warnings with their position, never errors. */
-	cleanup_free char *path = write_config("kata.toml",
+	cleanup_free char *path = write_config(
+		"kata.toml",
 		"[hypervisor.qemu]\n"
 		"path = \"/usr/bin/qemu-system-x86_64\"\n"
 		"kernel = \"/opt/kata/vmlinux\"\n"
@@ -122,7 +122,8 @@ static void test_kata_style_file(void **state)
 	assert_int_equal(kc_config_load_file(path, &cfg, &w, &err), 0);
 	assert_int_equal(w.n, 3);
 	assert_non_null(strstr(w.lines[0], "kata.toml:8:12: unknown key `hypervisor.qemu.pflashes`"));
-	assert_non_null(strstr(w.lines[1], ":9:27: unknown key `hypervisor.qemu.valid_file_mem_backends`"));
+	assert_non_null(strstr(w.lines[1],
+			       ":9:27: unknown key `hypervisor.qemu.valid_file_mem_backends`"));
 	assert_non_null(strstr(w.lines[2], "unknown section or key `image`"));
 	assert_string_equal(cfg.hypervisor.image, "/opt/kata/kata.img");
 	assert_string_equal(cfg.hypervisor.initrd, "");
@@ -170,8 +171,8 @@ static void test_bad_values(void **state)
 			  NULL);
 	/* The TOML parser's own errors carry the file, line and column. */
 	expect_load_error("[hypervisor.qemu]\npath = \"/usr/bin/qemu\n", "bad.toml:2:", NULL);
-	expect_load_error("[hypervisor.qemu]\npath = \"/a\"\npath = \"/b\"\n", "bad.toml:3:",
-			  "path");
+	expect_load_error("[hypervisor.qemu]\npath = \"/a\"\npath = \"/b\"\n",
+			  "bad.toml:3:", "path");
 }
 
 static void test_lookup_order(void **state)
@@ -243,7 +244,8 @@ static void test_validate_host(void **state)
 
 static void load_annotation_config(struct kc_config *cfg)
 {
-	cleanup_free char *path = write_config("ann.toml",
+	cleanup_free char *path = write_config(
+		"ann.toml",
 		"[hypervisor.qemu]\n"
 		"kernel_params = \"quiet\"\n"
 		"enable_annotations = [\"kernel_params\", \"default_.*\", \"kernel\", \"virtio_fs_extra_args\"]\n"
@@ -284,14 +286,21 @@ static void test_annotations(void **state)
 		"io.kubernetes.cri.container-type",
 	};
 	const char *values[] = {
-		"agent.log=debug", "2", "4", "/opt/kata/vmlinux-test",
-		"[\"--thread-pool-size=4\"]", "true", "e1000e EEE=1; i915 ", "sandbox",
+		"agent.log=debug",
+		"2",
+		"4",
+		"/opt/kata/vmlinux-test",
+		"[\"--thread-pool-size=4\"]",
+		"true",
+		"e1000e EEE=1; i915 ",
+		"sandbox",
 	};
 	cleanup_error kc_error_t err = NULL;
 	struct kc_config cfg;
 
 	load_annotation_config(&cfg);
-	assert_int_equal(kc_config_apply_annotations(&cfg, keys, values, KC_ARRAY_SIZE(keys), &err), 0);
+	assert_int_equal(kc_config_apply_annotations(&cfg, keys, values, KC_ARRAY_SIZE(keys), &err),
+			 0);
 	assert_string_equal(cfg.hypervisor.kernel_params, "quiet agent.log=debug");
 	assert_int_equal(cfg.hypervisor.default_vcpus, 2);
 	assert_int_equal(cfg.hypervisor.default_maxvcpus, 4);
@@ -306,12 +315,14 @@ static void test_annotations(void **state)
 
 	/* Not in enable_annotations; the whole name must match a pattern, so
 	 * "kernel" does not also allow "kernel_verity_params". */
-	expect_annotation_error("io.katacontainers.config.hypervisor.path", "/usr/bin/qemu-system-x86_64",
-				"annotation `io.katacontainers.config.hypervisor.path` is not allowed");
+	expect_annotation_error(
+		"io.katacontainers.config.hypervisor.path", "/usr/bin/qemu-system-x86_64",
+		"annotation `io.katacontainers.config.hypervisor.path` is not allowed");
 	expect_annotation_error("io.katacontainers.config.hypervisor.kernel_verity_params", "x",
 				"not in hypervisor.qemu.enable_annotations");
-	expect_annotation_error("io.katacontainers.config.hypervisor.kernel", "/etc/shadow",
-				"path `/etc/shadow` does not match hypervisor.qemu.valid_kernel_paths");
+	expect_annotation_error(
+		"io.katacontainers.config.hypervisor.kernel", "/etc/shadow",
+		"path `/etc/shadow` does not match hypervisor.qemu.valid_kernel_paths");
 	expect_annotation_error("io.katacontainers.config.hypervisor.default_vcpus", "two",
 				"`two` is not a non-negative integer");
 	expect_annotation_error("io.katacontainers.config.hypervisor.default_vcpus", "0",
@@ -336,8 +347,8 @@ static void test_kernel_params(void **state)
 {
 	cleanup_error kc_error_t err = NULL;
 	struct kc_config cfg;
-	cleanup_free char *path = write_config("kp.toml",
-		"[hypervisor.qemu]\nkernel_params = \"quiet nokaslr foo a.b=c,d\"\n");
+	cleanup_free char *path = write_config(
+		"kp.toml", "[hypervisor.qemu]\nkernel_params = \"quiet nokaslr foo a.b=c,d\"\n");
 
 	(void)state;
 	assert_int_equal(kc_config_load_file(path, &cfg, NULL, &err), 0);
@@ -362,7 +373,8 @@ static void test_kernel_params(void **state)
 				"control character 0x7f");
 	load_annotation_config(&cfg);
 	assert_int_equal(apply(&cfg, "io.katacontainers.config.hypervisor.kernel_params",
-			       "nokaslr foo", &err), 0);
+			       "nokaslr foo", &err),
+			 0);
 	assert_string_equal(cfg.hypervisor.kernel_params, "quiet nokaslr foo");
 	kc_config_free(&cfg);
 }
@@ -439,7 +451,8 @@ static char *toml_of(const json_t *v)
 		return kc_xstrdup("false");
 	case JSON_ARRAY:
 		out = kc_xstrdup("[");
-		json_array_foreach ((json_t *)v, i, item) {
+		json_array_foreach((json_t *)v, i, item)
+		{
 			char *n = kc_xasprintf("%s%s\"%s\"", out, i ? ", " : "",
 					       json_string_value(item));
 			free(out);
@@ -478,8 +491,7 @@ static void test_unimplemented_keys(void **state)
 		size_t j;
 		json_t *item;
 
-		json_array_foreach (ni, j, item)
-			listed |= strcmp(json_string_value(item), full) == 0;
+		json_array_foreach(ni, j, item) listed |= strcmp(json_string_value(item), full) == 0;
 		if (!listed)
 			fail_msg("%s is not marked as not implemented", full);
 		assert_false(kc_config_key_implemented(sec, key));
@@ -528,8 +540,8 @@ static void test_warning_kinds(void **state)
 {
 	(void)state;
 	cleanup_error kc_error_t err = NULL;
-	cleanup_free char *path = write_config("kinds.toml",
-		"[hypervisor.qemu]\nno_such_key = 1\nenable_hugepages = true\n");
+	cleanup_free char *path = write_config(
+		"kinds.toml", "[hypervisor.qemu]\nno_such_key = 1\nenable_hugepages = true\n");
 	struct kc_config_warnings w = { 0 };
 	struct kc_config cfg;
 
@@ -560,12 +572,11 @@ static void test_unimplemented_annotation(void **state)
 	assert_int_equal(kc_config_load_file(path, &cfg, NULL, &err), 0);
 	kc_log_set_fd(fd);
 	/* enable_iommu is in the default enable_annotations. */
-	assert_int_equal(apply(&cfg, "io.katacontainers.config.hypervisor.enable_iommu", "false",
-			       &err), 0);
-	assert_int_equal(apply(&cfg, "io.katacontainers.config.hypervisor.enable_iommu", "true",
-			       &err), 0);
-	assert_int_equal(apply(&cfg, "io.katacontainers.config.runtime.enable_pprof", "1", &err),
-			 0);
+	assert_int_equal(
+		apply(&cfg, "io.katacontainers.config.hypervisor.enable_iommu", "false", &err), 0);
+	assert_int_equal(
+		apply(&cfg, "io.katacontainers.config.hypervisor.enable_iommu", "true", &err), 0);
+	assert_int_equal(apply(&cfg, "io.katacontainers.config.runtime.enable_pprof", "1", &err), 0);
 	kc_log_set_fd(-1);
 	close(fd);
 	assert_true(cfg.hypervisor.enable_iommu);
@@ -598,7 +609,8 @@ static void test_to_json(void **state)
 	assert_true(json_is_false(json_object_get(json_object_get(j, "runtime"),
 						  "disable_guest_seccomp")));
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "agent"),
-							    "dial_timeout")), 45);
+							    "dial_timeout")),
+			 45);
 	kc_config_free(&cfg);
 }
 

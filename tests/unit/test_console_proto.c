@@ -111,8 +111,9 @@ static void test_refused(void **state)
 		"OPEN with a 0x80 window");
 	refused((const uint8_t *)"\x01\x00\x00\x05\x02\x00\x18\x00\x50", 9, true,
 		"unknown flags 0x02");
-	refused((const uint8_t *)"\x01\x00\x00\x07\x00\x00\x00\x00\x00" "a\0", 11, true,
-		"NUL byte");
+	refused((const uint8_t *)"\x01\x00\x00\x07\x00\x00\x00\x00\x00"
+				 "a\0",
+		11, true, "NUL byte");
 	/* A window is only a terminal's: without one it may be 0x0. */
 	{
 		struct kc_console_msg m;

@@ -24,7 +24,6 @@
 #include "host/host.h"
 #include "host/kvm_probe.h"
 
-
 /* Writes an executable shell script; returns its path. */
 static char *script(const char *name, const char *body)
 {
@@ -104,8 +103,9 @@ static void test_parse_cpuinfo(void **state)
 static void test_parse_meminfo(void **state)
 {
 	(void)state;
-	assert_int_equal(kc_host_parse_meminfo_total_kib("MemTotal:       24683564 kB\nMemFree: 1 kB\n"),
-			 24683564);
+	assert_int_equal(
+		kc_host_parse_meminfo_total_kib("MemTotal:       24683564 kB\nMemFree: 1 kB\n"),
+		24683564);
 	assert_int_equal(kc_host_parse_meminfo_total_kib("MemFree: 1 kB\n"), 0);
 	assert_int_equal(kc_host_parse_meminfo_total_kib("XMemTotal: 5 kB\n"), 0);
 }
@@ -139,11 +139,14 @@ static void test_qemu_parsers(void **state)
 	char v[64];
 
 	assert_true(kc_qemu_parse_version("QEMU emulator version 7.2.22 (Debian 1:7.2+dfsg)\n"
-					  "Copyright (c) 2003-2022\n", v, sizeof(v)));
+					  "Copyright (c) 2003-2022\n",
+					  v, sizeof(v)));
 	assert_string_equal(v, "7.2.22");
 	assert_false(kc_qemu_parse_version("virtiofsd version 7.2\n", v, sizeof(v)));
-	assert_true(kc_qemu_parse_has_microvm("Supported machines are:\nmicrovm              microvm (i386)\n"));
-	assert_false(kc_qemu_parse_has_microvm("Supported machines are:\nq35   Standard PC\n# microvm\n"));
+	assert_true(kc_qemu_parse_has_microvm(
+		"Supported machines are:\nmicrovm              microvm (i386)\n"));
+	assert_false(kc_qemu_parse_has_microvm(
+		"Supported machines are:\nq35   Standard PC\n# microvm\n"));
 }
 
 /* Everything fd holds until EOF. */
@@ -164,21 +167,19 @@ static char *read_all(int fd)
 
 /* Which of the shell's fds 0-255 are open, from the shell itself (stat
  * only: a glob or a $(...) would open fds of its own). */
-#define CHILD_FDS                                                                    \
-	"printf fds; i=0; while [ $i -lt 256 ]; do "                                 \
+#define CHILD_FDS \
+	"printf fds; i=0; while [ $i -lt 256 ]; do " \
 	"[ -e /proc/$$/fd/$i ] && printf ' %s' $i; i=$((i + 1)); done; echo; "
 
 /* The shell reports on itself: its own blocked and ignored signals, its
  * fds, fd 3's target, its working directory, session and group, and one
  * variable. */
-#define CHILD_REPORT                                                                 \
-	"while read -r k v; do case $k in SigBlk:|SigIgn:) echo $k $v;; esac; "      \
-	"done </proc/$$/status; "                                                    \
-	CHILD_FDS                                                                    \
-	"echo three >&3; "                                                           \
-	"printf 'cwd '; pwd; "                                                       \
-	"echo var $KC_CHILD_VAR $(env | grep -c ^KC_CHILD_VAR=); "                   \
-	"read -r _ _ _ _ pgrp sid _ </proc/$$/stat; echo group $pgrp $sid $$; "        \
+#define CHILD_REPORT \
+	"while read -r k v; do case $k in SigBlk:|SigIgn:) echo $k $v;; esac; " \
+	"done </proc/$$/status; " CHILD_FDS "echo three >&3; " \
+	"printf 'cwd '; pwd; " \
+	"echo var $KC_CHILD_VAR $(env | grep -c ^KC_CHILD_VAR=); " \
+	"read -r _ _ _ _ pgrp sid _ </proc/$$/stat; echo group $pgrp $sid $$; " \
 	"echo err >&2"
 
 static void test_child_start(void **state)
@@ -189,8 +190,12 @@ static void test_child_start(void **state)
 	char *env_add[] = { "KC_CHILD_VAR=new", NULL };
 	int out[2], three[2], stray, fds = count_fds();
 	int stdio[3] = { KC_CHILD_NULL, -1, -1 };
-	struct kc_child_opts o = { .argv = argv, .env_add = env_add, .stdio = stdio,
-				   .fds = &three[1], .n_fds = 1, .cwd = tmpdir,
+	struct kc_child_opts o = { .argv = argv,
+				   .env_add = env_add,
+				   .stdio = stdio,
+				   .fds = &three[1],
+				   .n_fds = 1,
+				   .cwd = tmpdir,
 				   .group = KC_CHILD_NEW_SESSION };
 	struct kc_child c;
 	sigset_t term, old;
@@ -250,7 +255,8 @@ static void test_child_start_log(void **state)
 	cleanup_error kc_error_t err = NULL;
 	cleanup_free char *log = kc_xasprintf("%s/child.log", tmpdir);
 	char *argv[] = { "/bin/sh", "-c",
-			 CHILD_FDS "read -r x; echo read $?; "
+			 CHILD_FDS
+			 "read -r x; echo read $?; "
 			 "read -r _ _ _ _ pgrp sid _ </proc/$$/stat; echo group $pgrp $sid; "
 			 "echo err >&2",
 			 NULL };
@@ -387,13 +393,16 @@ static void test_qemu_probe(void **state)
 {
 	(void)state;
 	cleanup_error kc_error_t err = NULL;
-	cleanup_free char *good = script("qemu-good", "case $1 in\n"
+	cleanup_free char *good = script(
+		"qemu-good",
+		"case $1 in\n"
 		" --version) echo 'QEMU emulator version 8.0.1';;\n"
 		" -machine) printf 'Supported machines are:\\nmicrovm   microvm (i386)\\n';;\n"
 		"esac");
-	cleanup_free char *nomicro = script("qemu-nomicro", "case $1 in\n"
-		" --version) echo 'QEMU emulator version 6.0.0';;\n"
-		" -machine) echo 'q35  Standard PC';;\nesac");
+	cleanup_free char *nomicro = script("qemu-nomicro",
+					    "case $1 in\n"
+					    " --version) echo 'QEMU emulator version 6.0.0';;\n"
+					    " -machine) echo 'q35  Standard PC';;\nesac");
 	cleanup_free char *bogus = script("not-qemu", "echo hello");
 	cleanup_free char *broken = script("qemu-broken", "echo 'cannot start' >&2; exit 1");
 	struct kc_qemu_info q;
@@ -447,8 +456,8 @@ static void test_kvm_probe_real(void **state)
 	print_message("# kvm probe: opened=%d api=%d ran=%d native=%d timed_out=%d guest=%.1f ns/iter "
 		      "host=%.2f ns/iter ratio=%.1f in %.3f s: %s\n",
 		      p.opened, p.api_version, p.ran, p.native, p.timed_out,
-		      kc_kvm_probe_guest_ns_per_iter(&p), kc_kvm_probe_host_ns_per_iter(&p), p.ratio,
-		      elapsed_s(&a), p.reason);
+		      kc_kvm_probe_guest_ns_per_iter(&p), kc_kvm_probe_host_ns_per_iter(&p),
+		      p.ratio, elapsed_s(&a), p.reason);
 	for (size_t i = 0; i < KC_KVM_PROBE_NEXT; i++)
 		assert_non_null(p.exts[i].name);
 	if (p.ran) {
@@ -483,8 +492,8 @@ static void test_kvm_probe_real(void **state)
 
 	cleanup_json json_t *j = kc_kvm_probe_to_json(&p);
 	assert_true(json_is_boolean(json_object_get(j, "Native")));
-	assert_int_equal(json_integer_value(json_object_get(
-				 json_object_get(j, "Extensions"), "KVM_CAP_USER_MEMORY")),
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "Extensions"),
+							    "KVM_CAP_USER_MEMORY")),
 			 p.exts[0].value);
 }
 
@@ -548,8 +557,11 @@ static void test_probe_figures(void **state)
 {
 	(void)state;
 	struct kc_kvm_probe p = {
-		.iterations = 100000, .guest_ns = 150000, .base_iterations = 1000,
-		.base_ns = 51000, .host_ns = 25000,
+		.iterations = 100000,
+		.guest_ns = 150000,
+		.base_iterations = 1000,
+		.base_ns = 51000,
+		.host_ns = 25000,
 	};
 
 	/* 99 us for 99000 iterations, whatever the 50 us of entry and exit. */

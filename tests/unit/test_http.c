@@ -114,8 +114,7 @@ static void test_framings(void **state)
 	assert_null(r.content_type);
 	kc_http_response_clear(&r);
 
-	assert_int_equal(get("HTTP/1.0 404 Not Found\r\n\r\nno such page", 5000, 1024, &r, &err),
-			 0);
+	assert_int_equal(get("HTTP/1.0 404 Not Found\r\n\r\nno such page", 5000, 1024, &r, &err), 0);
 	assert_int_equal(r.status, 404);
 	assert_string_equal(r.body, "no such page");
 	kc_http_response_clear(&r);
@@ -140,8 +139,8 @@ static void test_bad_answers(void **state)
 		     "ended while reading the body");
 	expect_error("HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", 5000, 1024, EPROTO,
 		     "a bad Content-Length");
-	expect_error("HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n", 5000,
-		     1024, EPROTO, "a bad Content-Length");
+	expect_error("HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n", 5000, 1024,
+		     EPROTO, "a bad Content-Length");
 	expect_error("HTTP/1.1 200 OK\r\nContent-Length: 2000\r\n\r\n", 5000, 1024, EFBIG,
 		     "larger than 1024 bytes");
 	expect_error("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 5000, 1024,

@@ -105,9 +105,8 @@ static void start(unsigned max_conns, uint64_t deadline_ns)
 	assert_true(S.lfd >= 0);
 	assert_int_equal(bind(S.lfd, (struct sockaddr *)&S.sa, S.salen), 0);
 	assert_int_equal(listen(S.lfd, 16), 0);
-	assert_int_equal(kc_httpd_new(S.loop, S.lfd, routes, KC_ARRAY_SIZE(routes), &lim, &S.h,
-				      &err),
-			 0);
+	assert_int_equal(
+		kc_httpd_new(S.loop, S.lfd, routes, KC_ARRAY_SIZE(routes), &lim, &S.h, &err), 0);
 }
 
 static void stop(void)
@@ -620,8 +619,8 @@ static void test_fuzz(void **state)
 		"POST /sync HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc",
 		"GET /nothing HTTP/1.1\r\n\r\n",
 	};
-	static const char specials[] = { '\0', '\r', '\n', ' ', '/', '?', '#', ':', '\x7f',
-					 '\x80', '\xff', 'H', '1', '.' };
+	static const char specials[] = { '\0', '\r',   '\n',   ' ',    '/', '?', '#',
+					 ':',  '\x7f', '\x80', '\xff', 'H', '1', '.' };
 	const char *seed_env = getenv("KC_HTTPD_FUZZ_SEED");
 	unsigned iterations = 3000, answered = 0, closed = 0;
 
@@ -672,7 +671,8 @@ static void test_fuzz(void **state)
 					break;
 				case 3: /* a part repeated (long lines, long heads) */
 					k = rnd((uint32_t)(len - at) + 1);
-					for (unsigned r = rnd(300); r && len + k <= sizeof(req); r--) {
+					for (unsigned r = rnd(300); r && len + k <= sizeof(req);
+					     r--) {
 						memmove(req + at + k, req + at, len - at);
 						len += k;
 					}
@@ -689,14 +689,14 @@ static void test_fuzz(void **state)
 		} else {
 			unsigned st = parse_answer(a, n, &body);
 
-			assert_true(st == 200 || st == 400 || st == 404 || st == 405 ||
-				    st == 414 || st == 431 || st == 505);
+			assert_true(st == 200 || st == 400 || st == 404 || st == 405 || st == 414 ||
+				    st == 431 || st == 505);
 			answered++;
 		}
 		free(a);
 	}
-	print_message("# fuzz: %u requests, %u answered, %u closed without an answer\n",
-		      iterations, answered, closed);
+	print_message("# fuzz: %u requests, %u answered, %u closed without an answer\n", iterations,
+		      answered, closed);
 	assert_true(answered > iterations / 4);
 	assert_null(S.pending);
 	stop();
@@ -705,16 +705,11 @@ static void test_fuzz(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_get),
-		cmocka_unit_test(test_async),
-		cmocka_unit_test(test_404_405),
-		cmocka_unit_test(test_malformed),
-		cmocka_unit_test(test_head_bound),
-		cmocka_unit_test(test_pipelined),
-		cmocka_unit_test(test_deadline),
-		cmocka_unit_test(test_conn_limit),
-		cmocka_unit_test(test_other_user),
-		cmocka_unit_test(test_fuzz),
+		cmocka_unit_test(test_get),	   cmocka_unit_test(test_async),
+		cmocka_unit_test(test_404_405),	   cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_head_bound), cmocka_unit_test(test_pipelined),
+		cmocka_unit_test(test_deadline),   cmocka_unit_test(test_conn_limit),
+		cmocka_unit_test(test_other_user), cmocka_unit_test(test_fuzz),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -156,8 +156,10 @@ static void test_errors(void **state)
 		{ P("\"cwd\":\"tmp\""), "process.cwd: \"tmp\" is not an absolute path" },
 		{ P("\"terminal\":\"yes\""), "process.terminal: must be true or false" },
 		{ P("\"env\":[\"NOEQUALS\"]"), "process.env[0]: \"NOEQUALS\" is not NAME=VALUE" },
-		{ P("\"user\":{\"uid\":-1}"), "process.user.uid: must be an id from 0 to 2147483647" },
-		{ P("\"user\":{\"uid\":\"0\"}"), "process.user.uid: must be an id from 0 to 2147483647" },
+		{ P("\"user\":{\"uid\":-1}"),
+		  "process.user.uid: must be an id from 0 to 2147483647" },
+		{ P("\"user\":{\"uid\":\"0\"}"),
+		  "process.user.uid: must be an id from 0 to 2147483647" },
 		{ P("\"user\":{\"additionalGids\":[1,\"x\"]}"),
 		  "process.user.additionalGids[1]: must be an id from 0 to 2147483647" },
 		/* (uid_t)-1 would leave the process root: runc's range. */
@@ -188,7 +190,8 @@ static void test_errors(void **state)
 		{ P("\"consoleSize\":{\"height\":1.5}"),
 		  "process.consoleSize.height: must be an integer from 0 to 4294967295" },
 		{ "{\"root\":{\"path\":7}}", "root.path: must be a string" },
-		{ "{\"root\":{\"path\":\"/r\",\"readonly\":1}}", "root.readonly: must be true or false" },
+		{ "{\"root\":{\"path\":\"/r\",\"readonly\":1}}",
+		  "root.readonly: must be true or false" },
 		{ "{\"hostname\":[]}", "hostname: must be a string" },
 		{ "{\"mounts\":[{\"destination\":\"/a\",\"type\":\"tmpfs\"},{\"type\":\"tmpfs\"}]}",
 		  "mounts[1].destination: missing" },
@@ -246,7 +249,8 @@ static void test_errors(void **state)
 		  "linux.rootfsPropagation: unknown propagation \"sideways\"" },
 		{ L("\"maskedPaths\":[\"proc/kcore\"]"),
 		  "linux.maskedPaths[0]: \"proc/kcore\" is not an absolute path" },
-		{ L("\"sysctl\":{\"../../x\":\"1\"}"), "linux.sysctl: \"../../x\" is not a sysctl name" },
+		{ L("\"sysctl\":{\"../../x\":\"1\"}"),
+		  "linux.sysctl: \"../../x\" is not a sysctl name" },
 		{ L("\"seccomp\":{}"), "linux.seccomp.defaultAction: missing" },
 		{ L("\"seccomp\":{\"defaultAction\":\"SCMP_ACT_MAYBE\"}"),
 		  "linux.seccomp.defaultAction: unknown seccomp action \"SCMP_ACT_MAYBE\"" },
@@ -311,7 +315,8 @@ static void test_process_and_resources(void **state)
 				  "\"gid\":2147483647,\"additionalGids\":[2147483647]}}";
 
 		assert_true(kc_oci_process_parse(bad, strlen(bad), &p, &err) < 0);
-		assert_string_equal(err->msg, "process.user.uid: must be an id from 0 to 2147483647");
+		assert_string_equal(err->msg,
+				    "process.user.uid: must be an id from 0 to 2147483647");
 		kc_error_free(&err);
 		assert_int_equal(kc_oci_process_parse(top, strlen(top), &p, &err), 0);
 		assert_int_equal(p->user.uid, 2147483647);

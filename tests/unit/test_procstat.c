@@ -82,8 +82,8 @@ static void test_self(void **state)
 	assert_true(st.vsize > 0 && st.rss_pages > 0);
 	assert_true(st.has_io);
 	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
-	assert_int_equal(st.max_fds, rl.rlim_cur == RLIM_INFINITY ? KC_PROCSTAT_UNLIMITED
-								    : rl.rlim_cur);
+	assert_int_equal(st.max_fds,
+			 rl.rlim_cur == RLIM_INFINITY ? KC_PROCSTAT_UNLIMITED : rl.rlim_cur);
 	/* The process started a moment ago. */
 	assert_true(st.start_time_s <= (double)time(NULL) + 1);
 	assert_true(st.start_time_s >= (double)time(NULL) - 120);
@@ -224,12 +224,9 @@ static void test_netdev(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_self),
-		cmocka_unit_test(test_by_pid),
-		cmocka_unit_test(test_child_exited),
-		cmocka_unit_test(test_exits_while_read),
-		cmocka_unit_test(test_no_such_pid),
-		cmocka_unit_test(test_netdev),
+		cmocka_unit_test(test_self),	     cmocka_unit_test(test_by_pid),
+		cmocka_unit_test(test_child_exited), cmocka_unit_test(test_exits_while_read),
+		cmocka_unit_test(test_no_such_pid),  cmocka_unit_test(test_netdev),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -26,8 +26,7 @@
 
 /* ---- helpers ---- */
 
-static const struct kc_prom_parsed_family *family(const struct kc_prom_parsed *d,
-						  const char *name)
+static const struct kc_prom_parsed_family *family(const struct kc_prom_parsed *d, const char *name)
 {
 	for (size_t i = 0; i < d->n_families; i++)
 		if (strcmp(d->families[i].name, name) == 0)
@@ -45,9 +44,8 @@ static const char *label(const struct kc_prom_parsed_sample *s, const char *name
 
 /* The sample of `name` whose label `lname` is `lvalue` (lname NULL: the
  * first sample); fails the test if there is none. */
-static const struct kc_prom_parsed_sample *sample(const struct kc_prom_parsed *d,
-						  const char *name, const char *lname,
-						  const char *lvalue)
+static const struct kc_prom_parsed_sample *sample(const struct kc_prom_parsed *d, const char *name,
+						  const char *lname, const char *lvalue)
 {
 	const struct kc_prom_parsed_family *f = family(d, name);
 
@@ -78,27 +76,27 @@ static void test_writer_exact(void **state)
 	cleanup_prom struct kc_prom *p = kc_prom_new();
 	cleanup_error kc_error_t err = NULL;
 	const char *l1[] = { "item", "a\\b\"c\nd", "cpu", "0", NULL };
-	const char *want =
-		"# HELP t_one Help with a \\\\ and a\\nnewline; \"quotes\" stay.\n"
-		"# TYPE t_one gauge\n"
-		"t_one{item=\"a\\\\b\\\"c\\nd\",cpu=\"0\",sandbox_id=\"sb\\\"1\"} 1\n"
-		"t_one{sandbox_id=\"sb\\\"1\"} 0.5\n"
-		"# HELP t_two Two.\n"
-		"# TYPE t_two counter\n"
-		"t_two{sandbox_id=\"sb\\\"1\"} NaN\n"
-		"t_two{sandbox_id=\"sb\\\"1\"} +Inf\n"
-		"t_two{sandbox_id=\"sb\\\"1\"} -Inf\n"
-		"t_two{sandbox_id=\"sb\\\"1\"} 1e+20\n"
-		"t_two{sandbox_id=\"sb\\\"1\"} 12345678901234568\n"
-		"t_two{sandbox_id=\"sb\\\"1\"} 0.1\n"
-		"t_two{sandbox_id=\"sb\\\"1\"} 0.30000000000000004\n"
-		"# TYPE t_three untyped\n"
-		"t_three{sandbox_id=\"sb\\\"1\"} -3\n";
+	const char *want = "# HELP t_one Help with a \\\\ and a\\nnewline; \"quotes\" stay.\n"
+			   "# TYPE t_one gauge\n"
+			   "t_one{item=\"a\\\\b\\\"c\\nd\",cpu=\"0\",sandbox_id=\"sb\\\"1\"} 1\n"
+			   "t_one{sandbox_id=\"sb\\\"1\"} 0.5\n"
+			   "# HELP t_two Two.\n"
+			   "# TYPE t_two counter\n"
+			   "t_two{sandbox_id=\"sb\\\"1\"} NaN\n"
+			   "t_two{sandbox_id=\"sb\\\"1\"} +Inf\n"
+			   "t_two{sandbox_id=\"sb\\\"1\"} -Inf\n"
+			   "t_two{sandbox_id=\"sb\\\"1\"} 1e+20\n"
+			   "t_two{sandbox_id=\"sb\\\"1\"} 12345678901234568\n"
+			   "t_two{sandbox_id=\"sb\\\"1\"} 0.1\n"
+			   "t_two{sandbox_id=\"sb\\\"1\"} 0.30000000000000004\n"
+			   "# TYPE t_three untyped\n"
+			   "t_three{sandbox_id=\"sb\\\"1\"} -3\n";
 
 	(void)state;
 	assert_int_equal(kc_prom_const_label(p, "sandbox_id", "sb\"1", &err), 0);
 	assert_int_equal(kc_prom_family(p, "t_one", "Help with a \\ and a\nnewline; \"quotes\" stay.",
-					KC_PROM_GAUGE, &err), 0);
+					KC_PROM_GAUGE, &err),
+			 0);
 	assert_int_equal(kc_prom_sample(p, l1, 1, &err), 0);
 	assert_int_equal(kc_prom_sample(p, NULL, 0.5, &err), 0);
 	assert_int_equal(kc_prom_family(p, "t_two", "Two.", KC_PROM_COUNTER, &err), 0);
@@ -173,22 +171,21 @@ static void test_histogram(void **state)
 	const char *action[] = { "action", "x", NULL };
 	const char *le[] = { "le", "1", NULL };
 	struct kc_prom_parsed d;
-	const char *want =
-		"# HELP h_ms H.\n# TYPE h_ms histogram\n"
-		"h_ms_bucket{action=\"x\",le=\"1\"} 2\n"
-		"h_ms_bucket{action=\"x\",le=\"2\"} 2\n"
-		"h_ms_bucket{action=\"x\",le=\"4\"} 3\n"
-		"h_ms_bucket{action=\"x\",le=\"8\"} 3\n"
-		"h_ms_bucket{action=\"x\",le=\"16\"} 3\n"
-		"h_ms_bucket{action=\"x\",le=\"32\"} 3\n"
-		"h_ms_bucket{action=\"x\",le=\"64\"} 3\n"
-		"h_ms_bucket{action=\"x\",le=\"128\"} 3\n"
-		"h_ms_bucket{action=\"x\",le=\"256\"} 3\n"
-		"h_ms_bucket{action=\"x\",le=\"512\"} 4\n"
-		"h_ms_bucket{action=\"x\",le=\"+Inf\"} 5\n"
-		"h_ms_sum{action=\"x\"} 1616.5\n"
-		"h_ms_count{action=\"x\"} 5\n"
-		"# TYPE g gauge\n";
+	const char *want = "# HELP h_ms H.\n# TYPE h_ms histogram\n"
+			   "h_ms_bucket{action=\"x\",le=\"1\"} 2\n"
+			   "h_ms_bucket{action=\"x\",le=\"2\"} 2\n"
+			   "h_ms_bucket{action=\"x\",le=\"4\"} 3\n"
+			   "h_ms_bucket{action=\"x\",le=\"8\"} 3\n"
+			   "h_ms_bucket{action=\"x\",le=\"16\"} 3\n"
+			   "h_ms_bucket{action=\"x\",le=\"32\"} 3\n"
+			   "h_ms_bucket{action=\"x\",le=\"64\"} 3\n"
+			   "h_ms_bucket{action=\"x\",le=\"128\"} 3\n"
+			   "h_ms_bucket{action=\"x\",le=\"256\"} 3\n"
+			   "h_ms_bucket{action=\"x\",le=\"512\"} 4\n"
+			   "h_ms_bucket{action=\"x\",le=\"+Inf\"} 5\n"
+			   "h_ms_sum{action=\"x\"} 1616.5\n"
+			   "h_ms_count{action=\"x\"} 5\n"
+			   "# TYPE g gauge\n";
 
 	(void)state;
 	/* 1 falls in le="1", 512 in le="512", 1000 only in +Inf. */
@@ -345,8 +342,7 @@ static void test_parse_bounds(void **state)
 	"kata_guest_meminfo{item=\"Committed_AS\"} 8192\n" \
 	"kata_guest_meminfo{item=\"DirectMap2M\"} 1024\n" \
 	"kata_guest_meminfo{item=\"HugePages_Total\"} 0\n" \
-	"kata_guest_meminfo{item=\"NotAKataItem\"} 5\n" \
-	/* Kata's agent: Go-style process families. */ \
+	"kata_guest_meminfo{item=\"NotAKataItem\"} 5\n" /* Kata's agent: Go-style process families. */ \
 	"# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.\n" \
 	"# TYPE process_cpu_seconds_total counter\n" \
 	"process_cpu_seconds_total 1.5\n"
@@ -388,8 +384,8 @@ static void test_agent(void **state)
 	assert_true(sample(&d, "kata_guest_meminfo", "item", "direct_map_2M")->value == 1024);
 	assert_non_null(sample(&d, "kata_guest_meminfo", "item", "hugepages_total"));
 	assert_int_equal(family(&d, "kata_guest_meminfo")->n_samples, 5);
-	assert_string_equal(label(sample(&d, "kata_guest_meminfo", "item", "mem_total"),
-				  "sandbox_id"), "sb1");
+	assert_string_equal(
+		label(sample(&d, "kata_guest_meminfo", "item", "mem_total"), "sandbox_id"), "sb1");
 	/* Kata's shim renames the agent's process_* families. */
 	assert_true(sample(&d, "kata_agent_process_cpu_seconds_total", NULL, NULL)->value == 1.5);
 	assert_null(family(&d, "process_cpu_seconds_total"));
@@ -468,11 +464,15 @@ static char *render(pid_t hyp, pid_t vfs, const char *agent, size_t want_dropped
 {
 	cleanup_prom struct kc_prom *p = kc_prom_new();
 	cleanup_error kc_error_t err = NULL;
-	struct kc_pod_usage before = { .at_ns = 1000000000, .host_cpu_ns = 100000000,
-				       .guest_cpu_ns = 50000000, .host_mem_bytes = 300 << 20,
+	struct kc_pod_usage before = { .at_ns = 1000000000,
+				       .host_cpu_ns = 100000000,
+				       .guest_cpu_ns = 50000000,
+				       .host_mem_bytes = 300 << 20,
 				       .guest_mem_bytes = 100 << 20 };
-	struct kc_pod_usage after = { .at_ns = 2000000000, .host_cpu_ns = 400000000,
-				      .guest_cpu_ns = 250000000, .host_mem_bytes = 310 << 20,
+	struct kc_pod_usage after = { .at_ns = 2000000000,
+				      .host_cpu_ns = 400000000,
+				      .guest_cpu_ns = 250000000,
+				      .host_mem_bytes = 310 << 20,
 				      .guest_mem_bytes = 110 << 20 };
 	struct kc_prom_sandbox sb = {
 		.hypervisor_pid = hyp,
@@ -494,7 +494,8 @@ static char *render(pid_t hyp, pid_t vfs, const char *agent, size_t want_dropped
 	kc_prom_hist_observe(&rpc, 3);
 	kc_prom_hist_observe(&rpc, 700);
 	assert_int_equal(kc_prom_family(p, "kata_shim_rpc_durations_histogram_milliseconds",
-					"RPC latency distributions.", KC_PROM_HISTOGRAM, &err), 0);
+					"RPC latency distributions.", KC_PROM_HISTOGRAM, &err),
+			 0);
 	assert_int_equal(kc_prom_histogram(p, create, &rpc, &err), 0);
 	return kc_xstrdup(kc_prom_text(p, NULL));
 }
@@ -526,11 +527,10 @@ static void test_sandbox(void **state)
 	assert_non_null(sample(&d, "kata_hypervisor_proc_stat", "item", "cstime"));
 	assert_non_null(sample(&d, "kata_virtiofsd_io_stat", "item", "cancelledwritebytes"));
 	assert_non_null(sample(&d, "kata_hypervisor_netdev", "item", "sent_carrier"));
-	assert_string_equal(label(sample(&d, "kata_hypervisor_netdev", "interface", "lo"),
-				  "item"), "recv_bytes");
+	assert_string_equal(label(sample(&d, "kata_hypervisor_netdev", "interface", "lo"), "item"),
+			    "recv_bytes");
 	assert_non_null(family(&d, "kata_shim_process_start_time_seconds"));
-	assert_int_equal(family(&d, "kata_shim_process_cpu_seconds_total")->type,
-			 KC_PROM_COUNTER);
+	assert_int_equal(family(&d, "kata_shim_process_cpu_seconds_total")->type, KC_PROM_COUNTER);
 	assert_null(family(&d, "kata_hypervisor_process_open_fds"));
 	/* 300 ms of the host's cpu over a second, less the guest's 200 ms. */
 	assert_true(fabs(sample(&d, "kata_shim_pod_overhead_cpu", NULL, NULL)->value - 10) < 1e-9);

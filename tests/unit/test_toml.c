@@ -218,8 +218,8 @@ static void check_ok(const struct ok_case *c, size_t n)
 		}
 		got = dump(t);
 		if (strcmp(got, c[i].tree) != 0) {
-			print_error("case %zu:\n  input: %s\n  want:  %s\n  got:   %s\n", i, c[i].toml,
-				    c[i].tree, got);
+			print_error("case %zu:\n  input: %s\n  want:  %s\n  got:   %s\n", i,
+				    c[i].toml, c[i].tree, got);
 			failures++;
 		}
 	}
@@ -246,8 +246,8 @@ static void check_bad(const struct bad_case *c, size_t n)
 			print_error("case %zu: no error for: %s\n", i, c[i].toml);
 			failures++;
 		} else if (t != NULL || !error_matches(err->msg, c[i].error)) {
-			print_error("case %zu:\n  input: %s\n  want:  %s\n  got:   %s\n", i, c[i].toml,
-				    c[i].error, err->msg);
+			print_error("case %zu:\n  input: %s\n  want:  %s\n  got:   %s\n", i,
+				    c[i].toml, c[i].error, err->msg);
 			failures++;
 		}
 	}
@@ -460,7 +460,8 @@ static void test_comments(void **state)
 	};
 	static const struct bad_case bad[] = {
 		{ "# \x01\n", "t.toml:1:3: control character U+0001 is not allowed in a comment" },
-		{ "a = 1 # \x7f\n", "t.toml:1:9: control character U+007F is not allowed in a comment" },
+		{ "a = 1 # \x7f\n",
+		  "t.toml:1:9: control character U+007F is not allowed in a comment" },
 		{ "# \x1b[31m\n", "U+001B is not allowed in a comment" },
 		{ "# a\rb\n", "t.toml:1:4: carriage return without a line feed in a comment" },
 	};
@@ -501,8 +502,10 @@ static void test_keys(void **state)
 	static const struct bad_case bad[] = {
 		{ "= 1\n", "t.toml:1:1: expected a key, found `=`" },
 		{ "a b = 1\n", "t.toml:1:3: expected `=` after the key `a`, found `b`" },
-		{ "a$b = 1\n", "t.toml:1:2: invalid character `$` in a bare key: bare keys may contain only ASCII letters, digits, `_` and `-`; put other keys in quotes (\"key\")" },
-		{ "\xc3\xa9 = 1\n", "t.toml:1:1: invalid character `\xc3\xa9` at the start of a key" },
+		{ "a$b = 1\n",
+		  "t.toml:1:2: invalid character `$` in a bare key: bare keys may contain only ASCII letters, digits, `_` and `-`; put other keys in quotes (\"key\")" },
+		{ "\xc3\xa9 = 1\n",
+		  "t.toml:1:1: invalid character `\xc3\xa9` at the start of a key" },
 		{ "a\xc3\xa9 = 1\n", "t.toml:1:2: invalid character `\xc3\xa9` in a bare key" },
 		{ "a. = 1\n", "t.toml:1:4: expected a key, found `=`" },
 		{ ".a = 1\n", "t.toml:1:1: expected a key, found `.`" },
@@ -522,11 +525,13 @@ static void test_keys(void **state)
 		{ "a = 1\na = 2\n", "t.toml:2:1: duplicate key `a` (first defined at 1:1)" },
 		{ "spelling = \"favorite\"\n\"spelling\" = \"favourite\"\n",
 		  "t.toml:2:1: duplicate key `spelling` (first defined at 1:1)" },
-		{ "'a' = 1\n\"\\u0061\" = 2\n", "t.toml:2:1: duplicate key `a` (first defined at 1:1)" },
+		{ "'a' = 1\n\"\\u0061\" = 2\n",
+		  "t.toml:2:1: duplicate key `a` (first defined at 1:1)" },
 		{ "\"\" = 1\n'' = 2\n", "t.toml:2:1: duplicate key `\"\"` (first defined at 1:1)" },
 		{ "\"a\\u0001\" = 1\n\"a\\u0001\" = 2\n", "duplicate key `\"a\\u0001\"`" },
 		{ "\"a\\\"b\" = 1\n'a\"b' = 2\n", "duplicate key `\"a\\\"b\"`" },
-		{ "x.a = 1\nx.\"a\" = 2\n", "t.toml:2:1: duplicate key `x.a` (first defined at 1:1)" },
+		{ "x.a = 1\nx.\"a\" = 2\n",
+		  "t.toml:2:1: duplicate key `x.a` (first defined at 1:1)" },
 		{ "fruit.apple = 1\nfruit.apple.smooth = true\n",
 		  "t.toml:2:7: cannot use `fruit.apple` as a table: it is already an integer (defined at 1:1)" },
 	};
@@ -544,17 +549,20 @@ static void test_basic_strings(void **state)
 		{ "a = \"\"\n", "{a=\"\"}" },
 		{ "a = \"\\b\\t\\n\\f\\r\\\"\\\\\"\n", "{a=\"\\x08\\x09\\x0a\\x0c\\x0d\\\"\\\\\"}" },
 		{ "a = \"\\u00e9\\u00E9\\U0001F600\\u0041\\u007e\"\n",
-		  "{a=\"\xc3\xa9\xc3\xa9\xf0\x9f\x98\x80" "A~\"}" },
+		  "{a=\"\xc3\xa9\xc3\xa9\xf0\x9f\x98\x80"
+		  "A~\"}" },
 		{ "a = \"\\u0000\\u007F\\u0080\\u07FF\\u0800\\uFFFF\\U00010000\\U0010FFFF\"\n",
 		  "{a=\"\\x00\\x7f\xc2\x80\xdf\xbf\xe0\xa0\x80\xef\xbf\xbf\xf0\x90\x80\x80\xf4\x8f\xbf\xbf\"}" },
 		{ "a = \"tab\there\"\n", "{a=\"tab\\x09here\"}" },
-		{ "a = \"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"\n", "{a=\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"}" },
+		{ "a = \"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"\n",
+		  "{a=\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"}" },
 		{ "a = \"# not a comment\" # a comment\n", "{a=\"# not a comment\"}" },
 		{ "a = \"'\"\n", "{a=\"'\"}" },
 		{ "a = \"\\\\n\"\n", "{a=\"\\\\n\"}" },
 	};
 	static const struct bad_case bad[] = {
-		{ "a = \"\\x41\"\n", "t.toml:1:6: invalid escape `\\x`: valid escapes are \\b \\t \\n \\f \\r \\\" \\\\ \\uXXXX and \\UXXXXXXXX (write \\\\ for a backslash, or use a 'literal string')" },
+		{ "a = \"\\x41\"\n",
+		  "t.toml:1:6: invalid escape `\\x`: valid escapes are \\b \\t \\n \\f \\r \\\" \\\\ \\uXXXX and \\UXXXXXXXX (write \\\\ for a backslash, or use a 'literal string')" },
 		{ "a = \"\\e\"\n", "t.toml:1:6: invalid escape `\\e`" }, /* TOML 1.1 only */
 		{ "a = \"\\a\"\n", "invalid escape `\\a`" },
 		{ "a = \"\\0\"\n", "invalid escape `\\0`" },
@@ -562,25 +570,34 @@ static void test_basic_strings(void **state)
 		{ "a = \"\\ \"\n", "t.toml:1:7: invalid escape: a backslash followed by ` `" },
 		{ "a = \"\\", "t.toml:1:7: invalid escape: a backslash followed by end of file" },
 		{ "a = \"\\\n\"\n", "invalid escape: a backslash followed by end of line" },
-		{ "a = \"\\u12\"\n", "t.toml:1:6: invalid escape `\\u`: it needs exactly 4 hex digits (\\uXXXX)" },
+		{ "a = \"\\u12\"\n",
+		  "t.toml:1:6: invalid escape `\\u`: it needs exactly 4 hex digits (\\uXXXX)" },
 		{ "a = \"\\u123\"\n", "exactly 4 hex digits" },
 		{ "a = \"\\uGGGG\"\n", "exactly 4 hex digits" },
-		{ "a = \"\\U1234567\"\n", "t.toml:1:6: invalid escape `\\U`: it needs exactly 8 hex digits (\\UXXXXXXXX)" },
+		{ "a = \"\\U1234567\"\n",
+		  "t.toml:1:6: invalid escape `\\U`: it needs exactly 8 hex digits (\\UXXXXXXXX)" },
 		{ "a = \"\\u", "exactly 4 hex digits" },
-		{ "a = \"\\uD800\"\n", "t.toml:1:6: invalid escape `\\uD800`: not a Unicode scalar value" },
+		{ "a = \"\\uD800\"\n",
+		  "t.toml:1:6: invalid escape `\\uD800`: not a Unicode scalar value" },
 		{ "a = \"\\uDFFF\"\n", "invalid escape `\\uDFFF`: not a Unicode scalar value" },
-		{ "a = \"\\U00110000\"\n", "invalid escape `\\U00110000`: not a Unicode scalar value" },
+		{ "a = \"\\U00110000\"\n",
+		  "invalid escape `\\U00110000`: not a Unicode scalar value" },
 		{ "a = \"\\UFFFFFFFF\"\n", "not a Unicode scalar value" },
-		{ "a = \"abc\n", "t.toml:1:5: unterminated string (opened at 1:5): add a closing \" before the end of the line" },
+		{ "a = \"abc\n",
+		  "t.toml:1:5: unterminated string (opened at 1:5): add a closing \" before the end of the line" },
 		{ "a = \"abc\nb = 1\n", "t.toml:1:5: unterminated string (opened at 1:5)" },
 		{ "a = \"abc", "t.toml:1:5: unterminated string (opened at 1:5)" },
 		{ "a = \"", "t.toml:1:5: unterminated string (opened at 1:5)" },
 		{ "a = \"abc\\\"\n", "t.toml:1:5: unterminated string (opened at 1:5)" },
-		{ "a = \"a\x01" "b\"\n", "t.toml:1:7: control character U+0001 is not allowed in a string: write it as an escape" },
-		{ "a = \"a\x7f\"\n", "t.toml:1:7: control character U+007F is not allowed in a string" },
+		{ "a = \"a\x01"
+		  "b\"\n",
+		  "t.toml:1:7: control character U+0001 is not allowed in a string: write it as an escape" },
+		{ "a = \"a\x7f\"\n",
+		  "t.toml:1:7: control character U+007F is not allowed in a string" },
 		{ "a = \"a\x1f\"\n", "control character U+001F" },
 		{ "a = \"a\rb\"\n", "t.toml:1:7: carriage return without a line feed in a string" },
-		{ "a = \"x\" \"y\"\n", "t.toml:1:9: expected the end of the line after a value, found `\"`" },
+		{ "a = \"x\" \"y\"\n",
+		  "t.toml:1:9: expected the end of the line after a value, found `\"`" },
 	};
 
 	CHECK_OK(ok);
@@ -618,14 +635,20 @@ static void test_multiline_basic_strings(void **state)
 		{ "a = \"\"\" # not a comment\n\"\"\" # comment\n", "{a=\" # not a comment\\x0a\"}" },
 	};
 	static const struct bad_case bad[] = {
-		{ "a = \"\"\"a\"\"\"\"\"\"\n", "t.toml:1:9: too many quotes in a row: at most two may come right before the closing \"\"\"" },
-		{ "a = \"\"\"abc\n", "t.toml:1:5: unterminated multi-line string (opened at 1:5): add a closing \"\"\"" },
+		{ "a = \"\"\"a\"\"\"\"\"\"\n",
+		  "t.toml:1:9: too many quotes in a row: at most two may come right before the closing \"\"\"" },
+		{ "a = \"\"\"abc\n",
+		  "t.toml:1:5: unterminated multi-line string (opened at 1:5): add a closing \"\"\"" },
 		{ "a = \"\"\"abc\"\"\n", "t.toml:1:5: unterminated multi-line string" },
-		{ "x = 1\na = \"\"\"\n\n\n", "t.toml:2:5: unterminated multi-line string (opened at 2:5)" },
-		{ "a = \"\"\"a\\   b\"\"\"\n", "t.toml:1:10: invalid escape: a backslash followed by ` `" },
+		{ "x = 1\na = \"\"\"\n\n\n",
+		  "t.toml:2:5: unterminated multi-line string (opened at 2:5)" },
+		{ "a = \"\"\"a\\   b\"\"\"\n",
+		  "t.toml:1:10: invalid escape: a backslash followed by ` `" },
 		{ "a = \"\"\"\\x\"\"\"\n", "invalid escape `\\x`" },
-		{ "a = \"\"\"\x01\"\"\"\n", "t.toml:1:8: control character U+0001 is not allowed in a string" },
-		{ "a = \"\"\"a\rb\"\"\"\n", "t.toml:1:9: carriage return without a line feed in a string" },
+		{ "a = \"\"\"\x01\"\"\"\n",
+		  "t.toml:1:8: control character U+0001 is not allowed in a string" },
+		{ "a = \"\"\"a\rb\"\"\"\n",
+		  "t.toml:1:9: carriage return without a line feed in a string" },
 		{ "a = \"\"\"a\"\"\" \"\"\"b\"\"\"\n", "expected the end of the line after a value" },
 	};
 
@@ -637,7 +660,8 @@ static void test_literal_strings(void **state)
 {
 	(void)state;
 	static const struct ok_case ok[] = {
-		{ "winpath = 'C:\\Users\\nodejs\\templates'\n", "{winpath=\"C:\\\\Users\\\\nodejs\\\\templates\"}" },
+		{ "winpath = 'C:\\Users\\nodejs\\templates'\n",
+		  "{winpath=\"C:\\\\Users\\\\nodejs\\\\templates\"}" },
 		{ "a = 'Tom \"Dubs\" Preston-Werner'\n", "{a=\"Tom \\\"Dubs\\\" Preston-Werner\"}" },
 		{ "a = '<\\i\\c*\\s*>'\n", "{a=\"<\\\\i\\\\c*\\\\s*>\"}" },
 		{ "a = ''\n", "{a=\"\"}" },
@@ -645,7 +669,8 @@ static void test_literal_strings(void **state)
 		{ "a = '\\u0041'\n", "{a=\"\\\\u0041\"}" },
 		{ "a = '''\nThe first newline is\ntrimmed in raw strings.\n   All other whitespace\n   is preserved.\n'''\n",
 		  "{a=\"The first newline is\\x0atrimmed in raw strings.\\x0a   All other whitespace\\x0a   is preserved.\\x0a\"}" },
-		{ "a = '''I [dw]on't need \\d{2} apples'''\n", "{a=\"I [dw]on't need \\\\d{2} apples\"}" },
+		{ "a = '''I [dw]on't need \\d{2} apples'''\n",
+		  "{a=\"I [dw]on't need \\\\d{2} apples\"}" },
 		{ "a = ''''That,' she said, 'is still pointless.''''\n",
 		  "{a=\"'That,' she said, 'is still pointless.'\"}" },
 		{ "a = '''Here are fifteen quotation marks: \"\"\"\"\"\"\"\"\"\"\"\"\"\"\"'''\n",
@@ -656,14 +681,20 @@ static void test_literal_strings(void **state)
 		{ "a = '''\r\nx\r\n'''\n", "{a=\"x\\x0a\"}" },
 	};
 	static const struct bad_case bad[] = {
-		{ "a = 'abc\n", "t.toml:1:5: unterminated literal string (opened at 1:5): add a closing ' before the end of the line" },
+		{ "a = 'abc\n",
+		  "t.toml:1:5: unterminated literal string (opened at 1:5): add a closing ' before the end of the line" },
 		{ "a = 'abc", "t.toml:1:5: unterminated literal string (opened at 1:5)" },
-		{ "a = '''abc\n", "t.toml:1:5: unterminated multi-line literal string (opened at 1:5): add a closing '''" },
-		{ "a = 'a\x01'\n", "t.toml:1:7: control character U+0001 is not allowed in a literal string" },
-		{ "a = '''a\x7f'''\n", "t.toml:1:9: control character U+007F is not allowed in a literal string" },
+		{ "a = '''abc\n",
+		  "t.toml:1:5: unterminated multi-line literal string (opened at 1:5): add a closing '''" },
+		{ "a = 'a\x01'\n",
+		  "t.toml:1:7: control character U+0001 is not allowed in a literal string" },
+		{ "a = '''a\x7f'''\n",
+		  "t.toml:1:9: control character U+007F is not allowed in a literal string" },
 		{ "a = 'a\rb'\n", "carriage return without a line feed in a literal string" },
-		{ "a = '''a''''''\n", "t.toml:1:9: too many quotes in a row: at most two may come right before the closing '''" },
-		{ "a = 'it's'\n", "t.toml:1:9: expected the end of the line after a value, found `s`" },
+		{ "a = '''a''''''\n",
+		  "t.toml:1:9: too many quotes in a row: at most two may come right before the closing '''" },
+		{ "a = 'it's'\n",
+		  "t.toml:1:9: expected the end of the line after a value, found `s`" },
 	};
 
 	CHECK_OK(ok);
@@ -692,22 +723,29 @@ static void test_integers(void **state)
 		{ "a = {b=1}\n", "{a={b=1}}" },
 	};
 	static const struct bad_case bad[] = {
-		{ "a = 9223372036854775808\n", "t.toml:1:5: integer `9223372036854775808` is out of range: integers must fit in 64 bits (-9223372036854775808 to 9223372036854775807)" },
-		{ "a = -9223372036854775809\n", "t.toml:1:5: integer `-9223372036854775809` is out of range" },
+		{ "a = 9223372036854775808\n",
+		  "t.toml:1:5: integer `9223372036854775808` is out of range: integers must fit in 64 bits (-9223372036854775808 to 9223372036854775807)" },
+		{ "a = -9223372036854775809\n",
+		  "t.toml:1:5: integer `-9223372036854775809` is out of range" },
 		{ "a = 99999999999999999999999999999\n", "is out of range" },
-		{ "a = 0x8000000000000000\n", "t.toml:1:5: integer `0x8000000000000000` is too large: integers must fit in 64 bits" },
+		{ "a = 0x8000000000000000\n",
+		  "t.toml:1:5: integer `0x8000000000000000` is too large: integers must fit in 64 bits" },
 		{ "a = 0o1000000000000000000000\n", "is too large" },
-		{ "a = 0b1000000000000000000000000000000000000000000000000000000000000000\n", "is too large" },
-		{ "a = 01\n", "t.toml:1:5: invalid number `01`: leading zeros are not allowed (octal integers start with 0o)" },
+		{ "a = 0b1000000000000000000000000000000000000000000000000000000000000000\n",
+		  "is too large" },
+		{ "a = 01\n",
+		  "t.toml:1:5: invalid number `01`: leading zeros are not allowed (octal integers start with 0o)" },
 		{ "a = -01\n", "invalid number `-01`: leading zeros are not allowed" },
 		{ "a = 00\n", "invalid number `00`: leading zeros are not allowed" },
 		{ "a = 0_0\n", "invalid number `0_0`: leading zeros are not allowed" },
-		{ "a = 1__2\n", "t.toml:1:5: invalid number `1__2`: `_` may only appear between two digits" },
+		{ "a = 1__2\n",
+		  "t.toml:1:5: invalid number `1__2`: `_` may only appear between two digits" },
 		{ "a = 1_\n", "invalid number `1_`: `_` may only appear between two digits" },
 		{ "a = 1_000_\n", "`_` may only appear between two digits" },
 		{ "a = _1\n", "t.toml:1:5: invalid value `_1`: text must be quoted (\"_1\")" },
 		{ "a = +_1\n", "invalid number `+_1`: expected digits" },
-		{ "a = 0x\n", "t.toml:1:5: invalid hexadecimal integer `0x`: expected hexadecimal digits after 0x" },
+		{ "a = 0x\n",
+		  "t.toml:1:5: invalid hexadecimal integer `0x`: expected hexadecimal digits after 0x" },
 		{ "a = 0x_1\n", "invalid hexadecimal integer `0x_1`" },
 		{ "a = 0x1_\n", "invalid hexadecimal integer `0x1_`" },
 		{ "a = 0xG\n", "invalid hexadecimal integer `0xG`" },
@@ -715,14 +753,16 @@ static void test_integers(void **state)
 		{ "a = 0b2\n", "invalid binary integer `0b2`: expected binary digits after 0b" },
 		{ "a = 0X1\n", "invalid number `0X1`" },
 		{ "a = 0O1\n", "invalid number `0O1`" },
-		{ "a = +0x1\n", "t.toml:1:5: invalid integer `+0x1`: hexadecimal integers cannot have a sign" },
+		{ "a = +0x1\n",
+		  "t.toml:1:5: invalid integer `+0x1`: hexadecimal integers cannot have a sign" },
 		{ "a = -0o7\n", "invalid integer `-0o7`: octal integers cannot have a sign" },
 		{ "a = 1a\n", "invalid number `1a`: unexpected characters after the number" },
 		{ "a = 1-2\n", "invalid number `1-2`" },
 		{ "a = +\n", "invalid number `+`: expected digits" },
 		{ "a = --1\n", "invalid number `--1`: expected digits" },
 		{ "a = 1 2\n", "t.toml:1:7: expected the end of the line after a value, found `2`" },
-		{ "a = 1,000\n", "t.toml:1:6: expected the end of the line after a value, found `,`" },
+		{ "a = 1,000\n",
+		  "t.toml:1:6: expected the end of the line after a value, found `,`" },
 		{ "a = 12345678901234567890123456789012345678901234567890x\n",
 		  "invalid number `12345678901234567890123456789012...`" },
 	};
@@ -749,8 +789,10 @@ static void test_floats(void **state)
 		{ "a = [inf, -inf, nan]\n", "{a=[inf,-inf,nan]}" },
 	};
 	static const struct bad_case bad[] = {
-		{ "a = .7\n", "t.toml:1:5: invalid float: a decimal point must have digits on both sides (0.5, not .5)" },
-		{ "a = 7.\n", "t.toml:1:5: invalid float `7.`: a decimal point must have digits on both sides (1.0, not 1.)" },
+		{ "a = .7\n",
+		  "t.toml:1:5: invalid float: a decimal point must have digits on both sides (0.5, not .5)" },
+		{ "a = 7.\n",
+		  "t.toml:1:5: invalid float `7.`: a decimal point must have digits on both sides (1.0, not 1.)" },
 		{ "a = 3.e+20\n", "invalid float `3.e+20`" },
 		{ "a = -.5\n", "invalid number `-.5`: expected digits" },
 		{ "a = 1e\n", "t.toml:1:5: invalid float `1e`: expected digits in the exponent" },
@@ -762,10 +804,12 @@ static void test_floats(void **state)
 		{ "a = 1e1_\n", "`_` may only appear between two digits" },
 		{ "a = 00.1\n", "invalid number `00.1`: leading zeros are not allowed" },
 		{ "a = 01e1\n", "invalid number `01e1`: leading zeros are not allowed" },
-		{ "a = 007e0\n", "t.toml:1:5: invalid number `007e0`: leading zeros are not allowed" },
+		{ "a = 007e0\n",
+		  "t.toml:1:5: invalid number `007e0`: leading zeros are not allowed" },
 		{ "a = 1.2.3\n", "invalid number `1.2.3`: unexpected characters after the number" },
 		{ "a = 1e2.5\n", "invalid number `1e2.5`" },
-		{ "a = 1e400\n", "t.toml:1:5: float `1e400` is out of range (too large for a 64-bit float)" },
+		{ "a = 1e400\n",
+		  "t.toml:1:5: float `1e400` is out of range (too large for a 64-bit float)" },
 		{ "a = -1.8e308\n", "float `-1.8e308` is out of range" },
 		{ "a = Inf\n", "invalid value `Inf`" },
 		{ "a = NaN\n", "invalid value `NaN`" },
@@ -812,13 +856,17 @@ static void test_booleans(void **state)
 		  "{a=true,b=false,c=[true,false],d={e=true}}" },
 	};
 	static const struct bad_case bad[] = {
-		{ "a = True\n", "t.toml:1:5: invalid value `True`: booleans are written in lower case: true or false" },
+		{ "a = True\n",
+		  "t.toml:1:5: invalid value `True`: booleans are written in lower case: true or false" },
 		{ "a = FALSE\n", "booleans are written in lower case" },
-		{ "a = truex\n", "t.toml:1:5: invalid value `truex`: text must be quoted (\"truex\")" },
+		{ "a = truex\n",
+		  "t.toml:1:5: invalid value `truex`: text must be quoted (\"truex\")" },
 		{ "a = tru\n", "invalid value `tru`" },
 		{ "a = yes\n", "invalid value `yes`: text must be quoted (\"yes\")" },
-		{ "a = true false\n", "t.toml:1:10: expected the end of the line after a value, found `f`" },
-		{ "a = true.\n", "t.toml:1:9: expected the end of the line after a value, found `.`" },
+		{ "a = true false\n",
+		  "t.toml:1:10: expected the end of the line after a value, found `f`" },
+		{ "a = true.\n",
+		  "t.toml:1:9: expected the end of the line after a value, found `.`" },
 	};
 
 	CHECK_OK(ok);
@@ -845,7 +893,8 @@ static void test_datetimes(void **state)
 		{ "a = [1979-05-27, 07:32:00, 1979-05-27 07:32:00]\n",
 		  "{a=[dt:1979-05-27,dt:07:32:00,dt:1979-05-27 07:32:00]}" },
 		{ "a = {d=1979-05-27}\n", "{a={d=dt:1979-05-27}}" },
-		{ "a = 1979-05-27T07:32:00.123456789123-00:00\n", "{a=dt:1979-05-27T07:32:00.123456789123-00:00}" },
+		{ "a = 1979-05-27T07:32:00.123456789123-00:00\n",
+		  "{a=dt:1979-05-27T07:32:00.123456789123-00:00}" },
 		{ "a = 23:59:59\nb = 00:00:00\n", "{a=dt:23:59:59,b=dt:00:00:00}" },
 	};
 	static const struct bad_case bad[] = {
@@ -856,25 +905,34 @@ static void test_datetimes(void **state)
 		{ "a = 1979-04-31\n", "no such day" },
 		{ "a = 1979-05-00\n", "no such day" },
 		{ "a = 1979-05-32\n", "no such day" },
-		{ "a = 1979-5-27\n", "t.toml:1:5: invalid date-time `1979-5-27`: expected a date as YYYY-MM-DD" },
+		{ "a = 1979-5-27\n",
+		  "t.toml:1:5: invalid date-time `1979-5-27`: expected a date as YYYY-MM-DD" },
 		{ "a = 1979-05-7\n", "expected a date as YYYY-MM-DD" },
-		{ "a = 07:32\n", "t.toml:1:5: invalid date-time `07:32`: expected a time as HH:MM:SS (seconds are required)" },
-		{ "a = 7:32:00\n", "t.toml:1:6: expected the end of the line after a value, found `:`" },
-		{ "a = 24:00:00\n", "invalid date-time `24:00:00`: hour, minute or second out of range" },
+		{ "a = 07:32\n",
+		  "t.toml:1:5: invalid date-time `07:32`: expected a time as HH:MM:SS (seconds are required)" },
+		{ "a = 7:32:00\n",
+		  "t.toml:1:6: expected the end of the line after a value, found `:`" },
+		{ "a = 24:00:00\n",
+		  "invalid date-time `24:00:00`: hour, minute or second out of range" },
 		{ "a = 23:60:00\n", "hour, minute or second out of range" },
 		{ "a = 23:59:61\n", "hour, minute or second out of range" },
 		{ "a = 1979-05-27T07:32:00+24:00\n", "expected a UTC offset as +HH:MM or -HH:MM" },
 		{ "a = 1979-05-27T07:32:00+07:60\n", "expected a UTC offset" },
 		{ "a = 1979-05-27T07:32:00+0700\n", "expected a UTC offset" },
 		{ "a = 1979-05-27T07:32:00+07\n", "expected a UTC offset" },
-		{ "a = 1979-05-27T\n", "invalid date-time `1979-05-27T`: expected a time as HH:MM:SS" },
-		{ "a = 1979-05-27T+07:00\n", "invalid date-time `1979-05-27T+07:00`: expected a time as HH:MM:SS" },
+		{ "a = 1979-05-27T\n",
+		  "invalid date-time `1979-05-27T`: expected a time as HH:MM:SS" },
+		{ "a = 1979-05-27T+07:00\n",
+		  "invalid date-time `1979-05-27T+07:00`: expected a time as HH:MM:SS" },
 		{ "a = 1979-05-27T07:32Z\n", "expected a time as HH:MM:SS (seconds are required)" },
-		{ "a = 1979-05-27T07:32:00.Z\n", "invalid date-time `1979-05-27T07:32:00.Z`: expected digits after the decimal point of the seconds" },
+		{ "a = 1979-05-27T07:32:00.Z\n",
+		  "invalid date-time `1979-05-27T07:32:00.Z`: expected digits after the decimal point of the seconds" },
 		{ "a = 1979-05-27T25:00:00Z\n", "hour, minute or second out of range" },
-		{ "a = 07:32:00Z\n", "t.toml:1:13: expected the end of the line after a value, found `Z`" },
+		{ "a = 07:32:00Z\n",
+		  "t.toml:1:13: expected the end of the line after a value, found `Z`" },
 		{ "a = 07:32:00-07:00\n", "found `-`" },
-		{ "a = 1979-05-27 07\n", "t.toml:1:16: expected the end of the line after a value, found `0`" },
+		{ "a = 1979-05-27 07\n",
+		  "t.toml:1:16: expected the end of the line after a value, found `0`" },
 		{ "a = 1979-05-27X07:32:00\n", "found `X`" },
 		{ "a = 1979-05-27T07:32:00Zx\n", "found `x`" },
 		{ "a = 1979-05", "expected a date as YYYY-MM-DD" },
@@ -917,7 +975,8 @@ static void test_arrays(void **state)
 	static const struct bad_case bad[] = {
 		{ "a = [,]\n", "t.toml:1:6: expected a value before `,` in the array" },
 		{ "a = [1,,2]\n", "t.toml:1:8: expected a value before `,` in the array" },
-		{ "a = [1 2]\n", "t.toml:1:8: expected `,` or `]` after an array element, found `2`" },
+		{ "a = [1 2]\n",
+		  "t.toml:1:8: expected `,` or `]` after an array element, found `2`" },
 		{ "a = [1\n", "t.toml:1:5: unterminated array (opened at 1:5): add a closing ]" },
 		{ "a = [1,\n2,\n", "t.toml:1:5: unterminated array (opened at 1:5)" },
 		{ "a = [", "t.toml:1:5: unterminated array (opened at 1:5)" },
@@ -927,7 +986,8 @@ static void test_arrays(void **state)
 		{ "a = [ # \x01\n]\n", "control character U+0001 is not allowed in a comment" },
 		{ "a = [1 # c ]\n", "t.toml:1:5: unterminated array" },
 		{ "a = [a]\n", "t.toml:1:6: invalid value `a`" },
-		{ "a = [=]\n", "t.toml:1:6: expected a value (a string, number, boolean, date-time, array or inline table), found `=`" },
+		{ "a = [=]\n",
+		  "t.toml:1:6: expected a value (a string, number, boolean, date-time, array or inline table), found `=`" },
 		{ "a = [\"x\" \"y\"]\n", "expected `,` or `]` after an array element, found `\"`" },
 		{ "a = [1\r]\n", "found a carriage return without a line feed" },
 	};
@@ -955,31 +1015,41 @@ static void test_inline_tables(void **state)
 		{ "[t]\na = {b = 1}\n[t.c]\n", "{t={a={b=1},c={}}}" },
 	};
 	static const struct bad_case bad[] = {
-		{ "a = {a=1,}\n", "t.toml:1:10: trailing comma in an inline table: remove the `,` before `}`" },
-		{ "a = {a=1\n}\n", "t.toml:1:9: unterminated inline table (opened at 1:5): an inline table must close with } on the same line (use a [table] section for longer tables)" },
+		{ "a = {a=1,}\n",
+		  "t.toml:1:10: trailing comma in an inline table: remove the `,` before `}`" },
+		{ "a = {a=1\n}\n",
+		  "t.toml:1:9: unterminated inline table (opened at 1:5): an inline table must close with } on the same line (use a [table] section for longer tables)" },
 		{ "a = {\na=1}\n", "t.toml:1:6: unterminated inline table (opened at 1:5)" },
 		{ "a = {a=1, # c\n}\n", "t.toml:1:11: unterminated inline table" },
 		{ "a = { b = 1 # c }\n", "t.toml:1:13: unterminated inline table" },
 		{ "a = {", "t.toml:1:6: unterminated inline table" },
-		{ "a = {a=1 b=2}\n", "t.toml:1:10: expected `,` or `}` after a key/value pair in an inline table, found `b`" },
+		{ "a = {a=1 b=2}\n",
+		  "t.toml:1:10: expected `,` or `}` after a key/value pair in an inline table, found `b`" },
 		{ "a = {a=1, a=2}\n", "t.toml:1:11: duplicate key `a` (first defined at 1:6)" },
 		{ "a = {,}\n", "t.toml:1:6: expected a key, found `,`" },
 		{ "a = {a}\n", "t.toml:1:7: expected `=` after the key `a`, found `}`" },
-		{ "a = {a=}\n", "t.toml:1:8: expected a value (a string, number, boolean, date-time, array or inline table), found `}`" },
-		{ "a = {a=1} b\n", "t.toml:1:11: expected the end of the line after a value, found `b`" },
+		{ "a = {a=}\n",
+		  "t.toml:1:8: expected a value (a string, number, boolean, date-time, array or inline table), found `}`" },
+		{ "a = {a=1} b\n",
+		  "t.toml:1:11: expected the end of the line after a value, found `b`" },
 		{ "a = {a=1}}\n", "expected the end of the line after a value, found `}`" },
-		{ "a = {b = {c = 1}, b.d = 2}\n", "t.toml:1:19: cannot add keys to inline table `b` (defined at 1:10)" },
+		{ "a = {b = {c = 1}, b.d = 2}\n",
+		  "t.toml:1:19: cannot add keys to inline table `b` (defined at 1:10)" },
 		{ "a = {b.c = 1, b = 2}\n", "t.toml:1:15: duplicate key `b` (first defined at 1:6)" },
-		{ "a = {b.c = 1, b.c.d = 2}\n", "cannot use `b.c` as a table: it is already an integer" },
+		{ "a = {b.c = 1, b.c.d = 2}\n",
+		  "cannot use `b.c` as a table: it is already an integer" },
 		{ "[product]\ntype = { name = \"Nail\" }\ntype.edible = false\n",
 		  "t.toml:3:1: cannot add keys to inline table `type` (defined at 2:8): an inline table is complete once closed; put all its keys between { and }" },
 		{ "[product]\ntype.name = \"Nail\"\ntype = { edible = false }\n",
 		  "t.toml:3:1: duplicate key `type` (first defined at 2:1)" },
 		{ "a = {b = {}}\na.b.c = 1\n", "t.toml:2:1: cannot add keys to inline table `a`" },
-		{ "a = {b = {}}\n[a.b]\n", "t.toml:2:2: cannot extend inline table `a` (defined at 1:5) with a [table] header" },
+		{ "a = {b = {}}\n[a.b]\n",
+		  "t.toml:2:2: cannot extend inline table `a` (defined at 1:5) with a [table] header" },
 		{ "a = {b.c = {}}\n[a.b.c.d]\n", "cannot extend inline table `a`" },
-		{ "a = {}\n[a]\n", "t.toml:2:1: cannot define table [a]: it is already an inline table (defined at 1:5)" },
-		{ "a = {}\n[[a]]\n", "t.toml:2:1: [[a]] conflicts with `a`, already a table (defined at 1:1)" },
+		{ "a = {}\n[a]\n",
+		  "t.toml:2:1: cannot define table [a]: it is already an inline table (defined at 1:5)" },
+		{ "a = {}\n[[a]]\n",
+		  "t.toml:2:1: [[a]] conflicts with `a`, already a table (defined at 1:1)" },
 	};
 
 	CHECK_OK(ok);
@@ -994,11 +1064,13 @@ static void test_tables(void **state)
 	static const struct ok_case ok[] = {
 		{ "[table-1]\nkey1 = \"some string\"\nkey2 = 123\n\n[table-2]\nkey1 = \"another string\"\nkey2 = 456\n",
 		  "{table-1={key1=\"some string\",key2=123},table-2={key1=\"another string\",key2=456}}" },
-		{ "[dog.\"tater.man\"]\ntype.name = \"pug\"\n", "{dog={\"tater.man\"={type={name=\"pug\"}}}}" },
+		{ "[dog.\"tater.man\"]\ntype.name = \"pug\"\n",
+		  "{dog={\"tater.man\"={type={name=\"pug\"}}}}" },
 		{ "[a.b.c]\n[ d.e.f ]\n[ g .  h  . i ]\n[ j . \"\xca\x9e\" . 'l' ]\n",
 		  "{a={b={c={}}},d={e={f={}}},g={h={i={}}},j={\"\xca\x9e\"={l={}}}}" },
 		{ "[x.y.z.w]\n[x]\n", "{x={y={z={w={}}}}}" },
-		{ "[fruit.apple]\n[animal]\n[fruit.orange]\n", "{fruit={apple={},orange={}},animal={}}" },
+		{ "[fruit.apple]\n[animal]\n[fruit.orange]\n",
+		  "{fruit={apple={},orange={}},animal={}}" },
 		{ "[fruit]\napple.color = \"red\"\napple.taste.sweet = true\n[fruit.apple.texture]\nsmooth = true\n",
 		  "{fruit={apple={color=\"red\",taste={sweet=true},texture={smooth=true}}}}" },
 		{ "a = 1\n[b]\nc = 2\n[b.d]\ne = 3\n", "{a=1,b={c=2,d={e=3}}}" },
@@ -1021,17 +1093,27 @@ static void test_tables(void **state)
 		  "t.toml:4:1: cannot define table [fruit.apple]: it was already defined by dotted keys at 2:1; keep its keys together" },
 		{ "[fruit]\napple.color = \"red\"\napple.taste.sweet = true\n[fruit.apple.taste]\n",
 		  "t.toml:4:1: cannot define table [fruit.apple.taste]: it was already defined by dotted keys at 3:7" },
-		{ "a.b = 1\n[a]\n", "t.toml:2:1: cannot define table [a]: it was already defined by dotted keys at 1:1" },
-		{ "[a.b.c]\n[a]\nb.x = 1\n[a.b]\n", "t.toml:4:1: cannot define table [a.b]: it was already defined by dotted keys at 3:1" },
-		{ "[a.b]\n[a]\nb.c = 1\n", "t.toml:3:1: cannot add keys to table `b` with dotted keys: it is defined by the header at 1:1; put the keys under that header" },
-		{ "[a.b.c]\n[a]\nb.c.t = 1\n", "t.toml:3:3: cannot add keys to table `b.c` with dotted keys: it is defined by the header at 1:1" },
+		{ "a.b = 1\n[a]\n",
+		  "t.toml:2:1: cannot define table [a]: it was already defined by dotted keys at 1:1" },
+		{ "[a.b.c]\n[a]\nb.x = 1\n[a.b]\n",
+		  "t.toml:4:1: cannot define table [a.b]: it was already defined by dotted keys at 3:1" },
+		{ "[a.b]\n[a]\nb.c = 1\n",
+		  "t.toml:3:1: cannot add keys to table `b` with dotted keys: it is defined by the header at 1:1; put the keys under that header" },
+		{ "[a.b.c]\n[a]\nb.c.t = 1\n",
+		  "t.toml:3:3: cannot add keys to table `b.c` with dotted keys: it is defined by the header at 1:1" },
 		{ "[a]\n[a]\n", "t.toml:2:1: table [a] is defined twice (first defined at 1:1)" },
-		{ "[a]\n[b]\n['a']\n", "t.toml:3:1: table [a] is defined twice (first defined at 1:1)" },
-		{ "[a.b.c]\n[a.b]\n[a.b]\n", "t.toml:3:1: table [a.b] is defined twice (first defined at 2:1)" },
-		{ "a = 1\n[a]\n", "t.toml:2:1: cannot define table [a]: `a` is already an integer (defined at 1:1)" },
-		{ "a = 1\n[a.b]\n", "t.toml:2:2: cannot use `a` as a table: it is already an integer (defined at 1:1)" },
-		{ "[a]\nb = 1\n[a.b.c]\n", "t.toml:3:4: cannot use `a.b` as a table: it is already an integer (defined at 2:1)" },
-		{ "a = [1]\n[a.b]\n", "t.toml:2:2: cannot extend `a` with a [table] header: it is an array written with [ ] (defined at 1:1), which is complete once closed" },
+		{ "[a]\n[b]\n['a']\n",
+		  "t.toml:3:1: table [a] is defined twice (first defined at 1:1)" },
+		{ "[a.b.c]\n[a.b]\n[a.b]\n",
+		  "t.toml:3:1: table [a.b] is defined twice (first defined at 2:1)" },
+		{ "a = 1\n[a]\n",
+		  "t.toml:2:1: cannot define table [a]: `a` is already an integer (defined at 1:1)" },
+		{ "a = 1\n[a.b]\n",
+		  "t.toml:2:2: cannot use `a` as a table: it is already an integer (defined at 1:1)" },
+		{ "[a]\nb = 1\n[a.b.c]\n",
+		  "t.toml:3:4: cannot use `a.b` as a table: it is already an integer (defined at 2:1)" },
+		{ "a = [1]\n[a.b]\n",
+		  "t.toml:2:2: cannot extend `a` with a [table] header: it is an array written with [ ] (defined at 1:1), which is complete once closed" },
 		{ "a = [{}]\n[a.b]\n", "cannot extend `a` with a [table] header" },
 		{ "[]\n", "t.toml:1:2: expected a key, found `]`" },
 		{ "[a.]\n", "t.toml:1:4: expected a key, found `]`" },
@@ -1039,10 +1121,13 @@ static void test_tables(void **state)
 		{ "[a b]\n", "t.toml:1:4: expected `]` to close the header `[a`, found `b`" },
 		{ "[a\n", "t.toml:1:3: expected `]` to close the header `[a`, found end of line" },
 		{ "[a", "expected `]` to close the header `[a`, found end of file" },
-		{ "[a]]\n", "t.toml:1:4: expected the end of the line after a table header, found `]`" },
-		{ "[a] x = 1\n", "t.toml:1:5: expected the end of the line after a table header, found `x`" },
+		{ "[a]]\n",
+		  "t.toml:1:4: expected the end of the line after a table header, found `]`" },
+		{ "[a] x = 1\n",
+		  "t.toml:1:5: expected the end of the line after a table header, found `x`" },
 		{ "[ [a] ]\n", "t.toml:1:3: invalid character `[` at the start of a key" },
-		{ "[a]\n[a.b]\n[a]\n", "t.toml:3:1: table [a] is defined twice (first defined at 1:1)" },
+		{ "[a]\n[a.b]\n[a]\n",
+		  "t.toml:3:1: table [a] is defined twice (first defined at 1:1)" },
 		{ "[\"\"\"a\"\"\"]\n", "a multi-line string cannot be a key" },
 		{ "[a.\"b]\n", "t.toml:1:4: unterminated string (opened at 1:4)" },
 	};
@@ -1083,17 +1168,25 @@ static void test_arrays_of_tables(void **state)
 		  "t.toml:7:1: [fruits.varieties] conflicts with the array of tables [[fruits.varieties]] defined at 4:1" },
 		{ "[[fruits]]\n[fruits.physical]\ncolor = \"red\"\n[[fruits.physical]]\ncolor = \"green\"\n",
 		  "t.toml:4:1: [[fruits.physical]] conflicts with `fruits.physical`, already a table (defined at 2:1)" },
-		{ "[[a]]\n[a]\n", "t.toml:2:1: [a] conflicts with the array of tables [[a]] defined at 1:1" },
-		{ "[a]\n[[a]]\n", "t.toml:2:1: [[a]] conflicts with `a`, already a table (defined at 1:1)" },
-		{ "a = 1\n[[a]]\n", "t.toml:2:1: [[a]] conflicts with `a`, already an integer (defined at 1:1)" },
+		{ "[[a]]\n[a]\n",
+		  "t.toml:2:1: [a] conflicts with the array of tables [[a]] defined at 1:1" },
+		{ "[a]\n[[a]]\n",
+		  "t.toml:2:1: [[a]] conflicts with `a`, already a table (defined at 1:1)" },
+		{ "a = 1\n[[a]]\n",
+		  "t.toml:2:1: [[a]] conflicts with `a`, already an integer (defined at 1:1)" },
 		{ "a.b = 1\n[[a]]\n", "[[a]] conflicts with `a`, already a table" },
-		{ "[[a]]\nb = 1\n[[a.b]]\n", "t.toml:3:1: [[a.b]] conflicts with `a.b`, already an integer (defined at 2:1)" },
-		{ "[[a]]\nb = 1\n[[a]]\nb = 1\nb = 2\n", "t.toml:5:1: duplicate key `b` (first defined at 4:1)" },
-		{ "[[a]\n", "t.toml:1:5: expected `]]` to close the header `[[a`, found end of line" },
+		{ "[[a]]\nb = 1\n[[a.b]]\n",
+		  "t.toml:3:1: [[a.b]] conflicts with `a.b`, already an integer (defined at 2:1)" },
+		{ "[[a]]\nb = 1\n[[a]]\nb = 1\nb = 2\n",
+		  "t.toml:5:1: duplicate key `b` (first defined at 4:1)" },
+		{ "[[a]\n",
+		  "t.toml:1:5: expected `]]` to close the header `[[a`, found end of line" },
 		{ "[[a] ]\n", "expected `]]` to close the header `[[a`, found ` `" },
 		{ "[[]]\n", "t.toml:1:3: expected a key, found `]`" },
-		{ "[[a]] x\n", "t.toml:1:7: expected the end of the line after a table header, found `x`" },
-		{ "a = [1]\na.b = 1\n", "t.toml:2:1: cannot use `a` as a table: it is already an array (defined at 1:1)" },
+		{ "[[a]] x\n",
+		  "t.toml:1:7: expected the end of the line after a table header, found `x`" },
+		{ "a = [1]\na.b = 1\n",
+		  "t.toml:2:1: cannot use `a` as a table: it is already an array (defined at 1:1)" },
 	};
 
 	CHECK_OK(ok);
@@ -1108,16 +1201,20 @@ struct raw_case {
 	const char *error; /* NULL: must parse */
 };
 
-#define RAW(s, e) { s, sizeof(s) - 1, e }
+#define RAW(s, e) \
+	{ \
+		s, sizeof(s) - 1, e \
+	}
 
 static void test_encoding_and_newlines(void **state)
 {
 	(void)state;
 	static const struct raw_case cases[] = {
-		RAW("a = \"\x80\"\n", "t.toml:1:6: invalid UTF-8 (byte 0x80): TOML files must be UTF-8 encoded"),
+		RAW("a = \"\x80\"\n",
+		    "t.toml:1:6: invalid UTF-8 (byte 0x80): TOML files must be UTF-8 encoded"),
 		RAW("a = \"\xc3\"\n", "t.toml:1:6: invalid UTF-8 (byte 0xC3)"),
 		RAW("a = \"\xc3", "t.toml:1:6: invalid UTF-8 (byte 0xC3)"),
-		RAW("a = \"\xc0\xaf\"\n", "invalid UTF-8 (byte 0xC0)"),     /* overlong '/' */
+		RAW("a = \"\xc0\xaf\"\n", "invalid UTF-8 (byte 0xC0)"), /* overlong '/' */
 		RAW("a = \"\xe0\x80\xaf\"\n", "invalid UTF-8 (byte 0xE0)"), /* overlong */
 		RAW("a = \"\xed\xa0\x80\"\n", "invalid UTF-8 (byte 0xED)"), /* a surrogate */
 		RAW("a = \"\xf4\x90\x80\x80\"\n", "invalid UTF-8 (byte 0xF4)"), /* above U+10FFFF */
@@ -1125,28 +1222,41 @@ static void test_encoding_and_newlines(void **state)
 		RAW("a = \"\xff\"\n", "invalid UTF-8 (byte 0xFF)"),
 		RAW("# \xe9t\xe9\n", "t.toml:1:3: invalid UTF-8 (byte 0xE9)"),
 		RAW("a = 1\n\n\xc3\xa9\xc3\xa9\xfe", "t.toml:3:3: invalid UTF-8 (byte 0xFE)"),
-		RAW("\xef\xbb\xbf" "a = 1\n", NULL), /* a byte order mark */
-		RAW("\xef\xbb\xbf" "a = \"x\n", "t.toml:1:5: unterminated string"),
-		RAW("a = 1\n\xef\xbb\xbf" "b = 2\n", "t.toml:2:1: invalid character `\xef\xbb\xbf` at the start of a key"),
-		RAW("a = 1\0", "t.toml:1:6: expected the end of the line after a value, found U+0000"),
-		RAW("a = \"\0\"\n", "t.toml:1:6: control character U+0000 is not allowed in a string"),
+		RAW("\xef\xbb\xbf"
+		    "a = 1\n",
+		    NULL), /* a byte order mark */
+		RAW("\xef\xbb\xbf"
+		    "a = \"x\n",
+		    "t.toml:1:5: unterminated string"),
+		RAW("a = 1\n\xef\xbb\xbf"
+		    "b = 2\n",
+		    "t.toml:2:1: invalid character `\xef\xbb\xbf` at the start of a key"),
+		RAW("a = 1\0",
+		    "t.toml:1:6: expected the end of the line after a value, found U+0000"),
+		RAW("a = \"\0\"\n",
+		    "t.toml:1:6: control character U+0000 is not allowed in a string"),
 		RAW("a = '\0'\n", "control character U+0000 is not allowed in a literal string"),
 		RAW("# \0\n", "t.toml:1:3: control character U+0000 is not allowed in a comment"),
 		RAW("\0", "t.toml:1:1: control character U+0000 is not allowed in a key"),
 		RAW("a = \"\\u0000\"\n", NULL),
 		RAW("a = 1\r\n[b]\r\nc = \"x\" # c\r\nd = [\r\n1,\r\n]\r\n", NULL),
-		RAW("a = 1\r", "t.toml:1:6: expected the end of the line after a value, found a carriage return without a line feed"),
+		RAW("a = 1\r",
+		    "t.toml:1:6: expected the end of the line after a value, found a carriage return without a line feed"),
 		RAW("a = 1\r\n b = 2\r", "t.toml:2:7: expected the end of the line after a value"),
 		RAW("\r", "t.toml:1:1: carriage return without a line feed in a key"),
-		RAW("[a]\r[b]\n", "t.toml:1:4: expected the end of the line after a table header, found a carriage return"),
+		RAW("[a]\r[b]\n",
+		    "t.toml:1:4: expected the end of the line after a table header, found a carriage return"),
 		RAW("a = 1\n\n\n", NULL),
 		RAW("\n\n\t \n", NULL),
 		RAW("", NULL),
 		RAW("a\v= 1\n", "t.toml:1:2: control character U+000B is not allowed in a key"),
 		RAW("a =\f1\n", "t.toml:1:4: expected a value"),
-		RAW("\"\xc3\xa9\" = \"x\n", "t.toml:1:7: unterminated string (opened at 1:7)"), /* columns count characters */
-		RAW("\ta\t=\t\"x\n", "t.toml:1:6: unterminated string (opened at 1:6)"), /* a tab is one column */
-		RAW("a = \"\xf0\x9f\x98\x80\" b\n", "t.toml:1:9: expected the end of the line after a value, found `b`"),
+		RAW("\"\xc3\xa9\" = \"x\n",
+		    "t.toml:1:7: unterminated string (opened at 1:7)"), /* columns count characters */
+		RAW("\ta\t=\t\"x\n",
+		    "t.toml:1:6: unterminated string (opened at 1:6)"), /* a tab is one column */
+		RAW("a = \"\xf0\x9f\x98\x80\" b\n",
+		    "t.toml:1:9: expected the end of the line after a value, found `b`"),
 	};
 	int failures = 0;
 
@@ -1176,15 +1286,19 @@ static void test_values_and_missing_values(void **state)
 		{ "a = ", "t.toml:1:5: missing value for `a`: write a value after `=`" },
 		{ "a = # nothing\n", "t.toml:1:5: missing value for `a`" },
 		{ "a.b.c =\n", "missing value for `a.b.c`" },
-		{ "a = =\n", "t.toml:1:5: expected a value (a string, number, boolean, date-time, array or inline table), found `=`" },
+		{ "a = =\n",
+		  "t.toml:1:5: expected a value (a string, number, boolean, date-time, array or inline table), found `=`" },
 		{ "a = }\n", "found `}`" },
 		{ "a = ]\n", "found `]`" },
 		{ "a = @\n", "found `@`" },
 		{ "a = \xc3\xa9\n", "found `\xc3\xa9`" },
-		{ "a = hello world\n", "t.toml:1:5: invalid value `hello`: text must be quoted (\"hello\")" },
+		{ "a = hello world\n",
+		  "t.toml:1:5: invalid value `hello`: text must be quoted (\"hello\")" },
 		{ "a = /usr/bin/qemu\n", "t.toml:1:5: expected a value" },
-		{ "a = 1 b = 2\n", "t.toml:1:7: expected the end of the line after a value, found `b` (write one key = value or [table] per line)" },
-		{ "first = \"Tom\" last = \"Preston-Werner\" # INVALID\n", "t.toml:1:15: expected the end of the line after a value, found `l`" },
+		{ "a = 1 b = 2\n",
+		  "t.toml:1:7: expected the end of the line after a value, found `b` (write one key = value or [table] per line)" },
+		{ "first = \"Tom\" last = \"Preston-Werner\" # INVALID\n",
+		  "t.toml:1:15: expected the end of the line after a value, found `l`" },
 		{ "a = 1 = 2\n", "found `=`" },
 		{ "a = 1;\n", "found `;`" },
 		{ "key = # INVALID\n", "t.toml:1:7: missing value for `key`" },
@@ -1320,7 +1434,9 @@ static void test_kata_configuration(void **state)
 	assert_string_equal(get(t, "hypervisor.qemu.enable_annotations.2")->u.s.ptr,
 			    "kernel_verity_params");
 	assert_pos(get(t, "hypervisor.qemu.enable_annotations.2"), 22, 2);
-	assert_int_equal(kc_toml_array_len(get(t, "hypervisor.qemu.valid_virtio_fs_daemon_paths")->u.array), 2);
+	assert_int_equal(
+		kc_toml_array_len(get(t, "hypervisor.qemu.valid_virtio_fs_daemon_paths")->u.array),
+		2);
 	assert_string_equal(get(t, "hypervisor.qemu.valid_entropy_sources.2")->u.s.ptr, "");
 	assert_int_equal(get(t, "hypervisor.qemu.default_memory")->u.i, 2048);
 	assert_false(get(t, "hypervisor.qemu.disable_block_device_use")->u.b);
@@ -1331,10 +1447,11 @@ static void test_kata_configuration(void **state)
 	assert_int_equal(line, 54);
 	assert_int_equal(col, 1);
 	tree = dump(get(t, "runtime")->u.table);
-	assert_string_equal(tree, "{enable_debug=false,internetworking_model=\"tcfilter\","
-				  "disable_guest_seccomp=true,sandbox_cgroup_only=false,"
-				  "static_sandbox_resource_mgmt=false,sandbox_bind_mounts=[],"
-				  "vfio_mode=\"guest-kernel\",disable_guest_empty_dir=false,experimental=[]}");
+	assert_string_equal(
+		tree, "{enable_debug=false,internetworking_model=\"tcfilter\","
+		      "disable_guest_seccomp=true,sandbox_cgroup_only=false,"
+		      "static_sandbox_resource_mgmt=false,sandbox_bind_mounts=[],"
+		      "vfio_mode=\"guest-kernel\",disable_guest_empty_dir=false,experimental=[]}");
 
 	/* The configuration kata-c ships parses too. */
 	assert_int_equal(kc_toml_parse_file(KC_TEST_DATA "/../../config/configuration-qemu.toml",
@@ -1394,7 +1511,8 @@ static void test_depth_limits(void **state)
 	expect_error(repeat("a", ".a", 200000, " = 1\n"), "a key has too many dotted parts");
 	expect_ok(repeat("[[a", ".a", 126, "]]\n"));
 	expect_error(repeat("[[a", ".a", 127, "]]\n"), "nest too deeply");
-	expect_error(repeat("[a", ".a", 99, "]\nb.b.b.b.b.b.b.b.b.b.b.b.b.b.b.b.b.b.b.b.b.b.b.b.b.b.b.b.b.b = 1\n"),
+	expect_error(repeat("[a", ".a", 99,
+			    "]\nb.b.b.b.b.b.b.b.b.b.b.b.b.b.b.b.b.b.b.b.b.b.b.b.b.b.b.b.b.b = 1\n"),
 		     "t.toml:2:57: tables and arrays nest too deeply");
 }
 
@@ -1453,7 +1571,8 @@ static void test_large_documents(void **state)
 
 	/* ...and duplicates are still found, with the first place. */
 	msg = parse_error(dup);
-	assert_string_equal(msg, "t.toml:30001:1: duplicate key `k12345` (first defined at 12346:1)");
+	assert_string_equal(msg,
+			    "t.toml:30001:1: duplicate key `k12345` (first defined at 12346:1)");
 }
 
 static void test_long_strings_and_keys(void **state)
@@ -1498,7 +1617,8 @@ static void test_input_bounds(void **state)
 		cleanup_free char *doc = NULL;
 		size_t len;
 
-		assert_int_equal(kc_read_file(DATA "spec-tables.toml", 1 << 20, &doc, &len, &err), 0);
+		assert_int_equal(kc_read_file(DATA "spec-tables.toml", 1 << 20, &doc, &len, &err),
+				 0);
 		for (size_t n = 0; n <= len; n++) {
 			kc_error_t e = NULL;
 

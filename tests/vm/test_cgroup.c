@@ -136,7 +136,8 @@ static char *guest_sh(const char *cmd)
 			if (k == 0)
 				break;
 			if (m.type == KC_CONSOLE_STDOUT || m.type == KC_CONSOLE_STDERR) {
-				more = kc_xasprintf("%s%.*s", raw, (int)m.len, (const char *)m.payload);
+				more = kc_xasprintf("%s%.*s", raw, (int)m.len,
+						    (const char *)m.payload);
 				free(raw);
 				raw = more;
 			} else if (m.type == KC_CONSOLE_ERROR) {
@@ -168,10 +169,10 @@ static void assert_guest(const char *cmd, const char *want)
 
 static int create(const char *id, const char *args, const char *linux_json, struct ah_answer *a)
 {
-	cleanup_free char *json = kc_xasprintf(
-		"{\"ociVersion\":\"1.0.2\",\"process\":{\"args\":%s,"
-		"\"env\":[\"PATH=/bin\"]},\"root\":{\"path\":\"" ROOTFS "\"},\"linux\":%s}",
-		args, linux_json);
+	cleanup_free char *json = kc_xasprintf("{\"ociVersion\":\"1.0.2\",\"process\":{\"args\":%s,"
+					       "\"env\":[\"PATH=/bin\"]},\"root\":{\"path\":\"" ROOTFS
+					       "\"},\"linux\":%s}",
+					       args, linux_json);
 	return ah_create_container(C, id, json, a);
 }
 
@@ -324,18 +325,47 @@ static int setup(void **state)
 	agent = kc_xasprintf("socket,id=agent,path=%s,server=on,wait=off", g.agent_sock);
 	dbg = kc_xasprintf("socket,id=dbg,path=%s,server=on,wait=off", g.dbg_sock);
 	{
-		const char *argv[] = {
-			qemu, "-accel", accel, "-cpu", "max", "-M",
-			"microvm,pit=on,pic=on,rtc=on,memory-backend=mem", "-global",
-			"virtio-mmio.force-legacy=false", "-object",
-			"memory-backend-memfd,id=mem,size=512M,share=on", "-m", "512", "-smp", "2",
-			"-display", "none", "-monitor", "none", "-no-reboot", "-kernel", kernel,
-			"-initrd", g.initrd, "-append", append, "-chardev", con, "-serial",
-			"chardev:con", "-device", "virtio-serial-device", "-chardev", agent,
-			"-device", "virtserialport,chardev=agent,name=agent.channel.0",
-			"-chardev", dbg, "-device",
-			"virtserialport,chardev=dbg,name=" KC_CONSOLE_PORT_NAME, NULL
-		};
+		const char *argv[] = { qemu,
+				       "-accel",
+				       accel,
+				       "-cpu",
+				       "max",
+				       "-M",
+				       "microvm,pit=on,pic=on,rtc=on,memory-backend=mem",
+				       "-global",
+				       "virtio-mmio.force-legacy=false",
+				       "-object",
+				       "memory-backend-memfd,id=mem,size=512M,share=on",
+				       "-m",
+				       "512",
+				       "-smp",
+				       "2",
+				       "-display",
+				       "none",
+				       "-monitor",
+				       "none",
+				       "-no-reboot",
+				       "-kernel",
+				       kernel,
+				       "-initrd",
+				       g.initrd,
+				       "-append",
+				       append,
+				       "-chardev",
+				       con,
+				       "-serial",
+				       "chardev:con",
+				       "-device",
+				       "virtio-serial-device",
+				       "-chardev",
+				       agent,
+				       "-device",
+				       "virtserialport,chardev=agent,name=agent.channel.0",
+				       "-chardev",
+				       dbg,
+				       "-device",
+				       "virtserialport,chardev=dbg,name=" KC_CONSOLE_PORT_NAME,
+				       NULL };
 
 		/* QEMU dies with the test, however the test ends. */
 		g.qemu = ah_spawn(argv, g.qemu_log, AH_SPAWN_LOG_STDOUT);
@@ -577,12 +607,9 @@ static void test_poweroff(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sandbox),
-		cmocka_unit_test(test_memory_oom),
-		cmocka_unit_test(test_pids_limit),
-		cmocka_unit_test(test_cpu_and_update),
-		cmocka_unit_test(test_freeze),
-		cmocka_unit_test(test_stats),
+		cmocka_unit_test(test_sandbox),	   cmocka_unit_test(test_memory_oom),
+		cmocka_unit_test(test_pids_limit), cmocka_unit_test(test_cpu_and_update),
+		cmocka_unit_test(test_freeze),	   cmocka_unit_test(test_stats),
 		cmocka_unit_test(test_poweroff),
 	};
 

@@ -46,10 +46,17 @@ static bool has_arg(char **argv, const char *s)
 static void test_argv_tcg_share_no_console(void **state)
 {
 	struct kc_qemu_cmdline c = {
-		.qemu_path = "/usr/bin/qemu-system-x86_64", .name = "sb1", .kvm = false,
-		.vcpus = 2, .memory_mib = 256, .kernel = "/k/vmlinux", .initrd = "/k/initrd.img",
-		.append = "quiet panic=-1", .qmp_socket = "/r/qmp.sock",
-		.agent_socket = "/r/agent.sock", .virtiofs_socket = "/r/fs.sock",
+		.qemu_path = "/usr/bin/qemu-system-x86_64",
+		.name = "sb1",
+		.kvm = false,
+		.vcpus = 2,
+		.memory_mib = 256,
+		.kernel = "/k/vmlinux",
+		.initrd = "/k/initrd.img",
+		.append = "quiet panic=-1",
+		.qmp_socket = "/r/qmp.sock",
+		.agent_socket = "/r/agent.sock",
+		.virtiofs_socket = "/r/fs.sock",
 	};
 	cleanup_strv char **v = kc_qemu_build_argv(&c);
 
@@ -88,9 +95,16 @@ static void test_argv_tcg_share_no_console(void **state)
 static void test_argv_kvm_console_commas(void **state)
 {
 	struct kc_qemu_cmdline c = {
-		.qemu_path = "/q", .name = "x", .kvm = true, .vcpus = 1, .memory_mib = 2048,
-		.kernel = "/k", .initrd = NULL, .append = "console=ttyS0",
-		.qmp_socket = "/r,1/qmp.sock", .agent_socket = "/r,1/agent.sock",
+		.qemu_path = "/q",
+		.name = "x",
+		.kvm = true,
+		.vcpus = 1,
+		.memory_mib = 2048,
+		.kernel = "/k",
+		.initrd = NULL,
+		.append = "console=ttyS0",
+		.qmp_socket = "/r,1/qmp.sock",
+		.agent_socket = "/r,1/agent.sock",
 		.console_log = "/log,s/console.log",
 	};
 	cleanup_strv char **v = kc_qemu_build_argv(&c);
@@ -110,7 +124,7 @@ static void test_argv_kvm_console_commas(void **state)
 
 /* Kata's words for a fast boot (virtcontainers/qemu_amd64.go), spelled out
  * here so that a change to them is seen. */
-#define BOOT                                                                                  \
+#define BOOT \
 	"tsc=reliable no_timer_check rcupdate.rcu_expedited=1 i8042.direct=1 i8042.dumbkbd=1 " \
 	"i8042.nopnp=1 i8042.noaux=1 noreplace-smp reboot=k cryptomgr.notests"
 
@@ -126,13 +140,15 @@ static void test_kernel_cmdline(void **state)
 			       "cgroup_no_v1=all foo=1");
 	free(s);
 	s = kc_qemu_kernel_cmdline(&c, NULL, true, 2400000);
-	assert_string_equal(s, "console=ttyS0 quiet panic=-1 " BOOT " agent.listen=serial://agent.channel.0 "
+	assert_string_equal(s, "console=ttyS0 quiet panic=-1 " BOOT
+			       " agent.listen=serial://agent.channel.0 "
 			       "tsc_early_khz=2400000 cgroup_no_v1=all");
 	free(s);
 	c.agent.enable_debug = true;
 	s = kc_qemu_kernel_cmdline(&c, NULL, true, 0);
-	assert_string_equal(s, "console=ttyS0 panic=-1 " BOOT " agent.listen=serial://agent.channel.0 "
-			       "agent.log=debug cgroup_no_v1=all");
+	assert_string_equal(s,
+			    "console=ttyS0 panic=-1 " BOOT " agent.listen=serial://agent.channel.0 "
+			    "agent.log=debug cgroup_no_v1=all");
 	free(s);
 }
 
@@ -142,8 +158,14 @@ static void test_kernel_cmdline(void **state)
 static void test_debug_console(void **state)
 {
 	struct kc_qemu_cmdline c = {
-		.qemu_path = "/q", .name = "x", .vcpus = 1, .memory_mib = 256, .kernel = "/k",
-		.append = "quiet", .qmp_socket = "/r/qmp.sock", .agent_socket = "/r/agent.sock",
+		.qemu_path = "/q",
+		.name = "x",
+		.vcpus = 1,
+		.memory_mib = 256,
+		.kernel = "/k",
+		.append = "quiet",
+		.qmp_socket = "/r/qmp.sock",
+		.agent_socket = "/r/agent.sock",
 		.debug_console_socket = "/r,1/console.sock",
 	};
 	cleanup_strv char **v = kc_qemu_build_argv(&c);
@@ -237,7 +259,9 @@ struct err_case {
 static void ec_init(struct err_case *t, const char *name)
 {
 	t->run_dir = kc_xasprintf("%s/%s", base, name);
-	t->spec = (struct kc_vm_spec){ .cfg = &cfg, .id = name, .run_dir = t->run_dir,
+	t->spec = (struct kc_vm_spec){ .cfg = &cfg,
+				       .id = name,
+				       .run_dir = t->run_dir,
 				       .agent_timeout_ns = 20 * SEC };
 	t->children = ah_count_children();
 	t->fds = ah_count_fds(getpid());
@@ -405,7 +429,8 @@ static void test_never_answers(void **state)
 static void test_virtiofsd_fails(void **state)
 {
 	cleanup_free char *saved = kc_xstrdup(cfg.hypervisor.virtio_fs_daemon);
-	cleanup_free char *fake = write_script("vfsd-fails", "echo 'vfsd-fails: bad source' >&2; exit 1");
+	cleanup_free char *fake = write_script("vfsd-fails",
+					       "echo 'vfsd-fails: bad source' >&2; exit 1");
 	struct err_case t;
 
 	(void)state;
@@ -449,7 +474,8 @@ static void test_kernel_cmdline_refused(void **state)
 	set_str(&cfg.hypervisor.kernel_params, big);
 	ec_init(&t, "long");
 	t0 = kc_monotonic_ns();
-	ec_expect(&t, -1, "VM long: the guest kernel command line is 7", " bytes, over the "
+	ec_expect(&t, -1, "VM long: the guest kernel command line is 7",
+		  " bytes, over the "
 		  "kernel's limit of 2047 (COMMAND_LINE_SIZE 2048");
 	assert_true(kc_monotonic_ns() - t0 < 2 * SEC);
 	set_str(&cfg.hypervisor.kernel_params, params);
@@ -477,7 +503,8 @@ static void test_accel_auto_argv(void **state)
 	cleanup_free char *logp = kc_xasprintf("%s/launcher.log", base);
 	cleanup_free char *body = kc_xasprintf(
 		"if [ \"$1\" = -M ]; then echo 'microvm              microvm (i386)'; exit 0; fi\n"
-		"printf '%%s\\n' \"$@\" > '%s'; ls -l /proc/$$/fd > '%s.fds'; exit 1", rec, rec);
+		"printf '%%s\\n' \"$@\" > '%s'; ls -l /proc/$$/fd > '%s.fds'; exit 1",
+		rec, rec);
 	cleanup_free char *fake = write_script("qemu-records", body);
 	cleanup_free char *args = NULL, *log = NULL;
 	cleanup_free char *agent_chardev = NULL;
@@ -600,10 +627,10 @@ static void test_qemu_check_cache(void **state)
 	cleanup_free char *cache = kc_xasprintf("%s/cache/qemu", base);
 	cleanup_free char *dir = kc_xasprintf("%s/cache", base);
 	cleanup_free char *calls = kc_xasprintf("%s/qemu-calls", base);
-	cleanup_free char *body = kc_xasprintf(
-		"echo \"$@\" >> '%s'\n"
-		"[ -e '%s.bad' ] && exit 3\n"
-		"echo 'microvm              microvm (i386)'", calls, calls);
+	cleanup_free char *body = kc_xasprintf("echo \"$@\" >> '%s'\n"
+					       "[ -e '%s.bad' ] && exit 3\n"
+					       "echo 'microvm              microvm (i386)'",
+					       calls, calls);
 	cleanup_free char *fake = write_script("qemu-counted", body);
 	cleanup_free char *bad = kc_xasprintf("%s.bad", calls);
 	cleanup_free char *text = NULL;
@@ -709,9 +736,16 @@ static int fake_pause(void *impl, kc_error_t *err)
 
 /* Only the required ops, and pause. */
 static const struct kc_vm_ops fake_ops = {
-	.name = "fake", .start = fake_start, .agent_uri = fake_agent_uri,
-	.take_agent_fd = fake_take_agent_fd, .pid = fake_pid, .pidfd = fake_fd,
-	.watch_fd = fake_fd, .lost = fake_lost, .stop = fake_stop, .free = free,
+	.name = "fake",
+	.start = fake_start,
+	.agent_uri = fake_agent_uri,
+	.take_agent_fd = fake_take_agent_fd,
+	.pid = fake_pid,
+	.pidfd = fake_fd,
+	.watch_fd = fake_fd,
+	.lost = fake_lost,
+	.stop = fake_stop,
+	.free = free,
 	.pause = fake_pause,
 };
 
@@ -780,8 +814,7 @@ static void test_null_ops_not_supported(void **state)
 	bad = (struct kc_vm_device){ .type = (enum kc_vm_device_type)99 };
 	expect_err(kc_vm_add_device(vm, &bad, &err), &err, EINVAL,
 		   "VM f1: add_device: unknown device type 99: Invalid argument");
-	bad = (struct kc_vm_device){ .type = KC_VM_DEV_DISK,
-				     .disk = { .id = "d2", .path = "img" } };
+	bad = (struct kc_vm_device){ .type = KC_VM_DEV_DISK, .disk = { .id = "d2", .path = "img" } };
 	expect_err(kc_vm_add_device(vm, &bad, &err), &err, EINVAL,
 		   "VM f1: add_device (disk `d2`): the host path must be an absolute path: "
 		   "Invalid argument");

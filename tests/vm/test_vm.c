@@ -111,7 +111,7 @@ static void check_health_on(struct ah_conn *c)
 	if (kc_agent_check_retry(c->cli, kc_monotonic_ns() + 60 * SEC, &err) < 0)
 		fail_msg("Check: %s", err->msg);
 	assert_int_equal(ah_call_sync(c->cli, "Health.Version", &req.base,
-				    &grpc__version_check_response__descriptor, &resp),
+				      &grpc__version_check_response__descriptor, &resp),
 			 0);
 	v = (Grpc__VersionCheckResponse *)resp;
 	assert_true(v->agent_version[0] != '\0');
@@ -425,7 +425,9 @@ static void test_five_concurrent(void **state)
 		if (pids[i] == 0) {
 			cleanup_error kc_error_t err = NULL;
 			char id[16];
-			struct kc_vm_spec s = { .cfg = &cfg, .id = id, .run_dir = dirs[i],
+			struct kc_vm_spec s = { .cfg = &cfg,
+						.id = id,
+						.run_dir = dirs[i],
 						.agent_timeout_ns = 300 * SEC,
 						.keep_agent_conn = true };
 			struct kc_vm *vm = NULL;
@@ -440,7 +442,7 @@ static void test_five_concurrent(void **state)
 			}
 			conn_take(&c, vm);
 			if (ah_call_sync(c.cli, "Health.Check", &req.base,
-				       &grpc__health_check_response__descriptor, &resp) < 0)
+					 &grpc__health_check_response__descriptor, &resp) < 0)
 				_exit(2);
 			protobuf_c_message_free_unpacked(resp, NULL);
 			ah_conn_close(&c);
@@ -515,7 +517,7 @@ static char *read_stdout(struct ah_conn *c, const char *id)
 		Grpc__ReadStreamResponse *r;
 
 		if (ah_call_sync(c->cli, "ReadStdout", &req.base,
-			       &grpc__read_stream_response__descriptor, &m) < 0) {
+				 &grpc__read_stream_response__descriptor, &m) < 0) {
 			free(out);
 			return NULL;
 		}
@@ -580,7 +582,7 @@ static char *run_shared_container(struct ah_conn *c, int *status)
 	wp.container_id = (char *)"ct1";
 	wp.exec_id = (char *)"ct1";
 	if (out && ah_call_sync(c->cli, "WaitProcess", &wp.base,
-			      &grpc__wait_process_response__descriptor, &m) == 0) {
+				&grpc__wait_process_response__descriptor, &m) == 0) {
 		*status = ((Grpc__WaitProcessResponse *)m)->status;
 		protobuf_c_message_free_unpacked(m, NULL);
 	}
@@ -745,8 +747,8 @@ static void test_port_forward_and_watchable(void **state)
 		int code = ah_call(&c, "PortForwardOpen", &po.base, &a);
 
 		if (code == 0) {
-			Grpc__PortForwardOpenResponse *r =
-				grpc__port_forward_open_response__unpack(NULL, a.len, a.payload);
+			Grpc__PortForwardOpenResponse *r = grpc__port_forward_open_response__unpack(
+				NULL, a.len, a.payload);
 
 			assert_non_null(r);
 			id = r->session;
@@ -766,7 +768,7 @@ static void test_port_forward_and_watchable(void **state)
 	assert_int_equal(ah_call(&c, "PortForwardWrite", &pw.base, &a), 0);
 	{
 		Grpc__WriteStreamResponse *r = grpc__write_stream_response__unpack(NULL, a.len,
-										  a.payload);
+										   a.payload);
 
 		assert_non_null(r);
 		assert_int_equal(r->len, 5);

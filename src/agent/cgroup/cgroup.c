@@ -76,7 +76,8 @@ static int append_components(const char *spec_path, const char *p, char **out, k
 			return path_error(err, spec_path, "a component is longer than 255 bytes");
 		for (const char *s = c; *s; s++)
 			if ((unsigned char)*s < 0x20 || *s == 0x7f)
-				return path_error(err, spec_path, "control characters are not allowed");
+				return path_error(err, spec_path,
+						  "control characters are not allowed");
 		joined = *out && **out ? kc_xasprintf("%s/%s", *out, c) : kc_xstrdup(c);
 		free(*out);
 		*out = joined;
@@ -94,8 +95,8 @@ int kc_cgroup_path_from_spec(const char *spec_path, const char *id, char **out, 
 
 		if (!id[0] || strchr(id, '/') || strcmp(id, ".") == 0 ||
 		    append_components(id, id, &rel, &why) < 0 || strcmp(rel, id) != 0)
-			return kc_error_set(err, EINVAL,
-					    "container id `%s` cannot name a cgroup", id);
+			return kc_error_set(err, EINVAL, "container id `%s` cannot name a cgroup",
+					    id);
 		free(rel);
 		spec_path = "";
 		rel = kc_xasprintf("kata/%s", id);
@@ -110,9 +111,9 @@ int kc_cgroup_path_from_spec(const char *spec_path, const char *id, char **out, 
 			return path_error(err, spec_path, "systemd form must be slice:prefix:name");
 		slice = c1 == spec_path ? kc_xstrdup("system.slice")
 					: kc_xstrndup(spec_path, (size_t)(c1 - spec_path));
-		scope = c2 == c1 + 1 ? kc_xasprintf("%s.scope", c2 + 1)
-				     : kc_xasprintf("%.*s-%s.scope", (int)(c2 - c1 - 1), c1 + 1,
-						    c2 + 1);
+		scope = c2 == c1 + 1
+				? kc_xasprintf("%s.scope", c2 + 1)
+				: kc_xasprintf("%.*s-%s.scope", (int)(c2 - c1 - 1), c1 + 1, c2 + 1);
 		if (strchr(slice, '/') || strchr(scope, '/'))
 			return path_error(err, spec_path, "systemd form must not contain '/'");
 		ret = append_components(spec_path, slice, &rel, err);

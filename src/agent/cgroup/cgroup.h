@@ -25,9 +25,9 @@
 #include "lib/error.h"
 
 struct kc_cgroup {
-	char *rel;  /* under the root, without a leading '/' */
+	char *rel; /* under the root, without a leading '/' */
 	char *path; /* root/rel */
-	int dirfd;  /* the cgroup's directory */
+	int dirfd; /* the cgroup's directory */
 };
 
 /* Whether dir is the root of a mounted cgroup2 file system (or a
@@ -84,8 +84,8 @@ struct kc_cgroup_resources;
 /* Checks and translates an OCI LinuxResources object (NULL or JSON null:
  * nothing to do).  `what` prefixes field names in errors
  * ("linux.resources" for a spec, "resources" for UpdateContainer). */
-int kc_cgroup_resources_parse(const json_t *res, const char *what,
-			      struct kc_cgroup_resources **out, kc_error_t *err);
+int kc_cgroup_resources_parse(const json_t *res, const char *what, struct kc_cgroup_resources **out,
+			      kc_error_t *err);
 /* Whether applying r would write nothing. */
 bool kc_cgroup_resources_empty(const struct kc_cgroup_resources *r);
 /* Writes r's files into cg, in runc's order. */

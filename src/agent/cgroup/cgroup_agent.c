@@ -36,7 +36,7 @@ struct kc_agent_cgroups {
 	struct kc_agent *agent;
 	char *root;
 	bool available; /* root is a cgroup2 mount */
-	int ifd;        /* inotify */
+	int ifd; /* inotify */
 	struct kc_loop_watch *watch;
 	char *oom[OOM_QUEUE_MAX]; /* container ids, oldest first */
 	size_t n_oom;
@@ -289,8 +289,10 @@ int kc_agent_cgroup_create(struct kc_agent *a, struct kc_agent_container *c, con
 
 		kc_cgroup_resources_free(res);
 		if (!empty)
-			return precondition(err, "cgroup2 is not mounted at `%s`: "
-					    "linux.resources cannot be applied", m->root);
+			return precondition(err,
+					    "cgroup2 is not mounted at `%s`: "
+					    "linux.resources cannot be applied",
+					    m->root);
 		return 0;
 	}
 	ret = kc_cgroup_path_from_spec(json_is_string(path) ? json_string_value(path) : NULL, c->id,
@@ -392,8 +394,7 @@ static struct kc_agent_cgroup *lookup(struct kc_agent *a, struct kc_ttrpc_call *
 	return c->cgroup;
 }
 
-void kc_agent_h_update_container(struct kc_ttrpc_call *call, const ProtobufCMessage *msg,
-				 void *data)
+void kc_agent_h_update_container(struct kc_ttrpc_call *call, const ProtobufCMessage *msg, void *data)
 {
 	const Grpc__UpdateContainerRequest *req = (const void *)msg;
 	struct kc_agent_cgroup *g = lookup(data, call, req->container_id, NULL);
@@ -420,8 +421,7 @@ void kc_agent_h_update_container(struct kc_ttrpc_call *call, const ProtobufCMess
 	kc_ttrpc_call_reply_msg(call, NULL);
 }
 
-void kc_agent_h_stats_container(struct kc_ttrpc_call *call, const ProtobufCMessage *msg,
-				void *data)
+void kc_agent_h_stats_container(struct kc_ttrpc_call *call, const ProtobufCMessage *msg, void *data)
 {
 	const Grpc__StatsContainerRequest *req = (const void *)msg;
 	struct kc_agent_cgroup *g = lookup(data, call, req->container_id, NULL);
@@ -439,8 +439,7 @@ void kc_agent_h_stats_container(struct kc_ttrpc_call *call, const ProtobufCMessa
 	protobuf_c_message_free_unpacked(&resp.cgroup_stats->base, NULL);
 }
 
-static void set_freeze(struct kc_ttrpc_call *call, struct kc_agent *a, const char *id,
-		       bool freeze)
+static void set_freeze(struct kc_ttrpc_call *call, struct kc_agent *a, const char *id, bool freeze)
 {
 	struct kc_agent_container *c = NULL;
 	struct kc_agent_cgroup *g = lookup(a, call, id, &c);
@@ -469,14 +468,12 @@ static void set_freeze(struct kc_ttrpc_call *call, struct kc_agent *a, const cha
 	freeze_check(g);
 }
 
-void kc_agent_h_pause_container(struct kc_ttrpc_call *call, const ProtobufCMessage *msg,
-				void *data)
+void kc_agent_h_pause_container(struct kc_ttrpc_call *call, const ProtobufCMessage *msg, void *data)
 {
 	set_freeze(call, data, ((const Grpc__PauseContainerRequest *)msg)->container_id, true);
 }
 
-void kc_agent_h_resume_container(struct kc_ttrpc_call *call, const ProtobufCMessage *msg,
-				 void *data)
+void kc_agent_h_resume_container(struct kc_ttrpc_call *call, const ProtobufCMessage *msg, void *data)
 {
 	set_freeze(call, data, ((const Grpc__ResumeContainerRequest *)msg)->container_id, false);
 }

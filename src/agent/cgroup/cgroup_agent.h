@@ -34,14 +34,10 @@ void kc_agent_cgroup_kill(struct kc_agent_container *c);
  */
 int kc_agent_cgroup_fd(const struct kc_agent_container *c);
 /* RPC handlers, in service.c's table. */
-void kc_agent_h_update_container(struct kc_ttrpc_call *call, const ProtobufCMessage *m,
-				 void *data);
-void kc_agent_h_stats_container(struct kc_ttrpc_call *call, const ProtobufCMessage *m,
-				void *data);
-void kc_agent_h_pause_container(struct kc_ttrpc_call *call, const ProtobufCMessage *m,
-				void *data);
-void kc_agent_h_resume_container(struct kc_ttrpc_call *call, const ProtobufCMessage *m,
-				 void *data);
+void kc_agent_h_update_container(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data);
+void kc_agent_h_stats_container(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data);
+void kc_agent_h_pause_container(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data);
+void kc_agent_h_resume_container(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data);
 void kc_agent_h_get_oom_event(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data);
 
 #endif

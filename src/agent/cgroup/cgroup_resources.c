@@ -113,8 +113,8 @@ static int get_object(const json_t *o, const char *key, const char *what, const 
 	return 0;
 }
 
-static int get_int(const json_t *o, const char *key, const char *what, const char *field,
-		   bool *set, int64_t *out, kc_error_t *err)
+static int get_int(const json_t *o, const char *key, const char *what, const char *field, bool *set,
+		   int64_t *out, kc_error_t *err)
 {
 	const json_t *v = json_object_get(o, key);
 
@@ -164,16 +164,14 @@ static char *num(int64_t v)
 
 /* ---- memory ---- */
 
-static int memory(struct kc_cgroup_resources *r, const json_t *m, const char *what,
-		  kc_error_t *err)
+static int memory(struct kc_cgroup_resources *r, const json_t *m, const char *what, kc_error_t *err)
 {
 	int64_t limit, resv, swap, v2swap;
 	bool limit_set, resv_set, swap_set;
 	int ret;
 
 	if ((ret = get_int(m, "limit", what, "memory.limit", &limit_set, &limit, err)) < 0 ||
-	    (ret = get_int(m, "reservation", what, "memory.reservation", &resv_set, &resv, err)) <
-		    0 ||
+	    (ret = get_int(m, "reservation", what, "memory.reservation", &resv_set, &resv, err)) < 0 ||
 	    (ret = get_int(m, "swap", what, "memory.swap", &swap_set, &swap, err)) < 0)
 		return ret;
 	if (limit < -1)
@@ -231,8 +229,7 @@ static int cpu(struct kc_cgroup_resources *r, const json_t *c, const char *what,
 	    (ret = get_uint(c, "burst", what, "cpu.burst", &burst, err)) < 0 ||
 	    (ret = get_int(c, "realtimeRuntime", what, "cpu.realtimeRuntime", &rt_set, &rt_runtime,
 			   err)) < 0 ||
-	    (ret = get_uint(c, "realtimePeriod", what, "cpu.realtimePeriod", &rt_period, err)) <
-		    0 ||
+	    (ret = get_uint(c, "realtimePeriod", what, "cpu.realtimePeriod", &rt_period, err)) < 0 ||
 	    (ret = get_int(c, "idle", what, "cpu.idle", &idle_set, &idle, err)) < 0 ||
 	    (ret = get_string(c, "cpus", what, "cpu.cpus", &cpus, err)) < 0 ||
 	    (ret = get_string(c, "mems", what, "cpu.mems", &mems, err)) < 0)
@@ -290,8 +287,8 @@ static int pids(struct kc_cgroup_resources *r, const json_t *p, const char *what
 	if (ret < 0)
 		return ret;
 	if (set)
-		add(r, "pids.max", limit > 0 ? kc_xasprintf("%lld", (long long)limit)
-					     : kc_xstrdup("max"));
+		add(r, "pids.max",
+		    limit > 0 ? kc_xasprintf("%lld", (long long)limit) : kc_xstrdup("max"));
 	return 0;
 }
 
@@ -354,7 +351,8 @@ static int block_io(struct kc_cgroup_resources *r, const json_t *b, const char *
 	list = json_object_get(b, "weightDevice");
 	if (list && !json_is_null(list) && !json_is_array(list))
 		return bad(err, what, "blockIO.weightDevice", "must be an array");
-	json_array_foreach(list, i, d) {
+	json_array_foreach(list, i, d)
+	{
 		int64_t major, minor, w;
 		struct write *wr;
 
@@ -378,7 +376,8 @@ static int block_io(struct kc_cgroup_resources *r, const json_t *b, const char *
 		list = json_object_get(b, throttles[t].key);
 		if (list && !json_is_null(list) && !json_is_array(list))
 			return bad(err, what, field, "must be an array");
-		json_array_foreach(list, i, d) {
+		json_array_foreach(list, i, d)
+		{
 			int64_t major, minor, rate;
 
 			if ((ret = device(d, what, field, &major, &minor, err)) < 0 ||
@@ -412,7 +411,8 @@ static int hugetlb(struct kc_cgroup_resources *r, const json_t *list, const char
 
 	if (!json_is_array(list))
 		return bad(err, what, "hugepageLimits", "must be an array");
-	json_array_foreach(list, i, h) {
+	json_array_foreach(list, i, h)
+	{
 		const char *size;
 		cleanup_free char *file = NULL;
 		int64_t limit;
@@ -445,13 +445,13 @@ static const char *const reserved[] = {
 	"cgroup.procs", "cgroup.threads", "cgroup.kill", "cgroup.freeze", "cgroup.subtree_control",
 };
 
-static int unified(struct kc_cgroup_resources *r, const json_t *u, const char *what,
-		   kc_error_t *err)
+static int unified(struct kc_cgroup_resources *r, const json_t *u, const char *what, kc_error_t *err)
 {
 	const char *key;
 	const json_t *v;
 
-	json_object_foreach((json_t *)u, key, v) {
+	json_object_foreach((json_t *)u, key, v)
+	{
 		const char *dot = strchr(key, '.');
 
 		if (!key[0] || strchr(key, '/') || strstr(key, "..") || !dot || dot == key ||
@@ -472,8 +472,8 @@ static int unified(struct kc_cgroup_resources *r, const json_t *u, const char *w
 	return 0;
 }
 
-int kc_cgroup_resources_parse(const json_t *res, const char *what,
-			      struct kc_cgroup_resources **out, kc_error_t *err)
+int kc_cgroup_resources_parse(const json_t *res, const char *what, struct kc_cgroup_resources **out,
+			      kc_error_t *err)
 {
 	struct kc_cgroup_resources *r = kc_xzalloc(sizeof(*r));
 	const json_t *o, *h;

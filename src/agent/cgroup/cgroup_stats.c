@@ -81,13 +81,14 @@ static int cpu_stats(struct kc_cgroup *cg, Grpc__CgroupStats *s, kc_error_t *err
 	*s->cpu_stats->throttling_data = td_init;
 	s->cpu_stats->cpu_usage->total_usage = usage * 1000;
 	s->cpu_stats->cpu_usage->usage_in_usermode = key_or_zero(cg, "cpu.stat", "user_usec") * 1000;
-	s->cpu_stats->cpu_usage->usage_in_kernelmode =
-		key_or_zero(cg, "cpu.stat", "system_usec") * 1000;
+	s->cpu_stats->cpu_usage->usage_in_kernelmode = key_or_zero(cg, "cpu.stat", "system_usec") *
+						       1000;
 	s->cpu_stats->throttling_data->periods = key_or_zero(cg, "cpu.stat", "nr_periods");
-	s->cpu_stats->throttling_data->throttled_periods =
-		key_or_zero(cg, "cpu.stat", "nr_throttled");
-	s->cpu_stats->throttling_data->throttled_time =
-		key_or_zero(cg, "cpu.stat", "throttled_usec") * 1000;
+	s->cpu_stats->throttling_data->throttled_periods = key_or_zero(cg, "cpu.stat",
+								       "nr_throttled");
+	s->cpu_stats->throttling_data->throttled_time = key_or_zero(cg, "cpu.stat",
+								    "throttled_usec") *
+							1000;
 	return 0;
 }
 
@@ -271,8 +272,8 @@ static void hugetlb_stats(struct kc_cgroup *cg, Grpc__CgroupStats *s)
 		*e->value = h_init;
 		e->value->usage = value_or_zero(cg, cur);
 		e->value->failcnt = key_or_zero(cg, events, "max");
-		s->hugetlb_stats =
-			kc_xrealloc(s->hugetlb_stats, (s->n_hugetlb_stats + 1) * sizeof(e));
+		s->hugetlb_stats = kc_xrealloc(s->hugetlb_stats,
+					       (s->n_hugetlb_stats + 1) * sizeof(e));
 		s->hugetlb_stats[s->n_hugetlb_stats++] = e;
 	}
 	closedir(d);

@@ -102,10 +102,11 @@ int kc_agent_proc_signal(struct kc_agent_proc *p, int sig, kc_error_t *err)
 	 * would have obeyed (a process that has not installed its handler
 	 * yet, or never does) is sent as SIGKILL instead, as Kata's agent
 	 * does.  A process that ignores SIGTERM on purpose keeps ignoring it. */
-	if (sig == SIGTERM && p->container && p == &p->container->init &&
-	    p->container->own_pidns && signal_at_default(p->pid, SIGTERM)) {
+	if (sig == SIGTERM && p->container && p == &p->container->init && p->container->own_pidns &&
+	    signal_at_default(p->pid, SIGTERM)) {
 		kc_info("container %s: SIGTERM to its init, which has no handler for it, "
-			"sent as SIGKILL", p->container->id);
+			"sent as SIGKILL",
+			p->container->id);
 		sig = SIGKILL;
 	}
 	if (p->pidfd >= 0)
@@ -143,7 +144,9 @@ static int send_fd(int fd, char kind, int passed)
 		struct cmsghdr align;
 	} u;
 	struct iovec iov = { .iov_base = &kind, .iov_len = 1 };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+	struct msghdr mh = { .msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = u.buf,
 			     .msg_controllen = sizeof(u.buf) };
 	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
 
@@ -169,7 +172,9 @@ static int recv_msg_fd(int fd, char *msg, int *passed)
 	} u;
 	char buf[1024];
 	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+	struct msghdr mh = { .msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = u.buf,
 			     .msg_controllen = sizeof(u.buf) };
 	ssize_t n;
 	int got = -1;
@@ -343,8 +348,7 @@ int kc_proc_exec(const struct kc_oci_process *p, kc_error_t *err)
 }
 
 /* Identity, seccomp and cwd, then exec: the common end of init and exec. */
-static int finalize(const struct kc_oci_process *p, const struct kc_oci_seccomp *sc,
-		    kc_error_t *err)
+static int finalize(const struct kc_oci_process *p, const struct kc_oci_seccomp *sc, kc_error_t *err)
 {
 	int ret;
 
@@ -381,8 +385,7 @@ static pid_t clone3_pidfd(uint64_t flags, int cgroup_fd, int *pidfd)
 	return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
 }
 
-pid_t kc_agent_clone_in(int pidns_fd, uint64_t flags, int cgroup_fd, int *pidfd,
-			kc_error_t *err)
+pid_t kc_agent_clone_in(int pidns_fd, uint64_t flags, int cgroup_fd, int *pidfd, kc_error_t *err)
 {
 	cleanup_close int own = -1;
 	pid_t pid;
@@ -571,8 +574,8 @@ static int check_sysctls(const struct kc_agent_container *c, kc_error_t *err)
 
 /* podns: a pidfd of the sandbox container, whose namespaces of
  * pod_flags (ipc, uts) the container shares. */
-static __attribute__((noreturn)) void init_child(struct kc_agent_container *c, int sync,
-						 int podns, uint64_t pod_flags)
+static __attribute__((noreturn)) void init_child(struct kc_agent_container *c, int sync, int podns,
+						 uint64_t pod_flags)
 {
 	const struct kc_oci_spec *s = c->spec;
 	const struct kc_oci_process *p = s->process;
@@ -627,8 +630,8 @@ static __attribute__((noreturn)) void init_child(struct kc_agent_container *c, i
 			child_die(sync, &err);
 		}
 	}
-	if (write_oom_score_adj(p, &err) < 0 ||
-	    kc_proc_apply_rlimits(p, &err) < 0 || child_tty(p, sync, &err) < 0)
+	if (write_oom_score_adj(p, &err) < 0 || kc_proc_apply_rlimits(p, &err) < 0 ||
+	    child_tty(p, sync, &err) < 0)
 		child_die(sync, &err);
 	send_msg(sync, 'R', NULL);
 	if (child_wait(sync, 'S', &err) < 0)
@@ -874,13 +877,15 @@ int kc_agent_container_create(struct kc_agent_container *c, uint64_t sandbox_ns,
 		return ret;
 	c->userns = (flags & CLONE_NEWUSER) != 0;
 	if (c->userns && (!l->n_uid_mappings || !l->n_gid_mappings))
-		return kc_error_set(err, EINVAL,
-				    "linux.uidMappings and gidMappings: needed with a user namespace");
+		return kc_error_set(
+			err, EINVAL,
+			"linux.uidMappings and gidMappings: needed with a user namespace");
 	/* The sandbox's namespaces stand in for the spec's of their type. */
 	flags &= ~sandbox_ns;
 	if (sandbox_ns & (CLONE_NEWIPC | CLONE_NEWUTS)) {
 		podns = infra_pidfd(c->agent,
-				    sandbox_ns & CLONE_NEWIPC ? "sandbox_ipcns" : "sandbox_utsns", err);
+				    sandbox_ns & CLONE_NEWIPC ? "sandbox_ipcns" : "sandbox_utsns",
+				    err);
 		if (podns < 0)
 			return podns;
 	}
@@ -979,8 +984,7 @@ static void start_on_sync(struct kc_loop_watch *w, int fd, uint32_t events, void
 		step_finish(c, NULL);
 }
 
-int kc_agent_container_start(struct kc_agent_container *c, kc_agent_step_fn done,
-			     kc_error_t *err)
+int kc_agent_container_start(struct kc_agent_container *c, kc_agent_step_fn done, kc_error_t *err)
 {
 	int ret;
 
@@ -997,8 +1001,7 @@ int kc_agent_container_start(struct kc_agent_container *c, kc_agent_step_fn done
 	if (ret < 0) {
 		kc_loop_watch_remove(c->sync_watch);
 		c->sync_watch = NULL;
-		return kc_error_set(err, -ret, "the init process of container `%s` is gone",
-				    c->id);
+		return kc_error_set(err, -ret, "the init process of container `%s` is gone", c->id);
 	}
 	c->step_done = done;
 	return 0;
@@ -1093,8 +1096,7 @@ static void exec_inherit(const struct kc_agent_container *c, struct kc_oci_proce
 	}
 }
 
-int kc_agent_exec_spawn(struct kc_agent_container *c, struct kc_agent_proc *p,
-			kc_error_t *err)
+int kc_agent_exec_spawn(struct kc_agent_container *c, struct kc_agent_proc *p, kc_error_t *err)
 {
 	cleanup_free char *root = kc_xasprintf("/proc/%d/root", (int)c->init.pid);
 	cleanup_free char *nspath = kc_xasprintf("/proc/%d/ns/pid", (int)c->init.pid);
@@ -1109,8 +1111,8 @@ int kc_agent_exec_spawn(struct kc_agent_container *c, struct kc_agent_proc *p,
 	rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	pidns = open(nspath, O_RDONLY | O_CLOEXEC);
 	if (rootfd < 0 || pidns < 0)
-		return kc_error_set(err, errno, "open %s of container `%s`", rootfd < 0 ? root : nspath,
-				    c->id);
+		return kc_error_set(err, errno, "open %s of container `%s`",
+				    rootfd < 0 ? root : nspath, c->id);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return kc_error_set(err, errno, "socketpair");
 	pid = kc_agent_clone_in(pidns, 0, kc_agent_cgroup_fd(c), &pidfd, err);
@@ -1152,4 +1154,3 @@ fail:
 	close(sv[0]);
 	return ret;
 }
-

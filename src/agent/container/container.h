@@ -24,8 +24,7 @@
  * rootfs on itself, mounts the spec's mounts and creates the devices.
  * A mount destination with ".." or that resolves outside the rootfs
  * (through a symlink) is refused naming the destination. */
-int kc_rootfs_prepare(const struct kc_oci_spec *s, const char *root, bool userns,
-		      kc_error_t *err);
+int kc_rootfs_prepare(const struct kc_oci_spec *s, const char *root, bool userns, kc_error_t *err);
 /* pivot_root into root (MS_MOVE + chroot on an initramfs), then masked and
  * readonly paths, the readonly root and rootfsPropagation. */
 int kc_rootfs_enter(const struct kc_oci_spec *s, const char *root, kc_error_t *err);
@@ -100,8 +99,7 @@ int kc_hooks_add_guest(struct kc_oci_spec *s, const char *dir, kc_error_t *err);
 /* Clones a child (with a pidfd) in the pid namespace of pidns_fd (-1: the
  * agent's own) and the cgroup of the directory cgroup_fd (-1: the agent's)
  * with the clone flags; 0 in the child. */
-pid_t kc_agent_clone_in(int pidns_fd, uint64_t flags, int cgroup_fd, int *pidfd,
-			kc_error_t *err);
+pid_t kc_agent_clone_in(int pidns_fd, uint64_t flags, int cgroup_fd, int *pidfd, kc_error_t *err);
 /* In a child: closes every fd from 3 up but those in keep (ascending). */
 void kc_agent_close_all_but(const int *keep, size_t n);
 

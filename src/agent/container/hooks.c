@@ -41,8 +41,7 @@ char *kc_hook_state(const struct kc_agent_container *c, const char *status, pid_
 	json_t *ann = json_object();
 	const struct kc_oci_spec *s = c->spec;
 
-	json_object_set_new(j, "ociVersion",
-			    json_string(s->oci_version ? s->oci_version : "1.0.2"));
+	json_object_set_new(j, "ociVersion", json_string(s->oci_version ? s->oci_version : "1.0.2"));
 	json_object_set_new(j, "id", json_string(c->id));
 	json_object_set_new(j, "status", json_string(status));
 	if (pid > 0)
@@ -126,8 +125,8 @@ static int run_one(const struct kc_oci_hook *h, const char *kind, size_t idx, co
 	while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR)
 		;
 	fcntl(rd, F_SETFL, O_NONBLOCK);
-	for (ssize_t n; mlen < sizeof(msg) - 1 &&
-			(n = read(rd, msg + mlen, sizeof(msg) - 1 - mlen)) > 0;)
+	for (ssize_t n;
+	     mlen < sizeof(msg) - 1 && (n = read(rd, msg + mlen, sizeof(msg) - 1 - mlen)) > 0;)
 		mlen += (size_t)n;
 	while (mlen && (msg[mlen - 1] == '\n' || msg[mlen - 1] == ' '))
 		mlen--;
@@ -365,8 +364,8 @@ static int spawn(struct kc_hook_run *r, kc_error_t *err)
 	if (pid < 0) {
 		close(in[1]);
 		close(errp[0]);
-		return kc_error_wrap(err, "hook %s[%zu] `%s`", kc_oci_hook_kind_name(r->kinds[r->ki]),
-				     r->i, h->path);
+		return kc_error_wrap(err, "hook %s[%zu] `%s`",
+				     kc_oci_hook_kind_name(r->kinds[r->ki]), r->i, h->path);
 	}
 	r->pid = pid;
 	r->exited = r->timed_out = false;
@@ -380,8 +379,7 @@ static int spawn(struct kc_hook_run *r, kc_error_t *err)
 	kc_loop_timer_start(r->agent->loop, &r->timer,
 			    kc_monotonic_ns() + (uint64_t)hook_timeout_s(h) * 1000000000ull);
 	/* Without a watch the loop cannot follow it: killed, and it fails. */
-	if (kc_loop_watch_fd(r->agent->loop, r->pidfd, EPOLLIN, on_pidfd, r, &r->pid_watch,
-			     err) < 0 ||
+	if (kc_loop_watch_fd(r->agent->loop, r->pidfd, EPOLLIN, on_pidfd, r, &r->pid_watch, err) < 0 ||
 	    kc_loop_watch_fd(r->agent->loop, r->in_fd, EPOLLOUT, on_in, r, &r->in_watch, err) < 0 ||
 	    kc_loop_watch_fd(r->agent->loop, r->err_fd, EPOLLIN, on_err, r, &r->err_watch, err) < 0) {
 		siginfo_t si;
@@ -580,8 +578,9 @@ int kc_hooks_add_guest(struct kc_oci_spec *s, const char *dir, kc_error_t *err)
 			qsort(names, n, sizeof(char *), cmp_str);
 		/* After the spec's own hooks of the kind, as Kata adds them;
 		 * run as `path kind`. */
-		s->hooks[kinds[k]] = kc_xrealloc(s->hooks[kinds[k]], (s->n_hooks[kinds[k]] + n + 1) *
-									     sizeof(struct kc_oci_hook));
+		s->hooks[kinds[k]] = kc_xrealloc(s->hooks[kinds[k]],
+						 (s->n_hooks[kinds[k]] + n + 1) *
+							 sizeof(struct kc_oci_hook));
 		for (size_t i = 0; i < n; i++) {
 			struct kc_oci_hook *h = &s->hooks[kinds[k]][s->n_hooks[kinds[k]]++];
 

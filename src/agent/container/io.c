@@ -120,7 +120,8 @@ static void stream_serve(struct kc_agent_stream *s)
 				if (n < 0 && !(s->is_tty && errno == EIO) &&
 				    !(s->is_socket && errno == ECONNRESET))
 					kc_warn("reading %s: %s",
-						s->is_socket ? "a forwarded connection" : "process output",
+						s->is_socket ? "a forwarded connection"
+							     : "process output",
 						strerror(errno));
 				s->eof = true;
 				stream_close(s);
@@ -161,8 +162,7 @@ void kc_agent_stream_release(struct kc_agent_stream *s, int code, const char *ms
 
 /* ---- processes ---- */
 
-void kc_agent_proc_init(struct kc_agent *a, struct kc_agent_container *c,
-			struct kc_agent_proc *p)
+void kc_agent_proc_init(struct kc_agent *a, struct kc_agent_container *c, struct kc_agent_proc *p)
 {
 	p->container = c;
 	p->pidfd = -1;

@@ -23,8 +23,7 @@ struct kc_agent_waiter *kc_agent_waiter_add(struct kc_agent_waiter **list,
 void kc_agent_waiters_fail_all(struct kc_agent_waiter **list, int code, const char *msg);
 
 /* Sets up p's fields (no fds). */
-void kc_agent_proc_init(struct kc_agent *a, struct kc_agent_container *c,
-			struct kc_agent_proc *p);
+void kc_agent_proc_init(struct kc_agent *a, struct kc_agent_container *c, struct kc_agent_proc *p);
 /* Pipes for stdin/stdout/stderr; with p->spec->terminal, nothing yet:
  * the child sends the pty (kc_agent_proc_set_tty). */
 int kc_agent_proc_stdio(struct kc_agent_proc *p, kc_error_t *err);

@@ -86,7 +86,8 @@ static int open_dest(int rootfd, const char *dest, bool dir, kc_error_t *err)
 			int r;
 
 			if (last && !dir) {
-				r = openat(parent, p, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW,
+				r = openat(parent, p,
+					   O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW,
 					   0644);
 				if (r >= 0)
 					close(r);
@@ -94,8 +95,8 @@ static int open_dest(int rootfd, const char *dest, bool dir, kc_error_t *err)
 				r = mkdirat(parent, p, 0755);
 			}
 			if (r < 0 && errno != EEXIST)
-				return kc_error_set(err, errno, "create `%s` in the rootfs for `%s`", rel,
-						    dest);
+				return kc_error_set(err, errno,
+						    "create `%s` in the rootfs for `%s`", rel, dest);
 			fd = openat2_beneath(rootfd, rel);
 		}
 		if (fd < 0) {
@@ -243,8 +244,8 @@ static int make_devices(const struct kc_oci_spec *s, int rootfd, bool userns, kc
 		const char *path;
 		unsigned major, minor;
 	} defaults[] = {
-		{ "/dev/null", 1, 3 },	  { "/dev/zero", 1, 5 },    { "/dev/full", 1, 7 },
-		{ "/dev/random", 1, 8 },  { "/dev/urandom", 1, 9 }, { "/dev/tty", 5, 0 },
+		{ "/dev/null", 1, 3 },	 { "/dev/zero", 1, 5 },	   { "/dev/full", 1, 7 },
+		{ "/dev/random", 1, 8 }, { "/dev/urandom", 1, 9 }, { "/dev/tty", 5, 0 },
 	};
 	static const struct {
 		const char *path, *target;
@@ -288,8 +289,7 @@ spec_devices:
 	return 0;
 }
 
-int kc_rootfs_prepare(const struct kc_oci_spec *s, const char *root, bool userns,
-		      kc_error_t *err)
+int kc_rootfs_prepare(const struct kc_oci_spec *s, const char *root, bool userns, kc_error_t *err)
 {
 	unsigned long prop = MS_SLAVE | MS_REC;
 	cleanup_close int rootfd = -1;
@@ -342,8 +342,9 @@ static int open_in_root(int rootfd, const char *p, uint64_t resolve)
 /* Clones the mount (tree) at `from` onto `to`, both fds. */
 static int bind_fd(int from, int to, bool recursive, bool readonly)
 {
-	cleanup_close int tree = open_tree(from, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
-						     AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0));
+	cleanup_close int tree = open_tree(from, "",
+					   OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH |
+						   (recursive ? AT_RECURSIVE : 0));
 	struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY };
 
 	if (tree < 0)
@@ -363,7 +364,7 @@ static int bind_fd(int from, int to, bool recursive, bool readonly)
 static int open_dev_null(int rootfd, kc_error_t *err)
 {
 	cleanup_close int fd = open_in_root(rootfd, "/dev/null",
-					   RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS);
+					    RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS);
 	struct stat st;
 
 	if (fd < 0 && errno == ELOOP)
@@ -485,8 +486,7 @@ int kc_rootfs_enter(const struct kc_oci_spec *s, const char *root, kc_error_t *e
 		if (mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | keep, NULL) < 0)
 			return kc_error_set(err, errno, "remount the rootfs read-only");
 	}
-	if (s->lnx.rootfs_propagation &&
-	    mount(NULL, "/", NULL, s->lnx.rootfs_propagation, NULL) < 0)
+	if (s->lnx.rootfs_propagation && mount(NULL, "/", NULL, s->lnx.rootfs_propagation, NULL) < 0)
 		return kc_error_set(err, errno, "set rootfsPropagation");
 	return 0;
 }

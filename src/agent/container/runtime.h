@@ -27,8 +27,7 @@ int kc_agent_container_create(struct kc_agent_container *c, uint64_t sandbox_ns,
  * err an exec failure (a poststart hook's failure is only logged, as
  * the OCI spec says).  Returns negative (done not called) when the
  * start cannot begin. */
-int kc_agent_container_start(struct kc_agent_container *c, kc_agent_step_fn done,
-			     kc_error_t *err);
+int kc_agent_container_start(struct kc_agent_container *c, kc_agent_step_fn done, kc_error_t *err);
 /* Starts the poststop hooks once, on the loop; done(c, NULL) when they
  * ran (failures are logged: the container is gone).  False when there is
  * nothing to run (done is not called). */
@@ -42,8 +41,7 @@ void kc_agent_container_abort(struct kc_agent_container *c);
  * container's process's, as with runc.  On failure no
  * child is left: one cloned is killed and reaped before this returns,
  * and the caller frees p with everything it holds. */
-int kc_agent_exec_spawn(struct kc_agent_container *c, struct kc_agent_proc *p,
-			kc_error_t *err);
+int kc_agent_exec_spawn(struct kc_agent_container *c, struct kc_agent_proc *p, kc_error_t *err);
 /* Sends sig to every process of the container (its pid namespace's, or
  * the known ones in a shared one).  Returns how many got it. */
 int kc_agent_container_signal_all(struct kc_agent_container *c, int sig, kc_error_t *err);

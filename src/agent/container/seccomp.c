@@ -38,17 +38,20 @@ static uint32_t action(enum kc_oci_seccomp_action a, bool has_errno, uint32_t er
 static enum scmp_compare op(enum kc_oci_seccomp_op o)
 {
 	static const enum scmp_compare ops[] = {
-		[KC_OCI_SCMP_CMP_NE] = SCMP_CMP_NE, [KC_OCI_SCMP_CMP_LT] = SCMP_CMP_LT,
-		[KC_OCI_SCMP_CMP_LE] = SCMP_CMP_LE, [KC_OCI_SCMP_CMP_EQ] = SCMP_CMP_EQ,
-		[KC_OCI_SCMP_CMP_GE] = SCMP_CMP_GE, [KC_OCI_SCMP_CMP_GT] = SCMP_CMP_GT,
+		[KC_OCI_SCMP_CMP_NE] = SCMP_CMP_NE,
+		[KC_OCI_SCMP_CMP_LT] = SCMP_CMP_LT,
+		[KC_OCI_SCMP_CMP_LE] = SCMP_CMP_LE,
+		[KC_OCI_SCMP_CMP_EQ] = SCMP_CMP_EQ,
+		[KC_OCI_SCMP_CMP_GE] = SCMP_CMP_GE,
+		[KC_OCI_SCMP_CMP_GT] = SCMP_CMP_GT,
 		[KC_OCI_SCMP_CMP_MASKED_EQ] = SCMP_CMP_MASKED_EQ,
 	};
 
 	return ops[o];
 }
 
-static int add_rule(scmp_filter_ctx ctx, const struct kc_oci_seccomp_rule *r, uint32_t act,
-		    int nr, size_t ri, size_t k, kc_error_t *err)
+static int add_rule(scmp_filter_ctx ctx, const struct kc_oci_seccomp_rule *r, uint32_t act, int nr,
+		    size_t ri, size_t k, kc_error_t *err)
 {
 	struct scmp_arg_cmp cmp[6];
 	bool repeated = false;
@@ -91,8 +94,9 @@ static int build(const struct kc_oci_seccomp *s, scmp_filter_ctx *out, kc_error_
 	int ret = 0;
 
 	if (!ctx)
-		return kc_error_set(err, EINVAL, "linux.seccomp.defaultAction: refused by "
-						 "libseccomp");
+		return kc_error_set(err, EINVAL,
+				    "linux.seccomp.defaultAction: refused by "
+				    "libseccomp");
 	for (size_t i = 0; s->architectures[i]; i++) {
 		cleanup_free char *lower = kc_xstrdup(s->architectures[i] + strlen("SCMP_ARCH_"));
 		uint32_t arch;

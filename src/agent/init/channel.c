@@ -52,8 +52,7 @@ int kc_agent_channel_wait_serial(const char *ports_dir, const char *name, uint64
 			    name, ports_dir, (unsigned long long)(wait_ns / 1000000));
 }
 
-int kc_agent_channel_choose(const char *ports_dir, uint64_t wait_ns, char **uri,
-			    kc_error_t *err)
+int kc_agent_channel_choose(const char *ports_dir, uint64_t wait_ns, char **uri, kc_error_t *err)
 {
 	cleanup_free char *dev = NULL;
 	uint32_t cid;

@@ -34,7 +34,6 @@ int kc_agent_channel_wait_serial(const char *ports_dir, const char *name, uint64
  * the module has loaded, so the port shows up a little later).  *uri gets
  * the listen URI; the choice is logged.
  */
-int kc_agent_channel_choose(const char *ports_dir, uint64_t wait_ns, char **uri,
-			    kc_error_t *err);
+int kc_agent_channel_choose(const char *ports_dir, uint64_t wait_ns, char **uri, kc_error_t *err);
 
 #endif

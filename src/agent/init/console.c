@@ -39,8 +39,8 @@
  * edge-triggered, and each event reads and writes until EAGAIN.
  */
 enum state {
-	ST_IDLE,     /* no session: waiting for an OPEN */
-	ST_RUNNING,  /* a shell runs */
+	ST_IDLE, /* no session: waiting for an OPEN */
+	ST_RUNNING, /* a shell runs */
 };
 
 struct stream {
@@ -57,7 +57,7 @@ struct kc_agent_console {
 	struct kc_loop_timer timer;
 	struct kc_loop_timer hup_timer;
 	struct kc_loop_defer resume; /* reading the port again, after backpressure */
-	bool read_stalled;           /* stopped reading the port: to_child is full */
+	bool read_stalled; /* stopped reading the port: to_child is full */
 	bool missing_logged;
 	enum state state;
 	struct kc_console_buf in, out; /* from the host, to the host */
@@ -221,7 +221,8 @@ static int spawn(struct kc_agent_console *c, const struct kc_console_msg *m, kc_
 	pid_t pid;
 
 	if (!shell)
-		return kc_error_set(err, ENOENT, "the guest has no shell (/bin/sh, /bin/busybox): "
+		return kc_error_set(err, ENOENT,
+				    "the guest has no shell (/bin/sh, /bin/busybox): "
 				    "boot it with the debug console's initrd "
 				    "(debug_console_enabled = true)");
 	if (m->len > 5)
@@ -270,9 +271,8 @@ static int spawn(struct kc_agent_console *c, const struct kc_console_msg *m, kc_
 	    kc_loop_watch_fd(c->loop, c->child_in.fd, 0, stream_event, c, &c->child_in.w, err) < 0 ||
 	    kc_loop_watch_fd(c->loop, c->child_out.fd, EPOLLIN, stream_event, c, &c->child_out.w,
 			     err) < 0 ||
-	    (c->child_err.fd >= 0 &&
-	     kc_loop_watch_fd(c->loop, c->child_err.fd, EPOLLIN, stream_event, c, &c->child_err.w,
-			      err) < 0)) {
+	    (c->child_err.fd >= 0 && kc_loop_watch_fd(c->loop, c->child_err.fd, EPOLLIN,
+						      stream_event, c, &c->child_err.w, err) < 0)) {
 		if (!(err && *err))
 			kc_error_set(err, errno, "dup the pty");
 		end_session(c);

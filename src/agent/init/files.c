@@ -40,8 +40,7 @@ static int check_run_path(const char *path, const char **rel, kc_error_t *err)
 	if (strcmp(clean, path) != 0)
 		return kc_error_set(err, EINVAL, "path `%s` is not canonical (`%s`)", path, clean);
 	if (strncmp(path, KC_AGENT_RUN_DIR, plen) != 0 || (path[plen] != '/' && path[plen]))
-		return kc_error_set(err, EPERM, "path `%s` is not below %s", path,
-				    KC_AGENT_RUN_DIR);
+		return kc_error_set(err, EPERM, "path `%s` is not below %s", path, KC_AGENT_RUN_DIR);
 	*rel = path[plen] ? path + plen + 1 : "";
 	return 0;
 }
@@ -57,8 +56,8 @@ static int open_root(const struct kc_agent *a, kc_error_t *err)
 	return fd;
 }
 
-int kc_agent_open_run_path(const struct kc_agent *a, const char *path, int flags,
-			   const char **rel, kc_error_t *err)
+int kc_agent_open_run_path(const struct kc_agent *a, const char *path, int flags, const char **rel,
+			   kc_error_t *err)
 {
 	cleanup_close int root = -1;
 	const char *r = "";
@@ -196,8 +195,8 @@ static int copy_chunk(int dir, const struct copy_req *r, const char *tmp, kc_err
 		return kc_error_set(err, EINVAL, "`%s` is not a regular file", tmp);
 	if (r->offset > (uint64_t)st.st_size)
 		return kc_error_set(err, ERANGE,
-				    "copy `%s`: offset %llu is past the %lld bytes received", r->path,
-				    (unsigned long long)r->offset, (long long)st.st_size);
+				    "copy `%s`: offset %llu is past the %lld bytes received",
+				    r->path, (unsigned long long)r->offset, (long long)st.st_size);
 	while (done < r->len) {
 		ssize_t n = pwrite(fd, r->data + done, r->len - done, (off_t)(r->offset + done));
 
@@ -207,7 +206,8 @@ static int copy_chunk(int dir, const struct copy_req *r, const char *tmp, kc_err
 			return kc_error_set(err, n < 0 ? errno : EIO, "write `%s`", r->path);
 		done += (size_t)n;
 	}
-	if (r->offset + r->len < (uint64_t)st.st_size && ftruncate(fd, (off_t)(r->offset + r->len)) < 0)
+	if (r->offset + r->len < (uint64_t)st.st_size &&
+	    ftruncate(fd, (off_t)(r->offset + r->len)) < 0)
 		return kc_error_set(err, errno, "truncate `%s`", tmp);
 	if (r->offset + r->len < r->size)
 		return 0;
@@ -238,7 +238,8 @@ static int copy_file(struct kc_agent *a, const Grpc__CopyFileRequest *req, kc_er
 		return kc_error_set(err, EINVAL, "copy `%s`: negative file_size %lld or offset %lld",
 				    req->path, (long long)req->file_size, (long long)req->offset);
 	if ((uint64_t)req->file_size > KC_AGENT_COPY_FILE_MAX)
-		return kc_error_set(err, E2BIG, "copy `%s`: file_size %lld is over the %llu MiB limit",
+		return kc_error_set(err, E2BIG,
+				    "copy `%s`: file_size %lld is over the %llu MiB limit",
 				    req->path, (long long)req->file_size,
 				    KC_AGENT_COPY_FILE_MAX >> 20);
 	r.size = (uint64_t)req->file_size;
@@ -250,13 +251,15 @@ static int copy_file(struct kc_agent *a, const Grpc__CopyFileRequest *req, kc_er
 	r.dir_perm = req->dir_mode & 07777;
 	if (r.type == S_IFREG || r.type == 0) {
 		if (r.offset > r.size || r.len > r.size - r.offset)
-			return kc_error_set(err, ERANGE,
-					    "copy `%s`: %zu bytes at offset %llu go past file_size %llu",
-					    req->path, r.len, (unsigned long long)r.offset,
-					    (unsigned long long)r.size);
+			return kc_error_set(
+				err, ERANGE,
+				"copy `%s`: %zu bytes at offset %llu go past file_size %llu",
+				req->path, r.len, (unsigned long long)r.offset,
+				(unsigned long long)r.size);
 	} else if (r.type != S_IFDIR && r.type != S_IFLNK) {
-		return kc_error_set(err, EINVAL, "copy `%s`: file_mode %#o is not a file, directory "
-						 "or symlink",
+		return kc_error_set(err, EINVAL,
+				    "copy `%s`: file_mode %#o is not a file, directory "
+				    "or symlink",
 				    req->path, req->file_mode);
 	}
 	if (check_owner(req->uid, "uid", err) < 0 || check_owner(req->gid, "gid", err) < 0)
@@ -296,8 +299,7 @@ void kc_agent_h_copy_file(struct kc_ttrpc_call *call, const ProtobufCMessage *m,
 
 /* ---- GetVolumeStats ---- */
 
-void kc_agent_h_get_volume_stats(struct kc_ttrpc_call *call, const ProtobufCMessage *m,
-				 void *data)
+void kc_agent_h_get_volume_stats(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data)
 {
 	const Grpc__VolumeStatsRequest *req = (const void *)m;
 	Grpc__VolumeStatsResponse resp = GRPC__VOLUME_STATS_RESPONSE__INIT;

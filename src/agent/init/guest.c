@@ -26,7 +26,7 @@
 static const char *const storage_handlers[] = { NULL };
 static const char *const device_handlers[] = { NULL };
 static const char *const features[] = { "network", "copy-file", "port-forward", "watchable-bind",
-					 NULL };
+					NULL };
 
 static char *sysfs_path(const struct kc_agent *a, const char *rel)
 {
@@ -93,8 +93,7 @@ static char **strv_dup(const char *const *v, size_t *n)
 	return out;
 }
 
-void kc_agent_h_get_guest_details(struct kc_ttrpc_call *call, const ProtobufCMessage *m,
-				  void *data)
+void kc_agent_h_get_guest_details(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data)
 {
 	const Grpc__GuestDetailsRequest *req = (const void *)m;
 	struct kc_agent *a = data;
@@ -163,8 +162,7 @@ void kc_agent_h_set_guest_date_time(struct kc_ttrpc_call *call, const ProtobufCM
 
 /* As Kata: the host's bytes are credited to the pool (RNDADDENTROPY) and
  * the CRNG reseeded from it. */
-void kc_agent_h_reseed_random_dev(struct kc_ttrpc_call *call, const ProtobufCMessage *m,
-				  void *data)
+void kc_agent_h_reseed_random_dev(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data)
 {
 	const Grpc__ReseedRandomDevRequest *req = (const void *)m;
 	cleanup_free struct rand_pool_info *info = NULL;
@@ -262,9 +260,8 @@ void kc_agent_h_online_cpu_mem(struct kc_ttrpc_call *call, const ProtobufCMessag
 				   "OnlineCPUMem: %u CPUs online, %u expected", cpus, req->nb_cpus);
 		return;
 	}
-	if (!req->cpu_only &&
-	    online_all(a, "devices/system/memory", "memory", "state", "offline", "online", &blocks,
-		       &err) < 0) {
+	if (!req->cpu_only && online_all(a, "devices/system/memory", "memory", "state", "offline",
+					 "online", &blocks, &err) < 0) {
 		/* A guest without memory hotplug has no memory blocks. */
 		if (kc_error_ret(&err) != -ENOENT) {
 			kc_error_wrap(&err, "OnlineCPUMem: memory");
@@ -392,8 +389,8 @@ static void label_value(FILE *f, const char *s)
 }
 
 /* name{[lname="lvalue",]item="item"} v */
-static void item(FILE *f, const char *name, const char *lname, const char *lvalue,
-		 const char *item, unsigned long long v)
+static void item(FILE *f, const char *name, const char *lname, const char *lvalue, const char *item,
+		 unsigned long long v)
 {
 	fprintf(f, "%s{", name);
 	if (lname) {
@@ -456,8 +453,8 @@ static void guest_vmstat(FILE *f)
 /* /proc/stat's cpu lines, in milliseconds as Kata's agent gives them. */
 static void guest_cpu_time(FILE *f)
 {
-	static const char *const items[] = { "user", "nice", "system", "idle", "iowait",
-					     "irq", "softirq", "steal", "guest", "guest_nice" };
+	static const char *const items[] = { "user", "nice",	"system", "idle",  "iowait",
+					     "irq",  "softirq", "steal",  "guest", "guest_nice" };
 	cleanup_free char *buf = NULL;
 	char *save = NULL;
 	size_t len;
@@ -496,10 +493,10 @@ static void guest_cpu_time(FILE *f)
 static void guest_netdev(FILE *f)
 {
 	static const char *const items[] = {
-		"recv_bytes", "recv_packets", "recv_errs", "recv_drop", "recv_fifo",
-		"recv_frame", "recv_compressed", "recv_multicast", "sent_bytes",
-		"sent_packets", "sent_errs", "sent_drop", "sent_fifo", "sent_colls",
-		"sent_carrier", "sent_compressed",
+		"recv_bytes", "recv_packets", "recv_errs",	 "recv_drop",
+		"recv_fifo",  "recv_frame",   "recv_compressed", "recv_multicast",
+		"sent_bytes", "sent_packets", "sent_errs",	 "sent_drop",
+		"sent_fifo",  "sent_colls",   "sent_carrier",	 "sent_compressed",
 	};
 	cleanup_free char *buf = NULL;
 	char *save = NULL;
@@ -514,10 +511,11 @@ static void guest_netdev(FILE *f)
 		char name[32];
 
 		if (++lineno <= 2 ||
-		    sscanf(line, " %31[^:]: %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu "
-			   "%llu %llu %llu %llu %llu", name, &v[0], &v[1], &v[2], &v[3], &v[4],
-			   &v[5], &v[6], &v[7], &v[8], &v[9], &v[10], &v[11], &v[12], &v[13],
-			   &v[14], &v[15]) != 17)
+		    sscanf(line,
+			   " %31[^:]: %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu "
+			   "%llu %llu %llu %llu %llu",
+			   name, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8],
+			   &v[9], &v[10], &v[11], &v[12], &v[13], &v[14], &v[15]) != 17)
 			continue;
 		for (size_t i = 0; i < KC_ARRAY_SIZE(items); i++)
 			item(f, "kata_guest_netdev_stat", "interface", name, items[i], v[i]);
@@ -528,10 +526,23 @@ static void guest_netdev(FILE *f)
 static void guest_diskstat(FILE *f)
 {
 	static const char *const items[] = {
-		"reads", "merged", "sectors_read", "time_reading", "writes", "writes_merged",
-		"sectors_written", "time_writing", "in_progress", "time_in_progress",
-		"weighted_time_in_progress", "discards", "discards_merged",
-		"sectors_discarded", "time_discarding", "flushes", "time_flushing",
+		"reads",
+		"merged",
+		"sectors_read",
+		"time_reading",
+		"writes",
+		"writes_merged",
+		"sectors_written",
+		"time_writing",
+		"in_progress",
+		"time_in_progress",
+		"weighted_time_in_progress",
+		"discards",
+		"discards_merged",
+		"sectors_discarded",
+		"time_discarding",
+		"flushes",
+		"time_flushing",
 	};
 	cleanup_free char *buf = NULL;
 	char *save = NULL;
@@ -544,10 +555,12 @@ static void guest_diskstat(FILE *f)
 		unsigned long long v[17] = { 0 };
 		unsigned major, minor;
 		char name[64];
-		int n = sscanf(line, "%u %u %63s %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu "
-			       "%llu %llu %llu %llu %llu %llu %llu", &major, &minor, name, &v[0],
-			       &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9],
-			       &v[10], &v[11], &v[12], &v[13], &v[14], &v[15], &v[16]);
+		int n = sscanf(line,
+			       "%u %u %63s %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu "
+			       "%llu %llu %llu %llu %llu %llu %llu",
+			       &major, &minor, name, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+			       &v[6], &v[7], &v[8], &v[9], &v[10], &v[11], &v[12], &v[13], &v[14],
+			       &v[15], &v[16]);
 
 		if (n < 14)
 			continue;
@@ -565,14 +578,22 @@ static void agent_proc(FILE *f, const char *status)
 		const char *key, *item;
 		unsigned long long unit;
 	} status_items[] = {
-		{ "VmPeak:", "vmpeak", 1024 }, { "VmSize:", "vmsize", 1024 },
-		{ "VmLck:", "vmlck", 1024 }, { "VmPin:", "vmpin", 1024 },
-		{ "VmHWM:", "vmhwm", 1024 }, { "VmRSS:", "vmrss", 1024 },
-		{ "RssAnon:", "rssanon", 1024 }, { "RssFile:", "rssfile", 1024 },
-		{ "RssShmem:", "rssshmem", 1024 }, { "VmData:", "vmdata", 1024 },
-		{ "VmStk:", "vmstk", 1024 }, { "VmExe:", "vmexe", 1024 },
-		{ "VmLib:", "vmlib", 1024 }, { "VmPTE:", "vmpte", 1024 },
-		{ "VmSwap:", "vmswap", 1024 }, { "HugetlbPages:", "hugetlbpages", 1024 },
+		{ "VmPeak:", "vmpeak", 1024 },
+		{ "VmSize:", "vmsize", 1024 },
+		{ "VmLck:", "vmlck", 1024 },
+		{ "VmPin:", "vmpin", 1024 },
+		{ "VmHWM:", "vmhwm", 1024 },
+		{ "VmRSS:", "vmrss", 1024 },
+		{ "RssAnon:", "rssanon", 1024 },
+		{ "RssFile:", "rssfile", 1024 },
+		{ "RssShmem:", "rssshmem", 1024 },
+		{ "VmData:", "vmdata", 1024 },
+		{ "VmStk:", "vmstk", 1024 },
+		{ "VmExe:", "vmexe", 1024 },
+		{ "VmLib:", "vmlib", 1024 },
+		{ "VmPTE:", "vmpte", 1024 },
+		{ "VmSwap:", "vmswap", 1024 },
+		{ "HugetlbPages:", "hugetlbpages", 1024 },
 		{ "\nvoluntary_ctxt_switches:", "voluntary_ctxt_switches", 1 },
 		{ "nonvoluntary_ctxt_switches:", "nonvoluntary_ctxt_switches", 1 },
 	};
@@ -604,9 +625,10 @@ static void agent_proc(FILE *f, const char *status)
 	}
 	if (kc_read_file("/proc/self/stat", 4096, &stat, &len, NULL) < 0 ||
 	    !(p = strrchr(stat, ')')) ||
-	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %lld %lld "
-		   "%*d %*d %*d %*d %*u %llu %llu", &utime, &stime, &cutime, &cstime, &vsize,
-		   &rss) != 6)
+	    sscanf(p + 2,
+		   "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %lld %lld "
+		   "%*d %*d %*d %*d %*u %llu %llu",
+		   &utime, &stime, &cutime, &cstime, &vsize, &rss) != 6)
 		return;
 	if (hz <= 0)
 		hz = 100;
@@ -617,8 +639,7 @@ static void agent_proc(FILE *f, const char *status)
 	fprintf(f, "kata_agent_proc_stat{item=\"cstime\"} %lld\n", cstime);
 	metric(f, "kata_agent_total_time", "Agent process total time", "gauge", "",
 	       (double)(utime + stime) / (double)hz);
-	metric(f, "kata_agent_total_vm", "Agent process total VM size", "gauge", "",
-	       (double)vsize);
+	metric(f, "kata_agent_total_vm", "Agent process total VM size", "gauge", "", (double)vsize);
 	metric(f, "kata_agent_total_rss", "Agent process total RSS size", "gauge", "",
 	       (double)rss * (double)page);
 }
@@ -648,12 +669,11 @@ void kc_agent_h_get_metrics(struct kc_ttrpc_call *call, const ProtobufCMessage *
 	for (struct kc_agent_container *c = a->containers; c; c = c->next)
 		containers++;
 	scrapes++;
-	metric(f, "kata_agent_scrape_count", "Metrics scrape count", "counter", "",
-	       (double)scrapes);
-	metric(f, "kata_agent_process_resident_memory_bytes", "Resident memory size in bytes.", "gauge",
-	       "", (double)status_kib(status, "VmRSS:") * 1024);
-	metric(f, "kata_agent_process_virtual_memory_bytes", "Virtual memory size in bytes.", "gauge", "",
-	       (double)status_kib(status, "VmSize:") * 1024);
+	metric(f, "kata_agent_scrape_count", "Metrics scrape count", "counter", "", (double)scrapes);
+	metric(f, "kata_agent_process_resident_memory_bytes", "Resident memory size in bytes.",
+	       "gauge", "", (double)status_kib(status, "VmRSS:") * 1024);
+	metric(f, "kata_agent_process_virtual_memory_bytes", "Virtual memory size in bytes.",
+	       "gauge", "", (double)status_kib(status, "VmSize:") * 1024);
 	metric(f, "kata_agent_process_open_fds", "Number of open file descriptors.", "gauge", "",
 	       count_fds());
 	metric(f, "kata_agent_threads", "Agent process threads", "gauge", "",
@@ -666,8 +686,10 @@ void kc_agent_h_get_metrics(struct kc_ttrpc_call *call, const ProtobufCMessage *
 	if (have_load) {
 		metric(f, "kata_guest_load", "Guest system load.", "gauge", "{item=\"load1\"}",
 		       load[0]);
-		fprintf(f, "kata_guest_load{item=\"load5\"} %.17g\n"
-			"kata_guest_load{item=\"load15\"} %.17g\n", load[1], load[2]);
+		fprintf(f,
+			"kata_guest_load{item=\"load5\"} %.17g\n"
+			"kata_guest_load{item=\"load15\"} %.17g\n",
+			load[1], load[2]);
 		/* Kata's cur and max: the runnable and all scheduling entities. */
 		family(f, "kata_guest_tasks", "Guest system load.", "gauge");
 		item(f, "kata_guest_tasks", NULL, NULL, "cur", tasks_cur);
@@ -692,8 +714,10 @@ static const struct {
 	const char *method, *why;
 	int code;
 } refusals[] = {
-	{ "SetPolicy", "the agent has no policy engine; refusing the policy rather than "
-		       "running unenforced", KC_TTRPC_UNIMPLEMENTED },
+	{ "SetPolicy",
+	  "the agent has no policy engine; refusing the policy rather than "
+	  "running unenforced",
+	  KC_TTRPC_UNIMPLEMENTED },
 	{ "GetDiagnosticData", "containers keep no termination log in this agent",
 	  KC_TTRPC_UNIMPLEMENTED },
 	{ "MemAgentMemcgSet", "the agent has no memory agent (PSI-driven reclaim)",
@@ -701,8 +725,10 @@ static const struct {
 	{ "MemAgentCompactSet", "the agent has no memory agent (compaction)",
 	  KC_TTRPC_UNIMPLEMENTED },
 	{ "ResizeVolume", "the guest has no filesystem resize tools", KC_TTRPC_UNIMPLEMENTED },
-	{ "RemoveStaleVirtiofsShareMounts", "the agent keeps no virtio-fs share mounts of its own "
-					    "to clean", KC_TTRPC_UNIMPLEMENTED },
+	{ "RemoveStaleVirtiofsShareMounts",
+	  "the agent keeps no virtio-fs share mounts of its own "
+	  "to clean",
+	  KC_TTRPC_UNIMPLEMENTED },
 };
 
 void kc_agent_h_refused(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data)

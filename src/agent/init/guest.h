@@ -26,12 +26,10 @@
 /* The most bytes ReseedRandomDev takes at once. */
 #define KC_AGENT_RESEED_MAX 4096
 
-void kc_agent_h_get_guest_details(struct kc_ttrpc_call *call, const ProtobufCMessage *m,
-				  void *data);
+void kc_agent_h_get_guest_details(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data);
 void kc_agent_h_set_guest_date_time(struct kc_ttrpc_call *call, const ProtobufCMessage *m,
 				    void *data);
-void kc_agent_h_reseed_random_dev(struct kc_ttrpc_call *call, const ProtobufCMessage *m,
-				  void *data);
+void kc_agent_h_reseed_random_dev(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data);
 void kc_agent_h_online_cpu_mem(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data);
 void kc_agent_h_mem_hotplug_by_probe(struct kc_ttrpc_call *call, const ProtobufCMessage *m,
 				     void *data);
@@ -43,8 +41,7 @@ void kc_agent_h_refused(struct kc_ttrpc_call *call, const ProtobufCMessage *m, v
 
 /* ---- files.c ---- */
 void kc_agent_h_copy_file(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data);
-void kc_agent_h_get_volume_stats(struct kc_ttrpc_call *call, const ProtobufCMessage *m,
-				 void *data);
+void kc_agent_h_get_volume_stats(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data);
 void kc_agent_h_add_swap_path(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data);
 
 /*
@@ -52,7 +49,7 @@ void kc_agent_h_add_swap_path(struct kc_ttrpc_call *call, const ProtobufCMessage
  * agent->run_root: it must be absolute and canonical.  *rel gets the part
  * after the run dir ("" for the run dir itself) when rel is not NULL.
  */
-int kc_agent_open_run_path(const struct kc_agent *a, const char *path, int flags,
-			   const char **rel, kc_error_t *err);
+int kc_agent_open_run_path(const struct kc_agent *a, const char *path, int flags, const char **rel,
+			   kc_error_t *err);
 
 #endif

@@ -29,7 +29,8 @@ static const struct {
 	{ "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL },
 	{ "sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL },
 	{ "dev", "/dev", "devtmpfs", MS_NOSUID, "mode=0755" },
-	{ "devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620" },
+	{ "devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+	  "newinstance,ptmxmode=0666,mode=0620" },
 	{ "shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777" },
 	{ "tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755" },
 	{ "cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL },
@@ -48,7 +49,8 @@ int kc_agent_init_mounts(kc_error_t *err)
 		if (mkdir(init_mounts[i].target, 0755) < 0 && errno != EEXIST)
 			r = kc_error_set(&e, errno, "mkdir `%s`", init_mounts[i].target);
 		else if (mount(init_mounts[i].source, init_mounts[i].target, init_mounts[i].fstype,
-			       init_mounts[i].flags, init_mounts[i].data) < 0 && errno != EBUSY)
+			       init_mounts[i].flags, init_mounts[i].data) < 0 &&
+			 errno != EBUSY)
 			r = kc_error_set(&e, errno, "mount %s on `%s`", init_mounts[i].fstype,
 					 init_mounts[i].target);
 		if (r < 0 && ret == 0) {
@@ -169,8 +171,7 @@ int kc_agent_init_entropy(kc_error_t *err)
 	info->buf_size = (int)n;
 	if (ioctl(fd, RNDADDENTROPY, info) < 0)
 		return kc_error_set(err, errno, "RNDADDENTROPY on `/dev/random`");
-	kc_debug("entropy: %d bits credited from RDRAND, %zu bytes mixed", info->entropy_count,
-		 n);
+	kc_debug("entropy: %d bits credited from RDRAND, %zu bytes mixed", info->entropy_count, n);
 	return 0;
 }
 
@@ -252,7 +253,8 @@ static int apply(const char *word, void *data, kc_error_t *err)
 		if (!val || kc_log_parse_level(val, &out->log_level, err) < 0) {
 			if (err && *err)
 				return kc_error_wrap(err, "kernel command line agent.log");
-			return kc_error_set(err, EINVAL, "kernel command line: agent.log needs a level");
+			return kc_error_set(err, EINVAL,
+					    "kernel command line: agent.log needs a level");
 		}
 		out->log_level_set = true;
 	} else if (klen == strlen("agent.debug_console") &&

@@ -18,9 +18,9 @@
 struct kc_agent_cmdline {
 	bool log_level_set;
 	enum kc_log_level log_level; /* agent.log=debug */
-	bool debug_console;          /* agent.debug_console: serve console.h's port */
-	char *listen;                /* agent.listen=URI, NULL if absent */
-	char **modules;              /* modules_load=a,b (NULL if absent) */
+	bool debug_console; /* agent.debug_console: serve console.h's port */
+	char *listen; /* agent.listen=URI, NULL if absent */
+	char **modules; /* modules_load=a,b (NULL if absent) */
 };
 
 /*

@@ -139,7 +139,8 @@ static int read_gz(int fd, const char *name, const char *file, char **out, size_
 		if (z.total_out == cap) {
 			if (cap * 2 > MODULE_MAX) {
 				inflateEnd(&z);
-				return kc_error_set(err, EFBIG, "module `%s`: `%s` inflates to over %d MiB",
+				return kc_error_set(err, EFBIG,
+						    "module `%s`: `%s` inflates to over %d MiB",
 						    name, file, MODULE_MAX >> 20);
 			}
 			cap *= 2;
@@ -171,8 +172,8 @@ static void release_file(int dirfd, const char *dir, const char *name, const cha
 	snprintf(released[n_released++], sizeof(released[0]), "%s", name);
 }
 
-static int load_at(int dirfd, const char *dir, const char *name, const char *params,
-		   bool release, kc_error_t *err)
+static int load_at(int dirfd, const char *dir, const char *name, const char *params, bool release,
+		   kc_error_t *err)
 {
 	cleanup_close int fd = -1;
 	uint64_t t0 = kc_monotonic_ns();
@@ -210,8 +211,8 @@ static int load_at(int dirfd, const char *dir, const char *name, const char *par
 				    gz ? "init_module" : "finit_module");
 	}
 	kc_debug("module %s loaded in %llu us%s%s", name,
-		 (unsigned long long)((kc_monotonic_ns() - t0) / 1000), params && *params ? " with " : "",
-		 params ? params : "");
+		 (unsigned long long)((kc_monotonic_ns() - t0) / 1000),
+		 params && *params ? " with " : "", params ? params : "");
 	release_file(dirfd, dir, name, file, release);
 	return 0;
 }
@@ -330,8 +331,7 @@ static int load_request(int dirfd, const char *dir, const char *request, const c
 	return 0;
 }
 
-int kc_agent_module_load(const char *dir, const char *name, const char *params,
-			 kc_error_t *err)
+int kc_agent_module_load(const char *dir, const char *name, const char *params, kc_error_t *err)
 {
 	cleanup_close int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
@@ -508,8 +508,10 @@ int kc_agent_modprobe_install(const char *dir, kc_error_t *err)
 		return kc_error_set(err, errno, "kernel modules on demand: `%s`", path);
 	fd = open("/proc/sys/kernel/modprobe", O_WRONLY | O_TRUNC | O_CLOEXEC);
 	if (fd < 0 || write(fd, path, strlen(path)) != (ssize_t)strlen(path))
-		return kc_error_set(err, errno, "kernel modules on demand: write `%s` to "
-				    "/proc/sys/kernel/modprobe", path);
+		return kc_error_set(err, errno,
+				    "kernel modules on demand: write `%s` to "
+				    "/proc/sys/kernel/modprobe",
+				    path);
 	kc_debug("the kernel's modprobe is %s", path);
 	return 0;
 }
@@ -549,8 +551,8 @@ int kc_agent_modprobe_main(int argc, char **argv)
 		if (strcmp(argv[i], "-q") != 0 && strcmp(argv[i], "-v") != 0 &&
 		    strcmp(argv[i], "-b") != 0 && strcmp(argv[i], "-s") != 0) {
 			kc_log_error("option `%s` is not supported (usage: modprobe [-q] [--] NAME "
-				 "[PARAM=VALUE...])",
-				 argv[i]);
+				     "[PARAM=VALUE...])",
+				     argv[i]);
 			return 2;
 		}
 	}
@@ -570,7 +572,8 @@ int kc_agent_modprobe_main(int argc, char **argv)
 		cmdline = NULL;
 	dirfd = open(KC_AGENT_MODULES_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dirfd < 0) {
-		kc_log_error("module `%s`: open `%s`: %s", name, KC_AGENT_MODULES_DIR, strerror(errno));
+		kc_log_error("module `%s`: open `%s`: %s", name, KC_AGENT_MODULES_DIR,
+			     strerror(errno));
 		return 1;
 	}
 	if (load_request(dirfd, KC_AGENT_MODULES_DIR, name, params, cmdline, &err) < 0) {

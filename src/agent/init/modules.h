@@ -42,8 +42,7 @@ bool kc_agent_module_name_valid(const char *name);
  * the on-demand modules it needs.  Already loaded (EEXIST) is success.
  * Errors name the module.
  */
-int kc_agent_module_load(const char *dir, const char *name, const char *params,
-			 kc_error_t *err);
+int kc_agent_module_load(const char *dir, const char *name, const char *params, kc_error_t *err);
 
 #define KC_AGENT_VIRTIO_BUS "/sys/bus/virtio/devices"
 

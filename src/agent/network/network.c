@@ -262,13 +262,12 @@ static int list_addrs(struct kc_nl *nl, struct addrs *as, kc_error_t *err)
 	return kc_nl_dump(nl, &m, on_addr, as, "list addresses", err);
 }
 
-static int addr_change(struct kc_nl *nl, uint16_t type, int index, int family,
-		       const uint8_t *local, unsigned prefix, kc_error_t *err)
+static int addr_change(struct kc_nl *nl, uint16_t type, int index, int family, const uint8_t *local,
+		       unsigned prefix, kc_error_t *err)
 {
 	struct kc_nl_msg m;
-	struct ifaddrmsg *ifa = kc_nl_msg_init(&m, type,
-					       type == RTM_NEWADDR ? NLM_F_CREATE | NLM_F_REPLACE : 0,
-					       sizeof(*ifa));
+	struct ifaddrmsg *ifa = kc_nl_msg_init(
+		&m, type, type == RTM_NEWADDR ? NLM_F_CREATE | NLM_F_REPLACE : 0, sizeof(*ifa));
 	cleanup_free char *s = format_ip(family, local);
 
 	ifa->ifa_family = (uint8_t)family;
@@ -357,8 +356,8 @@ static int check_ifname(const char *name, kc_error_t *err)
 	return 0;
 }
 
-static int link_set(struct kc_nl *nl, int index, uint32_t flags, uint32_t change,
-		    const char *name, uint32_t mtu, const uint8_t *mac, kc_error_t *err)
+static int link_set(struct kc_nl *nl, int index, uint32_t flags, uint32_t change, const char *name,
+		    uint32_t mtu, const uint8_t *mac, kc_error_t *err)
 {
 	struct kc_nl_msg m;
 	struct ifinfomsg *ifi = kc_nl_msg_init(&m, RTM_NEWLINK, 0, sizeof(*ifi));
@@ -694,8 +693,7 @@ int kc_net_list_routes(Grpc__Routes **out, kc_error_t *err)
 }
 
 /* Turns one requested route into a netlink route, checking every field. */
-static int route_from_msg(const Grpc__Route *m, struct links *ls, struct route *r,
-			  kc_error_t *err)
+static int route_from_msg(const Grpc__Route *m, struct links *ls, struct route *r, kc_error_t *err)
 {
 	int fam = 0, f;
 	bool fam_set = false;
@@ -717,7 +715,8 @@ static int route_from_msg(const Grpc__Route *m, struct links *ls, struct route *
 		if (kc_net_parse_ip(m->gateway, &f, r->gw, err) < 0)
 			return kc_error_wrap(err, "gateway");
 		if (fam_set && f != fam)
-			return kc_error_set(err, EINVAL, "gateway `%s` and dest `%s` differ in family",
+			return kc_error_set(err, EINVAL,
+					    "gateway `%s` and dest `%s` differ in family",
 					    m->gateway, m->dest);
 		fam = f;
 		fam_set = true;
@@ -860,8 +859,8 @@ int kc_net_add_arp_neighbors(Grpc__ARPNeighbor *const *neigh, size_t n, kc_error
 		}
 		l = link_by_name(&ls, a->device);
 		if (!l) {
-			ret = kc_error_set(err, ENOENT, "neighbors[%zu]: no interface named `%s`", i,
-					   a->device);
+			ret = kc_error_set(err, ENOENT, "neighbors[%zu]: no interface named `%s`",
+					   i, a->device);
 			break;
 		}
 		if (a->state < 0 || a->state > 0xffff || a->flags < 0 || a->flags > 0xff) {
@@ -1021,8 +1020,7 @@ void kc_agent_h_list_routes(struct kc_ttrpc_call *call, const ProtobufCMessage *
 	reply_and_free(call, &out->base);
 }
 
-void kc_agent_h_add_arp_neighbors(struct kc_ttrpc_call *call, const ProtobufCMessage *m,
-				  void *data)
+void kc_agent_h_add_arp_neighbors(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data)
 {
 	const Grpc__AddARPNeighborsRequest *req = (const void *)m;
 	cleanup_error kc_error_t err = NULL;

@@ -53,8 +53,7 @@ void kc_agent_h_update_interface(struct kc_ttrpc_call *call, const ProtobufCMess
 void kc_agent_h_update_routes(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data);
 void kc_agent_h_list_interfaces(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data);
 void kc_agent_h_list_routes(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data);
-void kc_agent_h_add_arp_neighbors(struct kc_ttrpc_call *call, const ProtobufCMessage *m,
-				  void *data);
+void kc_agent_h_add_arp_neighbors(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data);
 void kc_agent_h_get_iptables(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data);
 void kc_agent_h_set_iptables(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data);
 

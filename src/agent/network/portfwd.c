@@ -117,8 +117,7 @@ void kc_agent_pfwd_close_all(struct kc_agent *a, int code, const char *why)
 }
 
 /* The open session named by the request, or NULL with call failed. */
-static struct kc_agent_pfwd *find_open(struct kc_agent *a, struct kc_ttrpc_call *call,
-				       uint64_t id)
+static struct kc_agent_pfwd *find_open(struct kc_agent *a, struct kc_ttrpc_call *call, uint64_t id)
 {
 	if (id == 0) {
 		kc_ttrpc_call_fail(call, KC_TTRPC_INVALID_ARGUMENT,
@@ -373,8 +372,7 @@ static void write_cancelled(struct kc_ttrpc_call *call, void *data)
 	kc_ttrpc_call_fail(call, KC_TTRPC_CANCELLED, "cancelled");
 }
 
-void kc_agent_h_port_forward_write(struct kc_ttrpc_call *call, const ProtobufCMessage *m,
-				   void *data)
+void kc_agent_h_port_forward_write(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data)
 {
 	const Grpc__PortForwardWriteRequest *req = (const void *)m;
 	struct kc_agent *a = data;
@@ -458,8 +456,7 @@ void kc_agent_h_port_forward_close_write(struct kc_ttrpc_call *call, const Proto
 	kc_ttrpc_call_reply_msg(call, NULL);
 }
 
-void kc_agent_h_port_forward_close(struct kc_ttrpc_call *call, const ProtobufCMessage *m,
-				   void *data)
+void kc_agent_h_port_forward_close(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data)
 {
 	const Grpc__PortForwardSessionRequest *req = (const void *)m;
 	struct kc_agent_pfwd *s = find_open(data, call, req->session);

@@ -34,10 +34,8 @@
 void kc_agent_pfwd_close_all(struct kc_agent *a, int code, const char *why);
 
 /* The grpc.AgentService handlers (service.c's table). */
-void kc_agent_h_port_forward_open(struct kc_ttrpc_call *call, const ProtobufCMessage *m,
-				  void *data);
-void kc_agent_h_port_forward_read(struct kc_ttrpc_call *call, const ProtobufCMessage *m,
-				  void *data);
+void kc_agent_h_port_forward_open(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data);
+void kc_agent_h_port_forward_read(struct kc_ttrpc_call *call, const ProtobufCMessage *m, void *data);
 void kc_agent_h_port_forward_write(struct kc_ttrpc_call *call, const ProtobufCMessage *m,
 				   void *data);
 void kc_agent_h_port_forward_close_write(struct kc_ttrpc_call *call, const ProtobufCMessage *m,

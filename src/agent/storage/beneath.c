@@ -61,12 +61,10 @@ int kc_agent_open_beneath(int dirfd, const char *rel, int flags)
 	return (int)fd;
 }
 
-int kc_agent_beneath_error(const char *what, const char *path, const char *root,
-			   kc_error_t *err)
+int kc_agent_beneath_error(const char *what, const char *path, const char *root, kc_error_t *err)
 {
 	if (errno == EXDEV || errno == ELOOP)
-		return kc_error_set(err, EPERM, "%s `%s`: a symlink escapes `%s`", what, path,
-				    root);
+		return kc_error_set(err, EPERM, "%s `%s`: a symlink escapes `%s`", what, path, root);
 	return kc_error_set(err, errno, "%s `%s`", what, path);
 }
 
@@ -149,9 +147,8 @@ void kc_agent_unmake_beneath(int root_fd, const char *rel, size_t made)
  * as_file) one component at a time, each created in the directory that
  * the previous component resolved to.
  */
-int kc_agent_make_beneath(int root_fd, const char *rel, bool as_file, mode_t mode,
-			  const char *what, const char *path, const char *root, size_t *made,
-			  kc_error_t *err)
+int kc_agent_make_beneath(int root_fd, const char *rel, bool as_file, mode_t mode, const char *what,
+			  const char *path, const char *root, size_t *made, kc_error_t *err)
 {
 	cleanup_free char *prefix = kc_xstrdup(rel);
 	cleanup_close int parent = -1;
@@ -191,7 +188,8 @@ int kc_agent_make_beneath(int root_fd, const char *rel, bool as_file, mode_t mod
 					       0644);
 
 				if (f < 0 && errno != EEXIST) {
-					ret = kc_error_set(err, errno, "%s `%s`: create", what, path);
+					ret = kc_error_set(err, errno, "%s `%s`: create", what,
+							   path);
 					upto = start;
 					goto fail;
 				}

@@ -28,8 +28,7 @@ int kc_agent_open_beneath(int dirfd, const char *rel, int flags);
 
 /* The error for a failed kc_agent_open_beneath(): a symlink escape is
  * EPERM naming the path and the root. */
-int kc_agent_beneath_error(const char *what, const char *path, const char *root,
-			   kc_error_t *err);
+int kc_agent_beneath_error(const char *what, const char *path, const char *root, kc_error_t *err);
 
 /* An O_PATH fd of root, created (with its parents) if missing. */
 int kc_agent_open_root(const char *root, kc_error_t *err);
@@ -42,9 +41,8 @@ int kc_agent_open_root(const char *root, kc_error_t *err);
  * the last one, ...), for kc_agent_unmake_beneath().  On failure nothing
  * made here is left.
  */
-int kc_agent_make_beneath(int root_fd, const char *rel, bool as_file, mode_t mode,
-			  const char *what, const char *path, const char *root, size_t *made,
-			  kc_error_t *err);
+int kc_agent_make_beneath(int root_fd, const char *rel, bool as_file, mode_t mode, const char *what,
+			  const char *path, const char *root, size_t *made, kc_error_t *err);
 
 /* Removes the last `made` components of rel beneath root_fd, deepest
  * first: the last one whether file or empty directory, the others only

@@ -64,8 +64,9 @@ int kc_agent_find_block(const char *source, char **dev, kc_error_t *err)
 	bool by_path = strncmp(source, "/dev/", 5) == 0;
 
 	if (by_path ? !device_name_valid(source + 5) : !device_name_valid(source))
-		return kc_error_set(err, EINVAL, "block device `%s`: neither /dev/NAME nor a sysfs "
-						 "device name",
+		return kc_error_set(err, EINVAL,
+				    "block device `%s`: neither /dev/NAME nor a sysfs "
+				    "device name",
 				    source);
 	for (;;) {
 		const struct timespec pause = { 0, 5 * 1000 * 1000 };

@@ -48,9 +48,15 @@ static const struct {
 	const char *name;
 	enum driver drv;
 } drivers[] = {
-	{ "virtio-fs", DRV_VIRTIOFS }, { "virtiofs", DRV_VIRTIOFS }, { "9p", DRV_9P },
-	{ "blk", DRV_BLK },	       { "virtio-blk", DRV_BLK },    { "mmioblk", DRV_BLK },
-	{ "ephemeral", DRV_EPHEMERAL }, { "local", DRV_LOCAL },	     { "bind", DRV_BIND },
+	{ "virtio-fs", DRV_VIRTIOFS },
+	{ "virtiofs", DRV_VIRTIOFS },
+	{ "9p", DRV_9P },
+	{ "blk", DRV_BLK },
+	{ "virtio-blk", DRV_BLK },
+	{ "mmioblk", DRV_BLK },
+	{ "ephemeral", DRV_EPHEMERAL },
+	{ "local", DRV_LOCAL },
+	{ "bind", DRV_BIND },
 	{ KC_AGENT_WATCHABLE_DRIVER, DRV_WATCHABLE },
 };
 
@@ -59,30 +65,21 @@ static const struct {
 	bool clear;
 	unsigned long flag;
 } mount_flags[] = {
-	{ "defaults", false, 0 },
-	{ "ro", false, MS_RDONLY },
-	{ "rw", true, MS_RDONLY },
-	{ "nosuid", false, MS_NOSUID },
-	{ "suid", true, MS_NOSUID },
-	{ "nodev", false, MS_NODEV },
-	{ "dev", true, MS_NODEV },
-	{ "noexec", false, MS_NOEXEC },
-	{ "exec", true, MS_NOEXEC },
-	{ "sync", false, MS_SYNCHRONOUS },
-	{ "async", true, MS_SYNCHRONOUS },
-	{ "noatime", false, MS_NOATIME },
-	{ "atime", true, MS_NOATIME },
-	{ "nodiratime", false, MS_NODIRATIME },
-	{ "relatime", false, MS_RELATIME },
-	{ "strictatime", false, MS_STRICTATIME },
-	{ "bind", false, MS_BIND },
-	{ "rbind", false, MS_BIND | MS_REC },
+	{ "defaults", false, 0 },	    { "ro", false, MS_RDONLY },
+	{ "rw", true, MS_RDONLY },	    { "nosuid", false, MS_NOSUID },
+	{ "suid", true, MS_NOSUID },	    { "nodev", false, MS_NODEV },
+	{ "dev", true, MS_NODEV },	    { "noexec", false, MS_NOEXEC },
+	{ "exec", true, MS_NOEXEC },	    { "sync", false, MS_SYNCHRONOUS },
+	{ "async", true, MS_SYNCHRONOUS },  { "noatime", false, MS_NOATIME },
+	{ "atime", true, MS_NOATIME },	    { "nodiratime", false, MS_NODIRATIME },
+	{ "relatime", false, MS_RELATIME }, { "strictatime", false, MS_STRICTATIME },
+	{ "bind", false, MS_BIND },	    { "rbind", false, MS_BIND | MS_REC },
 };
 
 struct opts {
 	unsigned long flags;
-	char *data;   /* filesystem options, comma-separated; NULL if none */
-	mode_t mode;  /* local: mode= */
+	char *data; /* filesystem options, comma-separated; NULL if none */
+	mode_t mode; /* local: mode= */
 	bool mode_set;
 };
 
@@ -123,7 +120,8 @@ static int parse_options(char *const *options, size_t n, bool want_mode, struct 
 
 			if (!opt[5] || *end || m > 07777) {
 				opts_free(o);
-				return kc_error_set(err, EINVAL, "option `%s`: not an octal mode", opt);
+				return kc_error_set(err, EINVAL, "option `%s`: not an octal mode",
+						    opt);
 			}
 			o->mode = (mode_t)m;
 			o->mode_set = true;
@@ -195,7 +193,7 @@ static void storage_free(const struct kc_agent_storages *s, struct kc_agent_stor
 			 * that it goes once unused. */
 			if (e != EBUSY || umount2(st->target, MNT_DETACH | UMOUNT_NOFOLLOW) < 0)
 				kc_log_error("storage %s: unmount `%s`: %s", st->driver, st->target,
-					 strerror(e));
+					     strerror(e));
 		}
 	}
 	/* A mount point (or local directory) the agent created goes too,
@@ -205,8 +203,8 @@ static void storage_free(const struct kc_agent_storages *s, struct kc_agent_stor
 		cleanup_close int root_fd = open(s->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 		const char *rel;
 
-		if (root_fd >= 0 && kc_agent_rel_path(s->root, st->target, "mount_point", &rel,
-						      NULL) == 0)
+		if (root_fd >= 0 &&
+		    kc_agent_rel_path(s->root, st->target, "mount_point", &rel, NULL) == 0)
 			kc_agent_unmake_beneath(root_fd, rel, st->made);
 	}
 	kc_debug("storage %s at %s released", st->driver, st->target);
@@ -296,8 +294,7 @@ static int do_mount(const char *source, int target_fd, const char *fstype, unsig
 	return 0;
 }
 
-static int chown_group(const char *root, const char *rel, const Grpc__Storage *req,
-		       kc_error_t *err)
+static int chown_group(const char *root, const char *rel, const Grpc__Storage *req, kc_error_t *err)
 {
 	cleanup_close int rfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	cleanup_close int fd = -1;
@@ -325,8 +322,7 @@ static int make_mount_point(struct kc_agent_storages *s, int root_fd, const char
 }
 
 /* The share's directory src (a path under the root), opened to read. */
-static int open_source(struct kc_agent_storages *s, int root_fd, const char *src,
-		       kc_error_t *err)
+static int open_source(struct kc_agent_storages *s, int root_fd, const char *src, kc_error_t *err)
 {
 	const char *src_rel;
 	int fd;
@@ -424,7 +420,8 @@ static int mount_one(struct kc_agent_storages *s, int root_fd, const char *owner
 	switch (drv) {
 	case DRV_VIRTIOFS:
 	case DRV_9P:
-		if (!req->source[0] || strlen(req->source) > (drv == DRV_VIRTIOFS ? MAX_TAG_LEN : 255)) {
+		if (!req->source[0] ||
+		    strlen(req->source) > (drv == DRV_VIRTIOFS ? MAX_TAG_LEN : 255)) {
 			ret = kc_error_set(err, EINVAL, "source (the tag) `%s`: empty or too long",
 					   req->source);
 			break;
@@ -558,8 +555,8 @@ int kc_agent_storages_add(struct kc_agent_storages *s, const char *owner,
 		ret = mount_one(s, root_fd, owner, storages[i], err);
 		if (ret < 0) {
 			kc_agent_storages_release(s, owner);
-			return kc_error_wrap(err, "storage %zu (%s at `%s`)", i, storages[i]->driver,
-					     storages[i]->mount_point);
+			return kc_error_wrap(err, "storage %zu (%s at `%s`)", i,
+					     storages[i]->driver, storages[i]->mount_point);
 		}
 	}
 	return 0;
@@ -590,8 +587,8 @@ int kc_agent_storages_bind(struct kc_agent_storages *s, const char *owner, const
 	return 0;
 }
 
-int kc_agent_storages_make_subdir(struct kc_agent_storages *s, const char *owner,
-				  const char *path, kc_error_t *err)
+int kc_agent_storages_make_subdir(struct kc_agent_storages *s, const char *owner, const char *path,
+				  kc_error_t *err)
 {
 	struct kc_agent_storage *st;
 	cleanup_close int root_fd = -1, vol_fd = -1;
@@ -650,9 +647,8 @@ int kc_agent_storages_make_subdir(struct kc_agent_storages *s, const char *owner
 	return 0;
 }
 
-int kc_agent_storages_update_ephemeral(struct kc_agent_storages *s,
-				       Grpc__Storage *const *storages, size_t n,
-				       kc_error_t *err)
+int kc_agent_storages_update_ephemeral(struct kc_agent_storages *s, Grpc__Storage *const *storages,
+				       size_t n, kc_error_t *err)
 {
 	for (size_t i = 0; i < n; i++) {
 		const Grpc__Storage *req = storages[i];

@@ -45,7 +45,7 @@
 struct kc_agent_storage;
 
 struct kc_agent_storages {
-	char *root;                    /* the storage root, no trailing '/' */
+	char *root; /* the storage root, no trailing '/' */
 	struct kc_agent_storage *list; /* newest first */
 };
 
@@ -82,17 +82,16 @@ int kc_agent_storages_bind(struct kc_agent_storages *s, const char *owner, const
  * leaves it), with the storage's mode, as kubelet makes a subPath.  They
  * stay, as in the volume on the host.  0 for any other path.
  */
-int kc_agent_storages_make_subdir(struct kc_agent_storages *s, const char *owner,
-				  const char *path, kc_error_t *err);
+int kc_agent_storages_make_subdir(struct kc_agent_storages *s, const char *owner, const char *path,
+				  kc_error_t *err);
 
 /* Drops owner's storages: unmounts those nobody else holds. */
 void kc_agent_storages_release(struct kc_agent_storages *s, const char *owner);
 
 /* UpdateEphemeralMounts: remounts each ephemeral storage (a tmpfs the
  * agent mounted before, found by mount_point) with its new options. */
-int kc_agent_storages_update_ephemeral(struct kc_agent_storages *s,
-				       Grpc__Storage *const *storages, size_t n,
-				       kc_error_t *err);
+int kc_agent_storages_update_ephemeral(struct kc_agent_storages *s, Grpc__Storage *const *storages,
+				       size_t n, kc_error_t *err);
 
 /* UpdateWatchableVolume: the watchable-bind storage at mount_point takes
  * the share's version data_dir (watchable.h). */

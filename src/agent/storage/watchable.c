@@ -198,8 +198,8 @@ static int copy_dir(int sfd, int dparent, const char *name, const char *rel, int
 		if (fstatat(sfd, n, &cst, AT_SYMLINK_NOFOLLOW) < 0) {
 			ret = kc_error_set(err, errno, "stat `%s` in the share", crel);
 		} else if (S_ISDIR(cst.st_mode)) {
-			cleanup_close int child =
-				openat(sfd, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			cleanup_close int child = openat(
+				sfd, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
 			if (child < 0)
 				ret = kc_error_set(err, errno, "open `%s` in the share", crel);
@@ -249,8 +249,8 @@ static int read_data_link(int dfd, char out[NAME_MAX + 1], const char *where, kc
  * keys gone. */
 static int sync_links(int dst, const char *data_dir, kc_error_t *err)
 {
-	cleanup_close int vfd =
-		openat(dst, data_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	cleanup_close int vfd = openat(dst, data_dir,
+				       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	struct dirent *de;
 	DIR *d;
 	int fd;
@@ -330,8 +330,7 @@ int kc_agent_watchable_update(int src_fd, int dst_fd, const char *data_dir, cons
 		if (e == ENOENT)
 			return kc_error_set(err, ENOENT, "data_dir `%s`: not in the share `%s`",
 					    data_dir, src);
-		if (fstatat(src_fd, data_dir, &lst, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    S_ISLNK(lst.st_mode))
+		if (fstatat(src_fd, data_dir, &lst, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(lst.st_mode))
 			return kc_error_set(err, EPERM,
 					    "data_dir `%s` in the share `%s` is a symlink (not "
 					    "followed)",

@@ -25,12 +25,12 @@
 #include "host/child.h"
 #include "host/kvm_probe.h"
 
-#define QMP_TIMEOUT_NS 2000000000ull     /* connect + quit */
-#define QMP_COMMAND_NS 5000000000ull     /* connect + stop/cont/queries */
-#define QUIT_GRACE_NS 5000000000ull      /* QEMU exiting after quit */
+#define QMP_TIMEOUT_NS 2000000000ull /* connect + quit */
+#define QMP_COMMAND_NS 5000000000ull /* connect + stop/cont/queries */
+#define QUIT_GRACE_NS 5000000000ull /* QEMU exiting after quit */
 #define VIRTIOFSD_GRACE_NS 2000000000ull /* virtiofsd exiting after QEMU */
 #define VIRTIOFSD_START_NS 10000000000ull
-#define EXIT_SETTLE_NS 1000000000ull     /* QEMU's exit seen after virtiofsd's */
+#define EXIT_SETTLE_NS 1000000000ull /* QEMU's exit seen after virtiofsd's */
 
 struct qvm {
 	char *id;
@@ -87,8 +87,8 @@ static void vm_cleanup_files(struct qvm *vm)
 		cleanup_free char *tail = kc_log_tail(vm->console_auto, 4096);
 
 		if (*tail)
-			kc_log_kv(KC_LOG_DEBUG, "guest console (last lines)", "vm", vm->id, "console",
-				  tail, NULL);
+			kc_log_kv(KC_LOG_DEBUG, "guest console (last lines)", "vm", vm->id,
+				  "console", tail, NULL);
 		remove_file(vm->console_auto);
 	}
 	if (vm->made_run_dir && rmdir(vm->run_dir) < 0 && errno != ENOENT)
@@ -114,8 +114,7 @@ static void vm_release(struct qvm *vm)
 }
 
 /* Every check that needs no process: before anything is created. */
-static int check_spec(const struct kc_vm_spec *spec, const struct kc_config *cfg,
-		      kc_error_t *err)
+static int check_spec(const struct kc_vm_spec *spec, const struct kc_config *cfg, kc_error_t *err)
 {
 	const struct kc_hypervisor_config *h = &cfg->hypervisor;
 	struct stat st;
@@ -127,11 +126,15 @@ static int check_spec(const struct kc_vm_spec *spec, const struct kc_config *cfg
 	if (!spec->run_dir || spec->run_dir[0] != '/')
 		return kc_error_set(err, EINVAL, "VM: run_dir must be an absolute path");
 	if (h->machine_type && *h->machine_type && strcmp(h->machine_type, "microvm") != 0)
-		return kc_error_set(err, ENOTSUP, "hypervisor machine_type `%s`: only microvm is "
-				    "supported", h->machine_type);
+		return kc_error_set(err, ENOTSUP,
+				    "hypervisor machine_type `%s`: only microvm is "
+				    "supported",
+				    h->machine_type);
 	if (h->image && *h->image && !(h->initrd && *h->initrd))
-		return kc_error_set(err, ENOTSUP, "hypervisor image `%s`: disk images are not "
-				    "supported yet, configure an initrd", h->image);
+		return kc_error_set(err, ENOTSUP,
+				    "hypervisor image `%s`: disk images are not "
+				    "supported yet, configure an initrd",
+				    h->image);
 	ret = kc_qemu_check_file("guest kernel", h->kernel, false, err);
 	if (ret < 0)
 		return ret;
@@ -143,8 +146,8 @@ static int check_spec(const struct kc_vm_spec *spec, const struct kc_config *cfg
 			return kc_error_set(err, errno, "shared directory `%s`", spec->shared_dir);
 		if (!S_ISDIR(st.st_mode))
 			return kc_error_set(err, ENOTDIR, "shared directory `%s`", spec->shared_dir);
-		ret = kc_qemu_check_file("virtiofsd (virtio_fs_daemon)", h->virtio_fs_daemon,
-					 true, err);
+		ret = kc_qemu_check_file("virtiofsd (virtio_fs_daemon)", h->virtio_fs_daemon, true,
+					 err);
 		if (ret < 0)
 			return ret;
 	}
@@ -223,8 +226,7 @@ static void vm_stop_processes(struct qvm *vm, bool kill)
 
 /* Every process the VM depends on goes into its watch set as soon as it
  * runs: the boot waits on the set, and so does whoever runs the VM. */
-static int watch_child(struct qvm *vm, const struct kc_child *c, const char *what,
-		       kc_error_t *err)
+static int watch_child(struct qvm *vm, const struct kc_child *c, const char *what, kc_error_t *err)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
 
@@ -283,9 +285,11 @@ static int launch(struct qvm *vm, const struct kc_vm_spec *spec, const struct kc
 		.qemu_path = h->path,
 		.name = vm->id,
 		.kvm = strcmp(accel, "kvm") == 0,
-		.vcpus = spec->vcpus ? spec->vcpus : (unsigned)(h->default_vcpus > 0 ? h->default_vcpus : 1),
-		.memory_mib = spec->memory_mib ? spec->memory_mib
-					       : (unsigned)(h->default_memory > 0 ? h->default_memory : 2048),
+		.vcpus = spec->vcpus ? spec->vcpus
+				     : (unsigned)(h->default_vcpus > 0 ? h->default_vcpus : 1),
+		.memory_mib = spec->memory_mib
+				      ? spec->memory_mib
+				      : (unsigned)(h->default_memory > 0 ? h->default_memory : 2048),
 		.kernel = h->kernel,
 		.initrd = initrd,
 		.append = append,
@@ -333,8 +337,7 @@ static int launch(struct qvm *vm, const struct kc_vm_spec *spec, const struct kc
  * once its machine is up; its vCPU runs outside until then (tens of ms,
  * while the guest boots; the shim waits for the agent meanwhile anyway).
  */
-static int place_vcpus(struct qvm *vm, struct kc_host_cgroup *cg, uint64_t deadline,
-		       kc_error_t *err)
+static int place_vcpus(struct qvm *vm, struct kc_host_cgroup *cg, uint64_t deadline, kc_error_t *err)
 {
 	cleanup_free pid_t *tids = NULL;
 	json_t *cpus = NULL, *cpu;
@@ -350,13 +353,15 @@ static int place_vcpus(struct qvm *vm, struct kc_host_cgroup *cg, uint64_t deadl
 		ret = kc_error_set(err, EPROTO, "QMP query-cpus-fast: no list of vCPUs");
 	if (ret == 0) {
 		tids = kc_xzalloc((json_array_size(cpus) + 1) * sizeof(*tids));
-		json_array_foreach (cpus, i, cpu) {
+		json_array_foreach(cpus, i, cpu)
+		{
 			json_t *t = json_object_get(cpu, "thread-id");
 
 			if (!json_is_integer(t) || json_integer_value(t) <= 0 ||
 			    json_integer_value(t) > INT32_MAX) {
 				ret = kc_error_set(err, EPROTO,
-						   "QMP query-cpus-fast: vCPU %zu has no thread-id", i);
+						   "QMP query-cpus-fast: vCPU %zu has no thread-id",
+						   i);
 				break;
 			}
 			tids[n++] = (pid_t)json_integer_value(t);
@@ -430,16 +435,19 @@ static int guest_died(struct qvm *vm, const char *console, kc_error_t *err)
 	cleanup_free char *tail = console ? console_reason(console) : NULL;
 
 	if (!console)
-		return kc_error_set_status(err, ECHILD, "VM %s: the guest died before its agent answered "
-				    "(QEMU exited with status 0); no guest console was kept "
-				    "(enable_debug keeps one)", vm->id);
-	return kc_error_set_status(err, ECHILD, "VM %s: the guest died before its agent answered "
-			    "(QEMU exited with status 0); guest console: %s", vm->id,
-			    *tail ? tail : "(empty)");
+		return kc_error_set_status(err, ECHILD,
+					   "VM %s: the guest died before its agent answered "
+					   "(QEMU exited with status 0); no guest console was kept "
+					   "(enable_debug keeps one)",
+					   vm->id);
+	return kc_error_set_status(err, ECHILD,
+				   "VM %s: the guest died before its agent answered "
+				   "(QEMU exited with status 0); guest console: %s",
+				   vm->id, *tail ? tail : "(empty)");
 }
 
-static int wait_agent(struct qvm *vm, const char *console, uint64_t deadline,
-		      uint64_t timeout_ns, bool keep, kc_error_t *err)
+static int wait_agent(struct qvm *vm, const char *console, uint64_t deadline, uint64_t timeout_ns,
+		      bool keep, kc_error_t *err)
 {
 	cleanup_error kc_error_t e = NULL;
 	const char *what = NULL;
@@ -455,18 +463,19 @@ static int wait_agent(struct qvm *vm, const char *console, uint64_t deadline,
 	if (who == &vm->qemu && WIFEXITED(who->status) && WEXITSTATUS(who->status) == 0)
 		return guest_died(vm, console, err);
 	if (who) {
-		cleanup_free char *tail =
-			kc_log_tail(who == &vm->qemu ? vm->qemu_log : vm->fs_log, 2048);
+		cleanup_free char *tail = kc_log_tail(who == &vm->qemu ? vm->qemu_log : vm->fs_log,
+						      2048);
 
 		return kc_error_set_status(err, ECHILD, "VM %s: %s %s before the agent answered: %s",
-				    vm->id, what, kc_child_describe(who, how, sizeof(how)),
-				    *tail ? tail : "(no output)");
+					   vm->id, what, kc_child_describe(who, how, sizeof(how)),
+					   *tail ? tail : "(no output)");
 	}
 	if (e->status == ETIMEDOUT)
-		return kc_error_set_status(err, ETIMEDOUT,
-				    "VM %s: the guest agent did not answer grpc.Health/Check within "
-				    "%.1f s; VM killed (last: %s)",
-				    vm->id, (double)timeout_ns / 1e9, e->msg);
+		return kc_error_set_status(
+			err, ETIMEDOUT,
+			"VM %s: the guest agent did not answer grpc.Health/Check within "
+			"%.1f s; VM killed (last: %s)",
+			vm->id, (double)timeout_ns / 1e9, e->msg);
 	*err = kc_steal_ptr(&e);
 	return kc_error_wrap(err, "VM %s: waiting for the agent", vm->id);
 }
@@ -500,8 +509,8 @@ static int qemu_start(const struct kc_vm_spec *spec, void **out, kc_error_t *err
 	    (spec->shared_dir &&
 	     (ret = kc_qemu_socket_path(vm->run_dir, "virtiofsd.sock", &vm->fs_sock, err)) < 0) ||
 	    (cfg->agent.debug_console_enabled &&
-	     (ret = kc_qemu_socket_path(vm->run_dir, KC_CONSOLE_SOCKET, &vm->console_sock,
-					err)) < 0)) {
+	     (ret = kc_qemu_socket_path(vm->run_dir, KC_CONSOLE_SOCKET, &vm->console_sock, err)) <
+		     0)) {
 		vm_release(vm);
 		return ret;
 	}
@@ -512,7 +521,8 @@ static int qemu_start(const struct kc_vm_spec *spec, void **out, kc_error_t *err
 
 	timeout_ns = spec->agent_timeout_ns
 			     ? spec->agent_timeout_ns
-			     : (uint64_t)(cfg->agent.dial_timeout > 0 ? cfg->agent.dial_timeout : 45) *
+			     : (uint64_t)(cfg->agent.dial_timeout > 0 ? cfg->agent.dial_timeout
+								      : 45) *
 				       1000000000ull;
 	deadline = kc_monotonic_ns() + timeout_ns;
 	ret = make_run_dir(vm, err);
@@ -651,8 +661,9 @@ static int check_alive(struct qvm *vm, const char *op, kc_error_t *err)
 	if (vm->stopped)
 		return kc_error_set_status(err, ESRCH, "VM %s: %s: the VM is stopped", vm->id, op);
 	if (kc_child_exited(&vm->qemu))
-		return kc_error_set_status(err, ESRCH, "VM %s: %s: the VM is not running (QEMU %s)", vm->id,
-				   op, kc_child_describe(&vm->qemu, how, sizeof(how)));
+		return kc_error_set_status(err, ESRCH, "VM %s: %s: the VM is not running (QEMU %s)",
+					   vm->id, op,
+					   kc_child_describe(&vm->qemu, how, sizeof(how)));
 	return 0;
 }
 

@@ -23,22 +23,22 @@
 /* Everything the QEMU command line is made of, resolved. */
 struct kc_qemu_cmdline {
 	const char *qemu_path;
-	const char *name;          /* -name (the sandbox id) */
-	bool kvm;                  /* -accel kvm, else tcg,thread=multi */
+	const char *name; /* -name (the sandbox id) */
+	bool kvm; /* -accel kvm, else tcg,thread=multi */
 	unsigned vcpus;
 	unsigned memory_mib;
 	const char *kernel;
 	const char *initrd;
-	const char *append;        /* the kernel command line */
+	const char *append; /* the kernel command line */
 	const char *qmp_socket;
-	const char *agent_socket;  /* virtio-serial port's chardev (QEMU listens) */
+	const char *agent_socket; /* virtio-serial port's chardev (QEMU listens) */
 	const char *virtiofs_socket; /* virtiofsd's vhost-user socket; NULL: no share */
-	const char *console_log;   /* serial console appended here; NULL: no console */
+	const char *console_log; /* serial console appended here; NULL: no console */
 	const char *debug_console_socket; /* the debug console's port's chardev (QEMU
 	                                   * listens); NULL: no debug console */
 	const struct kc_vm_netdev *netdevs; /* NICs, fds numbered as below */
 	size_t n_netdevs;
-	int first_netdev_fd;       /* QEMU's number of netdevs[0].fds[0]; the others follow */
+	int first_netdev_fd; /* QEMU's number of netdevs[0].fds[0]; the others follow */
 };
 
 /* The argv (NULL-terminated, free with kc_free_strv()). */

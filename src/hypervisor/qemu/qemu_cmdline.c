@@ -74,14 +74,15 @@ char **kc_qemu_build_argv(const struct kc_qemu_cmdline *c)
 	add2(&a, "-cpu", kc_xstrdup(c->kvm ? "host" : "max"));
 	/* The PIT, PIC and RTC are what a stock kernel calibrates and boots
 	 * with; without a console the serial port goes too. */
-	add2(&a, "-M", kc_xasprintf("microvm,pit=on,pic=on,rtc=on,isa-serial=%s,"
-				    "memory-backend=mem",
-				    c->console_log ? "on" : "off"));
+	add2(&a, "-M",
+	     kc_xasprintf("microvm,pit=on,pic=on,rtc=on,isa-serial=%s,"
+			  "memory-backend=mem",
+			  c->console_log ? "on" : "off"));
 	/* virtiofsd refuses legacy virtio-mmio. */
 	add2(&a, "-global", kc_xstrdup("virtio-mmio.force-legacy=false"));
 	/* vhost-user needs the guest memory in a shareable memfd. */
-	add2(&a, "-object", kc_xasprintf("memory-backend-memfd,id=mem,size=%uM,share=on",
-					 c->memory_mib));
+	add2(&a, "-object",
+	     kc_xasprintf("memory-backend-memfd,id=mem,size=%uM,share=on", c->memory_mib));
 	add2(&a, "-m", kc_xasprintf("%u", c->memory_mib));
 	add2(&a, "-smp", kc_xasprintf("%u", c->vcpus));
 	add2(&a, "-kernel", kc_xstrdup(c->kernel));
@@ -99,8 +100,8 @@ char **kc_qemu_build_argv(const struct kc_qemu_cmdline *c)
 		cleanup_free char *fs = qesc(c->virtiofs_socket);
 
 		add2(&a, "-chardev", kc_xasprintf("socket,id=fs0,path=%s", fs));
-		add2(&a, "-device", kc_xstrdup("vhost-user-fs-device,chardev=fs0,tag="
-					       KC_QEMU_SHARED_TAG));
+		add2(&a, "-device",
+		     kc_xstrdup("vhost-user-fs-device,chardev=fs0,tag=" KC_QEMU_SHARED_TAG));
 	}
 	/* NICs: TAP fds that QEMU inherits (it runs in the host's network
 	 * namespace, the TAPs live in the pod's); no vhost-net here. */
@@ -115,8 +116,9 @@ char **kc_qemu_build_argv(const struct kc_qemu_cmdline *c)
 			free(fds);
 			fds = n;
 		}
-		add2(&a, "-netdev", kc_xasprintf("tap,id=%s,%s=%s,vhost=off", nd->id,
-						 nd->n_fds > 1 ? "fds" : "fd", fds));
+		add2(&a, "-netdev",
+		     kc_xasprintf("tap,id=%s,%s=%s,vhost=off", nd->id, nd->n_fds > 1 ? "fds" : "fd",
+				  fds));
 		add2(&a, "-device",
 		     kc_xasprintf("virtio-net-device,netdev=%s,mac=%02x:%02x:%02x:%02x:%02x:%02x%s",
 				  nd->id, m[0], m[1], m[2], m[3], m[4], m[5],
@@ -126,15 +128,15 @@ char **kc_qemu_build_argv(const struct kc_qemu_cmdline *c)
 	 * guest allocates receive buffers per port, 8 MiB of a 256 MiB VM with
 	 * the default (docs/guest-memory.md).  A third for the debug console,
 	 * only when it is enabled. */
-	add2(&a, "-device", kc_xasprintf("virtio-serial-device,max_ports=%d",
-					 c->debug_console_socket ? 3 : 2));
+	add2(&a, "-device",
+	     kc_xasprintf("virtio-serial-device,max_ports=%d", c->debug_console_socket ? 3 : 2));
 	add2(&a, "-chardev", kc_xasprintf("socket,id=agent,path=%s,server=on,wait=off", agent));
 	add2(&a, "-device", kc_xstrdup("virtserialport,chardev=agent,name=" KC_QEMU_AGENT_PORT));
 	if (c->debug_console_socket) {
 		cleanup_free char *dbg = qesc(c->debug_console_socket);
 
-		add2(&a, "-chardev", kc_xasprintf("socket,id=dbgcon,path=%s,server=on,wait=off",
-						  dbg));
+		add2(&a, "-chardev",
+		     kc_xasprintf("socket,id=dbgcon,path=%s,server=on,wait=off", dbg));
 		add2(&a, "-device",
 		     kc_xstrdup("virtserialport,chardev=dbgcon,name=" KC_CONSOLE_PORT_NAME));
 	}
@@ -150,7 +152,7 @@ char **kc_qemu_build_argv(const struct kc_qemu_cmdline *c)
  * controller.  Together about 350 ms of a 1.45 s TCG boot here.  The
  * configuration's kernel_params come after these and can override them.
  */
-#define KC_QEMU_BOOT_PARAMS                                                                \
+#define KC_QEMU_BOOT_PARAMS \
 	"tsc=reliable no_timer_check rcupdate.rcu_expedited=1 i8042.direct=1 i8042.dumbkbd=1 " \
 	"i8042.nopnp=1 i8042.noaux=1 noreplace-smp reboot=k cryptomgr.notests"
 
@@ -215,7 +217,8 @@ char *kc_qemu_initrd(const struct kc_config *cfg)
 	if (access(console, R_OK) == 0)
 		return console;
 	kc_warn("debug console: no `%s` (%s): booting `%s`, which needs a shell of its own "
-		"(/bin/sh) for the console", console, strerror(errno), initrd);
+		"(/bin/sh) for the console",
+		console, strerror(errno), initrd);
 	free(console);
 	return kc_xstrdup(initrd);
 }
@@ -227,10 +230,11 @@ int kc_qemu_check_kernel_cmdline(const char *cmdline, kc_error_t *err)
 	/* Cut, the line would lose the words at its end (kernel_params) and
 	 * keep a half word, and the guest would boot without them. */
 	if (len >= KC_KERNEL_CMDLINE_SIZE)
-		return kc_error_set(err, 0, "the guest kernel command line is %zu bytes, over the "
+		return kc_error_set(err, 0,
+				    "the guest kernel command line is %zu bytes, over the "
 				    "kernel's limit of %d (COMMAND_LINE_SIZE %d on x86_64, "
-				    "with its NUL): shorten kernel_params", len,
-				    KC_KERNEL_CMDLINE_SIZE - 1, KC_KERNEL_CMDLINE_SIZE);
+				    "with its NUL): shorten kernel_params",
+				    len, KC_KERNEL_CMDLINE_SIZE - 1, KC_KERNEL_CMDLINE_SIZE);
 	return kc_kernel_params_check(cmdline, err);
 }
 
@@ -260,8 +264,9 @@ int kc_qemu_check_netdev(const struct kc_vm_netdev *nd, size_t i, kc_error_t *er
 
 	/* The id goes into QEMU's option strings: nothing that could end
 	 * or extend them. */
-	if (len == 0 || len > 15 || strspn(nd->id, "abcdefghijklmnopqrstuvwxyz"
-					   "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != len)
+	if (len == 0 || len > 15 ||
+	    strspn(nd->id, "abcdefghijklmnopqrstuvwxyz"
+			   "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != len)
 		return kc_error_set(err, EINVAL,
 				    "VM: netdevs[%zu]: id `%s` is not 1 to 15 of [A-Za-z0-9_-]", i,
 				    nd->id ? nd->id : "");
@@ -302,7 +307,8 @@ int kc_qemu_socket_path(const char *run_dir, const char *name, char **out, kc_er
 		int ret = kc_error_set(err, ENAMETOOLONG,
 				       "socket path `%s`: %zu bytes, longer than a unix socket "
 				       "address allows (%zu); use a shorter run directory",
-				       p, strlen(p), sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+				       p, strlen(p),
+				       sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
 
 		free(p);
 		return ret;
@@ -404,7 +410,8 @@ int kc_qemu_check_binary(const char *path, const char *cache_path, kc_error_t *e
 	if (ret >= 0 && !output_has_microvm(tmpl))
 		ret = kc_error_set(err, ENOTSUP,
 				   "QEMU `%s` does not support the microvm machine "
-				   "(not listed by `-M help`)", path);
+				   "(not listed by `-M help`)",
+				   path);
 	unlink(tmpl);
 	if (ret < 0)
 		return ret;

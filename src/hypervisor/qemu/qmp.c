@@ -80,8 +80,7 @@ static int read_msg(struct kc_qmp *q, uint64_t deadline, json_t **out, kc_error_
 	}
 }
 
-static int send_all(struct kc_qmp *q, const char *s, size_t len, uint64_t deadline,
-		    kc_error_t *err)
+static int send_all(struct kc_qmp *q, const char *s, size_t len, uint64_t deadline, kc_error_t *err)
 {
 	size_t off = 0;
 
