@@ -14,7 +14,7 @@ packages="
   kmod cpio lz4 busybox-static e2fsprogs
   iproute2 iptables runc
   containerd python3-grpcio containernetworking-plugins
-  prometheus curl libmicrohttpd-dev
+  prometheus curl
   golang-go golang-github-containerd-ttrpc-dev golang-github-gogo-protobuf-dev
   golang-github-golang-protobuf-1-3-dev
 "

@@ -2,9 +2,9 @@
 /*
  * kata-monitor: the host's Kata sandboxes' metrics in one Prometheus
  * endpoint (docs/kata-monitor.md).  One thread, one event loop: the HTTP
- * server (libmicrohttpd, driven through its epoll descriptor) and the
- * scrapes (monitor.c) share it.  A question that waits for shims suspends
- * its HTTP connection and resumes it once answered.
+ * server (ttrpc/httpd.h, the shim's too) and the scrapes (monitor.c) share
+ * it.  A question that waits for shims is answered later, from monitor.c's
+ * callback; a connection that ends first cancels its question.
  */
 
 #include <errno.h>
@@ -18,188 +18,109 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <microhttpd.h>
-
 #include "lib/log.h"
 #include "lib/util.h"
 #include "monitor.h"
 #include "sandbox/state.h"
+#include "ttrpc/httpd.h"
 
 #define TEXT_PLAIN "text/plain; charset=utf-8"
 #define PROM_TEXT "text/plain; version=0.0.4; charset=utf-8"
+#define MAX_CONNS 64
+#define LISTEN_BACKLOG 64
+/* The head's deadline, and the answer's beyond the scrape's bound. */
+#define DEADLINE_NS (30ull * 1000000000ull)
 
 struct server {
 	struct kc_loop *loop;
 	struct kc_mon *mon;
-	struct MHD_Daemon *httpd;
-	struct kc_loop_watch *watch;
-	struct kc_loop_timer timer;
-	struct kc_loop_defer run;
+	struct kc_httpd *httpd;
+	int listen_fd;
 	int sfd;
 	struct kc_loop_watch *sig_watch;
 };
 
-/* One HTTP request's context (MHD's con_cls). */
+/* A question to the monitor (/metrics, /agent-url) in flight. */
 struct request {
-	struct server *srv;
-	struct MHD_Connection *conn;
+	struct kc_httpd_req *req;
 	struct kc_mon_req q;
-	bool asked, answered;
-	unsigned status;
-	char *body;
-	size_t len;
 	const char *type;
 };
-
-static void httpd_run(void *data)
-{
-	struct server *srv = data;
-	MHD_UNSIGNED_LONG_LONG ms;
-
-	MHD_run(srv->httpd);
-	if (MHD_get_timeout(srv->httpd, &ms) == MHD_YES)
-		kc_loop_timer_start(srv->loop, &srv->timer, kc_monotonic_ns() + ms * 1000000ull);
-	else
-		kc_loop_timer_stop(srv->loop, &srv->timer);
-}
-
-static void httpd_ready(struct kc_loop_watch *w, int fd, uint32_t events, void *data)
-{
-	(void)w;
-	(void)fd;
-	(void)events;
-	httpd_run(data);
-}
 
 static void answered(void *data, unsigned status, const char *body, size_t len)
 {
 	struct request *rq = data;
+	char *copy = kc_xmalloc(len ? len : 1);
 
-	rq->answered = true;
-	rq->status = status;
-	rq->body = kc_xmalloc(len ? len : 1);
-	memcpy(rq->body, body, len);
-	rq->len = len;
-	MHD_resume_connection(rq->conn);
-	kc_loop_defer_queue(rq->srv->loop, &rq->srv->run);
-}
-
-static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status, const char *type,
-			       const char *body, size_t len)
-{
-	struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)body,
-								    MHD_RESPMEM_MUST_COPY);
-	enum MHD_Result ret;
-
-	if (!resp)
-		return MHD_NO;
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-	ret = MHD_queue_response(conn, status, resp);
-	MHD_destroy_response(resp);
-	return ret;
-}
-
-static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
-			      const char *method, const char *version, const char *upload,
-			      size_t *upload_size, void **con_cls)
-{
-	struct server *srv = cls;
-	struct request *rq = *con_cls;
-
-	(void)version;
-	(void)upload;
-	if (!rq) {
-		rq = kc_xzalloc(sizeof(*rq));
-		rq->srv = srv;
-		rq->conn = conn;
-		rq->q.fn = answered;
-		rq->q.data = rq;
-		*con_cls = rq;
-		return MHD_YES; /* the headers; the body (none) comes next */
-	}
-	if (*upload_size) {
-		*upload_size = 0; /* a GET has no body: ignored */
-		return MHD_YES;
-	}
-	if (rq->answered) {
-		/* The body handed to MHD, not copied once more (a scrape of
-		 * ten pods is over 1 MiB). */
-		struct MHD_Response *resp = MHD_create_response_from_buffer(rq->len, rq->body,
-									    MHD_RESPMEM_MUST_FREE);
-		enum MHD_Result ret;
-
-		if (!resp)
-			return MHD_NO;
-		rq->body = NULL;
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, rq->type);
-		ret = MHD_queue_response(conn, rq->status, resp);
-		MHD_destroy_response(resp);
-		return ret;
-	}
-	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
-		return respond(conn, MHD_HTTP_METHOD_NOT_ALLOWED, TEXT_PLAIN, "GET only\n", 9);
-	kc_debug("%s %s", method, url);
-	if (strcmp(url, "/metrics") == 0) {
-		rq->type = PROM_TEXT;
-		rq->asked = true;
-		MHD_suspend_connection(conn);
-		kc_mon_metrics(srv->mon, &rq->q);
-		return MHD_YES;
-	}
-	if (strcmp(url, "/agent-url") == 0) {
-		rq->type = TEXT_PLAIN;
-		rq->asked = true;
-		MHD_suspend_connection(conn);
-		kc_mon_agent_url(srv->mon,
-				 MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "sandbox"),
-				 &rq->q);
-		return MHD_YES;
-	}
-	if (strcmp(url, "/sandboxes") == 0) {
-		cleanup_error kc_error_t err = NULL;
-		cleanup_free char *text = NULL;
-		size_t len;
-
-		if (kc_mon_sandboxes(srv->mon, &text, &len, &err) < 0) {
-			kc_log_error_free(KC_LOG_ERROR, &err, "sandboxes");
-			return respond(conn, 500, TEXT_PLAIN, "internal error\n", 15);
-		}
-		return respond(conn, 200, TEXT_PLAIN, text, len);
-	}
-	if (strcmp(url, "/") == 0) {
-		static const char index[] = "Available HTTP endpoints:\n/metrics\n/sandboxes\n"
-					    "/agent-url?sandbox=ID\n";
-
-		return respond(conn, 200, TEXT_PLAIN, index, sizeof(index) - 1);
-	}
-	return respond(conn, MHD_HTTP_NOT_FOUND, TEXT_PLAIN, "not found\n", 10);
-}
-
-static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-		      enum MHD_RequestTerminationCode toe)
-{
-	struct request *rq = *con_cls;
-
-	(void)cls;
-	(void)conn;
-	(void)toe;
-	if (!rq)
-		return;
-	kc_mon_cancel(&rq->q);
-	free(rq->body);
+	memcpy(copy, body, len);
+	kc_httpd_reply(rq->req, status, rq->type, copy, len);
 	free(rq);
-	*con_cls = NULL;
 }
 
-static void httpd_log(void *cls, const char *fmt, va_list ap)
+/* The connection ended first: its deadline, its peer gone, the server
+ * stopping. */
+static void on_cancel(void *data)
 {
-	cleanup_free char *msg = kc_xvasprintf(fmt, ap);
-	size_t n = strlen(msg);
+	struct request *rq = data;
 
-	(void)cls;
-	if (n && msg[n - 1] == '\n')
-		msg[n - 1] = '\0';
-	kc_warn("http: %s", msg);
+	kc_mon_cancel(&rq->q);
+	free(rq);
+}
+
+static struct request *request_new(struct kc_httpd_req *req, const char *type)
+{
+	struct request *rq = kc_xzalloc(sizeof(*rq));
+
+	rq->req = req;
+	rq->type = type;
+	rq->q.fn = answered;
+	rq->q.data = rq;
+	kc_httpd_req_on_cancel(req, on_cancel, rq);
+	return rq;
+}
+
+static void h_metrics(struct kc_httpd_req *req, void *data)
+{
+	struct server *srv = data;
+
+	kc_debug("GET /metrics");
+	kc_mon_metrics(srv->mon, &request_new(req, PROM_TEXT)->q);
+}
+
+static void h_agent_url(struct kc_httpd_req *req, void *data)
+{
+	struct server *srv = data;
+	cleanup_free char *id = NULL;
+
+	/* A bad escape is no sandbox id: NULL, which kc_mon answers 400. */
+	if (kc_httpd_req_arg(req, "sandbox", &id) < 0)
+		id = NULL;
+	kc_debug("GET /agent-url?%s", kc_httpd_req_query(req) ? kc_httpd_req_query(req) : "");
+	kc_mon_agent_url(srv->mon, id, &request_new(req, TEXT_PLAIN)->q);
+}
+
+static void h_sandboxes(struct kc_httpd_req *req, void *data)
+{
+	struct server *srv = data;
+	cleanup_error kc_error_t err = NULL;
+	char *text = NULL;
+	size_t len;
+
+	kc_debug("GET /sandboxes");
+	if (kc_mon_sandboxes(srv->mon, &text, &len, &err) < 0) {
+		kc_log_error_free(KC_LOG_ERROR, &err, "sandboxes");
+		kc_httpd_reply_text(req, 500, "internal error\n");
+		return;
+	}
+	kc_httpd_reply(req, 200, TEXT_PLAIN, text, len);
+}
+
+static void h_index(struct kc_httpd_req *req, void *data)
+{
+	(void)data;
+	kc_httpd_reply_text(req, 200,
+			    "Available HTTP endpoints:\n/metrics\n/sandboxes\n"
+			    "/agent-url?sandbox=ID\n");
 }
 
 /* host:port, [v6]:port or :port (every address), as Go's net.Listen. */
@@ -229,6 +150,29 @@ static int parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *s
 	memcpy(ss, res->ai_addr, res->ai_addrlen);
 	*sl = res->ai_addrlen;
 	freeaddrinfo(res);
+	return 0;
+}
+
+/* A listening TCP socket on ss, nonblocking.  IPv6 only for an IPv6
+ * address, as libmicrohttpd's (which served here before) was. */
+static int listen_tcp(const struct sockaddr_storage *ss, socklen_t sl, const char *what, int *out,
+		      kc_error_t *err)
+{
+	int one = 1;
+	int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return kc_error_set(err, errno, "listen on %s: socket", what);
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    (ss->ss_family == AF_INET6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) ||
+	    bind(fd, (const struct sockaddr *)ss, sl) < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
+		int e = errno;
+
+		close(fd);
+		return kc_error_set(err, e, "listen on %s", what);
+	}
+	*out = fd;
 	return 0;
 }
 
@@ -302,11 +246,17 @@ static int run(int argc, char **argv, kc_error_t *err)
 	};
 	const char *listen = "127.0.0.1:8090", *endpoint = "/run/containerd/containerd.sock";
 	struct kc_mon_opts mo = { .sbs_dir = KC_STATE_ROOT, .timeout_ns = 2000000000ull };
-	struct server srv = { .sfd = -1 };
-	struct sockaddr_storage ss;
-	socklen_t sl;
+	struct server srv = { .sfd = -1, .listen_fd = -1 };
+	const struct kc_httpd_route routes[] = {
+		{ "/metrics", h_metrics, &srv },
+		{ "/agent-url", h_agent_url, &srv },
+		{ "/sandboxes", h_sandboxes, &srv },
+		{ "/", h_index, NULL },
+	};
+	struct kc_httpd_limits lim = { .max_conns = MAX_CONNS, .any_peer = true };
+	struct sockaddr_storage ss = { 0 };
+	socklen_t sl = 0;
 	sigset_t mask;
-	unsigned flags;
 	int c, ret;
 
 	while ((c = getopt_long_only(argc, argv, "", opts, NULL)) != -1) {
@@ -353,7 +303,10 @@ static int run(int argc, char **argv, kc_error_t *err)
 		return kc_error_set(err, EINVAL, "unexpected argument `%s`", argv[optind]);
 	if (check_endpoint(endpoint, err) < 0 || parse_listen(listen, &ss, &sl, err) < 0)
 		return -EINVAL;
-	(void)sl;
+	/* A question waits for its scrape, up to --scrape-timeout. */
+	lim.deadline_ns = mo.timeout_ns + 5000000000ull;
+	if (lim.deadline_ns < DEADLINE_NS)
+		lim.deadline_ns = DEADLINE_NS;
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
@@ -368,23 +321,10 @@ static int run(int argc, char **argv, kc_error_t *err)
 		ret = kc_mon_new(srv.loop, &mo, &srv.mon, err);
 	if (ret < 0)
 		goto out;
-	flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
-	if (ss.ss_family == AF_INET6)
-		flags |= MHD_USE_IPv6;
-	srv.httpd = MHD_start_daemon(flags, 0, NULL, NULL, handle, &srv, MHD_OPTION_EXTERNAL_LOGGER,
-				     httpd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-				     MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-				     MHD_OPTION_CONNECTION_LIMIT, 64u,
-				     MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
-	if (!srv.httpd) {
-		ret = kc_error_set(err, EADDRNOTAVAIL, "listen on %s", listen);
-		goto out;
-	}
-	kc_loop_timer_init(&srv.timer, httpd_run, &srv);
-	kc_loop_defer_init(&srv.run, httpd_run, &srv);
-	ret = kc_loop_watch_fd(srv.loop,
-			       MHD_get_daemon_info(srv.httpd, MHD_DAEMON_INFO_EPOLL_FD)->epoll_fd,
-			       EPOLLIN, httpd_ready, &srv, &srv.watch, err);
+	ret = listen_tcp(&ss, sl, listen, &srv.listen_fd, err);
+	if (ret == 0)
+		ret = kc_httpd_new(srv.loop, srv.listen_fd, routes, KC_ARRAY_SIZE(routes), &lim,
+				   &srv.httpd, err);
 	if (ret == 0)
 		ret = kc_loop_watch_fd(srv.loop, srv.sfd, EPOLLIN, on_signal, &srv, &srv.sig_watch,
 				       err);
@@ -393,13 +333,12 @@ static int run(int argc, char **argv, kc_error_t *err)
 	kc_info("listening on %s, sandboxes under %s", listen, mo.sbs_dir);
 	ret = kc_loop_run(srv.loop, err);
 out:
-	/* Questions in flight are answered (503) and their connections
-	 * resumed, which MHD wants before it stops. */
+	/* The connections first: their questions are cancelled, then the
+	 * monitor has none left to answer. */
+	kc_httpd_free(srv.httpd);
+	if (srv.listen_fd >= 0)
+		close(srv.listen_fd);
 	kc_mon_free(srv.mon);
-	if (srv.httpd) {
-		MHD_run(srv.httpd);
-		MHD_stop_daemon(srv.httpd);
-	}
 	if (srv.loop)
 		kc_loop_free(srv.loop);
 	if (srv.sfd >= 0)

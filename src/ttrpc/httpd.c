@@ -49,6 +49,7 @@ struct kc_httpd_req {
 	bool have_line; /* the request line is in and well formed */
 	bool get;
 	char *path;
+	char *query; /* after the '?', NULL for none */
 	/* HANDLING */
 	kc_loop_fn cancel;
 	void *cancel_data;
@@ -110,6 +111,7 @@ static void conn_close(struct kc_httpd_req *c)
 		c->next->prev = c->prev;
 	free(c->buf);
 	free(c->path);
+	free(c->query);
 	free(c->out);
 	free(c);
 	h->n_conns--;
@@ -194,6 +196,8 @@ static const char *reason(unsigned status)
 		return "Request Header Fields Too Large";
 	case 500:
 		return "Internal Server Error";
+	case 502:
+		return "Bad Gateway";
 	case 503:
 		return "Service Unavailable";
 	case 505:
@@ -264,6 +268,66 @@ const char *kc_httpd_req_path(const struct kc_httpd_req *c)
 	return c->path;
 }
 
+const char *kc_httpd_req_query(const struct kc_httpd_req *c)
+{
+	return c->query;
+}
+
+static int hex_digit(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+int kc_httpd_req_arg(const struct kc_httpd_req *c, const char *name, char **value)
+{
+	size_t nl = strlen(name);
+	const char *s = c->query;
+
+	*value = NULL;
+	while (s && *s) {
+		size_t len = strcspn(s, "&");
+
+		if (len >= nl && strncmp(s, name, nl) == 0 && (len == nl || s[nl] == '=')) {
+			const char *v = len == nl ? s + len : s + nl + 1;
+			char *out = kc_xmalloc((size_t)(s + len - v) + 1), *o = out;
+
+			for (; v < s + len; v++) {
+				int hi, lo;
+
+				if (*v == '+') {
+					*o++ = ' ';
+					continue;
+				}
+				if (*v != '%') {
+					*o++ = *v;
+					continue;
+				}
+				hi = v + 2 < s + len ? hex_digit(v[1]) : -1;
+				lo = hi >= 0 ? hex_digit(v[2]) : -1;
+				if (lo < 0 || (hi == 0 && lo == 0)) {
+					free(out);
+					return -EINVAL;
+				}
+				*o++ = (char)(hi * 16 + lo);
+				v += 2;
+			}
+			*o = '\0';
+			*value = out;
+			return 1;
+		}
+		s += len;
+		if (*s == '&')
+			s++;
+	}
+	return 0;
+}
+
 void kc_httpd_req_on_cancel(struct kc_httpd_req *c, kc_loop_fn fn, void *data)
 {
 	c->cancel = fn;
@@ -284,6 +348,7 @@ static unsigned parse_request_line(struct kc_httpd_req *c, const char *s, size_t
 {
 	const unsigned char *u = (const unsigned char *)s;
 	size_t i = 0, p;
+	char *q;
 
 	while (i < n && is_tchar(u[i]))
 		i++;
@@ -312,7 +377,11 @@ static unsigned parse_request_line(struct kc_httpd_req *c, const char *s, size_t
 		return 414;
 	}
 	c->path = kc_xstrndup(s + p, i - p);
-	c->path[strcspn(c->path, "?")] = '\0';
+	q = strchr(c->path, '?');
+	if (q) {
+		c->query = kc_xstrdup(q + 1);
+		*q = '\0';
+	}
 	i++;
 	if (n - i != 8 || memcmp(s + i, "HTTP/", 5) != 0 || u[i + 5] < '0' || u[i + 5] > '9' ||
 	    u[i + 6] != '.' || u[i + 7] < '0' || u[i + 7] > '9') {
@@ -453,8 +522,8 @@ static void conn_new(struct kc_httpd *h, int fd)
 
 	c->h = h;
 	c->fd = fd;
-	c->forbidden = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0 ||
-		       (cred.uid != 0 && cred.uid != geteuid());
+	c->forbidden = !h->lim.any_peer && (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0 ||
+					    (cred.uid != 0 && cred.uid != geteuid()));
 	kc_loop_timer_init(&c->deadline, on_deadline, c);
 	kc_loop_defer_init(&c->flush, on_flush, c);
 	if (kc_loop_watch_fd(h->loop, fd, EPOLLIN, on_conn, c, &c->watch, &err) < 0) {

@@ -17,12 +17,14 @@
  *
  * METHOD a token (RFC 9110) of at most 16 characters, PATH printable
  * ASCII starting with '/' (its query, from '?', is ignored when routing;
- * no percent-decoding), lines ending in CRLF only.  Headers are not
+ * no percent-decoding of the path; a handler reads the query's arguments
+ * with kc_httpd_req_arg()), lines ending in CRLF only.  Headers are not
  * parsed; a request body and anything pipelined after the head are
  * ignored.  The answers the server gives itself:
  *
  *   400  a malformed request line, a NUL, a CR or LF that is not CRLF
- *   403  a peer (SO_PEERCRED at accept) that is neither root nor our euid
+ *   403  a peer (SO_PEERCRED at accept) that is neither root nor our euid,
+ *        unless limits.any_peer (a TCP listener: there is no peer uid)
  *   404  a path no route has
  *   405  a method other than GET on a route's path (`Allow: GET`)
  *   414  a path over KC_HTTPD_PATH_MAX bytes
@@ -40,6 +42,7 @@
  * the answer.
  */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -68,6 +71,10 @@ struct kc_httpd_limits {
 	unsigned max_conns; /* 0: 16 */
 	uint64_t deadline_ns; /* 0: 10 s */
 	size_t max_head; /* 0: 8 KiB */
+	/* Serve every peer: no SO_PEERCRED check at accept.  For a TCP
+	 * listener (kata-monitor's); a unix socket's server keeps the
+	 * check (false, the default). */
+	bool any_peer;
 };
 
 /*
@@ -83,6 +90,16 @@ void kc_httpd_free(struct kc_httpd *h);
 
 /* The request's path, without the query. */
 const char *kc_httpd_req_path(const struct kc_httpd_req *req);
+/* The request's query, after the '?' (raw, not decoded); NULL for none. */
+const char *kc_httpd_req_query(const struct kc_httpd_req *req);
+/*
+ * The query argument name (its first occurrence in NAME=VALUE&...), its
+ * value percent-decoded ('+' a space) into *value (malloc'd).  Returns 1
+ * (found), 0 (no such argument, or no query; *value NULL) or -EINVAL (a
+ * bad %XX escape, or one that decodes to NUL).  The query is bounded by
+ * KC_HTTPD_PATH_MAX, so is the value.
+ */
+int kc_httpd_req_arg(const struct kc_httpd_req *req, const char *name, char **value);
 
 /*
  * fn(data) runs if the request ends before it is answered: its deadline,

@@ -4,7 +4,8 @@
  * loop driven here, against clients on an abstract unix socket: answers
  * now and later, the refusals (a table of malformed request lines), the
  * bounds (head size, connections, deadlines), another user (a child as
- * nobody), and a seeded fuzz of mutated requests, each of which must get a
+ * nobody: refused by default, served with any_peer), the query's
+ * arguments, and a seeded fuzz of mutated requests, each of which must get a
  * well-formed answer or a close.  Root.
  */
 #include <stdarg.h>
@@ -82,15 +83,42 @@ static void h_async(struct kc_httpd_req *req, void *data)
 		kc_loop_defer_queue(s->loop, &s->later);
 }
 
+/* /arg: the query's `sandbox` argument, "[value]", "absent" or 400. */
+static void h_arg(struct kc_httpd_req *req, void *data)
+{
+	char *v = NULL;
+	int r = kc_httpd_req_arg(req, "sandbox", &v);
+
+	(void)data;
+	if (r < 0) {
+		assert_null(v);
+		kc_httpd_reply_text(req, 400, "bad");
+	} else if (r == 0) {
+		assert_null(v);
+		kc_httpd_reply_text(req, 200, "absent");
+	} else {
+		cleanup_free char *text = kc_xasprintf("[%s]", v);
+
+		free(v);
+		kc_httpd_reply_text(req, 200, text);
+	}
+}
+
 static const struct kc_httpd_route routes[] = {
 	{ "/sync", h_sync, NULL },
 	{ "/async", h_async, &S },
+	{ "/arg", h_arg, NULL },
 };
+
+/* The next start()'s limits.any_peer. */
+static bool start_any_peer;
 
 static void start(unsigned max_conns, uint64_t deadline_ns)
 {
 	static unsigned seq;
-	struct kc_httpd_limits lim = { .max_conns = max_conns, .deadline_ns = deadline_ns };
+	struct kc_httpd_limits lim = { .max_conns = max_conns,
+				       .deadline_ns = deadline_ns,
+				       .any_peer = start_any_peer };
 	kc_error_t err = NULL;
 	int n;
 
@@ -598,6 +626,58 @@ static void test_other_user(void **state)
 	stop();
 }
 
+/* any_peer (kata-monitor's TCP listener): the same user is served. */
+static void test_any_peer(void **state)
+{
+	const char *body;
+	cleanup_free char *a = NULL, *b = NULL;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	start_any_peer = true;
+	start(0, 0);
+	start_any_peer = false;
+	a = ask_as_nobody("GET /sync HTTP/1.1\r\n\r\n");
+	assert_int_equal(parse_answer(a, strlen(a), &body), 200);
+	assert_string_equal(body, "hello");
+	/* Its own answers still come: the flag only drops the 403. */
+	b = ask_as_nobody("GET /nothing HTTP/1.1\r\n\r\n");
+	assert_int_equal(parse_answer(b, strlen(b), &body), 404);
+	stop();
+}
+
+static void test_query_arg(void **state)
+{
+	static const struct {
+		const char *req, *body;
+	} cases[] = {
+		{ "GET /arg HTTP/1.1\r\n\r\n", "absent" },
+		{ "GET /arg? HTTP/1.1\r\n\r\n", "absent" },
+		{ "GET /arg?sandbox=abc HTTP/1.1\r\n\r\n", "[abc]" },
+		{ "GET /arg?x=1&sandbox=a%2Fb+c&sandbox=2 HTTP/1.1\r\n\r\n", "[a/b c]" },
+		{ "GET /arg?sandboxes=1 HTTP/1.1\r\n\r\n", "absent" },
+		{ "GET /arg?sandbox HTTP/1.1\r\n\r\n", "[]" },
+		{ "GET /arg?sandbox= HTTP/1.1\r\n\r\n", "[]" },
+		{ "GET /arg?sandbox=%2 HTTP/1.1\r\n\r\n", "bad" },
+		{ "GET /arg?sandbox=%zz HTTP/1.1\r\n\r\n", "bad" },
+		{ "GET /arg?sandbox=%00 HTTP/1.1\r\n\r\n", "bad" },
+	};
+
+	(void)state;
+	start(0, 0);
+	for (size_t i = 0; i < KC_ARRAY_SIZE(cases); i++) {
+		size_t len;
+		const char *body;
+		cleanup_free char *a = ask(cases[i].req, strlen(cases[i].req), &len);
+		unsigned st = parse_answer(a, len, &body);
+
+		assert_int_equal(st, strcmp(cases[i].body, "bad") == 0 ? 400 : 200);
+		assert_string_equal(body, cases[i].body);
+	}
+	stop();
+}
+
 /* ---- a seeded fuzz ---- */
 
 static uint64_t rng;
@@ -709,7 +789,8 @@ int main(void)
 		cmocka_unit_test(test_404_405),	   cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_head_bound), cmocka_unit_test(test_pipelined),
 		cmocka_unit_test(test_deadline),   cmocka_unit_test(test_conn_limit),
-		cmocka_unit_test(test_other_user), cmocka_unit_test(test_fuzz),
+		cmocka_unit_test(test_other_user), cmocka_unit_test(test_any_peer),
+		cmocka_unit_test(test_query_arg),  cmocka_unit_test(test_fuzz),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
