@@ -99,3 +99,22 @@ int kc_open_in_root(int root_fd, const char *path, int flags, mode_t mode, kc_er
 		return kc_error_set(err, errno, "open `%s` inside its root", path);
 	return (int)fd;
 }
+
+bool kc_kubelet_version_name_valid(const char *name)
+{
+	/* ..2006_01_02_15_04_05.N: Go's time format, then os.MkdirTemp's
+	 * random decimal. */
+	static const char form[] = "..dddd_dd_dd_dd_dd_dd.";
+	size_t i, digits = 0;
+
+	for (i = 0; form[i]; i++) {
+		char c = name[i];
+
+		if (form[i] == 'd' ? (c < '0' || c > '9') : c != form[i])
+			return false;
+	}
+	for (; name[i]; i++, digits++)
+		if (name[i] < '0' || name[i] > '9')
+			return false;
+	return digits >= 1 && digits <= 20;
+}

@@ -2,6 +2,7 @@
 #ifndef KC_PATH_H
 #define KC_PATH_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 #include "error.h"
@@ -30,5 +31,11 @@ int kc_path_join_in_root(const char *root, const char *path, char **out, kc_erro
  * RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS).  Returns the fd.
  */
 int kc_open_in_root(int root_fd, const char *path, int flags, mode_t mode, kc_error_t *err);
+
+/* Whether name is a version directory of kubelet's atomic writer
+ * (ConfigMap, Secret, projected and downward-API volumes):
+ * `..YYYY_MM_DD_HH_MM_SS.N`, N 1 to 20 digits.  The host and the agent
+ * check the same form. */
+bool kc_kubelet_version_name_valid(const char *name);
 
 #endif

@@ -21,6 +21,7 @@
 #include <sys/types.h>
 
 #include "lib/error.h"
+#include "lib/path.h"
 
 /* One mount of CreateTaskRequest.rootfs (containerd.types.Mount). */
 struct kc_rootfs_mount {
@@ -84,10 +85,6 @@ void kc_guest_storages_free(struct kc_guest_storages *s);
  * as the agent's watchable-bind does): beyond, a plain shared bind. */
 #define KC_WATCHABLE_MAX_FILES 1024
 #define KC_WATCHABLE_MAX_BYTES (8u << 20)
-
-/* Whether name is a version directory of kubelet's atomic writer:
- * `..YYYY_MM_DD_HH_MM_SS.N`, N 1 to 20 digits. */
-bool kc_kubelet_version_name_valid(const char *name);
 
 /*
  * The version the `..data` of kubelet's volume dir_fd names, checked: a

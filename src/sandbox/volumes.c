@@ -127,25 +127,6 @@ static const char *watchable_name(const char *src, const char **kind)
 	return NULL;
 }
 
-bool kc_kubelet_version_name_valid(const char *name)
-{
-	/* ..2006_01_02_15_04_05.N: Go's time format, then os.MkdirTemp's
-	 * random decimal (the agent checks the same). */
-	static const char form[] = "..dddd_dd_dd_dd_dd_dd.";
-	size_t i, digits = 0;
-
-	for (i = 0; form[i]; i++) {
-		char c = name[i];
-
-		if (form[i] == 'd' ? (c < '0' || c > '9') : c != form[i])
-			return false;
-	}
-	for (; name[i]; i++, digits++)
-		if (name[i] < '0' || name[i] > '9')
-			return false;
-	return digits >= 1 && digits <= 20;
-}
-
 int kc_kubelet_data_dir(int dir_fd, const char *what, char **out, kc_error_t *err)
 {
 	char target[256];

@@ -13,6 +13,7 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "watchable.h"
+#include "lib/path.h"
 
 /* How deep a version's directories may nest. */
 #define MAX_DEPTH 16
@@ -22,25 +23,6 @@ struct copy {
 	size_t files;
 	size_t bytes;
 };
-
-bool kc_agent_watchable_name_valid(const char *name)
-{
-	/* ..2006_01_02_15_04_05.N: Go's time format, then os.MkdirTemp's
-	 * random decimal. */
-	static const char form[] = "..dddd_dd_dd_dd_dd_dd.";
-	size_t i, digits = 0;
-
-	for (i = 0; form[i]; i++) {
-		char c = name[i];
-
-		if (form[i] == 'd' ? (c < '0' || c > '9') : c != form[i])
-			return false;
-	}
-	for (; name[i]; i++, digits++)
-		if (name[i] < '0' || name[i] > '9')
-			return false;
-	return digits >= 1 && digits <= 20;
-}
 
 /* ---- trees in the tmpfs ---- */
 
@@ -237,7 +219,7 @@ static int read_data_link(int dfd, char out[NAME_MAX + 1], const char *where, kc
 	if (n > NAME_MAX)
 		return kc_error_set(err, ENAMETOOLONG, "%s: ..data's target is too long", where);
 	out[n] = '\0';
-	if (!kc_agent_watchable_name_valid(out))
+	if (!kc_kubelet_version_name_valid(out))
 		return kc_error_set(err, EINVAL,
 				    "%s: ..data -> `%.64s` is not a version of kubelet's atomic "
 				    "writer (..YYYY_MM_DD_HH_MM_SS.N)",
@@ -312,7 +294,7 @@ int kc_agent_watchable_update(int src_fd, int dst_fd, const char *data_dir, cons
 	struct copy c = { .data_dir = data_dir };
 	int has_prev, ret;
 
-	if (!kc_agent_watchable_name_valid(data_dir))
+	if (!kc_kubelet_version_name_valid(data_dir))
 		return kc_error_set(err, EINVAL,
 				    "data_dir `%.64s`: not the name of a version of kubelet's "
 				    "atomic writer (..YYYY_MM_DD_HH_MM_SS.N)",

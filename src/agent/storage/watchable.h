@@ -38,9 +38,8 @@
  * their top-level symlinks and some slack. */
 #define KC_AGENT_WATCHABLE_TMPFS_DATA "size=32m,nr_inodes=4096,mode=0755"
 
-/* Whether name is kubelet's name of a version: `..` and its timestamp
- * form, `..YYYY_MM_DD_HH_MM_SS.` and 1 to 20 digits. */
-bool kc_agent_watchable_name_valid(const char *name);
+/* A version's name is checked with kc_kubelet_version_name_valid()
+ * (lib/path.h), as the host checks it. */
 
 /*
  * Fills the empty directory dst_fd (the new tmpfs) with the version that
