@@ -91,7 +91,7 @@ agent)
 	harness=tests/agent/fuzz_agent.c
 	# (plus every source of src/agent but main.c, listed below from the root)
 	sources="src/ttrpc/[a-z]*.c src/lib/error.c src/lib/util.c src/lib/log.c"
-	sources="$sources src/lib/json.c src/lib/path.c src/lib/netlink.c src/oci/[a-z]*.c"
+	sources="$sources src/lib/json.c src/lib/path.c src/lib/netlink.c src/lib/console_proto.c src/oci/[a-z]*.c"
 	seed_files="tests/agent/fuzz-seeds/*.bin"
 	protos=yes
 	build_config=yes
