@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "host/host.h"
 #include "internal.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -79,7 +80,7 @@ static const char *const iptables[2] = { "/usr/sbin/iptables", "/usr/sbin/ip6tab
  * calling thread is in it: the child is forked there). */
 static int run_iptables(int family, const char *op, uint16_t port, kc_error_t *err)
 {
-	char ports[8], excl[8];
+	char ports[8];
 	const char *dst = family ? "::1" : "127.0.0.0/8";
 	char *argv[] = { (char *)iptables[family],
 			 "-w",
@@ -93,45 +94,24 @@ static int run_iptables(int family, const char *op, uint16_t port, kc_error_t *e
 			 (char *)dst,
 			 "!",
 			 "--dport",
-			 excl,
+			 ports,
 			 "-j",
 			 "REDIRECT",
 			 "--to-ports",
 			 ports,
 			 NULL };
-	struct kc_child c = KC_CHILD_INIT;
-	cleanup_close int rd = -1;
-	int p[2], stdio[3], ret;
-	char msg[512], how[64];
-	ssize_t n;
+	cleanup_free char *out = NULL;
+	int ret;
 
 	snprintf(ports, sizeof(ports), "%u", port);
-	snprintf(excl, sizeof(excl), "%u", port);
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return kc_error_set(err, errno, "pipe");
-	rd = p[0];
-	stdio[0] = KC_CHILD_NULL;
-	stdio[1] = p[1];
-	stdio[2] = p[1];
-	ret = kc_child_start(&(struct kc_child_opts){ .argv = argv, .stdio = stdio }, &c, err);
-	close(p[1]);
-	if (ret < 0)
-		return ret;
-	ret = kc_child_wait(&c, kc_monotonic_ns() + 10 * NS_SEC, err);
-	/* Kills it when still running; closes the pidfd in any case. */
-	kc_child_stop(&c, false, 0);
+	ret = kc_host_run_capture(argv, 10000, &out, err);
 	if (ret <= 0)
-		return ret < 0 ? ret
-			       : kc_error_set(err, ETIMEDOUT, "%s: no answer in 10 s",
-					      iptables[family]);
-	if (WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0)
-		return 0;
-	n = read(rd, msg, sizeof(msg) - 1);
-	msg[n > 0 ? n : 0] = '\0';
-	msg[strcspn(msg, "\n")] = '\0';
-	return kc_error_set(err, EIO, "%s -t nat %s OUTPUT ... REDIRECT --to-ports %u: %s%s%s",
-			    iptables[family], op, port, kc_child_describe(&c, how, sizeof(how)),
-			    msg[0] ? ": " : "", msg);
+		return ret;
+	out[strcspn(out, "\n")] = '\0';
+	return kc_error_set(
+		err, EIO,
+		"%s -t nat %s OUTPUT ... REDIRECT --to-ports %u: exited with status %d%s%s",
+		iptables[family], op, port, ret, out[0] ? ": " : "", out);
 }
 
 /* CNI's loopback plugin brings lo up; a namespace made without it has it
